@@ -1,0 +1,430 @@
+// The decision function (DESIGN.md §3): compile a policy once, then decide connections and
+// requests against indexes whose cost does not grow with the number of rules. Pure.
+import { type HostPattern, hostSuffixes, normalizeHost, parseHostPattern } from "./host.ts";
+import {
+  ALWAYS_BLOCKED_HOSTS,
+  anyCidrContains,
+  type Cidr,
+  classifyAddress,
+  parseCidr,
+  parseIp,
+} from "./ip.ts";
+import { compilePathGlob, compileValueGlob, type NormalizedPath, normalizePath, parseQuery } from "./path.ts";
+import { ACCESS_METHODS, type Endpoint, type Policy, type QueryMatcher } from "./schema.ts";
+
+export interface CompiledL7 {
+  method: string;
+  path: RegExp;
+  query: ReadonlyArray<readonly [string, readonly RegExp[]]>;
+  /** `PUT /repos/o/r/**` (plus `?key=glob` parts): how the rule reads in reasons and renders. */
+  text: string;
+}
+
+export interface CompiledEndpoint {
+  ruleKey: string;
+  endpointIndex: number;
+  source: Endpoint;
+  host: HostPattern;
+  ports: ReadonlySet<number>;
+  inspect: boolean;
+  audit: boolean;
+  allows: readonly CompiledL7[];
+  denies: readonly CompiledL7[];
+  allowedIps: readonly Cidr[];
+  allowEncodedSlash: boolean;
+  tlsSkip: boolean;
+  binaries: BinaryMatcher;
+}
+
+interface BinaryMatcher {
+  exact: ReadonlySet<string>;
+  globs: readonly RegExp[];
+}
+
+export interface CompiledPolicy {
+  policy: Policy;
+  exact: ReadonlyMap<string, readonly CompiledEndpoint[]>;
+  /** Wildcard endpoints keyed by the suffix after their wildcard label. */
+  wildcard: ReadonlyMap<string, readonly CompiledEndpoint[]>;
+}
+
+export interface Identity {
+  binary: string;
+  /** Executables of the parent chain, nearest first, up to the sandbox entrypoint. */
+  ancestors?: readonly string[];
+}
+
+export interface RuleMissing {
+  type: "l4_allow" | "rest_allow";
+  layer: "l4" | "l7";
+  host: string;
+  port: number;
+  method?: string;
+  path?: string;
+  binary: string;
+}
+
+export interface ConnectDecision {
+  decision: "allow" | "deny";
+  layer: "l4";
+  policy: string | null;
+  reason: string;
+  ruleMissing?: RuleMissing;
+  /** The connection must be terminated and every request decided at L7. */
+  inspect: boolean;
+  /** Endpoints that allowed it (for the SSRF guard's allowed_ips and tls handling). */
+  endpoints: readonly CompiledEndpoint[];
+}
+
+export interface RequestDecision {
+  decision: "allow" | "deny";
+  layer: "l4" | "l7";
+  policy: string | null;
+  reason: string;
+  ruleMissing?: RuleMissing;
+  method: string;
+  /** Canonical path (decoded once, dot segments removed), without the query. */
+  path: string;
+  /** The canonical path re-encoded: what the proxy forwards upstream. */
+  forwardPath?: string;
+  /** Set when an `enforcement: audit` endpoint let a violation through. */
+  auditViolation?: string;
+}
+
+const GLOB_CHARS = /[*?]/;
+
+function compileBinaryGlob(glob: string): RegExp {
+  let source = "";
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i] as string;
+    if (ch === "*" && glob[i + 1] === "*") {
+      source += ".*";
+      i++;
+    } else if (ch === "*") source += "[^/]*";
+    else if (ch === "?") source += "[^/]";
+    else source += ch.replace(/[\\^$.|+(){}[\]]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function compileQuery(query: Record<string, QueryMatcher> | undefined): CompiledL7["query"] {
+  return Object.entries(query ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(
+      ([key, matcher]) =>
+        [key, (typeof matcher === "string" ? [matcher] : matcher.any).map(compileValueGlob)] as const,
+    );
+}
+
+export function l7RuleText(method: string, path: string, query?: Record<string, QueryMatcher>): string {
+  const parts = Object.entries(query ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, m]) => `${key}=${typeof m === "string" ? m : m.any.join("|")}`);
+  return `${method} ${path}${parts.length > 0 ? `?${parts.join("&")}` : ""}`;
+}
+
+function compileL7(method: string, path: string, query?: Record<string, QueryMatcher>): CompiledL7 {
+  return {
+    method,
+    path: compilePathGlob(path),
+    query: compileQuery(query),
+    text: l7RuleText(method, path, query),
+  };
+}
+
+function compileEndpoint(
+  ruleKey: string,
+  endpointIndex: number,
+  ep: Endpoint,
+  binaries: BinaryMatcher,
+): CompiledEndpoint {
+  const host = parseHostPattern(ep.host);
+  if ("error" in host) throw new Error(`invalid host in validated policy: ${host.error}`);
+  const allows: CompiledL7[] = [];
+  if (ep.access) for (const method of ACCESS_METHODS[ep.access]) allows.push(compileL7(method, "/**"));
+  for (const rule of ep.rules ?? [])
+    allows.push(compileL7(rule.allow.method, rule.allow.path, rule.allow.query));
+  return {
+    ruleKey,
+    endpointIndex,
+    source: ep,
+    host,
+    ports: new Set(ep.ports ?? (ep.port === undefined ? [] : [ep.port])),
+    inspect: ep.protocol === "rest",
+    audit: ep.enforcement === "audit",
+    allows,
+    denies: (ep.deny_rules ?? []).map((d) => compileL7(d.method, d.path, d.query)),
+    allowedIps: (ep.allowed_ips ?? []).map((text) => parseCidr(text)).filter((c): c is Cidr => c !== null),
+    allowEncodedSlash: ep.allow_encoded_slash === true,
+    tlsSkip: ep.tls === "skip",
+    binaries,
+  };
+}
+
+/** Builds the lookup indexes once per policy revision; every decision reuses them. */
+export function compilePolicy(policy: Policy): CompiledPolicy {
+  const exact = new Map<string, CompiledEndpoint[]>();
+  const wildcard = new Map<string, CompiledEndpoint[]>();
+  for (const [ruleKey, rule] of Object.entries(policy.network_policies)) {
+    const paths = rule.binaries.map((b) => b.path);
+    const binaries: BinaryMatcher = {
+      exact: new Set(paths.filter((p) => !GLOB_CHARS.test(p))),
+      globs: paths.filter((p) => GLOB_CHARS.test(p)).map(compileBinaryGlob),
+    };
+    for (const [index, ep] of rule.endpoints.entries()) {
+      const compiled = compileEndpoint(ruleKey, index, ep, binaries);
+      const key = compiled.host.kind === "exact" ? compiled.host.host : compiled.host.suffix;
+      const index_ = compiled.host.kind === "exact" ? exact : wildcard;
+      const list = index_.get(key);
+      if (list) list.push(compiled);
+      else index_.set(key, [compiled]);
+    }
+  }
+  return { policy, exact, wildcard };
+}
+
+/** Every endpoint whose host pattern and port match, exact hosts first. */
+export function endpointsFor(cp: CompiledPolicy, host: string, port: number): CompiledEndpoint[] {
+  const h = normalizeHost(host);
+  const out: CompiledEndpoint[] = [];
+  for (const ep of cp.exact.get(h) ?? []) if (ep.ports.has(port)) out.push(ep);
+  if (cp.wildcard.size === 0) return out;
+  const suffixes = hostSuffixes(h);
+  for (const [depth, suffix] of suffixes.entries()) {
+    for (const ep of cp.wildcard.get(suffix) ?? []) {
+      if (!ep.ports.has(port)) continue;
+      if (ep.host.kind === "one_label" && depth !== 0) continue;
+      out.push(ep);
+    }
+  }
+  return out;
+}
+
+function binaryMatches(matcher: BinaryMatcher, identity: Identity): boolean {
+  const chain = [identity.binary, ...(identity.ancestors ?? [])];
+  for (const exe of chain) {
+    if (matcher.exact.has(exe)) return true;
+    for (const glob of matcher.globs) if (glob.test(exe)) return true;
+  }
+  return false;
+}
+
+/** Hosts no policy can open, judged on the name or IP literal alone (resolved names: checkAddresses). */
+export function alwaysBlockedHost(host: string): string | null {
+  const h = normalizeHost(host);
+  if (ALWAYS_BLOCKED_HOSTS.has(h) || h.endsWith(".localhost")) return `${h} is always blocked`;
+  const ip = parseIp(h);
+  if (ip) {
+    const cls = classifyAddress(ip);
+    if (cls.kind === "always_blocked") return `${h} is a ${cls.label} address, always blocked`;
+  }
+  return null;
+}
+
+export function decideConnect(
+  cp: CompiledPolicy,
+  host: string,
+  port: number,
+  identity: Identity,
+): ConnectDecision {
+  const h = normalizeHost(host);
+  const deny = (reason: string, ruleMissing?: RuleMissing): ConnectDecision => ({
+    decision: "deny",
+    layer: "l4",
+    policy: null,
+    reason,
+    ruleMissing,
+    inspect: false,
+    endpoints: [],
+  });
+  const missing: RuleMissing = { type: "l4_allow", layer: "l4", host: h, port, binary: identity.binary };
+  const blocked = alwaysBlockedHost(h);
+  if (blocked) return deny(blocked);
+  const candidates = endpointsFor(cp, h, port);
+  if (candidates.length === 0) return deny(`no rule allows ${h}:${port}`, missing);
+  const allowed = candidates.filter((ep) => binaryMatches(ep.binaries, identity));
+  if (allowed.length === 0) {
+    const rules = [...new Set(candidates.map((ep) => ep.ruleKey))].join(", ");
+    return deny(
+      `binary not allowed: ${identity.binary} is not listed for ${h}:${port} (rules: ${rules})`,
+      missing,
+    );
+  }
+  const raw = allowed.find((ep) => !ep.inspect);
+  const first = raw ?? (allowed[0] as CompiledEndpoint);
+  return {
+    decision: "allow",
+    layer: "l4",
+    policy: first.ruleKey,
+    reason: raw
+      ? `allowed at L4 by ${raw.ruleKey}`
+      : `allowed at L4 by ${first.ruleKey}; requests inspected at L7`,
+    inspect: raw === undefined,
+    endpoints: allowed,
+  };
+}
+
+function queryMatches(rule: CompiledL7, params: Map<string, string[]> | null): boolean {
+  if (rule.query.length === 0) return true;
+  if (params === null) return false;
+  for (const [key, globs] of rule.query) {
+    const values = params.get(key);
+    if (!values || values.length === 0) return false;
+    if (!values.every((v) => globs.some((g) => g.test(v)))) return false;
+  }
+  return true;
+}
+
+function l7Matches(
+  rule: CompiledL7,
+  method: string,
+  path: string,
+  params: Map<string, string[]> | null,
+): boolean {
+  return (
+    (rule.method === "*" || rule.method === method) && rule.path.test(path) && queryMatches(rule, params)
+  );
+}
+
+export interface RequestInput extends Identity {
+  host: string;
+  port: number;
+  method: string;
+  /** Origin-form request target; a `?query` part is split off and matched separately. */
+  path: string;
+  query?: string;
+}
+
+/** Decides one HTTP request: the L4 decision first, then every L7 allow and deny rule. */
+export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestDecision {
+  const method = input.method.toUpperCase();
+  const q = input.path.indexOf("?");
+  const rawPath = q === -1 ? input.path : input.path.slice(0, q);
+  const rawQuery = input.query ?? (q === -1 ? "" : input.path.slice(q + 1));
+  const connect = decideConnect(cp, input.host, input.port, input);
+  const strict = normalizePath(rawPath, false);
+  const shownPath = strict.ok ? strict.path : rawPath;
+  if (connect.decision === "deny" || !connect.inspect) {
+    return {
+      decision: connect.decision,
+      layer: "l4",
+      policy: connect.policy,
+      reason: connect.reason,
+      ruleMissing: connect.ruleMissing,
+      method,
+      path: shownPath,
+      forwardPath: strict.ok ? strict.forwardPath : undefined,
+    };
+  }
+  const host = normalizeHost(input.host);
+  const lenient = connect.endpoints.some((ep) => ep.allowEncodedSlash)
+    ? normalizePath(rawPath, true)
+    : strict;
+  const params = parseQuery(rawQuery);
+  const pathFor = (ep: CompiledEndpoint): NormalizedPath => (ep.allowEncodedSlash ? lenient : strict);
+  const first = connect.endpoints[0] as CompiledEndpoint;
+  const base = { layer: "l7" as const, method, path: shownPath };
+  const enforce = connect.endpoints.some((ep) => !ep.audit);
+
+  for (const ep of connect.endpoints) {
+    const norm = pathFor(ep);
+    if (!norm.ok) continue;
+    for (const rule of ep.denies) {
+      if (l7Matches(rule, method, norm.path, params)) {
+        const reason = `blocked by deny rule "${rule.text}" in ${ep.ruleKey}`;
+        if (ep.audit)
+          return {
+            ...base,
+            decision: "allow",
+            policy: ep.ruleKey,
+            reason,
+            forwardPath: norm.forwardPath,
+            auditViolation: reason,
+          };
+        return { ...base, decision: "deny", policy: ep.ruleKey, reason };
+      }
+    }
+  }
+  for (const ep of connect.endpoints) {
+    const norm = pathFor(ep);
+    if (!norm.ok) continue;
+    for (const rule of ep.allows) {
+      if (l7Matches(rule, method, norm.path, params)) {
+        return {
+          ...base,
+          decision: "allow",
+          policy: ep.ruleKey,
+          reason: `allowed by "${rule.text}" in ${ep.ruleKey}`,
+          path: norm.path,
+          forwardPath: norm.forwardPath,
+        };
+      }
+    }
+  }
+  const pathProblem = connect.endpoints.map(pathFor).find((n): n is { ok: false; reason: string } => !n.ok);
+  if (pathProblem && !connect.endpoints.some((ep) => pathFor(ep).ok)) {
+    return {
+      ...base,
+      decision: enforce ? "deny" : "allow",
+      policy: first.ruleKey,
+      reason: pathProblem.reason,
+      auditViolation: enforce ? undefined : pathProblem.reason,
+    };
+  }
+  const reason = params === null ? "malformed query string" : "no allow rule matches";
+  if (!enforce) {
+    return {
+      ...base,
+      decision: "allow",
+      policy: first.ruleKey,
+      reason,
+      forwardPath: strict.ok ? strict.forwardPath : undefined,
+      auditViolation: reason,
+    };
+  }
+  return {
+    ...base,
+    decision: "deny",
+    policy: first.ruleKey,
+    reason,
+    ruleMissing: {
+      type: "rest_allow",
+      layer: "l7",
+      host,
+      port: input.port,
+      method,
+      path: shownPath,
+      binary: input.binary,
+    },
+  };
+}
+
+export type AddressCheck = { ok: true } | { ok: false; reason: string };
+
+/**
+ * The SSRF guard's verdict on the addresses a name resolved to: every one must be public,
+ * or private and covered by an allowed endpoint's `allowed_ips`. Always-blocked space never passes.
+ */
+export function checkAddresses(
+  endpoints: readonly CompiledEndpoint[],
+  host: string,
+  addresses: readonly string[],
+): AddressCheck {
+  if (addresses.length === 0) return { ok: false, reason: `${host} did not resolve to any address` };
+  const ranges = endpoints.flatMap((ep) => ep.allowedIps);
+  for (const text of addresses) {
+    const address = parseIp(text);
+    if (!address) return { ok: false, reason: `${host} resolved to an unparseable address ${text}` };
+    const cls = classifyAddress(address);
+    if (cls.kind === "always_blocked") {
+      return { ok: false, reason: `${host} resolves to ${text}, a ${cls.label} address, always blocked` };
+    }
+    if (cls.kind === "private" && !anyCidrContains(ranges, address)) {
+      return {
+        ok: false,
+        reason: `${host} resolves to ${text}, a ${cls.label} address; the endpoint needs allowed_ips covering it`,
+      };
+    }
+  }
+  return { ok: true };
+}

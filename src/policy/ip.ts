@@ -1,0 +1,141 @@
+// IP literals, CIDR ranges and address classification for the SSRF guard. Pure.
+import { isIPv4, isIPv6 } from "node:net";
+
+export type IpVersion = 4 | 6;
+export interface IpAddress {
+  version: IpVersion;
+  value: bigint;
+}
+export interface Cidr {
+  version: IpVersion;
+  base: bigint;
+  bits: number;
+  text: string;
+}
+
+export function parseIp(text: string): IpAddress | null {
+  const literal = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
+  if (isIPv4(literal)) return { version: 4, value: ipv4ToBigint(literal) };
+  if (isIPv6(literal)) {
+    const value = ipv6ToBigint(literal);
+    return value === null ? null : { version: 6, value };
+  }
+  return null;
+}
+
+function ipv4ToBigint(text: string): bigint {
+  return text.split(".").reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
+}
+
+function ipv6ToBigint(text: string): bigint | null {
+  let literal = text.split("%")[0] ?? "";
+  const lastColon = literal.lastIndexOf(":");
+  const tail = literal.slice(lastColon + 1);
+  if (tail.includes(".")) {
+    if (!isIPv4(tail)) return null;
+    const v4 = ipv4ToBigint(tail);
+    literal = `${literal.slice(0, lastColon + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  }
+  const halves = literal.split("::");
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const rest = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+  const missing = 8 - head.length - rest.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0)) return null;
+  const groups = [...head, ...Array<string>(missing).fill("0"), ...rest];
+  return groups.reduce((acc, group) => (acc << 16n) | BigInt(Number.parseInt(group, 16)), 0n);
+}
+
+export function parseCidr(text: string): Cidr | null {
+  const [addressText, bitsText, extra] = text.split("/");
+  if (extra !== undefined || addressText === undefined) return null;
+  const address = parseIp(addressText);
+  if (!address) return null;
+  const width = address.version === 4 ? 32 : 128;
+  if (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText)) return null;
+  const bits = bitsText === undefined ? width : Number(bitsText);
+  if (bits > width) return null;
+  return { version: address.version, base: address.value & mask(width, bits), bits, text };
+}
+
+function mask(width: number, bits: number): bigint {
+  const all = (1n << BigInt(width)) - 1n;
+  return bits === 0 ? 0n : all ^ ((1n << BigInt(width - bits)) - 1n);
+}
+
+export function cidrContains(range: Cidr, address: IpAddress): boolean {
+  if (range.version !== address.version) return false;
+  const width = range.version === 4 ? 32 : 128;
+  return (address.value & mask(width, range.bits)) === range.base;
+}
+
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.version !== b.version) return false;
+  const width = a.version === 4 ? 32 : 128;
+  const bits = Math.min(a.bits, b.bits);
+  return (a.base & mask(width, bits)) === (b.base & mask(width, bits));
+}
+
+function cidr(text: string): Cidr {
+  const parsed = parseCidr(text);
+  if (!parsed) throw new Error(`bad built-in range ${text}`);
+  return parsed;
+}
+
+/** Destinations no policy can open: the host itself, link-local metadata services, reserved space. */
+export const ALWAYS_BLOCKED_RANGES: ReadonlyArray<{ range: Cidr; label: string }> = [
+  { range: cidr("0.0.0.0/8"), label: "unspecified" },
+  { range: cidr("127.0.0.0/8"), label: "loopback" },
+  { range: cidr("169.254.0.0/16"), label: "link-local" },
+  { range: cidr("224.0.0.0/4"), label: "multicast" },
+  { range: cidr("240.0.0.0/4"), label: "reserved" },
+  { range: cidr("::/128"), label: "unspecified" },
+  { range: cidr("::1/128"), label: "loopback" },
+  { range: cidr("fe80::/10"), label: "link-local" },
+  { range: cidr("ff00::/8"), label: "multicast" },
+];
+
+/** Private space: reachable only through a covering `allowed_ips`. */
+export const PRIVATE_RANGES: ReadonlyArray<{ range: Cidr; label: string }> = [
+  { range: cidr("10.0.0.0/8"), label: "private (RFC 1918)" },
+  { range: cidr("172.16.0.0/12"), label: "private (RFC 1918)" },
+  { range: cidr("192.168.0.0/16"), label: "private (RFC 1918)" },
+  { range: cidr("100.64.0.0/10"), label: "carrier-grade NAT" },
+  { range: cidr("198.18.0.0/15"), label: "benchmarking" },
+  { range: cidr("fc00::/7"), label: "unique local (ULA)" },
+];
+
+export const ALWAYS_BLOCKED_HOSTS: ReadonlySet<string> = new Set([
+  "metadata.google.internal",
+  "localhost",
+  "localhost.localdomain",
+]);
+
+export type AddressClass =
+  | { kind: "always_blocked"; label: string }
+  | { kind: "private"; label: string }
+  | { kind: "public" };
+
+/** IPv4-mapped and NAT64-free view: `::ffff:a.b.c.d` is judged as `a.b.c.d`. */
+function unmap(address: IpAddress): IpAddress {
+  if (address.version === 6 && address.value >> 32n === 0xffffn) {
+    return { version: 4, value: address.value & 0xffffffffn };
+  }
+  return address;
+}
+
+export function classifyAddress(address: IpAddress): AddressClass {
+  const plain = unmap(address);
+  for (const { range, label } of ALWAYS_BLOCKED_RANGES) {
+    if (cidrContains(range, plain)) return { kind: "always_blocked", label };
+  }
+  for (const { range, label } of PRIVATE_RANGES) {
+    if (cidrContains(range, plain)) return { kind: "private", label };
+  }
+  return { kind: "public" };
+}
+
+export function anyCidrContains(ranges: readonly Cidr[], address: IpAddress): boolean {
+  const plain = unmap(address);
+  return ranges.some((range) => cidrContains(range, plain) || cidrContains(range, address));
+}

@@ -1,0 +1,245 @@
+// YAML → validated values, with every problem located as file:line:col and a key path.
+import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from "yaml";
+import type { z } from "zod";
+import { type Policy, PolicySchema } from "./schema.ts";
+
+export interface Problem {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+
+export type Loaded<T> =
+  | { ok: true; value: T; warnings: Problem[] }
+  | { ok: false; errors: Problem[]; warnings: Problem[] };
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ""}${p.message}`;
+}
+
+export function formatKeyPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else out += out === "" ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+export interface Located {
+  doc: Document;
+  lines: LineCounter;
+  file: string;
+}
+
+function position(src: Located, offset: number | undefined): { line: number; col: number } {
+  if (offset === undefined) return { line: 1, col: 1 };
+  const { line, col } = src.lines.linePos(offset);
+  return { line, col };
+}
+
+/** The node at a key path, or the deepest ancestor that exists. */
+function nodeAt(
+  src: Located,
+  path: ReadonlyArray<PropertyKey>,
+): { offset: number | undefined; depth: number } {
+  let node: unknown = src.doc.contents;
+  let offset = isNode(node) ? node.range?.[0] : undefined;
+  for (const [depth, key] of path.entries()) {
+    if (!isNode(node) || !("items" in node)) return { offset, depth };
+    const items = (node as { items: unknown[] }).items;
+    let next: unknown;
+    if (isMap(node)) {
+      const pair = items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
+      if (!isPair(pair)) return { offset, depth };
+      next = pair.value ?? pair.key;
+      if (!isNode(next) && isNode(pair.key)) offset = pair.key.range?.[0];
+    } else next = items[Number(key)];
+    if (!isNode(next)) return { offset, depth };
+    node = next;
+    offset = next.range?.[0];
+  }
+  return { offset, depth: path.length };
+}
+
+function keyOffset(src: Located, mapPath: ReadonlyArray<PropertyKey>, key: string): number | undefined {
+  const node = mapPath.length === 0 ? src.doc.contents : src.doc.getIn(mapPath as unknown[], true);
+  if (isMap(node)) {
+    const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+    if (pair && isNode(pair.key)) return pair.key.range?.[0];
+  }
+  return nodeAt(src, mapPath).offset;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      if (issue.input === undefined) return "is required";
+      return `expected ${issue.expected}, got ${issue.input === null ? "null" : Array.isArray(issue.input) ? "a list" : typeof issue.input === "object" ? "a mapping" : `${typeof issue.input} ${JSON.stringify(issue.input)}`}`;
+    case "invalid_value":
+      if (issue.message.startsWith("Invalid")) {
+        return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(issue.input)}`;
+      }
+      return issue.message;
+    default:
+      return issue.message;
+  }
+}
+
+function zodProblems(src: Located, error: z.ZodError): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        const path = [...issue.path, key];
+        out.push({
+          file: src.file,
+          ...position(src, keyOffset(src, issue.path, key)),
+          path: formatKeyPath(path),
+          message: `unknown key "${key}"`,
+        });
+      }
+      continue;
+    }
+    if (issue.code === "invalid_union" && issue.errors.length > 0 && !issue.message.startsWith("Invalid")) {
+      out.push({
+        file: src.file,
+        ...position(src, nodeAt(src, issue.path).offset),
+        path: formatKeyPath(issue.path),
+        message: issue.message,
+      });
+      continue;
+    }
+    const at = nodeAt(src, issue.path);
+    out.push({
+      file: src.file,
+      ...position(src, at.offset),
+      path: formatKeyPath(issue.path),
+      message: describeIssue(issue),
+    });
+  }
+  return out.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+/** Parses YAML text strictly (duplicate keys are errors) and validates it against a schema. */
+export function parseYamlAgainst<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  file: string,
+): Loaded<z.infer<S>> & { located?: Located } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    uniqueKeys: true,
+    lineCounter: lines,
+    prettyErrors: false,
+    strict: true,
+  });
+  const src: Located = { doc, lines, file };
+  const syntax = [...doc.errors].map((e) => ({
+    file,
+    ...position(src, e.pos[0]),
+    path: "",
+    message:
+      e.code === "DUPLICATE_KEY"
+        ? `duplicate key ${JSON.stringify(/^[^:\n]*/.exec(text.slice(e.pos[0]))?.[0]?.trim())}`
+        : (e.message.split("\n")[0] ?? e.code),
+  }));
+  // Duplicate keys leave a usable document: keep validating so every problem is reported at once.
+  if (doc.errors.some((e) => e.code !== "DUPLICATE_KEY")) return { ok: false, errors: syntax, warnings: [] };
+  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    return {
+      ok: false,
+      errors: [{ file, line: 1, col: 1, path: "", message: "the file must be a YAML mapping (key: value)" }],
+      warnings: [],
+    };
+  }
+  const result = schema.safeParse(data, { reportInput: true });
+  if (!result.success || syntax.length > 0) {
+    const schemaErrors = result.success ? [] : zodProblems(src, result.error);
+    return {
+      ok: false,
+      errors: [...syntax, ...schemaErrors].sort((a, b) => a.line - b.line || a.col - b.col),
+      warnings: [],
+    };
+  }
+  return { ok: true, value: result.data, warnings: [], located: src };
+}
+
+function policyWarnings(src: Located, policy: Policy): Problem[] {
+  const warn = (path: PropertyKey[], message: string): Problem => ({
+    file: src.file,
+    ...position(src, nodeAt(src, path).offset),
+    path: formatKeyPath(path),
+    message,
+  });
+  const out: Problem[] = [];
+  if (policy.landlock !== undefined)
+    out.push(
+      warn(
+        ["landlock"],
+        "accepted for OpenShell compatibility but not enforced: Airlock confines the filesystem with bubblewrap mounts",
+      ),
+    );
+  if (policy.network_middlewares !== undefined)
+    out.push(
+      warn(["network_middlewares"], "accepted for OpenShell compatibility but not enforced by Airlock"),
+    );
+  for (const [key, rule] of Object.entries(policy.network_policies)) {
+    if (rule.binaries.length === 0)
+      out.push(
+        warn(
+          ["network_policies", key],
+          "lists no binaries, so it allows nothing (add binaries: [{path: ...}])",
+        ),
+      );
+    for (const [i, binary] of rule.binaries.entries()) {
+      if (binary.harness !== undefined)
+        out.push(
+          warn(["network_policies", key, "binaries", i, "harness"], "deprecated OpenShell flag; ignored"),
+        );
+    }
+    for (const [i, ep] of rule.endpoints.entries()) {
+      for (const field of [
+        "websocket_credential_rewrite",
+        "request_body_credential_rewrite",
+        "allow_uninspected_credentials",
+      ] as const) {
+        if (ep[field])
+          out.push(
+            warn(
+              ["network_policies", key, "endpoints", i, field],
+              "Airlock injects no credentials; this switch has no effect",
+            ),
+          );
+      }
+    }
+  }
+  return out;
+}
+
+/** Loads a policy from YAML text. Pure: the caller reads the file. */
+export function loadPolicyText(text: string, file = "<policy>"): Loaded<Policy> {
+  const parsed = parseYamlAgainst(PolicySchema, text, file);
+  if (!parsed.ok) return parsed;
+  const warnings = parsed.located ? policyWarnings(parsed.located, parsed.value) : [];
+  return { ok: true, value: parsed.value, warnings };
+}
+
+/** Validates a policy given as a value (from JSON, a merge, a proposal). */
+export function validatePolicyValue(
+  value: unknown,
+): { ok: true; value: Policy } | { ok: false; errors: string[] } {
+  const result = PolicySchema.safeParse(value, { reportInput: true });
+  if (result.success) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    errors: result.error.issues.map((issue) =>
+      issue.code === "unrecognized_keys"
+        ? `${formatKeyPath(issue.path) || "(root)"}: unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}`
+        : `${formatKeyPath(issue.path) || "(root)"}: ${describeIssue(issue)}`,
+    ),
+  };
+}

@@ -1,0 +1,155 @@
+// The one path matcher: request-path canonicalisation and glob matching. Pure.
+
+export type NormalizedPath = { ok: true; path: string; forwardPath: string } | { ok: false; reason: string };
+
+const HEX = /^[0-9a-fA-F]{2}$/;
+/** Characters a path segment may carry unencoded when forwarded (RFC 3986 pchar). */
+const PCHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
+
+/**
+ * Decodes percent-escapes once, refuses encoded slashes (unless allowed), second-level
+ * encoding, control characters and bad escapes, removes dot segments and empty segments.
+ * `path` is what policy matches; `forwardPath` is the same path re-encoded, so the upstream
+ * sees exactly what was judged.
+ */
+export function normalizePath(raw: string, allowEncodedSlash = false): NormalizedPath {
+  if (!raw.startsWith("/")) return { ok: false, reason: "path must start with /" };
+  const segments: string[] = [];
+  for (const rawSegment of raw.split("/").slice(1)) {
+    const decoded = decodeSegment(rawSegment, allowEncodedSlash);
+    if (typeof decoded !== "string") return decoded;
+    segments.push(decoded);
+  }
+  const output: string[] = [];
+  for (const segment of segments) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") {
+      output.pop();
+      continue;
+    }
+    output.push(segment);
+  }
+  const last = segments[segments.length - 1];
+  const trailingSlash = output.length > 0 && (last === "" || last === "." || last === "..");
+  const path = `/${output.join("/")}${trailingSlash ? "/" : ""}`;
+  const forwardPath = `/${output.map(encodeSegment).join("/")}${trailingSlash ? "/" : ""}`;
+  return { ok: true, path, forwardPath };
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+const textBytes = new TextEncoder();
+
+function decodeSegment(segment: string, allowEncodedSlash: boolean): string | NormalizedPath {
+  if (!segment.includes("%")) {
+    return hasControlCharacter(segment) ? { ok: false, reason: "control character in path" } : segment;
+  }
+  const bytes: number[] = [];
+  for (let i = 0; i < segment.length; i++) {
+    const ch = segment[i] as string;
+    if (ch !== "%") {
+      bytes.push(...textBytes.encode(ch));
+      continue;
+    }
+    const hex = segment.slice(i + 1, i + 3);
+    if (!HEX.test(hex)) return { ok: false, reason: "malformed percent-encoding in path" };
+    const code = Number.parseInt(hex, 16);
+    i += 2;
+    if (code === 0x25) return { ok: false, reason: "double percent-encoding in path (%25)" };
+    if (code === 0x2f || code === 0x5c) {
+      if (!allowEncodedSlash) {
+        return { ok: false, reason: "encoded slash in path (%2F); set allow_encoded_slash on the endpoint" };
+      }
+      bytes.push(...textBytes.encode(`%${hex.toUpperCase()}`)); // kept encoded: not a separator
+      continue;
+    }
+    bytes.push(code);
+  }
+  let text: string;
+  try {
+    text = UTF8.decode(new Uint8Array(bytes));
+  } catch {
+    return { ok: false, reason: "invalid UTF-8 in percent-encoded path" };
+  }
+  return hasControlCharacter(text) ? { ok: false, reason: "control character in path" } : text;
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function encodeSegment(segment: string): string {
+  let out = "";
+  for (let i = 0; i < segment.length; i++) {
+    const ch = segment[i] as string;
+    if (ch === "%" && /^%(2F|5C)$/i.test(segment.slice(i, i + 3))) {
+      out += segment.slice(i, i + 3);
+      i += 2;
+    } else if (PCHAR.test(ch)) out += ch;
+    else {
+      const code = segment.codePointAt(i) as number;
+      if (code > 0xffff) i++;
+      out += encodeURIComponent(String.fromCodePoint(code));
+    }
+  }
+  return out;
+}
+
+/**
+ * Compiles a path glob: `*` within one segment, `**` across segments (a whole `/**`
+ * segment also matches nothing, so `/a/**` covers `/a`), `?` one character.
+ */
+export function compilePathGlob(glob: string): RegExp {
+  let source = "";
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i] as string;
+    if (ch === "*" && glob[i + 1] === "*") {
+      const wholeSegment = glob[i - 1] === "/" && (i + 2 === glob.length || glob[i + 2] === "/");
+      if (wholeSegment) {
+        source = `${source.slice(0, -1)}(?:/.*)?`; // the "/" is taken back so "/**" may match nothing
+      } else source += ".*";
+      i++;
+    } else if (ch === "*") source += "[^/]*";
+    else if (ch === "?") source += "[^/]";
+    else source += ch.replace(/[\\^$.|+(){}[\]]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`, "s");
+}
+
+export function validatePathGlob(glob: string): string | null {
+  if (!glob.startsWith("/")) return `path "${glob}" must be absolute (start with /)`;
+  if (/\*\*\*/.test(glob)) return `path "${glob}": "***" is not a valid glob`;
+  if (/(^|\/)\.\.?(\/|$)/.test(glob)) return `path "${glob}" must not contain . or .. segments`;
+  if (glob.includes("%")) return `path "${glob}" must be written decoded (no %-escapes)`;
+  return null;
+}
+
+/** Query-value glob: `*` matches anything, `?` one character. */
+export function compileValueGlob(glob: string): RegExp {
+  const source = [...glob]
+    .map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[\\^$.|+(){}[\]]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${source}$`, "s");
+}
+
+export function parseQuery(query: string): Map<string, string[]> | null {
+  const params = new Map<string, string[]>();
+  if (query === "") return params;
+  for (const part of query.split("&")) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    const rawKey = eq === -1 ? part : part.slice(0, eq);
+    const rawValue = eq === -1 ? "" : part.slice(eq + 1);
+    try {
+      const key = decodeURIComponent(rawKey.replaceAll("+", " "));
+      const value = decodeURIComponent(rawValue.replaceAll("+", " "));
+      params.set(key, [...(params.get(key) ?? []), value]);
+    } catch {
+      return null;
+    }
+  }
+  return params;
+}

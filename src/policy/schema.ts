@@ -1,0 +1,215 @@
+// Policy language v1 (DESIGN.md §3): the zod schema is the single source of the types.
+import { z } from "zod";
+import { parseHostPattern } from "./host.ts";
+import { ALWAYS_BLOCKED_RANGES, cidrsOverlap, parseCidr } from "./ip.ts";
+import { validatePathGlob } from "./path.ts";
+
+export const ACCESS_METHODS = {
+  "read-only": ["GET", "HEAD", "OPTIONS"],
+  "read-write": ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"],
+  full: ["*"],
+} as const;
+
+const METHOD = /^(?:\*|[A-Za-z]{1,20})$/;
+
+export const MethodSchema = z
+  .string()
+  .refine((m) => METHOD.test(m), {
+    error: (iss) => `must be an HTTP method or "*", got ${JSON.stringify(iss.input)}`,
+  })
+  .transform((m) => m.toUpperCase());
+
+export const PathGlobSchema = z.string().superRefine((glob, ctx) => {
+  const problem = validatePathGlob(glob);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+export const PortSchema = z
+  .number({ error: (iss) => `must be a port number, got ${JSON.stringify(iss.input)}` })
+  .refine((p) => Number.isInteger(p) && p >= 1 && p <= 65535, {
+    error: (iss) => `must be 1..65535, got ${String(iss.input)}`,
+  });
+
+const GlobListSchema = z.strictObject({
+  any: z.array(z.string()).min(1, { error: "any: needs at least one glob" }),
+});
+export const QueryMatcherSchema = z.union([z.string(), GlobListSchema], {
+  error: "must be a glob string or { any: [globs] }",
+});
+const QuerySchema = z.record(z.string().min(1), QueryMatcherSchema);
+
+export const L7AllowSchema = z.strictObject({
+  method: MethodSchema,
+  path: PathGlobSchema,
+  query: QuerySchema.optional(),
+});
+export const L7RuleSchema = z.strictObject({ allow: L7AllowSchema });
+export const L7DenySchema = z.strictObject({
+  method: MethodSchema.default("*"),
+  path: PathGlobSchema,
+  query: QuerySchema.optional(),
+});
+
+const L7_ONLY_FIELDS = ["access", "rules", "deny_rules", "enforcement", "allow_encoded_slash"] as const;
+
+export const EndpointSchema = z
+  .strictObject({
+    host: z.string(),
+    port: PortSchema.optional(),
+    ports: z.array(PortSchema).min(1, { error: "ports: needs at least one port" }).optional(),
+    protocol: z
+      .enum(["rest"], {
+        error: (iss) => `must be "rest" (or omitted for L4), got ${JSON.stringify(iss.input)}`,
+      })
+      .optional(),
+    enforcement: z.enum(["enforce", "audit"]).optional(),
+    access: z
+      .enum(["read-only", "read-write", "full"], {
+        error: (iss) => `must be read-only, read-write or full, got ${JSON.stringify(iss.input)}`,
+      })
+      .optional(),
+    rules: z.array(L7RuleSchema).optional(),
+    deny_rules: z.array(L7DenySchema).optional(),
+    allowed_ips: z.array(z.string()).optional(),
+    tls: z.enum(["skip", "terminate"]).optional(),
+    allow_encoded_slash: z.boolean().optional(),
+    // OpenShell credential-rewriting switches: accepted so its files load; Airlock injects no credentials.
+    websocket_credential_rewrite: z.boolean().optional(),
+    request_body_credential_rewrite: z.boolean().optional(),
+    allow_uninspected_credentials: z.boolean().optional(),
+  })
+  .superRefine((ep, ctx) => {
+    const host = parseHostPattern(ep.host);
+    if ("error" in host) ctx.addIssue({ code: "custom", path: ["host"], message: host.error });
+    if (ep.port === undefined && ep.ports === undefined) {
+      ctx.addIssue({ code: "custom", path: ["port"], message: "endpoint needs port or ports" });
+    }
+    if (ep.port !== undefined && ep.ports !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["ports"], message: "give port or ports, not both" });
+    }
+    if (ep.protocol !== "rest") {
+      for (const field of L7_ONLY_FIELDS) {
+        if (ep[field] !== undefined) {
+          ctx.addIssue({ code: "custom", path: [field], message: `${field} needs protocol: rest` });
+        }
+      }
+    } else {
+      if (ep.access === undefined && ep.rules === undefined) {
+        ctx.addIssue({ code: "custom", path: ["protocol"], message: "protocol: rest needs access or rules" });
+      }
+      if (ep.rules !== undefined && ep.rules.length === 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules"],
+          message: "rules: [] allows nothing; remove it or add a rule",
+        });
+      }
+      if (ep.tls === "skip") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tls"],
+          message: "tls: skip cannot be inspected; it needs an L4-only endpoint",
+        });
+      }
+    }
+    for (const [index, text] of (ep.allowed_ips ?? []).entries()) {
+      const range = parseCidr(text);
+      if (!range) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["allowed_ips", index],
+          message: `"${text}" is not an IP address or CIDR`,
+        });
+        continue;
+      }
+      const blocked = ALWAYS_BLOCKED_RANGES.find((b) => cidrsOverlap(b.range, range));
+      if (blocked) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["allowed_ips", index],
+          message: `"${text}" overlaps ${blocked.label} space (${blocked.range.text}), which is always blocked`,
+        });
+      }
+    }
+  });
+
+const ABSOLUTE_GLOB = /^\/(?:[^\0]*)$/;
+export const BinarySchema = z.strictObject({
+  path: z.string().refine((p) => ABSOLUTE_GLOB.test(p) && !/(^|\/)\.\.(\/|$)/.test(p), {
+    error: (iss) => `binary path must be absolute (glob allowed), got ${JSON.stringify(iss.input)}`,
+  }),
+  // OpenShell's deprecated flag; ignored with a warning.
+  harness: z.boolean().optional(),
+});
+
+export const RULE_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export const NetworkRuleSchema = z.strictObject({
+  name: z.string().optional(),
+  endpoints: z.array(EndpointSchema).min(1, { error: "a rule needs at least one endpoint" }),
+  binaries: z.array(BinarySchema).default([]),
+});
+
+function fsPath(allowHome: boolean) {
+  return z.string().superRefine((p, ctx) => {
+    const absolute = p.startsWith("/") || (allowHome && (p === "~" || p.startsWith("~/")));
+    if (!absolute) {
+      ctx.addIssue({
+        code: "custom",
+        message: `path must be absolute${allowHome ? " or start with ~/" : ""}, got ${JSON.stringify(p)}`,
+      });
+    } else if (/(^|\/)\.\.(\/|$)/.test(p)) {
+      ctx.addIssue({ code: "custom", message: `path must not contain "..", got ${JSON.stringify(p)}` });
+    }
+  });
+}
+
+export const FilesystemPolicySchema = z.strictObject({
+  include_workdir: z.boolean().default(true),
+  read_only: z.array(fsPath(true)).default([]),
+  read_write: z
+    .array(
+      fsPath(true).refine((p) => p.replace(/\/+$/, "") !== "", {
+        error: "read_write must not be / (the whole filesystem)",
+      }),
+    )
+    .default([]),
+  deny: z.array(fsPath(true)).default([]),
+});
+
+const UserSchema = z.union([z.number().int().min(0), z.string().min(1)], {
+  error: (iss) => `must be a uid number or a user name, got ${JSON.stringify(iss.input)}`,
+});
+export const ProcessSchema = z.strictObject({
+  run_as_user: UserSchema.optional(),
+  run_as_group: UserSchema.optional(),
+});
+
+export const PolicySchema = z.strictObject({
+  version: z.literal(1, { error: (iss) => `must be 1, got ${JSON.stringify(iss.input)}` }),
+  filesystem_policy: FilesystemPolicySchema.optional(),
+  process: ProcessSchema.optional(),
+  network_policies: z
+    .record(
+      z.string().regex(RULE_KEY, {
+        error: (iss) => `rule key ${JSON.stringify(iss.input)} must be letters, digits, _ . - (≤128)`,
+      }),
+      NetworkRuleSchema,
+    )
+    .default({}),
+  // Accepted for OpenShell compatibility and reported as not enforced (see load.ts).
+  landlock: z.unknown().optional(),
+  network_middlewares: z.unknown().optional(),
+  // Tool-call gate rules (DESIGN.md §10); validated by src/gate with the same machinery.
+  gate: z.unknown().optional(),
+});
+
+export type Policy = z.infer<typeof PolicySchema>;
+export type PolicyInput = z.input<typeof PolicySchema>;
+export type NetworkRule = z.infer<typeof NetworkRuleSchema>;
+export type Endpoint = z.infer<typeof EndpointSchema>;
+export type L7Allow = z.infer<typeof L7AllowSchema>;
+export type L7Deny = z.infer<typeof L7DenySchema>;
+export type QueryMatcher = z.infer<typeof QueryMatcherSchema>;
+export type Binary = z.infer<typeof BinarySchema>;
+export type FilesystemPolicy = z.infer<typeof FilesystemPolicySchema>;
