@@ -31,4 +31,10 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// A reader that stops early (`airlock ... | head`) is not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+
 await main(process.argv);
