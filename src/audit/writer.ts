@@ -1,7 +1,8 @@
 // The audit log's shell: each event goes to `airlock.YYYY-MM-DD.log` (shorthand) and
 // `airlock-ocsf.YYYY-MM-DD.jsonl` (OCSF JSON) in one directory; the day comes from the event's
-// own time (UTC), so an injected clock decides the file. Writes are synchronous appends on open
-// descriptors: a line is readable (by /v1/denials) as soon as write() returns.
+// own time (UTC), so an injected clock decides the file. Lines are batched and appended at the
+// end of the current event-loop turn (one write per file per turn, not two per event: the proxy
+// logs every request); flush() forces it, close() flushes too.
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { type OcsfEvent, shorthandLine } from "./ocsf.ts";
@@ -26,6 +27,8 @@ export class AuditLog implements AuditSink {
   private shorthandFd = -1;
   private jsonFd = -1;
   private failed = false;
+  private pending: { day: string; shorthand: string[]; json: string[] }[] = [];
+  private scheduled = false;
 
   /** `onError` hears about a write failure once (a full disk must not take the proxy down). */
   constructor(
@@ -34,13 +37,34 @@ export class AuditLog implements AuditSink {
   ) {}
 
   write(event: OcsfEvent): void {
-    try {
-      this.open(utcDay(event.time));
-      writeSync(this.shorthandFd, `${shorthandLine(event)}\n`);
-      writeSync(this.jsonFd, `${JSON.stringify(event)}\n`);
-    } catch (err) {
-      if (!this.failed) this.onError(err as Error);
-      this.failed = true;
+    const day = utcDay(event.time);
+    let batch = this.pending.at(-1);
+    if (batch?.day !== day) {
+      batch = { day, shorthand: [], json: [] };
+      this.pending.push(batch);
+    }
+    batch.shorthand.push(`${shorthandLine(event)}\n`);
+    batch.json.push(`${JSON.stringify(event)}\n`);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Appends every pending line now. */
+  flush(): void {
+    this.scheduled = false;
+    const batches = this.pending;
+    this.pending = [];
+    for (const batch of batches) {
+      try {
+        this.open(batch.day);
+        writeSync(this.shorthandFd, batch.shorthand.join(""));
+        writeSync(this.jsonFd, batch.json.join(""));
+      } catch (err) {
+        if (!this.failed) this.onError(err as Error);
+        this.failed = true;
+      }
     }
   }
 
@@ -54,6 +78,7 @@ export class AuditLog implements AuditSink {
   }
 
   close(): void {
+    this.flush();
     for (const fd of [this.shorthandFd, this.jsonFd]) if (fd !== -1) closeSync(fd);
     this.shorthandFd = -1;
     this.jsonFd = -1;

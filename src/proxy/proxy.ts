@@ -185,6 +185,7 @@ export class EgressProxy {
   /** Takes over an accepted client socket. */
   handle(socket: Socket): void {
     socket.on("error", () => socket.destroy());
+    socket.setNoDelay(true);
     if (this.live.size >= this.limits.maxConnections) {
       this.core.log(
         buildNetworkEvent({

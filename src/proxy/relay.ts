@@ -3,7 +3,6 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP, connect as netConnect, type Socket } from "node:net";
-import { pipeline } from "node:stream";
 import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 import type { ProxyCore } from "./core.ts";
 import { errorResponse, rawResponse, sendResponse } from "./deny.ts";
@@ -51,7 +50,13 @@ export function relayRequest(
       : httpRequest({ ...options, agent: core.pools.http });
   upReq.on("response", (upRes) => {
     res.writeHead(upRes.statusCode ?? 502, headerObject(forwardableHeaders(upRes.rawHeaders)));
-    pipeline(upRes, res, () => {});
+    // .pipe() rather than stream.pipeline(): pipeline allocates abort signals (and a DOMException)
+    // per call, a measurable cost on every keep-alive request.
+    upRes.pipe(res);
+    upRes.once("error", () => res.destroy());
+    res.once("close", () => {
+      if (!upRes.complete) upRes.destroy();
+    });
   });
   upReq.on("error", (err) => {
     const code = (err as NodeJS.ErrnoException).code ?? err.message;
@@ -62,7 +67,11 @@ export function relayRequest(
       );
     } else res.destroy();
   });
-  pipeline(req, upReq, () => {});
+  req.pipe(upReq);
+  req.once("error", () => upReq.destroy());
+  req.once("close", () => {
+    if (!req.complete) upReq.destroy();
+  });
 }
 
 /** Opens the upstream for an upgrade, replays the request head, then splices both ways. */
@@ -92,14 +101,22 @@ export function relayUpgrade(
 }
 
 /** Raw bytes both ways until either side ends, errors or idles. */
-export function splice(client: Socket, upstream: Socket, head: Buffer, idleMs: number): void {
+export function splice(
+  client: Socket,
+  upstream: Socket,
+  head: Buffer,
+  idleMs: number,
+  upstreamOnread = false,
+): void {
   const close = () => {
     client.destroy();
     upstream.destroy();
   };
   if (head.length > 0) upstream.write(head);
   client.pipe(upstream);
-  upstream.pipe(client);
+  // An `onread` upstream already writes to the client itself; it only needs its end passed on.
+  if (upstreamOnread) upstream.once("end", () => client.end());
+  else upstream.pipe(client);
   for (const s of [client, upstream]) {
     s.on("error", close);
     s.on("close", close);
