@@ -27,7 +27,7 @@ export class AuditLog implements AuditSink {
   private shorthandFd = -1;
   private jsonFd = -1;
   private failed = false;
-  private pending: { day: string; shorthand: string[]; json: string[] }[] = [];
+  private pending: { day: string; events: OcsfEvent[] }[] = [];
   private scheduled = false;
 
   /** `onError` hears about a write failure once (a full disk must not take the proxy down). */
@@ -40,11 +40,11 @@ export class AuditLog implements AuditSink {
     const day = utcDay(event.time);
     let batch = this.pending.at(-1);
     if (batch?.day !== day) {
-      batch = { day, shorthand: [], json: [] };
+      batch = { day, events: [] };
       this.pending.push(batch);
     }
-    batch.shorthand.push(`${shorthandLine(event)}\n`);
-    batch.json.push(`${JSON.stringify(event)}\n`);
+    // Formatting waits for the flush too, off the request's critical path (events are never mutated).
+    batch.events.push(event);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -59,8 +59,14 @@ export class AuditLog implements AuditSink {
     for (const batch of batches) {
       try {
         this.open(batch.day);
-        writeSync(this.shorthandFd, batch.shorthand.join(""));
-        writeSync(this.jsonFd, batch.json.join(""));
+        let shorthand = "";
+        let json = "";
+        for (const event of batch.events) {
+          shorthand += `${shorthandLine(event)}\n`;
+          json += `${JSON.stringify(event)}\n`;
+        }
+        writeSync(this.shorthandFd, shorthand);
+        writeSync(this.jsonFd, json);
       } catch (err) {
         if (!this.failed) this.onError(err as Error);
         this.failed = true;

@@ -53,6 +53,10 @@ export function hostHeaderProblem(
   if (header === undefined) return `the request has no Host header (expected ${host})`;
   const parsed = parseAuthority(header.trim(), defaultPort);
   if (parsed && parsed.host === normalizeHost(host) && parsed.port === port) return null;
-  const shown = header.length > 100 ? `${header.slice(0, 100)}...` : header;
-  return `Host header "${shown}" does not match ${host}:${port} (domain fronting is not allowed)`;
+  // Header values never reach a log line: only a parsed, well-formed host name is named.
+  const named =
+    parsed && /^[a-z0-9.:_-]{1,253}$/.test(parsed.host)
+      ? `Host header ${parsed.host}:${parsed.port}`
+      : "Host header";
+  return `${named} does not match ${host}:${port} (domain fronting is not allowed)`;
 }

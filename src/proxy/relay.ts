@@ -28,7 +28,13 @@ function tlsOptions(core: ProxyCore, dest: Destination) {
   };
 }
 
-/** Streams the request to the upstream and the response back. `onDone` hears the status. */
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Streams the request to the upstream and the response back. A safe, body-less request that
+ * fails on a reused pooled socket (the upstream closed it while idle) is retried once on a
+ * fresh one; anything else that fails before a response becomes 502 upstream_unreachable.
+ */
 export function relayRequest(
   core: ProxyCore,
   req: IncomingMessage,
@@ -36,6 +42,9 @@ export function relayRequest(
   dest: Destination,
   path: string,
 ): void {
+  const length = req.headers["content-length"];
+  const bodyless = req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
+  const retryable = bodyless && SAFE.has(req.method ?? "");
   const options = {
     host: dest.address,
     port: dest.addressPort,
@@ -44,34 +53,46 @@ export function relayRequest(
     headers: headerObject(forwardableHeaders(req.rawHeaders)),
     setHost: false,
   };
-  const upReq =
-    dest.scheme === "https"
-      ? httpsRequest({ ...options, ...tlsOptions(core, dest), agent: core.pools.https })
-      : httpRequest({ ...options, agent: core.pools.http });
-  upReq.on("response", (upRes) => {
-    res.writeHead(upRes.statusCode ?? 502, headerObject(forwardableHeaders(upRes.rawHeaders)));
-    // .pipe() rather than stream.pipeline(): pipeline allocates abort signals (and a DOMException)
-    // per call, a measurable cost on every keep-alive request.
-    upRes.pipe(res);
-    upRes.once("error", () => res.destroy());
-    res.once("close", () => {
-      if (!upRes.complete) upRes.destroy();
+  const attempt = (mayRetry: boolean) => {
+    const upReq =
+      dest.scheme === "https"
+        ? httpsRequest({ ...options, ...tlsOptions(core, dest), agent: core.pools.https })
+        : httpRequest({ ...options, agent: core.pools.http });
+    upReq.on("response", (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, headerObject(forwardableHeaders(upRes.rawHeaders)));
+      // .pipe() rather than stream.pipeline(): pipeline allocates abort signals (and a DOMException)
+      // per call, a measurable cost on every keep-alive request.
+      upRes.pipe(res);
+      upRes.once("error", () => res.destroy());
+      res.once("close", () => {
+        if (!upRes.complete) upRes.destroy();
+      });
     });
-  });
-  upReq.on("error", (err) => {
-    const code = (err as NodeJS.ErrnoException).code ?? err.message;
-    if (!res.headersSent) {
-      sendResponse(
-        res,
-        errorResponse("upstream_unreachable", `${dest.host}:${dest.port} (${dest.address}): ${code}`),
-      );
-    } else res.destroy();
-  });
-  req.pipe(upReq);
-  req.once("error", () => upReq.destroy());
-  req.once("close", () => {
-    if (!req.complete) upReq.destroy();
-  });
+    upReq.on("error", (err) => {
+      if (mayRetry && upReq.reusedSocket && !res.headersSent && !res.destroyed) {
+        attempt(false);
+        return;
+      }
+      const code = (err as NodeJS.ErrnoException).code ?? err.message;
+      if (!res.headersSent) {
+        sendResponse(
+          res,
+          errorResponse("upstream_unreachable", `${dest.host}:${dest.port} (${dest.address}): ${code}`),
+        );
+      } else res.destroy();
+    });
+    if (bodyless) {
+      upReq.end();
+      return;
+    }
+    req.pipe(upReq);
+    req.once("error", () => upReq.destroy());
+    req.once("close", () => {
+      if (!req.complete) upReq.destroy();
+    });
+  };
+  if (bodyless) req.resume();
+  attempt(retryable);
 }
 
 /** Opens the upstream for an upgrade, replays the request head, then splices both ways. */

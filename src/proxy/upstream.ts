@@ -1,6 +1,7 @@
 // The way out: DNS pinning with the SSRF guard, curl-style connect-to overrides, the trust
 // store for upstream TLS and the keep-alive pools. The proxy resolves a name once, lets the
 // engine judge every address, and dials exactly the address it checked (no second lookup).
+import { ADDRCONFIG } from "node:dns";
 import { lookup } from "node:dns/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { Agent as HttpAgent } from "node:http";
@@ -14,7 +15,7 @@ import { normalizeHost } from "../policy/host.ts";
 export type Resolver = (host: string) => Promise<string[]>;
 
 export const systemResolver: Resolver = async (host) =>
-  (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+  (await lookup(host, { all: true, verbatim: true, hints: ADDRCONFIG })).map((a) => a.address);
 
 /** curl's `--connect-to HOST:PORT:ADDR:PORT2`: policy decided on HOST:PORT, the dial goes to ADDR:PORT2. */
 export interface ConnectToEntry {

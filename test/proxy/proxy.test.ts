@@ -2,7 +2,7 @@
 // and raw node clients through the proxy (issue 3's list).
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { connect as netConnect } from "node:net";
+import { type AddressInfo, createServer, connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { POLICY_LOCAL_ROUTES } from "../../src/proxy/policy-local-routes.ts";
@@ -44,6 +44,10 @@ network_policies:
         port: 80
         protocol: rest
         access: read-only
+      - host: down.example.com
+        port: 443
+        protocol: rest
+        access: read-only
     binaries:
       - path: /usr/bin/curl
   raw_tcp:
@@ -60,6 +64,8 @@ network_policies:
         ports: [443, 80]
       - host: plainl4.example.com
         port: 80
+      - host: down4.example.com
+        port: 443
     binaries:
       - path: /usr/bin/curl
 `;
@@ -70,8 +76,19 @@ let up: Upstream;
 let plain: Upstream;
 let p: TestProxy;
 let rebindLookups = 0;
+let closedPort = 0;
+
+/** A port nothing listens on (bound, then released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
 
 before(async () => {
+  closedPort = await freePort();
   up = await startTlsUpstream(["api.github.com", "tunnel.example.com", "audit.example.com"]);
   plain = await startHttpUpstream();
   p = await startProxy(policyFrom(POLICY), {
@@ -81,6 +98,8 @@ before(async () => {
       `audit.example.com:443:127.0.0.1:${up.port}`,
       `plain.example.com:80:127.0.0.1:${plain.port}`,
       `plainl4.example.com:80:127.0.0.1:${plain.port}`,
+      `down.example.com:443:127.0.0.1:${closedPort}`,
+      `down4.example.com:443:127.0.0.1:${closedPort}`,
     ],
     upstreamCAs: [up.ca.certPem],
     resolver: async (host) => {
@@ -309,7 +328,7 @@ describe("L7 over terminated TLS", () => {
     const tls = await tlsOverTunnel(t.socket, "api.github.com", p.ca.certPem);
     const r = await requestOn(tls, "GET /repos/o/r HTTP/1.1\r\nHost: evil.example.com\r\n\r\n");
     assert.equal(r.status, 403);
-    assert.match(JSON.parse(r.body).reason, /Host header "evil.example.com" does not match/);
+    assert.match(JSON.parse(r.body).reason, /Host header evil\.example\.com:443 does not match/);
     tls.destroy();
   });
 
@@ -374,6 +393,20 @@ describe("L7 over terminated TLS", () => {
     assert.equal(r.status, 200, r.body);
     const log = readLogs(p.logDir).shorthand;
     assert.match(log, /HTTP:DELETE \[LOW\] AUDIT DELETE https:\/\/audit.example.com:443\/things\/1/);
+  });
+});
+
+describe("upstream failures", () => {
+  test("502 upstream_unreachable as {error, detail} at L7 and for tunnels", async () => {
+    const r = await l7(["https://down.example.com/x"]);
+    assert.equal(r.status, 502);
+    const body = JSON.parse(r.body);
+    assert.deepEqual(Object.keys(body), ["error", "detail"]);
+    assert.equal(body.error, "upstream_unreachable");
+    assert.match(body.detail, /ECONNREFUSED/);
+    const t = await connectTunnel(p.port, "down4.example.com:443");
+    assert.equal(t.status, 502);
+    assert.equal(JSON.parse(await readAll(t.socket, t.rest)).error, "upstream_unreachable");
   });
 });
 
