@@ -2,6 +2,7 @@
 // across daily files, reading each file from its end so a large log costs only what is returned.
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { redactQueryIn, truncateUtf8 } from "./redact.ts";
 
 const SHORTHAND_FILE = /^airlock\.(\d{4}-\d{2}-\d{2})\.log$/;
 const BLOCK = 64 * 1024;
@@ -46,6 +47,21 @@ export function readRecentShorthand(
     }
   }
   return { lines: out, logAvailable: files.length > 0 };
+}
+
+/** The longest line GET /v1/denials returns (DESIGN.md §5). */
+export const DENIAL_LINE_MAX_BYTES = 4096;
+
+/**
+ * The newest `count` denial lines, newest first, for GET /v1/denials and `airlock denials`:
+ * query strings redacted (again: lines of any origin), then cut to 4096 bytes on a UTF-8 boundary.
+ */
+export function readRecentDenials(dir: string, count: number): RecentLines {
+  const recent = readRecentShorthand(dir, count, (line) => line.includes(" DENIED "));
+  return {
+    ...recent,
+    lines: recent.lines.map((line) => truncateUtf8(redactQueryIn(line), DENIAL_LINE_MAX_BYTES)),
+  };
 }
 
 /** Lines of one file from its end backwards, read block by block. */

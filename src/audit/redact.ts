@@ -9,9 +9,19 @@ export function splitTarget(target: string): { path: string; hadQuery: boolean }
   return q === -1 ? { path: target, hadQuery: false } : { path: target.slice(0, q), hadQuery: true };
 }
 
-/** Any `?...` part of a free text (a path, a reason) replaced; used on text of unknown origin. */
+/** Any `?...` part of a free text (a path, a reason) replaced; idempotent (a redacted text stays as is). */
 export function redactQueryIn(text: string): string {
-  return text.replace(/\?[^\s\]]*/g, REDACTED_QUERY);
+  return text.replace(/\?(?!\[redacted\])[^\s\]]*/g, REDACTED_QUERY);
+}
+
+/** At most `maxBytes` of UTF-8, cut on a character boundary (never half a code point). */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  // Step back over continuation bytes (10xxxxxx) to the start of the cut character.
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString("utf8");
 }
 
 /** Printable single-line text: control characters (CR, LF, ESC...) become `?` so a line cannot be forged. */

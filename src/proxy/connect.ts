@@ -115,41 +115,59 @@ export async function handleConnect(
     identity,
   };
   if (decision.inspect) await terminate(core, socket, head, tunnel);
-  else openTunnel(core, socket, head, tunnel);
+  else openTunnel(core, socket, head, tunnel, pin.addresses);
 }
 
-function openTunnel(core: ProxyCore, socket: Socket, head: Buffer, t: InspectedTunnel): void {
-  // Upstream→client is the bulk direction (downloads): read into fresh 256 KiB buffers and hand
-  // each one to the client without a copy (fewer, larger reads than the default 64 KiB).
-  const upstream = netConnect({
-    host: t.address,
-    port: t.addressPort,
-    noDelay: true,
-    onread: {
-      buffer: () => Buffer.allocUnsafe(256 * 1024),
-      callback: (n: number, buf: Uint8Array) => {
-        if (socket.destroyed) return false;
-        if (!socket.write(buf.subarray(0, n))) {
-          socket.once("drain", () => upstream.resume());
-          return false;
-        }
-        return true;
+/** Dials the checked addresses in order (the next one only if a dial fails), then splices. */
+function openTunnel(
+  core: ProxyCore,
+  socket: Socket,
+  head: Buffer,
+  t: InspectedTunnel,
+  addresses: string[],
+): void {
+  const dialAt = (index: number) => {
+    const address = addresses[index] ?? t.address;
+    // Upstream→client is the bulk direction (downloads): read into fresh 256 KiB buffers and hand
+    // each one to the client without a copy (fewer, larger reads than the default 64 KiB).
+    const upstream = netConnect({
+      host: address,
+      port: t.addressPort,
+      noDelay: true,
+      onread: {
+        buffer: () => Buffer.allocUnsafe(256 * 1024),
+        callback: (n: number, buf: Uint8Array) => {
+          if (socket.destroyed) return false;
+          if (!socket.write(buf.subarray(0, n))) {
+            socket.once("drain", () => upstream.resume());
+            return false;
+          }
+          return true;
+        },
       },
-    },
-  } as import("node:net").NetConnectOpts);
-  const onError = (err: Error) => {
-    const code = (err as NodeJS.ErrnoException).code ?? err.message;
-    answer(socket, errorResponse("upstream_unreachable", `${t.host}:${t.port} (${t.address}): ${code}`));
+    } as import("node:net").NetConnectOpts);
+    const onError = (err: Error) => {
+      upstream.destroy();
+      if (index + 1 < addresses.length && !socket.destroyed) {
+        dialAt(index + 1);
+        return;
+      }
+      const code = (err as NodeJS.ErrnoException).code ?? err.message;
+      answer(socket, errorResponse("upstream_unreachable", `${t.host}:${t.port} (${address}): ${code}`));
+    };
+    upstream.once("error", onError);
+    upstream.setTimeout(core.limits.headerTimeoutMs, () => upstream.destroy(new Error("connect timeout")));
+    upstream.once("connect", () => {
+      upstream.off("error", onError);
+      upstream.setTimeout(0);
+      socket.write(ESTABLISHED);
+      splice(socket, upstream, head, core.limits.idleTimeoutMs, true);
+    });
+    const onClientClose = () => upstream.destroy();
+    socket.once("close", onClientClose);
+    upstream.once("close", () => socket.off("close", onClientClose));
   };
-  upstream.once("error", onError);
-  upstream.setTimeout(core.limits.headerTimeoutMs, () => upstream.destroy(new Error("connect timeout")));
-  upstream.once("connect", () => {
-    upstream.off("error", onError);
-    upstream.setTimeout(0);
-    socket.write(ESTABLISHED);
-    splice(socket, upstream, head, core.limits.idleTimeoutMs, true);
-  });
-  socket.once("close", () => upstream.destroy());
+  dialAt(0);
 }
 
 /** Answers 200, then speaks TLS to the client as the CONNECT host with a leaf from the sandbox CA. */

@@ -46,7 +46,14 @@ export function parseConnectTo(spec: string): ConnectToEntry {
 }
 
 export type Pin =
-  | { ok: true; address: string; port: number; trusted: boolean }
+  | {
+      ok: true;
+      address: string;
+      port: number;
+      trusted: boolean;
+      /** Every checked address, `address` first: a tunnel may fall back to the others. */
+      addresses: string[];
+    }
   /** `policy`: the SSRF guard refused (a 403); otherwise the name did not resolve (a 502). */
   | { ok: false; policy: boolean; reason: string };
 
@@ -64,12 +71,14 @@ export async function pinDestination(
   const h = normalizeHost(host);
   const override = connectTo.find((e) => e.host === h && e.port === port);
   if (override) {
-    if (isIP(override.address))
-      return { ok: true, address: override.address, port: override.addressPort, trusted: true };
-    const first = (await resolveSafely(resolver, override.address))[0];
-    if (!first)
+    const resolved = isIP(override.address)
+      ? [override.address]
+      : await resolveSafely(resolver, override.address);
+    const first = resolved[0];
+    if (!first) {
       return { ok: false, policy: false, reason: `connect-to address ${override.address} did not resolve` };
-    return { ok: true, address: first, port: override.addressPort, trusted: true };
+    }
+    return { ok: true, address: first, port: override.addressPort, trusted: true, addresses: resolved };
   }
   let addresses: string[];
   if (isIP(h)) addresses = [h];
@@ -86,7 +95,7 @@ export async function pinDestination(
   }
   const verdict = checkAddresses(endpoints, h, addresses);
   if (!verdict.ok) return { ok: false, policy: true, reason: verdict.reason };
-  return { ok: true, address: addresses[0] as string, port, trusted: false };
+  return { ok: true, address: addresses[0] as string, port, trusted: false, addresses };
 }
 
 async function resolveSafely(resolver: Resolver, host: string): Promise<string[]> {

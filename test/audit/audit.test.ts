@@ -9,7 +9,8 @@ import {
   buildProcessEvent,
   shorthandLine,
 } from "../../src/audit/ocsf.ts";
-import { readRecentShorthand } from "../../src/audit/reader.ts";
+import { readRecentDenials, readRecentShorthand } from "../../src/audit/reader.ts";
+import { redactQueryIn, truncateUtf8 } from "../../src/audit/redact.ts";
 import { AuditLog } from "../../src/audit/writer.ts";
 import { tempDir } from "../proxy/helpers.ts";
 
@@ -126,4 +127,34 @@ test("reader handles files larger than one read block", () => {
   assert.equal(recent.lines.length, 3000);
   assert.equal(recent.lines[0], lines[4999]);
   assert.equal(recent.lines[2999], lines[2000]);
+});
+
+test("redaction is idempotent; UTF-8 cuts never split a character", () => {
+  assert.equal(redactQueryIn("GET /a?x=1 [r]"), "GET /a?[redacted] [r]");
+  assert.equal(redactQueryIn(redactQueryIn("GET /a?x=1")), "GET /a?[redacted]");
+  assert.equal(truncateUtf8("aé€😀", 3), "aé");
+  assert.equal(truncateUtf8("aé€😀", 6), "aé€");
+  assert.equal(truncateUtf8("aé€😀", 10), "aé€😀");
+});
+
+test("readRecentDenials: denials only, redacted, each line at most 4096 bytes", () => {
+  const dir = tempDir("airlock-audit-");
+  const long = `${"€".repeat(3000)}`;
+  writeFileSync(
+    join(dir, "airlock.2026-11-21.log"),
+    [
+      "t OCSF HTTP:GET [INFO] ALLOWED GET https://h:443/ok",
+      `t OCSF HTTP:GET [MED] DENIED GET https://h:443/${long}`,
+      "t OCSF HTTP:PUT [MED] DENIED PUT https://h:443/p?token=abc [policy:x engine:l7]",
+      "",
+    ].join("\n"),
+  );
+  const r = readRecentDenials(dir, 10);
+  assert.equal(r.lines.length, 2);
+  assert.equal(
+    r.lines[0],
+    "t OCSF HTTP:PUT [MED] DENIED PUT https://h:443/p?[redacted] [policy:x engine:l7]",
+  );
+  assert.ok(Buffer.byteLength(r.lines[1] as string) <= 4096);
+  assert.ok(!(r.lines[1] as string).includes("\uFFFD"));
 });
