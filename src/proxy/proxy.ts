@@ -23,6 +23,19 @@
 //   proxy.generationId              // increments on each setPolicy
 //   await proxy.close();            // stops listening, ends live connections and pools
 //
+// Decisions where DESIGN.md is silent:
+// - Unknown identity (identify returns null or throws) is a deny with binary "unknown".
+// - SNI that names another host: the handshake completes with a leaf for the name asked for, so
+//   the client can read the structured 403 that answers every request on that connection. A
+//   missing SNI is accepted (IP literals, old clients); the Host header is still checked.
+// - Host header values never reach a log: a mismatch reason names only a parsed host:port.
+// - connect-to addresses are trusted (no SSRF check); other names are resolved once per CONNECT
+//   (per request for forward-proxy http://); tunnels fall back across the checked addresses.
+// - A name that does not resolve is 502 upstream_unreachable, not a policy denial.
+// - CONNECT to policy.local (any port) is 400 invalid_policy_local_scheme: it is plain HTTP only.
+// - A safe, body-less request that fails on a stale pooled upstream socket is retried once.
+// - Audit lines are written at the end of the event-loop turn (batched), not per event.
+//
 // Flow: CONNECT → connect.ts (identity, L4, SSRF/pinning, splice or TLS termination) →
 // inspect.ts (per-request L7); absolute-form http:// → forward.ts; bytes → relay.ts;
 // DNS, connect-to, trust store, pools → upstream.ts; limits.ts; the one deny body → deny.ts.
