@@ -161,6 +161,32 @@ describe("L4", () => {
     }
   });
 
+  test("hot swap: new connections use the newest policy", async () => {
+    p.proxy.setPolicy(policyFrom(POLICY.replace("tunnel.example.com", "other.example.com")));
+    try {
+      const t = await connectTunnel(p.port, "tunnel.example.com:443");
+      assert.equal(t.status, 403);
+      await readAll(t.socket, t.rest);
+    } finally {
+      p.proxy.setPolicy(policyFrom(POLICY));
+    }
+    const again = await connectTunnel(p.port, "tunnel.example.com:443");
+    assert.equal(again.status, 200);
+    again.socket.destroy();
+  });
+
+  test("with proposals off: next_steps is [] and there is no agent_guidance", async () => {
+    const off = await startProxy(policyFrom(POLICY), { proposalsEnabled: () => false });
+    try {
+      const t = await connectTunnel(off.port, "evil.example.com:443");
+      const body = JSON.parse(await readAll(t.socket, t.rest));
+      assert.deepEqual(body.next_steps, []);
+      assert.equal("agent_guidance" in body, false);
+    } finally {
+      await off.close();
+    }
+  });
+
   test("unknown identity is a deny", async () => {
     const other = await startProxy(policyFrom(POLICY), {
       fixedIdentity: undefined,
@@ -497,6 +523,11 @@ describe("limits", () => {
     const text = await readAll(socket, Buffer.alloc(0), 15_000);
     assert.match(text, /^HTTP\/1.1 408/);
     assert.match(text, /request_timeout/);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.match(
+      readLogs(p.logDir).shorthand,
+      /NET:REFUSE \[LOW\] DENIED CONNECT -:0 \[policy:- engine:limits\] \[reason:request head not received within 1500 ms\]/,
+    );
   });
 
   test("oversized headers get 431", async () => {
