@@ -744,7 +744,7 @@ export class GatewayService {
       throw new GatewayError(
         400,
         "invalid_setting",
-        `${key}: ${parsed.error.issues.map((i) => i.message).join("; ")}`,
+        `${key} must be ${SETTING_VALUES[k]}, got ${JSON.stringify(value)}`,
       );
     const now = this.now();
     await this.store.write(async (tx) => {
@@ -803,6 +803,11 @@ export class GatewayService {
     });
   }
 }
+
+const SETTING_VALUES: Record<SettingKey, string> = {
+  agent_policy_proposals_enabled: "true or false",
+  approval_mode: "manual or auto",
+};
 
 function sandboxScope(name: string): string {
   return `sandbox:${name}`;

@@ -24,7 +24,16 @@ for (const sc of storeCases()) {
       h.store.subscribe((e) => events.push(e));
       const reg = await svc.register("sb1", BASE_POLICY);
       await svc.setSetting("agent_policy_proposals_enabled", true, "sb1", "operator");
-      return { ...h, svc, events, reg, done: async () => (await h.store.close(), await h.dispose()) };
+      return {
+        ...h,
+        svc,
+        events,
+        reg,
+        done: async () => {
+          await h.store.close();
+          await h.dispose();
+        },
+      };
     }
 
     test("register makes revision 1 with the policy hash; tokens are scoped; migrations are idempotent", async () => {

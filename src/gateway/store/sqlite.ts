@@ -1,6 +1,6 @@
 // SQLite backend (better-sqlite3, WAL): the embedded default. One connection; writers are
 // serialised in-process by a queue and across processes by BEGIN IMMEDIATE + busy_timeout.
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS, migrationSql } from "./migrations.ts";
@@ -16,6 +16,8 @@ export class SqliteStore implements Store {
   private constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
+    // Holds token hashes and the whole review history: readable by its owner only.
+    if (path !== ":memory:") chmodSync(path, 0o600);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.pragma("busy_timeout = 10000");
