@@ -85,11 +85,15 @@ export function addRule(ruleName: string, rule: unknown) {
 }
 
 /** Resolves when `predicate` holds, polling a bounded number of times (tests only). */
-export async function eventually<T>(fn: () => T | Promise<T>, what: string, ms = 5000): Promise<T> {
+export async function eventually<T>(
+  fn: () => T | Promise<T>,
+  what: string,
+  ms = 5000,
+): Promise<Exclude<T, null | undefined | false | 0 | "">> {
   const end = Date.now() + ms;
   for (;;) {
     const value = await fn();
-    if (value) return value;
+    if (value) return value as Exclude<T, null | undefined | false | 0 | "">;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
