@@ -35,7 +35,9 @@ const base: Policy = {
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), "airlock-bench-loop-"));
-  const gw = await startGateway({ home, port: 0, db: `sqlite:${join(home, "gateway.db")}` });
+  // AIRLOCK_BENCH_DB=postgres://... measures the PostgreSQL store instead of SQLite.
+  const db = process.env.AIRLOCK_BENCH_DB || `sqlite:${join(home, "gateway.db")}`;
+  const gw = await startGateway({ home, port: 0, db });
   const op = new GatewayClient({ url: gw.url, token: gw.operatorToken });
   let compiled = compilePolicy(base);
   const link = new GatewayLink({
@@ -127,7 +129,9 @@ async function main(): Promise<void> {
     // 10 s reload poll (avg 5 s) + 1 s /wait poll (avg 0.5 s).
     row("approve → /wait policy_reloaded", reloaded, 5500, 250),
   ];
-  console.log(`bench/loop: ${ROUNDS} rounds, SQLite gateway in-process, link + proposal handlers`);
+  console.log(
+    `bench/loop: ${ROUNDS} rounds, ${db.split(":")[0]} gateway in-process, link + proposal handlers`,
+  );
   console.log(
     "measure                               p50 ms   p95 ms   ×RTT   polling ref ms   speedup   target p50",
   );
@@ -142,6 +146,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       bench: "loop",
       rounds: ROUNDS,
+      store: db.split(":")[0],
       rows,
       reference_polling_ms: { wait_poll: 1000, reload_poll: 10000, inbox_poll: 2000 },
     }),

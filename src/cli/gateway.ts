@@ -107,7 +107,10 @@ export function registerGatewayCommands(program: Command): void {
     .option("--db <url>", "store URL")
     .action(async (opts: StartOptions) => {
       const home = airlockHome();
-      const db = opts.db ?? defaultDbUrl(home);
+      const existing = readGatewayInfo(home);
+      if (existing && existing.pid !== process.pid && (await healthy(existing, home)))
+        throw new CliError(`a gateway already runs for ${home} at ${existing.url} (pid ${existing.pid})`);
+      const db = opts.db ?? process.env.AIRLOCK_GATEWAY_DB ?? defaultDbUrl(home);
       const gw = await startGateway({ home, port: opts.port ?? 0, host: opts.host, db });
       const info: GatewayInfo = {
         pid: process.pid,

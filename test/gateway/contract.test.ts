@@ -309,6 +309,47 @@ for (const sc of storeCases()) {
       }
     });
 
+    test("timed grants: expiry removes exactly the grant, also after a restart", async () => {
+      const h = await sc.fresh();
+      let now = new Date("2026-01-01T00:00:00Z");
+      const svc = new GatewayService(h.store, () => now);
+      try {
+        await svc.register("t", BASE_POLICY);
+        const sub = await svc.submit(
+          "t",
+          { source: "mechanistic", operations: [addRule("a", l4Rule("a.example"))] },
+          "sandbox:t",
+        );
+        const id = sub.accepted_chunk_ids[0]!;
+        const before = await svc.getRevision("t");
+        const { chunk } = await svc.approve(id, (await svc.getChunk(id)).review_token, "operator", 1800);
+        assert.equal(chunk.expires_at, "2026-01-01T00:30:00.000Z");
+        assert.equal(
+          await svc.expireDue(),
+          "2026-01-01T00:30:00.000Z",
+          "not yet: the next expiry is reported",
+        );
+        await h.store.close();
+        const reopened = await h.reopen();
+        now = new Date("2026-01-01T00:31:00Z");
+        const svc2 = new GatewayService(reopened, () => now);
+        assert.equal(await svc2.expireDue(), null);
+        const expired = await svc2.getChunk(id);
+        assert.equal(expired.status, "rejected");
+        assert.match(expired.rejection_reason ?? "", /timed grant expired/);
+        const head = await svc2.getRevision("t");
+        assert.equal(head.hash, before.hash);
+        assert.equal(head.provenance.action, "expire");
+        assert.deepEqual(
+          (await svc2.history({ chunk_id: id })).map((d) => d.action),
+          ["submit", "approve", "expire"],
+        );
+        await reopened.close();
+      } finally {
+        await h.dispose();
+      }
+    });
+
     test("100 parallel submissions and approvals: nothing lost or duplicated, versions strictly increasing", async () => {
       const t = await setup();
       try {
