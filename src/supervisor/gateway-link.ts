@@ -5,6 +5,7 @@ import { EventEmitter } from "node:events";
 import { GatewayClient, GatewayRequestError, GatewayUnavailableError } from "../gateway/client.ts";
 import type { GatewayEvent, Revision, Settings } from "../gateway/types.ts";
 import { policyHash } from "../policy/canonical.ts";
+import { validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 
 export type ApplyPolicy = (policy: Policy, version: number) => Promise<"loaded" | "failed">;
@@ -198,7 +199,13 @@ export class GatewayLink extends EventEmitter {
     let detail: string | undefined;
     if (hash !== this.loadedHash) {
       try {
-        result = await this.opts.applyPolicy(policy, version);
+        // Validate what arrived before anything swaps: the gateway is trusted, the wire is not.
+        const checked = validatePolicyValue(policy);
+        if (!checked.ok)
+          throw new Error(`revision ${version} is not a valid policy: ${checked.errors.join("; ")}`);
+        if (policyHash(checked.value) !== hash)
+          throw new Error(`revision ${version} does not match its hash`);
+        result = await this.opts.applyPolicy(checked.value, version);
       } catch (error) {
         result = "failed";
         detail = error instanceof Error ? error.message : String(error);

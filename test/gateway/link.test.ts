@@ -160,3 +160,28 @@ test("gateway goes away: policy kept, 503 gateway_unavailable, reconnect with ba
     await h.dispose();
   }
 });
+
+test("a revision the supervisor refuses is reported failed and the sandbox keeps its policy", async () => {
+  const h = await startHarness();
+  const link = new GatewayLink({
+    gateway: h.gw.url,
+    operatorToken: h.gw.operatorToken,
+    sandbox: "sb",
+    policy: BASE_POLICY as unknown as Policy,
+    backoff: { initialMs: 20, maxMs: 200 },
+    applyPolicy: async () => "failed",
+  });
+  try {
+    await link.start();
+    const rev = await h.op.setPolicy("sb", { version: 1, network_policies: {} });
+    await eventually(
+      async () => (await h.op.getPolicy("sb", rev.version)).status === "failed",
+      "failed report",
+    );
+    assert.equal(link.loadedVersion, 1);
+    assert.equal((await h.op.getSandbox("sb")).loaded_version, 1);
+  } finally {
+    await link.stop();
+    await h.dispose();
+  }
+});
