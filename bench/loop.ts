@@ -16,7 +16,7 @@ import type { Policy } from "../src/policy/schema.ts";
 import { GatewayLink } from "../src/supervisor/gateway-link.ts";
 import { submitProposal, waitProposal } from "../src/supervisor/proposals.ts";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
+const ROUNDS = process.argv.includes("--quick") ? 50 : Number(process.env.BENCH_ROUNDS ?? 200);
 
 function pct(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -199,3 +199,25 @@ export async function waitProposal(
     signal?.removeEventListener("abort", onLoaded);
   }
 }
+
+export interface ProposalRequest {
+  /** Path parameters, e.g. {id} for /v1/proposals/{id}. */
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The parsed JSON body (POST), or undefined. */
+  body?: unknown;
+  /** Aborts a /wait when the agent's connection goes away. */
+  signal?: AbortSignal;
+}
+
+/** One entry point for the router built from POLICY_LOCAL_ROUTES: dispatch by route action. */
+export function handleProposalAction(
+  link: GatewayLink,
+  action: "submit_proposal" | "get_proposal" | "wait_proposal",
+  req: ProposalRequest,
+): Promise<RouteResult> {
+  const id = req.params.id ?? "";
+  if (action === "submit_proposal") return submitProposal(link, req.body);
+  if (action === "get_proposal") return getProposal(link, id);
+  return waitProposal(link, id, req.query.get("timeout"), req.signal);
+}
