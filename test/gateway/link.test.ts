@@ -7,6 +7,7 @@ import type { Policy } from "../../src/policy/schema.ts";
 import { GatewayLink } from "../../src/supervisor/gateway-link.ts";
 import {
   getProposal,
+  handleProposalAction,
   submitProposal,
   waitProposal,
   waitTimeoutSeconds,
@@ -102,7 +103,15 @@ test("/wait rejected carries the reviewer's reason byte for byte; timeout clamps
     await eventually(() => s.link.settings?.agent_policy_proposals_enabled, "settings push");
     const sub = await submitProposal(s.link, { operations: [addRule("put_x", putRule())] });
     const id = (sub.body.accepted_chunk_ids as string[])[0]!;
-    const waiting = waitProposal(s.link, id, "60");
+    const viaRouter = await handleProposalAction(s.link, "get_proposal", {
+      params: { id },
+      query: new URLSearchParams(),
+    });
+    assert.deepEqual([viaRouter.status, viaRouter.body.chunk_id], [200, id]);
+    const waiting = handleProposalAction(s.link, "wait_proposal", {
+      params: { id },
+      query: new URLSearchParams("timeout=60"),
+    });
     const reason = "scope to docs/ paths only, not the whole repo";
     await h.op.reject(id, reason, "too_broad");
     const done = await waiting;
