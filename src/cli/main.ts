@@ -1,7 +1,12 @@
 // The `airlock` command: parses flags, calls the parts, renders. Exit codes: 0 ok, 1 failure, 2 usage.
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT_USAGE } from "./common.ts";
+import { registerDenialsCommands } from "./denials.ts";
+import { registerGatewayCommands } from "./gateway.ts";
 import { registerPolicyCommands } from "./policy.ts";
+import { registerPolicyRemoteCommands } from "./policy-remote.ts";
+import { registerRuleCommands } from "./rule.ts";
+import { registerSettingsCommands } from "./settings.ts";
 
 export function buildProgram(): Command {
   const program = new Command("airlock")
@@ -10,6 +15,11 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerPolicyCommands(program);
+  registerPolicyRemoteCommands(program);
+  registerGatewayCommands(program);
+  registerRuleCommands(program);
+  registerSettingsCommands(program);
+  registerDenialsCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
