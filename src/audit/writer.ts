@@ -18,8 +18,16 @@ export function shorthandFileName(day: string): string {
 export function ocsfFileName(day: string): string {
   return `airlock-ocsf.${day}.jsonl`;
 }
+const DAY_MS = 86_400_000;
+let cachedDayStart = Number.NaN;
+let cachedDay = "";
+
+/** `YYYY-MM-DD` (UTC) of a time; the current day's answer is cached (called once per event). */
 export function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  if (ms >= cachedDayStart && ms < cachedDayStart + DAY_MS) return cachedDay;
+  cachedDay = new Date(ms).toISOString().slice(0, 10);
+  cachedDayStart = Math.floor(ms / DAY_MS) * DAY_MS;
+  return cachedDay;
 }
 
 export class AuditLog implements AuditSink {

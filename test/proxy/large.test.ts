@@ -123,3 +123,17 @@ test("200 MB download and upload through an L4 tunnel with bounded memory", {
   t.diagnostic(`peak RSS growth ${Math.round(growth / 1048576)} MB`);
   assert.ok(growth < 150 * 1024 * 1024, `RSS grew by ${Math.round(growth / 1048576)} MB`);
 });
+
+test("a denied large upload is refused before its body is sent (Expect: 100-continue)", {
+  timeout: 60_000,
+}, async () => {
+  const out = await sh(
+    `head -c ${20 * 1024 * 1024} /dev/zero | ${curlBase()} -H 'Expect: 100-continue' -T - -w '\\n%{http_code} %{size_upload}' https://bulk.example.com/forbidden`,
+  );
+  const lines = out.trim().split("\n");
+  const body = lines[0];
+  const [status, uploaded] = (lines.at(-1) ?? "").split(" ");
+  assert.equal(status, "403");
+  assert.equal(JSON.parse(body ?? "").layer, "l7");
+  assert.ok(Number(uploaded) < 20 * 1024 * 1024, `uploaded ${uploaded} bytes`);
+});
