@@ -24,8 +24,10 @@ export const REJECTION_HINTS = [
 
 export const FindingSchema = z.object({
   kind: z.string(),
-  severity: z.enum(["info", "low", "medium", "high"]),
+  severity: z.enum(["info", "low", "medium", "high", "critical"]),
   message: z.string(),
+  /** A security note: approve-all skips the chunk unless told otherwise. */
+  security: z.boolean().default(false),
 });
 export type Finding = z.infer<typeof FindingSchema>;
 
