@@ -1,6 +1,8 @@
 // The `airlock` command: parses flags, calls the parts, renders. Exit codes: 0 ok, 1 failure, 2 usage.
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT_USAGE } from "./common.ts";
+import { registerGateCommands } from "./gate.ts";
+import { registerHookCommands } from "./hook.ts";
 import { registerPolicyCommands } from "./policy.ts";
 
 export function buildProgram(): Command {
@@ -10,6 +12,8 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerPolicyCommands(program);
+  registerGateCommands(program);
+  registerHookCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
