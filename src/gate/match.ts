@@ -350,7 +350,14 @@ export function coverCall(
   const used = new Set<string>();
   let own = 0;
   for (const cmd of analysis.commands) {
-    if (cmd.transparent) continue;
+    // A wrapper (time, env, bash -c) is judged through its inner command, but its own
+    // environment prefix (BASH_ENV=... bash -c) still counts.
+    if (cmd.transparent) {
+      if (mode === "allow" && cmd.env.some((e) => !SAFE_ENV.test(e.name) || e.value.dynamic)) {
+        return { covered: false, reason: `environment prefix on ${JSON.stringify(cmd.text.slice(0, 80))}` };
+      }
+      continue;
+    }
     const shellRules = rules.filter((r) => r.shell);
     const hit = shellRules.find((r) => r.shell && matchShellCommand(r.shell, cmd, t.paths, mode) === "yes");
     if (hit) {
