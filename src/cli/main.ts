@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { CliError, EXIT_USAGE } from "./common.ts";
 import { registerGateCommands } from "./gate.ts";
 import { registerHookCommands } from "./hook.ts";
+import { registerMcpProxyCommands } from "./mcp-proxy.ts";
 import { registerPolicyCommands } from "./policy.ts";
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerPolicyCommands(program);
   registerGateCommands(program);
   registerHookCommands(program);
+  registerMcpProxyCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
