@@ -33,10 +33,17 @@ function project(name: string): string {
   return wd;
 }
 
+interface Report {
+  exit_code: number;
+  committed: boolean;
+  reasons: string[];
+  changes: Array<{ path: string; kind: string }>;
+}
+
 function contain(
   wd: string,
   script: string,
-): Promise<{ status: number | null; stderr: string; report: any }> {
+): Promise<{ status: number | null; stderr: string; report: Report }> {
   const report = join(root, `report-${Math.random().toString(36).slice(2)}.json`);
   return new Promise((resolve) => {
     const child = spawn(
