@@ -1,18 +1,16 @@
-// `airlock gate contain -- CMD`: run in a sandbox with the workdir on an overlay, then commit or discard.
+// `airlock gate contain -- CMD` (loaded when the command runs): run in a sandbox with the workdir on an overlay, then commit or discard.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import type { Command } from "commander";
 import { applyChanges } from "../gate/contain/apply.ts";
 import { type Change, decideCommit, renderChanges } from "../gate/contain/changeset.ts";
-import { collectChanges } from "../gate/contain/collect.ts";
 import { existingPaths, runContained } from "../gate/contain/launch.ts";
 import { airlockHome } from "../gate/receipt-store.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
 import type { ContainConfig } from "../gate/schema.ts";
 import { CliError } from "./common.ts";
 
-interface ContainOptions {
+export interface ContainOptions {
   policy?: string;
   workdir?: string;
   keep?: boolean;
@@ -46,7 +44,7 @@ async function containConfig(policy: string | undefined): Promise<ContainConfig 
   }
 }
 
-async function contain(command: string[], opts: ContainOptions): Promise<void> {
+export async function contain(command: string[], opts: ContainOptions): Promise<void> {
   if (command.length === 0) throw new CliError("give the command after --", 2);
   const workdir = resolve(opts.workdir ?? process.cwd());
   if (workdir === "/" || !existsSync(workdir) || !statSync(workdir).isDirectory()) {
@@ -101,29 +99,4 @@ async function contain(command: string[], opts: ContainOptions): Promise<void> {
     if (!opts.keep) rmSync(stageDir, { recursive: true, force: true });
     else process.stderr.write(`airlock gate contain: staged change set kept in ${stageDir}\n`);
   }
-}
-
-export function registerContainCommand(gate: Command): void {
-  gate
-    .command("contain")
-    .description("run a command in a sandbox with the workdir on an overlay; commit or discard its changes")
-    .option(
-      "--policy <file>",
-      "gate policy with contain rules (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml)",
-    )
-    .option("--workdir <dir>", "the directory put on the overlay (default: the current directory)")
-    .option("--keep", "keep the staged change set")
-    .option("--report <file>", "write the change set and verdict as JSON")
-    .argument("<command...>", "the command, after --")
-    .action((command: string[], opts: ContainOptions) => contain(command, opts));
-
-  gate
-    .command("_collect", { hidden: true })
-    .argument("<upper>")
-    .argument("<lower>")
-    .argument("<merged>")
-    .argument("<out>")
-    .action((upper: string, lower: string, merged: string, out: string) => {
-      collectChanges(upper, lower, merged, out);
-    });
 }

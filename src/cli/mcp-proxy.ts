@@ -2,10 +2,6 @@
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import type { Command } from "commander";
-import { PinStore } from "../gate/mcp/pins.ts";
-import { runMcpProxy } from "../gate/mcp/proxy.ts";
-import { airlockHome } from "../gate/receipt-store.ts";
-import { GateLoadError, openGate } from "../gate/runtime.ts";
 import { CliError } from "./common.ts";
 
 export function registerMcpProxyCommands(program: Command): void {
@@ -24,6 +20,10 @@ export function registerMcpProxyCommands(program: Command): void {
       ) => {
         const [cmd, ...args] = command;
         if (!cmd) throw new CliError("give the server command after --", 2);
+        const { PinStore } = await import("../gate/mcp/pins.ts");
+        const { runMcpProxy } = await import("../gate/mcp/proxy.ts");
+        const { airlockHome } = await import("../gate/receipt-store.ts");
+        const { GateLoadError, openGate } = await import("../gate/runtime.ts");
         let runtime: Awaited<ReturnType<typeof openGate>>;
         try {
           runtime = await openGate(opts.policy, opts.receipts ? { receipts: opts.receipts } : {});

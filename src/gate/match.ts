@@ -225,14 +225,19 @@ export function matchShellCommand(m: CompiledShell, cmd: SimpleCommand, paths: P
   return combine(results);
 }
 
+const pathsCache = new WeakMap<ShellAnalysis, Array<{ word: Word; op: "read" | "write" | "arg" }>>();
+
 /** Every path a shell line names: redirections, and operands/option values of every command. */
 function shellPaths(analysis: ShellAnalysis): Array<{ word: Word; op: "read" | "write" | "arg" }> {
+  const cached = pathsCache.get(analysis);
+  if (cached) return cached;
   const out: Array<{ word: Word; op: "read" | "write" | "arg" }> = [];
   for (const r of analysis.redirects) out.push({ word: r.path, op: r.op });
   for (const cmd of analysis.commands) {
     const parsed = parseArgs(cmd);
     for (const w of [...parsed.operands, ...parsed.optionValues]) out.push({ word: w, op: "arg" });
   }
+  pathsCache.set(analysis, out);
   return out;
 }
 
@@ -358,8 +363,7 @@ export function coverCall(
       }
       continue;
     }
-    const shellRules = rules.filter((r) => r.shell);
-    const hit = shellRules.find((r) => r.shell && matchShellCommand(r.shell, cmd, t.paths, mode) === "yes");
+    const hit = rules.find((r) => r.shell && matchShellCommand(r.shell, cmd, t.paths, mode) === "yes");
     if (hit) {
       used.add(hit.id);
       own++;

@@ -41,7 +41,19 @@ export interface ParsedArgs {
   dynamicOption: boolean;
 }
 
+const parsedCache = new WeakMap<SimpleCommand, ParsedArgs>();
+
+/** Flags and operands of one command; computed once per command however many rules look at it. */
 export function parseArgs(cmd: SimpleCommand): ParsedArgs {
+  let parsed = parsedCache.get(cmd);
+  if (!parsed) {
+    parsed = parseArgsUncached(cmd);
+    parsedCache.set(cmd, parsed);
+  }
+  return parsed;
+}
+
+function parseArgsUncached(cmd: SimpleCommand): ParsedArgs {
   const command = basename(cmd.name.value);
   const flags = new Set<string>();
   const operands: Word[] = [];
