@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -122,6 +122,30 @@ describe("airlock hook claude-code", () => {
     assert.equal((d.updatedInput as unknown as { description: string }).description, "build");
   });
 
+  it("the rewritten command really runs contained and commits its changes", async () => {
+    const wd = join(home, "project");
+    mkdirSync(wd, { recursive: true });
+    const body = JSON.stringify({
+      session_id: "s-2",
+      cwd: wd,
+      hook_event_name: "PreToolUse",
+      tool_name: "Bash",
+      tool_input: { command: "touch built.txt && mkdir out" },
+    });
+    const d = decisionOf(await runHook("claude-code", body));
+    assert.equal(d.permissionDecision, "allow");
+    const run = spawnSync("bash", ["-c", d.updatedInput?.command ?? "false"], {
+      cwd: wd,
+      env: { ...process.env, AIRLOCK_HOME: home },
+      encoding: "utf8",
+      timeout: 60000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /committed 2 changes/);
+    assert.ok(existsSync(join(wd, "built.txt")));
+    assert.ok(existsSync(join(wd, "out")));
+  });
+
   it("asks, never allows, on garbage input, a missing policy or a broken policy", async () => {
     assert.equal(decisionOf(await runHook("claude-code", "not json")).permissionDecision, "ask");
     assert.equal(decisionOf(await runHook("claude-code", "{}")).permissionDecision, "ask");
@@ -169,7 +193,51 @@ describe("airlock hook claude-code", () => {
     const file = join(home, "gate", "receipts.jsonl");
     const lines = readFileSync(file, "utf8").trim().split("\n");
     assert.ok(lines.length >= 5);
-    assert.equal(JSON.parse(lines.at(-1) as string).session, "s-1");
+    const sessions = new Set(lines.map((l) => JSON.parse(l).session));
+    assert.ok(sessions.has("s-1") && sessions.has("s-2"));
+    const verify = spawnSync(process.execPath, ["bin/airlock.js", "gate", "verify", file], {
+      env: { ...process.env, AIRLOCK_HOME: home },
+      encoding: "utf8",
+      timeout: 30000,
+    });
+    assert.equal(verify.status, 0, verify.stdout);
+  });
+});
+
+describe("airlock gate check", () => {
+  const check = (...args: string[]) =>
+    spawnSync(process.execPath, ["bin/airlock.js", "gate", "check", ...args], {
+      env: { ...process.env, AIRLOCK_HOME: home },
+      encoding: "utf8",
+      timeout: 30000,
+    });
+
+  it("prints the decision with tier, rule and reason, as text or JSON", () => {
+    const text = check("--policy", policy, "--shell", "rm -rf /");
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /^deny \(tier 3, hard_stop rm-outside-workdir\): /);
+    const json = check("--policy", policy, "--shell", "git status", "--json");
+    const out = JSON.parse(json.stdout);
+    assert.deepEqual([out.decision, out.tier, out.rule], ["allow", 0, "git-read"]);
+    const input = spawnSync(
+      process.execPath,
+      ["bin/airlock.js", "gate", "check", "--policy", policy, "--input", "-", "--json"],
+      {
+        input: JSON.stringify({ kind: "fetch", method: "GET", url: "https://docs.python.org/3/" }),
+        encoding: "utf8",
+        timeout: 30000,
+      },
+    );
+    assert.equal(JSON.parse(input.stdout).decision, "allow");
+  });
+
+  it("reports a bad policy as file:line:col and a usage error with exit 2", () => {
+    const bad = join(home, "bad.yaml");
+    writeFileSync(bad, "gate:\n  hard_stops:\n    - { decision: deny, shell: { command: rm } }\n");
+    const r = check("--policy", bad, "--shell", "ls");
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /bad\.yaml:3:\d+: gate\.hard_stops\[0\]\.reason: is required/);
+    assert.equal(check("--policy", policy).status, 2);
   });
 });
 

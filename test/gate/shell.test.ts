@@ -175,6 +175,10 @@ const BYPASS_CORPUS = [
   "grep -r KEY .env",
   "ls ~/.aws",
   "cat .e*",
+  "cat ~user/.ssh/id_rsa",
+  "cat ~+/.env",
+  "cat /work/project/../../home/user/.ssh/id_rsa",
+  "cat //home/user/.aws/credentials",
   "cat *",
   // dynamic code
   "eval ls",

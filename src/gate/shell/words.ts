@@ -9,7 +9,8 @@ export const literalWord = (value: string): Word => ({ value, dynamic: false, gl
 function unquoted(text: string): Word {
   let value = "";
   let glob = false;
-  let dynamic = false;
+  // `~user`, `~+`, `~-` expand to directories only the running shell knows (`~` and `~/` are the home).
+  let dynamic = text.startsWith("~") && text.length > 1 && text[1] !== "/";
   for (let i = 0; i < text.length; i++) {
     const ch = text[i] as string;
     if (ch === "\\") {
