@@ -62,6 +62,26 @@ describe("airlock mcp-proxy", { timeout: 60000 }, () => {
     }
   });
 
+  it("passes resources and prompts through", async () => {
+    const client = await connect("1");
+    try {
+      const resources = await client.listResources();
+      assert.deepEqual(
+        resources.resources.map((r) => r.uri),
+        ["demo://readme"],
+      );
+      const read = await client.readResource({ uri: "demo://readme" });
+      assert.equal((read.contents[0] as { text: string }).text, "hello from a resource");
+      const prompts = await client.listPrompts();
+      assert.deepEqual(
+        prompts.prompts.map((p) => p.name),
+        ["greet"],
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
   it("pins descriptions: a changed description turns that tool's calls into asks", async () => {
     const pins = JSON.parse(readFileSync(join(home, "gate", "mcp-pins.json"), "utf8"));
     assert.match(pins.demo.get_weather, /^sha256:/);

@@ -6,8 +6,14 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import {
   CallToolRequestSchema,
   type CallToolResult,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   type ListToolsResult,
+  ReadResourceRequestSchema,
+  type ServerCapabilities,
 } from "@modelcontextprotocol/sdk/types.js";
 import { describeDecision } from "../adapters/hook-input.ts";
 import type { CallContext } from "../call.ts";
@@ -47,10 +53,24 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
     return result;
   };
 
-  const server = new Server(
-    { name: `airlock-gate(${opts.serverName})`, version: "0.1.0" },
-    { capabilities: { tools: {} } },
-  );
+  // Resources and prompts only carry data to the agent: passed through ungated.
+  // Subscriptions and change notifications are not forwarded.
+  const upstream = client.getServerCapabilities() ?? {};
+  const capabilities: ServerCapabilities = { tools: {} };
+  if (upstream.resources) capabilities.resources = {};
+  if (upstream.prompts) capabilities.prompts = {};
+  const server = new Server({ name: `airlock-gate(${opts.serverName})`, version: "0.1.0" }, { capabilities });
+  if (upstream.resources) {
+    server.setRequestHandler(ListResourcesRequestSchema, (r) => client.listResources(r.params));
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, (r) =>
+      client.listResourceTemplates(r.params),
+    );
+    server.setRequestHandler(ReadResourceRequestSchema, (r) => client.readResource(r.params));
+  }
+  if (upstream.prompts) {
+    server.setRequestHandler(ListPromptsRequestSchema, (r) => client.listPrompts(r.params));
+    server.setRequestHandler(GetPromptRequestSchema, (r) => client.getPrompt(r.params));
+  }
   server.setRequestHandler(ListToolsRequestSchema, async (request) => list(request.params));
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const name = request.params.name;
