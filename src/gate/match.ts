@@ -35,6 +35,54 @@ export function resolvePath(paths: Paths, raw: string): string {
   return posix.resolve(paths.cwd, expanded);
 }
 
+/** Directories relative paths of a shell line may resolve against: its cwd and every `cd` target. */
+export interface BaseDirs {
+  bases: string[];
+  /** A `cd` target is only known at run time: relative paths could be anywhere. */
+  unknown: boolean;
+}
+
+const baseCache = new WeakMap<ShellAnalysis, BaseDirs>();
+
+export function baseDirs(paths: Paths, analysis: ShellAnalysis | undefined): BaseDirs {
+  if (!analysis || analysis.cdTargets.length === 0) return { bases: [paths.cwd], unknown: false };
+  const cached = baseCache.get(analysis);
+  if (cached) return cached;
+  const bases = new Set([paths.cwd]);
+  let unknown = false;
+  for (const target of analysis.cdTargets) {
+    if (target.dynamic || target.glob) {
+      unknown = true;
+      continue;
+    }
+    for (const base of [...bases]) {
+      if (bases.size >= 16) break;
+      bases.add(resolvePath({ ...paths, cwd: base }, target.value));
+    }
+  }
+  const out = { bases: [...bases], unknown };
+  baseCache.set(analysis, out);
+  return out;
+}
+
+const isRelative = (value: string) => !value.startsWith("/") && !value.startsWith("~");
+
+/**
+ * Every absolute path a word may name: resolved against each base directory, and for
+ * `host:path` / `REV:path` forms (scp, git show), the part after the last colon as well.
+ */
+export function candidatePaths(paths: Paths, bd: BaseDirs, value: string): string[] {
+  const forms = [value];
+  const colon = value.lastIndexOf(":");
+  if (colon >= 0 && colon < value.length - 1) forms.push(value.slice(colon + 1));
+  const out: string[] = [];
+  for (const form of forms) {
+    if (!isRelative(form)) out.push(resolvePath(paths, form));
+    else for (const base of bd.bases) out.push(resolvePath({ ...paths, cwd: base }, form));
+  }
+  return out;
+}
+
 /** Resolves a rule's file glob: `/abs`, `~/x`, `**\/x` (anywhere), else relative to the workdir. */
 export function resolveGlob(paths: Paths, glob: string): string {
   if (glob.startsWith("/") || glob.startsWith("**")) return glob;
@@ -159,7 +207,13 @@ const combine = (results: Tri[]): Tri =>
   results.includes("no") ? "no" : results.includes("maybe") ? "maybe" : "yes";
 
 /** Does one simple command match a shell rule? */
-export function matchShellCommand(m: CompiledShell, cmd: SimpleCommand, paths: Paths, mode: Mode): Tri {
+export function matchShellCommand(
+  m: CompiledShell,
+  cmd: SimpleCommand,
+  paths: Paths,
+  mode: Mode,
+  bd: BaseDirs = { bases: [paths.cwd], unknown: false },
+): Tri {
   const certain = mode !== "stop";
   const results: Tri[] = [];
   // name
@@ -212,14 +266,16 @@ export function matchShellCommand(m: CompiledShell, cmd: SimpleCommand, paths: P
     }
   }
   if (m.outsideWorkdir) {
-    const outside = (a: Word) => {
-      const p = resolvePath(paths, a.value);
-      const root = paths.workdir.replace(/\/+$/, "") || "/";
-      return !(p.startsWith(`${root}/`) && p !== root);
-    };
+    const root = paths.workdir.replace(/\/+$/, "") || "/";
+    const outside = (a: Word) =>
+      candidatePaths(paths, bd, a.value).some((p) => !(p.startsWith(`${root}/`) && p !== root));
     const operands = parsed.operands;
     if (operands.some((a) => !a.dynamic && !a.glob && outside(a))) results.push("yes");
-    else if (!certain && operands.some((a) => a.dynamic || (a.glob && outside(a)))) results.push("maybe");
+    else if (
+      !certain &&
+      operands.some((a) => a.dynamic || (a.glob && outside(a)) || (bd.unknown && isRelative(a.value)))
+    )
+      results.push("maybe");
     else return "no";
   }
   return combine(results);
@@ -313,16 +369,20 @@ export function hardStopMatches(rule: CompiledRule, t: Target): Tri {
   const analysis = t.analysis;
   if (!analysis) return "no";
   let best: Tri = "no";
+  const bd = baseDirs(t.paths, analysis);
   if (rule.shell) {
     for (const cmd of analysis.commands) {
-      const r = matchShellCommand(rule.shell, cmd, t.paths, "stop");
+      const r = matchShellCommand(rule.shell, cmd, t.paths, "stop", bd);
       if (r === "yes") return "yes";
       if (r === "maybe") best = "maybe";
     }
   } else if (rule.file) {
     for (const { word, op } of shellPaths(analysis)) {
       if (!opApplies(rule.file.op, op) || word.dynamic) continue;
-      if (fileGlobMatches(t.paths, rule.file.globs, resolvePath(t.paths, word.value))) return "yes";
+      const file = rule.file;
+      if (candidatePaths(t.paths, bd, word.value).some((p) => fileGlobMatches(t.paths, file.globs, p)))
+        return "yes";
+      if (bd.unknown && isRelative(word.value)) best = "maybe";
     }
   }
   return best;
@@ -385,17 +445,23 @@ export function coverCall(
       continue;
     }
     if (r.op === "read" || mode === "contain") continue;
-    const abs = resolvePath(t.paths, r.path.value);
-    if (HARMLESS_WRITES.has(abs)) continue;
-    const rule = rules.find(
-      (x) =>
-        x.file &&
-        opApplies(x.file.op, "write") &&
-        x.file.op !== "read" &&
-        fileGlobMatches(t.paths, x.file.globs, abs),
-    );
-    if (!rule) return { covered: false, reason: `no allow rule covers writing ${r.path.value}` };
-    used.add(rule.id);
+    const bd = baseDirs(t.paths, analysis);
+    if (bd.unknown && isRelative(r.path.value)) {
+      return {
+        covered: false,
+        reason: `writes ${r.path.value} after a cd to a directory known only at run time`,
+      };
+    }
+    const targets = candidatePaths(t.paths, bd, r.path.value);
+    if (targets.every((p) => HARMLESS_WRITES.has(p))) continue;
+    for (const target of targets) {
+      if (HARMLESS_WRITES.has(target)) continue;
+      const rule = rules.find(
+        (x) => x.file && x.file.op !== "read" && fileGlobMatches(t.paths, x.file.globs, target),
+      );
+      if (!rule) return { covered: false, reason: `no allow rule covers writing ${r.path.value}` };
+      used.add(rule.id);
+    }
   }
   return { covered: true, rules: [...used] };
 }

@@ -162,6 +162,15 @@ describe("cascade", () => {
     assert.equal(noContain.tier, 2);
   });
 
+  it("follows cd when resolving paths for hard stops", async () => {
+    const deps = { analyze: analyzer };
+    const of = (command: string) => decide(gate, { kind: "shell", command }, CTX, deps);
+    assert.equal((await of("cd / && rm -rf tmp")).rule, "rm-out");
+    assert.equal((await of("cd ~/.ssh; cat id_rsa")).rule, "secrets");
+    const unknown = await of("cd $DIR && rm -rf build");
+    assert.deepEqual([unknown.decision, unknown.rule], ["ask", "rm-out"]);
+  });
+
   it("turns a retry into a denial carrying the hint", async () => {
     const d = await decide(gate, { kind: "shell", command: "python3 x.py" }, CTX, {
       analyze: analyzer,

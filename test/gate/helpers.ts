@@ -31,9 +31,9 @@ gate:
       file: { path: ["~/.ssh/**", "~/.aws/**", "**/.env", "**/.env.*", "~/.airlock/**"] }
   allow:
     - id: read-only
-      shell: { command: [ls, cat, echo, grep, head, wc, pwd] }
+      shell: { command: [cd, ls, cat, echo, grep, head, wc, pwd] }
     - id: find
       shell: { command: find, no_flags: [exec, execdir, ok, okdir, delete, fprint, fprint0, fprintf, fls] }
     - id: git-read
-      shell: { command: git, subcommand: [status, log, diff], no_flags: [c, output, ext-diff, exec-path] }
+      shell: { command: git, subcommand: [status, log, diff, show], no_flags: [c, output, ext-diff, exec-path] }
 `;

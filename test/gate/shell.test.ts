@@ -179,6 +179,12 @@ const BYPASS_CORPUS = [
   "cat ~+/.env",
   "cat /work/project/../../home/user/.ssh/id_rsa",
   "cat //home/user/.aws/credentials",
+  "cd ~/.ssh && cat id_rsa",
+  "cd /home/user; cd .ssh; cat id_rsa",
+  "cd $D && cat id_rsa",
+  "cd - && cat .env",
+  "cd ~/.aws && ls > x",
+  "git show HEAD:.env",
   "cat *",
   // dynamic code
   "eval ls",

@@ -32,6 +32,7 @@ const WRITE_OPS = new Set([">", ">>", ">|", "&>", "&>>", "<>", ">&"]);
 class Walker {
   readonly commands: SimpleCommand[] = [];
   readonly redirects: Redirect[] = [];
+  readonly cdTargets: Word[] = [];
   readonly unknowns: string[] = [];
   parseError: string | undefined;
 
@@ -135,6 +136,12 @@ class Walker {
       this.unknowns.push(`the command name ${JSON.stringify(name.value)} is only known at run time`);
     if (name.glob) this.unknowns.push(`the command name ${JSON.stringify(name.value)} is a glob`);
     const base = basename(name.value);
+    if ((base === "cd" || base === "pushd") && !name.dynamic) {
+      const target = args.find((a) => a.dynamic || !a.value.startsWith("-") || a.value === "-");
+      this.cdTargets.push(
+        target ? (target.value === "-" ? { ...target, dynamic: true } : target) : literalWord("~"),
+      );
+    }
     const reason = CODE_RUNNERS[base];
     if (reason && !name.dynamic) this.unknowns.push(reason);
     const unwrapped = unwrap(name, args);
@@ -207,13 +214,21 @@ function describeError(root: Node): string {
 export function analyzeShell(parse: ParseFn, source: string): ShellAnalysis {
   const walker = new Walker(parse);
   if (source.includes("\0")) {
-    return { source, commands: [], redirects: [], unknowns: ["NUL byte"], parseError: "NUL byte in command" };
+    return {
+      source,
+      commands: [],
+      redirects: [],
+      cdTargets: [],
+      unknowns: ["NUL byte"],
+      parseError: "NUL byte in command",
+    };
   }
   walker.analyzeText(source, [], 0);
   const out: ShellAnalysis = {
     source,
     commands: walker.commands,
     redirects: walker.redirects,
+    cdTargets: walker.cdTargets,
     unknowns: [...new Set(walker.unknowns)],
   };
   if (walker.parseError) out.parseError = walker.parseError;

@@ -36,6 +36,8 @@ export interface ShellAnalysis {
   source: string;
   commands: SimpleCommand[];
   redirects: Redirect[];
+  /** Directories the line changes into (`cd`, `pushd`); `~` for a bare `cd`. */
+  cdTargets: Word[];
   /** Reasons the line cannot be fully known statically; non-empty means never allowlisted. */
   unknowns: string[];
   /** Set when the line does not parse as bash. */
