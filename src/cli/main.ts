@@ -2,7 +2,10 @@
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT_USAGE } from "./common.ts";
 import { registerDenialsCommands } from "./denials.ts";
+import { registerGateCommands } from "./gate.ts";
 import { registerGatewayCommands } from "./gateway.ts";
+import { registerHookCommands } from "./hook.ts";
+import { registerMcpProxyCommands } from "./mcp-proxy.ts";
 import { registerPolicyCommands } from "./policy.ts";
 import { registerPolicyRemoteCommands } from "./policy-remote.ts";
 import { registerRuleCommands } from "./rule.ts";
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
   registerRuleCommands(program);
   registerSettingsCommands(program);
   registerDenialsCommands(program);
+  registerGateCommands(program);
+  registerHookCommands(program);
+  registerMcpProxyCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
