@@ -62,7 +62,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const next = await service.expireDue().catch(() => null);
     if (timer) clearTimeout(timer);
     if (next && !closed) {
-      const delay = Math.min(Math.max(new Date(next).getTime() - Date.now(), 0) + 50, 2 ** 31 - 1);
+      const wait = new Date(next).getTime() - Date.now();
+      // Still due after a sweep means it failed (store trouble): retry, but do not spin.
+      const delay = Math.min(wait > 0 ? wait + 50 : 5000, 2 ** 31 - 1);
       timer = setTimeout(() => void arm(), delay);
     }
   };

@@ -569,7 +569,8 @@ export class GatewayService {
   ): Promise<Revision | null> {
     const sb = await this.mustSandbox(tx, chunk.sandbox);
     const head = await this.headOf(tx, sb);
-    const plan = planRevert(head.policy, chunk.applied_operations);
+    // An expiring grant is removed even if later changes built on its rule: fail closed.
+    const plan = planRevert(head.policy, chunk.applied_operations, action === "expire");
     if (!plan.ok) throw new GatewayError(409, "conflict", plan.error);
     if (!plan.changed) return null;
     return this.commitRevision(tx, sb, head, plan.policy, { by, action, chunk_id: chunk.id });
