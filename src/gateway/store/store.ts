@@ -281,6 +281,10 @@ export class Repo {
       at: r.at as string,
     }));
   }
+  /** Keeps the newest `keep` events (SSE resume reaches back that far; catch-up covers the rest). */
+  async pruneEvents(keep: number): Promise<number> {
+    return this.sql.run("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?", [keep]);
+  }
   async lastEventId(): Promise<number> {
     const [row] = await this.sql.all<{ id: number | string | null }>("SELECT MAX(id) AS id FROM events");
     return Number(row?.id ?? 0);
