@@ -192,10 +192,13 @@ export class Repo {
     return row?.e ?? null;
   }
 
-  async insertDecision(d: Omit<Decision, "id">): Promise<void> {
+  async insertDecision(
+    d: Pick<Decision, "sandbox" | "action" | "actor" | "at"> &
+      Partial<Pick<Decision, "chunk_id" | "revision" | "reason">>,
+  ): Promise<void> {
     await this.sql.run(
       "INSERT INTO decisions (sandbox, chunk_id, action, actor, revision, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      [d.sandbox, d.chunk_id, d.action, d.actor, d.revision, d.reason, d.at],
+      [d.sandbox, d.chunk_id ?? null, d.action, d.actor, d.revision ?? null, d.reason ?? null, d.at],
     );
   }
   async listDecisions(filter: { sandbox?: string; chunk_id?: string }): Promise<Decision[]> {
