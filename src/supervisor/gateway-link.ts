@@ -69,7 +69,9 @@ export class GatewayLink extends EventEmitter {
 
   /** Starts the session in the background; resolves on the first successful connection. */
   start(): Promise<void> {
-    const ready = new Promise<void>((resolve) => this.once("connected", () => resolve()));
+    const ready = this.connected
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => this.once("connected", () => resolve()));
     this.loop ??= this.run();
     return ready;
   }
