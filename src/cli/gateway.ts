@@ -1,6 +1,6 @@
 // `airlock gateway start|stop|status` (and the foreground `run` that `start` daemonizes).
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
@@ -28,6 +28,16 @@ function alive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Guards against a recycled pid: only a process running `gateway run` is ours to stop. */
+function isOurGateway(pid: number): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return argv.includes("gateway") && argv.includes("run");
+  } catch {
+    return false;
   }
 }
 
@@ -153,7 +163,7 @@ export function registerGatewayCommands(program: Command): void {
     .action(async () => {
       const home = airlockHome();
       const info = readGatewayInfo(home);
-      if (!info || !alive(info.pid)) {
+      if (!info || !alive(info.pid) || !isOurGateway(info.pid)) {
         rmSync(gatewayInfoFile(home), { force: true });
         process.stdout.write("gateway not running\n");
         return;

@@ -3,10 +3,11 @@
 import { timingSafeEqual } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { dumpPolicyYaml } from "../policy/canonical.ts";
+import { openApi, type RouteDoc } from "./openapi.ts";
 import { GatewayError, type GatewayService } from "./service.ts";
+import { eventStream } from "./sse.ts";
 import {
   ApproveAllBodySchema,
   ApproveAllResultSchema,
@@ -17,9 +18,7 @@ import {
   DenyReportSchema,
   DenySchema,
   EditBodySchema,
-  ErrorSchema,
   EventSchema,
-  type GatewayEvent,
   RegisterBodySchema,
   RegisterResultSchema,
   RejectBodySchema,
@@ -35,18 +34,7 @@ import {
 
 export type Principal = { kind: "operator" } | { kind: "sandbox"; sandbox: string };
 type Env = { Variables: { principal: Principal } };
-type Auth = "none" | "operator" | "any";
-
-interface RouteDoc {
-  method: "get" | "post" | "put";
-  path: string;
-  summary: string;
-  auth: Auth;
-  body?: z.ZodType;
-  query?: Record<string, string>;
-  response?: z.ZodType;
-  stream?: boolean;
-}
+type Auth = RouteDoc["auth"];
 
 export interface ApiOptions {
   service: GatewayService;
@@ -448,126 +436,15 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
       response: EventSchema,
       stream: true,
     },
-    (c) => events(c),
+    (c) => {
+      const p = c.get("principal");
+      return eventStream(c, service.store, {
+        sandbox: p.kind === "sandbox" ? p.sandbox : c.req.query("sandbox"),
+        after: intParam(c.req.header("last-event-id") ?? c.req.query("after"), "Last-Event-ID"),
+        heartbeatMs: opts.heartbeatMs ?? 15_000,
+      });
+    },
   );
 
-  function events(c: Context<Env>): Response {
-    const p = c.get("principal");
-    const sandbox = p.kind === "sandbox" ? p.sandbox : c.req.query("sandbox");
-    const resumeFrom = intParam(c.req.header("last-event-id") ?? c.req.query("after"), "Last-Event-ID");
-    const wanted = (e: GatewayEvent) => sandbox === undefined || e.sandbox === null || e.sandbox === sandbox;
-    const heartbeat = opts.heartbeatMs ?? 15_000;
-    return streamSSE(c, async (stream) => {
-      const queue: GatewayEvent[] = [];
-      let wake: (() => void) | null = null;
-      const unsubscribe = service.store.subscribe((e) => {
-        if (!wanted(e)) return;
-        queue.push(e);
-        wake?.();
-      });
-      stream.onAbort(() => {
-        unsubscribe();
-        wake?.();
-      });
-      let last = -1;
-      const send = async (e: GatewayEvent) => {
-        if (e.id <= last) return;
-        last = e.id;
-        await stream.writeSSE({ id: String(e.id), event: e.type, data: JSON.stringify(e) });
-      };
-      try {
-        await stream.write(": connected\n\n");
-        if (resumeFrom !== undefined) {
-          let after = resumeFrom;
-          for (;;) {
-            const page = await service.store.read((r) => r.eventsAfter(after, 500));
-            for (const e of page) if (wanted(e)) await send(e);
-            if (page.length < 500) break;
-            after = page[page.length - 1]?.id ?? after;
-          }
-        }
-        while (!stream.aborted) {
-          if (queue.length === 0) {
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, heartbeat);
-              wake = () => {
-                clearTimeout(timer);
-                resolve();
-              };
-            });
-            wake = null;
-            if (queue.length === 0 && !stream.aborted) await stream.write(": ping\n\n");
-          }
-          while (queue.length > 0) await send(queue.shift() as GatewayEvent);
-        }
-      } finally {
-        unsubscribe();
-      }
-    });
-  }
-
   return { app, routes };
-}
-
-function jsonSchema(schema: z.ZodType): unknown {
-  const { $schema: _s, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<
-    string,
-    unknown
-  >;
-  return rest;
-}
-
-/** OpenAPI 3.1 from the route table and the same zod schemas the handlers validate with. */
-export function openApi(routes: readonly RouteDoc[]): unknown {
-  const paths: Record<string, Record<string, unknown>> = {};
-  const errorResponse = {
-    description: "error",
-    content: { "application/json": { schema: jsonSchema(ErrorSchema) } },
-  };
-  for (const r of routes) {
-    const path = r.path.replace(/:(\w+)/g, "{$1}");
-    const params = [...r.path.matchAll(/:(\w+)/g)].map((m) => ({
-      name: m[1],
-      in: "path",
-      required: true,
-      schema: { type: "string" },
-    }));
-    const query = Object.entries(r.query ?? {}).map(([name, description]) => ({
-      name,
-      in: "query",
-      required: false,
-      description,
-      schema: { type: "string" },
-    }));
-    paths[path] ??= {};
-    (paths[path] as Record<string, unknown>)[r.method] = {
-      summary: r.summary,
-      security: r.auth === "none" ? [] : [{ bearer: [] }],
-      "x-airlock-auth":
-        r.auth === "operator"
-          ? "operator token"
-          : r.auth === "any"
-            ? "operator or own sandbox token"
-            : "none",
-      parameters: [...params, ...query],
-      ...(r.body
-        ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.body) } } } }
-        : {}),
-      responses: {
-        "200": {
-          description: "ok",
-          content: r.stream
-            ? { "text/event-stream": { schema: r.response ? jsonSchema(r.response) : {} } }
-            : { "application/json": { schema: r.response ? jsonSchema(r.response) : {} } },
-        },
-        default: errorResponse,
-      },
-    };
-  }
-  return {
-    openapi: "3.1.0",
-    info: { title: "Airlock gateway", version: "1" },
-    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
-    paths,
-  };
 }

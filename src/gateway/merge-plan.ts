@@ -34,15 +34,18 @@ export function planMerge(policy: Policy, ruleName: string, rule: NetworkRule): 
   };
 }
 
-/** The operations that undo `applied` on `policy`, refusing if later changes built on them. */
-export function planRevert(policy: Policy, applied: readonly MergeOperation[]): MergePlan {
+/**
+ * The operations that undo `applied` on `policy`, refusing if later changes built on them
+ * (`force`: remove the rule anyway, for grants that must end whatever happened since).
+ */
+export function planRevert(policy: Policy, applied: readonly MergeOperation[], force = false): MergePlan {
   const inverse: MergeOperation[] = [];
   for (const op of [...applied].reverse()) {
     if ("addRule" in op) {
       const { ruleName, rule } = op.addRule;
       const now = policy.network_policies[ruleName];
       if (!now) continue;
-      if (stableJson(canonicalRule(ruleName, now)) !== stableJson(canonicalRule(ruleName, rule))) {
+      if (!force && stableJson(canonicalRule(ruleName, now)) !== stableJson(canonicalRule(ruleName, rule))) {
         return {
           ok: false,
           error: `rule "${ruleName}" changed after this approval; undo the later changes first`,

@@ -9,6 +9,8 @@ import { GatewayService } from "./service.ts";
 import { defaultDbUrl, openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
 
+const EVENTS_KEPT = 100_000;
+
 export interface GatewayOptions {
   home: string;
   /** 0 = let the OS choose. */
@@ -46,6 +48,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const operatorToken = ensureOperatorToken(opts.home);
   const store = opts.store ?? (await openStore(opts.db ?? defaultDbUrl(opts.home)));
   const service = new GatewayService(store);
+  await store.write((tx) => tx.pruneEvents(EVENTS_KEPT));
   const { app } = buildApi({ service, operatorToken, heartbeatMs: opts.heartbeatMs });
   const host = opts.host ?? "127.0.0.1";
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -62,7 +65,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const next = await service.expireDue().catch(() => null);
     if (timer) clearTimeout(timer);
     if (next && !closed) {
-      const delay = Math.min(Math.max(new Date(next).getTime() - Date.now(), 0) + 50, 2 ** 31 - 1);
+      const wait = new Date(next).getTime() - Date.now();
+      // Still due after a sweep means it failed (store trouble): retry, but do not spin.
+      const delay = Math.min(wait > 0 ? wait + 50 : 5000, 2 ** 31 - 1);
       timer = setTimeout(() => void arm(), delay);
     }
   };

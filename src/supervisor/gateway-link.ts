@@ -2,7 +2,12 @@
 // watch stream, apply new revisions as they are pushed and report loaded/failed, follow settings,
 // and when the gateway goes away keep the last loaded policy, reconnect with backoff, catch up.
 import { EventEmitter } from "node:events";
-import { GatewayClient, GatewayRequestError, GatewayUnavailableError } from "../gateway/client.ts";
+import {
+  GatewayClient,
+  GatewayRequestError,
+  GatewayUnavailableError,
+  resolveClientOptions,
+} from "../gateway/client.ts";
 import type { GatewayEvent, Revision, Settings } from "../gateway/types.ts";
 import { policyHash } from "../policy/canonical.ts";
 import { validatePolicyValue } from "../policy/load.ts";
@@ -53,9 +58,20 @@ export class GatewayLink extends EventEmitter {
     this.opClient = new GatewayClient({ url: opts.gateway.replace(/\/+$/, ""), token: opts.operatorToken });
   }
 
+  /** A link to the gateway named by AIRLOCK_GATEWAY / AIRLOCK_TOKEN or the $AIRLOCK_HOME files. */
+  static fromEnv(
+    opts: Omit<LinkOptions, "gateway" | "operatorToken">,
+    env: NodeJS.ProcessEnv = process.env,
+  ): GatewayLink {
+    const { url, token } = resolveClientOptions(env);
+    return new GatewayLink({ ...opts, gateway: url, operatorToken: token });
+  }
+
   /** Starts the session in the background; resolves on the first successful connection. */
   start(): Promise<void> {
-    const ready = new Promise<void>((resolve) => this.once("connected", () => resolve()));
+    const ready = this.connected
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => this.once("connected", () => resolve()));
     this.loop ??= this.run();
     return ready;
   }

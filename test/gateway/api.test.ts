@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { GatewayRequestError } from "../../src/gateway/client.ts";
 import type { GatewayEvent } from "../../src/gateway/types.ts";
-import { addRule, BASE_POLICY, l4Rule, putRule } from "./fixtures.ts";
+import { addRule, BASE_POLICY, eventually, l4Rule, putRule } from "./fixtures.ts";
 import { startHarness } from "./harness.ts";
 
 async function status(p: Promise<unknown>): Promise<[number, string]> {
@@ -127,6 +127,34 @@ test("SSE: live events, then Last-Event-ID resume replays exactly what was misse
       ["chunk.created", "policy.revision", "chunk.decided"],
     );
     assert.ok(replay.every((e) => e.id > lastId && e.sandbox === "s"));
+  } finally {
+    await h.dispose();
+  }
+});
+
+test("a timed grant is revoked by the running gateway at expiry, and the revision pushed", async () => {
+  const h = await startHarness();
+  try {
+    const reg = await h.op.register("t", BASE_POLICY);
+    const sub = await h.op
+      .withToken(reg.token)
+      .submit("t", { source: "mechanistic", operations: [addRule("a", l4Rule("a.example"))] });
+    const id = sub.accepted_chunk_ids[0]!;
+    const { revision } = await h.op.approve(id, (await h.op.getChunk(id)).review_token, 1);
+    assert.ok(revision.policy.network_policies.a);
+    const expired = await eventually(
+      async () => {
+        const c = await h.op.getChunk(id);
+        return c.status === "rejected" ? c : null;
+      },
+      "expiry",
+      10_000,
+    );
+    assert.match(expired.rejection_reason ?? "", /timed grant expired/);
+    const head = await h.op.getPolicy("t");
+    assert.equal(head.version, revision.version + 1);
+    assert.equal(head.policy.network_policies.a, undefined);
+    assert.equal(head.provenance.action, "expire");
   } finally {
     await h.dispose();
   }

@@ -304,6 +304,11 @@ for (const sc of storeCases()) {
           replay.map((e) => e.id),
           ids.slice(1),
         );
+        assert.equal(await t.store.write((tx) => tx.pruneEvents(2)), ids.length - 2);
+        assert.deepEqual(
+          (await t.store.read((r) => r.eventsAfter(0))).map((e) => e.id),
+          ids.slice(-2),
+        );
       } finally {
         await t.done();
       }

@@ -64,6 +64,8 @@ test("planMerge/planRevert: a binary addition to a same-endpoint rule; revert re
   const refused = planRevert(later.policy, fresh.operations);
   assert.equal(refused.ok, false);
   assert.match(refused.ok ? "" : refused.error, /changed after this approval/);
+  const forced = planRevert(later.policy, fresh.operations, true);
+  assert.ok(forced.ok && !("new" in forced.policy.network_policies), "an expiring grant is removed anyway");
 });
 
 test("supersede: same host|port|binary from another submission; mechanistic never supersedes the agent's", () => {

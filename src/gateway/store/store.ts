@@ -192,10 +192,13 @@ export class Repo {
     return row?.e ?? null;
   }
 
-  async insertDecision(d: Omit<Decision, "id">): Promise<void> {
+  async insertDecision(
+    d: Pick<Decision, "sandbox" | "action" | "actor" | "at"> &
+      Partial<Pick<Decision, "chunk_id" | "revision" | "reason">>,
+  ): Promise<void> {
     await this.sql.run(
       "INSERT INTO decisions (sandbox, chunk_id, action, actor, revision, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      [d.sandbox, d.chunk_id, d.action, d.actor, d.revision, d.reason, d.at],
+      [d.sandbox, d.chunk_id ?? null, d.action, d.actor, d.revision ?? null, d.reason ?? null, d.at],
     );
   }
   async listDecisions(filter: { sandbox?: string; chunk_id?: string }): Promise<Decision[]> {
@@ -280,6 +283,10 @@ export class Repo {
       data: JSON.parse(r.data as string),
       at: r.at as string,
     }));
+  }
+  /** Keeps the newest `keep` events (SSE resume reaches back that far; catch-up covers the rest). */
+  async pruneEvents(keep: number): Promise<number> {
+    return this.sql.run("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?", [keep]);
   }
   async lastEventId(): Promise<number> {
     const [row] = await this.sql.all<{ id: number | string | null }>("SELECT MAX(id) AS id FROM events");
