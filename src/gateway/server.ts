@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
+import type { Policy } from "../policy/schema.ts";
 import { buildApi } from "./api.ts";
 import { GatewayService } from "./service.ts";
 import { defaultDbUrl, openStore } from "./store/open.ts";
@@ -20,6 +21,8 @@ export interface GatewayOptions {
   /** Use this store instead of opening one (tests, in-process benches). */
   store?: Store;
   heartbeatMs?: number;
+  /** The operator's ceiling for approval_mode=auto. */
+  ceiling?: Policy;
 }
 
 export interface RunningGateway {
@@ -47,7 +50,7 @@ export function ensureOperatorToken(home: string): string {
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const operatorToken = ensureOperatorToken(opts.home);
   const store = opts.store ?? (await openStore(opts.db ?? defaultDbUrl(opts.home)));
-  const service = new GatewayService(store);
+  const service = new GatewayService(store, undefined, { ceiling: opts.ceiling });
   await store.write((tx) => tx.pruneEvents(EVENTS_KEPT));
   const { app } = buildApi({ service, operatorToken, heartbeatMs: opts.heartbeatMs });
   const host = opts.host ?? "127.0.0.1";
