@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT_USAGE } from "./common.ts";
 import { registerPolicyCommands } from "./policy.ts";
+import { registerRunCommands } from "./run.ts";
 
 export function buildProgram(): Command {
   const program = new Command("airlock")
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerPolicyCommands(program);
+  registerRunCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
