@@ -24,8 +24,16 @@ export function registerRunCommands(program: Command): void {
     .option("--name <name>", "sandbox name (default: a generated one such as quiet-otter)")
     .option("--policy <file>", "policy YAML file (default: no network access at all)")
     .option("--workdir <dir>", "writable working directory (default: the current directory)")
-    .option("--connect-to <HOST:PORT:ADDR:PORT2>", "dial ADDR:PORT2 when HOST:PORT is asked for (repeatable)", collect)
-    .option("--upstream-ca <file>", "extra CA certificate (PEM) the proxy trusts upstream (repeatable)", collect)
+    .option(
+      "--connect-to <HOST:PORT:ADDR:PORT2>",
+      "dial ADDR:PORT2 when HOST:PORT is asked for (repeatable)",
+      collect,
+    )
+    .option(
+      "--upstream-ca <file>",
+      "extra CA certificate (PEM) the proxy trusts upstream (repeatable)",
+      collect,
+    )
     .option("--enable-proposals", "let the agent read its policy and propose rules via http://policy.local")
     .option("-q, --quiet", "do not print the sandbox name and log folder")
     .action(async (command: string[], opts: RunOptions) => {

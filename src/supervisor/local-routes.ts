@@ -7,12 +7,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { readRecentDenials } from "../audit/reader.ts";
 import { dumpPolicyYaml, policyHash } from "../policy/canonical.ts";
 import type { Policy } from "../policy/schema.ts";
-import type { LocalRouter, ProcessIdentity } from "../proxy/proxy.ts";
 import {
   matchPolicyLocalRoute,
   POLICY_LOCAL_MAX_BODY,
   type PolicyLocalAction,
 } from "../proxy/policy-local-routes.ts";
+import type { LocalRouter, ProcessIdentity } from "../proxy/proxy.ts";
 
 export interface JsonAnswer {
   status: number;
@@ -125,7 +125,11 @@ function readBody(req: IncomingMessage, res: ServerResponse, timeoutMs: number):
       resolve(value);
     };
     const timer = setTimeout(
-      () => finish(null, { status: 408, body: errorBody("request_timeout", `body not received within ${timeoutMs} ms`) }),
+      () =>
+        finish(null, {
+          status: 408,
+          body: errorBody("request_timeout", `body not received within ${timeoutMs} ms`),
+        }),
       timeoutMs,
     );
     req.on("data", (chunk: Buffer) => {
@@ -133,7 +137,10 @@ function readBody(req: IncomingMessage, res: ServerResponse, timeoutMs: number):
       if (size > POLICY_LOCAL_MAX_BODY) {
         finish(null, {
           status: 413,
-          body: errorBody("body_too_large", `policy.local bodies are limited to ${POLICY_LOCAL_MAX_BODY} bytes`),
+          body: errorBody(
+            "body_too_large",
+            `policy.local bodies are limited to ${POLICY_LOCAL_MAX_BODY} bytes`,
+          ),
         });
         return;
       }
@@ -202,7 +209,10 @@ export function createLocalRouter(options: LocalRoutesOptions): LocalRouter {
         res,
         match.error === "not_found"
           ? { status: 404, body: errorBody("not_found", `no policy.local route ${url.pathname}`) }
-          : { status: 405, body: errorBody("method_not_allowed", `${req.method} is not allowed on ${url.pathname}`) },
+          : {
+              status: 405,
+              body: errorBody("method_not_allowed", `${req.method} is not allowed on ${url.pathname}`),
+            },
       );
       return;
     }

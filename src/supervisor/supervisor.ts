@@ -39,7 +39,15 @@ export interface SupervisorOptions {
   proposals?: () => ProposalsHandler | undefined;
 }
 
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+const FORWARDED_SIGNALS: NodeJS.Signals[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+];
 
 /** A network policy that allows nothing: the default when no --policy is given. */
 const DENY_ALL: unknown = { version: 1 };
@@ -54,7 +62,9 @@ export function loadPolicyOrFail(file: string | undefined, warn: (line: string) 
   for (const warning of loaded.warnings) warn(`warning: ${formatProblem(warning)}`);
   if (!loaded.ok) {
     const n = loaded.errors.length;
-    throw new SupervisorError(`${loaded.errors.map(formatProblem).join("\n")}\n${n} error${n === 1 ? "" : "s"} in ${file}`);
+    throw new SupervisorError(
+      `${loaded.errors.map(formatProblem).join("\n")}\n${n} error${n === 1 ? "" : "s"} in ${file}`,
+    );
   }
   return loaded.value;
 }
@@ -112,7 +122,8 @@ export async function runSupervised(options: SupervisorOptions): Promise<number>
 
 export async function startSupervised(options: SupervisorOptions): Promise<SupervisedSandbox> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  if (options.command.length === 0) throw new SupervisorError("no command given: airlock run [options] -- CMD...");
+  if (options.command.length === 0)
+    throw new SupervisorError("no command given: airlock run [options] -- CMD...");
   const policy = loadPolicyOrFail(options.policyFile, log);
   const connectTo = (options.connectTo ?? []).map((spec) => {
     try {
@@ -130,7 +141,8 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   } catch (error) {
     throw new SupervisorError((error as Error).message);
   }
-  if (sandboxRunning(airlockHome, name)) throw new SupervisorError(`a sandbox named ${name} is already running`);
+  if (sandboxRunning(airlockHome, name))
+    throw new SupervisorError(`a sandbox named ${name} is already running`);
 
   const stateDir = join(sandboxesDir, name);
   const logDir = join(stateDir, "logs");
@@ -171,7 +183,16 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   const audit = new AuditLog(logDir, (error) => log(`airlock: cannot write the audit log: ${error.message}`));
   let version = 1;
   let current: Policy = policy;
-  audit.write(buildConfigEvent({ time: Date.now(), ok: true, name: "policy", version, hash: policyHash(policy), sandbox: name }));
+  audit.write(
+    buildConfigEvent({
+      time: Date.now(),
+      ok: true,
+      name: "policy",
+      version,
+      hash: policyHash(policy),
+      sandbox: name,
+    }),
+  );
 
   let sandbox: RunningSandbox;
   try {
@@ -262,7 +283,16 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
       proxy.setPolicy(next);
       current = next;
       version++;
-      audit.write(buildConfigEvent({ time: Date.now(), ok: true, name: "policy", version, hash: policyHash(next), sandbox: name }));
+      audit.write(
+        buildConfigEvent({
+          time: Date.now(),
+          ok: true,
+          name: "policy",
+          version,
+          hash: policyHash(next),
+          sandbox: name,
+        }),
+      );
       writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(next), { mode: 0o600 });
       return version;
     },

