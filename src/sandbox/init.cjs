@@ -41,12 +41,31 @@ function closeInheritedDescriptors() {
   }
 }
 
+// Signals are forwarded to the command's process group; any that arrive before it exists wait.
+let child;
+const early = [];
+function forward(signal) {
+  if (child?.pid === undefined) {
+    early.push(signal);
+    return;
+  }
+  try {
+    process.kill(-child.pid, signal); // the whole group, as a terminal would
+  } catch {
+    try {
+      process.kill(child.pid, signal);
+    } catch {
+      // already exited
+    }
+  }
+}
+for (const signal of FORWARDED) process.on(signal, () => forward(signal));
+
 function run() {
   closeInheritedDescriptors();
   const env = { ...process.env };
   delete env.NODE_CHANNEL_FD;
   delete env.NODE_CHANNEL_SERIALIZATION_MODE;
-  let child;
   try {
     child = spawn(config.command[0], config.command.slice(1), { stdio: "inherit", detached: true, env });
   } catch (error) {
@@ -56,20 +75,9 @@ function run() {
     if (error.code === "ENOENT") fail(127, `command not found: ${config.command[0]}`);
     fail(126, `cannot run ${config.command[0]}: ${error.message}`);
   });
-  for (const signal of FORWARDED) {
-    process.on(signal, () => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, signal); // the whole group, as a terminal would
-      } catch {
-        try {
-          process.kill(child.pid, signal);
-        } catch {
-          // already exited
-        }
-      }
-    });
-  }
+  child.on("spawn", () => {
+    for (const signal of early.splice(0)) forward(signal);
+  });
   child.on("exit", (code, signal) => {
     process.exit(code ?? 128 + (constants.signals[signal] ?? 1));
   });

@@ -194,16 +194,25 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     }),
   );
 
-  let sandbox: RunningSandbox;
+  // Signals are ours from before the start: one that arrives while the sandbox comes up is
+  // delivered to the command as soon as it runs, instead of killing the supervisor.
+  let sandbox: RunningSandbox | undefined;
+  const pending: NodeJS.Signals[] = [];
+  const handlers = FORWARDED_SIGNALS.map(
+    (signal) => [signal, () => (sandbox ? sandbox.signal(signal) : pending.push(signal))] as const,
+  );
+  for (const [signal, handler] of handlers) process.on(signal, handler);
   try {
     sandbox = await startSandbox(spec, prepared);
   } catch (error) {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
     removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
     audit.close();
     throw new SupervisorError(`the sandbox did not start: ${(error as Error).message}`);
   }
 
-  const identifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
+  const running = sandbox;
+  const identifier = new SandboxIdentifier({ reaperPid: running.reaperPid, initPid: running.initPid });
   const identify = async (socket: Socket): Promise<ProcessIdentity | null> => {
     const result = await identifier.identify(socket);
     if (result.ok) return { binary: result.binary, ancestors: result.ancestors, pid: result.pid };
@@ -249,9 +258,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   );
   if (!options.quiet) log(`airlock: sandbox ${name} started (logs: ${logDir})`);
 
-  const forward = (signal: NodeJS.Signals) => () => sandbox.signal(signal);
-  const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
-  for (const [signal, handler] of handlers) process.on(signal, handler);
+  for (const signal of pending.splice(0)) sandbox.signal(signal);
 
   const finish = async (): Promise<number> => {
     const status = await sandbox.exited;

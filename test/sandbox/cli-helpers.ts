@@ -42,6 +42,7 @@ export function startCli(
     options.onStdout?.(child, stdout);
   });
   child.stderr?.on("data", (d) => (stderr += d));
+  child.stdin?.on("error", () => {}); // the command may exit without reading
   child.stdin?.end(options.stdin ?? "");
   const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
   const done = new Promise<CliRun>((resolve) => {

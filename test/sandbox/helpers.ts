@@ -90,6 +90,7 @@ export async function runSandboxed(command: string[], options: RunOptions = {}):
   let stderr = "";
   sandbox.child.stdout?.on("data", (d) => (stdout += d));
   sandbox.child.stderr?.on("data", (d) => (stderr += d));
+  sandbox.child.stdin?.on("error", () => {}); // the command may exit without reading
   sandbox.child.stdin?.end(options.stdin ?? "");
   options.onStart?.(sandbox);
   // Not the child's "close" event: it also waits for the IPC channel, which is gone by now.
