@@ -7,10 +7,16 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { validatePolicyValue } from "../../src/policy/load.ts";
 import type { Policy } from "../../src/policy/schema.ts";
+import { createSandboxCA } from "../../src/proxy/ca.ts";
 import { SandboxIdentifier } from "../../src/sandbox/identity.ts";
 import { removeHostMountPoints, type SandboxSpec, startSandbox } from "../../src/sandbox/sandbox.ts";
 
-export const TEST_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBdummyAirlockTestCA\n-----END CERTIFICATE-----\n";
+let testCa: Promise<string> | undefined;
+/** A real (throwaway) sandbox CA certificate, made once per test process. */
+export function testCaPem(): Promise<string> {
+  testCa ??= createSandboxCA("isolation-test").then((ca) => ca.certPem);
+  return testCa;
+}
 
 /** A scratch directory below the user's home: not under /tmp, which the sandbox replaces. */
 export function scratchDir(prefix: string): string {
@@ -76,7 +82,7 @@ export async function runSandboxed(command: string[], options: RunOptions = {}):
     command,
     stateDir,
     airlockHome,
-    caCertPem: TEST_CA_PEM,
+    caCertPem: await testCaPem(),
     hostEnv: { ...process.env, ...options.env },
     home: options.home,
     stdio: "pipe",
