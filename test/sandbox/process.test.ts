@@ -1,9 +1,10 @@
 // `airlock run` as a process: exit status, signals, stdin, nothing left behind, preflight errors.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { processesWith, runCli, startCli, waitFor } from "./cli-helpers.ts";
+import { AIRLOCK_BIN, processesWith, runCli, startCli, waitFor } from "./cli-helpers.ts";
 import { removeDir, scratchDir } from "./helpers.ts";
 
 describe("airlock run as a process", () => {
@@ -32,6 +33,27 @@ describe("airlock run as a process", () => {
     const result = await run(["/bin/sh", "-c", "tr a-z A-Z"], "hello sandbox\n");
     assert.equal(result.stdout, "HELLO SANDBOX\n");
     assert.equal(result.stderr, "", "-q: airlock prints nothing of its own");
+  });
+
+  test("a terminal passes through (the command sees a tty on stdin and stdout)", {
+    skip: !existsSync("/usr/bin/script"),
+  }, async () => {
+    // script(1) gives airlock a pseudo-terminal, as an interactive shell would.
+    const inner = `${process.execPath} ${AIRLOCK_BIN} run -q --workdir ${wd} -- /bin/sh -c 'test -t 0 && test -t 1 && echo tty-ok'`;
+    const result = await new Promise<string>((resolve) => {
+      const child = spawn("/usr/bin/script", ["-qec", inner, "/dev/null"], {
+        env: { ...process.env, AIRLOCK_HOME: home },
+        stdio: ["pipe", "pipe", "inherit"],
+      });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      child.once("close", () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+    assert.match(result, /tty-ok/);
   });
 
   for (const [signal, expected] of [
