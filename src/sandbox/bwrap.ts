@@ -72,6 +72,9 @@ const DROPPED = [
   /^(?:https?|all|no|ftp)_proxy$/i,
 ];
 
+/** Where the command's NODE_OPTIONS waits while the init starts (see sandboxEnv). */
+export const SAVED_NODE_OPTIONS = "AIRLOCK_INIT_SAVED_NODE_OPTIONS";
+
 export const CA_VARIABLES = [
   "SSL_CERT_FILE",
   "CURL_CA_BUNDLE",
@@ -84,6 +87,12 @@ export function sandboxEnv(host: NodeJS.ProcessEnv, name: string): Record<string
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(host)) {
     if (value !== undefined && !DROPPED.some((re) => re.test(key))) env[key] = value;
+  }
+  // The init is node too: the user's NODE_OPTIONS (say `--import tsx`) must not load into it.
+  // It travels under another name and the init restores it for the command.
+  if (env["NODE_OPTIONS"] !== undefined) {
+    env[SAVED_NODE_OPTIONS] = env["NODE_OPTIONS"];
+    delete env["NODE_OPTIONS"];
   }
   const proxy = `http://${PROXY_HOST}:${PROXY_PORT}`;
   for (const key of ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]) {

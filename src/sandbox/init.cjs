@@ -66,6 +66,10 @@ function run() {
   const env = { ...process.env };
   delete env.NODE_CHANNEL_FD;
   delete env.NODE_CHANNEL_SERIALIZATION_MODE;
+  if (env.AIRLOCK_INIT_SAVED_NODE_OPTIONS !== undefined) {
+    env.NODE_OPTIONS = env.AIRLOCK_INIT_SAVED_NODE_OPTIONS;
+    delete env.AIRLOCK_INIT_SAVED_NODE_OPTIONS;
+  }
   try {
     child = spawn(config.command[0], config.command.slice(1), { stdio: "inherit", detached: true, env });
   } catch (error) {

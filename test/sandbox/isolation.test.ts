@@ -94,7 +94,7 @@ describe("network isolation", () => {
 
   test("the environment points every client at the proxy and the sandbox CA bundle", async () => {
     const run = await runSandboxed(["/usr/bin/env"], {
-      env: { AIRLOCK_TOKEN: "secret-token", SSH_AUTH_SOCK: "/x" },
+      env: { AIRLOCK_TOKEN: "secret-token", SSH_AUTH_SOCK: "/x", NODE_OPTIONS: "--no-warnings" },
     });
     const env = new Map(
       run.stdout.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
@@ -116,6 +116,8 @@ describe("network isolation", () => {
     assert.equal(env.has("AIRLOCK_TOKEN"), false, "tokens never enter the sandbox");
     assert.equal(env.has("SSH_AUTH_SOCK"), false);
     assert.equal(env.has("NODE_CHANNEL_FD"), false);
+    assert.equal(env.get("NODE_OPTIONS"), "--no-warnings", "the command gets the user's NODE_OPTIONS back");
+    assert.equal(env.has("AIRLOCK_INIT_SAVED_NODE_OPTIONS"), false);
   });
 
   test("the command inherits no descriptor beyond stdio (the IPC channel is closed)", async () => {
