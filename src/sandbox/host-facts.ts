@@ -1,5 +1,5 @@
 // The shell around the pure mount plan: what the host filesystem holds, read once at start.
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { EtcEntry, PathKind, Probe } from "./mounts.ts";
@@ -94,4 +94,22 @@ export function primaryGroup(uid: number): number | null {
     // no passwd file
   }
   return null;
+}
+
+/**
+ * Policy binaries that are symbolic links. Identity is the executable the kernel runs (the link's
+ * target), so such an entry never matches; the supervisor says so at start.
+ */
+export function symlinkedBinaries(paths: readonly string[]): Array<{ path: string; target: string }> {
+  const out: Array<{ path: string; target: string }> = [];
+  for (const path of new Set(paths)) {
+    if (/[*?]/.test(path)) continue;
+    try {
+      if (!lstatSync(path).isSymbolicLink()) continue;
+      out.push({ path, target: realpathSync(path) });
+    } catch {
+      // absent or dangling: nothing to say here
+    }
+  }
+  return out;
 }

@@ -12,8 +12,9 @@ import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem, validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 import { CA_CERT_FILE, loadOrCreateSandboxCA } from "../proxy/ca.ts";
-import { EgressProxy, type ProcessIdentity } from "../proxy/proxy.ts";
+import { type DenialEvent, EgressProxy, type ProcessIdentity } from "../proxy/proxy.ts";
 import { parseConnectTo } from "../proxy/upstream.ts";
+import { symlinkedBinaries } from "../sandbox/host-facts.ts";
 import { SandboxIdentifier } from "../sandbox/identity.ts";
 import type { RunningSandbox } from "../sandbox/launch.ts";
 import { generateName } from "../sandbox/names.ts";
@@ -37,6 +38,10 @@ export interface SupervisorOptions {
   quiet?: boolean;
   /** The gateway session's proposal routes (issue 5); absent → 503 gateway_unavailable. */
   proposals?: () => ProposalsHandler | undefined;
+  /** Every denial, in process (the gateway session's aggregator and mechanistic mapper). */
+  onDenial?: (event: DenialEvent) => void;
+  /** The flag may change while the sandbox runs (a gateway setting); default: enableProposals. */
+  proposalsEnabled?: () => boolean;
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = [
@@ -179,6 +184,14 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     throw error;
   }
   for (const note of prepared.plan.notes) log(`airlock: note: ${note}`);
+  const policyBinaries = Object.values(policy.network_policies).flatMap((rule) =>
+    rule.binaries.map((b) => b.path),
+  );
+  for (const { path, target } of symlinkedBinaries(policyBinaries)) {
+    log(
+      `airlock: note: policy binary ${path} is a symlink to ${target}; programs are identified by the target, so list ${target}`,
+    );
+  }
 
   const audit = new AuditLog(logDir, (error) => log(`airlock: cannot write the audit log: ${error.message}`));
   let version = 1;
@@ -232,20 +245,22 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     );
     return null;
   };
+  const proposalsEnabled = options.proposalsEnabled ?? (() => options.enableProposals === true);
   const proxy = new EgressProxy({
     policy,
     ca,
     identify,
     connectTo,
     upstreamCAs,
-    proposalsEnabled: () => options.enableProposals === true,
+    proposalsEnabled,
     localRouter: createLocalRouter({
       current: () => ({ policy: current, version }),
       logDir,
-      proposalsEnabled: () => options.enableProposals === true,
+      proposalsEnabled,
       proposals: options.proposals,
     }),
     audit,
+    onDenial: options.onDenial,
   });
   sandbox.listener.on("connection", (socket) => proxy.handle(socket));
   audit.write(

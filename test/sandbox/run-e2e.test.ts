@@ -160,4 +160,17 @@ describe("airlock run with the github-readonly policy", () => {
       `no hash-change line in:\n${lines.join("\n")}`,
     );
   });
+
+  test("a policy binary that is a symlink is named at start, with its target", async () => {
+    const policyFile = join(dir, "symlink-policy.yaml");
+    writeFileSync(
+      policyFile,
+      "version: 1\nnetwork_policies:\n  py:\n    endpoints: [{ host: pypi.org, port: 443 }]\n    binaries: [{ path: /usr/bin/python3 }]\n",
+    );
+    const run = await runCli(["run", "--policy", policyFile, "--workdir", dir, "--", "true"], {
+      airlockHome: join(dir, "home4"),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /policy binary \/usr\/bin\/python3 is a symlink to \/usr\/bin\/python3\.\d+/);
+  });
 });
