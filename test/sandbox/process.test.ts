@@ -1,7 +1,7 @@
 // `airlock run` as a process: exit status, signals, stdin, nothing left behind, preflight errors.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AIRLOCK_BIN, processesWith, runCli, startCli, waitFor } from "./cli-helpers.ts";
@@ -119,6 +119,36 @@ describe("airlock run as a process", () => {
       await waitFor(() => processesWith(`sleep\0${marker}`).length === 0, 10_000),
       "the sandbox outlived its supervisor",
     );
+  });
+});
+
+describe("sandbox state", () => {
+  test("name, policy snapshot, CA and logs live under $AIRLOCK_HOME/sandboxes/<name>", async () => {
+    const dir = scratchDir("state");
+    try {
+      const home = join(dir, "home");
+      const result = await runCli(["run", "--name", "my-box", "--workdir", dir, "--", "true"], {
+        airlockHome: home,
+      });
+      assert.equal(result.code, 0, result.stderr);
+      const state = join(home, "sandboxes", "my-box");
+      assert.match(result.stderr, new RegExp(`sandbox my-box started \\(logs: ${state}/logs\\)`));
+      const info = JSON.parse(readFileSync(join(state, "sandbox.json"), "utf8"));
+      assert.equal(info.name, "my-box");
+      assert.equal(info.exit_code, 0);
+      assert.ok(info.ended);
+      assert.match(readFileSync(join(state, "policy.yaml"), "utf8"), /^version: 1$/m);
+      assert.match(readFileSync(join(state, "ca", "ca.crt"), "utf8"), /BEGIN CERTIFICATE/);
+      assert.equal(statSync(join(state, "ca", "ca.key")).mode & 0o777, 0o600);
+      assert.ok(readdirSync(join(state, "logs")).some((f) => /^airlock\.\d{4}-\d{2}-\d{2}\.log$/.test(f)));
+      const bad = await runCli(["run", "--name", "Bad Name", "--workdir", dir, "--", "true"], {
+        airlockHome: home,
+      });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /sandbox name "Bad Name" must be/);
+    } finally {
+      removeDir(dir);
+    }
   });
 });
 
