@@ -47,9 +47,19 @@ export interface MountPlan {
 /** Always fresh and empty inside: host unix sockets (docker, ssh-agent, D-Bus) live here. */
 export const FRESH_DIRS = ["/tmp", "/var/tmp", "/run", "/dev/shm"] as const;
 export const AIRLOCK_ETC = "/etc/airlock";
+/** The host's /etc inside the sandbox; every /etc/<entry> is a symlink into it. */
+export const HOST_ETC = `${AIRLOCK_ETC}/host-etc`;
 
 export function within(path: string, root: string): boolean {
   return root === "/" || path === root || path.startsWith(`${root}/`);
+}
+
+/** Where a host path is mounted inside: /etc/<x> lives under /etc/airlock/host-etc (bubblewrap
+ * does not mount through the symlinks that stand in /etc). */
+export function sandboxPath(path: string): string {
+  return within(path, "/etc") && !within(path, AIRLOCK_ETC) && path !== "/etc"
+    ? `${HOST_ETC}${path.slice(4)}`
+    : path;
 }
 
 function depth(path: string): number {
@@ -88,13 +98,14 @@ export function planMounts(input: MountPlanInput): MountPlan {
   }
 
   // /etc is read-only from the host, so /etc/airlock cannot be created in it: rebuild /etc as a
-  // tmpfs holding the host's entries, add ours, then make it read-only again.
-  ops.push({ op: "tmpfs", dest: "/etc" });
+  // tmpfs, show the host's /etc read-only at /etc/airlock/host-etc, point one symlink per entry
+  // into it (one mount instead of one per entry: bubblewrap's read-only binds cost milliseconds
+  // each), add ours, then make it read-only again.
+  ops.push({ op: "tmpfs", dest: "/etc" }, { op: "ro-bind", src: "/etc", dest: HOST_ETC });
   for (const entry of input.etc) {
-    const dest = `/etc/${entry.name}`;
     if (entry.name === "airlock") continue;
-    if (entry.symlinkTarget !== undefined) ops.push({ op: "symlink", target: entry.symlinkTarget, dest });
-    else ops.push({ op: "ro-bind", src: dest, dest });
+    const target = entry.symlinkTarget ?? `${HOST_ETC}/${entry.name}`;
+    ops.push({ op: "symlink", target, dest: `/etc/${entry.name}` });
   }
   for (const [rel, src] of Object.entries(input.airlockFiles)) {
     ops.push({ op: "ro-bind", src, dest: `${AIRLOCK_ETC}/${rel}` });
@@ -116,14 +127,14 @@ export function planMounts(input: MountPlanInput): MountPlan {
       notes.push(`read_write ${path} does not exist; skipped`);
       continue;
     }
-    ops.push({ op: "bind", src: path, dest: path });
+    ops.push({ op: "bind", src: path, dest: sandboxPath(path) });
     writable.push(path);
   }
   const inWritable = (p: string) => writable.some((w) => within(p, w));
 
   for (const path of byDepth(input.readOnly)) {
     if (!inWritable(path) || denied(path) || probe(path) === "missing") continue;
-    ops.push({ op: "ro-bind", src: path, dest: path });
+    ops.push({ op: "ro-bind", src: path, dest: sandboxPath(path) });
   }
 
   const protectedPaths = new Set(input.nestedProtected);
@@ -134,13 +145,13 @@ export function planMounts(input: MountPlanInput): MountPlan {
   for (const path of byDepth(protectedPaths)) {
     if (denied(path)) continue;
     if (probe(path) !== "missing") {
-      ops.push({ op: "ro-bind", src: path, dest: path });
+      ops.push({ op: "ro-bind", src: path, dest: sandboxPath(path) });
       continue;
     }
     const blocker = firstMissing(path, probe);
     if (blocker === null || createdOnHost.includes(blocker)) continue;
     // An empty read-only file where the path would start: nothing can be created there.
-    ops.push({ op: "ro-bind", src: "/dev/null", dest: blocker });
+    ops.push({ op: "ro-bind", src: "/dev/null", dest: sandboxPath(blocker) });
     createdOnHost.push(blocker);
   }
 
@@ -149,8 +160,9 @@ export function planMounts(input: MountPlanInput): MountPlan {
     if (FRESH_DIRS.some((f) => within(path, f)) && !writable.some((w) => !fresh(w) && within(path, w)))
       continue;
     const kind = probe(path);
-    if (kind === "dir") ops.push({ op: "tmpfs", dest: path }, { op: "remount-ro", dest: path });
-    else if (kind === "file") ops.push({ op: "ro-bind", src: "/dev/null", dest: path });
+    const dest = sandboxPath(path);
+    if (kind === "dir") ops.push({ op: "tmpfs", dest }, { op: "remount-ro", dest });
+    else if (kind === "file") ops.push({ op: "ro-bind", src: "/dev/null", dest });
   }
   return { ops, createdOnHost, notes };
 }

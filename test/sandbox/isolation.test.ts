@@ -161,13 +161,15 @@ describe("filesystem policy", () => {
       filesystem_policy: {
         read_write: [extra],
         read_only: [join(workdir, "vendor-ro")],
-        deny: ["~/.ssh", "~/.netrc"],
+        deny: ["~/.ssh", "~/.netrc", "/etc/shadow"],
       },
     });
     const w = workdir;
     const script = [
       mustFail("deny-dir", `cat ${home}/.ssh/id_ed25519`),
       mustFail("deny-file", `grep -q password ${home}/.netrc`),
+      mustFail("deny-etc", "grep -q root /etc/shadow"),
+      mustPass("etc-readable", "grep -q root /etc/passwd"),
       mustFail("write-usr", "touch /usr/airlock-test"),
       mustFail("write-home", `touch ${home}/x`),
       mustFail("write-etc", "touch /etc/airlock/x"),
@@ -194,6 +196,8 @@ describe("filesystem policy", () => {
     assertAllOk(run.stdout, [
       "deny-dir",
       "deny-file",
+      "deny-etc",
+      "etc-readable",
       "write-usr",
       "write-home",
       "write-etc",

@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { bwrapArgs, ISOLATION_ARGS, sandboxEnv } from "../../src/sandbox/bwrap.ts";
-import { firstMissing, type MountOp, type PathKind, planMounts } from "../../src/sandbox/mounts.ts";
+import {
+  firstMissing,
+  type MountOp,
+  type PathKind,
+  planMounts,
+  sandboxPath,
+} from "../../src/sandbox/mounts.ts";
 import { generateName } from "../../src/sandbox/names.ts";
 import { decodeProcAddress, findClientInode, parseProcNetTcp } from "../../src/sandbox/proc-net.ts";
 
@@ -60,7 +66,12 @@ describe("mount plan", () => {
     assert.ok(
       ops.some((m) => m.op === "symlink" && m.dest === "/etc/mtab" && m.target === "../proc/self/mounts"),
     );
-    assert.ok(ops.some((m) => m.op === "ro-bind" && m.dest === "/etc/hosts"));
+    assert.ok(ops.some((m) => m.op === "ro-bind" && m.src === "/etc" && m.dest === "/etc/airlock/host-etc"));
+    assert.ok(
+      ops.some(
+        (m) => m.op === "symlink" && m.dest === "/etc/hosts" && m.target === "/etc/airlock/host-etc/hosts",
+      ),
+    );
   });
 
   test("workdir writable, protected files read-only after it, deny last", () => {
@@ -106,6 +117,16 @@ describe("mount plan", () => {
     assert.ok(ro > bind);
     assert.ok(notes.some((n) => n.includes("/nope does not exist")));
   });
+});
+
+test("paths under /etc are mounted where the host's /etc is shown", () => {
+  assert.equal(sandboxPath("/etc/shadow"), "/etc/airlock/host-etc/shadow");
+  assert.equal(sandboxPath("/etc/airlock/ca-bundle.pem"), "/etc/airlock/ca-bundle.pem");
+  assert.equal(sandboxPath("/etcetera/x"), "/etcetera/x");
+  const { ops } = plan({ deny: ["/etc/shadow"], probe: probeOf({ ...TREE, "/etc/shadow": "file" }) });
+  assert.ok(
+    ops.some((m) => m.op === "ro-bind" && m.src === "/dev/null" && m.dest === "/etc/airlock/host-etc/shadow"),
+  );
 });
 
 describe("bubblewrap arguments and environment", () => {
