@@ -215,18 +215,14 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     (signal) => [signal, () => (sandbox ? sandbox.signal(signal) : pending.push(signal))] as const,
   );
   for (const [signal, handler] of handlers) process.on(signal, handler);
-  try {
-    sandbox = await startSandbox(spec, prepared);
-  } catch (error) {
-    for (const [signal, handler] of handlers) process.off(signal, handler);
-    removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
-    audit.close();
-    throw new SupervisorError(`the sandbox did not start: ${(error as Error).message}`);
-  }
+  // bubblewrap and the init start now; the proxy is built while they come up (its trust store
+  // takes a while), and connections wait in the listener's backlog until it is attached.
+  const starting = startSandbox(spec, prepared);
+  starting.catch(() => {});
 
-  const running = sandbox;
-  const identifier = new SandboxIdentifier({ reaperPid: running.reaperPid, initPid: running.initPid });
+  let identifier: SandboxIdentifier | undefined;
   const identify = async (socket: Socket): Promise<ProcessIdentity | null> => {
+    if (!identifier) return null;
     const result = await identifier.identify(socket);
     if (result.ok) return { binary: result.binary, ancestors: result.ancestors, pid: result.pid };
     audit.write(
@@ -262,6 +258,17 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     audit,
     onDenial: options.onDenial,
   });
+
+  try {
+    sandbox = await starting;
+  } catch (error) {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    await proxy.close();
+    removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
+    audit.close();
+    throw new SupervisorError(`the sandbox did not start: ${(error as Error).message}`);
+  }
+  identifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
   sandbox.listener.on("connection", (socket) => proxy.handle(socket));
   audit.write(
     buildProcessEvent({
