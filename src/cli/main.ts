@@ -9,6 +9,7 @@ import { registerMcpProxyCommands } from "./mcp-proxy.ts";
 import { registerPolicyCommands } from "./policy.ts";
 import { registerPolicyRemoteCommands } from "./policy-remote.ts";
 import { registerRuleCommands } from "./rule.ts";
+import { registerRunCommands } from "./run.ts";
 import { registerSettingsCommands } from "./settings.ts";
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerGateCommands(program);
   registerHookCommands(program);
   registerMcpProxyCommands(program);
+  registerRunCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -1,0 +1,199 @@
+// bench/sandbox: how much a sandbox costs, side by side in one run (DESIGN.md §11).
+//   start-to-exit of `true`: no sandbox | Airlock (supervisor in process) | `airlock run` (the
+//   CLI, with its TypeScript loader) | `srt -c true` (@anthropic-ai/sandbox-runtime)
+//   one HTTP request: curl direct | curl inside a running Airlock sandbox through its proxy
+// Runs are interleaved and bounded; every figure is also a ratio against its baseline.
+//   npx tsx bench/sandbox.ts [--quick]
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runSupervised } from "../src/supervisor/supervisor.ts";
+
+const QUICK = process.argv.includes("--quick");
+const ROUNDS = QUICK ? 3 : 10;
+const REQUESTS = QUICK ? 20 : 100;
+const ROOT = join(fileURLToPath(import.meta.url), "..", "..");
+const SRT = join(ROOT, "node_modules", ".bin", "srt");
+const AIRLOCK = join(ROOT, "bin", "airlock.js");
+
+const base = mkdtempSync(join(homedir(), ".cache", "airlock-bench-"));
+mkdirSync(base, { recursive: true });
+const home = join(base, "home");
+const workdir = join(base, "wd");
+mkdirSync(workdir);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function timeProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const start = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: workdir, env, stdio: "ignore" });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(" ")} exited ${code}`));
+      else resolve(performance.now() - start);
+    });
+  });
+}
+
+async function timeSupervised(): Promise<number> {
+  const start = performance.now();
+  const code = await runSupervised({ workdir, command: ["true"], airlockHome: home, quiet: true });
+  if (code !== 0) throw new Error(`airlock (in process) exited ${code}`);
+  return performance.now() - start;
+}
+
+/** Output of a command, without blocking this process (the test server lives here). */
+function capture(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: workdir, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function srtWorks(): boolean {
+  if (!existsSync(SRT)) return false;
+  return spawnSync(SRT, ["-c", "true"], { cwd: workdir, stdio: "ignore", timeout: 30_000 }).status === 0;
+}
+
+/** `curl` N times in a loop, printing each request's total time; run directly or in a sandbox. */
+function curlLoop(url: string, n: number): string {
+  return `for i in $(seq ${n}); do curl -s -o /dev/null -w '%{time_total}\\n' ${url}; done`;
+}
+function parseTimes(out: string): number[] {
+  return out
+    .split("\n")
+    .filter(Boolean)
+    .map((s) => Number(s) * 1000);
+}
+
+async function main(): Promise<void> {
+  const hasSrt = srtWorks();
+  const start = {
+    direct: [] as number[],
+    supervised: [] as number[],
+    cli: [] as number[],
+    srt: [] as number[],
+  };
+  // Warm caches (the CA module, the TypeScript loader's cache) once before measuring.
+  await timeSupervised();
+  await timeProcess(process.execPath, [AIRLOCK, "run", "-q", "--", "true"], {
+    ...process.env,
+    AIRLOCK_HOME: home,
+  });
+  for (let i = 0; i < ROUNDS; i++) {
+    start.direct.push(await timeProcess("true", []));
+    start.supervised.push(await timeSupervised());
+    start.cli.push(
+      await timeProcess(process.execPath, [AIRLOCK, "run", "-q", "--", "true"], {
+        ...process.env,
+        AIRLOCK_HOME: home,
+      }),
+    );
+    if (hasSrt) start.srt.push(await timeProcess(SRT, ["-c", "true"]));
+  }
+
+  // One request: a local HTTP server, reached by curl directly and from inside a sandbox
+  // (policy allows bench.test:80 for curl; --connect-to points the name at the server).
+  const server = createServer((_req, res) => res.end("ok\n"));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  const policyFile = join(base, "bench-policy.yaml");
+  writeFileSync(
+    policyFile,
+    "version: 1\nnetwork_policies:\n  bench:\n    endpoints: [{ host: bench.test, port: 80 }]\n    binaries: [{ path: /usr/bin/curl }]\n",
+  );
+  const direct = await capture("/bin/sh", ["-c", curlLoop(`http://127.0.0.1:${port}/`, REQUESTS)]);
+  const inside = await capture(
+    process.execPath,
+    [
+      AIRLOCK,
+      "run",
+      "-q",
+      "--policy",
+      policyFile,
+      "--connect-to",
+      `bench.test:80:127.0.0.1:${port}`,
+      "--workdir",
+      workdir,
+      "--",
+      "/bin/sh",
+      "-c",
+      curlLoop("http://bench.test/", REQUESTS),
+    ],
+    { ...process.env, AIRLOCK_HOME: home },
+  );
+  server.close();
+  const reqDirect = parseTimes(direct.stdout);
+  const reqSandbox = parseTimes(inside.stdout);
+  if (reqSandbox.length !== REQUESTS) {
+    throw new Error(`sandboxed requests failed (${inside.code}): ${inside.stdout}${inside.stderr}`);
+  }
+
+  const d = median(start.direct);
+  const s = median(start.supervised);
+  const c = median(start.cli);
+  const r = hasSrt ? median(start.srt) : Number.NaN;
+  const f = (ms: number) => `${ms.toFixed(1)} ms`.padStart(11);
+  const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : "n/a");
+  console.log(`sandbox start-to-exit of \`true\` (median of ${ROUNDS}, interleaved)`);
+  console.log("path                              median      vs no sandbox   vs srt");
+  console.log(`no sandbox                   ${f(d)}      1.00x           ${x(d / r)}`);
+  console.log(`airlock (supervisor in proc) ${f(s)}      ${x(s / d).padEnd(16)}${x(s / r)}`);
+  console.log(`airlock run (CLI via tsx)    ${f(c)}      ${x(c / d).padEnd(16)}${x(c / r)}`);
+  console.log(
+    `srt -c true                  ${hasSrt ? f(r) : "   (absent)"}      ${x(r / d).padEnd(16)}${hasSrt ? "1.00x" : "n/a"}`,
+  );
+  const pd50 = median(reqDirect);
+  const ps50 = median(reqSandbox);
+  const pd99 = percentile(reqDirect, 99);
+  const ps99 = percentile(reqSandbox, 99);
+  console.log(`\none HTTP request with curl (new connection each; ${REQUESTS} requests)`);
+  console.log("path                              p50         p99        ratio p50");
+  console.log(`direct                       ${f(pd50)}${f(pd99)}      1.00x`);
+  console.log(`inside sandbox via proxy     ${f(ps50)}${f(ps99)}      ${x(ps50 / pd50)}`);
+  console.log(
+    JSON.stringify({
+      bench: "sandbox",
+      quick: QUICK,
+      start_ms: { none: d, airlock_supervisor: s, airlock_cli: c, srt: hasSrt ? r : null },
+      start_ratio: {
+        airlock_supervisor_vs_srt: hasSrt ? s / r : null,
+        airlock_cli_vs_srt: hasSrt ? c / r : null,
+        airlock_supervisor_vs_none: s / d,
+      },
+      request_ms: { direct_p50: pd50, direct_p99: pd99, sandbox_p50: ps50, sandbox_p99: ps99 },
+      request_ratio_p50: ps50 / pd50,
+    }),
+  );
+}
+
+try {
+  await main();
+} finally {
+  rmSync(base, { recursive: true, force: true });
+}
