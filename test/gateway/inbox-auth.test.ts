@@ -6,11 +6,10 @@ import { InboxSessions, LOGIN_CODE_TTL_MS, SESSION_TTL_MS } from "../../src/gate
 import { addRule, BASE_POLICY, putRule } from "./fixtures.ts";
 import { startHarness } from "./harness.ts";
 
-const TIMEOUT = { signal: AbortSignal.timeout(10_000) };
+// A fresh bound for each request.
+const bounded = () => ({ signal: AbortSignal.timeout(10_000) });
 
-async function login(
-  url: string,
-): Promise<{
+async function login(url: string): Promise<{
   status: number;
   body: unknown;
   cookie: string | null;
@@ -39,14 +38,14 @@ test("inbox login: one-time code → HttpOnly SameSite=Strict session cookie; th
     await h.op.setSetting("agent_policy_proposals_enabled", true);
 
     // The page itself is public (it holds no secret) and locked down by CSP.
-    const page = await fetch(`${base}/inbox`, TIMEOUT);
+    const page = await fetch(`${base}/inbox`, bounded());
     assert.equal(page.status, 200);
     assert.match(page.headers.get("content-type") ?? "", /text\/html/);
     assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'sha256-[^']+'/);
     assert.match(await page.text(), /Airlock inbox/);
 
     // No cookie, no token: 401 JSON.
-    const anon = await fetch(`${base}/v1/inbox/state`, TIMEOUT);
+    const anon = await fetch(`${base}/v1/inbox/state`, bounded());
     assert.equal(anon.status, 401);
     assert.equal(((await anon.json()) as { error: string }).error, "unauthorized");
 
@@ -54,7 +53,7 @@ test("inbox login: one-time code → HttpOnly SameSite=Strict session cookie; th
     const bySandbox = await fetch(`${base}/v1/inbox/login-codes`, {
       method: "POST",
       headers: { authorization: `Bearer ${reg.token}` },
-      ...TIMEOUT,
+      ...bounded(),
     });
     assert.equal(bySandbox.status, 403);
     const { url, expires_at } = await h.op.inboxLoginCode();
@@ -96,7 +95,7 @@ test("inbox login: one-time code → HttpOnly SameSite=Strict session cookie; th
       operations: [addRule("put_x", putRule()), addRule("put_y", putRule("/repos/o/r/contents/y.md"))],
     });
     const [x, y] = sub.accepted_chunk_ids as [string, string];
-    const state = await fetch(`${base}/v1/inbox/state`, { headers: { cookie }, ...TIMEOUT });
+    const state = await fetch(`${base}/v1/inbox/state`, { headers: { cookie }, ...bounded() });
     assert.equal(state.status, 200);
     const body = (await state.json()) as {
       pending: { id: string; diff: string[]; rendered_endpoints: string[] }[];
@@ -121,7 +120,7 @@ test("inbox login: one-time code → HttpOnly SameSite=Strict session cookie; th
         method: "POST",
         headers: { cookie, "content-type": "application/json", ...headers },
         body: JSON.stringify(json),
-        ...TIMEOUT,
+        ...bounded(),
       });
     const noHeader = await post(`/v1/chunks/${x}/reject`, {}, { reason: "no" });
     assert.equal(noHeader.status, 403);
@@ -162,16 +161,16 @@ test("inbox login: one-time code → HttpOnly SameSite=Strict session cookie; th
     const out = await fetch(`${base}/v1/inbox/logout`, {
       method: "POST",
       headers: { cookie: cookie2, "x-airlock-inbox": "1" },
-      ...TIMEOUT,
+      ...bounded(),
     });
     assert.equal(out.status, 200);
     assert.equal(
-      (await fetch(`${base}/v1/inbox/state`, { headers: { cookie: cookie2 }, ...TIMEOUT })).status,
+      (await fetch(`${base}/v1/inbox/state`, { headers: { cookie: cookie2 }, ...bounded() })).status,
       401,
     );
-    assert.equal((await fetch(`${base}/v1/inbox/state`, { headers: { cookie }, ...TIMEOUT })).status, 200);
+    assert.equal((await fetch(`${base}/v1/inbox/state`, { headers: { cookie }, ...bounded() })).status, 200);
     now += SESSION_TTL_MS + 1;
-    const stale = await fetch(`${base}/v1/inbox/state`, { headers: { cookie }, ...TIMEOUT });
+    const stale = await fetch(`${base}/v1/inbox/state`, { headers: { cookie }, ...bounded() });
     assert.equal(stale.status, 401);
     assert.match(((await stale.json()) as { detail: string }).detail, /airlock inbox/);
   } finally {
