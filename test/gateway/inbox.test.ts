@@ -69,7 +69,10 @@ test("web inbox in chromium: one-time login, live proposals, approve/reject wake
     sandbox: "sb",
     policy: BASE_POLICY as unknown as Policy,
     backoff: { initialMs: 20, maxMs: 200 },
-    applyPolicy: async (policy) => (compilePolicy(policy), "loaded"),
+    applyPolicy: async (policy) => {
+      compilePolicy(policy);
+      return "loaded";
+    },
   });
   let browser: Awaited<ReturnType<typeof openBrowser>> | null = null;
   try {
@@ -111,14 +114,14 @@ test("web inbox in chromium: one-time login, live proposals, approve/reject wake
     await page.locator("body[data-live='1'][data-loaded='1']").waitFor();
     assert.equal(await page.locator("#login").isVisible(), false);
     assert.ok(!(await page.content()).includes(h.gw.operatorToken), "no token in the page");
-    assert.match(await page.locator("#denies").innerText(), /DELETE \/repos\/o\/r/);
+    assert.match((await page.locator("#denies").textContent()) ?? "", /DELETE \/repos\/o\/r/);
 
     // A proposal submitted from the sandbox side appears without a reload...
     const putX = await submit(link, "put_x", putRule());
     const xCard = card(page, putX);
     await xCard.waitFor();
     assert.equal(page.url(), `${h.gw.url}/inbox`);
-    const xText = await xCard.innerText();
+    const xText = (await xCard.textContent()) ?? "";
     assert.match(xText, /api\.github\.com:443 \[L7 rest, allow PUT \/repos\/o\/r\/contents\/x\.md\]/);
     assert.match(xText, /\+ rule put_x: \/usr\/bin\/curl/);
     assert.ok(xText.includes((await h.op.getChunk(putX)).summary), "plain-language summary shown");
@@ -158,7 +161,7 @@ test("web inbox in chromium: one-time login, live proposals, approve/reject wake
     await card(page, other).waitFor({ state: "detached" });
     const row = page.locator(`#decided tr[data-chunk-id="${other}"]`);
     await row.waitFor();
-    assert.match(await row.innerText(), /rejected[\s\S]*decided in the CLI/);
+    assert.match((await row.textContent()) ?? "", /rejected[\s\S]*decided in the CLI/);
     await h.op.approve(third, (await h.op.getChunk(third)).review_token);
     await card(page, third).waitFor({ state: "detached" });
     await page.locator(`#decided tr[data-chunk-id="${third}"]`).waitFor();
