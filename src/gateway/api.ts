@@ -448,7 +448,7 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
       method: "get",
       path: "/v1/events",
       summary:
-        "Server-Sent Events: chunk.created, chunk.updated, chunk.decided, policy.revision, policy.loaded, settings.changed (?sandbox=; resume with Last-Event-ID or ?after=)",
+        "Server-Sent Events: chunk.created, chunk.updated, chunk.decided, policy.revision, policy.loaded, settings.changed, deny.observed (?sandbox=; resume with Last-Event-ID or ?after=)",
       auth: "any",
       query: {
         sandbox: "only this sandbox's events (and global ones)",

@@ -115,6 +115,11 @@ test("web inbox in chromium: one-time login, live proposals, approve/reject wake
     assert.equal(await page.locator("#login").isVisible(), false);
     assert.ok(!(await page.content()).includes(h.gw.operatorToken), "no token in the page");
     assert.match((await page.locator("#denies").textContent()) ?? "", /DELETE \/repos\/o\/r/);
+    // New denies show up live too.
+    await link
+      .client()
+      .reportDenials("sb", [{ binary: "/usr/bin/git", host: "gitlab.example", port: 22, layer: "l4" }]);
+    await page.locator("#denies", { hasText: "gitlab.example:22 (L4)" }).waitFor();
 
     // A proposal submitted from the sandbox side appears without a reload...
     const putX = await submit(link, "put_x", putRule());
