@@ -194,6 +194,20 @@ test("web inbox in chromium: one-time login, live proposals, approve/reject wake
     await page.keyboard.press("Enter");
     const k2Done = await k2Wait;
     assert.deepEqual([k2Done.body.status, k2Done.body.rejection_reason], ["rejected", "typed with keys"]);
+
+    // A security-flagged proposal is not approved by the shortcut; its button (Enter) does it.
+    const db = await submit(link, "allow_db_example_5432", l4Rule("db.example", 5432, "/usr/bin/psql"));
+    const dbCard = card(page, db);
+    await dbCard.waitFor();
+    assert.match((await dbCard.textContent()) ?? "", /security-flagged/);
+    await dbCard.click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press("a");
+    await page.locator("#toast", { hasText: "Security-flagged" }).waitFor();
+    assert.equal((await h.op.getChunk(db)).status, "pending");
+    const dbWait = waitProposal(link, db, "30");
+    await dbCard.getByRole("button", { name: "Approve" }).focus();
+    await page.keyboard.press("Enter");
+    assert.equal((await dbWait).body.status, "approved");
     await page.locator("#chunks .empty").waitFor();
 
     assert.deepEqual(problems, []);
