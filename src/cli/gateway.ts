@@ -1,7 +1,7 @@
 // `airlock gateway start|stop|status` (and the foreground `run` that `start` daemonizes).
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { GatewayClient } from "../gateway/client.ts";
@@ -14,12 +14,24 @@ import {
 } from "../gateway/home.ts";
 import { startGateway } from "../gateway/server.ts";
 import { defaultDbUrl, redactDbUrl } from "../gateway/store/open.ts";
+import { loadPolicyFile } from "../policy/file.ts";
+import { formatProblem } from "../policy/load.ts";
+import type { Policy } from "../policy/schema.ts";
 import { CliError, parsePort, printJson } from "./common.ts";
 
 interface StartOptions {
   port?: number;
   host?: string;
   db?: string;
+  ceiling?: string;
+}
+
+/** The operator's ceiling policy (the most auto-approval may grant), checked before the gateway starts. */
+function loadCeiling(file: string | undefined): Policy | undefined {
+  if (!file) return undefined;
+  const loaded = loadPolicyFile(file);
+  if (!loaded.ok) throw new CliError(`--ceiling: ${loaded.errors.map(formatProblem).join("\n")}`);
+  return loaded.value;
 }
 
 function alive(pid: number): boolean {
@@ -70,6 +82,8 @@ export async function ensureGateway(
   if (opts.port) args.push("--port", String(opts.port));
   if (opts.host) args.push("--host", opts.host);
   if (opts.db) args.push("--db", opts.db);
+  if (opts.ceiling) args.push("--ceiling", resolve(opts.ceiling));
+  loadCeiling(opts.ceiling);
   const log = openSync(join(home, "gateway.log"), "a");
   const child = spawn(process.execPath, args, {
     detached: true,
@@ -102,6 +116,7 @@ export function registerGatewayCommands(program: Command): void {
     .option("--port <port>", "TCP port (default: any free port)", parsePort)
     .option("--host <addr>", "address to bind (default 127.0.0.1)")
     .option("--db <url>", "store: sqlite:PATH (default $AIRLOCK_HOME/gateway.db) or postgres://...")
+    .option("--ceiling <file>", "policy naming the most approval_mode=auto may ever grant")
     .action(async (opts: StartOptions) => {
       const { info, started } = await ensureGateway(opts);
       process.stdout.write(
@@ -115,13 +130,15 @@ export function registerGatewayCommands(program: Command): void {
     .option("--port <port>", "TCP port", parsePort)
     .option("--host <addr>", "address to bind")
     .option("--db <url>", "store URL")
+    .option("--ceiling <file>", "ceiling policy for approval_mode=auto")
     .action(async (opts: StartOptions) => {
       const home = airlockHome();
       const existing = readGatewayInfo(home);
       if (existing && existing.pid !== process.pid && (await healthy(existing, home)))
         throw new CliError(`a gateway already runs for ${home} at ${existing.url} (pid ${existing.pid})`);
       const db = opts.db ?? process.env.AIRLOCK_GATEWAY_DB ?? defaultDbUrl(home);
-      const gw = await startGateway({ home, port: opts.port ?? 0, host: opts.host, db });
+      const ceiling = loadCeiling(opts.ceiling);
+      const gw = await startGateway({ home, port: opts.port ?? 0, host: opts.host, db, ceiling });
       const info: GatewayInfo = {
         pid: process.pid,
         port: gw.port,

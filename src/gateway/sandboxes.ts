@@ -50,10 +50,16 @@ export function parsePolicyInput(value: unknown): Policy {
   return checked.value;
 }
 
+export interface ServiceOptions {
+  /** The most `approval_mode: auto` may ever grant; without one nothing is approved automatically. */
+  ceiling?: Policy;
+}
+
 export class SandboxService {
   constructor(
     readonly store: Store,
     protected readonly clock: Clock = () => new Date(),
+    protected readonly options: ServiceOptions = {},
   ) {}
 
   protected now(): string {

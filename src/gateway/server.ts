@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
+import type { Policy } from "../policy/schema.ts";
 import { buildApi } from "./api.ts";
 import type { InboxSessions } from "./inbox-sessions.ts";
 import { GatewayService } from "./service.ts";
@@ -23,6 +24,8 @@ export interface GatewayOptions {
   heartbeatMs?: number;
   /** Web inbox logins (tests pass one with their own clock). */
   inboxSessions?: InboxSessions;
+  /** The operator's ceiling for approval_mode=auto. */
+  ceiling?: Policy;
 }
 
 export interface RunningGateway {
@@ -50,7 +53,7 @@ export function ensureOperatorToken(home: string): string {
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const operatorToken = ensureOperatorToken(opts.home);
   const store = opts.store ?? (await openStore(opts.db ?? defaultDbUrl(opts.home)));
-  const service = new GatewayService(store);
+  const service = new GatewayService(store, undefined, { ceiling: opts.ceiling });
   await store.write((tx) => tx.pruneEvents(EVENTS_KEPT));
   const { app } = buildApi({
     service,

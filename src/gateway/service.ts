@@ -1,6 +1,7 @@
 // The chunk lifecycle's use cases (DESIGN.md §7): each one a store transaction around the pure
 // lifecycle (lifecycle.ts, merge-plan.ts). Every decision checks the head policy hash it read.
 import { randomUUID } from "node:crypto";
+import { withinCeiling } from "../policy/capabilities.ts";
 import { MergeOperationSchema } from "../policy/merge.ts";
 import { type NetworkRule, NetworkRuleSchema } from "../policy/schema.ts";
 import {
@@ -44,11 +45,8 @@ export class GatewayService extends SandboxService {
     const submissionId = randomUUID();
     return this.store.write(async (tx) => {
       const sb = await this.mustSandbox(tx, sandbox);
+      const settings = effective(await tx.getSettings("global"), await tx.getSettings(sandboxScope(sandbox)));
       if (body.source === "agent_authored") {
-        const settings = effective(
-          await tx.getSettings("global"),
-          await tx.getSettings(sandboxScope(sandbox)),
-        );
         if (!settings.agent_policy_proposals_enabled)
           throw new GatewayError(
             404,
@@ -147,7 +145,10 @@ export class GatewayService extends SandboxService {
           now,
         );
         ids.push(chunk.id);
-        chunks.push(chunk);
+        if (settings.approval_mode === "auto" && this.autoApprovable(head, chunk)) {
+          const { chunk: approved } = await this.approveIn(tx, chunk.id, chunk.review_token, "auto");
+          chunks.push(approved);
+        } else chunks.push(chunk);
       }
       return {
         status: "submitted" as const,
@@ -209,6 +210,17 @@ export class GatewayService extends SandboxService {
     return chunk;
   }
 
+  /**
+   * Auto-approval (DESIGN.md §7): only with an operator ceiling, only for a valid chunk with no
+   * security note, and only when the whole candidate policy stays inside the ceiling.
+   */
+  private autoApprovable(head: Head, chunk: Chunk): boolean {
+    const ceiling = this.options.ceiling;
+    if (!ceiling || chunk.validation_result !== "valid" || securityFlagged(chunk)) return false;
+    const plan = planMerge(head.policy, chunk.rule_name, chunk.proposed_rule);
+    return plan.ok && withinCeiling(plan.policy, ceiling).ok;
+  }
+
   async approve(
     id: string,
     token: string,
@@ -259,7 +271,14 @@ export class GatewayService extends SandboxService {
     await tx.appendEvent(
       "chunk.decided",
       sb.name,
-      { id, status: "approved", revision: revision.version, expires_at: expires },
+      {
+        id,
+        status: "approved",
+        revision: revision.version,
+        expires_at: expires,
+        decided_by: by,
+        auto: by === "auto",
+      },
       now,
     );
     return { chunk: approved, revision };

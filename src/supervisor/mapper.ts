@@ -57,11 +57,18 @@ export function proposalFor(group: DenialGroup, cp: CompiledPolicy): Mechanistic
     lastSeen: group.lastSeen,
     confidence: mechanisticConfidence(group.hits, group.port),
   };
-  if (inspected) {
+  const inspectedRule = inspected ? cp.policy.network_policies[inspected.ruleKey] : undefined;
+  if (inspected && inspectedRule) {
+    // The same rule name and endpoints with one more binary: the gateway merges it as a binary addition.
     return {
       ...common,
       ruleName: inspected.ruleKey,
-      operation: { addBinary: { ruleName: inspected.ruleKey, path: group.binary } },
+      operation: {
+        addRule: {
+          ruleName: inspected.ruleKey,
+          rule: { endpoints: inspectedRule.endpoints, binaries: [{ path: group.binary }] },
+        },
+      },
       rationale: `${group.binary} was denied ${group.hits}× connecting to ${group.host}:${group.port}, which rule ${inspected.ruleKey} inspects at L7; proposing to add the binary to that rule (inspection stays on).`,
     };
   }

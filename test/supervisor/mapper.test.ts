@@ -41,7 +41,15 @@ test("an L4 denial group becomes allow_<host>_<port> with an L4 endpoint and tha
 
 test("an endpoint the policy inspects at L7 becomes a binary addition, never an L4 downgrade", () => {
   const p = proposalFor(group("api.github.com", 443, "/usr/bin/node"), cp);
-  assert.deepEqual(p?.operation, { addBinary: { ruleName: "github_api", path: "/usr/bin/node" } });
+  assert.deepEqual(p?.operation, {
+    addRule: {
+      ruleName: "github_api",
+      rule: {
+        endpoints: [{ host: "api.github.com", port: 443, protocol: "rest", access: "read-only" }],
+        binaries: [{ path: "/usr/bin/node" }],
+      },
+    },
+  });
 });
 
 test("always-blocked destinations and IP literals get no proposal", () => {
