@@ -5,6 +5,7 @@ import { registerDenialsCommands } from "./denials.ts";
 import { registerGateCommands } from "./gate.ts";
 import { registerGatewayCommands } from "./gateway.ts";
 import { registerHookCommands } from "./hook.ts";
+import { registerInboxCommands } from "./inbox.ts";
 import { registerMcpProxyCommands } from "./mcp-proxy.ts";
 import { registerPolicyCommands } from "./policy.ts";
 import { registerPolicyRemoteCommands } from "./policy-remote.ts";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerHookCommands(program);
   registerMcpProxyCommands(program);
   registerRunCommands(program);
+  registerInboxCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -5,7 +5,16 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { dumpPolicyYaml } from "../policy/canonical.ts";
+import {
+  checkCookieSession,
+  type InboxPage,
+  loadInboxPage,
+  registerInboxRoutes,
+  sessionCookie,
+} from "./inbox-routes.ts";
+import { InboxSessions } from "./inbox-sessions.ts";
 import { openApi, type RouteDoc } from "./openapi.ts";
+import { type ApiEnv, actorOf } from "./principal.ts";
 import { GatewayError, type GatewayService } from "./service.ts";
 import { eventStream } from "./sse.ts";
 import {
@@ -32,8 +41,9 @@ import {
   SubmitResultSchema,
 } from "./types.ts";
 
-export type Principal = { kind: "operator" } | { kind: "sandbox"; sandbox: string };
-type Env = { Variables: { principal: Principal } };
+export type { Principal } from "./principal.ts";
+
+type Env = ApiEnv;
 type Auth = RouteDoc["auth"];
 
 export interface ApiOptions {
@@ -41,6 +51,10 @@ export interface ApiOptions {
   operatorToken: string;
   /** Heartbeat comment interval on idle event streams. */
   heartbeatMs?: number;
+  /** Web inbox login codes and sessions (default: fresh, in memory). */
+  inboxSessions?: InboxSessions;
+  /** The inbox page (default: src/gateway/inbox/index.html, read once here). */
+  inboxPage?: InboxPage;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -78,6 +92,7 @@ function intParam(value: string | undefined, name: string): number | undefined {
 
 export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[] } {
   const { service } = opts;
+  const sessions = opts.inboxSessions ?? new InboxSessions();
   const app = new Hono<Env>();
   const routes: RouteDoc[] = [];
 
@@ -101,11 +116,18 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
   async function authenticate(c: Context<Env>, auth: Auth): Promise<void> {
     if (auth === "none") return;
     const header = c.req.header("authorization") ?? "";
+    // A browser with a web inbox session (and no Authorization header) acts as the operator.
+    const session = header ? undefined : sessionCookie(c);
+    if (session !== undefined) {
+      checkCookieSession(c, sessions, session);
+      c.set("principal", { kind: "operator", via: "cookie" });
+      return;
+    }
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     if (!token)
       throw new GatewayError(401, "unauthorized", "missing bearer token (Authorization: Bearer ...)");
     if (sameSecret(token, opts.operatorToken)) {
-      c.set("principal", { kind: "operator" });
+      c.set("principal", { kind: "operator", via: "token" });
       return;
     }
     const sandbox = await service.sandboxForToken(token);
@@ -131,8 +153,7 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
     return sandbox;
   }
   function actor(c: Context<Env>): string {
-    const p = c.get("principal");
-    return p.kind === "operator" ? "operator" : `sandbox:${p.sandbox}`;
+    return actorOf(c.get("principal"));
   }
 
   route({ method: "get", path: "/v1/health", summary: "liveness", auth: "none" }, (c) =>
@@ -427,7 +448,7 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
       method: "get",
       path: "/v1/events",
       summary:
-        "Server-Sent Events: chunk.created, chunk.updated, chunk.decided, policy.revision, policy.loaded, settings.changed (?sandbox=; resume with Last-Event-ID or ?after=)",
+        "Server-Sent Events: chunk.created, chunk.updated, chunk.decided, policy.revision, policy.loaded, settings.changed, deny.observed (?sandbox=; resume with Last-Event-ID or ?after=)",
       auth: "any",
       query: {
         sandbox: "only this sandbox's events (and global ones)",
@@ -445,6 +466,8 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
       });
     },
   );
+
+  registerInboxRoutes({ app, route, service, sessions, page: opts.inboxPage ?? loadInboxPage() });
 
   return { app, routes };
 }

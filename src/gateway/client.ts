@@ -203,6 +203,10 @@ export class GatewayClient {
   reportDenials(sandbox: string, denials: unknown[]): Promise<{ recorded: number }> {
     return this.request("POST", `/v1/sandboxes/${enc(sandbox)}/denials`, { denials });
   }
+  /** A one-time web inbox login link (operator token only). */
+  inboxLoginCode(): Promise<{ url: string; expires_at: string }> {
+    return this.request("POST", "/v1/inbox/login-codes");
+  }
 
   /**
    * The event stream. Yields events until the stream ends or `signal` aborts; `onOpen` runs once

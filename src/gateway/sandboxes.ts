@@ -334,6 +334,8 @@ export class SandboxService {
           count: d.count,
           at: now,
         });
+      if (denials.length > 0)
+        await tx.appendEvent("deny.observed", sandbox, { reports: denials.length }, now);
     });
     return denials.length;
   }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Policy } from "../policy/schema.ts";
 import { buildApi } from "./api.ts";
+import type { InboxSessions } from "./inbox-sessions.ts";
 import { GatewayService } from "./service.ts";
 import { defaultDbUrl, openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
@@ -21,6 +22,8 @@ export interface GatewayOptions {
   /** Use this store instead of opening one (tests, in-process benches). */
   store?: Store;
   heartbeatMs?: number;
+  /** Web inbox logins (tests pass one with their own clock). */
+  inboxSessions?: InboxSessions;
   /** The operator's ceiling for approval_mode=auto. */
   ceiling?: Policy;
 }
@@ -52,7 +55,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const store = opts.store ?? (await openStore(opts.db ?? defaultDbUrl(opts.home)));
   const service = new GatewayService(store, undefined, { ceiling: opts.ceiling });
   await store.write((tx) => tx.pruneEvents(EVENTS_KEPT));
-  const { app } = buildApi({ service, operatorToken, heartbeatMs: opts.heartbeatMs });
+  const { app } = buildApi({
+    service,
+    operatorToken,
+    heartbeatMs: opts.heartbeatMs,
+    inboxSessions: opts.inboxSessions,
+  });
   const host = opts.host ?? "127.0.0.1";
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, () => resolve(s));

@@ -13,6 +13,8 @@ export const EVENT_TYPES = [
   "policy.revision",
   "policy.loaded",
   "settings.changed",
+  /** A supervisor reported observed denies (the web inbox refreshes its list). */
+  "deny.observed",
 ] as const;
 export const REJECTION_HINTS = [
   "too_broad",

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GatewayClient } from "../../src/gateway/client.ts";
+import type { InboxSessions } from "../../src/gateway/inbox-sessions.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
 
 export interface Harness {
@@ -14,10 +15,18 @@ export interface Harness {
   dispose(): Promise<void>;
 }
 
-export async function startHarness(opts: { heartbeatMs?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: { heartbeatMs?: number; inboxSessions?: InboxSessions } = {},
+): Promise<Harness> {
   const home = mkdtempSync(join(tmpdir(), "airlock-gw-"));
   const db = `sqlite:${join(home, "gateway.db")}`;
-  let gw = await startGateway({ home, port: 0, db, heartbeatMs: opts.heartbeatMs });
+  let gw = await startGateway({
+    home,
+    port: 0,
+    db,
+    heartbeatMs: opts.heartbeatMs,
+    inboxSessions: opts.inboxSessions,
+  });
   let running = true;
   const h: Harness = {
     home,
@@ -29,7 +38,13 @@ export async function startHarness(opts: { heartbeatMs?: number } = {}): Promise
     },
     async restart(port = gw.port) {
       await h.stop();
-      gw = await startGateway({ home, port, db, heartbeatMs: opts.heartbeatMs });
+      gw = await startGateway({
+        home,
+        port,
+        db,
+        heartbeatMs: opts.heartbeatMs,
+        inboxSessions: opts.inboxSessions,
+      });
       h.gw = gw;
       running = true;
     },
