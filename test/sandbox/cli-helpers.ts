@@ -24,13 +24,16 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Called with the child and the stdout so far on every chunk (to send signals at the right time). */
   onStdout?: (child: ChildProcess, stdout: string) => void;
+  /** `airlock run` joins a gateway (started in the background if needed); sandbox tests skip it. */
+  gateway?: boolean;
 }
 
 export function startCli(
   args: string[],
   options: CliOptions,
 ): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, [AIRLOCK_BIN, ...args], {
+  const argv = args[0] === "run" && !options.gateway ? ["run", "--no-gateway", ...args.slice(1)] : args;
+  const child = spawn(process.execPath, [AIRLOCK_BIN, ...argv], {
     cwd: options.cwd,
     env: { ...process.env, AIRLOCK_HOME: options.airlockHome, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],
