@@ -18,8 +18,8 @@ export function renderChunk(c: Chunk): string[] {
   if (c.intent_summary) lines.push(`  intent: ${c.intent_summary}`);
   if (c.rationale) lines.push(`  rationale: ${c.rationale}`);
   lines.push(`  validation: ${c.validation_result}: ${c.summary}`);
-  for (const f of c.findings) lines.push(`  finding [${f.severity}] ${f.kind}: ${f.message}`);
-  for (const n of c.security_notes) lines.push(`  security note: ${n}`);
+  for (const f of c.findings)
+    lines.push(`  ${f.security ? "security note" : "finding"} [${f.severity}] ${f.kind}: ${f.message}`);
   if (c.application_error) lines.push(`  cannot apply: ${c.application_error}`);
   if (c.status === "rejected")
     lines.push(
