@@ -105,6 +105,25 @@ export function fileGlobMatches(paths: Paths, globs: RegExpMatcher, absolute: st
   return globs.raw.some((g) => pathGlob(resolveGlob(paths, g)).test(absolute));
 }
 
+/**
+ * Is `absolute` the directory of, or a directory above, something a glob protects (`~` above `~/.ssh/**`)? A
+ * recursive command given it would reach the protected files. Only globs with a fixed
+ * leading directory count: `**\/.env` could be under any directory.
+ */
+export function isAncestorOfGlob(paths: Paths, globs: RegExpMatcher, absolute: string): boolean {
+  const dir = absolute.replace(/\/+$/, "");
+  return globs.raw.some((g) => {
+    const resolved = resolveGlob(paths, g);
+    const wild = resolved.search(/[*?]/);
+    const fixed = (wild < 0 ? resolved : resolved.slice(0, resolved.lastIndexOf("/", wild))).replace(
+      /\/+$/,
+      "",
+    );
+    if (fixed === "" || !fixed.startsWith("/")) return false;
+    return dir === "" || fixed === dir || fixed.startsWith(`${dir}/`);
+  });
+}
+
 interface RegExpMatcher {
   raw: string[];
 }
@@ -380,8 +399,15 @@ export function hardStopMatches(rule: CompiledRule, t: Target): Tri {
     for (const { word, op } of shellPaths(analysis)) {
       if (!opApplies(rule.file.op, op) || word.dynamic) continue;
       const file = rule.file;
-      if (candidatePaths(t.paths, bd, word.value).some((p) => fileGlobMatches(t.paths, file.globs, p)))
-        return "yes";
+      const candidates = candidatePaths(t.paths, bd, word.value);
+      if (candidates.some((p) => fileGlobMatches(t.paths, file.globs, p))) return "yes";
+      // Reading a directory above protected files may read them (grep -r x ~); writing it cannot.
+      if (
+        op === "arg" &&
+        file.op !== "write" &&
+        candidates.some((p) => isAncestorOfGlob(t.paths, file.globs, p))
+      )
+        best = "maybe";
       if (bd.unknown && isRelative(word.value)) best = "maybe";
     }
   }

@@ -185,6 +185,9 @@ const BYPASS_CORPUS = [
   "cd - && cat .env",
   "cd ~/.aws && ls > x",
   "git show HEAD:.env",
+  "grep -r PRIVATE ~",
+  "grep -r PRIVATE /home/user/",
+  "ls /",
   "cat *",
   // dynamic code
   "eval ls",
