@@ -5,6 +5,7 @@ import { registerGateCommands } from "./gate.ts";
 import { registerHookCommands } from "./hook.ts";
 import { registerMcpProxyCommands } from "./mcp-proxy.ts";
 import { registerPolicyCommands } from "./policy.ts";
+import { registerRunCommands } from "./run.ts";
 
 export function buildProgram(): Command {
   const program = new Command("airlock")
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerPolicyCommands(program);
+  registerRunCommands(program);
   registerGateCommands(program);
   registerHookCommands(program);
   registerMcpProxyCommands(program);

@@ -1,0 +1,323 @@
+// OCSF 1.x event builders (DESIGN.md §4 "Logs"): NET 4001, HTTP 4002, CONFIG 5019, PROC 1007.
+// Pure: every input is a value (time included); redaction happens here, when the event is built.
+import { oneLine, redactedUrl, redactQueryIn, splitTarget } from "./redact.ts";
+
+export const OCSF_VERSION = "1.3.0";
+
+export type Severity = "INFO" | "LOW" | "MED" | "HIGH" | "CRIT";
+export const SEVERITY_ID: Record<Severity, number> = { INFO: 1, LOW: 2, MED: 3, HIGH: 4, CRIT: 5 };
+const SEVERITY_NAME: Record<Severity, string> = {
+  INFO: "Informational",
+  LOW: "Low",
+  MED: "Medium",
+  HIGH: "High",
+  CRIT: "Critical",
+};
+
+/** What the proxy knows about the process behind a connection. */
+export interface ActorInfo {
+  binary: string;
+  pid?: number;
+  ancestors?: readonly string[];
+}
+
+export interface OcsfEvent {
+  class_uid: number;
+  class_name: string;
+  category_uid: number;
+  activity_id: number;
+  activity_name: string;
+  type_uid: number;
+  action_id?: number;
+  action?: string;
+  disposition_id?: number;
+  disposition?: string;
+  severity_id: number;
+  severity: string;
+  time: number;
+  message: string;
+  status_detail?: string;
+  dst_endpoint?: { hostname: string; port: number; ip?: string };
+  actor?: { process: OcsfProcess };
+  process?: OcsfProcess;
+  http_request?: {
+    http_method: string;
+    url: { scheme: string; hostname: string; port: number; path: string; url_string: string };
+  };
+  firewall_rule?: { name: string; type: string; desc?: string };
+  config?: { name: string; version?: number; hash?: string };
+  metadata: { version: string; product: { name: string; vendor_name: string; feature?: { name: string } } };
+  /** Airlock's own fields: the shorthand line is rendered from these. */
+  unmapped: {
+    airlock: {
+      shorthand: string;
+      layer?: string;
+      audit_violation?: string;
+      sandbox?: string;
+    };
+  };
+}
+
+interface OcsfProcess {
+  pid?: number;
+  file: { path: string; name: string };
+  parent_process?: OcsfProcess;
+}
+
+function metadata(feature: string): OcsfEvent["metadata"] {
+  return {
+    version: OCSF_VERSION,
+    product: { name: "Airlock", vendor_name: "Airlock", feature: { name: feature } },
+  };
+}
+
+function processOf(actor: ActorInfo): OcsfProcess {
+  let parent: OcsfProcess | undefined;
+  for (const exe of [...(actor.ancestors ?? [])].reverse()) {
+    parent = { file: { path: exe, name: baseName(exe) }, ...(parent ? { parent_process: parent } : {}) };
+  }
+  return {
+    ...(actor.pid !== undefined ? { pid: actor.pid } : {}),
+    file: { path: actor.binary, name: baseName(actor.binary) },
+    ...(parent ? { parent_process: parent } : {}),
+  };
+}
+
+function baseName(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i === -1 ? path : path.slice(i + 1);
+}
+
+/** `<RFC3339 ms UTC>`: the time prefix of every shorthand line. */
+export function rfc3339(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function verdict(allowed: boolean, auditViolation?: string): { word: string; action: string } {
+  if (!allowed) return { word: "DENIED", action: "Denied" };
+  return auditViolation ? { word: "AUDIT", action: "Allowed" } : { word: "ALLOWED", action: "Allowed" };
+}
+
+function decisionFields(allowed: boolean, severity: Severity) {
+  return {
+    action_id: allowed ? 1 : 2,
+    action: allowed ? "Allowed" : "Denied",
+    disposition_id: allowed ? 1 : 2,
+    disposition: allowed ? "Allowed" : "Blocked",
+    severity_id: SEVERITY_ID[severity],
+    severity: SEVERITY_NAME[severity],
+  };
+}
+
+function tags(policy: string | null, engine: string, reason: string | undefined, actor: ActorInfo): string {
+  const parts = [`[policy:${policy ?? "-"} engine:${engine}]`];
+  if (reason) parts.push(`[reason:${oneLine(redactQueryIn(reason))}]`);
+  parts.push(`[binary:${oneLine(actor.binary)}]`);
+  return parts.join(" ");
+}
+
+export interface NetworkEventInput {
+  time: number;
+  allowed: boolean;
+  host: string;
+  port: number;
+  /** The address actually dialled (after the SSRF guard), when there was one. */
+  ip?: string;
+  actor: ActorInfo;
+  policy: string | null;
+  /** Which check decided: l4, ssrf, identity, limits, upstream... */
+  engine: string;
+  reason?: string;
+  severity?: Severity;
+  sandbox?: string;
+}
+
+/** NET 4001: a CONNECT (or forward-proxy host:port) decision, opened or refused. */
+export function buildNetworkEvent(input: NetworkEventInput): OcsfEvent {
+  const severity = input.severity ?? (input.allowed ? "INFO" : "MED");
+  const activity = input.allowed ? { id: 1, name: "Open" } : { id: 5, name: "Refuse" };
+  const { word } = verdict(input.allowed);
+  const host = oneLine(input.host);
+  const reason = input.reason === undefined ? undefined : oneLine(redactQueryIn(input.reason));
+  const shorthand = `NET:${activity.name.toUpperCase()} [${severity}] ${word} CONNECT ${host}:${input.port} ${tags(
+    input.policy,
+    input.engine,
+    reason,
+    input.actor,
+  )}`;
+  return {
+    class_uid: 4001,
+    class_name: "Network Activity",
+    category_uid: 4,
+    activity_id: activity.id,
+    activity_name: activity.name,
+    type_uid: 4001 * 100 + activity.id,
+    ...decisionFields(input.allowed, severity),
+    time: input.time,
+    message: `${word} CONNECT ${host}:${input.port}`,
+    ...(reason ? { status_detail: reason } : {}),
+    dst_endpoint: { hostname: host, port: input.port, ...(input.ip ? { ip: input.ip } : {}) },
+    actor: { process: processOf(input.actor) },
+    firewall_rule: { name: input.policy ?? "-", type: input.engine, ...(reason ? { desc: reason } : {}) },
+    metadata: metadata("proxy"),
+    unmapped: { airlock: { shorthand, layer: "l4", ...(input.sandbox ? { sandbox: input.sandbox } : {}) } },
+  };
+}
+
+const HTTP_ACTIVITY: Record<string, number> = {
+  CONNECT: 1,
+  DELETE: 2,
+  GET: 3,
+  HEAD: 4,
+  OPTIONS: 5,
+  POST: 6,
+  PUT: 7,
+  TRACE: 8,
+  PATCH: 9,
+};
+
+export interface HttpEventInput {
+  time: number;
+  allowed: boolean;
+  scheme: "http" | "https";
+  host: string;
+  port: number;
+  method: string;
+  /** Origin-form target as received; its query is redacted here. */
+  target: string;
+  actor: ActorInfo;
+  policy: string | null;
+  engine: string;
+  reason?: string;
+  auditViolation?: string;
+  /** Upstream status, when the request was forwarded. */
+  status?: number;
+  severity?: Severity;
+  sandbox?: string;
+}
+
+/** HTTP 4002: one request decided at L7 (or forwarded plain HTTP). */
+export function buildHttpEvent(input: HttpEventInput): OcsfEvent {
+  const method = oneLine(input.method.toUpperCase());
+  const severity = input.severity ?? (!input.allowed ? "MED" : input.auditViolation ? "LOW" : "INFO");
+  const activityId = HTTP_ACTIVITY[method] ?? 99;
+  const host = oneLine(input.host);
+  const url = redactedUrl(input.scheme, host, input.port, input.target);
+  const { path } = splitTarget(input.target);
+  const { word } = verdict(input.allowed, input.auditViolation);
+  const reasonText = input.auditViolation ?? input.reason;
+  const reason = reasonText === undefined ? undefined : oneLine(redactQueryIn(reasonText));
+  const shorthand = `HTTP:${method} [${severity}] ${word} ${method} ${url} ${tags(
+    input.policy,
+    input.engine,
+    reason,
+    input.actor,
+  )}`;
+  return {
+    class_uid: 4002,
+    class_name: "HTTP Activity",
+    category_uid: 4,
+    activity_id: activityId,
+    activity_name: method,
+    type_uid: 4002 * 100 + activityId,
+    ...decisionFields(input.allowed, severity),
+    time: input.time,
+    message: `${word} ${method} ${url}`,
+    ...(reason ? { status_detail: reason } : {}),
+    dst_endpoint: { hostname: host, port: input.port },
+    actor: { process: processOf(input.actor) },
+    http_request: {
+      http_method: method,
+      url: { scheme: input.scheme, hostname: host, port: input.port, path: oneLine(path), url_string: url },
+    },
+    firewall_rule: { name: input.policy ?? "-", type: input.engine, ...(reason ? { desc: reason } : {}) },
+    metadata: metadata("proxy"),
+    unmapped: {
+      airlock: {
+        shorthand,
+        layer: input.engine,
+        ...(input.auditViolation ? { audit_violation: oneLine(redactQueryIn(input.auditViolation)) } : {}),
+        ...(input.sandbox ? { sandbox: input.sandbox } : {}),
+      },
+    },
+  };
+}
+
+export interface ConfigEventInput {
+  time: number;
+  ok: boolean;
+  /** What was loaded: "policy" for a network policy generation. */
+  name: string;
+  version?: number;
+  hash?: string;
+  detail?: string;
+  sandbox?: string;
+}
+
+/** CONFIG 5019 (Device Config State Change): a policy generation loaded or refused. */
+export function buildConfigEvent(input: ConfigEventInput): OcsfEvent {
+  const severity: Severity = input.ok ? "INFO" : "HIGH";
+  const word = input.ok ? "LOADED" : "FAILED";
+  const version = input.version === undefined ? "" : ` version:${input.version}`;
+  const hash = input.hash ? ` hash:${input.hash.slice(0, 16)}` : "";
+  const detail = input.detail ? ` [detail:${oneLine(input.detail)}]` : "";
+  const shorthand = `CONFIG:${word} [${severity}] ${word} ${oneLine(input.name)}${version}${hash}${detail}`;
+  return {
+    class_uid: 5019,
+    class_name: "Device Config State Change",
+    category_uid: 5,
+    activity_id: input.ok ? 1 : 99,
+    activity_name: input.ok ? "Log" : "Other",
+    type_uid: 5019 * 100 + (input.ok ? 1 : 99),
+    severity_id: SEVERITY_ID[severity],
+    severity: SEVERITY_NAME[severity],
+    time: input.time,
+    message: `${word} ${input.name}`,
+    ...(input.detail ? { status_detail: oneLine(input.detail) } : {}),
+    config: {
+      name: input.name,
+      ...(input.version !== undefined ? { version: input.version } : {}),
+      ...(input.hash ? { hash: input.hash } : {}),
+    },
+    metadata: metadata("supervisor"),
+    unmapped: { airlock: { shorthand, ...(input.sandbox ? { sandbox: input.sandbox } : {}) } },
+  };
+}
+
+export interface ProcessEventInput {
+  time: number;
+  activity: "launch" | "terminate";
+  actor: ActorInfo;
+  exitCode?: number;
+  sandbox?: string;
+}
+
+/** PROC 1007 (Process Activity): the sandbox's command started or ended. No argv (it may hold secrets). */
+export function buildProcessEvent(input: ProcessEventInput): OcsfEvent {
+  const launch = input.activity === "launch";
+  const activityId = launch ? 1 : 2;
+  const name = launch ? "LAUNCH" : "TERMINATE";
+  const exit = input.exitCode === undefined ? "" : ` [exit:${input.exitCode}]`;
+  const pid = input.actor.pid === undefined ? "" : ` pid:${input.actor.pid}`;
+  const shorthand = `PROC:${name} [INFO] ${name} ${oneLine(input.actor.binary)}${pid}${exit}`;
+  return {
+    class_uid: 1007,
+    class_name: "Process Activity",
+    category_uid: 1,
+    activity_id: activityId,
+    activity_name: launch ? "Launch" : "Terminate",
+    type_uid: 1007 * 100 + activityId,
+    severity_id: 1,
+    severity: "Informational",
+    time: input.time,
+    message: `${name} ${input.actor.binary}`,
+    process: processOf(input.actor),
+    metadata: metadata("sandbox"),
+    unmapped: { airlock: { shorthand, ...(input.sandbox ? { sandbox: input.sandbox } : {}) } },
+  };
+}
+
+/** `<RFC3339 ms> OCSF HTTP:PUT [MED] DENIED PUT https://host:443/path [policy:x engine:l7] [reason:...]` */
+export function shorthandLine(event: OcsfEvent): string {
+  return `${rfc3339(event.time)} OCSF ${event.unmapped.airlock.shorthand}`;
+}

@@ -1,0 +1,190 @@
+// What the proxy's handlers share: the policy generation, options, per-connection state and
+// the one place a decision becomes an audit event, a denial event and a response.
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
+import type { SecureContext } from "node:tls";
+import { buildHttpEvent, buildNetworkEvent, type OcsfEvent, type Severity } from "../audit/ocsf.ts";
+import type { CompiledPolicy, RuleMissing } from "../policy/engine.ts";
+import type { LeafCache } from "./ca.ts";
+import { denyResponse, type ProxyResponse } from "./deny.ts";
+import type { ProxyLimits } from "./limits.ts";
+import type { ConnectToEntry, createPools, Resolver } from "./upstream.ts";
+
+/** The process behind a client connection (from /proc in the sandbox; fixed when standalone). */
+export interface ProcessIdentity {
+  binary: string;
+  ancestors?: readonly string[];
+  pid?: number;
+}
+
+/** Shown as the binary when the identity could not be established (always a deny). */
+export const UNKNOWN_BINARY = "unknown";
+
+/** One denial, as the supervisor's aggregator receives it (in process, no log parsing). */
+export interface DenialEvent {
+  time: number;
+  layer: "l4" | "l7";
+  /** Which check refused: l4, l7, ssrf, identity, sni, host_header. */
+  engine: string;
+  host: string;
+  port: number;
+  binary: string;
+  ancestors: readonly string[];
+  pid?: number;
+  method: string;
+  /** Path without its query; null for CONNECT. */
+  path: string | null;
+  policy: string | null;
+  reason: string;
+  ruleMissing?: RuleMissing;
+}
+
+export interface Generation {
+  id: number;
+  cp: CompiledPolicy;
+}
+
+/** State of one accepted client connection. */
+export interface ConnState {
+  identity: Promise<ProcessIdentity | null>;
+}
+
+/** State of one CONNECT tunnel whose TLS the proxy terminates. */
+export interface InspectedTunnel {
+  host: string;
+  port: number;
+  address: string;
+  addressPort: number;
+  /** The address came from a connect-to override (exempt from the private/loopback block). */
+  trusted: boolean;
+  /** Policy generation whose endpoints checked the address (re-checked when a newer one applies). */
+  generation: number;
+  identity: ProcessIdentity;
+  /** Set when the client's SNI named another host: every request on it is denied. */
+  sniMismatch?: string;
+}
+
+export type LocalRouter = (
+  req: import("node:http").IncomingMessage,
+  res: import("node:http").ServerResponse,
+  identity: ProcessIdentity | null,
+) => void;
+
+export interface DenyRecord {
+  layer: "l4" | "l7";
+  engine: string;
+  scheme: "http" | "https";
+  method: string;
+  /** Canonical or raw path without query; null for CONNECT. */
+  path: string | null;
+  /** Raw target with its query, for the (redacted) log line. */
+  target?: string;
+  host: string;
+  port: number;
+  identity: ProcessIdentity | null;
+  policy: string | null;
+  reason: string;
+  ruleMissing?: RuleMissing;
+  severity?: Severity;
+}
+
+export interface ProxyCore {
+  generation(): Generation;
+  readonly limits: ProxyLimits;
+  readonly resolver: Resolver;
+  readonly connectTo: readonly ConnectToEntry[];
+  readonly pools: ReturnType<typeof createPools>;
+  readonly trust: SecureContext;
+  readonly leaves: LeafCache | undefined;
+  readonly localRouter: LocalRouter | undefined;
+  /** The internal HTTP server that parses requests inside terminated TLS. */
+  readonly inner: Server;
+  connState(socket: Socket): ConnState | undefined;
+  tunnel(socket: Socket): InspectedTunnel | undefined;
+  setTunnel(socket: Socket, tunnel: InspectedTunnel): void;
+  /** Logs the denial, emits it to onDenial and returns the structured 403. */
+  deny(record: DenyRecord): ProxyResponse;
+  log(event: OcsfEvent): void;
+  proposalsEnabled(): boolean;
+  now(): number;
+}
+
+export function actorOf(identity: ProcessIdentity | null) {
+  return {
+    binary: identity?.binary ?? UNKNOWN_BINARY,
+    ancestors: identity?.ancestors ?? [],
+    ...(identity?.pid !== undefined ? { pid: identity.pid } : {}),
+  };
+}
+
+/** The shared deny path (used by CoreImpl in proxy.ts): audit event, denial event, 403 body. */
+export function recordDenial(
+  record: DenyRecord,
+  now: number,
+  log: (e: OcsfEvent) => void,
+  emit: (e: DenialEvent) => void,
+  proposalsEnabled: boolean,
+): ProxyResponse {
+  const actor = actorOf(record.identity);
+  const severity = record.severity ?? (record.engine === "ssrf" ? "HIGH" : "MED");
+  if (record.method === "CONNECT") {
+    log(
+      buildNetworkEvent({
+        time: now,
+        allowed: false,
+        host: record.host,
+        port: record.port,
+        actor,
+        policy: record.policy,
+        engine: record.engine,
+        reason: record.reason,
+        severity,
+      }),
+    );
+  } else {
+    log(
+      buildHttpEvent({
+        time: now,
+        allowed: false,
+        scheme: record.scheme,
+        host: record.host,
+        port: record.port,
+        method: record.method,
+        target: record.target ?? record.path ?? "/",
+        actor,
+        policy: record.policy,
+        engine: record.engine,
+        reason: record.reason,
+        severity,
+      }),
+    );
+  }
+  emit({
+    time: now,
+    layer: record.layer,
+    engine: record.engine,
+    host: record.host,
+    port: record.port,
+    binary: actor.binary,
+    ancestors: actor.ancestors,
+    ...(actor.pid !== undefined ? { pid: actor.pid } : {}),
+    method: record.method.toUpperCase(),
+    path: record.path,
+    policy: record.policy,
+    reason: record.reason,
+    ...(record.ruleMissing ? { ruleMissing: record.ruleMissing } : {}),
+  });
+  return denyResponse({
+    layer: record.layer,
+    protocol: record.layer === "l7" ? "rest" : null,
+    method: record.method,
+    path: record.path,
+    host: record.host,
+    port: record.port,
+    binary: actor.binary,
+    policy: record.policy,
+    reason: record.reason,
+    ruleMissing: record.ruleMissing,
+    proposalsEnabled,
+  });
+}

@@ -1,0 +1,177 @@
+// Absolute-form `http://` requests (forward proxy): the same identity, L4, SSRF and L7 checks
+// and the same structured bodies as CONNECT tunnels; `policy.local` goes to the local router.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { buildHttpEvent } from "../audit/ocsf.ts";
+import { decideConnect, decideRequest } from "../policy/engine.ts";
+import { actorOf, type ProcessIdentity, type ProxyCore } from "./core.ts";
+import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
+import { hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
+import { POLICY_LOCAL_HOST, POLICY_LOCAL_PORT } from "./policy-local-routes.ts";
+import { type Destination, relayRequest, relayUpgrade } from "./relay.ts";
+import { pinDestination } from "./upstream.ts";
+
+type Verdict =
+  | { kind: "answer"; response: ProxyResponse }
+  | { kind: "local"; identity: ProcessIdentity | null }
+  | { kind: "forward"; dest: Destination; path: string };
+
+async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Verdict> {
+  const abs = parseAbsoluteForm(req.url ?? "");
+  if (!abs) {
+    return {
+      kind: "answer",
+      response: errorResponse(
+        "invalid_request",
+        "this is a proxy: send absolute-form http:// requests, or CONNECT host:port for TLS",
+      ),
+    };
+  }
+  const identity = (await core.connState(req.socket as Socket)?.identity) ?? null;
+  const { host, port, target } = abs;
+  if (host === POLICY_LOCAL_HOST) {
+    if (abs.scheme !== "http" || port !== POLICY_LOCAL_PORT) {
+      return {
+        kind: "answer",
+        response: errorResponse(
+          "invalid_policy_local_scheme",
+          "policy.local is plain http://policy.local/ (port 80)",
+        ),
+      };
+    }
+    return { kind: "local", identity };
+  }
+  if (abs.scheme !== "http" && abs.scheme !== "ws") {
+    return {
+      kind: "answer",
+      response: errorResponse("invalid_request", `${abs.scheme}:// is not forwarded; use CONNECT for TLS`),
+    };
+  }
+  const method = (req.method ?? "GET").toUpperCase();
+  const q = target.indexOf("?");
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const base = { scheme: "http" as const, host, port, identity, method, target };
+  if (!identity) {
+    return {
+      kind: "answer",
+      response: core.deny({
+        ...base,
+        layer: "l4",
+        engine: "identity",
+        policy: null,
+        reason: "the connecting process could not be identified",
+        path: rawPath,
+      }),
+    };
+  }
+  const gen = core.generation();
+  const connect = decideConnect(gen.cp, host, port, identity);
+  if (connect.decision === "allow") {
+    const hostProblem = hostHeaderProblem(req.headers.host, host, port, 80);
+    if (hostProblem) {
+      return {
+        kind: "answer",
+        response: core.deny({
+          ...base,
+          layer: "l7",
+          engine: "host_header",
+          policy: null,
+          reason: hostProblem,
+          path: rawPath,
+        }),
+      };
+    }
+  }
+  const d = decideRequest(gen.cp, {
+    host,
+    port,
+    binary: identity.binary,
+    ancestors: identity.ancestors,
+    method,
+    path: target,
+  });
+  if (d.decision === "deny") {
+    return {
+      kind: "answer",
+      response: core.deny({
+        ...base,
+        layer: d.layer,
+        engine: d.layer,
+        policy: d.policy,
+        reason: d.reason,
+        ruleMissing: d.ruleMissing,
+        path: d.path,
+      }),
+    };
+  }
+  const pin = await pinDestination(core.resolver, core.connectTo, connect.endpoints, host, port);
+  if (!pin.ok) {
+    return {
+      kind: "answer",
+      response: pin.policy
+        ? core.deny({
+            ...base,
+            layer: "l4",
+            engine: "ssrf",
+            policy: d.policy,
+            reason: pin.reason,
+            path: d.path,
+          })
+        : errorResponse("upstream_unreachable", pin.reason),
+    };
+  }
+  core.log(
+    buildHttpEvent({
+      time: core.now(),
+      allowed: true,
+      scheme: "http",
+      host,
+      port,
+      method,
+      target,
+      actor: actorOf(identity),
+      policy: d.policy,
+      engine: d.layer,
+      reason: d.reason,
+      auditViolation: d.auditViolation,
+    }),
+  );
+  const forwardPath = d.forwardPath ?? rawPath;
+  return {
+    kind: "forward",
+    dest: { scheme: "http", host, port, address: pin.address, addressPort: pin.port },
+    path: q === -1 ? forwardPath : `${forwardPath}${target.slice(q)}`,
+  };
+}
+
+export async function handleForwardRequest(
+  core: ProxyCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectsContinue = false,
+): Promise<void> {
+  const verdict = await decideForward(core, req);
+  if (verdict.kind === "answer") sendResponse(res, verdict.response);
+  else if (verdict.kind === "local") {
+    if (core.localRouter) {
+      if (expectsContinue) res.writeContinue();
+      core.localRouter(req, res, verdict.identity);
+    } else sendResponse(res, errorResponse("not_found", "policy.local is not served by this proxy"));
+  } else {
+    if (expectsContinue) res.writeContinue();
+    relayRequest(core, req, res, verdict.dest, verdict.path);
+  }
+}
+
+export async function handleForwardUpgrade(
+  core: ProxyCore,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): Promise<void> {
+  socket.on("error", () => socket.destroy());
+  const verdict = await decideForward(core, req);
+  if (verdict.kind === "forward") relayUpgrade(core, req, socket, head, verdict.dest, verdict.path);
+  else if (verdict.kind === "answer") socket.end(rawResponse(verdict.response));
+  else socket.end(rawResponse(errorResponse("invalid_request", "policy.local does not upgrade connections")));
+}

@@ -1,0 +1,134 @@
+// L7 inspection inside a terminated CONNECT tunnel: every request on the keep-alive connection
+// is decided on its own against the newest policy generation (SNI and Host must name the
+// CONNECT host), then streamed to the pinned upstream; WebSocket upgrades are decided as the
+// GET they are and spliced.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { buildHttpEvent } from "../audit/ocsf.ts";
+import { checkAddresses, decideConnect, decideRequest } from "../policy/engine.ts";
+import { actorOf, type ProxyCore } from "./core.ts";
+import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
+import { hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
+import { type Destination, relayRequest, relayUpgrade } from "./relay.ts";
+
+type Verdict = { ok: false; response: ProxyResponse } | { ok: true; dest: Destination; path: string };
+
+function splitQuery(target: string): { path: string; query: string | null } {
+  const q = target.indexOf("?");
+  return q === -1 ? { path: target, query: null } : { path: target.slice(0, q), query: target.slice(q + 1) };
+}
+
+function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
+  const t = core.tunnel(req.socket as Socket);
+  if (!t) return { ok: false, response: errorResponse("invalid_request", "not an inspected connection") };
+  const method = (req.method ?? "GET").toUpperCase();
+  let target = req.url ?? "/";
+  const base = { scheme: "https" as const, host: t.host, port: t.port, identity: t.identity, method };
+  const reject = (engine: string, reason: string, path: string | null): Verdict => ({
+    ok: false,
+    response: core.deny({ ...base, layer: "l7", engine, policy: null, reason, path, target }),
+  });
+  if (!target.startsWith("/")) {
+    const abs = parseAbsoluteForm(target);
+    if (abs?.scheme !== "https" || abs.host !== t.host || abs.port !== t.port) {
+      return reject("host_header", `request target does not name ${t.host}:${t.port}`, null);
+    }
+    target = abs.target;
+  }
+  const rawPath = splitQuery(target).path;
+  if (t.sniMismatch !== undefined) {
+    return reject(
+      "sni",
+      `TLS SNI "${t.sniMismatch}" does not match CONNECT host ${t.host} (domain fronting is not allowed)`,
+      rawPath,
+    );
+  }
+  const hostProblem = hostHeaderProblem(req.headers.host, t.host, t.port, 443);
+  if (hostProblem) return reject("host_header", hostProblem, rawPath);
+
+  const gen = core.generation();
+  if (gen.id !== t.generation && !t.trusted) {
+    // A newer policy applies: the pinned address must still pass its SSRF check.
+    const endpoints = decideConnect(gen.cp, t.host, t.port, t.identity).endpoints;
+    const check =
+      endpoints.length > 0 ? checkAddresses(endpoints, t.host, [t.address]) : { ok: true as const };
+    if (!check.ok) return reject("ssrf", check.reason, rawPath);
+    t.generation = gen.id;
+  }
+  const d = decideRequest(gen.cp, {
+    host: t.host,
+    port: t.port,
+    binary: t.identity.binary,
+    ancestors: t.identity.ancestors,
+    method,
+    path: target,
+  });
+  if (d.decision === "deny") {
+    return {
+      ok: false,
+      response: core.deny({
+        ...base,
+        layer: d.layer,
+        engine: d.layer,
+        policy: d.policy,
+        reason: d.reason,
+        ruleMissing: d.ruleMissing,
+        path: d.path,
+        target,
+      }),
+    };
+  }
+  core.log(
+    buildHttpEvent({
+      time: core.now(),
+      allowed: true,
+      scheme: "https",
+      host: t.host,
+      port: t.port,
+      method,
+      target,
+      actor: actorOf(t.identity),
+      policy: d.policy,
+      engine: d.layer,
+      reason: d.reason,
+      auditViolation: d.auditViolation,
+    }),
+  );
+  const { query } = splitQuery(target);
+  const forwardPath = d.forwardPath ?? rawPath;
+  return {
+    ok: true,
+    dest: { scheme: "https", host: t.host, port: t.port, address: t.address, addressPort: t.addressPort },
+    path: query === null ? forwardPath : `${forwardPath}?${query}`,
+  };
+}
+
+export function handleInspectedRequest(
+  core: ProxyCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectsContinue = false,
+): void {
+  const verdict = decideInspected(core, req);
+  if (!verdict.ok) {
+    sendResponse(res, verdict.response);
+    return;
+  }
+  if (expectsContinue) res.writeContinue();
+  relayRequest(core, req, res, verdict.dest, verdict.path);
+}
+
+export function handleInspectedUpgrade(
+  core: ProxyCore,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): void {
+  socket.on("error", () => socket.destroy());
+  const verdict = decideInspected(core, req);
+  if (!verdict.ok) {
+    socket.end(rawResponse(verdict.response));
+    return;
+  }
+  relayUpgrade(core, req, socket, head, verdict.dest, verdict.path);
+}

@@ -1,0 +1,146 @@
+// Moving bytes: a decided request streamed to the pinned upstream (pooled, verified TLS), a
+// WebSocket upgrade, and raw splicing of tunnels. Bodies stream both ways, never buffered whole.
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { isIP, connect as netConnect, type Socket } from "node:net";
+import { checkServerIdentity, connect as tlsConnect } from "node:tls";
+import type { ProxyCore } from "./core.ts";
+import { errorResponse, rawResponse, sendResponse } from "./deny.ts";
+import { forwardableHeaders, headerObject } from "./upstream.ts";
+
+export interface Destination {
+  scheme: "http" | "https";
+  /** The name the client asked for: TLS servername and certificate identity. */
+  host: string;
+  port: number;
+  /** The pinned address and port actually dialled. */
+  address: string;
+  addressPort: number;
+}
+
+function tlsOptions(core: ProxyCore, dest: Destination) {
+  return {
+    ...(isIP(dest.host) ? {} : { servername: dest.host }),
+    secureContext: core.trust,
+    // Verify against the name asked for, whatever address it was pinned to.
+    checkServerIdentity: (_name: string, cert: Parameters<typeof checkServerIdentity>[1]) =>
+      checkServerIdentity(dest.host, cert),
+  };
+}
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Streams the request to the upstream and the response back. A safe, body-less request that
+ * fails on a reused pooled socket (the upstream closed it while idle) is retried once on a
+ * fresh one; anything else that fails before a response becomes 502 upstream_unreachable.
+ */
+export function relayRequest(
+  core: ProxyCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  dest: Destination,
+  path: string,
+): void {
+  const length = req.headers["content-length"];
+  const bodyless = req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
+  const retryable = bodyless && SAFE.has(req.method ?? "");
+  const options = {
+    host: dest.address,
+    port: dest.addressPort,
+    method: req.method,
+    path,
+    headers: headerObject(forwardableHeaders(req.rawHeaders)),
+    setHost: false,
+  };
+  const attempt = (mayRetry: boolean) => {
+    const upReq =
+      dest.scheme === "https"
+        ? httpsRequest({ ...options, ...tlsOptions(core, dest), agent: core.pools.https })
+        : httpRequest({ ...options, agent: core.pools.http });
+    upReq.on("response", (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, headerObject(forwardableHeaders(upRes.rawHeaders)));
+      // .pipe() rather than stream.pipeline(): pipeline allocates abort signals (and a DOMException)
+      // per call, a measurable cost on every keep-alive request.
+      upRes.pipe(res);
+      upRes.once("error", () => res.destroy());
+      res.once("close", () => {
+        if (!upRes.complete) upRes.destroy();
+      });
+    });
+    upReq.on("error", (err) => {
+      if (mayRetry && upReq.reusedSocket && !res.headersSent && !res.destroyed) {
+        attempt(false);
+        return;
+      }
+      const code = (err as NodeJS.ErrnoException).code ?? err.message;
+      if (!res.headersSent) {
+        sendResponse(
+          res,
+          errorResponse("upstream_unreachable", `${dest.host}:${dest.port} (${dest.address}): ${code}`),
+        );
+      } else res.destroy();
+    });
+    if (bodyless) {
+      upReq.end();
+      return;
+    }
+    req.pipe(upReq);
+    req.once("error", () => upReq.destroy());
+    req.once("close", () => {
+      if (!req.complete) upReq.destroy();
+    });
+  };
+  if (bodyless) req.resume();
+  attempt(retryable);
+}
+
+/** Opens the upstream for an upgrade, replays the request head, then splices both ways. */
+export function relayUpgrade(
+  core: ProxyCore,
+  req: IncomingMessage,
+  client: Socket,
+  head: Buffer,
+  dest: Destination,
+  path: string,
+): void {
+  const onReady = () => {
+    const lines = forwardableHeaders(req.rawHeaders, true).map(([k, v]) => `${k}: ${v}\r\n`);
+    upstream.write(`${req.method} ${path} HTTP/1.1\r\n${lines.join("")}\r\n`);
+    splice(client, upstream, head, core.limits.idleTimeoutMs);
+  };
+  const upstream: Socket =
+    dest.scheme === "https"
+      ? tlsConnect({ host: dest.address, port: dest.addressPort, ...tlsOptions(core, dest) }, onReady)
+      : netConnect({ host: dest.address, port: dest.addressPort }, onReady);
+  upstream.once("error", (err) => {
+    const code = (err as NodeJS.ErrnoException).code ?? err.message;
+    if (client.writable) {
+      client.end(rawResponse(errorResponse("upstream_unreachable", `${dest.host}:${dest.port}: ${code}`)));
+    }
+  });
+}
+
+/** Raw bytes both ways until either side ends, errors or idles. */
+export function splice(
+  client: Socket,
+  upstream: Socket,
+  head: Buffer,
+  idleMs: number,
+  upstreamOnread = false,
+): void {
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  if (head.length > 0) upstream.write(head);
+  client.pipe(upstream);
+  // An `onread` upstream already writes to the client itself; it only needs its end passed on.
+  if (upstreamOnread) upstream.once("end", () => client.end());
+  else upstream.pipe(client);
+  for (const s of [client, upstream]) {
+    s.on("error", close);
+    s.on("close", close);
+    s.setTimeout(idleMs, close);
+  }
+}

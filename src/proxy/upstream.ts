@@ -1,0 +1,167 @@
+// The way out: DNS pinning with the SSRF guard, curl-style connect-to overrides, the trust
+// store for upstream TLS and the keep-alive pools. The proxy resolves a name once, lets the
+// engine judge every address, and dials exactly the address it checked (no second lookup).
+import { ADDRCONFIG } from "node:dns";
+import { lookup } from "node:dns/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { isIP } from "node:net";
+import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
+import { type CompiledEndpoint, checkAddresses } from "../policy/engine.ts";
+import { normalizeHost } from "../policy/host.ts";
+
+/** Name → every address (the proxy's own lookup; tests inject one). */
+export type Resolver = (host: string) => Promise<string[]>;
+
+export const systemResolver: Resolver = async (host) =>
+  (await lookup(host, { all: true, verbatim: true, hints: ADDRCONFIG })).map((a) => a.address);
+
+/** curl's `--connect-to HOST:PORT:ADDR:PORT2`: policy decided on HOST:PORT, the dial goes to ADDR:PORT2. */
+export interface ConnectToEntry {
+  host: string;
+  port: number;
+  address: string;
+  addressPort: number;
+}
+
+function parsePort(text: string, spec: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535) {
+    throw new Error(`--connect-to ${spec}: "${text}" is not a port (1..65535)`);
+  }
+  return port;
+}
+
+/** Parses `HOST:PORT:ADDR:PORT2` (ADDR may be `[v6]`); throws a message naming the entry. */
+export function parseConnectTo(spec: string): ConnectToEntry {
+  const m = /^([^:[\]]+):(\d+):(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d+)$/.exec(spec);
+  if (!m) throw new Error(`--connect-to ${spec}: expected HOST:PORT:ADDR:PORT2`);
+  return {
+    host: normalizeHost(m[1] as string),
+    port: parsePort(m[2] as string, spec),
+    address: (m[3] as string).replace(/^\[|\]$/g, ""),
+    addressPort: parsePort(m[4] as string, spec),
+  };
+}
+
+export type Pin =
+  | {
+      ok: true;
+      address: string;
+      port: number;
+      trusted: boolean;
+      /** Every checked address, `address` first: a tunnel may fall back to the others. */
+      addresses: string[];
+    }
+  /** `policy`: the SSRF guard refused (a 403); otherwise the name did not resolve (a 502). */
+  | { ok: false; policy: boolean; reason: string };
+
+/**
+ * Where to dial for host:port. connect-to entries are the operator's own and exempt from the
+ * private/loopback block; every other name is resolved once and every address checked.
+ */
+export async function pinDestination(
+  resolver: Resolver,
+  connectTo: readonly ConnectToEntry[],
+  endpoints: readonly CompiledEndpoint[],
+  host: string,
+  port: number,
+): Promise<Pin> {
+  const h = normalizeHost(host);
+  const override = connectTo.find((e) => e.host === h && e.port === port);
+  if (override) {
+    const resolved = isIP(override.address)
+      ? [override.address]
+      : await resolveSafely(resolver, override.address);
+    const first = resolved[0];
+    if (!first) {
+      return { ok: false, policy: false, reason: `connect-to address ${override.address} did not resolve` };
+    }
+    return { ok: true, address: first, port: override.addressPort, trusted: true, addresses: resolved };
+  }
+  let addresses: string[];
+  if (isIP(h)) addresses = [h];
+  else {
+    try {
+      addresses = await resolver(h);
+    } catch (err) {
+      return {
+        ok: false,
+        policy: false,
+        reason: `cannot resolve ${h}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+      };
+    }
+  }
+  const verdict = checkAddresses(endpoints, h, addresses);
+  if (!verdict.ok) return { ok: false, policy: true, reason: verdict.reason };
+  return { ok: true, address: addresses[0] as string, port, trusted: false, addresses };
+}
+
+async function resolveSafely(resolver: Resolver, host: string): Promise<string[]> {
+  try {
+    return await resolver(host);
+  } catch {
+    return [];
+  }
+}
+
+const SYSTEM_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"];
+
+/** The upstream trust store: the system bundle (else Node's roots) plus the operator's extra CAs. */
+export function upstreamTrust(extraCAs: readonly string[]): SecureContext {
+  const bundle = SYSTEM_BUNDLES.find((p) => existsSync(p));
+  const system = bundle ? [readFileSync(bundle, "utf8")] : [];
+  return createSecureContext({ ca: [...system, ...rootCertificates, ...extraCAs], minVersion: "TLSv1.2" });
+}
+
+/** Keep-alive pools, one per scheme; the pool key includes the pinned address, port and servername. */
+export function createPools(idleTimeoutMs: number): { http: HttpAgent; https: HttpsAgent } {
+  const opts = { keepAlive: true, maxFreeSockets: 64, timeout: idleTimeoutMs, scheduling: "lifo" as const };
+  return { http: new HttpAgent(opts), https: new HttpsAgent(opts) };
+}
+
+/** Hop-by-hop headers and the proxy's own: never forwarded either way. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+]);
+
+/** Raw header pairs minus hop-by-hop ones (and those the Connection header names). */
+export function forwardableHeaders(rawHeaders: readonly string[], keepUpgrade = false): [string, string][] {
+  const named = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() === "connection") {
+      for (const token of (rawHeaders[i + 1] as string).split(",")) named.add(token.trim().toLowerCase());
+    }
+  }
+  const out: [string, string][] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const lower = name.toLowerCase();
+    const upgradeHeader = keepUpgrade && (lower === "upgrade" || lower === "connection");
+    if (!upgradeHeader && (HOP_BY_HOP.has(lower) || named.has(lower))) continue;
+    out.push([name, rawHeaders[i + 1] as string]);
+  }
+  return out;
+}
+
+/** Header pairs as Node's outgoing header object (repeated names become arrays). */
+export function headerObject(pairs: readonly [string, string][]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of pairs) {
+    const key = name.toLowerCase();
+    const prev = out[key];
+    if (prev === undefined) out[key] = value;
+    else out[key] = Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return out;
+}

@@ -1,0 +1,100 @@
+// The bubblewrap command line and the environment inside the sandbox. Pure.
+import { AIRLOCK_ETC, type MountOp, mountArgs } from "./mounts.ts";
+
+export const PROXY_HOST = "127.0.0.1";
+export const PROXY_PORT = 3128;
+export const INIT_PATH = `${AIRLOCK_ETC}/init.cjs`;
+export const CA_BUNDLE_PATH = `${AIRLOCK_ETC}/ca-bundle.pem`;
+export const SKILL_PATH = `${AIRLOCK_ETC}/skills/policy_advisor.md`;
+
+export interface InitConfig {
+  listenHost: string;
+  listenPort: number;
+  command: string[];
+}
+
+export interface BwrapSpec {
+  name: string;
+  mounts: readonly MountOp[];
+  chdir: string;
+  uid?: number;
+  gid?: number;
+  /** The node binary that runs the init inside (visible through the read-only root). */
+  nodePath: string;
+  command: readonly string[];
+}
+
+/** Namespaces, privileges and session: the part of the sandbox that does not depend on policy. */
+export const ISOLATION_ARGS: readonly string[] = [
+  "--unshare-user",
+  "--unshare-pid",
+  "--unshare-ipc",
+  "--unshare-uts",
+  "--unshare-net",
+  "--unshare-cgroup-try",
+  "--disable-userns",
+  "--die-with-parent",
+  "--new-session",
+  "--cap-drop",
+  "ALL",
+];
+
+export function bwrapArgs(spec: BwrapSpec): string[] {
+  const init: InitConfig = { listenHost: PROXY_HOST, listenPort: PROXY_PORT, command: [...spec.command] };
+  return [
+    ...ISOLATION_ARGS,
+    "--hostname",
+    spec.name,
+    ...(spec.uid === undefined ? [] : ["--uid", String(spec.uid)]),
+    ...(spec.gid === undefined ? [] : ["--gid", String(spec.gid)]),
+    ...mountArgs(spec.mounts),
+    "--chdir",
+    spec.chdir,
+    "--",
+    spec.nodePath,
+    INIT_PATH,
+    JSON.stringify(init),
+  ];
+}
+
+/** Host variables that must not reach the sandbox: Airlock's credentials, IPC plumbing, and
+ * addresses of host services that are unreachable inside anyway (so tools fail fast). */
+const DROPPED = [
+  /^AIRLOCK_/,
+  /^NODE_CHANNEL_/,
+  /^NODE_UNIQUE_ID$/,
+  /^SSH_AUTH_SOCK$/,
+  /^SSH_AGENT_PID$/,
+  /^GPG_AGENT_INFO$/,
+  /^DBUS_SESSION_BUS_ADDRESS$/,
+  /^DOCKER_HOST$/,
+  /^XDG_RUNTIME_DIR$/,
+  /^(?:https?|all|no|ftp)_proxy$/i,
+];
+
+export const CA_VARIABLES = [
+  "SSL_CERT_FILE",
+  "CURL_CA_BUNDLE",
+  "REQUESTS_CA_BUNDLE",
+  "NODE_EXTRA_CA_CERTS",
+  "GIT_SSL_CAINFO",
+] as const;
+
+export function sandboxEnv(host: NodeJS.ProcessEnv, name: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(host)) {
+    if (value !== undefined && !DROPPED.some((re) => re.test(key))) env[key] = value;
+  }
+  const proxy = `http://${PROXY_HOST}:${PROXY_PORT}`;
+  for (const key of ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]) {
+    env[key] = proxy;
+    env[key.toLowerCase()] = proxy;
+  }
+  // Only the sandbox's own loopback: servers the agent starts stay reachable to it.
+  env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1,::1";
+  for (const key of CA_VARIABLES) env[key] = CA_BUNDLE_PATH;
+  env["NODE_USE_ENV_PROXY"] = "1";
+  env["TMPDIR"] = "/tmp";
+  env["AIRLOCK_SANDBOX"] = name;
+  return env;
+}

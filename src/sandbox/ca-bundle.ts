@@ -1,0 +1,29 @@
+// The CA bundle the sandbox trusts (DESIGN.md §4): the system's CAs plus this sandbox's CA, so
+// every client inside accepts the proxy's leaf certificates without trusting anything else new.
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+
+const SYSTEM_BUNDLES = [
+  "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Arch
+  "/etc/pki/tls/certs/ca-bundle.crt", // Fedora, RHEL
+  "/etc/ssl/ca-bundle.pem", // openSUSE
+  "/etc/ssl/cert.pem",
+];
+
+/** The system store's PEM text; Node's built-in Mozilla list when the system has none. */
+export function systemCaPem(): string {
+  for (const file of SYSTEM_BUNDLES) {
+    try {
+      const text = readFileSync(file, "utf8");
+      if (text.includes("BEGIN CERTIFICATE")) return text;
+    } catch {
+      // next candidate
+    }
+  }
+  return `${rootCertificates.join("\n")}\n`;
+}
+
+export function caBundle(systemPem: string, sandboxCaPem: string): string {
+  const base = systemPem.endsWith("\n") ? systemPem : `${systemPem}\n`;
+  return `${base}# Airlock sandbox CA\n${sandboxCaPem.trim()}\n`;
+}

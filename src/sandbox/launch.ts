@@ -1,0 +1,128 @@
+// Starting bubblewrap and receiving the sandbox's listener (DESIGN.md §4 "Listener hand-off").
+// The init inside listens on 127.0.0.1:3128 in the sandbox's network namespace and sends the
+// listening socket over Node's IPC channel (fd 3); we accept on it here, so connections cross
+// no relay and the peer address is the kernel's.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { Server } from "node:net";
+import { constants } from "node:os";
+
+export interface LaunchOptions {
+  bwrap: string;
+  args: readonly string[];
+  env: Record<string, string>;
+  /** How long the sandbox may take to hand over its listener. */
+  startTimeoutMs?: number;
+  /** "inherit" (default): the terminal passes straight through; "pipe": tests read the output. */
+  stdio?: "inherit" | "pipe";
+}
+
+export interface ExitStatus {
+  /** What `airlock run` exits with: the command's code, or 128 + signal number. */
+  code: number;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RunningSandbox {
+  listener: Server;
+  /** Host pid of the sandbox's PID 1 (bubblewrap's reaper). */
+  reaperPid: number;
+  /** Host pid of the Airlock init (the command's parent). */
+  initPid: number;
+  bwrapPid: number;
+  /** The bubblewrap child (its stdin/stdout/stderr streams when launched with stdio "pipe"). */
+  child: ChildProcess;
+  exited: Promise<ExitStatus>;
+  /** Delivers a signal to the init, which forwards it to the command's process group. */
+  signal(signal: NodeJS.Signals): void;
+  kill(): void;
+}
+
+export class SandboxStartError extends Error {
+  constructor(
+    message: string,
+    readonly status: ExitStatus | null,
+  ) {
+    super(message);
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function statusOf(code: number | null, signal: NodeJS.Signals | null): ExitStatus {
+  if (code !== null) return { code, signal: null };
+  return { code: 128 + (signal ? (constants.signals[signal] ?? 1) : 1), signal };
+}
+
+export function launchSandbox(options: LaunchOptions): Promise<RunningSandbox> {
+  const child: ChildProcess = spawn(options.bwrap, options.args, {
+    stdio: [options.stdio ?? "inherit", options.stdio ?? "inherit", options.stdio ?? "inherit", "ipc"],
+    env: options.env,
+    // Its own process group: a terminal's Ctrl-C reaches the supervisor, which forwards it to
+    // the command; bubblewrap itself must not die of it.
+    detached: true,
+  });
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once("exit", (code, signal) => resolve(statusOf(code, signal)));
+  });
+  return new Promise<RunningSandbox>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      child.kill("SIGKILL");
+      reject(new SandboxStartError("the sandbox did not start within the time limit", null));
+    }, options.startTimeoutMs ?? 30_000);
+    child.once("error", (error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new SandboxStartError(`cannot start bubblewrap: ${error.message}`, null));
+    });
+    void exited.then((status) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new SandboxStartError(`the sandbox exited before it was ready (status ${status.code})`, status));
+    });
+    child.on("message", (message: unknown, handle: unknown) => {
+      if (settled) return; // one hand-off only; anything later is ignored
+      const msg = message as { type?: string } | null;
+      if (msg?.type !== "listener" || !(handle instanceof Server)) return;
+      settled = true;
+      clearTimeout(timer);
+      const bwrapPid = child.pid as number;
+      const reaperPid = childrenOf(bwrapPid)[0] ?? -1;
+      const initPid = childrenOf(reaperPid)[0] ?? -1;
+      if (child.connected) child.disconnect();
+      resolve({
+        listener: handle,
+        reaperPid,
+        initPid,
+        bwrapPid,
+        child,
+        exited,
+        signal(signal) {
+          try {
+            process.kill(initPid, signal);
+          } catch {
+            // already gone
+          }
+        },
+        kill() {
+          child.kill("SIGKILL");
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,182 @@
+// One sandbox, from policy to running processes: the filesystem plan, the bubblewrap command,
+// the environment and CA bundle, the launch, and the cleanup of host mount points afterwards.
+import {
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Policy } from "../policy/schema.ts";
+import { bwrapArgs, sandboxEnv } from "./bwrap.ts";
+import { caBundle, systemCaPem } from "./ca-bundle.ts";
+import { etcEntries, expandHome, hostProbe, nestedProtected, primaryGroup, resolveId } from "./host-facts.ts";
+import { launchSandbox, type RunningSandbox } from "./launch.ts";
+import { type MountPlan, planMounts, within } from "./mounts.ts";
+import { checkUserNamespaces, checkWorkdir, findBwrap, PreflightError } from "./preflight.ts";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const INIT_SOURCE = join(HERE, "init.cjs");
+export const SKILL_SOURCE = join(HERE, "skills", "policy_advisor.md");
+
+export interface SandboxSpec {
+  name: string;
+  policy: Policy;
+  /** Absolute path; the command starts here. */
+  workdir: string;
+  command: readonly string[];
+  /** Where this sandbox's files live on the host ($AIRLOCK_HOME/sandboxes/<name>). */
+  stateDir: string;
+  /** Hidden inside the sandbox: holds tokens, keys and every sandbox's state. */
+  airlockHome: string;
+  /** PEM of the sandbox CA (certificate only; the key never enters the sandbox). */
+  caCertPem: string;
+  hostEnv?: NodeJS.ProcessEnv;
+  home?: string;
+  startTimeoutMs?: number;
+  stdio?: "inherit" | "pipe";
+}
+
+export interface PreparedSandbox {
+  bwrap: string;
+  args: string[];
+  env: Record<string, string>;
+  plan: MountPlan;
+  uid?: number;
+  gid?: number;
+}
+
+function ids(policy: Policy): { uid?: number; gid?: number } {
+  const user = policy.process?.run_as_user;
+  const group = policy.process?.run_as_group;
+  if (user === undefined && group === undefined) return {};
+  const uid = user === undefined ? (process.getuid?.() ?? 0) : resolveId(user, "/etc/passwd");
+  if (uid === null)
+    throw new PreflightError(`process.run_as_user: no user named "${String(user)}" in /etc/passwd`);
+  const gid = group === undefined ? (primaryGroup(uid) ?? uid) : resolveId(group, "/etc/group");
+  if (gid === null)
+    throw new PreflightError(`process.run_as_group: no group named "${String(group)}" in /etc/group`);
+  return { uid, gid };
+}
+
+/** Everything up to the launch: checks, mount plan, arguments, environment, CA bundle on disk. */
+export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
+  const bwrap = findBwrap(spec.hostEnv?.["PATH"] ?? process.env["PATH"]);
+  checkUserNamespaces();
+  checkWorkdir(spec.workdir);
+  const workdir = realpathSync(spec.workdir);
+  const home = spec.home ?? homedir();
+  const fs = spec.policy.filesystem_policy;
+  const expand = (paths: readonly string[] | undefined) => (paths ?? []).map((p) => expandHome(p, home));
+  const deny = [...expand(fs?.deny), spec.airlockHome];
+  for (const d of deny) {
+    if (within(workdir, d)) throw new PreflightError(`workdir ${workdir} is inside the hidden path ${d}`);
+  }
+  if (deny.some((d) => within(process.execPath, d))) {
+    throw new PreflightError(`node (${process.execPath}) is inside a deny path; the sandbox init needs it`);
+  }
+  const includeWorkdir = fs?.include_workdir ?? true;
+  const readWrite = expand(fs?.read_write);
+  const bundlePath = join(spec.stateDir, "ca-bundle.pem");
+  writeFileSync(bundlePath, caBundle(systemCaPem(), spec.caCertPem), { mode: 0o644 });
+  const writableRoots = [...(includeWorkdir ? [workdir] : []), ...readWrite].filter(
+    (p) => hostProbe(p) === "dir",
+  );
+  const plan = planMounts({
+    workdir: includeWorkdir ? workdir : null,
+    readWrite,
+    readOnly: expand(fs?.read_only),
+    deny,
+    nestedProtected: writableRoots.flatMap((root) => nestedProtected(root)),
+    etc: etcEntries(),
+    airlockFiles: {
+      "init.cjs": INIT_SOURCE,
+      "ca-bundle.pem": bundlePath,
+      "skills/policy_advisor.md": SKILL_SOURCE,
+    },
+    probe: hostProbe,
+  });
+  const { uid, gid } = ids(spec.policy);
+  const args = bwrapArgs({
+    name: spec.name,
+    mounts: plan.ops,
+    chdir: workdir,
+    uid,
+    gid,
+    nodePath: process.execPath,
+    command: spec.command,
+  });
+  return { bwrap, args, env: sandboxEnv(spec.hostEnv ?? process.env, spec.name), plan, uid, gid };
+}
+
+export async function startSandbox(
+  spec: SandboxSpec,
+  prepared = prepareSandbox(spec),
+): Promise<RunningSandbox> {
+  writeFileSync(join(spec.stateDir, "mountpoints.json"), `${JSON.stringify(prepared.plan.createdOnHost)}\n`);
+  return launchSandbox({
+    bwrap: prepared.bwrap,
+    args: prepared.args,
+    env: prepared.env,
+    startTimeoutMs: spec.startTimeoutMs,
+    stdio: spec.stdio,
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Mount points still needed by another running sandbox (same workdir, started concurrently). */
+function inUseElsewhere(airlockHome: string, self: string): Set<string> {
+  const used = new Set<string>();
+  const root = join(airlockHome, "sandboxes");
+  let names: string[] = [];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return used;
+  }
+  for (const name of names) {
+    const dir = join(root, name);
+    if (dir === self) continue;
+    try {
+      const info = JSON.parse(readFileSync(join(dir, "sandbox.json"), "utf8")) as {
+        pid?: number;
+        ended?: string;
+      };
+      if (info.ended || typeof info.pid !== "number" || !alive(info.pid)) continue;
+      for (const p of JSON.parse(readFileSync(join(dir, "mountpoints.json"), "utf8")) as string[])
+        used.add(p);
+    } catch {
+      // not a live sandbox
+    }
+  }
+  return used;
+}
+
+/** Removes the empty files and directories bubblewrap created on the host as mount points for
+ * absent protected paths, unless they gained content or another live sandbox still uses them. */
+export function removeHostMountPoints(paths: readonly string[], airlockHome: string, stateDir: string): void {
+  const keep = inUseElsewhere(airlockHome, stateDir);
+  for (const path of paths) {
+    if (keep.has(path)) continue;
+    try {
+      const st = statSync(path);
+      if (st.isFile() && st.size === 0) unlinkSync(path);
+      else if (st.isDirectory()) rmdirSync(path); // fails (and stays) unless empty
+    } catch {
+      // gone already, or not empty: leave it
+    }
+  }
+}

@@ -1,0 +1,309 @@
+// The per-sandbox supervisor (DESIGN.md §2): loads the policy, prepares the sandbox's state
+// folder (logs, CA, policy snapshot), starts the sandbox, embeds the egress proxy on the
+// listener the sandbox hands over, identifies each connection's binary, serves policy.local,
+// forwards signals, and exits with the command's status.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { Socket } from "node:net";
+import { join, resolve } from "node:path";
+import { buildConfigEvent, buildNetworkEvent, buildProcessEvent } from "../audit/ocsf.ts";
+import { AuditLog } from "../audit/writer.ts";
+import { dumpPolicyYaml, policyHash } from "../policy/canonical.ts";
+import { loadPolicyFile } from "../policy/file.ts";
+import { formatProblem, validatePolicyValue } from "../policy/load.ts";
+import type { Policy } from "../policy/schema.ts";
+import { CA_CERT_FILE, loadOrCreateSandboxCA } from "../proxy/ca.ts";
+import { EgressProxy, type ProcessIdentity } from "../proxy/proxy.ts";
+import { parseConnectTo } from "../proxy/upstream.ts";
+import { SandboxIdentifier } from "../sandbox/identity.ts";
+import type { RunningSandbox } from "../sandbox/launch.ts";
+import { generateName } from "../sandbox/names.ts";
+import { checkName, PreflightError } from "../sandbox/preflight.ts";
+import { prepareSandbox, removeHostMountPoints, type SandboxSpec, startSandbox } from "../sandbox/sandbox.ts";
+import { createLocalRouter, type ProposalsHandler } from "./local-routes.ts";
+
+export class SupervisorError extends Error {}
+
+export interface SupervisorOptions {
+  name?: string;
+  policyFile?: string;
+  workdir: string;
+  command: string[];
+  connectTo?: string[];
+  upstreamCaFiles?: string[];
+  enableProposals?: boolean;
+  airlockHome: string;
+  /** Where status lines go (stderr: stdout belongs to the command). */
+  log?: (line: string) => void;
+  quiet?: boolean;
+  /** The gateway session's proposal routes (issue 5); absent → 503 gateway_unavailable. */
+  proposals?: () => ProposalsHandler | undefined;
+}
+
+const FORWARDED_SIGNALS: NodeJS.Signals[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+];
+
+/** A network policy that allows nothing: the default when no --policy is given. */
+const DENY_ALL: unknown = { version: 1 };
+
+export function loadPolicyOrFail(file: string | undefined, warn: (line: string) => void): Policy {
+  if (file === undefined) {
+    const builtIn = validatePolicyValue(DENY_ALL);
+    if (!builtIn.ok) throw new SupervisorError(`built-in policy: ${builtIn.errors.join("; ")}`);
+    return builtIn.value;
+  }
+  const loaded = loadPolicyFile(file);
+  for (const warning of loaded.warnings) warn(`warning: ${formatProblem(warning)}`);
+  if (!loaded.ok) {
+    const n = loaded.errors.length;
+    throw new SupervisorError(
+      `${loaded.errors.map(formatProblem).join("\n")}\n${n} error${n === 1 ? "" : "s"} in ${file}`,
+    );
+  }
+  return loaded.value;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** A sandbox of that name is running now (its supervisor is alive and it has not ended). */
+export function sandboxRunning(airlockHome: string, name: string): boolean {
+  try {
+    const info = JSON.parse(readFileSync(join(airlockHome, "sandboxes", name, "sandbox.json"), "utf8")) as {
+      pid?: number;
+      ended?: string;
+    };
+    return !info.ended && typeof info.pid === "number" && alive(info.pid);
+  } catch {
+    return false;
+  }
+}
+
+function readCAs(files: readonly string[]): string[] {
+  return files.map((file) => {
+    try {
+      const pem = readFileSync(file, "utf8");
+      if (!pem.includes("BEGIN CERTIFICATE")) throw new Error("no PEM certificate in it");
+      return pem;
+    } catch (error) {
+      throw new SupervisorError(`--upstream-ca ${file}: ${(error as Error).message}`);
+    }
+  });
+}
+
+/** A running supervised sandbox: the seam the gateway session (issue 5) attaches to. */
+export interface SupervisedSandbox {
+  name: string;
+  stateDir: string;
+  logDir: string;
+  /** Validated policy → swapped atomically into the proxy; returns the new local revision. */
+  setPolicy(next: Policy): number;
+  current(): { policy: Policy; version: number };
+  /** Resolves with the exit status for `airlock run` once everything is cleaned up. */
+  exited: Promise<number>;
+}
+
+/** Runs the command in a new sandbox; resolves with the exit status for `airlock run`. */
+export async function runSupervised(options: SupervisorOptions): Promise<number> {
+  return (await startSupervised(options)).exited;
+}
+
+export async function startSupervised(options: SupervisorOptions): Promise<SupervisedSandbox> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (options.command.length === 0)
+    throw new SupervisorError("no command given: airlock run [options] -- CMD...");
+  const policy = loadPolicyOrFail(options.policyFile, log);
+  const connectTo = (options.connectTo ?? []).map((spec) => {
+    try {
+      return parseConnectTo(spec);
+    } catch (error) {
+      throw new SupervisorError((error as Error).message);
+    }
+  });
+  const upstreamCAs = readCAs(options.upstreamCaFiles ?? []);
+  const airlockHome = resolve(options.airlockHome);
+  const sandboxesDir = join(airlockHome, "sandboxes");
+  const name = options.name ?? generateName((n) => sandboxRunning(airlockHome, n));
+  try {
+    checkName(name);
+  } catch (error) {
+    throw new SupervisorError((error as Error).message);
+  }
+  if (sandboxRunning(airlockHome, name))
+    throw new SupervisorError(`a sandbox named ${name} is already running`);
+
+  const stateDir = join(sandboxesDir, name);
+  const logDir = join(stateDir, "logs");
+  mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  const ca = await loadOrCreateSandboxCA(join(stateDir, "ca"), name);
+  writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(policy), { mode: 0o600 });
+  const workdir = resolve(options.workdir);
+  const info = {
+    name,
+    pid: process.pid,
+    started: new Date().toISOString(),
+    workdir,
+    command: options.command[0],
+    policy_file: options.policyFile ? resolve(options.policyFile) : null,
+    logs: logDir,
+    ca: join(stateDir, "ca", CA_CERT_FILE),
+  };
+  writeFileSync(join(stateDir, "sandbox.json"), `${JSON.stringify(info, null, 2)}\n`);
+
+  const spec: SandboxSpec = {
+    name,
+    policy,
+    workdir,
+    command: options.command,
+    stateDir,
+    airlockHome,
+    caCertPem: ca.certPem,
+  };
+  let prepared: ReturnType<typeof prepareSandbox>;
+  try {
+    prepared = prepareSandbox(spec);
+  } catch (error) {
+    if (error instanceof PreflightError) throw new SupervisorError(error.message);
+    throw error;
+  }
+  for (const note of prepared.plan.notes) log(`airlock: note: ${note}`);
+
+  const audit = new AuditLog(logDir, (error) => log(`airlock: cannot write the audit log: ${error.message}`));
+  let version = 1;
+  let current: Policy = policy;
+  audit.write(
+    buildConfigEvent({
+      time: Date.now(),
+      ok: true,
+      name: "policy",
+      version,
+      hash: policyHash(policy),
+      sandbox: name,
+    }),
+  );
+
+  // Signals are ours from before the start: one that arrives while the sandbox comes up is
+  // delivered to the command as soon as it runs, instead of killing the supervisor.
+  let sandbox: RunningSandbox | undefined;
+  const pending: NodeJS.Signals[] = [];
+  const handlers = FORWARDED_SIGNALS.map(
+    (signal) => [signal, () => (sandbox ? sandbox.signal(signal) : pending.push(signal))] as const,
+  );
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  try {
+    sandbox = await startSandbox(spec, prepared);
+  } catch (error) {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
+    audit.close();
+    throw new SupervisorError(`the sandbox did not start: ${(error as Error).message}`);
+  }
+
+  const running = sandbox;
+  const identifier = new SandboxIdentifier({ reaperPid: running.reaperPid, initPid: running.initPid });
+  const identify = async (socket: Socket): Promise<ProcessIdentity | null> => {
+    const result = await identifier.identify(socket);
+    if (result.ok) return { binary: result.binary, ancestors: result.ancestors, pid: result.pid };
+    audit.write(
+      buildNetworkEvent({
+        time: Date.now(),
+        allowed: false,
+        host: "-",
+        port: 0,
+        actor: { binary: result.binary ?? "unknown", ancestors: [] },
+        policy: null,
+        engine: "identity",
+        reason: result.reason,
+        severity: "HIGH",
+        sandbox: name,
+      }),
+    );
+    return null;
+  };
+  const proxy = new EgressProxy({
+    policy,
+    ca,
+    identify,
+    connectTo,
+    upstreamCAs,
+    proposalsEnabled: () => options.enableProposals === true,
+    localRouter: createLocalRouter({
+      current: () => ({ policy: current, version }),
+      logDir,
+      proposalsEnabled: () => options.enableProposals === true,
+      proposals: options.proposals,
+    }),
+    audit,
+  });
+  sandbox.listener.on("connection", (socket) => proxy.handle(socket));
+  audit.write(
+    buildProcessEvent({
+      time: Date.now(),
+      activity: "launch",
+      actor: { binary: options.command[0] as string, pid: sandbox.initPid },
+      sandbox: name,
+    }),
+  );
+  if (!options.quiet) log(`airlock: sandbox ${name} started (logs: ${logDir})`);
+
+  for (const signal of pending.splice(0)) sandbox.signal(signal);
+
+  const finish = async (): Promise<number> => {
+    const status = await sandbox.exited;
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    sandbox.listener.close();
+    await proxy.close();
+    audit.write(
+      buildProcessEvent({
+        time: Date.now(),
+        activity: "terminate",
+        actor: { binary: options.command[0] as string, pid: sandbox.initPid },
+        exitCode: status.code,
+        sandbox: name,
+      }),
+    );
+    audit.close();
+    removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
+    writeFileSync(
+      join(stateDir, "sandbox.json"),
+      `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: status.code }, null, 2)}\n`,
+    );
+    return status.code;
+  };
+  return {
+    name,
+    stateDir,
+    logDir,
+    setPolicy(next: Policy): number {
+      proxy.setPolicy(next);
+      current = next;
+      version++;
+      audit.write(
+        buildConfigEvent({
+          time: Date.now(),
+          ok: true,
+          name: "policy",
+          version,
+          hash: policyHash(next),
+          sandbox: name,
+        }),
+      );
+      writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(next), { mode: 0o600 });
+      return version;
+    },
+    current: () => ({ policy: current, version }),
+    exited: finish(),
+  };
+}
