@@ -254,11 +254,25 @@ describe("airlock hook codex", () => {
     assert.match(d.permissionDecisionReason, /needs approval/);
   });
 
+  it("quotes an argv array so it is judged as exactly that argv", async () => {
+    const d = decisionOf(
+      await runHook("codex", payload("Bash", { command: ["bash", "-lc", "ls; rm -rf /"] })),
+    );
+    assert.equal(d.permissionDecision, "deny");
+    assert.match(d.permissionDecisionReason, /rm-outside-workdir/);
+    const ok = decisionOf(await runHook("codex", payload("Bash", { command: ["ls", "-la", "a b"] })));
+    assert.equal(ok.permissionDecision, "allow");
+  });
+
   it("checks every file an apply_patch touches", async () => {
     const patch =
       "*** Begin Patch\n*** Update File: build/a.txt\n@@\n-a\n+b\n*** Add File: .env\n+K=v\n*** End Patch\n";
     const d = decisionOf(await runHook("codex", payload("apply_patch", { command: patch })));
     assert.equal(d.permissionDecision, "deny");
     assert.match(d.permissionDecisionReason, /secrets/);
+    const argv = decisionOf(
+      await runHook("codex", payload("apply_patch", { command: ["apply_patch", patch] })),
+    );
+    assert.equal(argv.permissionDecision, "deny");
   });
 });
