@@ -90,36 +90,46 @@ export function resolveGlob(paths: Paths, glob: string): string {
   return `${paths.workdir.replace(/\/+$/, "")}/${glob.replace(/^\.\//, "")}`;
 }
 
-const globCache = new Map<string, RegExp>();
-function pathGlob(glob: string): RegExp {
-  let re = globCache.get(glob);
-  if (!re) {
-    re = compilePathGlob(glob);
-    if (globCache.size > 4096) globCache.clear();
-    globCache.set(glob, re);
-  }
-  return re;
+interface ResolvedGlob {
+  re: RegExp;
+  /** The fixed leading directory of the glob ("" when it starts with a wildcard). */
+  fixed: string;
 }
 
-export function fileGlobMatches(paths: Paths, globs: RegExpMatcher, absolute: string): boolean {
-  return globs.raw.some((g) => pathGlob(resolveGlob(paths, g)).test(absolute));
-}
+const globCache = new Map<string, ResolvedGlob>();
 
-/**
- * Is `absolute` the directory of, or a directory above, something a glob protects (`~` above `~/.ssh/**`)? A
- * recursive command given it would reach the protected files. Only globs with a fixed
- * leading directory count: `**\/.env` could be under any directory.
- */
-export function isAncestorOfGlob(paths: Paths, globs: RegExpMatcher, absolute: string): boolean {
-  const dir = absolute.replace(/\/+$/, "");
-  return globs.raw.some((g) => {
-    const resolved = resolveGlob(paths, g);
+/** A rule glob resolved for this home and workdir, compiled once. */
+function resolvedGlob(paths: Paths, glob: string): ResolvedGlob {
+  const key = `${paths.home}\0${paths.workdir}\0${glob}`;
+  let hit = globCache.get(key);
+  if (!hit) {
+    const resolved = resolveGlob(paths, glob);
     const wild = resolved.search(/[*?]/);
     const fixed = (wild < 0 ? resolved : resolved.slice(0, resolved.lastIndexOf("/", wild))).replace(
       /\/+$/,
       "",
     );
-    if (fixed === "" || !fixed.startsWith("/")) return false;
+    hit = { re: compilePathGlob(resolved), fixed: fixed.startsWith("/") ? fixed : "" };
+    if (globCache.size > 4096) globCache.clear();
+    globCache.set(key, hit);
+  }
+  return hit;
+}
+
+export function fileGlobMatches(paths: Paths, globs: RegExpMatcher, absolute: string): boolean {
+  return globs.raw.some((g) => resolvedGlob(paths, g).re.test(absolute));
+}
+
+/**
+ * Is `absolute` the directory of, or a directory above, something a glob protects (`~` above
+ * `~/.ssh/**`)? A recursive command given it would reach the protected files. Only globs with
+ * a fixed leading directory count: `**\/.env` could be under any directory.
+ */
+export function isAncestorOfGlob(paths: Paths, globs: RegExpMatcher, absolute: string): boolean {
+  const dir = absolute.replace(/\/+$/, "");
+  return globs.raw.some((g) => {
+    const { fixed } = resolvedGlob(paths, g);
+    if (fixed === "") return false;
     return dir === "" || fixed === dir || fixed.startsWith(`${dir}/`);
   });
 }
