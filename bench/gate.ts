@@ -161,7 +161,6 @@ console.log(
 );
 const worstP99 = Math.max(...rows.map((r) => r.p99_us));
 const worstCpuP99 = Math.max(...rows.map((r) => r.p99_cpu_us));
-const worstCpuP99 = Math.max(...rows.map((r) => r.p99_cpu_us));
 // p99 tails of multi-command parses are sensitive to CPU contention: print the load they ran under.
 const load = loadavg().map((l) => +l.toFixed(2));
 console.log(`load average during the run: ${load.join(" ")}`);
@@ -178,7 +177,6 @@ console.log(
     node_startup_ms_p50: +nodeMs.toFixed(1),
     hook_ratio_vs_node: +(hookMs / nodeMs).toFixed(2),
     worst_p99_us: worstP99,
-    worst_p99_cpu_us: worstCpuP99,
     worst_p99_cpu_us: worstCpuP99,
     load_average: load,
   }),
