@@ -88,18 +88,24 @@ export async function check(opts: CheckOptions): Promise<void> {
     );
 }
 
-export function verify(file: string, opts: { key?: string; json?: boolean }): void {
+export function verify(file: string, opts: { key?: string; json?: boolean; head?: string }): void {
+  let expectHead: { seq: number; hash: string } | undefined;
+  if (opts.head !== undefined) {
+    const m = /^(\d+):(sha256:[0-9a-f]{64})$/.exec(opts.head);
+    if (!m) throw new CliError(`--head must be SEQ:sha256:HEX (as printed by verify), got "${opts.head}"`, 2);
+    expectHead = { seq: Number(m[1]), hash: m[2] as string };
+  }
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
     throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
   }
-  const result = verifyReceipts(text.split("\n"), loadVerifyKey(opts.key));
+  const result = verifyReceipts(text.split("\n"), loadVerifyKey(opts.key), expectHead);
   if (opts.json) printJson(result);
   else if (result.ok) {
     process.stdout.write(
-      `${file}: ok, ${result.count} receipt${result.count === 1 ? "" : "s"}${result.head ? `, head seq ${result.head.seq} ${result.head.hash}` : ""}\n`,
+      `${file}: ok, ${result.count} receipt${result.count === 1 ? "" : "s"}${result.head ? `, head ${result.head.seq}:${result.head.hash}` : ""}\n`,
     );
   } else process.stdout.write(`${result.problems.map((p) => `${file}: ${p}`).join("\n")}\n${file}: FAILED\n`);
   if (!result.ok) process.exitCode = EXIT_FAILURE;

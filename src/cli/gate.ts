@@ -27,8 +27,9 @@ export function registerGateCommands(program: Command): void {
     .description("verify a receipt file: hashes, chain, signatures, order")
     .argument("<file>", "receipts JSONL file")
     .option("--key <file>", "public key PEM (default $AIRLOCK_HOME/gate/receipt-key.pub.pem)")
+    .option("--head <seq:hash>", "a head printed by an earlier verify: fail if it is gone (truncation)")
     .option("--json", "print the result as JSON")
-    .action(async (file: string, opts: { key?: string; json?: boolean }) =>
+    .action(async (file: string, opts: { key?: string; json?: boolean; head?: string }) =>
       (await import("./gate-actions.ts")).verify(file, opts),
     );
 

@@ -90,19 +90,48 @@ export function resolveGlob(paths: Paths, glob: string): string {
   return `${paths.workdir.replace(/\/+$/, "")}/${glob.replace(/^\.\//, "")}`;
 }
 
-const globCache = new Map<string, RegExp>();
-function pathGlob(glob: string): RegExp {
-  let re = globCache.get(glob);
-  if (!re) {
-    re = compilePathGlob(glob);
+interface ResolvedGlob {
+  re: RegExp;
+  /** The fixed leading directory of the glob ("" when it starts with a wildcard). */
+  fixed: string;
+}
+
+const globCache = new Map<string, ResolvedGlob>();
+
+/** A rule glob resolved for this home and workdir, compiled once. */
+function resolvedGlob(paths: Paths, glob: string): ResolvedGlob {
+  const key = `${paths.home}\0${paths.workdir}\0${glob}`;
+  let hit = globCache.get(key);
+  if (!hit) {
+    const resolved = resolveGlob(paths, glob);
+    const wild = resolved.search(/[*?]/);
+    const fixed = (wild < 0 ? resolved : resolved.slice(0, resolved.lastIndexOf("/", wild))).replace(
+      /\/+$/,
+      "",
+    );
+    hit = { re: compilePathGlob(resolved), fixed: fixed.startsWith("/") ? fixed : "" };
     if (globCache.size > 4096) globCache.clear();
-    globCache.set(glob, re);
+    globCache.set(key, hit);
   }
-  return re;
+  return hit;
 }
 
 export function fileGlobMatches(paths: Paths, globs: RegExpMatcher, absolute: string): boolean {
-  return globs.raw.some((g) => pathGlob(resolveGlob(paths, g)).test(absolute));
+  return globs.raw.some((g) => resolvedGlob(paths, g).re.test(absolute));
+}
+
+/**
+ * Is `absolute` the directory of, or a directory above, something a glob protects (`~` above
+ * `~/.ssh/**`)? A recursive command given it would reach the protected files. Only globs with
+ * a fixed leading directory count: `**\/.env` could be under any directory.
+ */
+export function isAncestorOfGlob(paths: Paths, globs: RegExpMatcher, absolute: string): boolean {
+  const dir = absolute.replace(/\/+$/, "");
+  return globs.raw.some((g) => {
+    const { fixed } = resolvedGlob(paths, g);
+    if (fixed === "") return false;
+    return dir === "" || fixed === dir || fixed.startsWith(`${dir}/`);
+  });
 }
 
 interface RegExpMatcher {
@@ -380,8 +409,15 @@ export function hardStopMatches(rule: CompiledRule, t: Target): Tri {
     for (const { word, op } of shellPaths(analysis)) {
       if (!opApplies(rule.file.op, op) || word.dynamic) continue;
       const file = rule.file;
-      if (candidatePaths(t.paths, bd, word.value).some((p) => fileGlobMatches(t.paths, file.globs, p)))
-        return "yes";
+      const candidates = candidatePaths(t.paths, bd, word.value);
+      if (candidates.some((p) => fileGlobMatches(t.paths, file.globs, p))) return "yes";
+      // Reading a directory above protected files may read them (grep -r x ~); writing it cannot.
+      if (
+        op === "arg" &&
+        file.op !== "write" &&
+        candidates.some((p) => isAncestorOfGlob(t.paths, file.globs, p))
+      )
+        best = "maybe";
       if (bd.unknown && isRelative(word.value)) best = "maybe";
     }
   }

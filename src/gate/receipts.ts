@@ -45,12 +45,18 @@ export interface VerifyResult {
 }
 
 /** Checks every line: its own hash, its signature, its link to the line before, its sequence. */
-export function verifyReceipts(lines: string[], publicKey: KeyObject): VerifyResult {
+export function verifyReceipts(
+  lines: string[],
+  publicKey: KeyObject,
+  /** A head recorded earlier (`seq:hash`): the file must still contain it (detects truncation). */
+  expectHead?: { seq: number; hash: string },
+): VerifyResult {
   const problems: string[] = [];
   let prev = GENESIS;
   let expectedSeq: number | undefined;
   let count = 0;
   let head: { seq: number; hash: string } | undefined;
+  let sawExpected = false;
   for (const [index, line] of lines.entries()) {
     if (line.trim() === "") continue;
     const at = `line ${index + 1}`;
@@ -75,9 +81,13 @@ export function verifyReceipts(lines: string[], publicKey: KeyObject): VerifyRes
     if (expectedSeq !== undefined && body.seq !== expectedSeq) {
       problems.push(`${at}: sequence ${body.seq}, expected ${expectedSeq}`);
     }
+    if (expectHead && body.seq === expectHead.seq && hash === expectHead.hash) sawExpected = true;
     expectedSeq = body.seq + 1;
     prev = hash;
     head = { seq: body.seq, hash };
+  }
+  if (expectHead && !sawExpected) {
+    problems.push(`the recorded head (seq ${expectHead.seq}) is missing: lines were removed or replaced`);
   }
   return { ok: problems.length === 0, count, problems, ...(head ? { head } : {}) };
 }

@@ -126,12 +126,12 @@ describe("contained run (real overlay, real bubblewrap)", { timeout: 120000 }, (
     assert.match(r.stderr, /discarded 2 changes/);
   });
 
-  it("runs without network and cannot write outside the workdir", async () => {
+  it("runs without network, without Airlock's variables, and cannot write outside the workdir", async () => {
     const wd = project("isolated");
     const outside = join(root, "outside.txt");
     const r = await contain(
       wd,
-      `echo x > ${outside}; echo x > /usr/airlock-contain-test; echo $? > rc-outside; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' ' > net`,
+      `echo x > ${outside}; echo x > /usr/airlock-contain-test; echo $? > rc-outside; env > env.txt; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' ' > net`,
     );
     assert.equal(r.report.committed, true, r.stderr);
     assert.equal(existsSync(outside), false, "/tmp is private to the run");
@@ -139,6 +139,9 @@ describe("contained run (real overlay, real bubblewrap)", { timeout: 120000 }, (
     assert.notEqual(readFileSync(join(wd, "rc-outside"), "utf8").trim(), "0");
     // Only the loopback interface exists in the sandbox's network namespace.
     assert.equal(readFileSync(join(wd, "net"), "utf8").trim(), "lo");
+    const env = readFileSync(join(wd, "env.txt"), "utf8");
+    assert.doesNotMatch(env, /^AIRLOCK_HOME=/m, "Airlock's own variables stay outside");
+    assert.match(env, /^AIRLOCK_CONTAINED=1$/m);
   });
 
   it("passes the command's exit code through", async () => {

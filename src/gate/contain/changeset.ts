@@ -1,4 +1,5 @@
 // What a contained run changed, and whether the contain rules let it be committed. Pure.
+import { PROTECTED_NAMES } from "../../sandbox/protected.ts";
 import { fileGlobMatches, type Paths } from "../match.ts";
 import type { ContainConfig } from "../schema.ts";
 
@@ -22,6 +23,15 @@ export interface CommitVerdict {
   commit: boolean;
   reasons: string[];
 }
+
+/**
+ * What a contained run may never commit, whatever the policy says: the sandbox's protected
+ * files (shell start-up files, git hooks and config, agent settings...), at any depth.
+ */
+export const ALWAYS_PROTECTED: readonly string[] = [
+  ...PROTECTED_NAMES.flatMap((name) => [`**/${name}`, `**/${name}/**`]),
+  "**/.claude/settings*.json",
+];
 
 export function safeRelative(path: string): boolean {
   return (

@@ -1,9 +1,11 @@
 // The contained run: a user+mount namespace holding an overlay of the workdir, and inside it a
 // bubblewrap sandbox (read-only root, private /tmp, no network) with the overlay bound over the
 // workdir. bubblewrap 0.8 has no overlay options, so the overlay is mounted by the outer namespace.
-// Minimal launcher local to the gate; src/sandbox will own the general one (see docs/gate.md).
+// Isolation flags and mount syntax come from src/sandbox; only the overlay step is the gate's.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { ISOLATION_ARGS, sandboxEnv } from "../../sandbox/bwrap.ts";
+import { FRESH_DIRS, type MountOp, mountArgs } from "../../sandbox/mounts.ts";
 
 export interface ContainPlan {
   workdir: string;
@@ -20,18 +22,24 @@ export interface ContainPlan {
 
 const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-/** bwrap arguments for the command, given the mounted overlay. Pure. */
+/**
+ * bwrap arguments for the command, given the mounted overlay. Pure. The namespaces and mount
+ * syntax are the sandbox's own (src/sandbox/bwrap.ts, mounts.ts): one definition of isolation.
+ */
 export function bwrapArgs(plan: ContainPlan, merged: string): string[] {
-  const args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"];
-  for (const path of plan.hide) args.push("--tmpfs", path);
-  args.push("--bind", merged, plan.workdir);
-  args.push(
-    "--unshare-net",
-    "--unshare-pid",
-    "--unshare-ipc",
-    "--unshare-uts",
-    "--die-with-parent",
-    "--new-session",
+  const mounts: MountOp[] = [
+    { op: "ro-bind", src: "/", dest: "/" },
+    { op: "dev", dest: "/dev" },
+    { op: "proc", dest: "/proc" },
+    ...FRESH_DIRS.map((dest): MountOp => ({ op: "tmpfs", dest })),
+    ...plan.hide.map((dest): MountOp => ({ op: "tmpfs", dest })),
+    { op: "bind", src: merged, dest: plan.workdir },
+  ];
+  return [
+    ...ISOLATION_ARGS,
+    "--hostname",
+    "airlock-contain",
+    ...mountArgs(mounts),
     "--setenv",
     "AIRLOCK_CONTAINED",
     "1",
@@ -39,8 +47,7 @@ export function bwrapArgs(plan: ContainPlan, merged: string): string[] {
     plan.cwd,
     "--",
     ...plan.command,
-  );
-  return args;
+  ];
 }
 
 /** The script run inside `unshare --user --map-root-user --mount`. Pure. */
@@ -70,12 +77,15 @@ export interface ContainResult {
 
 export function runContained(plan: ContainPlan, timeoutSeconds: number): Promise<ContainResult> {
   return new Promise((resolve, reject) => {
+    // The sandbox's environment rules: Airlock's own variables, agent sockets and proxies dropped.
+    const env = sandboxEnv(process.env, "airlock-contain");
     const child = spawn(
       "unshare",
       ["--user", "--map-root-user", "--mount", "bash", "-c", innerScript(plan)],
       {
         stdio: ["inherit", "inherit", "inherit"],
         detached: true,
+        env,
       },
     );
     let timedOut = false;

@@ -27,6 +27,33 @@ const CODE_RUNNERS: Record<string, string> = {
   hash: "hash changes command lookup",
 };
 
+/**
+ * Reserved words never run as commands when unquoted: seeing one as a command name means
+ * tree-sitter-bash read the line differently from bash (it does for `! for ...`, `! ! cmd`).
+ */
+const RESERVED = new Set([
+  "!",
+  "if",
+  "then",
+  "else",
+  "elif",
+  "fi",
+  "for",
+  "while",
+  "until",
+  "do",
+  "done",
+  "case",
+  "esac",
+  "in",
+  "select",
+  "function",
+  "{",
+  "}",
+  "[[",
+  "]]",
+]);
+
 const WRITE_OPS = new Set([">", ">>", ">|", "&>", "&>>", "<>", ">&"]);
 
 class Walker {
@@ -71,6 +98,21 @@ class Walker {
       case "variable_assignment":
         this.assignment(node);
         break;
+      case "word":
+        // tree-sitter-bash can fold "ls<newline>\\rm -rf /" into one command whose argument
+        // starts with the newline; bash runs two commands. A bare newline in a word means the
+        // parse cannot be trusted.
+        if (/(^|[^\\])\n/.test(node.text)) this.parseError ??= "a line break inside a word (ambiguous parse)";
+        return;
+      case "command_substitution":
+        // Inside backticks bash removes one level of \\, \` and \$ before parsing the
+        // command; tree-sitter does not, so `\\curl` would hide curl. Re-parse the text as bash sees it.
+        if (node.child(0)?.type === "`") {
+          const inner = node.text.slice(1, node.text.endsWith("`") ? -1 : undefined);
+          this.analyzeText(inner.replace(/\\([\\`$])/g, "$1"), via, depth + 1);
+          return;
+        }
+        break;
       case "heredoc_body":
         // Unquoted here-doc bodies expand substitutions; the walker finds them as children.
         break;
@@ -107,6 +149,9 @@ class Walker {
         if (v) this.walk(v, via, depth);
       } else if (child.type === "command_name") {
         const inner = child.namedChildren[0];
+        if (inner?.type === "word" && RESERVED.has(inner.text)) {
+          this.parseError ??= `the reserved word "${inner.text}" where a command should be (ambiguous parse)`;
+        }
         name = inner ? wordOf(inner) : dynamicWord(child.text);
         for (const c of child.namedChildren) if (c) this.walk(c, via, depth);
       } else if (child.type === "file_redirect" || child.type === "heredoc_redirect") {
