@@ -17,6 +17,7 @@ import { defaultDbUrl, redactDbUrl } from "../gateway/store/open.ts";
 import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
+import { processAlive as alive } from "../sandbox/host-facts.ts";
 import { CliError, parsePort, printJson } from "./common.ts";
 
 interface StartOptions {
@@ -32,15 +33,6 @@ function loadCeiling(file: string | undefined): Policy | undefined {
   const loaded = loadPolicyFile(file);
   if (!loaded.ok) throw new CliError(`--ceiling: ${loaded.errors.map(formatProblem).join("\n")}`);
   return loaded.value;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Guards against a recycled pid: only a process running `gateway run` is ours to stop. */

@@ -1,10 +1,11 @@
 // Where local gateway state lives: $AIRLOCK_HOME (default ~/.airlock).
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
+/** $AIRLOCK_HOME (made absolute), default ~/.airlock (DESIGN.md §1). */
 export function airlockHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.AIRLOCK_HOME || join(homedir(), ".airlock");
+  return env.AIRLOCK_HOME ? resolve(env.AIRLOCK_HOME) : join(homedir(), ".airlock");
 }
 
 export interface GatewayInfo {

@@ -113,3 +113,13 @@ export function symlinkedBinaries(paths: readonly string[]): Array<{ path: strin
   }
   return out;
 }
+
+/** Is a process with this pid alive (EPERM: alive, but not ours)? */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -15,7 +15,15 @@ import { fileURLToPath } from "node:url";
 import type { Policy } from "../policy/schema.ts";
 import { bwrapArgs, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
-import { etcEntries, expandHome, hostProbe, nestedProtected, primaryGroup, resolveId } from "./host-facts.ts";
+import {
+  processAlive as alive,
+  etcEntries,
+  expandHome,
+  hostProbe,
+  nestedProtected,
+  primaryGroup,
+  resolveId,
+} from "./host-facts.ts";
 import { launchSandbox, type RunningSandbox } from "./launch.ts";
 import { type MountPlan, planMounts, within } from "./mounts.ts";
 import { checkUserNamespaces, checkWorkdir, findBwrap, PreflightError } from "./preflight.ts";
@@ -126,15 +134,6 @@ export async function startSandbox(
     startTimeoutMs: spec.startTimeoutMs,
     stdio: spec.stdio,
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Mount points still needed by another running sandbox (same workdir, started concurrently). */

@@ -14,7 +14,7 @@ import type { Policy } from "../policy/schema.ts";
 import { CA_CERT_FILE, loadOrCreateSandboxCA } from "../proxy/ca.ts";
 import { type DenialEvent, EgressProxy, type ProcessIdentity } from "../proxy/proxy.ts";
 import { parseConnectTo } from "../proxy/upstream.ts";
-import { symlinkedBinaries } from "../sandbox/host-facts.ts";
+import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.ts";
 import { SandboxIdentifier } from "../sandbox/identity.ts";
 import type { RunningSandbox } from "../sandbox/launch.ts";
 import { generateName } from "../sandbox/names.ts";
@@ -83,15 +83,6 @@ export function loadPolicyOrFail(file: string | undefined, warn: (line: string) 
     );
   }
   return loaded.value;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** A sandbox of that name is running now (its supervisor is alive and it has not ended). */
