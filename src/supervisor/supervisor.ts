@@ -19,7 +19,13 @@ import { SandboxIdentifier } from "../sandbox/identity.ts";
 import type { RunningSandbox } from "../sandbox/launch.ts";
 import { generateName } from "../sandbox/names.ts";
 import { checkName, PreflightError } from "../sandbox/preflight.ts";
-import { prepareSandbox, removeHostMountPoints, type SandboxSpec, startSandbox } from "../sandbox/sandbox.ts";
+import {
+  prepareSandbox,
+  recoverStaleMountPoints,
+  removeHostMountPoints,
+  type SandboxSpec,
+  startSandbox,
+} from "../sandbox/sandbox.ts";
 import { createLocalRouter, type ProposalsHandler } from "./local-routes.ts";
 
 export class SupervisorError extends Error {}
@@ -176,6 +182,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     airlockHome,
     caCertPem: ca.certPem,
   };
+  recoverStaleMountPoints(airlockHome);
   let prepared: ReturnType<typeof prepareSandbox>;
   try {
     prepared = prepareSandbox(spec);

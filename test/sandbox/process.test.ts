@@ -119,6 +119,14 @@ describe("airlock run as a process", () => {
       await waitFor(() => processesWith(`sleep\0${marker}`).length === 0, 10_000),
       "the sandbox outlived its supervisor",
     );
+    // Its placeholders for absent protected files are still in the workdir; the next start
+    // in the same Airlock home clears them.
+    assert.equal(existsSync(join(wd, ".mcp.json")), true);
+    const next = await run(["true"]);
+    assert.equal(next.code, 0);
+    for (const ghost of [".mcp.json", ".bashrc", ".claude", ".airlock"]) {
+      assert.equal(existsSync(join(wd, ghost)), false, `${ghost} left behind`);
+    }
   });
 });
 
