@@ -198,6 +198,11 @@ describe("preflight", () => {
       result.stderr,
       /bubblewrap \(bwrap\) is not installed; install it with `apt-get install bubblewrap`/,
     );
+    assert.equal(
+      existsSync(join(dir, "h", "sandboxes")),
+      false,
+      "a failed preflight leaves no sandbox behind",
+    );
   });
 
   test("a bad --connect-to and a missing command are usage problems", async () => {
