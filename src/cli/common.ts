@@ -1,5 +1,5 @@
 // Shared CLI plumbing: exit codes, usage errors, JSON output.
-import { InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -28,4 +28,9 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The subcommand group `name` of `program`, created if no other module has made it yet. */
+export function getOrCreateGroup(program: Command, name: string, description: string): Command {
+  return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
 }

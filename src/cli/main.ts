@@ -1,8 +1,17 @@
 // The `airlock` command: parses flags, calls the parts, renders. Exit codes: 0 ok, 1 failure, 2 usage.
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT_USAGE } from "./common.ts";
+import { registerDenialsCommands } from "./denials.ts";
+import { registerGateCommands } from "./gate.ts";
+import { registerGatewayCommands } from "./gateway.ts";
+import { registerHookCommands } from "./hook.ts";
+import { registerInboxCommands } from "./inbox.ts";
+import { registerMcpProxyCommands } from "./mcp-proxy.ts";
 import { registerPolicyCommands } from "./policy.ts";
+import { registerPolicyRemoteCommands } from "./policy-remote.ts";
+import { registerRuleCommands } from "./rule.ts";
 import { registerRunCommands } from "./run.ts";
+import { registerSettingsCommands } from "./settings.ts";
 
 export function buildProgram(): Command {
   const program = new Command("airlock")
@@ -11,12 +20,21 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerPolicyCommands(program);
+  registerPolicyRemoteCommands(program);
+  registerGatewayCommands(program);
+  registerRuleCommands(program);
+  registerSettingsCommands(program);
+  registerDenialsCommands(program);
+  registerGateCommands(program);
+  registerHookCommands(program);
+  registerMcpProxyCommands(program);
   registerRunCommands(program);
+  registerInboxCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
 
-async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
@@ -33,4 +51,10 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv);
+// A reader that stops early (`airlock ... | head`) is not an error.
+export function exitQuietlyOnBrokenPipe(): void {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
+}

@@ -1,9 +1,13 @@
 // `airlock run`: a command in a sandbox whose only way out is the policy proxy (DESIGN.md §9).
 // stdout and stdin belong to the command; Airlock's own lines go to stderr.
 import type { Command } from "commander";
+import { GatewayClient, resolveClientOptions } from "../gateway/client.ts";
+import type { Policy } from "../policy/schema.ts";
 import { airlockHome } from "../supervisor/paths.ts";
-import { runSupervised, SupervisorError } from "../supervisor/supervisor.ts";
+import { GatewaySession } from "../supervisor/session.ts";
+import { type ControlPlane, runSupervised, SupervisorError } from "../supervisor/supervisor.ts";
 import { CliError, collect } from "./common.ts";
+import { ensureGateway } from "./gateway.ts";
 
 interface RunOptions {
   name?: string;
@@ -13,6 +17,46 @@ interface RunOptions {
   upstreamCa?: string[];
   enableProposals?: boolean;
   quiet?: boolean;
+  gateway?: boolean;
+}
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * The gateway session for a new sandbox: a local gateway is started when none answers (unless
+ * AIRLOCK_GATEWAY names one). Without a gateway the sandbox still runs, on its policy file alone.
+ */
+async function connectGateway(
+  name: string,
+  policy: Policy,
+  opts: RunOptions,
+): Promise<ControlPlane | undefined> {
+  try {
+    if (!process.env.AIRLOCK_GATEWAY) {
+      const { info, started } = await ensureGateway();
+      if (started && !opts.quiet) say(`airlock: started a local gateway at ${info.url} (store ${info.db})`);
+    }
+    const { url, token } = resolveClientOptions(process.env);
+    const session = new GatewaySession({
+      gateway: url,
+      operatorToken: token,
+      sandbox: name,
+      policy,
+      log: say,
+    });
+    const connected = await session.start();
+    if (!connected)
+      say("airlock: the gateway did not answer yet; the sandbox enforces its policy file and keeps trying");
+    else if (opts.enableProposals) {
+      await new GatewayClient({ url, token }).setSetting("agent_policy_proposals_enabled", true, name);
+    }
+    return session;
+  } catch (error) {
+    say(
+      `airlock: no gateway (${(error as Error).message}); the policy file is final and proposals are unavailable`,
+    );
+    return undefined;
+  }
 }
 
 export function registerRunCommands(program: Command): void {
@@ -36,6 +80,7 @@ export function registerRunCommands(program: Command): void {
     )
     .option("--enable-proposals", "let the agent read its policy and propose rules via http://policy.local")
     .option("-q, --quiet", "do not print the sandbox name and log folder")
+    .option("--no-gateway", "run without the control plane: the policy file is final, no proposals")
     .action(async (command: string[], opts: RunOptions) => {
       let code: number;
       try {
@@ -49,6 +94,7 @@ export function registerRunCommands(program: Command): void {
           enableProposals: opts.enableProposals === true,
           airlockHome: airlockHome(),
           quiet: opts.quiet === true,
+          connect: opts.gateway === false ? undefined : (name, policy) => connectGateway(name, policy, opts),
         });
       } catch (error) {
         if (error instanceof SupervisorError) throw new CliError(error.message);

@@ -209,11 +209,14 @@ function binaryMatches(matcher: BinaryMatcher, identity: Identity): boolean {
   return false;
 }
 
+/** Only names made of digits, dots, hex and colons can be IP literals; skip parsing the rest. */
+const IP_LIKE = /^[0-9a-f.:]+$/;
+
 /** Hosts no policy can open, judged on the name or IP literal alone (resolved names: checkAddresses). */
 export function alwaysBlockedHost(host: string): string | null {
   const h = normalizeHost(host);
   if (ALWAYS_BLOCKED_HOSTS.has(h) || h.endsWith(".localhost")) return `${h} is always blocked`;
-  const ip = parseIp(h);
+  const ip = IP_LIKE.test(h) ? parseIp(h) : null;
   if (ip) {
     const cls = classifyAddress(ip);
     if (cls.kind === "always_blocked") return `${h} is a ${cls.label} address, always blocked`;
@@ -221,6 +224,15 @@ export function alwaysBlockedHost(host: string): string | null {
   return null;
 }
 
+function l4Missing(host: string, port: number, identity: Identity): RuleMissing {
+  return { type: "l4_allow", layer: "l4", host, port, binary: identity.binary };
+}
+
+function connectDenied(reason: string, ruleMissing?: RuleMissing): ConnectDecision {
+  return { decision: "deny", layer: "l4", policy: null, reason, ruleMissing, inspect: false, endpoints: [] };
+}
+
+// Hot path: no closures are created per call (tsx's keepNames wraps each named one).
 export function decideConnect(
   cp: CompiledPolicy,
   host: string,
@@ -228,29 +240,23 @@ export function decideConnect(
   identity: Identity,
 ): ConnectDecision {
   const h = normalizeHost(host);
-  const deny = (reason: string, ruleMissing?: RuleMissing): ConnectDecision => ({
-    decision: "deny",
-    layer: "l4",
-    policy: null,
-    reason,
-    ruleMissing,
-    inspect: false,
-    endpoints: [],
-  });
-  const missing: RuleMissing = { type: "l4_allow", layer: "l4", host: h, port, binary: identity.binary };
   const blocked = alwaysBlockedHost(h);
-  if (blocked) return deny(blocked);
+  if (blocked) return connectDenied(blocked);
   const candidates = endpointsFor(cp, h, port);
-  if (candidates.length === 0) return deny(`no rule allows ${h}:${port}`, missing);
-  const allowed = candidates.filter((ep) => binaryMatches(ep.binaries, identity));
+  if (candidates.length === 0)
+    return connectDenied(`no rule allows ${h}:${port}`, l4Missing(h, port, identity));
+  const allowed: CompiledEndpoint[] = [];
+  let raw: CompiledEndpoint | undefined;
+  for (const ep of candidates) {
+    if (!binaryMatches(ep.binaries, identity)) continue;
+    allowed.push(ep);
+    if (!ep.inspect && raw === undefined) raw = ep;
+  }
   if (allowed.length === 0) {
     const rules = [...new Set(candidates.map((ep) => ep.ruleKey))].join(", ");
-    return deny(
-      `binary not allowed: ${identity.binary} is not listed for ${h}:${port} (rules: ${rules})`,
-      missing,
-    );
+    const reason = `binary not allowed: ${identity.binary} is not listed for ${h}:${port} (rules: ${rules})`;
+    return connectDenied(reason, l4Missing(h, port, identity));
   }
-  const raw = allowed.find((ep) => !ep.inspect);
   const first = raw ?? (allowed[0] as CompiledEndpoint);
   return {
     decision: "allow",
@@ -264,8 +270,16 @@ export function decideConnect(
   };
 }
 
-function queryMatches(rule: CompiledL7, params: Map<string, string[]> | null): boolean {
+/** The query string, parsed only when a rule with query matchers is tested. */
+interface LazyQuery {
+  raw: string;
+  parsed?: Map<string, string[]> | null;
+}
+
+function queryMatches(rule: CompiledL7, query: LazyQuery): boolean {
   if (rule.query.length === 0) return true;
+  if (query.parsed === undefined) query.parsed = parseQuery(query.raw);
+  const params = query.parsed;
   if (params === null) return false;
   for (const [key, globs] of rule.query) {
     const values = params.get(key);
@@ -275,15 +289,8 @@ function queryMatches(rule: CompiledL7, params: Map<string, string[]> | null): b
   return true;
 }
 
-function l7Matches(
-  rule: CompiledL7,
-  method: string,
-  path: string,
-  params: Map<string, string[]> | null,
-): boolean {
-  return (
-    (rule.method === "*" || rule.method === method) && rule.path.test(path) && queryMatches(rule, params)
-  );
+function l7Matches(rule: CompiledL7, method: string, path: string, query: LazyQuery): boolean {
+  return (rule.method === "*" || rule.method === method) && rule.path.test(path) && queryMatches(rule, query);
 }
 
 export interface RequestInput extends Identity {
@@ -300,103 +307,94 @@ export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestD
   const method = input.method.toUpperCase();
   const q = input.path.indexOf("?");
   const rawPath = q === -1 ? input.path : input.path.slice(0, q);
-  const rawQuery = input.query ?? (q === -1 ? "" : input.path.slice(q + 1));
   const connect = decideConnect(cp, input.host, input.port, input);
   const strict = normalizePath(rawPath, false);
   const shownPath = strict.ok ? strict.path : rawPath;
+  const strictForward = strict.ok ? strict.forwardPath : undefined;
   if (connect.decision === "deny" || !connect.inspect) {
+    const { decision, policy, reason, ruleMissing } = connect;
     return {
-      decision: connect.decision,
+      decision,
       layer: "l4",
-      policy: connect.policy,
-      reason: connect.reason,
-      ruleMissing: connect.ruleMissing,
+      policy,
+      reason,
+      ruleMissing,
       method,
       path: shownPath,
-      forwardPath: strict.ok ? strict.forwardPath : undefined,
+      forwardPath: strictForward,
     };
   }
-  const host = normalizeHost(input.host);
-  const lenient = connect.endpoints.some((ep) => ep.allowEncodedSlash)
-    ? normalizePath(rawPath, true)
-    : strict;
-  const params = parseQuery(rawQuery);
-  const pathFor = (ep: CompiledEndpoint): NormalizedPath => (ep.allowEncodedSlash ? lenient : strict);
-  const first = connect.endpoints[0] as CompiledEndpoint;
-  const base = { layer: "l7" as const, method, path: shownPath };
-  const enforce = connect.endpoints.some((ep) => !ep.audit);
+  const endpoints = connect.endpoints;
+  let lenient: NormalizedPath = strict;
+  let enforce = false;
+  for (const ep of endpoints) {
+    if (ep.allowEncodedSlash && lenient === strict) lenient = normalizePath(rawPath, true);
+    if (!ep.audit) enforce = true;
+  }
+  const params: LazyQuery = { raw: input.query ?? (q === -1 ? "" : input.path.slice(q + 1)) };
+  const first = endpoints[0] as CompiledEndpoint;
 
-  for (const ep of connect.endpoints) {
-    const norm = pathFor(ep);
+  for (const ep of endpoints) {
+    const norm = ep.allowEncodedSlash ? lenient : strict;
     if (!norm.ok) continue;
     for (const rule of ep.denies) {
-      if (l7Matches(rule, method, norm.path, params)) {
-        const reason = `blocked by deny rule "${rule.text}" in ${ep.ruleKey}`;
-        if (ep.audit)
-          return {
-            ...base,
-            decision: "allow",
-            policy: ep.ruleKey,
-            reason,
-            forwardPath: norm.forwardPath,
-            auditViolation: reason,
-          };
-        return { ...base, decision: "deny", policy: ep.ruleKey, reason };
+      if (!l7Matches(rule, method, norm.path, params)) continue;
+      const reason = `blocked by deny rule "${rule.text}" in ${ep.ruleKey}`;
+      if (ep.audit) {
+        return {
+          decision: "allow",
+          layer: "l7",
+          policy: ep.ruleKey,
+          reason,
+          method,
+          path: shownPath,
+          forwardPath: norm.forwardPath,
+          auditViolation: reason,
+        };
       }
+      return { decision: "deny", layer: "l7", policy: ep.ruleKey, reason, method, path: shownPath };
     }
   }
-  for (const ep of connect.endpoints) {
-    const norm = pathFor(ep);
+  let anyPathOk = false;
+  for (const ep of endpoints) {
+    const norm = ep.allowEncodedSlash ? lenient : strict;
     if (!norm.ok) continue;
+    anyPathOk = true;
     for (const rule of ep.allows) {
       if (l7Matches(rule, method, norm.path, params)) {
+        const reason = `allowed by "${rule.text}" in ${ep.ruleKey}`;
         return {
-          ...base,
           decision: "allow",
+          layer: "l7",
           policy: ep.ruleKey,
-          reason: `allowed by "${rule.text}" in ${ep.ruleKey}`,
+          reason,
+          method,
           path: norm.path,
           forwardPath: norm.forwardPath,
         };
       }
     }
   }
-  const pathProblem = connect.endpoints.map(pathFor).find((n): n is { ok: false; reason: string } => !n.ok);
-  if (pathProblem && !connect.endpoints.some((ep) => pathFor(ep).ok)) {
-    return {
-      ...base,
-      decision: enforce ? "deny" : "allow",
-      policy: first.ruleKey,
-      reason: pathProblem.reason,
-      auditViolation: enforce ? undefined : pathProblem.reason,
-    };
+  const base = { layer: "l7" as const, policy: first.ruleKey, method, path: shownPath };
+  if (!anyPathOk) {
+    const reason = strict.ok ? "invalid path" : strict.reason;
+    return enforce
+      ? { ...base, decision: "deny", reason }
+      : { ...base, decision: "allow", reason, auditViolation: reason };
   }
-  const reason = params === null ? "malformed query string" : "no allow rule matches";
-  if (!enforce) {
-    return {
-      ...base,
-      decision: "allow",
-      policy: first.ruleKey,
-      reason,
-      forwardPath: strict.ok ? strict.forwardPath : undefined,
-      auditViolation: reason,
-    };
-  }
-  return {
-    ...base,
-    decision: "deny",
-    policy: first.ruleKey,
-    reason,
-    ruleMissing: {
-      type: "rest_allow",
-      layer: "l7",
-      host,
-      port: input.port,
-      method,
-      path: shownPath,
-      binary: input.binary,
-    },
+  const reason = params.parsed === null ? "malformed query string" : "no allow rule matches";
+  if (!enforce)
+    return { ...base, decision: "allow", reason, forwardPath: strictForward, auditViolation: reason };
+  const ruleMissing: RuleMissing = {
+    type: "rest_allow",
+    layer: "l7",
+    host: normalizeHost(input.host),
+    port: input.port,
+    method,
+    path: shownPath,
+    binary: input.binary,
   };
+  return { ...base, decision: "deny", reason, ruleMissing };
 }
 
 export type AddressCheck = { ok: true } | { ok: false; reason: string };

@@ -1,5 +1,5 @@
 // YAML → validated values, with every problem located as file:line:col and a key path.
-import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { type Policy, PolicySchema } from "./schema.ts";
 
@@ -40,40 +40,41 @@ function position(src: Located, offset: number | undefined): { line: number; col
   return { line, col };
 }
 
-/** The node at a key path, or the deepest ancestor that exists. */
-function nodeAt(
-  src: Located,
-  path: ReadonlyArray<PropertyKey>,
-): { offset: number | undefined; depth: number } {
+/**
+ * Where a key path points: a scalar at its value, a block collection at its key (a collection
+ * starts on the line after its key, and the key is where a reader looks), or the deepest
+ * ancestor that exists.
+ */
+function nodeAt(src: Located, path: ReadonlyArray<PropertyKey>): { offset: number | undefined } {
   let node: unknown = src.doc.contents;
   let offset = isNode(node) ? node.range?.[0] : undefined;
-  for (const [depth, key] of path.entries()) {
-    if (!isNode(node) || !("items" in node)) return { offset, depth };
-    const items = (node as { items: unknown[] }).items;
-    let next: unknown;
+  for (const key of path) {
     if (isMap(node)) {
-      const pair = items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
-      if (!isPair(pair)) return { offset, depth };
-      next = pair.value ?? pair.key;
-      if (!isNode(next) && isNode(pair.key)) offset = pair.key.range?.[0];
-    } else next = items[Number(key)];
-    if (!isNode(next)) return { offset, depth };
-    node = next;
-    offset = next.range?.[0];
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key));
+      if (!pair) return { offset };
+      const keyStart = isNode(pair.key) ? pair.key.range?.[0] : undefined;
+      node = pair.value;
+      offset = isNode(node) && !isMap(node) && !isSeq(node) ? node.range?.[0] : (keyStart ?? offset);
+    } else if (isSeq(node)) {
+      node = node.items[Number(key)];
+      if (!isNode(node)) return { offset };
+      offset = node.range?.[0];
+    } else return { offset };
   }
-  return { offset, depth: path.length };
+  return { offset };
 }
 
 function keyOffset(src: Located, mapPath: ReadonlyArray<PropertyKey>, key: string): number | undefined {
-  const node = mapPath.length === 0 ? src.doc.contents : src.doc.getIn(mapPath as unknown[], true);
-  if (isMap(node)) {
-    const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+  const parent = mapPath.length === 0 ? src.doc.contents : src.doc.getIn(mapPath as unknown[], true);
+  if (isMap(parent)) {
+    const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
     if (pair && isNode(pair.key)) return pair.key.range?.[0];
   }
   return nodeAt(src, mapPath).offset;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code !== "custom" && "input" in issue && issue.input === undefined) return "is required";
   switch (issue.code) {
     case "invalid_type":
       if (issue.input === undefined) return "is required";
@@ -101,6 +102,18 @@ function zodProblems(src: Located, error: z.ZodError): Problem[] {
           message: `unknown key "${key}"`,
         });
       }
+      continue;
+    }
+    if (issue.code === "invalid_key") {
+      const key = String(issue.path[issue.path.length - 1]);
+      const parent = issue.path.slice(0, -1);
+      const message = issue.issues[0]?.message ?? "invalid key";
+      out.push({
+        file: src.file,
+        ...position(src, keyOffset(src, parent, key)),
+        path: formatKeyPath(issue.path),
+        message,
+      });
       continue;
     }
     if (issue.code === "invalid_union" && issue.errors.length > 0 && !issue.message.startsWith("Invalid")) {
@@ -224,7 +237,9 @@ function policyWarnings(src: Located, policy: Policy): Problem[] {
 export function loadPolicyText(text: string, file = "<policy>"): Loaded<Policy> {
   const parsed = parseYamlAgainst(PolicySchema, text, file);
   if (!parsed.ok) return parsed;
-  const warnings = parsed.located ? policyWarnings(parsed.located, parsed.value) : [];
+  const warnings = parsed.located
+    ? policyWarnings(parsed.located, parsed.value).sort((a, b) => a.line - b.line)
+    : [];
   return { ok: true, value: parsed.value, warnings };
 }
 

@@ -14,6 +14,7 @@ const PCHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
  */
 export function normalizePath(raw: string, allowEncodedSlash = false): NormalizedPath {
   if (!raw.startsWith("/")) return { ok: false, reason: "path must start with /" };
+  if (isCanonical(raw)) return { ok: true, path: raw, forwardPath: raw };
   const segments: string[] = [];
   for (const rawSegment of raw.split("/").slice(1)) {
     const decoded = decodeSegment(rawSegment, allowEncodedSlash);
@@ -38,6 +39,22 @@ export function normalizePath(raw: string, allowEncodedSlash = false): Normalize
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 const textBytes = new TextEncoder();
+
+/** The common case: nothing to decode, no dot or empty segments, only plain characters. */
+function isCanonical(raw: string): boolean {
+  let previous = 0x2f;
+  for (let i = 1; i < raw.length; i++) {
+    const code = raw.charCodeAt(i);
+    if (code === 0x2f && (previous === 0x2f || previous === 0x2e)) return false; // "//", "./"
+    if (code === 0x2e && previous === 0x2f) {
+      const next = raw.charCodeAt(i + 1);
+      if (Number.isNaN(next) || next === 0x2f || next === 0x2e) return false; // "/.", "/..", "/./"
+    }
+    if (code === 0x25 || code < 0x21 || code > 0x7e) return false; // "%", controls, space, non-ASCII
+    previous = code;
+  }
+  return PLAIN_PATH.test(raw);
+}
 
 function decodeSegment(segment: string, allowEncodedSlash: boolean): string | NormalizedPath {
   if (!segment.includes("%")) {
@@ -81,7 +98,11 @@ function hasControlCharacter(text: string): boolean {
   return false;
 }
 
+const PLAIN_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+
 function encodeSegment(segment: string): string {
+  if (PLAIN_SEGMENT.test(segment)) return segment;
   let out = "";
   for (let i = 0; i < segment.length; i++) {
     const ch = segment[i] as string;

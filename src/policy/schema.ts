@@ -78,60 +78,68 @@ export const EndpointSchema = z
     request_body_credential_rewrite: z.boolean().optional(),
     allow_uninspected_credentials: z.boolean().optional(),
   })
-  .superRefine((ep, ctx) => {
-    const host = parseHostPattern(ep.host);
-    if ("error" in host) ctx.addIssue({ code: "custom", path: ["host"], message: host.error });
-    if (ep.port === undefined && ep.ports === undefined) {
-      ctx.addIssue({ code: "custom", path: ["port"], message: "endpoint needs port or ports" });
-    }
-    if (ep.port !== undefined && ep.ports !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["ports"], message: "give port or ports, not both" });
-    }
-    if (ep.protocol !== "rest") {
-      for (const field of L7_ONLY_FIELDS) {
-        if (ep[field] !== undefined) {
-          ctx.addIssue({ code: "custom", path: [field], message: `${field} needs protocol: rest` });
+  .superRefine(
+    (ep, ctx) => {
+      const host = typeof ep.host === "string" ? parseHostPattern(ep.host) : null;
+      if (host && "error" in host) ctx.addIssue({ code: "custom", path: ["host"], message: host.error });
+      if (ep.port === undefined && ep.ports === undefined) {
+        ctx.addIssue({ code: "custom", path: ["port"], message: "endpoint needs port or ports" });
+      }
+      if (ep.port !== undefined && ep.ports !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["ports"], message: "give port or ports, not both" });
+      }
+      if (ep.protocol !== "rest") {
+        for (const field of L7_ONLY_FIELDS) {
+          if (ep[field] !== undefined) {
+            ctx.addIssue({ code: "custom", path: [field], message: `${field} needs protocol: rest` });
+          }
+        }
+      } else {
+        if (ep.access === undefined && ep.rules === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["protocol"],
+            message: "protocol: rest needs access or rules",
+          });
+        }
+        if (ep.rules !== undefined && ep.rules.length === 0) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["rules"],
+            message: "rules: [] allows nothing; remove it or add a rule",
+          });
+        }
+        if (ep.tls === "skip") {
+          ctx.addIssue({
+            code: "custom",
+            path: ["tls"],
+            message: "tls: skip cannot be inspected; it needs an L4-only endpoint",
+          });
         }
       }
-    } else {
-      if (ep.access === undefined && ep.rules === undefined) {
-        ctx.addIssue({ code: "custom", path: ["protocol"], message: "protocol: rest needs access or rules" });
+      for (const [index, text] of (Array.isArray(ep.allowed_ips) ? ep.allowed_ips : []).entries()) {
+        const range = typeof text === "string" ? parseCidr(text) : null;
+        if (!range) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["allowed_ips", index],
+            message: `"${text}" is not an IP address or CIDR`,
+          });
+          continue;
+        }
+        const blocked = ALWAYS_BLOCKED_RANGES.find((b) => cidrsOverlap(b.range, range));
+        if (blocked) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["allowed_ips", index],
+            message: `"${text}" overlaps ${blocked.label} space (${blocked.range.text}), which is always blocked`,
+          });
+        }
       }
-      if (ep.rules !== undefined && ep.rules.length === 0) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["rules"],
-          message: "rules: [] allows nothing; remove it or add a rule",
-        });
-      }
-      if (ep.tls === "skip") {
-        ctx.addIssue({
-          code: "custom",
-          path: ["tls"],
-          message: "tls: skip cannot be inspected; it needs an L4-only endpoint",
-        });
-      }
-    }
-    for (const [index, text] of (ep.allowed_ips ?? []).entries()) {
-      const range = parseCidr(text);
-      if (!range) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["allowed_ips", index],
-          message: `"${text}" is not an IP address or CIDR`,
-        });
-        continue;
-      }
-      const blocked = ALWAYS_BLOCKED_RANGES.find((b) => cidrsOverlap(b.range, range));
-      if (blocked) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["allowed_ips", index],
-          message: `"${text}" overlaps ${blocked.label} space (${blocked.range.text}), which is always blocked`,
-        });
-      }
-    }
-  });
+      // Run even when other fields failed, so every problem is reported in one pass.
+    },
+    { when: () => true },
+  );
 
 const ABSOLUTE_GLOB = /^\/(?:[^\0]*)$/;
 export const BinarySchema = z.strictObject({
@@ -177,9 +185,15 @@ export const FilesystemPolicySchema = z.strictObject({
   deny: z.array(fsPath(true)).default([]),
 });
 
-const UserSchema = z.union([z.number().int().min(0), z.string().min(1)], {
-  error: (iss) => `must be a uid number or a user name, got ${JSON.stringify(iss.input)}`,
-});
+const UserSchema = z
+  .union([z.number(), z.string()])
+  .refine(
+    (u) =>
+      typeof u === "number"
+        ? Number.isInteger(u) && u >= 0 && u < 2 ** 32
+        : /^[a-z_][a-z0-9_-]*\$?$/i.test(u),
+    { error: (iss) => `must be a uid number or a user name, got ${JSON.stringify(iss.input)}` },
+  );
 export const ProcessSchema = z.strictObject({
   run_as_user: UserSchema.optional(),
   run_as_group: UserSchema.optional(),

@@ -54,6 +54,17 @@ export interface SupervisorOptions {
   onDenial?: (event: DenialEvent) => void;
   /** The flag may change while the sandbox runs (a gateway setting); default: enableProposals. */
   proposalsEnabled?: () => boolean;
+  /** Called once the name and policy are known, before the sandbox starts: the gateway session. */
+  connect?: (name: string, policy: Policy) => Promise<ControlPlane | undefined>;
+}
+
+/** The control plane as the supervisor sees it (src/supervisor/session.ts implements it). */
+export interface ControlPlane {
+  proposals(): ProposalsHandler;
+  onDenial(event: DenialEvent): void;
+  proposalsEnabled(): boolean;
+  attach(target: { setPolicy(next: Policy, version: number): void }): void;
+  stop(): Promise<void>;
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = [
@@ -125,8 +136,8 @@ export interface SupervisedSandbox {
   name: string;
   stateDir: string;
   logDir: string;
-  /** Validated policy → swapped atomically into the proxy; returns the new local revision. */
-  setPolicy(next: Policy): number;
+  /** Validated policy → swapped atomically into the proxy; `version` is the gateway's revision number. */
+  setPolicy(next: Policy, version?: number): number;
   current(): { policy: Policy; version: number };
   /** Resolves with the exit status for `airlock run` once everything is cleaned up. */
   exited: Promise<number>;
@@ -170,6 +181,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   if (sandboxRunning(airlockHome, name))
     throw new SupervisorError(`a sandbox named ${name} is already running`);
 
+  const control = options.connect ? await options.connect(name, policy) : undefined;
   const stateDir = join(sandboxesDir, name);
   const logDir = join(stateDir, "logs");
   mkdirSync(logDir, { recursive: true, mode: 0o700 });
@@ -267,7 +279,13 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     );
     return null;
   };
-  const proposalsEnabled = options.proposalsEnabled ?? (() => options.enableProposals === true);
+  const proposalsEnabled =
+    options.proposalsEnabled ??
+    (control ? () => control.proposalsEnabled() : () => options.enableProposals === true);
+  const onDenial = (event: DenialEvent) => {
+    control?.onDenial(event);
+    options.onDenial?.(event);
+  };
   const proxy = new EgressProxy({
     policy,
     ca,
@@ -279,10 +297,10 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
       current: () => ({ policy: current, version }),
       logDir,
       proposalsEnabled,
-      proposals: options.proposals,
+      proposals: options.proposals ?? (control ? () => control.proposals() : undefined),
     }),
     audit,
-    onDenial: options.onDenial,
+    onDenial,
   });
 
   try {
@@ -290,6 +308,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   } catch (error) {
     for (const [signal, handler] of handlers) process.off(signal, handler);
     await proxy.close();
+    await control?.stop();
     removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
     audit.close();
     writeFileSync(
@@ -316,6 +335,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     const status = await sandbox.exited;
     for (const [signal, handler] of handlers) process.off(signal, handler);
     sandbox.listener.close();
+    await control?.stop();
     await proxy.close();
     audit.write(
       buildProcessEvent({
@@ -334,14 +354,14 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     );
     return status.code;
   };
-  return {
+  const supervised: SupervisedSandbox = {
     name,
     stateDir,
     logDir,
-    setPolicy(next: Policy): number {
+    setPolicy(next: Policy, nextVersion?: number): number {
       proxy.setPolicy(next);
       current = next;
-      version++;
+      version = nextVersion ?? version + 1;
       audit.write(
         buildConfigEvent({
           time: Date.now(),
@@ -358,4 +378,6 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     current: () => ({ policy: current, version }),
     exited: finish(),
   };
+  control?.attach({ setPolicy: (next, v) => supervised.setPolicy(next, v) });
+  return supervised;
 }

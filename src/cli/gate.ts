@@ -1,0 +1,59 @@
+// `airlock gate check|verify|contain`: the tool-call gate from the command line.
+// Registration only: the work is loaded when a command runs, so other commands start fast.
+import type { Command } from "commander";
+import type { CheckOptions } from "./gate-actions.ts";
+import type { ContainOptions } from "./gate-contain.ts";
+
+export function registerGateCommands(program: Command): void {
+  const gate = program
+    .command("gate")
+    .description("the tool-call gate: check calls, verify receipts, run contained");
+
+  gate
+    .command("check")
+    .description("decide one tool call: allow, deny, ask or contain, with tier, rule and reason")
+    .option("--policy <file>", "gate policy (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml)")
+    .option("--shell <command>", "a shell command line")
+    .option("--input <file>", "a JSON call or hook payload (- for stdin)")
+    .option("--cwd <dir>", "working directory the call runs in (default: the current directory)")
+    .option("--workdir <dir>", "the project root (default: --cwd)")
+    .option("--receipts <file>", "also append a signed receipt to this file")
+    .option("--no-ask", "no one can be asked: asks become denials")
+    .option("--json", "print the decision as JSON")
+    .action(async (opts: CheckOptions) => (await import("./gate-actions.ts")).check(opts));
+
+  gate
+    .command("verify")
+    .description("verify a receipt file: hashes, chain, signatures, order")
+    .argument("<file>", "receipts JSONL file")
+    .option("--key <file>", "public key PEM (default $AIRLOCK_HOME/gate/receipt-key.pub.pem)")
+    .option("--json", "print the result as JSON")
+    .action(async (file: string, opts: { key?: string; json?: boolean }) =>
+      (await import("./gate-actions.ts")).verify(file, opts),
+    );
+
+  gate
+    .command("contain")
+    .description("run a command in a sandbox with the workdir on an overlay; commit or discard its changes")
+    .option(
+      "--policy <file>",
+      "gate policy with contain rules (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml)",
+    )
+    .option("--workdir <dir>", "the directory put on the overlay (default: the current directory)")
+    .option("--keep", "keep the staged change set")
+    .option("--report <file>", "write the change set and verdict as JSON")
+    .argument("<command...>", "the command, after --")
+    .action(async (command: string[], opts: ContainOptions) =>
+      (await import("./gate-contain.ts")).contain(command, opts),
+    );
+
+  gate
+    .command("_collect", { hidden: true })
+    .argument("<upper>")
+    .argument("<lower>")
+    .argument("<merged>")
+    .argument("<out>")
+    .action(async (upper: string, lower: string, merged: string, out: string) => {
+      (await import("../gate/contain/collect.ts")).collectChanges(upper, lower, merged, out);
+    });
+}

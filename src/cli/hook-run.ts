@@ -1,0 +1,108 @@
+// The hook runner behind `airlock hook claude-code|codex` (loaded lazily: hooks start once per tool call).
+import { homedir } from "node:os";
+import { resolve } from "node:path";
+import {
+  callsFromHook,
+  describeDecision,
+  type HookVerdict,
+  hookOutput,
+  parseHookPayload,
+  shellQuote,
+  worstDecision,
+} from "../gate/adapters/hook-input.ts";
+import { openGate } from "../gate/runtime.ts";
+
+export type Flavor = "claude-code" | "codex";
+
+export interface HookOptions {
+  policy?: string;
+  timeoutMs: string;
+  receipts?: string;
+  workdir?: string;
+}
+
+const MAX_STDIN = 4 * 1024 * 1024;
+
+function readStdin(): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    process.stdin.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_STDIN) reject(new Error("stdin larger than 4 MiB"));
+      else chunks.push(chunk);
+    });
+    process.stdin.on("end", () => resolvePromise(Buffer.concat(chunks).toString("utf8")));
+    process.stdin.on("error", reject);
+  });
+}
+
+export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> {
+  let done = false;
+  // Codex hooks cannot put a question to the user: an ask there is a denial with the reason.
+  const emit = (verdict: HookVerdict, reason: string, updatedInput?: Record<string, unknown>) => {
+    if (done) return;
+    done = true;
+    const v: HookVerdict = flavor === "codex" && verdict === "ask" ? "deny" : verdict;
+    const text = flavor === "codex" && verdict === "ask" ? `needs approval (ask): ${reason}` : reason;
+    process.stdout.write(`${JSON.stringify(hookOutput(v, text, updatedInput))}\n`);
+  };
+  const limit = Number(opts.timeoutMs);
+  const timer = setTimeout(
+    () => {
+      emit("ask", `airlock gate: no decision within ${limit} ms; asking instead`);
+      process.exit(0);
+    },
+    Number.isFinite(limit) && limit > 0 ? limit : 20000,
+  );
+  try {
+    const payload = parseHookPayload(await readStdin());
+    if ("error" in payload) {
+      emit("ask", `airlock gate: ${payload.error}; asking instead`);
+      return;
+    }
+    const cwd = payload.cwd ?? process.cwd();
+    const workdir = opts.workdir ? resolve(opts.workdir) : cwd;
+    const runtime = await openGate(opts.policy, opts.receipts ? { receipts: opts.receipts } : {});
+    const calls = callsFromHook(payload, cwd);
+    const single = calls.length === 1 && calls[0]?.kind === "shell";
+    const ctx = {
+      cwd,
+      workdir,
+      home: homedir(),
+      canAsk: true,
+      canContain: single && flavor === "claude-code",
+    };
+    const decisions = await Promise.all(calls.map((c) => runtime.decide(c, ctx, payload.session_id)));
+    const d = worstDecision(decisions);
+    if (d.decision === "contain" && calls[0]?.kind === "shell") {
+      // Run it through `airlock gate contain`: same command, inside the sandbox, with the overlay.
+      const airlock = [process.execPath, resolve(process.argv[1] ?? "bin/airlock.js")];
+      const wrapped = [
+        ...airlock,
+        "gate",
+        "contain",
+        "--policy",
+        resolve(runtime.policyFile),
+        "--workdir",
+        workdir,
+        "--",
+        "bash",
+        "-c",
+        calls[0].command,
+      ]
+        .map(shellQuote)
+        .join(" ");
+      emit("allow", describeDecision(d), { ...payload.tool_input, command: wrapped });
+      return;
+    }
+    emit(d.decision === "contain" ? "ask" : d.decision, describeDecision(d));
+  } catch (error) {
+    emit(
+      "ask",
+      `airlock gate error: ${error instanceof Error ? error.message : String(error)}; asking instead`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}

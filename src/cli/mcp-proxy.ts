@@ -1,0 +1,46 @@
+// `airlock mcp-proxy -- SERVER CMD...`: gate every tools/call of a stdio MCP server.
+import { homedir } from "node:os";
+import { basename, join } from "node:path";
+import type { Command } from "commander";
+import { CliError } from "./common.ts";
+
+export function registerMcpProxyCommands(program: Command): void {
+  program
+    .command("mcp-proxy")
+    .description("stdio MCP proxy: gates every tools/call and pins tool descriptions by hash")
+    .option("--policy <file>", "gate policy (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml)")
+    .option("--name <server>", "server name the gate's mcp rules match (default: the command's name)")
+    .option("--pins <file>", "pin file (default $AIRLOCK_HOME/gate/mcp-pins.json)")
+    .option("--receipts <file>", "receipt file (default $AIRLOCK_HOME/gate/receipts.jsonl)")
+    .argument("<command...>", "the MCP server command, after --")
+    .action(
+      async (
+        command: string[],
+        opts: { policy?: string; name?: string; pins?: string; receipts?: string },
+      ) => {
+        const [cmd, ...args] = command;
+        if (!cmd) throw new CliError("give the server command after --", 2);
+        const { PinStore } = await import("../gate/mcp/pins.ts");
+        const { runMcpProxy } = await import("../gate/mcp/proxy.ts");
+        const { airlockHome } = await import("../gate/receipt-store.ts");
+        const { GateLoadError, openGate } = await import("../gate/runtime.ts");
+        let runtime: Awaited<ReturnType<typeof openGate>>;
+        try {
+          runtime = await openGate(opts.policy, opts.receipts ? { receipts: opts.receipts } : {});
+        } catch (error) {
+          if (error instanceof GateLoadError) throw new CliError(error.message);
+          throw error;
+        }
+        const cwd = process.cwd();
+        await runMcpProxy({
+          serverName: opts.name ?? basename(cmd),
+          command: cmd,
+          args,
+          runtime,
+          pins: new PinStore(opts.pins ?? join(airlockHome(), "gate", "mcp-pins.json")),
+          // No one answers questions on an MCP pipe: anything but allow is refused with the reason.
+          ctx: { cwd, workdir: cwd, home: homedir(), canAsk: true, canContain: false },
+        });
+      },
+    );
+}

@@ -1,0 +1,188 @@
+// `airlock rule get|approve|reject|approve-all|edit|undo|history`: the review side of proposals.
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { parseDuration } from "../gateway/lifecycle.ts";
+import { CHUNK_STATUSES, type Chunk, REJECTION_HINTS } from "../gateway/types.ts";
+import { formatProblem, parseYamlAgainst } from "../policy/load.ts";
+import { renderEndpoint } from "../policy/render.ts";
+import { NetworkRuleSchema } from "../policy/schema.ts";
+import { CliError, printJson } from "./common.ts";
+import { call, connect, resolveSandbox } from "./connect.ts";
+
+export function renderChunk(c: Chunk): string[] {
+  const lines = [
+    `${c.id}  ${c.status.toUpperCase()}  ${c.rule_name}  (${c.source.replace("_", "-")}, ${c.layer}, hits ${c.hit_count})`,
+    `  binary: ${c.proposed_rule.binaries.map((b) => b.path).join(", ") || "(none)"}`,
+    ...c.proposed_rule.endpoints.map((ep) => `  endpoint: ${renderEndpoint(ep)}`),
+  ];
+  if (c.intent_summary) lines.push(`  intent: ${c.intent_summary}`);
+  if (c.rationale) lines.push(`  rationale: ${c.rationale}`);
+  lines.push(`  validation: ${c.validation_result}: ${c.summary}`);
+  for (const f of c.findings) lines.push(`  finding [${f.severity}] ${f.kind}: ${f.message}`);
+  for (const n of c.security_notes) lines.push(`  security note: ${n}`);
+  if (c.application_error) lines.push(`  cannot apply: ${c.application_error}`);
+  if (c.status === "rejected")
+    lines.push(
+      `  rejected by ${c.decided_by}: ${c.rejection_reason ?? "(no reason)"}${c.rejection_hint ? ` [hint: ${c.rejection_hint}]` : ""}`,
+    );
+  if (c.status === "approved")
+    lines.push(
+      `  approved by ${c.decided_by} in revision ${c.revision}${c.expires_at ? `, expires ${c.expires_at}` : ""}`,
+    );
+  if (c.status === "pending") lines.push(`  review token: ${c.review_token}`);
+  return lines;
+}
+
+/** The chunk, checked to belong to SANDBOX when one was named. */
+async function chunkFor(sandbox: string | undefined, id: string): Promise<Chunk> {
+  const client = connect();
+  const chunk = await call(() => client.getChunk(id));
+  if (sandbox && chunk.sandbox !== sandbox)
+    throw new CliError(`chunk ${id} belongs to sandbox ${chunk.sandbox}, not ${sandbox}`);
+  return chunk;
+}
+
+export function registerRuleCommands(program: Command): void {
+  const rule = program
+    .command("rule")
+    .description("review proposed rules (chunks): list, approve, reject, undo");
+
+  rule
+    .command("get")
+    .description(
+      "list chunks of a sandbox (default: the most recent one), with rendered endpoints and findings",
+    )
+    .argument("[sandbox]", "sandbox name")
+    .option("--status <status>", `only ${CHUNK_STATUSES.join("|")}`)
+    .option("--chunk-id <id>", "just this chunk")
+    .option("--json", "print as JSON")
+    .action(
+      async (sandbox: string | undefined, opts: { status?: string; chunkId?: string; json?: boolean }) => {
+        if (opts.status && !(CHUNK_STATUSES as readonly string[]).includes(opts.status))
+          throw new CliError(`--status must be ${CHUNK_STATUSES.join(", ")}, got "${opts.status}"`);
+        const client = connect();
+        const chunks = opts.chunkId
+          ? [await chunkFor(sandbox, opts.chunkId)]
+          : await call(async () =>
+              client.listChunks({ sandbox: await resolveSandbox(client, sandbox), status: opts.status }),
+            );
+        if (opts.json) return printJson({ chunks });
+        if (chunks.length === 0) process.stdout.write(`no ${opts.status ?? ""} chunks\n`.replace("  ", " "));
+        for (const c of chunks) process.stdout.write(`${renderChunk(c).join("\n")}\n\n`);
+      },
+    );
+
+  rule
+    .command("approve")
+    .description("approve a chunk: merged into a new policy revision and pushed to the sandbox")
+    .argument("[sandbox]", "sandbox name (checked against the chunk)")
+    .requiredOption("--chunk-id <id>", "chunk to approve")
+    .option("--review-token <token>", "the token shown by `rule get` (default: the chunk's current one)")
+    .option("--for <duration>", "timed grant, e.g. 30m, 2h, 1d: revoked automatically at expiry")
+    .action(
+      async (sandbox: string | undefined, opts: { chunkId: string; reviewToken?: string; for?: string }) => {
+        const seconds = opts.for === undefined ? undefined : parseDuration(opts.for);
+        if (seconds === null) throw new CliError(`--for must look like 30m, 2h or 1d, got "${opts.for}"`);
+        const chunk = await chunkFor(sandbox, opts.chunkId);
+        const client = connect();
+        const { revision } = await call(() =>
+          client.approve(chunk.id, opts.reviewToken ?? chunk.review_token, seconds),
+        );
+        process.stdout.write(
+          `approved ${chunk.rule_name} (${chunk.id}): ${chunk.sandbox} policy revision ${revision.version}\n`,
+        );
+      },
+    );
+
+  rule
+    .command("reject")
+    .description("reject a pending chunk, or revoke an approved one; the reason reaches the agent verbatim")
+    .argument("[sandbox]", "sandbox name (checked against the chunk)")
+    .requiredOption("--chunk-id <id>", "chunk to reject")
+    .option("--reason <text>", "why (the agent sees it byte for byte)")
+    .option("--hint <hint>", `structured hint: ${REJECTION_HINTS.join("|")}`)
+    .action(
+      async (sandbox: string | undefined, opts: { chunkId: string; reason?: string; hint?: string }) => {
+        if (opts.hint && !(REJECTION_HINTS as readonly string[]).includes(opts.hint))
+          throw new CliError(`--hint must be one of ${REJECTION_HINTS.join(", ")}, got "${opts.hint}"`);
+        const chunk = await chunkFor(sandbox, opts.chunkId);
+        const { revision } = await call(() => connect().reject(chunk.id, opts.reason, opts.hint));
+        process.stdout.write(
+          `${chunk.status === "approved" ? "revoked" : "rejected"} ${chunk.rule_name} (${chunk.id})${revision ? `: policy revision ${revision.version}` : ""}\n`,
+        );
+      },
+    );
+
+  rule
+    .command("approve-all")
+    .description("approve every pending chunk, skipping security-flagged ones unless told")
+    .argument("[sandbox]", "sandbox name")
+    .option("--include-security-flagged", "approve chunks with security findings too")
+    .option("--json", "print as JSON")
+    .action(
+      async (sandbox: string | undefined, opts: { includeSecurityFlagged?: boolean; json?: boolean }) => {
+        const client = connect();
+        const name = await resolveSandbox(client, sandbox);
+        const result = await call(() => client.approveAll(name, opts.includeSecurityFlagged === true));
+        if (opts.json) return printJson(result);
+        process.stdout.write(`approved ${result.approved.length} chunk(s) in ${name}\n`);
+        for (const id of result.approved) process.stdout.write(`  approved ${id}\n`);
+        for (const s of result.skipped) process.stdout.write(`  skipped ${s.id}: ${s.reason}\n`);
+      },
+    );
+
+  rule
+    .command("edit")
+    .description(
+      "replace a pending chunk's rule with one from a YAML file (endpoints, binaries); validated again",
+    )
+    .argument("[sandbox]", "sandbox name (checked against the chunk)")
+    .requiredOption("--chunk-id <id>", "chunk to edit")
+    .requiredOption("--file <rule.yaml>", "the new rule")
+    .option("--rule-name <name>", "rename the rule")
+    .action(
+      async (sandbox: string | undefined, opts: { chunkId: string; file: string; ruleName?: string }) => {
+        let text: string;
+        try {
+          text = readFileSync(opts.file, "utf8");
+        } catch (error) {
+          throw new CliError(`cannot read ${opts.file}: ${(error as Error).message}`);
+        }
+        const parsed = parseYamlAgainst(NetworkRuleSchema, text, opts.file);
+        if (!parsed.ok) throw new CliError(parsed.errors.map(formatProblem).join("\n"));
+        const chunk = await chunkFor(sandbox, opts.chunkId);
+        const edited = await call(() => connect().edit(chunk.id, parsed.value, opts.ruleName));
+        process.stdout.write(`${renderChunk(edited).join("\n")}\n`);
+      },
+    );
+
+  rule
+    .command("undo")
+    .description("undo an approval: the chunk returns to pending and exactly what it added is removed")
+    .argument("[sandbox]", "sandbox name (checked against the chunk)")
+    .requiredOption("--chunk-id <id>", "chunk whose approval to undo")
+    .action(async (sandbox: string | undefined, opts: { chunkId: string }) => {
+      const chunk = await chunkFor(sandbox, opts.chunkId);
+      const { revision } = await call(() => connect().undo(chunk.id));
+      process.stdout.write(
+        `undid approval of ${chunk.rule_name} (${chunk.id})${revision ? `: policy revision ${revision.version}` : ""}\n`,
+      );
+    });
+
+  rule
+    .command("history")
+    .description("decisions (append-only): submissions, approvals, rejections, undos, settings")
+    .argument("[sandbox]", "sandbox name")
+    .option("--chunk-id <id>", "only this chunk")
+    .option("--json", "print as JSON")
+    .action(async (sandbox: string | undefined, opts: { chunkId?: string; json?: boolean }) => {
+      const client = connect();
+      const name = opts.chunkId ? undefined : await resolveSandbox(client, sandbox);
+      const decisions = await call(() => client.history({ sandbox: name, chunk: opts.chunkId }));
+      if (opts.json) return printJson({ decisions });
+      for (const d of decisions)
+        process.stdout.write(
+          `${d.at}  ${d.action.padEnd(10)} ${d.actor.padEnd(12)} ${d.chunk_id ?? "-"}${d.revision ? ` rev ${d.revision}` : ""}${d.reason ? `  ${d.reason}` : ""}\n`,
+        );
+    });
+}

@@ -1,0 +1,50 @@
+// `airlock settings get|set KEY [VALUE] [--sandbox S]`: pushed live to running sandboxes.
+import type { Command } from "commander";
+import { SETTINGS } from "../gateway/types.ts";
+import { CliError, printJson } from "./common.ts";
+import { call, connect } from "./connect.ts";
+
+function checkKey(key: string): void {
+  if (!(key in SETTINGS))
+    throw new CliError(`unknown setting "${key}"; known: ${Object.keys(SETTINGS).join(", ")}`);
+}
+
+export function registerSettingsCommands(program: Command): void {
+  const settings = program.command("settings").description("gateway settings (global overrides per-sandbox)");
+
+  settings
+    .command("get")
+    .description("effective settings, or one KEY (--sandbox: as that sandbox sees them)")
+    .argument("[key]", "setting name")
+    .option("--sandbox <name>", "sandbox")
+    .option("--json", "print as JSON")
+    .action(async (key: string | undefined, opts: { sandbox?: string; json?: boolean }) => {
+      if (key) checkKey(key);
+      const view = await call(() => connect().settings(opts.sandbox));
+      if (opts.json)
+        return printJson(key ? { key, value: view.effective[key as keyof typeof view.effective] } : view);
+      const keys = key ? [key] : Object.keys(view.effective);
+      for (const k of keys) {
+        const from = k in view.global ? "global" : k in view.sandbox ? `sandbox ${opts.sandbox}` : "default";
+        process.stdout.write(
+          `${k} = ${JSON.stringify(view.effective[k as keyof typeof view.effective])}  (${from})\n`,
+        );
+      }
+    });
+
+  settings
+    .command("set")
+    .description("set KEY to VALUE globally or for one sandbox (VALUE `default` clears it)")
+    .argument("<key>", "setting name")
+    .argument("<value>", "true|false for flags, manual|auto for approval_mode, or default")
+    .option("--sandbox <name>", "only for this sandbox (a global value still wins)")
+    .action(async (key: string, value: string, opts: { sandbox?: string }) => {
+      checkKey(key);
+      const view = await call(() =>
+        connect().setSetting(key, value === "default" ? null : value, opts.sandbox),
+      );
+      process.stdout.write(
+        `${key} = ${JSON.stringify(view.effective[key as keyof typeof view.effective])} (effective${opts.sandbox ? ` for ${opts.sandbox}` : ""})\n`,
+      );
+    });
+}

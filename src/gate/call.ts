@@ -1,0 +1,57 @@
+// The tool calls the gate decides, whatever adapter they came through.
+import { createHash } from "node:crypto";
+import { stableJson } from "../policy/canonical.ts";
+
+export type ToolCall =
+  | { kind: "shell"; command: string }
+  | { kind: "mcp"; server: string; tool: string; arguments: Record<string, unknown> }
+  | { kind: "fetch"; method: string; url: string }
+  | { kind: "file_read"; path: string }
+  | { kind: "file_write"; path: string }
+  | { kind: "tool"; name: string; input: Record<string, unknown> };
+
+export interface CallContext {
+  /** The agent's working directory: relative paths resolve against it. */
+  cwd: string;
+  /** The project root the contain and hard-stop rules call "the workdir" (defaults to cwd). */
+  workdir: string;
+  /** The user's home, for `~/` in rules and commands. */
+  home: string;
+  /** Can a person be asked (hook with a UI)? If not, ask becomes deny. */
+  canAsk: boolean;
+  /** Can a contained run carry out this call (a shell hook that can rewrite the command)? */
+  canContain: boolean;
+}
+
+export function describeCall(call: ToolCall): string {
+  switch (call.kind) {
+    case "shell":
+      return call.command;
+    case "mcp":
+      return `mcp ${call.server}/${call.tool}`;
+    case "fetch":
+      return `${call.method} ${call.url}`;
+    case "file_read":
+      return `read ${call.path}`;
+    case "file_write":
+      return `write ${call.path}`;
+    case "tool":
+      return `tool ${call.name}`;
+  }
+}
+
+export function toolLabel(call: ToolCall): string {
+  switch (call.kind) {
+    case "mcp":
+      return `mcp:${call.server}/${call.tool}`;
+    case "tool":
+      return `tool:${call.name}`;
+    default:
+      return call.kind;
+  }
+}
+
+/** SHA-256 of the call's canonical JSON: receipts carry this, never the input itself. */
+export function callDigest(call: ToolCall): string {
+  return `sha256:${createHash("sha256").update(stableJson(call)).digest("hex")}`;
+}

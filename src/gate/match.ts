@@ -1,0 +1,471 @@
+// Rule matchers over one call. Host and path matching are the policy engine's (src/policy).
+import { posix } from "node:path";
+import { type HostPattern, hostPatternMatches, parseHostPattern } from "../policy/host.ts";
+import { compilePathGlob, compileValueGlob, normalizePath } from "../policy/path.ts";
+import type { CallContext, ToolCall } from "./call.ts";
+import type { AllowRule, Capability } from "./schema.ts";
+import { canonicalFlag, parseArgs } from "./shell/flags.ts";
+import type { ShellAnalysis, SimpleCommand, Word } from "./shell/types.ts";
+import { basename } from "./shell/wrappers.ts";
+
+/** yes: the rule applies; maybe: it could, given what only run time knows; no: it does not. */
+export type Tri = "yes" | "maybe" | "no";
+
+/** stop: hard-stop semantics (unknowns are maybe); allow/contain: only what is certain. */
+export type Mode = "stop" | "allow" | "contain";
+
+const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Directories where a command given by absolute path still counts as that command. */
+const SYSTEM_BIN = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$/;
+
+/** Environment prefixes that change nothing about which program runs or what it loads. */
+const SAFE_ENV = /^(LANG|LANGUAGE|LC_\w+|TZ|NO_COLOR|FORCE_COLOR|CLICOLOR\w*|TERM|COLUMNS|LINES|CI)$/;
+
+const GIT_GLOBAL_WITH_VALUE = new Set(["-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path"]);
+
+export interface Paths {
+  cwd: string;
+  workdir: string;
+  home: string;
+}
+
+export function resolvePath(paths: Paths, raw: string): string {
+  const expanded = raw === "~" ? paths.home : raw.startsWith("~/") ? `${paths.home}${raw.slice(1)}` : raw;
+  return posix.resolve(paths.cwd, expanded);
+}
+
+/** Directories relative paths of a shell line may resolve against: its cwd and every `cd` target. */
+export interface BaseDirs {
+  bases: string[];
+  /** A `cd` target is only known at run time: relative paths could be anywhere. */
+  unknown: boolean;
+}
+
+const baseCache = new WeakMap<ShellAnalysis, BaseDirs>();
+
+export function baseDirs(paths: Paths, analysis: ShellAnalysis | undefined): BaseDirs {
+  if (!analysis || analysis.cdTargets.length === 0) return { bases: [paths.cwd], unknown: false };
+  const cached = baseCache.get(analysis);
+  if (cached) return cached;
+  const bases = new Set([paths.cwd]);
+  let unknown = false;
+  for (const target of analysis.cdTargets) {
+    if (target.dynamic || target.glob) {
+      unknown = true;
+      continue;
+    }
+    for (const base of [...bases]) {
+      if (bases.size >= 16) break;
+      bases.add(resolvePath({ ...paths, cwd: base }, target.value));
+    }
+  }
+  const out = { bases: [...bases], unknown };
+  baseCache.set(analysis, out);
+  return out;
+}
+
+const isRelative = (value: string) => !value.startsWith("/") && !value.startsWith("~");
+
+/**
+ * Every absolute path a word may name: resolved against each base directory, and for
+ * `host:path` / `REV:path` forms (scp, git show), the part after the last colon as well.
+ */
+export function candidatePaths(paths: Paths, bd: BaseDirs, value: string): string[] {
+  const forms = [value];
+  const colon = value.lastIndexOf(":");
+  if (colon >= 0 && colon < value.length - 1) forms.push(value.slice(colon + 1));
+  const out: string[] = [];
+  for (const form of forms) {
+    if (!isRelative(form)) out.push(resolvePath(paths, form));
+    else for (const base of bd.bases) out.push(resolvePath({ ...paths, cwd: base }, form));
+  }
+  return out;
+}
+
+/** Resolves a rule's file glob: `/abs`, `~/x`, `**\/x` (anywhere), else relative to the workdir. */
+export function resolveGlob(paths: Paths, glob: string): string {
+  if (glob.startsWith("/") || glob.startsWith("**")) return glob;
+  if (glob === "~" || glob.startsWith("~/")) return `${paths.home}${glob.slice(1)}`;
+  return `${paths.workdir.replace(/\/+$/, "")}/${glob.replace(/^\.\//, "")}`;
+}
+
+const globCache = new Map<string, RegExp>();
+function pathGlob(glob: string): RegExp {
+  let re = globCache.get(glob);
+  if (!re) {
+    re = compilePathGlob(glob);
+    if (globCache.size > 4096) globCache.clear();
+    globCache.set(glob, re);
+  }
+  return re;
+}
+
+export function fileGlobMatches(paths: Paths, globs: RegExpMatcher, absolute: string): boolean {
+  return globs.raw.some((g) => pathGlob(resolveGlob(paths, g)).test(absolute));
+}
+
+interface RegExpMatcher {
+  raw: string[];
+}
+
+function valueGlobs(globs: string[]): RegExp[] {
+  return globs.map((g) => compileValueGlob(g));
+}
+
+const anyMatch = (res: RegExp[], value: string) => res.some((re) => re.test(value));
+
+/** A compiled rule: the matcher for its kind, plus what the decision reports. */
+export interface CompiledRule {
+  id: string;
+  reason: string | undefined;
+  capabilities: Capability[];
+  kind: "shell" | "mcp" | "fetch" | "file" | "tool";
+  shell?: CompiledShell;
+  mcp?: { servers: RegExp[]; tools: RegExp[]; args: Array<[string, RegExp[]]> };
+  fetch?: { methods: string[]; hosts: HostPattern[]; paths: RegExp[] };
+  file?: { op: "read" | "write" | "any"; globs: RegExpMatcher };
+  tool?: { names: RegExp[] };
+}
+
+interface CompiledShell {
+  names: RegExp[];
+  subcommands: RegExp[];
+  flags: string[];
+  noFlags: string[];
+  anyArg: RegExp[];
+  allArgs: RegExp[];
+  outsideWorkdir: boolean;
+}
+
+export function compileRule(rule: AllowRule, id: string): CompiledRule {
+  const base = { id, reason: rule.reason, capabilities: rule.capabilities };
+  if (rule.shell) {
+    const s = rule.shell;
+    const names = list(s.command);
+    return {
+      ...base,
+      kind: "shell",
+      shell: {
+        names: valueGlobs(names),
+        subcommands: valueGlobs(list(s.subcommand)),
+        flags: list(s.flags).flatMap((f) => names.map((n) => canonicalFlag(n, f))),
+        noFlags: list(s.no_flags).flatMap((f) => names.map((n) => canonicalFlag(n, f))),
+        anyArg: valueGlobs(list(s.any_arg)),
+        allArgs: valueGlobs(list(s.all_args)),
+        outsideWorkdir: s.outside_workdir ?? false,
+      },
+    };
+  }
+  if (rule.mcp) {
+    return {
+      ...base,
+      kind: "mcp",
+      mcp: {
+        servers: valueGlobs(list(rule.mcp.server)),
+        tools: valueGlobs(list(rule.mcp.tool)),
+        args: Object.entries(rule.mcp.arguments ?? {}).map(([k, v]) => [k, valueGlobs(list(v))]),
+      },
+    };
+  }
+  if (rule.fetch) {
+    return {
+      ...base,
+      kind: "fetch",
+      fetch: {
+        methods: list(rule.fetch.method),
+        hosts: list(rule.fetch.host).map((h) => parseHostPattern(h) as HostPattern),
+        paths: list(rule.fetch.path).map((p) => compilePathGlob(p)),
+      },
+    };
+  }
+  if (rule.file)
+    return { ...base, kind: "file", file: { op: rule.file.op, globs: { raw: list(rule.file.path) } } };
+  return { ...base, kind: "tool", tool: { names: valueGlobs(list(rule.tool?.name)) } };
+}
+
+// ---- shell --------------------------------------------------------------------------------
+
+/** Unicode look-alikes folded (ｒｍ → rm) so a hard stop cannot be dodged by them. */
+function foldName(name: string): string {
+  return basename(name.normalize("NFKC")).toLowerCase();
+}
+
+function subcommandOf(cmd: SimpleCommand): Word | undefined {
+  const isGit = basename(cmd.name.value) === "git";
+  for (let i = 0; i < cmd.args.length; i++) {
+    const arg = cmd.args[i] as Word;
+    if (arg.dynamic) return arg;
+    if (arg.value === "--") return cmd.args[i + 1];
+    if (!arg.value.startsWith("-")) return arg;
+    if (isGit && GIT_GLOBAL_WITH_VALUE.has(arg.value)) i++;
+  }
+  return undefined;
+}
+
+const combine = (results: Tri[]): Tri =>
+  results.includes("no") ? "no" : results.includes("maybe") ? "maybe" : "yes";
+
+/** Does one simple command match a shell rule? */
+export function matchShellCommand(
+  m: CompiledShell,
+  cmd: SimpleCommand,
+  paths: Paths,
+  mode: Mode,
+  bd: BaseDirs = { bases: [paths.cwd], unknown: false },
+): Tri {
+  const certain = mode !== "stop";
+  const results: Tri[] = [];
+  // name
+  if (cmd.name.dynamic || cmd.name.glob) {
+    if (certain) return "no";
+    results.push("maybe");
+  } else if (certain) {
+    const raw = cmd.name.value;
+    if (raw.includes("/") && !SYSTEM_BIN.test(raw)) return "no"; // ./ls is not ls
+    if (!anyMatch(m.names, raw)) return "no";
+  } else if (!anyMatch(m.names, foldName(cmd.name.value)) && !anyMatch(m.names, cmd.name.value)) return "no";
+  if (certain) {
+    if (cmd.appendedArgs && mode === "allow") return "no";
+    if (mode === "allow" && cmd.env.some((e) => !SAFE_ENV.test(e.name) || e.value.dynamic)) return "no";
+    if (mode === "allow" && cmd.args.some((a) => a.dynamic || a.glob)) return "no";
+  }
+  const parsed = parseArgs(cmd);
+  if (m.subcommands.length > 0) {
+    const sub = subcommandOf(cmd);
+    if (!sub) return "no";
+    if (sub.dynamic) {
+      if (certain) return "no";
+      results.push("maybe");
+    } else if (!anyMatch(m.subcommands, sub.value)) return "no";
+  }
+  if (m.flags.length > 0) {
+    const missing = m.flags.filter((f) => !parsed.flags.has(f));
+    if (missing.length > 0) {
+      if (certain || !parsed.dynamicOption) return "no";
+      results.push("maybe");
+    }
+  }
+  if (m.noFlags.length > 0) {
+    if (m.noFlags.some((f) => parsed.flags.has(f))) return "no";
+    if (parsed.dynamicOption) {
+      if (certain) return "no";
+    }
+  }
+  if (m.anyArg.length > 0) {
+    if (parsed.operands.some((a) => !a.dynamic && anyMatch(m.anyArg, a.value))) results.push("yes");
+    else if (!certain && parsed.operands.some((a) => a.dynamic || a.glob)) results.push("maybe");
+    else return "no";
+  }
+  if (m.allArgs.length > 0) {
+    for (const a of parsed.operands) {
+      if (a.dynamic) {
+        if (certain) return "no";
+        results.push("maybe");
+      } else if (!anyMatch(m.allArgs, a.value)) return "no";
+    }
+  }
+  if (m.outsideWorkdir) {
+    const root = paths.workdir.replace(/\/+$/, "") || "/";
+    const outside = (a: Word) =>
+      candidatePaths(paths, bd, a.value).some((p) => !(p.startsWith(`${root}/`) && p !== root));
+    const operands = parsed.operands;
+    if (operands.some((a) => !a.dynamic && !a.glob && outside(a))) results.push("yes");
+    else if (
+      !certain &&
+      operands.some((a) => a.dynamic || (a.glob && outside(a)) || (bd.unknown && isRelative(a.value)))
+    )
+      results.push("maybe");
+    else return "no";
+  }
+  return combine(results);
+}
+
+const pathsCache = new WeakMap<ShellAnalysis, Array<{ word: Word; op: "read" | "write" | "arg" }>>();
+
+/** Every path a shell line names: redirections, and operands/option values of every command. */
+function shellPaths(analysis: ShellAnalysis): Array<{ word: Word; op: "read" | "write" | "arg" }> {
+  const cached = pathsCache.get(analysis);
+  if (cached) return cached;
+  const out: Array<{ word: Word; op: "read" | "write" | "arg" }> = [];
+  for (const r of analysis.redirects) out.push({ word: r.path, op: r.op });
+  for (const cmd of analysis.commands) {
+    const parsed = parseArgs(cmd);
+    for (const w of [...parsed.operands, ...parsed.optionValues]) out.push({ word: w, op: "arg" });
+  }
+  pathsCache.set(analysis, out);
+  return out;
+}
+
+function opApplies(ruleOp: "read" | "write" | "any", op: "read" | "write" | "arg"): boolean {
+  return ruleOp === "any" || op === "arg" || ruleOp === op;
+}
+
+// ---- per call -----------------------------------------------------------------------------
+
+export interface Target {
+  call: ToolCall;
+  analysis?: ShellAnalysis;
+  paths: Paths;
+}
+
+function fetchParts(call: { method: string; url: string }): { host: string; path: string } | null {
+  let url: URL;
+  try {
+    url = new URL(call.url);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+  const normalized = normalizePath(url.pathname || "/");
+  if (!normalized.ok) return null;
+  return { host: url.hostname, path: normalized.path };
+}
+
+function argText(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value ?? null);
+}
+
+/** Does a non-shell rule match a non-shell call? (stop mode: unparseable input is maybe.) */
+function matchDirect(rule: CompiledRule, t: Target, mode: Mode): Tri {
+  const call = t.call;
+  switch (call.kind) {
+    case "mcp": {
+      const m = rule.mcp;
+      if (!m || !anyMatch(m.servers, call.server) || !anyMatch(m.tools, call.tool)) return "no";
+      for (const [key, globs] of m.args) {
+        if (!(key in call.arguments) || !anyMatch(globs, argText(call.arguments[key]))) return "no";
+      }
+      return "yes";
+    }
+    case "fetch": {
+      const m = rule.fetch;
+      if (!m) return "no";
+      const parts = fetchParts(call);
+      if (!parts) return mode === "stop" ? "maybe" : "no";
+      const method = call.method.toUpperCase();
+      if (m.methods.length > 0 && !m.methods.some((x) => x === "*" || x === method)) return "no";
+      if (!m.hosts.some((h) => hostPatternMatches(h, parts.host))) return "no";
+      if (m.paths.length > 0 && !m.paths.some((re) => re.test(parts.path))) return "no";
+      return "yes";
+    }
+    case "file_read":
+    case "file_write": {
+      const m = rule.file;
+      if (!m || !opApplies(m.op, call.kind === "file_read" ? "read" : "write")) return "no";
+      if (m.op !== "any" && m.op !== (call.kind === "file_read" ? "read" : "write")) return "no";
+      return fileGlobMatches(t.paths, m.globs, resolvePath(t.paths, call.path)) ? "yes" : "no";
+    }
+    case "tool":
+      return rule.tool && anyMatch(rule.tool.names, call.name) ? "yes" : "no";
+    default:
+      return "no";
+  }
+}
+
+/** Hard-stop semantics: the rule hits if any part of the call hits. */
+export function hardStopMatches(rule: CompiledRule, t: Target): Tri {
+  if (t.call.kind !== "shell") return matchDirect(rule, t, "stop");
+  const analysis = t.analysis;
+  if (!analysis) return "no";
+  let best: Tri = "no";
+  const bd = baseDirs(t.paths, analysis);
+  if (rule.shell) {
+    for (const cmd of analysis.commands) {
+      const r = matchShellCommand(rule.shell, cmd, t.paths, "stop", bd);
+      if (r === "yes") return "yes";
+      if (r === "maybe") best = "maybe";
+    }
+  } else if (rule.file) {
+    for (const { word, op } of shellPaths(analysis)) {
+      if (!opApplies(rule.file.op, op) || word.dynamic) continue;
+      const file = rule.file;
+      if (candidatePaths(t.paths, bd, word.value).some((p) => fileGlobMatches(t.paths, file.globs, p)))
+        return "yes";
+      if (bd.unknown && isRelative(word.value)) best = "maybe";
+    }
+  }
+  return best;
+}
+
+const HARMLESS_WRITES = new Set(["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"]);
+
+/**
+ * Allow/contain semantics over a set of rules: every part of the call must be covered.
+ * Returns the ids of the rules that covered it, or a reason it is not covered.
+ */
+export function coverCall(
+  rules: CompiledRule[],
+  t: Target,
+  mode: "allow" | "contain",
+  alsoCovering: CompiledRule[] = [],
+): { covered: true; rules: string[] } | { covered: false; reason: string } {
+  const call = t.call;
+  if (call.kind !== "shell") {
+    if (mode === "contain") return { covered: false, reason: "only shell commands run contained" };
+    const rule = rules.find((r) => matchDirect(r, t, "allow") === "yes");
+    return rule ? { covered: true, rules: [rule.id] } : { covered: false, reason: "no allow rule matches" };
+  }
+  const analysis = t.analysis;
+  if (!analysis) return { covered: false, reason: "the command was not analysed" };
+  if (analysis.parseError) return { covered: false, reason: analysis.parseError };
+  if (mode === "allow" && analysis.unknowns.length > 0) {
+    return { covered: false, reason: `not statically knowable: ${analysis.unknowns.join("; ")}` };
+  }
+  const used = new Set<string>();
+  let own = 0;
+  for (const cmd of analysis.commands) {
+    // A wrapper (time, env, bash -c) is judged through its inner command, but its own
+    // environment prefix (BASH_ENV=... bash -c) still counts.
+    if (cmd.transparent) {
+      if (mode === "allow" && cmd.env.some((e) => !SAFE_ENV.test(e.name) || e.value.dynamic)) {
+        return { covered: false, reason: `environment prefix on ${JSON.stringify(cmd.text.slice(0, 80))}` };
+      }
+      continue;
+    }
+    const hit = rules.find((r) => r.shell && matchShellCommand(r.shell, cmd, t.paths, mode) === "yes");
+    if (hit) {
+      used.add(hit.id);
+      own++;
+      continue;
+    }
+    const other = alsoCovering.find(
+      (r) => r.shell && matchShellCommand(r.shell, cmd, t.paths, "allow") === "yes",
+    );
+    if (other) {
+      used.add(other.id);
+      continue;
+    }
+    return { covered: false, reason: `no ${mode} rule covers ${JSON.stringify(cmd.text.slice(0, 80))}` };
+  }
+  if (mode === "contain" && own === 0) return { covered: false, reason: "no contain rule matches" };
+  for (const r of analysis.redirects) {
+    if (r.path.dynamic) {
+      if (mode === "allow") return { covered: false, reason: "redirection to a path known only at run time" };
+      continue;
+    }
+    if (r.op === "read" || mode === "contain") continue;
+    const bd = baseDirs(t.paths, analysis);
+    if (bd.unknown && isRelative(r.path.value)) {
+      return {
+        covered: false,
+        reason: `writes ${r.path.value} after a cd to a directory known only at run time`,
+      };
+    }
+    const targets = candidatePaths(t.paths, bd, r.path.value);
+    if (targets.every((p) => HARMLESS_WRITES.has(p))) continue;
+    for (const target of targets) {
+      if (HARMLESS_WRITES.has(target)) continue;
+      const rule = rules.find(
+        (x) => x.file && x.file.op !== "read" && fileGlobMatches(t.paths, x.file.globs, target),
+      );
+      if (!rule) return { covered: false, reason: `no allow rule covers writing ${r.path.value}` };
+      used.add(rule.id);
+    }
+  }
+  return { covered: true, rules: [...used] };
+}
+
+export function pathsOf(ctx: CallContext): Paths {
+  return { cwd: ctx.cwd, workdir: ctx.workdir, home: ctx.home };
+}

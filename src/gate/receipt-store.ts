@@ -1,0 +1,117 @@
+// Appends receipts to a JSONL file under a lock, with the signing key kept under $AIRLOCK_HOME.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { GENESIS, type Receipt, type ReceiptBody, sealReceipt } from "./receipts.ts";
+
+export function airlockHome(): string {
+  return process.env["AIRLOCK_HOME"] || join(homedir(), ".airlock");
+}
+
+export function defaultReceiptsFile(): string {
+  return join(airlockHome(), "gate", "receipts.jsonl");
+}
+
+const keyFile = () => join(airlockHome(), "gate", "receipt-key.pem");
+export const publicKeyFile = () => join(airlockHome(), "gate", "receipt-key.pub.pem");
+
+/** The Ed25519 signing key, created on first use (0600). */
+export function loadSigningKey(): KeyObject {
+  const file = keyFile();
+  if (existsSync(file)) return createPrivateKey(readFileSync(file));
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  try {
+    writeFileSync(file, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600, flag: "wx" });
+    writeFileSync(publicKeyFile(), publicKey.export({ type: "spki", format: "pem" }), { mode: 0o644 });
+  } catch (error) {
+    // Another process created it first: use theirs.
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  return createPrivateKey(readFileSync(file));
+}
+
+export function loadVerifyKey(file?: string): KeyObject {
+  if (file) return createPublicKey(readFileSync(file));
+  if (existsSync(publicKeyFile())) return createPublicKey(readFileSync(publicKeyFile()));
+  return createPublicKey(loadSigningKey());
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** An exclusive lock file; a lock older than 10 s is taken to be left by a dead process. */
+function withLock<T>(target: string, fn: () => T): T {
+  const lock = `${target}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      closeSync(openSync(lock, "wx"));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 10000) rmSync(lock, { force: true });
+      } catch {}
+      if (attempt > 400) throw new Error(`receipt file ${target} stays locked (${lock})`);
+      sleep(5);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+/** The last line of a file, reading only its tail. */
+function lastLine(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const fd = openSync(file, "r");
+  try {
+    const size = fstatSync(fd).size;
+    let chunk = 4096;
+    while (true) {
+      const start = Math.max(0, size - chunk);
+      const buf = Buffer.alloc(size - start);
+      readSync(fd, buf, 0, buf.length, start);
+      const text = buf.toString("utf8").replace(/\n+$/, "");
+      const nl = text.lastIndexOf("\n");
+      if (nl >= 0 || start === 0) return text.slice(nl + 1) || undefined;
+      chunk *= 4;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function appendReceipt(
+  file: string,
+  body: Omit<ReceiptBody, "seq" | "prev" | "v">,
+  key: KeyObject = loadSigningKey(),
+): Receipt {
+  mkdirSync(dirname(file), { recursive: true });
+  return withLock(file, () => {
+    const last = lastLine(file);
+    const previous = last ? (JSON.parse(last) as Receipt) : undefined;
+    const receipt = sealReceipt(
+      { v: 1, ...body, seq: previous ? previous.seq + 1 : 0, prev: previous ? previous.hash : GENESIS },
+      key,
+    );
+    appendFileSync(file, `${JSON.stringify(receipt)}\n`, { mode: 0o600 });
+    return receipt;
+  });
+}

@@ -1,0 +1,236 @@
+// A bash line → every simple command it would run, its redirections, and what cannot be known.
+import type { Node, Tree } from "web-tree-sitter";
+import type { EnvAssignment, Redirect, ShellAnalysis, SimpleCommand, Word } from "./types.ts";
+import { dynamicWord, literalWord, wordOf } from "./words.ts";
+import { basename, findExecs, unwrap } from "./wrappers.ts";
+
+export type ParseFn = (text: string) => Tree | null;
+
+const MAX_DEPTH = 8;
+
+/** Variables that change which program runs or what it loads; assigning them makes a line unknowable. */
+export const DANGEROUS_ENV =
+  /^(PATH|IFS|ENV|BASH_ENV|CDPATH|GLOBIGNORE|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|LD_\w+|DYLD_\w+|BASH_FUNC_.*|PYTHON(PATH|STARTUP|HOME)|NODE_OPTIONS|NODE_PATH|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_\w+|PAGER|MANPAGER|EDITOR|VISUAL|LESSOPEN|LESSCLOSE|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|HOME|TMPDIR|XDG_CONFIG_HOME|ZDOTDIR)$/;
+
+/** Commands whose argument is code run in the current shell: never statically known. */
+const CODE_RUNNERS: Record<string, string> = {
+  eval: "eval runs text assembled at run time",
+  source: "source runs a file whose content is not known here",
+  ".": "source (.) runs a file whose content is not known here",
+  trap: "trap registers code to run later",
+  alias: "alias changes what later words mean",
+  enable: "enable can load builtins",
+  shopt: "shopt changes how later words are expanded",
+  set: "set changes shell options",
+  coproc: "coproc runs a command in the background",
+  fc: "fc re-runs history",
+  hash: "hash changes command lookup",
+};
+
+const WRITE_OPS = new Set([">", ">>", ">|", "&>", "&>>", "<>", ">&"]);
+
+class Walker {
+  readonly commands: SimpleCommand[] = [];
+  readonly redirects: Redirect[] = [];
+  readonly cdTargets: Word[] = [];
+  readonly unknowns: string[] = [];
+  parseError: string | undefined;
+
+  constructor(private readonly parse: ParseFn) {}
+
+  analyzeText(text: string, via: string[], depth: number): void {
+    if (depth > MAX_DEPTH) {
+      this.unknowns.push(`shell nesting deeper than ${MAX_DEPTH}`);
+      return;
+    }
+    const tree = this.parse(text);
+    if (!tree) {
+      this.parseError ??= "the shell parser gave no tree";
+      return;
+    }
+    try {
+      const root = tree.rootNode;
+      if (root.hasError) this.parseError ??= describeError(root);
+      this.walk(root, via, depth);
+    } finally {
+      tree.delete();
+    }
+  }
+
+  private walk(node: Node, via: string[], depth: number): void {
+    switch (node.type) {
+      case "command":
+        this.command(node, via, depth);
+        return;
+      case "file_redirect":
+        this.redirect(node, via, depth);
+        return;
+      case "function_definition":
+        this.unknowns.push("defines a shell function (it can shadow any command)");
+        break;
+      case "variable_assignment":
+        this.assignment(node);
+        break;
+      case "heredoc_body":
+        // Unquoted here-doc bodies expand substitutions; the walker finds them as children.
+        break;
+    }
+    for (const child of node.namedChildren) if (child) this.walk(child, via, depth);
+  }
+
+  private assignment(node: Node): void {
+    const name = node.childForFieldName("name");
+    if (name && DANGEROUS_ENV.test(name.text)) this.unknowns.push(`assigns ${name.text}`);
+  }
+
+  private redirect(node: Node, via: string[], depth: number): void {
+    const dest = node.childForFieldName("destination");
+    const op = node.children.find((c) => c && !c.isNamed)?.type ?? ">";
+    if (dest) {
+      for (const child of dest.namedChildren) if (child) this.walk(child, via, depth);
+      const word = wordOf(dest);
+      const isFd = op === ">&" || op === "<&" ? /^\d+-?$|^-$/.test(word.value) && !word.dynamic : false;
+      if (!isFd) this.redirects.push({ op: WRITE_OPS.has(op) ? "write" : "read", path: word });
+    }
+  }
+
+  private command(node: Node, via: string[], depth: number): void {
+    const env: EnvAssignment[] = [];
+    let name: Word | undefined;
+    const args: Word[] = [];
+    for (const child of node.namedChildren) {
+      if (!child) continue;
+      if (child.type === "variable_assignment") {
+        const n = child.childForFieldName("name");
+        const v = child.childForFieldName("value");
+        env.push({ name: n?.text ?? "", value: v ? wordOf(v) : literalWord("") });
+        if (v) this.walk(v, via, depth);
+      } else if (child.type === "command_name") {
+        const inner = child.namedChildren[0];
+        name = inner ? wordOf(inner) : dynamicWord(child.text);
+        for (const c of child.namedChildren) if (c) this.walk(c, via, depth);
+      } else if (child.type === "file_redirect" || child.type === "heredoc_redirect") {
+        this.walk(child, via, depth);
+      } else {
+        args.push(wordOf(child));
+        this.walk(child, via, depth);
+      }
+    }
+    if (!name) {
+      for (const a of env) if (DANGEROUS_ENV.test(a.name)) this.unknowns.push(`assigns ${a.name}`);
+      return;
+    }
+    this.simple(name, args, env, via, depth, false, node.text);
+  }
+
+  private simple(
+    name: Word,
+    args: Word[],
+    env: EnvAssignment[],
+    via: string[],
+    depth: number,
+    appendedArgs: boolean,
+    text: string,
+  ): void {
+    if (name.dynamic)
+      this.unknowns.push(`the command name ${JSON.stringify(name.value)} is only known at run time`);
+    if (name.glob) this.unknowns.push(`the command name ${JSON.stringify(name.value)} is a glob`);
+    const base = basename(name.value);
+    if ((base === "cd" || base === "pushd") && !name.dynamic) {
+      const target = args.find((a) => a.dynamic || !a.value.startsWith("-") || a.value === "-");
+      this.cdTargets.push(
+        target ? (target.value === "-" ? { ...target, dynamic: true } : target) : literalWord("~"),
+      );
+    }
+    const reason = CODE_RUNNERS[base];
+    if (reason && !name.dynamic) this.unknowns.push(reason);
+    const unwrapped = unwrap(name, args);
+    const cmd: SimpleCommand = {
+      name,
+      args,
+      env,
+      via,
+      transparent: unwrapped.kind !== "none" && unwrapped.kind !== "unknown" && unwrapped.transparent,
+      appendedArgs,
+      text,
+    };
+    this.commands.push(cmd);
+    const innerVia = [...via, base];
+    if (unwrapped.kind === "unknown") this.unknowns.push(unwrapped.reason);
+    else if (unwrapped.kind === "script") {
+      if (unwrapped.script.dynamic)
+        this.unknowns.push(`${base} runs a command string only known at run time`);
+      else this.analyzeText(unwrapped.script.value, innerVia, depth + 1);
+    } else if (unwrapped.kind === "argv") {
+      const [innerName, ...innerArgs] = unwrapped.argv;
+      if (innerName) {
+        this.simple(
+          innerName,
+          innerArgs,
+          unwrapped.env,
+          innerVia,
+          depth + 1,
+          unwrapped.appendedArgs,
+          unwrapped.argv.map((w) => w.value).join(" "),
+        );
+      }
+    }
+    if (base === "find" && !name.dynamic) {
+      for (const argv of findExecs(args)) {
+        const [innerName, ...innerArgs] = argv;
+        if (!innerName) {
+          this.unknowns.push("find -exec without a command");
+          continue;
+        }
+        const usesPlaceholder = innerArgs.some((a) => a.value.includes("{}"));
+        this.simple(
+          innerName,
+          innerArgs.map((a) => (a.value.includes("{}") ? { ...a, dynamic: true } : a)),
+          [],
+          innerVia,
+          depth + 1,
+          usesPlaceholder,
+          argv.map((w) => w.value).join(" "),
+        );
+      }
+    }
+  }
+}
+
+function describeError(root: Node): string {
+  const stack: Node[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop() as Node;
+    if (node.type === "ERROR" || node.isMissing) {
+      const at = node.startPosition;
+      return `bash syntax error near ${JSON.stringify(node.text.slice(0, 40))} (line ${at.row + 1}, column ${at.column + 1})`;
+    }
+    for (const child of node.children) if (child?.hasError || child?.isMissing) stack.push(child);
+  }
+  return "bash syntax error";
+}
+
+/** Analyzes one shell line. Pure given the parser; the tree is freed before returning. */
+export function analyzeShell(parse: ParseFn, source: string): ShellAnalysis {
+  const walker = new Walker(parse);
+  if (source.includes("\0")) {
+    return {
+      source,
+      commands: [],
+      redirects: [],
+      cdTargets: [],
+      unknowns: ["NUL byte"],
+      parseError: "NUL byte in command",
+    };
+  }
+  walker.analyzeText(source, [], 0);
+  const out: ShellAnalysis = {
+    source,
+    commands: walker.commands,
+    redirects: walker.redirects,
+    cdTargets: walker.cdTargets,
+    unknowns: [...new Set(walker.unknowns)],
+  };
+  if (walker.parseError) out.parseError = walker.parseError;
+  return out;
+}

@@ -1,0 +1,37 @@
+// Where local gateway state lives: $AIRLOCK_HOME (default ~/.airlock).
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+export function airlockHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.AIRLOCK_HOME || join(homedir(), ".airlock");
+}
+
+export interface GatewayInfo {
+  pid: number;
+  port: number;
+  host: string;
+  url: string;
+  db: string;
+  started_at: string;
+}
+
+export function gatewayInfoFile(home: string): string {
+  return join(home, "gateway.json");
+}
+
+export function readGatewayInfo(home: string): GatewayInfo | null {
+  const file = gatewayInfoFile(home);
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as GatewayInfo;
+  } catch {
+    return null;
+  }
+}
+
+export function readOperatorToken(home: string): string | null {
+  const file = join(home, "operator.token");
+  if (!existsSync(file)) return null;
+  return readFileSync(file, "utf8").trim() || null;
+}

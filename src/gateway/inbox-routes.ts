@@ -1,0 +1,198 @@
+// The web inbox (DESIGN.md §9): the page at /inbox, one-time login links that open a cookie
+// session, and GET /v1/inbox/state, everything the page shows in one answer.
+// The page is read once, when the API is built; its inline script and style are pinned by hash
+// in a strict Content-Security-Policy.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Context, Hono } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { z } from "zod";
+import type { Policy } from "../policy/schema.ts";
+import { type InboxSessions, SESSION_COOKIE, SESSION_TTL_MS } from "./inbox-sessions.ts";
+import { DENIES_SHOWN, type InboxState, inboxState } from "./inbox-view.ts";
+import type { RouteDoc } from "./openapi.ts";
+import type { ApiEnv } from "./principal.ts";
+import { GatewayError, type GatewayService } from "./service.ts";
+import { ChunkSchema, DenySchema } from "./types.ts";
+
+export const INBOX_HEADER = "x-airlock-inbox";
+
+export interface InboxPage {
+  html: string;
+  csp: string;
+}
+
+function sha256(text: string): string {
+  return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
+}
+
+/** The page and its CSP (inline <script> and <style> allowed by their exact hashes only). */
+export function inboxPage(html: string): InboxPage {
+  const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => sha256(m[1] ?? ""));
+  const styles = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => sha256(m[1] ?? ""));
+  const csp = [
+    "default-src 'none'",
+    `script-src ${scripts.join(" ") || "'none'"}`,
+    `style-src ${styles.join(" ") || "'none'"}`,
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+  return { html, csp };
+}
+
+export function loadInboxPage(): InboxPage {
+  return inboxPage(readFileSync(new URL("./inbox/index.html", import.meta.url), "utf8"));
+}
+
+export const LoginCodeSchema = z.object({ url: z.string(), expires_at: z.string() });
+export const InboxStateSchema = z.object({
+  pending: z.array(
+    ChunkSchema.extend({ rendered_endpoints: z.array(z.string()), diff: z.array(z.string()) }),
+  ),
+  decided: z.array(ChunkSchema),
+  denies: z.array(DenySchema),
+  asks: z.array(z.unknown()),
+});
+
+// ---- gate asks ------------------------------------------------------------------------------
+// The execution gate's asks (branch `asks`, src/gateway/asks.ts, GET /v1/gate/asks) land here:
+// when the service grows `listAsks`, the inbox shows the pending ones; until then, none.
+// The page renders each ask's id, tool, summary, reason, created_at, with Allow / Deny buttons
+// posting to /v1/gate/asks/:id/allow|deny, and refreshes on `ask.*` events.
+async function pendingAsks(service: GatewayService): Promise<unknown[]> {
+  const asks = service as unknown as {
+    listAsks?: (filter: { status: "pending" }) => Promise<unknown[]>;
+  };
+  return typeof asks.listAsks === "function" ? asks.listAsks({ status: "pending" }) : [];
+}
+// ---------------------------------------------------------------------------------------------
+
+export async function readInboxState(service: GatewayService): Promise<InboxState> {
+  const [pending, approved, rejected, sandboxes, asks] = await Promise.all([
+    service.listChunks({ status: "pending" }),
+    service.listChunks({ status: "approved" }),
+    service.listChunks({ status: "rejected" }),
+    service.listSandboxes(),
+    pendingAsks(service),
+  ]);
+  const policies = new Map<string, Policy>();
+  for (const name of new Set(pending.map((c) => c.sandbox)))
+    policies.set(name, (await service.getRevision(name)).policy);
+  const denies = (
+    await Promise.all(sandboxes.map((s) => service.listDenies(s.name, DENIES_SHOWN).catch(() => [])))
+  ).flat();
+  return inboxState({ pending, decided: [...approved, ...rejected], denies, asks, policies });
+}
+
+export interface InboxRouteDeps {
+  app: Hono<ApiEnv>;
+  route(doc: RouteDoc, handler: (c: Context<ApiEnv>) => Promise<Response> | Response): void;
+  service: GatewayService;
+  sessions: InboxSessions;
+  page: InboxPage;
+}
+
+/**
+ * Cookie sessions act as the operator, but a state-changing request must also carry
+ * `x-airlock-inbox: 1` (a cross-site form cannot set a header) and, when the browser names an
+ * Origin, come from this gateway's own. Throws the 401/403 to answer otherwise.
+ */
+export function checkCookieSession(c: Context, sessions: InboxSessions, session: string): void {
+  if (!sessions.valid(session))
+    throw new GatewayError(
+      401,
+      "unauthorized",
+      "inbox session expired or unknown; run `airlock inbox` for a new login link",
+    );
+  const method = c.req.method.toUpperCase();
+  if (method === "GET" || method === "HEAD") return;
+  if (c.req.header(INBOX_HEADER) !== "1")
+    throw new GatewayError(
+      403,
+      "forbidden",
+      `a cookie-authenticated ${method} needs the header ${INBOX_HEADER}: 1`,
+    );
+  const origin = c.req.header("origin");
+  if (origin && origin !== new URL(c.req.url).origin)
+    throw new GatewayError(403, "forbidden", `cross-origin request from ${origin} refused`);
+}
+
+export function sessionCookie(c: Context): string | undefined {
+  return getCookie(c, SESSION_COOKIE);
+}
+
+export function registerInboxRoutes(deps: InboxRouteDeps): void {
+  const { app, route, service, sessions, page } = deps;
+
+  app.get("/inbox", (c) => {
+    c.header("content-security-policy", page.csp);
+    c.header("x-content-type-options", "nosniff");
+    c.header("referrer-policy", "no-referrer");
+    c.header("cache-control", "no-store");
+    return c.html(page.html);
+  });
+
+  app.get("/inbox/login", (c) => {
+    c.header("cache-control", "no-store");
+    c.header("referrer-policy", "no-referrer");
+    const outcome = sessions.redeem(c.req.query("code"));
+    if (!outcome.ok) return c.json({ error: outcome.error, detail: outcome.detail }, outcome.status);
+    setCookie(c, SESSION_COOKIE, outcome.session, {
+      httpOnly: true,
+      sameSite: "Strict",
+      path: "/",
+      maxAge: Math.floor(SESSION_TTL_MS / 1000),
+    });
+    return c.redirect("/inbox", 303);
+  });
+
+  route(
+    {
+      method: "post",
+      path: "/v1/inbox/login-codes",
+      summary: "a one-time web inbox login link (single use, valid 5 minutes); operator token only",
+      auth: "operator",
+      response: LoginCodeSchema,
+    },
+    (c) => {
+      const p = c.get("principal");
+      if (p.kind !== "operator" || p.via !== "token")
+        throw new GatewayError(
+          403,
+          "forbidden",
+          "login links are minted with the operator token (`airlock inbox`)",
+        );
+      const { code, expiresAt } = sessions.issueCode();
+      const url = `${new URL(c.req.url).origin}/inbox/login?code=${encodeURIComponent(code)}`;
+      return c.json({ url, expires_at: expiresAt.toISOString() }, 201);
+    },
+  );
+  route(
+    {
+      method: "post",
+      path: "/v1/inbox/logout",
+      summary: "end this browser's inbox session",
+      auth: "operator",
+      response: z.object({ ok: z.boolean() }),
+    },
+    (c) => {
+      sessions.end(sessionCookie(c));
+      deleteCookie(c, SESSION_COOKIE, { path: "/" });
+      return c.json({ ok: true });
+    },
+  );
+  route(
+    {
+      method: "get",
+      path: "/v1/inbox/state",
+      summary:
+        "everything the web inbox shows: pending chunks with rendered endpoints and diff, the last 20 decided, observed denies, gate asks",
+      auth: "operator",
+      response: InboxStateSchema,
+    },
+    async (c) => c.json(await readInboxState(service)),
+  );
+}

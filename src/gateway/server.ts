@@ -1,0 +1,107 @@
+// The gateway process's shell: operator token file, store, HTTP listener, timed-grant expiry.
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import type { Policy } from "../policy/schema.ts";
+import { buildApi } from "./api.ts";
+import type { InboxSessions } from "./inbox-sessions.ts";
+import { GatewayService } from "./service.ts";
+import { defaultDbUrl, openStore } from "./store/open.ts";
+import type { Store } from "./store/store.ts";
+
+const EVENTS_KEPT = 100_000;
+
+export interface GatewayOptions {
+  home: string;
+  /** 0 = let the OS choose. */
+  port?: number;
+  host?: string;
+  db?: string;
+  /** Use this store instead of opening one (tests, in-process benches). */
+  store?: Store;
+  heartbeatMs?: number;
+  /** Web inbox logins (tests pass one with their own clock). */
+  inboxSessions?: InboxSessions;
+  /** The operator's ceiling for approval_mode=auto. */
+  ceiling?: Policy;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  operatorToken: string;
+  service: GatewayService;
+  close(): Promise<void>;
+}
+
+/** The operator token, created 0600 under $AIRLOCK_HOME on first start. */
+export function ensureOperatorToken(home: string): string {
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const file = join(home, "operator.token");
+  if (existsSync(file)) {
+    const token = readFileSync(file, "utf8").trim();
+    if (token) return token;
+  }
+  const token = `alk_op_${randomBytes(32).toString("base64url")}`;
+  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: "w" });
+  chmodSync(file, 0o600);
+  return token;
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const operatorToken = ensureOperatorToken(opts.home);
+  const store = opts.store ?? (await openStore(opts.db ?? defaultDbUrl(opts.home)));
+  const service = new GatewayService(store, undefined, { ceiling: opts.ceiling });
+  await store.write((tx) => tx.pruneEvents(EVENTS_KEPT));
+  const { app } = buildApi({
+    service,
+    operatorToken,
+    heartbeatMs: opts.heartbeatMs,
+    inboxSessions: opts.inboxSessions,
+  });
+  const host = opts.host ?? "127.0.0.1";
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, () => resolve(s));
+    s.once("error", reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  // Timed grants: sleep until the next expiry (re-armed after every decision event), revoke, repeat.
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+  const arm = async () => {
+    if (closed) return;
+    const next = await service.expireDue().catch(() => null);
+    if (timer) clearTimeout(timer);
+    if (next && !closed) {
+      const wait = new Date(next).getTime() - Date.now();
+      // Still due after a sweep means it failed (store trouble): retry, but do not spin.
+      const delay = Math.min(wait > 0 ? wait + 50 : 5000, 2 ** 31 - 1);
+      timer = setTimeout(() => void arm(), delay);
+    }
+  };
+  const unsubscribe = store.subscribe((e) => {
+    if (e.type === "chunk.decided" && e.data.expires_at) void arm();
+  });
+  await arm();
+
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return {
+    url,
+    port,
+    operatorToken,
+    service,
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      unsubscribe();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      if (!opts.store) await store.close();
+    },
+  };
+}

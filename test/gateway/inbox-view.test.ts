@@ -1,0 +1,60 @@
+// The web inbox's pure view: the diff against the current policy, through the one renderer.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { chunkDiff, inboxState } from "../../src/gateway/inbox-view.ts";
+import type { Chunk } from "../../src/gateway/types.ts";
+import type { NetworkRule, Policy } from "../../src/policy/schema.ts";
+import { BASE_POLICY, l4Rule, putRule } from "./fixtures.ts";
+
+const policy = BASE_POLICY as unknown as Policy;
+const rule = (r: unknown) => r as NetworkRule;
+
+test("chunkDiff: a new rule, a binary addition, no change, a conflict", () => {
+  assert.deepEqual(chunkDiff(policy, { rule_name: "put_x", proposed_rule: rule(putRule("/p")) }), [
+    "+ rule put_x: /usr/bin/curl",
+    "+   api.github.com:443 [L7 rest, allow PUT /p]",
+  ]);
+  const node = { ...rule(BASE_POLICY.network_policies.github_api), binaries: [{ path: "/usr/bin/node" }] };
+  assert.deepEqual(chunkDiff(policy, { rule_name: "github_api", proposed_rule: node }), [
+    "+ binary /usr/bin/node → rule github_api",
+  ]);
+  assert.deepEqual(
+    chunkDiff(policy, { rule_name: "pypi", proposed_rule: rule(BASE_POLICY.network_policies.pypi) }),
+    ["(no change: the current policy already has this)"],
+  );
+  const [conflict] = chunkDiff(policy, { rule_name: "pypi", proposed_rule: rule(l4Rule("other.example")) });
+  assert.match(conflict ?? "", /^! cannot merge: .*already exists/);
+});
+
+test("inboxState: pending grouped by sandbox, newest 20 decided first", () => {
+  const chunk = (id: string, sandbox: string, at: string, decided: string | null = null) =>
+    ({
+      id,
+      sandbox,
+      created_at: at,
+      decided_at: decided,
+      rule_name: `r_${id}`,
+      proposed_rule: rule(l4Rule(`${id}.example`)),
+    }) as unknown as Chunk;
+  const state = inboxState({
+    pending: [
+      chunk("b1", "b", "2026-01-01T00:00:00Z"),
+      chunk("a2", "a", "2026-01-02T00:00:00Z"),
+      chunk("a1", "a", "2026-01-01T00:00:00Z"),
+    ],
+    decided: Array.from({ length: 25 }, (_, i) =>
+      chunk(`d${i}`, "a", "2026-01-01T00:00:00Z", `2026-01-01T00:00:${String(i).padStart(2, "0")}Z`),
+    ),
+    denies: [],
+    asks: [],
+    policies: new Map([["a", policy]]),
+  });
+  assert.deepEqual(
+    state.pending.map((c) => c.id),
+    ["a1", "a2", "b1"],
+  );
+  assert.deepEqual(state.pending[0]?.rendered_endpoints, ["a1.example:443 [L4]"]);
+  assert.deepEqual(state.pending[2]?.diff, ["! the sandbox's policy could not be read"]);
+  assert.equal(state.decided.length, 20);
+  assert.equal(state.decided[0]?.id, "d24");
+});

@@ -1,0 +1,299 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { checkAddresses, compilePolicy, decideConnect, decideRequest } from "../../src/policy/engine.ts";
+import { loadPolicyText } from "../../src/policy/load.ts";
+
+function compile(yaml: string) {
+  const loaded = loadPolicyText(yaml, "inline.yaml");
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+  return compilePolicy(loaded.value);
+}
+
+const cp = compile(`
+version: 1
+network_policies:
+  github_api:
+    endpoints:
+      - host: api.github.com
+        port: 443
+        protocol: rest
+        access: read-only
+        rules:
+          - allow: { method: PUT, path: "/repos/acme/site/contents/docs/**" }
+          - allow: { method: GET, path: "/search/code", query: { q: "repo:acme/*", per_page: { any: ["10", "50"] } } }
+        deny_rules:
+          - { method: "*", path: "/repos/*/*/rulesets/**" }
+          - { method: GET, path: "/repos/acme/secret/**" }
+    binaries:
+      - path: /usr/bin/curl
+  registry:
+    endpoints:
+      - { host: registry.npmjs.org, port: 443 }
+      - { host: "*.pkg.example.com", ports: [443, 8443] }
+      - { host: "**.cdn.example.com", port: 443 }
+    binaries:
+      - path: /usr/**/node
+      - path: /opt/tools/bin/np?
+  github_raw_for_git:
+    endpoints:
+      - { host: api.github.com, port: 443 }
+    binaries:
+      - path: /usr/lib/git-core/git-remote-https
+  audited:
+    endpoints:
+      - host: audit.example.com
+        port: 443
+        protocol: rest
+        enforcement: audit
+        access: read-only
+        deny_rules: [{ path: "/admin/**" }]
+    binaries: [{ path: /usr/bin/curl }]
+  internal:
+    endpoints:
+      - host: cache.internal.example.com
+        port: 443
+        allowed_ips: [10.20.0.0/16]
+    binaries: [{ path: /usr/bin/curl }]
+  encoded:
+    endpoints:
+      - host: gitlab.example.com
+        port: 443
+        protocol: rest
+        allow_encoded_slash: true
+        rules: [{ allow: { method: GET, path: "/api/v4/projects/*/issues" } }]
+    binaries: [{ path: /usr/bin/curl }]
+`);
+
+const curl = { binary: "/usr/bin/curl" };
+function req(method: string, path: string, host = "api.github.com", identity = curl) {
+  return decideRequest(cp, { ...identity, host, port: 443, method, path });
+}
+
+test("L4: unknown host is denied with an l4_allow rule_missing", () => {
+  const d = decideConnect(cp, "evil.example.org", 443, curl);
+  assert.equal(d.decision, "deny");
+  assert.equal(d.policy, null);
+  assert.match(d.reason, /no rule allows evil\.example\.org:443/);
+  assert.deepEqual(d.ruleMissing, {
+    type: "l4_allow",
+    layer: "l4",
+    host: "evil.example.org",
+    port: 443,
+    binary: "/usr/bin/curl",
+  });
+});
+
+test("L4: right host, wrong port is denied", () => {
+  assert.equal(decideConnect(cp, "api.github.com", 80, curl).decision, "deny");
+});
+
+test("L4: rest endpoint allows the connection and asks for inspection", () => {
+  const d = decideConnect(cp, "API.GITHUB.COM.", 443, curl);
+  assert.equal(d.decision, "allow");
+  assert.equal(d.inspect, true);
+  assert.equal(d.policy, "github_api");
+});
+
+test("binaries: another binary is denied and the reason names the rules that would match", () => {
+  const d = decideConnect(cp, "api.github.com", 443, { binary: "/usr/bin/python3" });
+  assert.equal(d.decision, "deny");
+  assert.match(
+    d.reason,
+    /binary not allowed: \/usr\/bin\/python3 is not listed for api\.github\.com:443 \(rules: github_api, github_raw_for_git\)/,
+  );
+  assert.equal(d.ruleMissing?.type, "l4_allow");
+});
+
+test("binaries: an ancestor in the chain grants; argv never does", () => {
+  const d = decideConnect(cp, "api.github.com", 443, {
+    binary: "/bin/sh",
+    ancestors: ["/usr/bin/bash", "/usr/bin/curl"],
+  });
+  assert.equal(d.decision, "allow");
+});
+
+test("binaries: ** and ? globs", () => {
+  assert.equal(
+    decideConnect(cp, "registry.npmjs.org", 443, { binary: "/usr/local/bin/node" }).decision,
+    "allow",
+  );
+  assert.equal(decideConnect(cp, "registry.npmjs.org", 443, { binary: "/usr/bin/node" }).decision, "allow");
+  assert.equal(
+    decideConnect(cp, "registry.npmjs.org", 443, { binary: "/opt/tools/bin/npx" }).decision,
+    "allow",
+  );
+  assert.equal(
+    decideConnect(cp, "registry.npmjs.org", 443, { binary: "/opt/tools/bin/npxx" }).decision,
+    "deny",
+  );
+  assert.equal(decideConnect(cp, "registry.npmjs.org", 443, { binary: "/home/u/node" }).decision, "deny");
+});
+
+test("a raw L4 endpoint for the same host:port wins over inspection for its binary only", () => {
+  const git = decideConnect(cp, "api.github.com", 443, { binary: "/usr/lib/git-core/git-remote-https" });
+  assert.equal(git.decision, "allow");
+  assert.equal(git.inspect, false);
+  assert.equal(git.policy, "github_raw_for_git");
+  const r = decideRequest(cp, {
+    binary: "/usr/lib/git-core/git-remote-https",
+    host: "api.github.com",
+    port: 443,
+    method: "DELETE",
+    path: "/x",
+  });
+  assert.equal(r.decision, "allow");
+  assert.equal(r.layer, "l4");
+});
+
+test("wildcards: one label, many labels, ports", () => {
+  const node = { binary: "/usr/bin/node" };
+  assert.equal(decideConnect(cp, "eu.pkg.example.com", 8443, node).decision, "allow");
+  assert.equal(decideConnect(cp, "a.eu.pkg.example.com", 443, node).decision, "deny");
+  assert.equal(decideConnect(cp, "pkg.example.com", 443, node).decision, "deny");
+  assert.equal(decideConnect(cp, "a.b.cdn.example.com", 443, node).decision, "allow");
+  assert.equal(decideConnect(cp, "cdn.example.com", 443, node).decision, "deny");
+});
+
+test("L7: access preset allows reads, denies writes", () => {
+  assert.equal(req("GET", "/repos/o/r").decision, "allow");
+  assert.equal(req("head", "/repos/o/r").decision, "allow");
+  assert.equal(req("OPTIONS", "/").decision, "allow");
+  const put = req("PUT", "/repos/o/r/contents/x.md?ref=main&token=s3cret");
+  assert.equal(put.decision, "deny");
+  assert.equal(put.layer, "l7");
+  assert.equal(put.policy, "github_api");
+  assert.equal(put.reason, "no allow rule matches");
+  assert.equal(put.path, "/repos/o/r/contents/x.md");
+  assert.deepEqual(put.ruleMissing, {
+    type: "rest_allow",
+    layer: "l7",
+    host: "api.github.com",
+    port: 443,
+    method: "PUT",
+    path: "/repos/o/r/contents/x.md",
+    binary: "/usr/bin/curl",
+  });
+  assert.equal(req("DELETE", "/repos/o/r").decision, "deny");
+  assert.equal(req("POST", "/graphql").decision, "deny");
+});
+
+test("L7: methods compare case-insensitively and are reported upper-case", () => {
+  const d = req("put", "/repos/acme/site/contents/docs/a.md");
+  assert.equal(d.decision, "allow");
+  assert.equal(d.method, "PUT");
+});
+
+test("L7: narrow rule allows exactly its path", () => {
+  assert.equal(req("PUT", "/repos/acme/site/contents/docs/a/b.md").decision, "allow");
+  assert.equal(req("PUT", "/repos/acme/site/contents/README.md").decision, "deny");
+  assert.equal(req("PUT", "/repos/acme/site/contents/docs/../README.md").decision, "deny");
+  assert.equal(req("PUT", "/repos/acme/site/contents/docs/%2e%2e/README.md").decision, "deny");
+  assert.equal(req("PUT", "/repos/acme/site/contents/docs%2F..%2FREADME.md").decision, "deny");
+});
+
+test("L7: deny rules beat allows, and carry no rule_missing", () => {
+  const d = req("GET", "/repos/acme/site/rulesets/1");
+  assert.equal(d.decision, "deny");
+  assert.match(d.reason, /blocked by deny rule "\* \/repos\/\*\/\*\/rulesets\/\*\*" in github_api/);
+  assert.equal(d.ruleMissing, undefined);
+  assert.equal(req("GET", "/repos/acme/secret/x").decision, "deny");
+  assert.equal(req("GET", "/repos/acme/secret2/x").decision, "allow");
+  assert.equal(req("GET", "/repos/acme/./secret/x").decision, "deny");
+  assert.equal(req("GET", "//repos/acme/secret/x").decision, "deny");
+});
+
+test("L7: query matchers are matched separately from the path", () => {
+  assert.equal(req("GET", "/search/code?q=repo:acme/site&per_page=10").decision, "allow");
+  assert.equal(req("GET", "/search/code?q=repo%3Aacme%2Fsite&per_page=50").decision, "allow");
+  assert.equal(req("GET", "/search/code?q=repo:other/site&per_page=10").decision, "allow"); // read-only preset allows any GET
+  const strict = compile(`
+version: 1
+network_policies:
+  s:
+    endpoints:
+      - host: s.example.com
+        port: 443
+        protocol: rest
+        rules: [{ allow: { method: GET, path: /search, query: { q: "repo:acme/*", per_page: { any: ["10", "50"] } } } }]
+    binaries: [{ path: /usr/bin/curl }]
+`);
+  const ask = (path: string) =>
+    decideRequest(strict, { ...curl, host: "s.example.com", port: 443, method: "GET", path }).decision;
+  assert.equal(ask("/search?q=repo:acme/site&per_page=10"), "allow");
+  assert.equal(ask("/search?per_page=10&q=repo:acme/x&extra=1"), "allow");
+  assert.equal(ask("/search?q=repo:other/site&per_page=10"), "deny");
+  assert.equal(ask("/search?q=repo:acme/site&per_page=11"), "deny");
+  assert.equal(ask("/search?q=repo:acme/site"), "deny");
+  assert.equal(ask("/search?q=repo:acme/site&q=repo:evil/x&per_page=10"), "deny");
+  assert.equal(ask("/search?q=%zz&per_page=10"), "deny");
+});
+
+test("L7: encoded slashes only where allowed", () => {
+  assert.equal(req("GET", "/api/v4/projects/group%2Fproj/issues", "gitlab.example.com").decision, "allow");
+  assert.match(req("GET", "/repos/a%2Fb", "api.github.com").reason, /encoded slash/);
+});
+
+test("L7: audit enforcement lets violations through and says so", () => {
+  const d = req("POST", "/admin/users", "audit.example.com");
+  assert.equal(d.decision, "allow");
+  assert.match(d.auditViolation ?? "", /deny rule/);
+  const e = req("POST", "/items", "audit.example.com");
+  assert.equal(e.decision, "allow");
+  assert.equal(e.auditViolation, "no allow rule matches");
+});
+
+test("always blocked: loopback, link-local, metadata names, whatever the policy", () => {
+  const open = compile(`
+version: 1
+network_policies:
+  everything:
+    endpoints:
+      - { host: 127.0.0.1, port: 80 }
+      - { host: 169.254.169.254, port: 80 }
+      - { host: metadata.google.internal, port: 80 }
+      - { host: localhost, port: 80 }
+    binaries: [{ path: /usr/bin/curl }]
+`);
+  for (const host of [
+    "127.0.0.1",
+    "169.254.169.254",
+    "metadata.google.internal",
+    "localhost",
+    "[::1]",
+    "0.0.0.0",
+    "x.localhost",
+  ]) {
+    const d = decideConnect(open, host, 80, curl);
+    assert.equal(d.decision, "deny", host);
+    assert.match(d.reason, /always blocked/);
+    assert.equal(d.ruleMissing, undefined);
+  }
+});
+
+test("SSRF: resolved addresses are classified and private ones need allowed_ips", () => {
+  const internal = decideConnect(cp, "cache.internal.example.com", 443, curl);
+  assert.equal(internal.decision, "allow");
+  assert.deepEqual(checkAddresses(internal.endpoints, "cache.internal.example.com", ["10.20.1.2"]), {
+    ok: true,
+  });
+  assert.match(checkAddresses(internal.endpoints, "h", ["10.21.0.1"]).ok ? "" : "private", /private/);
+  const registry = decideConnect(cp, "registry.npmjs.org", 443, { binary: "/usr/bin/node" });
+  assert.deepEqual(checkAddresses(registry.endpoints, "r", ["104.16.1.1", "2606:4700::1"]), { ok: true });
+  for (const address of [
+    "127.0.0.1",
+    "::1",
+    "169.254.169.254",
+    "fe80::1",
+    "::ffff:127.0.0.1",
+    "0.0.0.0",
+    "10.0.0.1",
+    "192.168.1.1",
+    "172.16.5.4",
+    "100.64.0.1",
+    "fd00::1",
+  ]) {
+    const verdict = checkAddresses(registry.endpoints, "registry.npmjs.org", ["104.16.1.1", address]);
+    assert.equal(verdict.ok, false, address);
+  }
+  assert.equal(checkAddresses(registry.endpoints, "x", []).ok, false);
+});

@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { capabilityDiff, summarizeChanges, withinCeiling } from "../../src/policy/capabilities.ts";
+import { analyzeRule } from "../../src/policy/findings.ts";
+import { loadPolicyText } from "../../src/policy/load.ts";
+import { applyOperation } from "../../src/policy/merge.ts";
+import type { NetworkRule, Policy } from "../../src/policy/schema.ts";
+
+function load(yaml: string): Policy {
+  const loaded = loadPolicyText(yaml, "t.yaml");
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+  return loaded.value;
+}
+
+const current = load(`
+version: 1
+network_policies:
+  github_api:
+    endpoints:
+      - { host: api.github.com, port: 443, protocol: rest, access: read-only }
+    binaries: [{ path: /usr/bin/curl }]
+`);
+
+function analyze(ruleName: string, rule: NetworkRule) {
+  const merged = applyOperation(current, { addRule: { ruleName, rule } });
+  if (!merged.ok) throw new Error(merged.error);
+  return analyzeRule(ruleName, rule, current, merged.policy);
+}
+
+const kinds = (a: ReturnType<typeof analyze>) => a.findings.map((f) => f.kind).sort();
+
+test("a narrow PUT: one write finding, no security notes, and the plain-language summary", () => {
+  const a = analyze("put_docs", {
+    endpoints: [
+      {
+        host: "api.github.com",
+        port: 443,
+        protocol: "rest",
+        rules: [{ allow: { method: "PUT", path: "/repos/acme/site/contents/docs/**" } }],
+      },
+    ],
+    binaries: [{ path: "/usr/bin/curl" }],
+  });
+  assert.deepEqual(kinds(a), ["new_write"]);
+  assert.equal(
+    a.findings.some((f) => f.security),
+    false,
+  );
+  assert.match(
+    a.findings[0]?.sentence ?? "",
+    /adds write capability PUT \/repos\/acme\/site\/contents\/docs\/\*\* on api\.github\.com:443 via \/usr\/bin\/curl/,
+  );
+  assert.equal(
+    a.summary,
+    "Allows /usr/bin/curl to PUT /repos/acme/site/contents/docs/** on api.github.com:443. No other host, method or binary.",
+  );
+});
+
+test("a narrow GET already covered by the read-only preset adds nothing and has no findings", () => {
+  const a = analyze("get_repo", {
+    endpoints: [
+      {
+        host: "api.github.com",
+        port: 443,
+        protocol: "rest",
+        rules: [{ allow: { method: "GET", path: "/repos/acme/site" } }],
+      },
+    ],
+    binaries: [{ path: "/usr/bin/curl" }],
+  });
+  assert.deepEqual(a.findings, []);
+  assert.equal(a.summary, "Adds nothing the current policy does not already allow.");
+});
+
+test("a narrow GET on a new host: new reach and read, nothing security-flagged", () => {
+  const a = analyze("docs", {
+    endpoints: [
+      {
+        host: "docs.example.com",
+        port: 443,
+        protocol: "rest",
+        rules: [{ allow: { method: "GET", path: "/guide/**" } }],
+      },
+    ],
+    binaries: [{ path: "/usr/bin/curl" }],
+  });
+  assert.deepEqual(kinds(a), ["new_reach", "new_read"]);
+  assert.equal(
+    a.findings.some((f) => f.security),
+    false,
+  );
+});
+
+test("each security note kind", () => {
+  const cases: Array<[string, NetworkRule, string]> = [
+    [
+      "wild",
+      { endpoints: [{ host: "*.example.com", port: 443 }], binaries: [{ path: "/usr/bin/curl" }] },
+      "wildcard_host",
+    ],
+    [
+      "ip",
+      { endpoints: [{ host: "10.1.2.3", port: 443 }], binaries: [{ path: "/usr/bin/curl" }] },
+      "private_ip_literal",
+    ],
+    [
+      "internal",
+      {
+        endpoints: [{ host: "db.corp.example.com", port: 443, allowed_ips: ["10.0.0.0/8"] }],
+        binaries: [{ path: "/usr/bin/curl" }],
+      },
+      "internal_allowed_ips",
+    ],
+    [
+      "pg",
+      { endpoints: [{ host: "db.example.com", port: 5432 }], binaries: [{ path: "/usr/bin/psql" }] },
+      "database_port",
+    ],
+    [
+      "high",
+      { endpoints: [{ host: "dev.example.com", port: 9999 }], binaries: [{ path: "/usr/bin/curl" }] },
+      "high_port",
+    ],
+    [
+      "l4gh",
+      { endpoints: [{ host: "api.github.com", port: 443 }], binaries: [{ path: "/usr/bin/curl" }] },
+      "l4_on_inspected_host",
+    ],
+    [
+      "ssh",
+      { endpoints: [{ host: "git.example.com", port: 22 }], binaries: [{ path: "/usr/bin/ssh" }] },
+      "l7_bypass_binary",
+    ],
+    [
+      "full",
+      {
+        endpoints: [{ host: "x.example.com", port: 443, protocol: "rest", access: "full" }],
+        binaries: [{ path: "/usr/bin/curl" }],
+      },
+      "full_access",
+    ],
+  ];
+  for (const [name, rule, kind] of cases) {
+    const a = analyze(name, rule);
+    const f = a.findings.find((x) => x.kind === kind);
+    assert.ok(f, `${name}: expected ${kind}, got ${kinds(a).join(",")}`);
+    assert.equal(f.security, true, `${kind} is a security finding`);
+    assert.ok(f.sentence.length > 10);
+  }
+});
+
+test("an L4 grant reads as uninspected in the summary", () => {
+  const a = analyze("allow_blocked_example_443", {
+    endpoints: [{ host: "blocked.example", port: 443 }],
+    binaries: [{ path: "/usr/bin/curl" }],
+  });
+  assert.equal(
+    a.summary,
+    "Allows /usr/bin/curl to open uninspected connections (any traffic) on blocked.example:443. No other host or binary.",
+  );
+});
+
+test("capability diff sees a new binary on an existing rule", () => {
+  const merged = applyOperation(current, { addBinary: { ruleName: "github_api", path: "/usr/bin/node" } });
+  assert.ok(merged.ok);
+  if (!merged.ok) return;
+  const changes = capabilityDiff(current, merged.policy);
+  assert.ok(changes.some((c) => c.kind === "new_reach" && c.binary === "/usr/bin/node"));
+  assert.ok(changes.every((c) => c.kind !== "new_write"));
+  assert.match(
+    summarizeChanges(changes),
+    /Allows \/usr\/bin\/node to GET \/\*\*, HEAD \/\*\* and OPTIONS \/\*\* on api\.github\.com:443\./,
+  );
+});
+
+test("ceiling: inside and outside", () => {
+  const ceiling = load(`
+version: 1
+network_policies:
+  github:
+    endpoints:
+      - { host: api.github.com, port: 443, protocol: rest, access: read-only, rules: [{ allow: { method: PUT, path: "/repos/acme/*/contents/docs/**" } }] }
+    binaries: [{ path: /usr/bin/* }]
+  registry:
+    endpoints: [{ host: registry.npmjs.org, port: 443 }]
+    binaries: [{ path: /usr/bin/node }]
+`);
+  const inside = (rule: NetworkRule) => {
+    const merged = applyOperation(current, { addRule: { ruleName: "c", rule } });
+    if (!merged.ok) throw new Error(merged.error);
+    return withinCeiling(merged.policy, ceiling);
+  };
+  assert.deepEqual(
+    inside({
+      endpoints: [
+        {
+          host: "api.github.com",
+          port: 443,
+          protocol: "rest",
+          rules: [{ allow: { method: "PUT", path: "/repos/acme/site/contents/docs/a.md" } }],
+        },
+      ],
+      binaries: [{ path: "/usr/bin/curl" }],
+    }),
+    { ok: true },
+  );
+  assert.deepEqual(
+    inside({ endpoints: [{ host: "registry.npmjs.org", port: 443 }], binaries: [{ path: "/usr/bin/node" }] }),
+    { ok: true },
+  );
+  const outside = [
+    {
+      endpoints: [
+        {
+          host: "api.github.com",
+          port: 443,
+          protocol: "rest" as const,
+          rules: [{ allow: { method: "PUT", path: "/repos/acme/site/contents/src/a.ts" } }],
+        },
+      ],
+      binaries: [{ path: "/usr/bin/curl" }],
+    },
+    {
+      endpoints: [
+        {
+          host: "api.github.com",
+          port: 443,
+          protocol: "rest" as const,
+          rules: [{ allow: { method: "PUT", path: "/repos/*/site/contents/docs/a.md" } }],
+        },
+      ],
+      binaries: [{ path: "/usr/bin/curl" }],
+    },
+    { endpoints: [{ host: "api.github.com", port: 443 }], binaries: [{ path: "/usr/bin/curl" }] },
+    { endpoints: [{ host: "registry.npmjs.org", port: 443 }], binaries: [{ path: "/usr/bin/curl" }] },
+    { endpoints: [{ host: "evil.example.com", port: 443 }], binaries: [{ path: "/usr/bin/node" }] },
+    { endpoints: [{ host: "*.npmjs.org", port: 443 }], binaries: [{ path: "/usr/bin/node" }] },
+  ];
+  for (const rule of outside) assert.equal(inside(rule).ok, false, JSON.stringify(rule));
+});

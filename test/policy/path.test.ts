@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { compilePathGlob, normalizePath } from "../../src/policy/path.ts";
+
+const normal: Array<[string, string, string?]> = [
+  ["/a/b", "/a/b"],
+  ["/a/./b", "/a/b"],
+  ["/a/../b", "/b"],
+  ["/a/b/..", "/a/"],
+  ["/../../etc/passwd", "/etc/passwd"],
+  ["/a/%2e%2e/b", "/b"],
+  ["/a/%2E%2E/%2e/b", "/b"],
+  ["//a//b", "/a/b"],
+  ["/a/b/", "/a/b/"],
+  ["/", "/"],
+  ["/%7Euser/x%20y", "/~user/x y", "/~user/x%20y"],
+  ["/caf%C3%A9", "/café", "/caf%C3%A9"],
+  ["/repos/o/r/contents/x.md", "/repos/o/r/contents/x.md"],
+];
+for (const [raw, path, forward] of normal) {
+  test(`path ${raw} normalizes to ${path}`, () => {
+    const n = normalizePath(raw);
+    assert.ok(n.ok, JSON.stringify(n));
+    assert.equal(n.path, path);
+    if (forward) assert.equal(n.forwardPath, forward);
+  });
+}
+
+const rejected: Array<[string, RegExp, boolean?]> = [
+  ["/a%2Fb", /encoded slash/],
+  ["/a%2fb", /encoded slash/],
+  ["/a%5Cb", /encoded slash/],
+  ["/a%252e%252e/b", /double percent-encoding/],
+  ["/a%25", /double percent-encoding/],
+  ["/a%zz", /malformed percent-encoding/],
+  ["/a%2", /malformed percent-encoding/],
+  ["/a%00b", /control character/],
+  ["/a%0d%0aHost:x", /control character/],
+  ["/%C3%28", /invalid UTF-8/],
+  ["relative", /must start with \//],
+];
+for (const [raw, reason] of rejected) {
+  test(`path ${raw} is rejected`, () => {
+    const n = normalizePath(raw);
+    assert.ok(!n.ok);
+    assert.match(n.reason, reason);
+  });
+}
+
+test("allow_encoded_slash keeps %2F encoded and inside one segment", () => {
+  const n = normalizePath("/projects/group%2Fsub/issues", true);
+  assert.ok(n.ok);
+  assert.equal(n.path, "/projects/group%2Fsub/issues");
+  assert.equal(n.forwardPath, "/projects/group%2Fsub/issues");
+  assert.ok(compilePathGlob("/projects/*/issues").test(n.path));
+});
+
+const globs: Array<[string, string, boolean]> = [
+  ["/repos/*/*/contents/**", "/repos/o/r/contents/docs/x.md", true],
+  ["/repos/*/*/contents/**", "/repos/o/r/contents", true],
+  ["/repos/*/*/contents/**", "/repos/o/r/contentsx", false],
+  ["/repos/*/*/contents/**", "/repos/o/r/x/contents/a", false],
+  ["/repos/*", "/repos/a", true],
+  ["/repos/*", "/repos/a/b", false],
+  ["/repos/*", "/repos/", true],
+  ["/a/**/z", "/a/z", true],
+  ["/a/**/z", "/a/b/c/z", true],
+  ["/a/**/z", "/a/bz", false],
+  ["/v?/x", "/v1/x", true],
+  ["/v?/x", "/v10/x", false],
+  ["/v?/x", "/v//x", false],
+  ["/a.b", "/aXb", false],
+  ["/**", "/", true],
+  ["/**", "/anything/at/all", true],
+  ["/search", "/search/", false],
+];
+for (const [glob, path, expected] of globs) {
+  test(`glob ${glob} ${expected ? "matches" : "does not match"} ${path}`, () => {
+    assert.equal(compilePathGlob(glob).test(path), expected);
+  });
+}
