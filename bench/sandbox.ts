@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   };
   // Warm caches (the CA module, the TypeScript loader's cache) once before measuring.
   await timeSupervised();
-  await timeProcess(process.execPath, [AIRLOCK, "run", "-q", "--", "true"], {
+  await timeProcess(process.execPath, [AIRLOCK, "run", "-q", "--no-gateway", "--", "true"], {
     ...process.env,
     AIRLOCK_HOME: home,
   });
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     start.direct.push(await timeProcess("true", []));
     start.supervised.push(await timeSupervised());
     start.cli.push(
-      await timeProcess(process.execPath, [AIRLOCK, "run", "-q", "--", "true"], {
+      await timeProcess(process.execPath, [AIRLOCK, "run", "-q", "--no-gateway", "--", "true"], {
         ...process.env,
         AIRLOCK_HOME: home,
       }),
@@ -134,6 +134,7 @@ async function main(): Promise<void> {
       AIRLOCK,
       "run",
       "-q",
+      "--no-gateway",
       "--policy",
       policyFile,
       "--connect-to",

@@ -214,6 +214,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   try {
     prepared = prepareSandbox(spec);
   } catch (error) {
+    await control?.stop();
     writeFileSync(
       join(stateDir, "sandbox.json"),
       `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: null }, null, 2)}\n`,

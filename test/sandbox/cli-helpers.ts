@@ -22,6 +22,8 @@ export interface CliOptions {
   stdin?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Let `airlock run` join (and start) a gateway; off by default. */
+  gateway?: boolean;
   /** Called with the child and the stdout so far on every chunk (to send signals at the right time). */
   onStdout?: (child: ChildProcess, stdout: string) => void;
 }
@@ -30,7 +32,9 @@ export function startCli(
   args: string[],
   options: CliOptions,
 ): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, [AIRLOCK_BIN, ...args], {
+  // These tests are about the sandbox: no control plane (which would start a local gateway).
+  const argv = args[0] === "run" && !options.gateway ? ["run", "--no-gateway", ...args.slice(1)] : args;
+  const child = spawn(process.execPath, [AIRLOCK_BIN, ...argv], {
     cwd: options.cwd,
     env: { ...process.env, AIRLOCK_HOME: options.airlockHome, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],

@@ -39,7 +39,7 @@ describe("airlock run as a process", () => {
     skip: !existsSync("/usr/bin/script"),
   }, async () => {
     // script(1) gives airlock a pseudo-terminal, as an interactive shell would.
-    const inner = `${process.execPath} ${AIRLOCK_BIN} run -q --workdir ${wd} -- /bin/sh -c 'test -t 0 && test -t 1 && echo tty-ok'`;
+    const inner = `${process.execPath} ${AIRLOCK_BIN} run -q --no-gateway --workdir ${wd} -- /bin/sh -c 'test -t 0 && test -t 1 && echo tty-ok'`;
     const result = await new Promise<string>((resolve) => {
       const child = spawn("/usr/bin/script", ["-qec", inner, "/dev/null"], {
         env: { ...process.env, AIRLOCK_HOME: home },
