@@ -179,3 +179,33 @@ export function removeHostMountPoints(paths: readonly string[], airlockHome: str
     }
   }
 }
+
+/**
+ * After a supervisor was killed (SIGKILL, power loss) its placeholders stay in the workdir.
+ * Every start clears those of sandboxes whose supervisor is gone and that never recorded an end.
+ */
+export function recoverStaleMountPoints(airlockHome: string): void {
+  const root = join(airlockHome, "sandboxes");
+  let names: string[] = [];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = join(root, name);
+    try {
+      const infoFile = join(dir, "sandbox.json");
+      const info = JSON.parse(readFileSync(infoFile, "utf8")) as { pid?: number; ended?: string };
+      if (info.ended || typeof info.pid !== "number" || alive(info.pid)) continue;
+      const paths = JSON.parse(readFileSync(join(dir, "mountpoints.json"), "utf8")) as string[];
+      removeHostMountPoints(paths, airlockHome, dir);
+      writeFileSync(
+        infoFile,
+        `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: null, lost: true }, null, 2)}\n`,
+      );
+    } catch {
+      // not a sandbox folder, or still being written
+    }
+  }
+}

@@ -2,7 +2,7 @@
 // folder (logs, CA, policy snapshot), starts the sandbox, embeds the egress proxy on the
 // listener the sandbox hands over, identifies each connection's binary, serves policy.local,
 // forwards signals, and exits with the command's status.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { join, resolve } from "node:path";
 import { buildConfigEvent, buildNetworkEvent, buildProcessEvent } from "../audit/ocsf.ts";
@@ -18,8 +18,20 @@ import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.
 import { SandboxIdentifier } from "../sandbox/identity.ts";
 import type { RunningSandbox } from "../sandbox/launch.ts";
 import { generateName } from "../sandbox/names.ts";
-import { checkName, PreflightError } from "../sandbox/preflight.ts";
-import { prepareSandbox, removeHostMountPoints, type SandboxSpec, startSandbox } from "../sandbox/sandbox.ts";
+import {
+  checkName,
+  checkUserNamespaces,
+  checkWorkdir,
+  findBwrap,
+  PreflightError,
+} from "../sandbox/preflight.ts";
+import {
+  prepareSandbox,
+  recoverStaleMountPoints,
+  removeHostMountPoints,
+  type SandboxSpec,
+  startSandbox,
+} from "../sandbox/sandbox.ts";
 import { createLocalRouter, type ProposalsHandler } from "./local-routes.ts";
 
 export class SupervisorError extends Error {}
@@ -142,7 +154,16 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   const upstreamCAs = readCAs(options.upstreamCaFiles ?? []);
   const airlockHome = resolve(options.airlockHome);
   const sandboxesDir = join(airlockHome, "sandboxes");
-  const name = options.name ?? generateName((n) => sandboxRunning(airlockHome, n));
+  try {
+    findBwrap();
+    checkUserNamespaces();
+    checkWorkdir(resolve(options.workdir));
+  } catch (error) {
+    if (error instanceof PreflightError) throw new SupervisorError(error.message);
+    throw error;
+  }
+  // Generated names are new folders; a name given with --name may reuse an ended sandbox's.
+  const name = options.name ?? generateName((n) => existsSync(join(sandboxesDir, n)));
   try {
     checkName(name);
   } catch (error) {
@@ -179,10 +200,16 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     airlockHome,
     caCertPem: ca.certPem,
   };
+  recoverStaleMountPoints(airlockHome);
   let prepared: ReturnType<typeof prepareSandbox>;
   try {
     prepared = prepareSandbox(spec);
   } catch (error) {
+    await control?.stop();
+    writeFileSync(
+      join(stateDir, "sandbox.json"),
+      `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: null }, null, 2)}\n`,
+    );
     if (error instanceof PreflightError) throw new SupervisorError(error.message);
     throw error;
   }
@@ -276,6 +303,10 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     await control?.stop();
     removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
     audit.close();
+    writeFileSync(
+      join(stateDir, "sandbox.json"),
+      `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: null }, null, 2)}\n`,
+    );
     throw new SupervisorError(`the sandbox did not start: ${(error as Error).message}`);
   }
   identifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });

@@ -22,16 +22,17 @@ export interface CliOptions {
   stdin?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Let `airlock run` join (and start) a gateway; off by default. */
+  gateway?: boolean;
   /** Called with the child and the stdout so far on every chunk (to send signals at the right time). */
   onStdout?: (child: ChildProcess, stdout: string) => void;
-  /** `airlock run` joins a gateway (started in the background if needed); sandbox tests skip it. */
-  gateway?: boolean;
 }
 
 export function startCli(
   args: string[],
   options: CliOptions,
 ): { child: ChildProcess; done: Promise<CliRun> } {
+  // These tests are about the sandbox: no control plane (which would start a local gateway).
   const argv = args[0] === "run" && !options.gateway ? ["run", "--no-gateway", ...args.slice(1)] : args;
   const child = spawn(process.execPath, [AIRLOCK_BIN, ...argv], {
     cwd: options.cwd,

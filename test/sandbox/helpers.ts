@@ -87,7 +87,17 @@ export async function runSandboxed(command: string[], options: RunOptions = {}):
     home: options.home,
     stdio: "pipe",
   };
-  const sandbox = await startSandbox(spec);
+  const cleanup = () => {
+    if (options.airlockHome === undefined) removeDir(airlockHome);
+    if (ownWorkdir) removeDir(workdir);
+  };
+  let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+  try {
+    sandbox = await startSandbox(spec);
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
   const identifier =
     options.identifier?.(sandbox.reaperPid, sandbox.initPid) ??
     new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
@@ -110,8 +120,7 @@ export async function runSandboxed(command: string[], options: RunOptions = {}):
   sandbox.listener.close();
   const createdOnHost = JSON.parse(readFileSync(join(stateDir, "mountpoints.json"), "utf8")) as string[];
   removeHostMountPoints(createdOnHost, airlockHome, stateDir);
-  if (options.airlockHome === undefined) removeDir(airlockHome);
-  if (ownWorkdir) removeDir(workdir);
+  cleanup();
   return { code: status.code, stdout, stderr, reaperPid: sandbox.reaperPid };
 }
 

@@ -39,7 +39,7 @@ describe("airlock run as a process", () => {
     skip: !existsSync("/usr/bin/script"),
   }, async () => {
     // script(1) gives airlock a pseudo-terminal, as an interactive shell would.
-    const inner = `${process.execPath} ${AIRLOCK_BIN} run -q --workdir ${wd} -- /bin/sh -c 'test -t 0 && test -t 1 && echo tty-ok'`;
+    const inner = `${process.execPath} ${AIRLOCK_BIN} run -q --no-gateway --workdir ${wd} -- /bin/sh -c 'test -t 0 && test -t 1 && echo tty-ok'`;
     const result = await new Promise<string>((resolve) => {
       const child = spawn("/usr/bin/script", ["-qec", inner, "/dev/null"], {
         env: { ...process.env, AIRLOCK_HOME: home },
@@ -119,6 +119,14 @@ describe("airlock run as a process", () => {
       await waitFor(() => processesWith(`sleep\0${marker}`).length === 0, 10_000),
       "the sandbox outlived its supervisor",
     );
+    // Its placeholders for absent protected files are still in the workdir; the next start
+    // in the same Airlock home clears them.
+    assert.equal(existsSync(join(wd, ".mcp.json")), true);
+    const next = await run(["true"]);
+    assert.equal(next.code, 0);
+    for (const ghost of [".mcp.json", ".bashrc", ".claude", ".airlock"]) {
+      assert.equal(existsSync(join(wd, ghost)), false, `${ghost} left behind`);
+    }
   });
 });
 
@@ -189,6 +197,11 @@ describe("preflight", () => {
     assert.match(
       result.stderr,
       /bubblewrap \(bwrap\) is not installed; install it with `apt-get install bubblewrap`/,
+    );
+    assert.equal(
+      existsSync(join(dir, "h", "sandboxes")),
+      false,
+      "a failed preflight leaves no sandbox behind",
     );
   });
 

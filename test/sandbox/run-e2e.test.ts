@@ -1,13 +1,15 @@
 // `airlock run` end to end: the real CLI, real bubblewrap, the embedded proxy, curl/node/python
 // inside, and a fake api.github.com on loopback reached through --connect-to/--upstream-ca.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { allLogLines, type FakeGithub, fakeGithub, REPO, runCli } from "./cli-helpers.ts";
 import { removeDir, scratchDir } from "./helpers.ts";
 
 const POLICY = join(REPO, "examples", "policies", "github-readonly.yaml");
+/** This node, as the kernel names it (the sandbox sees the host's / read-only, same paths). */
+const NODE = realpathSync(process.execPath);
 
 describe("airlock run with the github-readonly policy", () => {
   let dir: string;
@@ -81,7 +83,7 @@ describe("airlock run with the github-readonly policy", () => {
     // A CONNECT refused at L4: the status is on the tunnel response; the binary is in the body
     // (python reads it) and in the log line (checked below for all three).
     const node =
-      "node -e \"require('http').request({host:'127.0.0.1',port:3128,method:'CONNECT',path:'api.github.com:443'})" +
+      `${NODE} -e "require('http').request({host:'127.0.0.1',port:3128,method:'CONNECT',path:'api.github.com:443'})` +
       ".on('connect',(res,s)=>{console.log('node',res.statusCode);s.destroy()}).end()\"";
     const python =
       "/usr/bin/python3 -c \"import http.client,json; c=http.client.HTTPConnection('127.0.0.1',3128); " +
@@ -102,7 +104,7 @@ describe("airlock run with the github-readonly policy", () => {
     assert.match(out, /^python 403 \/usr\/bin\/python3\.\d+$/m, "symlinked python3 resolves to its target");
     assert.match(out, /^copied 403$/m);
     const denials = allLogLines(home).filter((l) => l.includes("DENIED CONNECT api.github.com:443"));
-    for (const binary of ["/usr/bin/node", join(wd, "mycurl")]) {
+    for (const binary of [NODE, join(wd, "mycurl")]) {
       assert.ok(
         denials.some((l) => l.includes(`[binary:${binary}]`)),
         `no denial for ${binary}:\n${denials.join("\n")}`,
