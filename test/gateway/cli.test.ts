@@ -14,7 +14,7 @@ import { addRule, BASE_POLICY, l4Rule, putRule } from "./fixtures.ts";
 
 const run = promisify(execFile);
 
-test("airlock gateway/rule/policy/settings/denials end to end", { timeout: 120_000 }, async () => {
+test("airlock gateway/rule/policy/settings/denials end to end", { timeout: 300_000 }, async () => {
   const home = mkdtempSync(join(tmpdir(), "airlock-cli-"));
   const env = { ...process.env, AIRLOCK_HOME: home, AIRLOCK_GATEWAY: "", AIRLOCK_TOKEN: "" };
   const airlock = async (...args: string[]) => {
