@@ -1,7 +1,7 @@
 // `airlock gateway start|stop|status` (and the foreground `run` that `start` daemonizes).
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { GatewayClient } from "../gateway/client.ts";
@@ -20,6 +20,7 @@ interface StartOptions {
   port?: number;
   host?: string;
   db?: string;
+  gatePolicy?: string;
 }
 
 function alive(pid: number): boolean {
@@ -70,6 +71,7 @@ export async function ensureGateway(
   if (opts.port) args.push("--port", String(opts.port));
   if (opts.host) args.push("--host", opts.host);
   if (opts.db) args.push("--db", opts.db);
+  if (opts.gatePolicy) args.push("--gate-policy", resolve(opts.gatePolicy));
   const log = openSync(join(home, "gateway.log"), "a");
   const child = spawn(process.execPath, args, {
     detached: true,
@@ -102,6 +104,10 @@ export function registerGatewayCommands(program: Command): void {
     .option("--port <port>", "TCP port (default: any free port)", parsePort)
     .option("--host <addr>", "address to bind (default 127.0.0.1)")
     .option("--db <url>", "store: sqlite:PATH (default $AIRLOCK_HOME/gateway.db) or postgres://...")
+    .option(
+      "--gate-policy <file>",
+      "gate policy for POST /v1/gate/decide (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml)",
+    )
     .action(async (opts: StartOptions) => {
       const { info, started } = await ensureGateway(opts);
       process.stdout.write(
@@ -115,13 +121,16 @@ export function registerGatewayCommands(program: Command): void {
     .option("--port <port>", "TCP port", parsePort)
     .option("--host <addr>", "address to bind")
     .option("--db <url>", "store URL")
+    .option("--gate-policy <file>", "gate policy for POST /v1/gate/decide")
     .action(async (opts: StartOptions) => {
       const home = airlockHome();
       const existing = readGatewayInfo(home);
       if (existing && existing.pid !== process.pid && (await healthy(existing, home)))
         throw new CliError(`a gateway already runs for ${home} at ${existing.url} (pid ${existing.pid})`);
       const db = opts.db ?? process.env.AIRLOCK_GATEWAY_DB ?? defaultDbUrl(home);
-      const gw = await startGateway({ home, port: opts.port ?? 0, host: opts.host, db });
+      const { createGateDecider } = await import("../gate/decider.ts");
+      const gate = createGateDecider(opts.gatePolicy ? { policy: resolve(opts.gatePolicy) } : {});
+      const gw = await startGateway({ home, port: opts.port ?? 0, host: opts.host, db, gate });
       const info: GatewayInfo = {
         pid: process.pid,
         port: gw.port,

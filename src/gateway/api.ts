@@ -5,6 +5,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { dumpPolicyYaml } from "../policy/canonical.ts";
+import { registerAskRoutes } from "./asks-api.ts";
 import { openApi, type RouteDoc } from "./openapi.ts";
 import { GatewayError, type GatewayService } from "./service.ts";
 import { eventStream } from "./sse.ts";
@@ -422,12 +423,13 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
       return c.json(await service.setSetting(param(c, "key"), body.value, body.sandbox, actor(c)));
     },
   );
+  registerAskRoutes({ service, route, jsonBody, param, actor });
   route(
     {
       method: "get",
       path: "/v1/events",
       summary:
-        "Server-Sent Events: chunk.created, chunk.updated, chunk.decided, policy.revision, policy.loaded, settings.changed (?sandbox=; resume with Last-Event-ID or ?after=)",
+        "Server-Sent Events: chunk.created, chunk.updated, chunk.decided, policy.revision, policy.loaded, settings.changed, ask.created, ask.decided (?sandbox=; resume with Last-Event-ID or ?after=)",
       auth: "any",
       query: {
         sandbox: "only this sandbox's events (and global ones)",

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { buildApi } from "./api.ts";
+import type { GateDecider } from "./asks.ts";
 import { GatewayService } from "./service.ts";
 import { defaultDbUrl, openStore } from "./store/open.ts";
 import type { Store } from "./store/store.ts";
@@ -20,6 +21,8 @@ export interface GatewayOptions {
   /** Use this store instead of opening one (tests, in-process benches). */
   store?: Store;
   heartbeatMs?: number;
+  /** Runs the gate cascade for POST /v1/gate/decide (src/gate/decider.ts); absent = 503 there. */
+  gate?: GateDecider;
 }
 
 export interface RunningGateway {
@@ -48,6 +51,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const operatorToken = ensureOperatorToken(opts.home);
   const store = opts.store ?? (await openStore(opts.db ?? defaultDbUrl(opts.home)));
   const service = new GatewayService(store);
+  if (opts.gate) service.asks.decider = opts.gate;
   await store.write((tx) => tx.pruneEvents(EVENTS_KEPT));
   const { app } = buildApi({ service, operatorToken, heartbeatMs: opts.heartbeatMs });
   const host = opts.host ?? "127.0.0.1";
@@ -71,10 +75,23 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       timer = setTimeout(() => void arm(), delay);
     }
   };
+  // Asks: the same, for pending asks reaching their expiry (ask.decided "expired" wakes waiters).
+  let askTimer: NodeJS.Timeout | null = null;
+  const armAsks = async () => {
+    if (closed) return;
+    const next = await service.asks.expireDue().catch(() => null);
+    if (askTimer) clearTimeout(askTimer);
+    if (next && !closed) {
+      const wait = new Date(next).getTime() - Date.now();
+      askTimer = setTimeout(() => void armAsks(), Math.min(wait > 0 ? wait + 20 : 5000, 2 ** 31 - 1));
+    }
+  };
   const unsubscribe = store.subscribe((e) => {
     if (e.type === "chunk.decided" && e.data.expires_at) void arm();
+    if (e.type === "ask.created") void armAsks();
   });
   await arm();
+  await armAsks();
 
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   return {
@@ -85,6 +102,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      if (askTimer) clearTimeout(askTimer);
       unsubscribe();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

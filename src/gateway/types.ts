@@ -13,6 +13,8 @@ export const EVENT_TYPES = [
   "policy.revision",
   "policy.loaded",
   "settings.changed",
+  "ask.created",
+  "ask.decided",
 ] as const;
 export const REJECTION_HINTS = [
   "too_broad",
