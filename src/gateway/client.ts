@@ -225,13 +225,13 @@ export class GatewayClient {
     return this.request("GET", `/v1/gate/asks/${enc(id)}`);
   }
   /** Long-polls on the gateway's events (server side); the request outlives the wait by 5 s. */
-  waitAsk(id: string, timeoutSeconds: number): Promise<Ask> {
+  waitAsk(id: string, timeoutSeconds: number, requestTimeoutMs = timeoutSeconds * 1000 + 5000): Promise<Ask> {
     return this.request(
       "GET",
       `/v1/gate/asks/${enc(id)}/wait`,
       undefined,
       { timeout: timeoutSeconds },
-      timeoutSeconds * 1000 + 5000,
+      requestTimeoutMs,
     );
   }
   allowAsk(id: string, reason?: string): Promise<Ask> {
