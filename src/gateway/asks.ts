@@ -52,8 +52,17 @@ function unknownAsk(id: string): GatewayError {
 
 /** A pending ask past its expiry reads as expired even before the sweep has marked it. */
 export function presentAsk(ask: Ask, now: string): Ask {
-  return ask.status === "pending" && ask.expires_at <= now ? { ...ask, status: "expired" } : ask;
+  if (ask.status !== "pending" || ask.expires_at > now) return ask;
+  return {
+    ...ask,
+    status: "expired",
+    decided_by: "system",
+    decision_reason: EXPIRED,
+    decided_at: ask.expires_at,
+  };
 }
+
+const EXPIRED = "no decision before it expired";
 
 export class AskService {
   /** Set by startGateway when a gate policy is configured; without it /v1/gate/decide answers 503. */
@@ -225,7 +234,7 @@ export class AskService {
       if (ask.status !== "pending") return { error: alreadyDecided(ask) };
       if (ask.expires_at <= now) {
         // Too late: record the expiry (committed), then refuse.
-        const expired = await this.finish(tx, ask, "expired", "system", "no decision before it expired", now);
+        const expired = await this.finish(tx, ask, "expired", "system", EXPIRED, now);
         return { error: alreadyDecided(expired) };
       }
       return { ask: await this.finish(tx, ask, status, by, reason, now) };
@@ -253,7 +262,7 @@ export class AskService {
     const now = this.now();
     await this.store.write(async (tx) => {
       for (const ask of await tx.listDueAsks(now))
-        await this.finish(tx, ask, "expired", "system", "no decision before it expired", now);
+        await this.finish(tx, ask, "expired", "system", EXPIRED, now);
     });
     return this.store.read((r) => r.nextAskExpiry());
   }
