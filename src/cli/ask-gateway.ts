@@ -67,11 +67,9 @@ export async function askThroughGateway(
     id = ask.id;
     const left = (deadline - Date.now()) / 1000;
     if (left <= 0.2) return fallback("ask_timeout", `no decision on ask ${id} in time`, id);
-    const decided = await client.waitAsk(
-      id,
-      Math.floor(left * 10) / 10,
-      Math.max(200, deadline - Date.now()),
-    );
+    // The gateway answers at its timeout; the request itself may outlive it by a second (the
+    // adapter keeps that much margin inside its own limit).
+    const decided = await client.waitAsk(id, Math.floor(left * 10) / 10, left * 1000 + 1000);
     const by = decided.decided_by ?? "operator";
     if (decided.status === "allowed")
       return {
@@ -89,6 +87,8 @@ export async function askThroughGateway(
       };
     return fallback("ask_timeout", `no decision on ask ${id} within ${waitSeconds}s`, id);
   } catch (error) {
+    if (id && Date.now() >= deadline)
+      return fallback("ask_timeout", `no decision on ask ${id} within ${waitSeconds}s`, id);
     return fallback("ask_unavailable", `gateway trouble (${message(error)})`, id);
   }
 }

@@ -105,7 +105,7 @@ export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> 
       const wanted = Number(opts.askWaitMs);
       const budget = Math.min(
         Number.isFinite(wanted) && wanted >= 0 ? wanted : 50000,
-        deadline - Date.now() - 1500,
+        deadline - Date.now() - 2500,
       );
       const req = {
         ...askDraft(calls),

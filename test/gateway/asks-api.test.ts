@@ -82,6 +82,25 @@ describe("gate asks API", () => {
     await fails(op.listAsks({ status: "maybe" }), 400, "invalid_request");
   });
 
+  it("a sandbox's event stream carries its own asks, not the developer's", { timeout: 30_000 }, async () => {
+    const stop = new AbortController();
+    let opened: () => void = () => undefined;
+    const open = new Promise<void>((r) => {
+      opened = r;
+    });
+    const first = (async () => {
+      for await (const e of sb.watch({ signal: stop.signal, onOpen: opened }))
+        if (e.type.startsWith("ask.")) return e;
+      return null;
+    })();
+    await open;
+    await op.createAsk(body());
+    const mine = await sb.createAsk(body());
+    const seen = await first;
+    stop.abort();
+    assert.equal(seen?.data.id, mine.id);
+  });
+
   it("allow/deny take an empty body (curl -X POST)", async () => {
     const a = await op.createAsk(body());
     const res = await fetch(`${gw.url}/v1/gate/asks/${a.id}/deny`, {
