@@ -15,7 +15,7 @@ export function registerGateCommands(program: Command): void {
     .option("--policy <file>", "gate policy (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml)")
     .option("--shell <command>", "a shell command line")
     .option("--input <file>", "a JSON call or hook payload (- for stdin)")
-    .option("--cwd <dir>", "working directory the call runs in", process.cwd())
+    .option("--cwd <dir>", "working directory the call runs in (default: the current directory)")
     .option("--workdir <dir>", "the project root (default: --cwd)")
     .option("--receipts <file>", "also append a signed receipt to this file")
     .option("--no-ask", "no one can be asked: asks become denials")
