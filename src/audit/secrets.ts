@@ -16,7 +16,7 @@ const RULES: [RegExp, string][] = [
   [/\b(Bearer|Basic|Token)\s+[^\s'"]+/gi, `$1 ${REDACTED}`],
   // Header-like `Authorization: x`, `X-Api-Key: x`, `Cookie: x`.
   [
-    /\b((?:authorization|proxy-authorization|cookie|set-cookie|x-[a-z-]*(?:key|token|secret|auth)[a-z-]*)\s*:\s*)(?!\[redacted\])[^'"\n]+/gi,
+    /\b((?:authorization|proxy-authorization|cookie|set-cookie|x-[a-z-]*(?:key|token|secret|auth)[a-z-]*)\s*:\s*)(?!\s|\[redacted\])[^'"\n]+/gi,
     `$1${REDACTED}`,
   ],
   // --password=x, --token x, -p x (mysql style is too ambiguous; named flags only).
