@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
-import { callsFromHook, parseHookPayload, worstDecision } from "../gate/adapters/hook-input.ts";
+import { callsFromValue, worstDecision } from "../gate/adapters/hook-input.ts";
 import type { ToolCall } from "../gate/call.ts";
 import { loadVerifyKey } from "../gate/receipt-store.ts";
 import { verifyReceipts } from "../gate/receipts.ts";
@@ -20,8 +20,6 @@ export interface CheckOptions {
   ask?: boolean;
 }
 
-const CALL_KINDS = new Set(["shell", "mcp", "fetch", "file_read", "file_write", "tool"]);
-
 function callsFromInput(text: string, cwd: string): { calls: ToolCall[]; session?: string } {
   let value: unknown;
   try {
@@ -31,19 +29,9 @@ function callsFromInput(text: string, cwd: string): { calls: ToolCall[]; session
       '--input: not JSON (give a call such as {"kind":"shell","command":"ls"} or a hook payload)',
     );
   }
-  const v = value as { kind?: unknown; tool_name?: unknown };
-  if (typeof v?.kind === "string" && CALL_KINDS.has(v.kind)) {
-    const call = value as ToolCall;
-    if (call.kind === "mcp") call.arguments ??= {};
-    if (call.kind === "tool") call.input ??= {};
-    return { calls: [call] };
-  }
-  const payload = parseHookPayload(text);
-  if ("error" in payload) throw new CliError(`--input: ${payload.error} and no "kind"`);
-  return {
-    calls: callsFromHook(payload, payload.cwd ?? cwd),
-    ...(payload.session_id ? { session: payload.session_id } : {}),
-  };
+  const parsed = callsFromValue(value, cwd);
+  if ("error" in parsed) throw new CliError(`--input: ${parsed.error}`);
+  return parsed;
 }
 
 export async function check(opts: CheckOptions): Promise<void> {

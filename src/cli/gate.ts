@@ -1,4 +1,4 @@
-// `airlock gate check|verify|contain`: the tool-call gate from the command line.
+// `airlock gate check|verify|contain|asks|allow|deny`: the tool-call gate from the command line.
 // Registration only: the work is loaded when a command runs, so other commands start fast.
 import type { Command } from "commander";
 import type { CheckOptions } from "./gate-actions.ts";
@@ -7,7 +7,7 @@ import type { ContainOptions } from "./gate-contain.ts";
 export function registerGateCommands(program: Command): void {
   const gate = program
     .command("gate")
-    .description("the tool-call gate: check calls, verify receipts, run contained");
+    .description("the tool-call gate: check calls, verify receipts, run contained, decide asks");
 
   gate
     .command("check")
@@ -47,6 +47,26 @@ export function registerGateCommands(program: Command): void {
     .action(async (command: string[], opts: ContainOptions) =>
       (await import("./gate-contain.ts")).contain(command, opts),
     );
+
+  gate
+    .command("asks")
+    .description("tool calls waiting for a decision (from hooks, the MCP proxy, POST /v1/gate/decide)")
+    .option("--status <status>", "only pending|allowed|denied|expired")
+    .option("--json", "print as JSON")
+    .action(async (opts: { status?: string; json?: boolean }) =>
+      (await import("./gate-asks.ts")).listAsks(opts),
+    );
+  for (const action of ["allow", "deny"] as const) {
+    gate
+      .command(action)
+      .description(`${action} a pending ask; the agent's hook receives it at once`)
+      .argument("<id>", "ask id (see `airlock gate asks`)")
+      .option("--reason <text>", "passed to the agent verbatim")
+      .option("--json", "print the decided ask as JSON")
+      .action(async (id: string, opts: { reason?: string; json?: boolean }) =>
+        (await import("./gate-asks.ts")).decideAsk(action, id, opts),
+      );
+  }
 
   gate
     .command("_collect", { hidden: true })

@@ -25,6 +25,7 @@ interface StartOptions {
   host?: string;
   db?: string;
   ceiling?: string;
+  gatePolicy?: string;
 }
 
 /** The operator's ceiling policy (the most auto-approval may grant), checked before the gateway starts. */
@@ -76,6 +77,7 @@ export async function ensureGateway(
   if (opts.db) args.push("--db", opts.db);
   if (opts.ceiling) args.push("--ceiling", resolve(opts.ceiling));
   loadCeiling(opts.ceiling);
+  if (opts.gatePolicy) args.push("--gate-policy", resolve(opts.gatePolicy));
   const log = openSync(join(home, "gateway.log"), "a");
   const child = spawn(process.execPath, args, {
     detached: true,
@@ -109,6 +111,10 @@ export function registerGatewayCommands(program: Command): void {
     .option("--host <addr>", "address to bind (default 127.0.0.1)")
     .option("--db <url>", "store: sqlite:PATH (default $AIRLOCK_HOME/gateway.db) or postgres://...")
     .option("--ceiling <file>", "policy naming the most approval_mode=auto may ever grant")
+    .option(
+      "--gate-policy <file>",
+      "gate policy for POST /v1/gate/decide (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml)",
+    )
     .action(async (opts: StartOptions) => {
       const { info, started } = await ensureGateway(opts);
       process.stdout.write(
@@ -123,6 +129,7 @@ export function registerGatewayCommands(program: Command): void {
     .option("--host <addr>", "address to bind")
     .option("--db <url>", "store URL")
     .option("--ceiling <file>", "ceiling policy for approval_mode=auto")
+    .option("--gate-policy <file>", "gate policy for POST /v1/gate/decide")
     .action(async (opts: StartOptions) => {
       const home = airlockHome();
       const existing = readGatewayInfo(home);
@@ -130,7 +137,9 @@ export function registerGatewayCommands(program: Command): void {
         throw new CliError(`a gateway already runs for ${home} at ${existing.url} (pid ${existing.pid})`);
       const db = opts.db ?? process.env.AIRLOCK_GATEWAY_DB ?? defaultDbUrl(home);
       const ceiling = loadCeiling(opts.ceiling);
-      const gw = await startGateway({ home, port: opts.port ?? 0, host: opts.host, db, ceiling });
+      const { createGateDecider } = await import("../gate/decider.ts");
+      const gate = createGateDecider(opts.gatePolicy ? { policy: resolve(opts.gatePolicy) } : {});
+      const gw = await startGateway({ home, port: opts.port ?? 0, host: opts.host, db, ceiling, gate });
       const info: GatewayInfo = {
         pid: process.pid,
         port: gw.port,

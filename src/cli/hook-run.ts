@@ -10,13 +10,17 @@ import {
   shellQuote,
   worstDecision,
 } from "../gate/adapters/hook-input.ts";
+import { askDraft } from "../gate/ask-summary.ts";
+import { defaultReceiptsFile } from "../gate/receipt-store.ts";
 import { openGate } from "../gate/runtime.ts";
+import { askThroughGateway, recordOutcome } from "./ask-gateway.ts";
 
 export type Flavor = "claude-code" | "codex";
 
 export interface HookOptions {
   policy?: string;
   timeoutMs: string;
+  askWaitMs: string;
   receipts?: string;
   workdir?: string;
 }
@@ -47,14 +51,13 @@ export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> 
     const text = flavor === "codex" && verdict === "ask" ? `needs approval (ask): ${reason}` : reason;
     process.stdout.write(`${JSON.stringify(hookOutput(v, text, updatedInput))}\n`);
   };
-  const limit = Number(opts.timeoutMs);
-  const timer = setTimeout(
-    () => {
-      emit("ask", `airlock gate: no decision within ${limit} ms; asking instead`);
-      process.exit(0);
-    },
-    Number.isFinite(limit) && limit > 0 ? limit : 20000,
-  );
+  const given = Number(opts.timeoutMs);
+  const limit = Number.isFinite(given) && given > 0 ? given : 55000;
+  const deadline = Date.now() + limit;
+  const timer = setTimeout(() => {
+    emit("ask", `airlock gate: no decision within ${limit} ms; asking instead`);
+    process.exit(0);
+  }, limit);
   try {
     const payload = parseHookPayload(await readStdin());
     if ("error" in payload) {
@@ -94,6 +97,36 @@ export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> 
         .map(shellQuote)
         .join(" ");
       emit("allow", describeDecision(d), { ...payload.tool_input, command: wrapped });
+      return;
+    }
+    if (d.decision === "ask") {
+      // The developer decides on the gateway (CLI or inbox) while this hook waits, within its
+      // own limit; no gateway, no answer in time, or trouble: Claude Code's own prompt.
+      const wanted = Number(opts.askWaitMs);
+      const budget = Math.min(
+        Number.isFinite(wanted) && wanted >= 0 ? wanted : 50000,
+        deadline - Date.now() - 2500,
+      );
+      const req = {
+        ...askDraft(calls),
+        decision: d,
+        ...(payload.session_id ? { session: payload.session_id } : {}),
+      };
+      const started = performance.now();
+      let outcome = await askThroughGateway(req, budget);
+      if (outcome.ask_id)
+        outcome = recordOutcome(
+          opts.receipts ?? defaultReceiptsFile(),
+          req,
+          outcome,
+          performance.now() - started,
+        );
+      emit(
+        outcome.verdict,
+        outcome.verdict === "ask"
+          ? `${describeDecision(d)} (${outcome.reason}; asking here instead)`
+          : outcome.reason,
+      );
       return;
     }
     emit(d.decision === "contain" ? "ask" : d.decision, describeDecision(d));

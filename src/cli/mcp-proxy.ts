@@ -12,17 +12,26 @@ export function registerMcpProxyCommands(program: Command): void {
     .option("--name <server>", "server name the gate's mcp rules match (default: the command's name)")
     .option("--pins <file>", "pin file (default $AIRLOCK_HOME/gate/mcp-pins.json)")
     .option("--receipts <file>", "receipt file (default $AIRLOCK_HOME/gate/receipts.jsonl)")
+    .option(
+      "--ask-wait-ms <ms>",
+      "how long a call the gate asks about waits for the developer on the gateway (0 = refuse at once)",
+      "50000",
+    )
     .argument("<command...>", "the MCP server command, after --")
     .action(
       async (
         command: string[],
-        opts: { policy?: string; name?: string; pins?: string; receipts?: string },
+        opts: { policy?: string; name?: string; pins?: string; receipts?: string; askWaitMs: string },
       ) => {
         const [cmd, ...args] = command;
         if (!cmd) throw new CliError("give the server command after --", 2);
         const { PinStore } = await import("../gate/mcp/pins.ts");
         const { runMcpProxy } = await import("../gate/mcp/proxy.ts");
-        const { airlockHome } = await import("../gate/receipt-store.ts");
+        const { airlockHome, defaultReceiptsFile } = await import("../gate/receipt-store.ts");
+        const { askDraft } = await import("../gate/ask-summary.ts");
+        const { askThroughGateway, recordOutcome } = await import("./ask-gateway.ts");
+        const wait = Number(opts.askWaitMs);
+        if (!Number.isFinite(wait) || wait < 0) throw new CliError("--ask-wait-ms must be a number ≥ 0", 2);
         const { GateLoadError, openGate } = await import("../gate/runtime.ts");
         let runtime: Awaited<ReturnType<typeof openGate>>;
         try {
@@ -38,8 +47,24 @@ export function registerMcpProxyCommands(program: Command): void {
           args,
           runtime,
           pins: new PinStore(opts.pins ?? join(airlockHome(), "gate", "mcp-pins.json")),
-          // No one answers questions on an MCP pipe: anything but allow is refused with the reason.
+          // No one answers questions on an MCP pipe itself: an ask waits on the gateway (below);
+          // anything but an allow there is refused with the reason.
           ctx: { cwd, workdir: cwd, home: homedir(), canAsk: true, canContain: false },
+          // An ask waits for the developer on the gateway; no gateway or no answer: refused.
+          ask: async (call, decision) => {
+            if (wait === 0) return { verdict: "ask", reason: "asks are not waited for (--ask-wait-ms 0)" };
+            const req = { ...askDraft([call]), decision };
+            const started = performance.now();
+            const outcome = await askThroughGateway(req, wait);
+            return outcome.ask_id
+              ? recordOutcome(
+                  opts.receipts ?? defaultReceiptsFile(),
+                  req,
+                  outcome,
+                  performance.now() - started,
+                )
+              : outcome;
+          },
         });
       },
     );

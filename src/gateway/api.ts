@@ -5,6 +5,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { dumpPolicyYaml } from "../policy/canonical.ts";
+import { registerAskRoutes } from "./asks-api.ts";
 import {
   checkCookieSession,
   type InboxPage,
@@ -443,12 +444,13 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
       return c.json(await service.setSetting(param(c, "key"), body.value, body.sandbox, actor(c)));
     },
   );
+  registerAskRoutes({ service, route, jsonBody, param, actor });
   route(
     {
       method: "get",
       path: "/v1/events",
       summary:
-        "Server-Sent Events: chunk.created, chunk.updated, chunk.decided, policy.revision, policy.loaded, settings.changed, deny.observed (?sandbox=; resume with Last-Event-ID or ?after=)",
+        "Server-Sent Events: chunk.created, chunk.updated, chunk.decided, policy.revision, policy.loaded, settings.changed, deny.observed, ask.created, ask.decided (?sandbox=; resume with Last-Event-ID or ?after=)",
       auth: "any",
       query: {
         sandbox: "only this sandbox's events (and global ones)",

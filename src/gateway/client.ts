@@ -1,5 +1,6 @@
 // Typed client for the gateway API, used by the CLI and the supervisor. Finds the gateway from
 // AIRLOCK_GATEWAY / AIRLOCK_TOKEN, else from $AIRLOCK_HOME/gateway.json and operator.token.
+import type { Ask, CreateAskBody, GateDecideBody, GateDecideResult } from "./ask-types.ts";
 import { airlockHome, readGatewayInfo, readOperatorToken } from "./home.ts";
 import type {
   Chunk,
@@ -79,7 +80,13 @@ export class GatewayClient {
     return `${this.opts.url}${path}${qs ? `?${qs}` : ""}`;
   }
 
-  async request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Query,
+    timeoutMs = this.opts.timeoutMs ?? 30_000,
+  ): Promise<T> {
     let res: Response;
     try {
       res = await fetch(this.href(path, query), {
@@ -89,7 +96,7 @@ export class GatewayClient {
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       throw new GatewayUnavailableError(this.opts.url, error);
@@ -206,6 +213,36 @@ export class GatewayClient {
   /** A one-time web inbox login link (operator token only). */
   inboxLoginCode(): Promise<{ url: string; expires_at: string }> {
     return this.request("POST", "/v1/inbox/login-codes");
+  }
+
+  // ---- gate asks ----
+  gateDecide(body: GateDecideBody): Promise<GateDecideResult> {
+    return this.request("POST", "/v1/gate/decide", body);
+  }
+  createAsk(body: CreateAskBody): Promise<Ask> {
+    return this.request("POST", "/v1/gate/asks", body);
+  }
+  async listAsks(filter: { status?: string; sandbox?: string } = {}): Promise<Ask[]> {
+    return (await this.request<{ asks: Ask[] }>("GET", "/v1/gate/asks", undefined, filter)).asks;
+  }
+  getAsk(id: string): Promise<Ask> {
+    return this.request("GET", `/v1/gate/asks/${enc(id)}`);
+  }
+  /** Long-polls on the gateway's events (server side); the request outlives the wait by 5 s. */
+  waitAsk(id: string, timeoutSeconds: number, requestTimeoutMs = timeoutSeconds * 1000 + 5000): Promise<Ask> {
+    return this.request(
+      "GET",
+      `/v1/gate/asks/${enc(id)}/wait`,
+      undefined,
+      { timeout: timeoutSeconds },
+      requestTimeoutMs,
+    );
+  }
+  allowAsk(id: string, reason?: string): Promise<Ask> {
+    return this.request("POST", `/v1/gate/asks/${enc(id)}/allow`, reason === undefined ? {} : { reason });
+  }
+  denyAsk(id: string, reason?: string): Promise<Ask> {
+    return this.request("POST", `/v1/gate/asks/${enc(id)}/deny`, reason === undefined ? {} : { reason });
   }
 
   /**

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Policy } from "../policy/schema.ts";
 import { buildApi } from "./api.ts";
+import type { GateDecider } from "./asks.ts";
 import type { InboxSessions } from "./inbox-sessions.ts";
 import { GatewayService } from "./service.ts";
 import { defaultDbUrl, openStore } from "./store/open.ts";
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   inboxSessions?: InboxSessions;
   /** The operator's ceiling for approval_mode=auto. */
   ceiling?: Policy;
+  /** Runs the gate cascade for POST /v1/gate/decide (src/gate/decider.ts); absent = 503 there. */
+  gate?: GateDecider;
 }
 
 export interface RunningGateway {
@@ -54,6 +57,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const operatorToken = ensureOperatorToken(opts.home);
   const store = opts.store ?? (await openStore(opts.db ?? defaultDbUrl(opts.home)));
   const service = new GatewayService(store, undefined, { ceiling: opts.ceiling });
+  if (opts.gate) service.asks.decider = opts.gate;
   await store.write((tx) => tx.pruneEvents(EVENTS_KEPT));
   const { app } = buildApi({
     service,
@@ -82,10 +86,23 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       timer = setTimeout(() => void arm(), delay);
     }
   };
+  // Asks: the same, for pending asks reaching their expiry (ask.decided "expired" wakes waiters).
+  let askTimer: NodeJS.Timeout | null = null;
+  const armAsks = async () => {
+    if (closed) return;
+    const next = await service.asks.expireDue().catch(() => null);
+    if (askTimer) clearTimeout(askTimer);
+    if (next && !closed) {
+      const wait = new Date(next).getTime() - Date.now();
+      askTimer = setTimeout(() => void armAsks(), Math.min(wait > 0 ? wait + 20 : 5000, 2 ** 31 - 1));
+    }
+  };
   const unsubscribe = store.subscribe((e) => {
     if (e.type === "chunk.decided" && e.data.expires_at) void arm();
+    if (e.type === "ask.created") void armAsks();
   });
   await arm();
+  await armAsks();
 
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   return {
@@ -96,6 +113,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      if (askTimer) clearTimeout(askTimer);
       unsubscribe();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

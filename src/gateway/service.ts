@@ -4,6 +4,8 @@ import { randomUUID } from "node:crypto";
 import { withinCeiling } from "../policy/capabilities.ts";
 import { MergeOperationSchema } from "../policy/merge.ts";
 import { type NetworkRule, NetworkRuleSchema } from "../policy/schema.ts";
+import type { Ask } from "./ask-types.ts";
+import { AskService } from "./asks.ts";
 import {
   checkApprove,
   coveredBy,
@@ -15,7 +17,7 @@ import {
 } from "./lifecycle.ts";
 import { planMerge, planRevert } from "./merge-plan.ts";
 import { effective, GatewayError, SandboxService, sandboxScope } from "./sandboxes.ts";
-import type { Repo } from "./store/store.ts";
+import type { AskFilter, Repo } from "./store/store.ts";
 import {
   type Chunk,
   type Provenance,
@@ -29,6 +31,14 @@ import { securityFlagged } from "./validate.ts";
 export { type Clock, effective, GatewayError, parsePolicyInput } from "./sandboxes.ts";
 
 export class GatewayService extends SandboxService {
+  /** Gate asks (asks.ts): decide, create, wait, allow, deny, expire. */
+  readonly asks: AskService = new AskService(this.store, this.clock);
+
+  /** Gate asks, oldest first (`?status=pending` for the inbox). */
+  listAsks(filter: AskFilter = {}): Promise<Ask[]> {
+    return this.asks.listAsks(filter);
+  }
+
   // ---- chunks ----------------------------------------------------------------------------
 
   async submit(sandbox: string, bodyInput: SubmitBody, actor: string): Promise<SubmitResult> {

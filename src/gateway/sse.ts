@@ -15,7 +15,10 @@ export interface StreamOptions {
 
 export function eventStream(c: Context, store: Store, opts: StreamOptions): Response {
   const { sandbox, after: resumeFrom, heartbeatMs: heartbeat } = opts;
-  const wanted = (e: GatewayEvent) => sandbox === undefined || e.sandbox === null || e.sandbox === sandbox;
+  // Global events (settings) reach every sandbox's stream; asks of no sandbox (the developer's own
+  // agents) are none of a sandbox's business.
+  const wanted = (e: GatewayEvent) =>
+    sandbox === undefined || e.sandbox === sandbox || (e.sandbox === null && !e.type.startsWith("ask."));
   return streamSSE(c, async (stream) => {
     const queue: GatewayEvent[] = [];
     let wake: (() => void) | null = null;

@@ -15,6 +15,8 @@ export const EVENT_TYPES = [
   "settings.changed",
   /** A supervisor reported observed denies (the web inbox refreshes its list). */
   "deny.observed",
+  "ask.created",
+  "ask.decided",
 ] as const;
 export const REJECTION_HINTS = [
   "too_broad",

@@ -401,5 +401,133 @@ for (const sc of storeCases()) {
         await t.done();
       }
     });
+
+    const DIGEST = `sha256:${"a".repeat(64)}`;
+    const askBody = (extra: Record<string, unknown> = {}) => ({
+      tool: "shell",
+      input_digest: DIGEST,
+      summary: "TOKEN=s3cr3t curl -H 'Authorization: Bearer abc' https://api.example.com/x?key=1",
+      tier: 3,
+      step: "default",
+      rule: null,
+      reason: "no rule decides this call",
+      session: "sess-1",
+      ...extra,
+    });
+
+    test("asks: create (redacted), list, allow, deny, already decided, events in order", async () => {
+      const t = await setup();
+      try {
+        const a = await t.svc.asks.create(askBody(), null);
+        assert.match(a.id, /^[0-9a-f-]{36}$/);
+        assert.equal(a.status, "pending");
+        assert.equal(a.sandbox, null);
+        assert.equal(a.session, "sess-1");
+        assert.doesNotMatch(a.summary, /s3cr3t|abc|key=1/);
+        assert.match(a.summary, /curl/);
+        const b = await t.svc.asks.create(askBody({ sandbox: "sb1" }), "sb1");
+        assert.deepEqual(
+          (await t.svc.listAsks({ status: "pending" })).map((x) => x.id),
+          [a.id, b.id],
+        );
+        assert.deepEqual(
+          (await t.svc.listAsks({ sandbox: "sb1" })).map((x) => x.id),
+          [b.id],
+        );
+        const allowed = await t.svc.asks.allow(a.id, "operator", "fine once");
+        assert.equal(allowed.status, "allowed");
+        assert.equal(allowed.decided_by, "operator");
+        assert.equal(allowed.decision_reason, "fine once");
+        const denied = await t.svc.asks.deny(b.id, "operator", null);
+        assert.equal(denied.status, "denied");
+        await rejects(
+          t.svc.asks.deny(a.id, "operator", null),
+          "already_decided",
+          /already allowed by operator/,
+        );
+        await rejects(t.svc.asks.allow("nope", "operator", null), "unknown_ask", /airlock gate asks/);
+        assert.deepEqual(await t.svc.listAsks({ status: "pending" }), []);
+        assert.equal((await t.svc.asks.getAsk(b.id)).status, "denied");
+        const askEvents = t.events.filter((e) => e.type.startsWith("ask."));
+        assert.deepEqual(
+          askEvents.map((e) => [e.type, e.data.id, e.data.status]),
+          [
+            ["ask.created", a.id, "pending"],
+            ["ask.created", b.id, "pending"],
+            ["ask.decided", a.id, "allowed"],
+            ["ask.decided", b.id, "denied"],
+          ],
+        );
+        assert.equal(askEvents[1]?.sandbox, "sb1");
+        const reopened = await t.reopen();
+        const again = await new GatewayService(reopened).asks.getAsk(a.id);
+        assert.deepEqual(again, allowed);
+        await reopened.close();
+      } finally {
+        await t.done();
+      }
+    });
+
+    test("asks: expiry marks pending asks expired; a late decision is refused", async () => {
+      const h = await sc.fresh();
+      let now = new Date("2026-01-01T00:00:00Z");
+      const svc = new GatewayService(h.store, () => now);
+      const events: GatewayEvent[] = [];
+      h.store.subscribe((e) => events.push(e));
+      try {
+        const a = await svc.asks.create(askBody({ expires_in_seconds: 60 }), null);
+        const b = await svc.asks.create(askBody({ expires_in_seconds: 120 }), null);
+        assert.equal(a.expires_at, "2026-01-01T00:01:00.000Z");
+        assert.equal(await svc.asks.expireDue(), a.expires_at);
+        now = new Date("2026-01-01T00:01:30Z");
+        assert.equal((await svc.asks.getAsk(a.id)).status, "expired", "reads as expired before the sweep");
+        assert.equal(await svc.asks.expireDue(), b.expires_at);
+        assert.equal((await svc.asks.getAsk(a.id)).status, "expired");
+        assert.deepEqual(
+          (await svc.listAsks({ status: "pending" })).map((x) => x.id),
+          [b.id],
+        );
+        now = new Date("2026-01-01T00:03:00Z");
+        assert.deepEqual(
+          (await svc.listAsks({ status: "expired" })).map((x) => x.id),
+          [a.id, b.id],
+        );
+        await rejects(svc.asks.allow(b.id, "operator", null), "already_decided", /already expired by system/);
+        assert.equal(await svc.asks.expireDue(), null);
+        assert.deepEqual(
+          events.filter((e) => e.type === "ask.decided").map((e) => [e.data.id, e.data.status]),
+          [
+            [a.id, "expired"],
+            [b.id, "expired"],
+          ],
+        );
+      } finally {
+        await h.store.close();
+        await h.dispose();
+      }
+    });
+
+    test("asks: /wait wakes on the decision, returns at its timeout or when aborted", async () => {
+      const t = await setup();
+      try {
+        const a = await t.svc.asks.create(askBody(), null);
+        const waiting = t.svc.asks.waitAsk(a.id, 30_000);
+        await t.svc.asks.deny(a.id, "operator", "not on main");
+        const woke = await waiting;
+        assert.equal(woke.status, "denied");
+        assert.equal(woke.decision_reason, "not on main");
+        const b = await t.svc.asks.create(askBody(), null);
+        assert.equal((await t.svc.asks.waitAsk(b.id, 50)).status, "pending");
+        assert.equal((await t.svc.asks.waitAsk(a.id, 30_000)).status, "denied", "decided: returns at once");
+        const aborted = new AbortController();
+        const w = t.svc.asks.waitAsk(b.id, 30_000, aborted.signal);
+        aborted.abort();
+        assert.equal((await w).status, "pending");
+        await rejects(t.svc.asks.waitAsk("nope", 10), "unknown_ask");
+        await rejects(t.svc.asks.create({ ...askBody(), input_digest: "md5:x" }, null), "invalid_request");
+      } finally {
+        await t.done();
+      }
+    });
   });
 }

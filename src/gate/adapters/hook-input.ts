@@ -91,6 +91,31 @@ export function callsFromHook(p: HookPayload, cwd: string): ToolCall[] {
   }
 }
 
+const CALL_KINDS = new Set(["shell", "mcp", "fetch", "file_read", "file_write", "tool"]);
+
+/**
+ * The input `gate check --input` and `POST /v1/gate/decide` take: a call (`{"kind":"shell",...}`)
+ * or a hook payload (`{"tool_name":...}`).
+ */
+export function callsFromValue(
+  value: unknown,
+  cwd: string,
+): { calls: ToolCall[]; session?: string } | { error: string } {
+  const v = value as { kind?: unknown; tool_name?: unknown } | null;
+  if (v && typeof v === "object" && typeof v.kind === "string" && CALL_KINDS.has(v.kind)) {
+    const call = { ...(value as Record<string, unknown>) } as ToolCall;
+    if (call.kind === "mcp") call.arguments ??= {};
+    if (call.kind === "tool") call.input ??= {};
+    return { calls: [call] };
+  }
+  const payload = parseHookPayload(JSON.stringify(value ?? null));
+  if ("error" in payload) return { error: `${payload.error} and no "kind"` };
+  return {
+    calls: callsFromHook(payload, payload.cwd ?? cwd),
+    ...(payload.session_id ? { session: payload.session_id } : {}),
+  };
+}
+
 const SEVERITY: Record<GateDecision["decision"], number> = { deny: 3, ask: 2, contain: 1, allow: 0 };
 
 /** Several parts of one tool use: the most severe decision stands. */

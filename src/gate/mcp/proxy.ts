@@ -16,7 +16,8 @@ import {
   type ServerCapabilities,
 } from "@modelcontextprotocol/sdk/types.js";
 import { describeDecision } from "../adapters/hook-input.ts";
-import type { CallContext } from "../call.ts";
+import type { CallContext, ToolCall } from "../call.ts";
+import type { GateDecision } from "../cascade.ts";
 import type { GateRuntime } from "../runtime.ts";
 import type { PinStatus, PinStore } from "./pins.ts";
 
@@ -27,6 +28,14 @@ export interface ProxyOptions {
   runtime: GateRuntime;
   pins: PinStore;
   ctx: CallContext;
+  /**
+   * Puts an ask to the developer (the gateway, wired by the CLI) and answers allow, deny or ask;
+   * absent, or anything but allow, and the call is refused with the reason.
+   */
+  ask?: (
+    call: ToolCall,
+    decision: GateDecision,
+  ) => Promise<{ verdict: "allow" | "deny" | "ask"; reason: string }>;
 }
 
 function refusal(text: string): CallToolResult {
@@ -83,11 +92,29 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
     };
     if (status.get(name) === "changed") {
       await opts.runtime.decide(call, opts.ctx).catch(() => undefined); // receipt of the call itself
-      return refusal(
-        `airlock gate: ask (tier 3): the description of ${opts.serverName}/${name} changed since it was pinned; a person must review it before it is called`,
-      );
+      const reason = `the description of ${opts.serverName}/${name} changed since it was pinned; a person must review it before it is called`;
+      const changed: GateDecision = {
+        decision: "ask",
+        tier: 3,
+        step: "hard_stop",
+        rule: "mcp-pin",
+        reason,
+        capabilities: ["mcp_call"],
+      };
+      const outcome = opts.ask ? await opts.ask(call, changed).catch(() => null) : null;
+      if (outcome?.verdict === "allow") return (await client.callTool(request.params)) as CallToolResult;
+      return refusal(outcome?.verdict === "deny" ? outcome.reason : `airlock gate: ask (tier 3): ${reason}`);
     }
     const d = await opts.runtime.decide(call, opts.ctx);
+    if (d.decision === "ask" && opts.ask) {
+      const outcome = await opts.ask(call, d).catch(() => null);
+      if (outcome?.verdict === "allow") return (await client.callTool(request.params)) as CallToolResult;
+      return refusal(
+        outcome?.verdict === "deny"
+          ? outcome.reason
+          : `${describeDecision(d)} (${outcome?.reason ?? "no answer"}; refused)`,
+      );
+    }
     if (d.decision !== "allow") return refusal(describeDecision(d));
     return (await client.callTool(request.params)) as CallToolResult;
   });

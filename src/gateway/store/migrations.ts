@@ -44,6 +44,20 @@ CREATE TABLE settings (
 CREATE TABLE events (id {serial}, type TEXT NOT NULL, sandbox TEXT, data TEXT NOT NULL, at TEXT NOT NULL);
 `,
   },
+  {
+    version: 2,
+    description: "gate asks",
+    sql: `
+CREATE TABLE asks (
+  id TEXT PRIMARY KEY, sandbox TEXT, session TEXT, tool TEXT NOT NULL, input_digest TEXT NOT NULL,
+  summary TEXT NOT NULL, tier INTEGER NOT NULL, step TEXT NOT NULL, rule TEXT, reason TEXT NOT NULL,
+  status TEXT NOT NULL, decided_by TEXT, decision_reason TEXT, created_at TEXT NOT NULL,
+  decided_at TEXT, expires_at TEXT NOT NULL, seq INTEGER NOT NULL
+);
+CREATE INDEX asks_by_status ON asks (status, seq);
+CREATE INDEX asks_by_expiry ON asks (status, expires_at);
+`,
+  },
 ];
 
 export function migrationSql(m: Migration, serial: string): string[] {

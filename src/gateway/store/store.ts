@@ -1,6 +1,7 @@
 // The store interface (DESIGN.md §6) and its one SQL implementation of every resource. The two
 // backends (sqlite.ts, postgres.ts) differ only in how they run SQL, serialise writers and carry
 // events; both speak the portable SQL below (`?` placeholders, ON CONFLICT, RETURNING).
+import type { Ask, AskStatus } from "../ask-types.ts";
 import type {
   Chunk,
   Decision,
@@ -26,6 +27,11 @@ export interface SandboxRow extends Sandbox {
 export interface ChunkFilter {
   sandbox?: string;
   status?: Chunk["status"];
+}
+
+export interface AskFilter {
+  status?: AskStatus;
+  sandbox?: string;
 }
 
 export interface DenyInput {
@@ -262,6 +268,81 @@ export class Repo {
     await this.sql.run("DELETE FROM settings WHERE scope = ? AND key = ?", [scope, key]);
   }
 
+  async insertAsk(a: Ask): Promise<void> {
+    await this.sql.run(
+      `INSERT INTO asks (id, sandbox, session, tool, input_digest, summary, tier, step, rule, reason, status,
+         decided_by, decision_reason, created_at, decided_at, expires_at, seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM asks))`,
+      [
+        a.id,
+        a.sandbox,
+        a.session,
+        a.tool,
+        a.input_digest,
+        a.summary,
+        a.tier,
+        a.step,
+        a.rule,
+        a.reason,
+        a.status,
+        a.decided_by,
+        a.decision_reason,
+        a.created_at,
+        a.decided_at,
+        a.expires_at,
+      ],
+    );
+  }
+  async getAsk(id: string): Promise<Ask | null> {
+    const [row] = await this.sql.all("SELECT * FROM asks WHERE id = ?", [id]);
+    return row ? askRow(row) : null;
+  }
+  /** Oldest first. */
+  async listAsks(filter: AskFilter = {}): Promise<Ask[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.status !== undefined) {
+      where.push("status = ?");
+      params.push(filter.status);
+    }
+    if (filter.sandbox !== undefined) {
+      where.push("sandbox = ?");
+      params.push(filter.sandbox);
+    }
+    const rows = await this.sql.all(
+      `SELECT * FROM asks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq`,
+      params,
+    );
+    return rows.map(askRow);
+  }
+  /** pending → status, only if still pending: true when this call decided it. */
+  async decideAsk(
+    id: string,
+    status: Exclude<AskStatus, "pending">,
+    by: string,
+    reason: string | null,
+    at: string,
+  ): Promise<boolean> {
+    const changed = await this.sql.run(
+      "UPDATE asks SET status = ?, decided_by = ?, decision_reason = ?, decided_at = ? WHERE id = ? AND status = 'pending'",
+      [status, by, reason, at, id],
+    );
+    return changed === 1;
+  }
+  async listDueAsks(now: string): Promise<Ask[]> {
+    const rows = await this.sql.all(
+      "SELECT * FROM asks WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at",
+      [now],
+    );
+    return rows.map(askRow);
+  }
+  async nextAskExpiry(): Promise<string | null> {
+    const [row] = await this.sql.all<{ e: string | null }>(
+      "SELECT MIN(expires_at) AS e FROM asks WHERE status = 'pending'",
+    );
+    return row?.e ?? null;
+  }
+
   async appendEvent(
     type: EventType,
     sandbox: string | null,
@@ -321,6 +402,28 @@ function revisionRow(r: Record<string, unknown>): Revision {
     detail: (r.detail as string | null) ?? null,
     created_at: r.created_at as string,
     status_at: (r.status_at as string | null) ?? null,
+  };
+}
+
+function askRow(r: Record<string, unknown>): Ask {
+  const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    id: String(r.id),
+    sandbox: text(r.sandbox),
+    session: text(r.session),
+    tool: String(r.tool),
+    input_digest: String(r.input_digest),
+    summary: String(r.summary),
+    tier: Number(r.tier),
+    step: String(r.step),
+    rule: text(r.rule),
+    reason: String(r.reason),
+    status: r.status as AskStatus,
+    decided_by: text(r.decided_by),
+    decision_reason: text(r.decision_reason),
+    created_at: String(r.created_at),
+    decided_at: text(r.decided_at),
+    expires_at: String(r.expires_at),
   };
 }
 

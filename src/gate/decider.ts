@@ -1,0 +1,91 @@
+// The gate as the gateway runs it for POST /v1/gate/decide: input → calls → cascade (receipts
+// written under the gateway's $AIRLOCK_HOME) → verdict plus what an ask records. Gate policies
+// are opened once per file and reopened when the file changes.
+import { statSync } from "node:fs";
+import { homedir } from "node:os";
+import { isAbsolute, resolve } from "node:path";
+import { callsFromValue, worstDecision } from "./adapters/hook-input.ts";
+import { askDraft } from "./ask-summary.ts";
+import { type GateRuntime, openGate, resolveGatePolicy } from "./runtime.ts";
+
+export type DeciderVerdict =
+  | {
+      ok: true;
+      decision: "allow" | "deny" | "ask" | "contain";
+      tier: number;
+      step: string;
+      rule: string | null;
+      reason: string;
+      hint?: string;
+      capabilities: string[];
+      latency_ms: number;
+      tool: string;
+      input_digest: string;
+      summary: string;
+      session?: string;
+    }
+  | { ok: false; status: 400 | 503; code: string; detail: string };
+
+export interface GateDeciderOptions {
+  /** Default policy file (else $AIRLOCK_GATE_POLICY, else $AIRLOCK_HOME/gate.yaml, resolved per call). */
+  policy?: string;
+  /** Receipt file; default $AIRLOCK_HOME/gate/receipts.jsonl. */
+  receipts?: string;
+}
+
+export function createGateDecider(options: GateDeciderOptions = {}) {
+  const open = new Map<string, { mtimeMs: number; runtime: Promise<GateRuntime> }>();
+  const runtimeFor = (file: string): Promise<GateRuntime> => {
+    const mtimeMs = statSync(file).mtimeMs;
+    const cached = open.get(file);
+    if (cached && cached.mtimeMs === mtimeMs) return cached.runtime;
+    const runtime = openGate(file, options.receipts ? { receipts: options.receipts } : {});
+    open.set(file, { mtimeMs, runtime });
+    runtime.catch(() => open.delete(file));
+    return runtime;
+  };
+  return {
+    async decide(
+      input: Record<string, unknown>,
+      opts: { policy?: string; cwd?: string; workdir?: string },
+    ): Promise<DeciderVerdict> {
+      if (opts.policy !== undefined && !isAbsolute(opts.policy))
+        return { ok: false, status: 400, code: "invalid_request", detail: "policy must be an absolute path" };
+      if (opts.cwd !== undefined && !isAbsolute(opts.cwd))
+        return { ok: false, status: 400, code: "invalid_request", detail: "cwd must be an absolute path" };
+      const payloadCwd = typeof input["cwd"] === "string" ? (input["cwd"] as string) : undefined;
+      const cwd = opts.cwd ?? payloadCwd ?? homedir();
+      const parsed = callsFromValue(input, cwd);
+      if ("error" in parsed) return { ok: false, status: 400, code: "invalid_input", detail: parsed.error };
+      let runtime: GateRuntime;
+      try {
+        runtime = await runtimeFor(resolveGatePolicy(opts.policy ?? options.policy));
+      } catch (error) {
+        return { ok: false, status: 503, code: "gate_policy", detail: (error as Error).message };
+      }
+      // The gateway can ask (that is what asks are); it cannot rewrite a command into a contained run.
+      const ctx = {
+        cwd,
+        workdir: opts.workdir ? resolve(cwd, opts.workdir) : cwd,
+        home: homedir(),
+        canAsk: true,
+        canContain: false,
+      };
+      const decisions = await Promise.all(parsed.calls.map((c) => runtime.decide(c, ctx, parsed.session)));
+      const d = worstDecision(decisions);
+      return {
+        ok: true,
+        decision: d.decision,
+        tier: d.tier,
+        step: d.step,
+        rule: d.rule,
+        reason: d.reason,
+        ...(d.hint ? { hint: d.hint } : {}),
+        capabilities: d.capabilities,
+        latency_ms: d.latency_ms,
+        ...askDraft(parsed.calls),
+        ...(parsed.session ? { session: parsed.session } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,101 @@
+// The MCP proxy's asks wait for the developer on the gateway: allowed → the call goes through,
+// denied → refused with the reason, no gateway → refused.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { GatewayClient } from "../../src/gateway/client.ts";
+import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
+import { whenAsked } from "./ask-helpers.ts";
+
+const home = mkdtempSync(join(tmpdir(), "airlock-mcp-ask-"));
+const policy = join(home, "gate.yaml");
+writeFileSync(
+  policy,
+  `gate:
+  default: ask
+  allow:
+    - { id: weather, mcp: { server: demo, tool: get_weather } }
+`,
+);
+
+async function connect(env: Record<string, string>): Promise<Client> {
+  const client = new Client({ name: "test-agent", version: "1.0.0" });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [
+      "bin/airlock.js",
+      "mcp-proxy",
+      "--policy",
+      policy,
+      "--name",
+      "demo",
+      "--ask-wait-ms",
+      "20000",
+      "--",
+      process.execPath,
+      "--import",
+      "tsx",
+      "test/gate/fixtures/mcp-server.ts",
+    ],
+    env: { ...(process.env as Record<string, string>), AIRLOCK_HOME: home, TOOL_VARIANT: "1", ...env },
+    stderr: "inherit",
+  });
+  await client.connect(transport);
+  return client;
+}
+
+const text = (r: unknown) => (r as { content: Array<{ text: string }> }).content[0]?.text ?? "";
+
+describe("airlock mcp-proxy asks on the gateway", { timeout: 60_000 }, () => {
+  let gw: RunningGateway;
+  let op: GatewayClient;
+  before(async () => {
+    gw = await startGateway({ home, port: 0, db: `sqlite:${join(home, "gateway.db")}` });
+    op = new GatewayClient({ url: gw.url, token: gw.operatorToken });
+  });
+  after(async () => {
+    await gw.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it("allowed → the call reaches the server; denied → refused with the reason", async () => {
+    const client = await connect({ AIRLOCK_GATEWAY: gw.url, AIRLOCK_TOKEN: gw.operatorToken });
+    try {
+      const allow = await whenAsked(op, (id) => op.allowAsk(id));
+      const ok = await client.callTool({ name: "list_repos", arguments: {} });
+      const id = await allow.done;
+      assert.equal(ok.isError ?? false, false, text(ok));
+      const ask = await op.getAsk(id);
+      assert.deepEqual(
+        [ask.tool, ask.summary],
+        ["mcp:demo/list_repos", "mcp demo/list_repos (no arguments)"],
+      );
+      const deny = await whenAsked(op, (askId) => op.denyAsk(askId, "not now"));
+      const refused = await client.callTool({ name: "delete_repo", arguments: { name: "x" } });
+      await deny.done;
+      assert.equal(refused.isError, true);
+      assert.match(text(refused), /denied by operator .*: not now/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("no gateway → refused with the reason", async () => {
+    const client = await connect({
+      AIRLOCK_GATEWAY: "",
+      AIRLOCK_TOKEN: "",
+      AIRLOCK_HOME: join(home, "none"),
+    });
+    try {
+      const refused = await client.callTool({ name: "list_repos", arguments: {} });
+      assert.equal(refused.isError, true);
+      assert.match(text(refused), /ask .*no gateway.*refused/);
+    } finally {
+      await client.close();
+    }
+  });
+});
