@@ -8,6 +8,7 @@ import type { Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import type { Policy } from "../policy/schema.ts";
+import { AskSchema } from "./ask-types.ts";
 import { type InboxSessions, SESSION_COOKIE, SESSION_TTL_MS } from "./inbox-sessions.ts";
 import { DENIES_SHOWN, type InboxState, inboxState } from "./inbox-view.ts";
 import type { RouteDoc } from "./openapi.ts";
@@ -54,21 +55,13 @@ export const InboxStateSchema = z.object({
   ),
   decided: z.array(ChunkSchema),
   denies: z.array(DenySchema),
-  asks: z.array(z.unknown()),
+  asks: z.array(AskSchema),
 });
 
-// ---- gate asks ------------------------------------------------------------------------------
-// The execution gate's asks (branch `asks`, src/gateway/asks.ts, GET /v1/gate/asks) land here:
-// when the service grows `listAsks`, the inbox shows the pending ones; until then, none.
-// The page renders each ask's id, tool, summary, reason, created_at, with Allow / Deny buttons
-// posting to /v1/gate/asks/:id/allow|deny, and refreshes on `ask.*` events.
-async function pendingAsks(service: GatewayService): Promise<unknown[]> {
-  const asks = service as unknown as {
-    listAsks?: (filter: { status: "pending" }) => Promise<unknown[]>;
-  };
-  return typeof asks.listAsks === "function" ? asks.listAsks({ status: "pending" }) : [];
+/** The execution gate's pending asks (src/gateway/asks.ts), shown with Allow / Deny buttons. */
+function pendingAsks(service: GatewayService) {
+  return service.listAsks({ status: "pending" });
 }
-// ---------------------------------------------------------------------------------------------
 
 export async function readInboxState(service: GatewayService): Promise<InboxState> {
   const [pending, approved, rejected, sandboxes, asks] = await Promise.all([
