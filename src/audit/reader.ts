@@ -1,11 +1,18 @@
-// Reads the newest shorthand lines back (GET /v1/denials, `airlock denials`): newest first,
-// across daily files, reading each file from its end so a large log costs only what is returned.
+// Reads the audit log back (GET /v1/denials, `airlock logs`): the newest lines newest first,
+// across daily files, reading each file from its end so a large log costs only what is returned;
+// and what was appended to a file since an offset (`airlock logs --follow`).
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { redactQueryIn, truncateUtf8 } from "./redact.ts";
 
-const SHORTHAND_FILE = /^airlock\.(\d{4}-\d{2}-\d{2})\.log$/;
+const LOG_FILES = {
+  shorthand: /^airlock\.(\d{4}-\d{2}-\d{2})\.log$/,
+  ocsf: /^airlock-ocsf\.(\d{4}-\d{2}-\d{2})\.jsonl$/,
+} as const;
 const BLOCK = 64 * 1024;
+
+/** The two daily files of a log directory: shorthand lines or OCSF JSONL events. */
+export type LogKind = keyof typeof LOG_FILES;
 
 export interface RecentLines {
   lines: string[];
@@ -15,6 +22,11 @@ export interface RecentLines {
 
 /** Shorthand files in the directory, newest day first. */
 export function shorthandFiles(dir: string): string[] {
+  return logFiles(dir, "shorthand");
+}
+
+/** The daily files of one kind in the directory, newest day first. */
+export function logFiles(dir: string, kind: LogKind): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -22,7 +34,7 @@ export function shorthandFiles(dir: string): string[] {
     return [];
   }
   return names
-    .filter((n) => SHORTHAND_FILE.test(n))
+    .filter((n) => LOG_FILES[kind].test(n))
     .sort()
     .reverse()
     .map((n) => join(dir, n));
@@ -37,7 +49,17 @@ export function readRecentShorthand(
   count: number,
   keep: (line: string) => boolean = () => true,
 ): RecentLines {
-  const files = shorthandFiles(dir);
+  return readRecentLines(dir, "shorthand", count, keep);
+}
+
+/** `readRecentShorthand` for either kind of daily file. */
+export function readRecentLines(
+  dir: string,
+  kind: LogKind,
+  count: number,
+  keep: (line: string) => boolean = () => true,
+): RecentLines {
+  const files = logFiles(dir, kind);
   const out: string[] = [];
   for (const file of files) {
     if (out.length >= count) break;
@@ -91,6 +113,49 @@ function* tailLines(file: string): Generator<string> {
       buf = carry;
     }
     if (carry.length > 0) yield carry.toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whole lines appended to `file` after byte `offset`, and the offset just past the last one. */
+export interface Appended {
+  lines: string[];
+  /** Where the next read starts: after the last complete line (a partial line is read again later). */
+  offset: number;
+  /** The file's size now; smaller than the offset asked for means it was truncated or replaced. */
+  size: number;
+}
+
+/** The most one call reads; a caller drains a larger backlog by calling again from the new offset. */
+const APPENDED_MAX = 1024 * 1024;
+
+/** Reads what was appended since `offset` (whole lines only); a missing file reads as empty. */
+export function readAppended(file: string, offset: number): Appended {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return { lines: [], offset, size: 0 };
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= offset) return { lines: [], offset, size };
+    const buf = Buffer.alloc(Math.min(size - offset, APPENDED_MAX));
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    const end = buf.subarray(0, got).lastIndexOf(0x0a);
+    if (end < 0) return { lines: [], offset, size };
+    const lines = buf
+      .subarray(0, end)
+      .toString("utf8")
+      .split("\n")
+      .filter((line) => line !== "");
+    return { lines, offset: offset + end + 1, size };
   } finally {
     closeSync(fd);
   }

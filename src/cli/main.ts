@@ -7,6 +7,7 @@ import { registerGateCommands } from "./gate.ts";
 import { registerGatewayCommands } from "./gateway.ts";
 import { registerHookCommands } from "./hook.ts";
 import { registerInboxCommands } from "./inbox.ts";
+import { registerLogsCommands } from "./logs.ts";
 import { registerMcpProxyCommands } from "./mcp-proxy.ts";
 import { registerPolicyCommands } from "./policy.ts";
 import { registerPolicyRemoteCommands } from "./policy-remote.ts";
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerRuleCommands(program);
   registerSettingsCommands(program);
   registerDenialsCommands(program);
+  registerLogsCommands(program);
   registerGateCommands(program);
   registerHookCommands(program);
   registerMcpProxyCommands(program);

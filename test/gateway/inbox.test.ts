@@ -2,48 +2,17 @@
 // through the one-time link, watch proposals arrive live, approve and reject from the page while a
 // supervisor's /wait sleeps on them, and see decisions made elsewhere land without a reload.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { test } from "node:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { compilePolicy } from "../../src/policy/engine.ts";
 import type { Policy } from "../../src/policy/schema.ts";
 import { GatewayLink } from "../../src/supervisor/gateway-link.ts";
 import { submitProposal, waitProposal } from "../../src/supervisor/proposals.ts";
+import { CHROMIUM, chunkCard as card, firstPage, type OpenBrowser, openBrowser } from "./browser.ts";
 import { addRule, BASE_POLICY, eventually, l4Rule, putRule } from "./fixtures.ts";
 import { startHarness } from "./harness.ts";
 
-const CHROMIUM = process.env.AIRLOCK_CHROMIUM || "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const WAIT_MS = 15_000;
-
-async function openBrowser(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
-  // A fresh profile every run (Playwright passes it as --user-data-dir).
-  const profile = mkdtempSync(join(tmpdir(), "airlock-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-    timeout: 30_000,
-    viewport: { width: 1366, height: 768 }, // a laptop screen
-  });
-  return {
-    context,
-    async close() {
-      await context.close().catch(() => undefined);
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
-}
 
 async function submit(link: GatewayLink, ruleName: string, rule: unknown): Promise<string> {
   const res = await submitProposal(link, {
@@ -55,8 +24,6 @@ async function submit(link: GatewayLink, ruleName: string, rule: unknown): Promi
   assert.ok(id);
   return id;
 }
-
-const card = (page: Page, id: string) => page.locator(`article.chunk[data-chunk-id="${id}"]`);
 
 test("web inbox in chromium: one-time login, live proposals, approve/reject wake /wait, outside decisions show", {
   skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed`,
@@ -74,7 +41,7 @@ test("web inbox in chromium: one-time login, live proposals, approve/reject wake
       return "loaded";
     },
   });
-  let browser: Awaited<ReturnType<typeof openBrowser>> | null = null;
+  let browser: OpenBrowser | null = null;
   try {
     await link.start();
     await h.op.setSetting("agent_policy_proposals_enabled", true);
@@ -91,13 +58,7 @@ test("web inbox in chromium: one-time login, live proposals, approve/reject wake
     ]);
 
     browser = await openBrowser();
-    const page = browser.context.pages()[0] ?? (await browser.context.newPage());
-    page.setDefaultTimeout(WAIT_MS);
-    const problems: string[] = [];
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()} (${m.location().url})`);
-    });
+    const { page, problems } = await firstPage(browser, WAIT_MS);
 
     // Log in through the one-time link: the code is spent and the page URL carries no secret.
     const { url } = await h.op.inboxLoginCode();
