@@ -18,6 +18,8 @@ export interface CompiledL7 {
   query: ReadonlyArray<readonly [string, readonly RegExp[]]>;
   /** `PUT /repos/o/r/**` (plus `?key=glob` parts): how the rule reads in reasons and renders. */
   text: string;
+  /** The decision reason when this rule decides, built once at compile time (hot path). */
+  reason: string;
 }
 
 export interface CompiledEndpoint {
@@ -34,6 +36,8 @@ export interface CompiledEndpoint {
   allowEncodedSlash: boolean;
   tlsSkip: boolean;
   binaries: BinaryMatcher;
+  /** The L4 allow reason for this endpoint, built once at compile time. */
+  connectReason: string;
 }
 
 interface BinaryMatcher {
@@ -123,13 +127,17 @@ export function l7RuleText(method: string, path: string, query?: Record<string, 
   return `${method} ${path}${parts.length > 0 ? `?${parts.join("&")}` : ""}`;
 }
 
-function compileL7(method: string, path: string, query?: Record<string, QueryMatcher>): CompiledL7 {
-  return {
-    method,
-    path: compilePathGlob(path),
-    query: compileQuery(query),
-    text: l7RuleText(method, path, query),
-  };
+function compileL7(
+  ruleKey: string,
+  kind: "allow" | "deny",
+  method: string,
+  path: string,
+  query?: Record<string, QueryMatcher>,
+): CompiledL7 {
+  const text = l7RuleText(method, path, query);
+  const reason =
+    kind === "allow" ? `allowed by "${text}" in ${ruleKey}` : `blocked by deny rule "${text}" in ${ruleKey}`;
+  return { method, path: compilePathGlob(path), query: compileQuery(query), text, reason };
 }
 
 function compileEndpoint(
@@ -141,9 +149,10 @@ function compileEndpoint(
   const host = parseHostPattern(ep.host);
   if ("error" in host) throw new Error(`invalid host in validated policy: ${host.error}`);
   const allows: CompiledL7[] = [];
-  if (ep.access) for (const method of ACCESS_METHODS[ep.access]) allows.push(compileL7(method, "/**"));
+  if (ep.access)
+    for (const method of ACCESS_METHODS[ep.access]) allows.push(compileL7(ruleKey, "allow", method, "/**"));
   for (const rule of ep.rules ?? [])
-    allows.push(compileL7(rule.allow.method, rule.allow.path, rule.allow.query));
+    allows.push(compileL7(ruleKey, "allow", rule.allow.method, rule.allow.path, rule.allow.query));
   return {
     ruleKey,
     endpointIndex,
@@ -153,11 +162,15 @@ function compileEndpoint(
     inspect: ep.protocol === "rest",
     audit: ep.enforcement === "audit",
     allows,
-    denies: (ep.deny_rules ?? []).map((d) => compileL7(d.method, d.path, d.query)),
+    denies: (ep.deny_rules ?? []).map((d) => compileL7(ruleKey, "deny", d.method, d.path, d.query)),
     allowedIps: (ep.allowed_ips ?? []).map((text) => parseCidr(text)).filter((c): c is Cidr => c !== null),
     allowEncodedSlash: ep.allow_encoded_slash === true,
     tlsSkip: ep.tls === "skip",
     binaries,
+    connectReason:
+      ep.protocol === "rest"
+        ? `allowed at L4 by ${ruleKey}; requests inspected at L7`
+        : `allowed at L4 by ${ruleKey}`,
   };
 }
 
@@ -262,9 +275,7 @@ export function decideConnect(
     decision: "allow",
     layer: "l4",
     policy: first.ruleKey,
-    reason: raw
-      ? `allowed at L4 by ${raw.ruleKey}`
-      : `allowed at L4 by ${first.ruleKey}; requests inspected at L7`,
+    reason: first.connectReason,
     inspect: raw === undefined,
     endpoints: allowed,
   };
@@ -339,7 +350,7 @@ export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestD
     if (!norm.ok) continue;
     for (const rule of ep.denies) {
       if (!l7Matches(rule, method, norm.path, params)) continue;
-      const reason = `blocked by deny rule "${rule.text}" in ${ep.ruleKey}`;
+      const reason = rule.reason;
       if (ep.audit) {
         return {
           decision: "allow",
@@ -362,7 +373,7 @@ export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestD
     anyPathOk = true;
     for (const rule of ep.allows) {
       if (l7Matches(rule, method, norm.path, params)) {
-        const reason = `allowed by "${rule.text}" in ${ep.ruleKey}`;
+        const reason = rule.reason;
         return {
           decision: "allow",
           layer: "l7",
