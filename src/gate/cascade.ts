@@ -2,7 +2,8 @@
 // Pure: the classifier is a function handed in; every failure of it becomes ask (or deny).
 import { type CallContext, describeCall, type ToolCall } from "./call.ts";
 import type { CompiledGate } from "./compile.ts";
-import { coverCall, hardStopMatches, pathsOf, type Target } from "./match.ts";
+import { coverCall, hardStopMatches, type Target } from "./match.ts";
+import { pathsOf } from "./paths.ts";
 import type { Capability } from "./schema.ts";
 import type { AnalyzeShell } from "./shell/parser.ts";
 import type { ShellAnalysis } from "./shell/types.ts";

@@ -2,7 +2,8 @@
 import { loadPolicyText, type Problem, parseYamlAgainst } from "../policy/load.ts";
 import type { ToolCall } from "./call.ts";
 import { type CompiledGate, compileGate, exampleToCall } from "./compile.ts";
-import { type CompiledRule, coverCall, hardStopMatches, type Paths } from "./match.ts";
+import { type CompiledRule, coverCall, hardStopMatches } from "./match.ts";
+import type { Paths } from "./paths.ts";
 import { GateDocumentSchema } from "./schema.ts";
 import type { AnalyzeShell } from "./shell/parser.ts";
 

@@ -1,8 +1,18 @@
 // Rule matchers over one call. Host and path matching are the policy engine's (src/policy).
-import { posix } from "node:path";
 import { type HostPattern, hostPatternMatches, parseHostPattern } from "../policy/host.ts";
 import { compilePathGlob, compileValueGlob, normalizePath } from "../policy/path.ts";
-import type { CallContext, ToolCall } from "./call.ts";
+import type { ToolCall } from "./call.ts";
+import {
+  type BaseDirs,
+  baseDirs,
+  candidatePaths,
+  fileGlobMatches,
+  type GlobList,
+  isAncestorOfGlob,
+  isRelative,
+  type Paths,
+  resolvePath,
+} from "./paths.ts";
 import type { AllowRule, Capability } from "./schema.ts";
 import { canonicalFlag, parseArgs } from "./shell/flags.ts";
 import type { ShellAnalysis, SimpleCommand, Word } from "./shell/types.ts";
@@ -24,120 +34,6 @@ const SAFE_ENV = /^(LANG|LANGUAGE|LC_\w+|TZ|NO_COLOR|FORCE_COLOR|CLICOLOR\w*|TER
 
 const GIT_GLOBAL_WITH_VALUE = new Set(["-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path"]);
 
-export interface Paths {
-  cwd: string;
-  workdir: string;
-  home: string;
-}
-
-export function resolvePath(paths: Paths, raw: string): string {
-  const expanded = raw === "~" ? paths.home : raw.startsWith("~/") ? `${paths.home}${raw.slice(1)}` : raw;
-  return posix.resolve(paths.cwd, expanded);
-}
-
-/** Directories relative paths of a shell line may resolve against: its cwd and every `cd` target. */
-export interface BaseDirs {
-  bases: string[];
-  /** A `cd` target is only known at run time: relative paths could be anywhere. */
-  unknown: boolean;
-}
-
-const baseCache = new WeakMap<ShellAnalysis, BaseDirs>();
-
-export function baseDirs(paths: Paths, analysis: ShellAnalysis | undefined): BaseDirs {
-  if (!analysis || analysis.cdTargets.length === 0) return { bases: [paths.cwd], unknown: false };
-  const cached = baseCache.get(analysis);
-  if (cached) return cached;
-  const bases = new Set([paths.cwd]);
-  let unknown = false;
-  for (const target of analysis.cdTargets) {
-    if (target.dynamic || target.glob) {
-      unknown = true;
-      continue;
-    }
-    for (const base of [...bases]) {
-      if (bases.size >= 16) break;
-      bases.add(resolvePath({ ...paths, cwd: base }, target.value));
-    }
-  }
-  const out = { bases: [...bases], unknown };
-  baseCache.set(analysis, out);
-  return out;
-}
-
-const isRelative = (value: string) => !value.startsWith("/") && !value.startsWith("~");
-
-/**
- * Every absolute path a word may name: resolved against each base directory, and for
- * `host:path` / `REV:path` forms (scp, git show), the part after the last colon as well.
- */
-export function candidatePaths(paths: Paths, bd: BaseDirs, value: string): string[] {
-  const forms = [value];
-  const colon = value.lastIndexOf(":");
-  if (colon >= 0 && colon < value.length - 1) forms.push(value.slice(colon + 1));
-  const out: string[] = [];
-  for (const form of forms) {
-    if (!isRelative(form)) out.push(resolvePath(paths, form));
-    else for (const base of bd.bases) out.push(resolvePath({ ...paths, cwd: base }, form));
-  }
-  return out;
-}
-
-/** Resolves a rule's file glob: `/abs`, `~/x`, `**\/x` (anywhere), else relative to the workdir. */
-export function resolveGlob(paths: Paths, glob: string): string {
-  if (glob.startsWith("/") || glob.startsWith("**")) return glob;
-  if (glob === "~" || glob.startsWith("~/")) return `${paths.home}${glob.slice(1)}`;
-  return `${paths.workdir.replace(/\/+$/, "")}/${glob.replace(/^\.\//, "")}`;
-}
-
-interface ResolvedGlob {
-  re: RegExp;
-  /** The fixed leading directory of the glob ("" when it starts with a wildcard). */
-  fixed: string;
-}
-
-const globCache = new Map<string, ResolvedGlob>();
-
-/** A rule glob resolved for this home and workdir, compiled once. */
-function resolvedGlob(paths: Paths, glob: string): ResolvedGlob {
-  const key = `${paths.home}\0${paths.workdir}\0${glob}`;
-  let hit = globCache.get(key);
-  if (!hit) {
-    const resolved = resolveGlob(paths, glob);
-    const wild = resolved.search(/[*?]/);
-    const fixed = (wild < 0 ? resolved : resolved.slice(0, resolved.lastIndexOf("/", wild))).replace(
-      /\/+$/,
-      "",
-    );
-    hit = { re: compilePathGlob(resolved), fixed: fixed.startsWith("/") ? fixed : "" };
-    if (globCache.size > 4096) globCache.clear();
-    globCache.set(key, hit);
-  }
-  return hit;
-}
-
-export function fileGlobMatches(paths: Paths, globs: RegExpMatcher, absolute: string): boolean {
-  return globs.raw.some((g) => resolvedGlob(paths, g).re.test(absolute));
-}
-
-/**
- * Is `absolute` the directory of, or a directory above, something a glob protects (`~` above
- * `~/.ssh/**`)? A recursive command given it would reach the protected files. Only globs with
- * a fixed leading directory count: `**\/.env` could be under any directory.
- */
-export function isAncestorOfGlob(paths: Paths, globs: RegExpMatcher, absolute: string): boolean {
-  const dir = absolute.replace(/\/+$/, "");
-  return globs.raw.some((g) => {
-    const { fixed } = resolvedGlob(paths, g);
-    if (fixed === "") return false;
-    return dir === "" || fixed === dir || fixed.startsWith(`${dir}/`);
-  });
-}
-
-interface RegExpMatcher {
-  raw: string[];
-}
-
 function valueGlobs(globs: string[]): RegExp[] {
   return globs.map((g) => compileValueGlob(g));
 }
@@ -153,7 +49,7 @@ export interface CompiledRule {
   shell?: CompiledShell;
   mcp?: { servers: RegExp[]; tools: RegExp[]; args: Array<[string, RegExp[]]> };
   fetch?: { methods: string[]; hosts: HostPattern[]; paths: RegExp[] };
-  file?: { op: "read" | "write" | "any"; globs: RegExpMatcher };
+  file?: { op: "read" | "write" | "any"; globs: GlobList };
   tool?: { names: RegExp[] };
 }
 
@@ -500,8 +396,4 @@ export function coverCall(
     }
   }
   return { covered: true, rules: [...used] };
-}
-
-export function pathsOf(ctx: CallContext): Paths {
-  return { cwd: ctx.cwd, workdir: ctx.workdir, home: ctx.home };
 }

@@ -66,7 +66,7 @@ function withLock<T>(target: string, fn: () => T): T {
       try {
         if (Date.now() - statSync(lock).mtimeMs > 10000) rmSync(lock, { force: true });
       } catch {}
-      if (attempt > 400) throw new Error(`receipt file ${target} stays locked (${lock})`);
+      if (attempt > 2000) throw new Error(`receipt file ${target} stays locked (${lock})`);
       sleep(5);
     }
   }

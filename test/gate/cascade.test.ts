@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ToolCall } from "../../src/gate/call.ts";
 import { type ClassifierQuestion, decide } from "../../src/gate/cascade.ts";
-import { hardStopMatches, pathsOf } from "../../src/gate/match.ts";
+import { hardStopMatches } from "../../src/gate/match.ts";
+import { pathsOf } from "../../src/gate/paths.ts";
 import { analyzer, CTX, gateFrom } from "./helpers.ts";
 
 const GATE = `

@@ -1,6 +1,6 @@
 // What a contained run changed, and whether the contain rules let it be committed. Pure.
 import { PROTECTED_NAMES } from "../../sandbox/protected.ts";
-import { fileGlobMatches, type Paths } from "../match.ts";
+import { fileGlobMatches, type Paths } from "../paths.ts";
 import type { ContainConfig } from "../schema.ts";
 
 export type EntryType = "file" | "dir" | "symlink";

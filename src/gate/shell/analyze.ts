@@ -195,14 +195,14 @@ class Walker {
       args,
       env,
       via,
-      transparent: unwrapped.kind !== "none" && unwrapped.kind !== "unknown" && unwrapped.transparent,
+      transparent: unwrapped.kind !== "none" && unwrapped.transparent,
       appendedArgs,
       text,
     };
     this.commands.push(cmd);
     const innerVia = [...via, base];
-    if (unwrapped.kind === "unknown") this.unknowns.push(unwrapped.reason);
-    else if (unwrapped.kind === "script") {
+    if (unwrapped.unknown) this.unknowns.push(unwrapped.unknown);
+    if (unwrapped.kind === "script") {
       if (unwrapped.script.dynamic)
         this.unknowns.push(`${base} runs a command string only known at run time`);
       else this.analyzeText(unwrapped.script.value, innerVia, depth + 1);

@@ -2,8 +2,12 @@
 import type { EnvAssignment, Word } from "./types.ts";
 import { literalWord } from "./words.ts";
 
+/**
+ * What a wrapper runs. `unknown` says why it cannot be known exactly (a dynamic option, say):
+ * the inner command is still unwrapped as well as it can be, so hard stops still see it.
+ */
 export type Unwrapped =
-  | { kind: "none" }
+  | { kind: "none"; unknown?: string }
   | {
       kind: "argv";
       /** Does the wrapper add nothing but the inner command (time, nice, env...)? */
@@ -11,9 +15,9 @@ export type Unwrapped =
       argv: Word[];
       env: EnvAssignment[];
       appendedArgs: boolean;
+      unknown?: string;
     }
-  | { kind: "script"; transparent: boolean; script: Word }
-  | { kind: "unknown"; reason: string };
+  | { kind: "script"; transparent: boolean; script: Word; unknown?: string };
 
 export function basename(name: string): string {
   return name.slice(name.lastIndexOf("/") + 1);
@@ -21,16 +25,29 @@ export function basename(name: string): string {
 
 /**
  * Skips leading options. `withValue` options take the next word (or `=value`/attached).
- * Returns the index of the first operand, or -1 on a dynamic option.
+ * A dynamic word that looks like an option is skipped; one that does not is taken as the
+ * first operand. `dynamic` reports either, since `$X` may expand to options.
  */
-function skipOptions(args: Word[], withValue: ReadonlySet<string>, start = 0): number {
+function skipOptions(
+  args: Word[],
+  withValue: ReadonlySet<string>,
+  start = 0,
+): { index: number; dynamic: boolean } {
   let i = start;
+  let dynamic = false;
   while (i < args.length) {
     const arg = args[i] as Word;
-    if (arg.dynamic) return -1;
     const v = arg.value;
-    if (v === "--") return i + 1;
-    if (!v.startsWith("-") || v === "-") return i;
+    if (arg.dynamic) {
+      dynamic = true;
+      if (v.startsWith("-")) {
+        i++;
+        continue;
+      }
+      return { index: i, dynamic };
+    }
+    if (v === "--") return { index: i + 1, dynamic };
+    if (!v.startsWith("-") || v === "-") return { index: i, dynamic };
     if (v.startsWith("--")) {
       const name = v.slice(2);
       i += withValue.has(`--${name}`) ? 2 : 1;
@@ -46,7 +63,7 @@ function skipOptions(args: Word[], withValue: ReadonlySet<string>, start = 0): n
     }
     i += consumed;
   }
-  return i;
+  return { index: i, dynamic };
 }
 
 const set = (...items: string[]) => new Set(items);
@@ -90,10 +107,15 @@ function unwrapShell(name: string, args: Word[]): Unwrapped {
     i = 1;
   }
   let hasC = false;
+  let dynamicOption = false;
   for (; i < args.length; i++) {
     const arg = args[i] as Word;
-    if (arg.dynamic) return { kind: "unknown", reason: `${name} with a dynamic option` };
     const v = arg.value;
+    if (arg.dynamic) {
+      if (!v.startsWith("-")) break;
+      dynamicOption = true; // `bash $OPTS "cmd"`: $OPTS may hold -c
+      continue;
+    }
     if (v === "--" || (!v.startsWith("-") && !v.startsWith("+"))) break;
     if (v === "-o" || v === "+o" || v === "-O" || v === "+O" || v === "--rcfile" || v === "--init-file") {
       i++;
@@ -101,39 +123,52 @@ function unwrapShell(name: string, args: Word[]): Unwrapped {
     }
     if (!v.startsWith("--") && v.slice(1).includes("c")) hasC = true;
   }
-  if (!hasC) return { kind: "none" };
+  if (args[i]?.value === "--" && !args[i]?.dynamic) i++;
   const script = args[i];
-  if (!script) return { kind: "unknown", reason: `${name} -c without a command string` };
-  return { kind: "script", transparent: true, script };
+  if (!hasC && !dynamicOption) return { kind: "none" };
+  if (!script) return { kind: "none", unknown: `${name} -c without a command string` };
+  const unknown = dynamicOption ? `${name} with an option known only at run time` : undefined;
+  return { kind: "script", transparent: true, script, ...(unknown ? { unknown } : {}) };
 }
 
 function unwrapEnv(args: Word[]): Unwrapped {
   const env: EnvAssignment[] = [];
+  let unknown: string | undefined;
   let i = 0;
   for (; i < args.length; i++) {
     const arg = args[i] as Word;
-    if (arg.dynamic) return { kind: "unknown", reason: "env with a dynamic argument" };
     const v = arg.value;
-    if (v === "--") {
+    if (v === "--" && !arg.dynamic) {
       i++;
       break;
     }
     if (v === "-S" || v.startsWith("--split-string") || /^-[^-]*S/.test(v)) {
-      return { kind: "unknown", reason: "env -S splits a string into a command at run time" };
+      return { kind: "none", unknown: "env -S splits a string into a command at run time" };
+    }
+    const assignment = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(v);
+    if (assignment) {
+      // A value known only at run time is still an assignment: the command after it runs.
+      env.push({ name: assignment[1] as string, value: { ...arg, value: v.slice(assignment[0].length) } });
+      continue;
     }
     if (v === "-u" || v === "--unset" || v === "-C" || v === "--chdir") {
       i++;
       continue;
     }
-    if (v.startsWith("-")) continue;
-    const eq = v.indexOf("=");
-    if (eq > 0) {
-      env.push({ name: v.slice(0, eq), value: literalWord(v.slice(eq + 1)) });
+    if (v.startsWith("-")) {
+      if (arg.dynamic) unknown = "env with an option known only at run time";
       continue;
     }
     break;
   }
-  return { kind: "argv", transparent: true, argv: args.slice(i), env, appendedArgs: false };
+  return {
+    kind: "argv",
+    transparent: true,
+    argv: args.slice(i),
+    env,
+    appendedArgs: false,
+    ...(unknown ? { unknown } : {}),
+  };
 }
 
 function unwrapXargs(args: Word[]): Unwrapped {
@@ -153,21 +188,27 @@ function unwrapXargs(args: Word[]): Unwrapped {
     "--max-procs",
     "--max-chars",
   );
-  const start = skipOptions(args, withValue);
-  if (start < 0) return { kind: "unknown", reason: "xargs with a dynamic option" };
-  const argv = start < args.length ? args.slice(start) : [literalWord("echo")];
-  return { kind: "argv", transparent: true, argv, env: [], appendedArgs: true };
+  const { index, dynamic } = skipOptions(args, withValue);
+  const argv = index < args.length ? args.slice(index) : [literalWord("echo")];
+  return {
+    kind: "argv",
+    transparent: true,
+    argv,
+    env: [],
+    appendedArgs: true,
+    ...(dynamic ? { unknown: "xargs with an option known only at run time" } : {}),
+  };
 }
 
 function unwrapWatch(args: Word[]): Unwrapped {
   const withValue = set("-n", "--interval", "-d", "-q", "--equexit");
   let exec = false;
   for (const a of args) if (a.value === "-x" || a.value === "--exec") exec = true;
-  const start = skipOptions(args, withValue);
-  if (start < 0) return { kind: "unknown", reason: "watch with a dynamic option" };
-  const rest = args.slice(start);
-  if (rest.length === 0) return { kind: "none" };
-  if (exec) return { kind: "argv", transparent: true, argv: rest, env: [], appendedArgs: false };
+  const { index, dynamic } = skipOptions(args, withValue);
+  const unknown = dynamic ? { unknown: "watch with an option known only at run time" } : {};
+  const rest = args.slice(index);
+  if (rest.length === 0) return { kind: "none", ...unknown };
+  if (exec) return { kind: "argv", transparent: true, argv: rest, env: [], appendedArgs: false, ...unknown };
   // Without -x, watch joins its arguments and runs them with sh -c.
   return {
     kind: "script",
@@ -177,6 +218,7 @@ function unwrapWatch(args: Word[]): Unwrapped {
       dynamic: rest.some((w) => w.dynamic),
       glob: false,
     },
+    ...unknown,
   };
 }
 
@@ -199,13 +241,14 @@ export function unwrap(nameWord: Word, args: Word[]): Unwrapped {
   if (name === "command" && args.some((a) => /^-[pvV]*[vV]/.test(a.value))) return { kind: "none" };
   const spec = SIMPLE_WRAPPERS[name];
   if (!spec) return { kind: "none" };
-  let start = skipOptions(args, spec.withValue);
-  if (start < 0) return { kind: "unknown", reason: `${name} with a dynamic option` };
+  const skipped = skipOptions(args, spec.withValue);
+  let start = skipped.index;
   if (name === "nice" && args[0] && /^-\d+$/.test(args[0].value)) start = Math.max(start, 1);
   start += spec.extraOperand ?? 0;
+  const unknown = skipped.dynamic ? { unknown: `${name} with an option known only at run time` } : {};
   const argv = args.slice(start);
-  if (argv.length === 0) return { kind: "none" };
-  return { kind: "argv", transparent: spec.transparent, argv, env: [], appendedArgs: false };
+  if (argv.length === 0) return { kind: "none", ...unknown };
+  return { kind: "argv", transparent: spec.transparent, argv, env: [], appendedArgs: false, ...unknown };
 }
 
 /** find's -exec/-execdir/-ok/-okdir commands (each up to `;` or `+`). */
