@@ -1,6 +1,5 @@
 // `airlock demo`: the end-to-end loop on the embedded default, narrated (src/demo/demo.ts).
 import type { Command } from "commander";
-import { DemoError, runDemo } from "../demo/demo.ts";
 import { CliError } from "./common.ts";
 
 export function registerDemoCommands(program: Command): void {
@@ -10,6 +9,7 @@ export function registerDemoCommands(program: Command): void {
     .option("--interactive", "wait for you to approve or reject in the CLI or the web inbox")
     .option("--keep", "keep the demo's state folder (logs, gateway database) afterwards")
     .action(async (opts: { interactive?: boolean; keep?: boolean }) => {
+      const { DemoError, runDemo } = await import("../demo/demo.ts"); // loaded only for this command
       try {
         await runDemo({ interactive: opts.interactive === true, keep: opts.keep === true });
       } catch (error) {

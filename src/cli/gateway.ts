@@ -12,7 +12,6 @@ import {
   readGatewayInfo,
   readOperatorToken,
 } from "../gateway/home.ts";
-import { startGateway } from "../gateway/server.ts";
 import { defaultDbUrl, redactDbUrl } from "../gateway/store/open.ts";
 import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem } from "../policy/load.ts";
@@ -139,6 +138,7 @@ export function registerGatewayCommands(program: Command): void {
       const ceiling = loadCeiling(opts.ceiling);
       const { createGateDecider } = await import("../gate/decider.ts");
       const gate = createGateDecider(opts.gatePolicy ? { policy: resolve(opts.gatePolicy) } : {});
+      const { startGateway } = await import("../gateway/server.ts"); // the server loads only here
       const gw = await startGateway({ home, port: opts.port ?? 0, host: opts.host, db, ceiling, gate });
       const info: GatewayInfo = {
         pid: process.pid,

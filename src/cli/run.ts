@@ -4,8 +4,7 @@ import type { Command } from "commander";
 import { GatewayClient, resolveClientOptions } from "../gateway/client.ts";
 import type { Policy } from "../policy/schema.ts";
 import { airlockHome } from "../supervisor/paths.ts";
-import { GatewaySession } from "../supervisor/session.ts";
-import { type ControlPlane, runSupervised, SupervisorError } from "../supervisor/supervisor.ts";
+import type { ControlPlane } from "../supervisor/supervisor.ts";
 import { CliError, collect } from "./common.ts";
 import { ensureGateway } from "./gateway.ts";
 
@@ -37,6 +36,7 @@ async function connectGateway(
       if (started && !opts.quiet) say(`airlock: started a local gateway at ${info.url} (store ${info.db})`);
     }
     const { url, token } = resolveClientOptions(process.env);
+    const { GatewaySession } = await import("../supervisor/session.ts");
     const session = new GatewaySession({
       gateway: url,
       operatorToken: token,
@@ -82,6 +82,8 @@ export function registerRunCommands(program: Command): void {
     .option("-q, --quiet", "do not print the sandbox name and log folder")
     .option("--no-gateway", "run without the control plane: the policy file is final, no proposals")
     .action(async (command: string[], opts: RunOptions) => {
+      // The supervisor (proxy, TLS, sandbox) loads only for this command.
+      const { runSupervised, SupervisorError } = await import("../supervisor/supervisor.ts");
       let code: number;
       try {
         code = await runSupervised({
