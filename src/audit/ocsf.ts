@@ -54,6 +54,10 @@ export interface OcsfEvent {
       layer?: string;
       audit_violation?: string;
       sandbox?: string;
+      /** Chunk decisions: which proposal, who decided, whether auto-approval did. */
+      chunk?: string;
+      decided_by?: string;
+      auto?: boolean;
     };
   };
 }
@@ -281,6 +285,51 @@ export function buildConfigEvent(input: ConfigEventInput): OcsfEvent {
     },
     metadata: metadata("supervisor"),
     unmapped: { airlock: { shorthand, ...(input.sandbox ? { sandbox: input.sandbox } : {}) } },
+  };
+}
+
+export interface DecisionEventInput {
+  time: number;
+  status: "approved" | "rejected";
+  ruleName: string;
+  chunkId: string;
+  by: string;
+  /** Approved by `approval_mode: auto` inside the operator's ceiling. */
+  auto: boolean;
+  revision?: number | null;
+  reason?: string | null;
+  sandbox?: string;
+}
+
+/** CONFIG 5019: a developer's (or auto-approval's) decision on a proposed rule. */
+export function buildDecisionEvent(input: DecisionEventInput): OcsfEvent {
+  const word = input.status === "approved" ? "APPROVED" : "REJECTED";
+  const revision = input.revision ? ` revision:${input.revision}` : "";
+  const reason = input.reason ? ` [reason:${oneLine(input.reason)}]` : "";
+  const shorthand = `CONFIG:${word} [INFO] ${word} rule ${oneLine(input.ruleName)} [auto:${input.auto} by:${oneLine(input.by)} chunk:${input.chunkId}${revision}]${reason}`;
+  return {
+    class_uid: 5019,
+    class_name: "Device Config State Change",
+    category_uid: 5,
+    activity_id: 1,
+    activity_name: "Log",
+    type_uid: 5019 * 100 + 1,
+    severity_id: SEVERITY_ID.INFO,
+    severity: SEVERITY_NAME.INFO,
+    time: input.time,
+    message: `${word} rule ${input.ruleName}`,
+    ...(input.reason ? { status_detail: oneLine(input.reason) } : {}),
+    config: { name: input.ruleName, ...(input.revision ? { version: input.revision } : {}) },
+    metadata: metadata("supervisor"),
+    unmapped: {
+      airlock: {
+        shorthand,
+        chunk: input.chunkId,
+        decided_by: input.by,
+        auto: input.auto,
+        ...(input.sandbox ? { sandbox: input.sandbox } : {}),
+      },
+    },
   };
 }
 

@@ -3,6 +3,8 @@
 // and reports every denial as an observed deny. If the gateway is away, the sandbox keeps
 // enforcing its last loaded policy and nothing here throws into the proxy.
 
+import { buildDecisionEvent, type OcsfEvent } from "../audit/ocsf.ts";
+import type { GatewayEvent } from "../gateway/types.ts";
 import { compilePolicy } from "../policy/engine.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { DenialEvent, ProcessIdentity } from "../proxy/proxy.ts";
@@ -22,9 +24,10 @@ export interface SessionOptions {
   flushMs?: number;
 }
 
-/** What a policy swap needs from the running sandbox. */
+/** What the session needs from the running sandbox: the policy swap and its audit log. */
 export interface PolicyTarget {
   setPolicy(next: Policy, version: number): void;
+  record(event: OcsfEvent): void;
 }
 
 interface ObservedDeny {
@@ -69,6 +72,9 @@ export class GatewaySession {
       log: opts.log,
     });
     this.aggregator = new DenialAggregator((groups) => this.submitMechanistic(groups));
+    this.link.on("event", (event: GatewayEvent) => {
+      if (event.type === "chunk.decided" && event.sandbox === opts.sandbox) void this.recordDecision(event);
+    });
   }
 
   /** Connects (bounded wait); the session keeps reconnecting in the background either way. */
@@ -95,6 +101,29 @@ export class GatewaySession {
     } catch (error) {
       this.opts.log(`airlock: revision ${version} failed to load: ${(error as Error).message}`);
       return "failed";
+    }
+  }
+
+  /** Every decision on this sandbox's chunks goes to its audit log (auto-approvals marked auto:true). */
+  private async recordDecision(event: GatewayEvent): Promise<void> {
+    try {
+      const chunk = await this.link.client().getChunk(String(event.data.id));
+      if (chunk.status === "pending") return;
+      this.target?.record(
+        buildDecisionEvent({
+          time: Date.now(),
+          status: chunk.status,
+          ruleName: chunk.rule_name,
+          chunkId: chunk.id,
+          by: chunk.decided_by ?? "unknown",
+          auto: chunk.decided_by === "auto",
+          revision: chunk.revision,
+          reason: chunk.rejection_reason,
+          sandbox: this.opts.sandbox,
+        }),
+      );
+    } catch (error) {
+      this.opts.log(`airlock: could not record a decision: ${(error as Error).message}`);
     }
   }
 

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { join, resolve } from "node:path";
-import { buildConfigEvent, buildNetworkEvent, buildProcessEvent } from "../audit/ocsf.ts";
+import { buildConfigEvent, buildNetworkEvent, buildProcessEvent, type OcsfEvent } from "../audit/ocsf.ts";
 import { AuditLog } from "../audit/writer.ts";
 import { dumpPolicyYaml, policyHash } from "../policy/canonical.ts";
 import { loadPolicyFile } from "../policy/file.ts";
@@ -63,7 +63,7 @@ export interface ControlPlane {
   proposals(): ProposalsHandler;
   onDenial(event: DenialEvent): void;
   proposalsEnabled(): boolean;
-  attach(target: { setPolicy(next: Policy, version: number): void }): void;
+  attach(target: { setPolicy(next: Policy, version: number): void; record(event: OcsfEvent): void }): void;
   stop(): Promise<void>;
 }
 
@@ -370,6 +370,9 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     current: () => ({ policy: current, version }),
     exited: finish(),
   };
-  control?.attach({ setPolicy: (next, v) => supervised.setPolicy(next, v) });
+  control?.attach({
+    setPolicy: (next, v) => supervised.setPolicy(next, v),
+    record: (event) => audit.write(event),
+  });
   return supervised;
 }

@@ -158,3 +158,31 @@ test("readRecentDenials: denials only, redacted, each line at most 4096 bytes", 
   assert.ok(Buffer.byteLength(r.lines[1] as string) <= 4096);
   assert.ok(!(r.lines[1] as string).includes("\uFFFD"));
 });
+
+test("chunk decisions become CONFIG events that say whether auto-approval made them", async () => {
+  const { buildDecisionEvent, shorthandLine } = await import("../../src/audit/ocsf.ts");
+  const auto = buildDecisionEvent({
+    time: Date.UTC(2026, 0, 2),
+    status: "approved",
+    ruleName: "github_api",
+    chunkId: "c1",
+    by: "auto",
+    auto: true,
+    revision: 3,
+  });
+  assert.equal(auto.class_uid, 5019);
+  assert.match(
+    shorthandLine(auto),
+    /CONFIG:APPROVED \[INFO\] APPROVED rule github_api \[auto:true by:auto chunk:c1 revision:3\]$/,
+  );
+  const rejected = buildDecisionEvent({
+    time: 0,
+    status: "rejected",
+    ruleName: "put_x",
+    chunkId: "c2",
+    by: "operator",
+    auto: false,
+    reason: "scope to docs/\nonly",
+  });
+  assert.match(shorthandLine(rejected), /CONFIG:REJECTED .* \[reason:scope to docs\/\?only\]$/);
+});

@@ -3,7 +3,7 @@
 // api.github.com on loopback. Ports of the reference regressions (issue 5 a/b/c, issue 6 smoke).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type FakeGitHub, startFakeGitHub } from "../../src/demo/fake-github.ts";
@@ -126,6 +126,17 @@ describe("the loop end to end (real sandbox, proxy, gateway, CLI)", () => {
     assert.ok(deny.next_steps.length > 0);
     assert.match(result.stdout, /retry: HTTP 201/);
     assert.match(github.files.get("docs/getting-started.md") ?? "", /Written by the agent/);
+    const logDir = join(home, "sandboxes", "loop-a", "logs");
+    const log = readdirSync(logDir)
+      .filter((f) => f.endsWith(".log"))
+      .map((f) => readFileSync(join(logDir, f), "utf8"))
+      .join("");
+    assert.match(
+      log,
+      new RegExp(
+        `CONFIG:APPROVED \\[INFO\\] APPROVED rule put_getting_started_md \\[auto:false by:\\S+ chunk:${chunk.id} revision:2\\]`,
+      ),
+    );
   });
 
   test("(b) /wait + rule approve → approved with policy_reloaded; /wait + rule reject → the reason byte for byte", async () => {
