@@ -17,6 +17,10 @@ export function renderChunk(c: Chunk): string[] {
   ];
   if (c.intent_summary) lines.push(`  intent: ${c.intent_summary}`);
   if (c.rationale) lines.push(`  rationale: ${c.rationale}`);
+  for (const d of c.covers_denies ?? []) {
+    const what = d.method ? `${d.method} ${d.host}:${d.port}${d.path}` : `${d.host}:${d.port}`;
+    lines.push(`  answers observed deny: ${what} by ${d.binary} (×${d.count})`);
+  }
   lines.push(`  validation: ${c.validation_result}: ${c.summary}`);
   for (const f of c.findings)
     lines.push(`  ${f.security ? "security note" : "finding"} [${f.severity}] ${f.kind}: ${f.message}`);

@@ -156,6 +156,7 @@ export function newChunk(head: Head, input: NewChunkInput): Chunk {
     // Only mechanistic chunks dedup; their key is the (single) host|port|binary they grant.
     dedup_key: input.source === "mechanistic" ? triples.join(",") : null,
     submission_id: input.submissionId,
+    covers_denies: [],
   };
 }
 

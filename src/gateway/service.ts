@@ -16,6 +16,7 @@ import {
   supersededBy,
 } from "./lifecycle.ts";
 import { planMerge, planRevert } from "./merge-plan.ts";
+import { coveredDenies } from "./observed.ts";
 import { effective, GatewayError, SandboxService, sandboxScope } from "./sandboxes.ts";
 import type { AskFilter, Repo } from "./store/store.ts";
 import {
@@ -91,6 +92,12 @@ export class GatewayService extends SandboxService {
           now,
         };
         let chunk = newChunk(head, input);
+        if (chunk.source === "agent_authored") {
+          chunk = {
+            ...chunk,
+            covers_denies: coveredDenies(ruleName, chunk.proposed_rule, await tx.listDenies(sandbox, 200)),
+          };
+        }
         if (chunk.dedup_key) {
           const repeat = dedupTarget(await tx.findByDedupKey(sandbox, chunk.dedup_key));
           if (repeat) {

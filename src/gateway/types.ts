@@ -70,6 +70,21 @@ export const ChunkSchema = z.object({
   applied_operations: z.array(MergeOperationSchema),
   dedup_key: z.string().nullable(),
   submission_id: z.string(),
+  /** Observed denies this proposal would have allowed, when it was submitted (src/gateway/observed.ts). */
+  covers_denies: z
+    .array(
+      z.object({
+        binary: z.string(),
+        host: z.string(),
+        port: z.number().int(),
+        layer: z.enum(["l4", "l7"]),
+        method: z.string().nullable(),
+        path: z.string().nullable(),
+        count: z.number().int(),
+        last_seen: z.string(),
+      }),
+    )
+    .default([]),
 });
 export type Chunk = z.infer<typeof ChunkSchema>;
 

@@ -134,7 +134,11 @@ export class GatewaySession {
 
   proposals(): ProposalsHandler {
     return {
-      submit: (body: unknown, _identity: ProcessIdentity | null) => submitProposal(this.link, body),
+      // Denies are reported first, so the gateway can link the proposal to the ones it answers.
+      submit: async (body: unknown, _identity: ProcessIdentity | null) => {
+        await this.reportObserved().catch(() => undefined);
+        return submitProposal(this.link, body);
+      },
       get: (id: string) => getProposal(this.link, id),
       wait: (id: string, timeoutSeconds: number, signal: AbortSignal) =>
         waitProposal(this.link, id, String(timeoutSeconds), signal),

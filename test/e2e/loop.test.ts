@@ -110,6 +110,10 @@ describe("the loop end to end (real sandbox, proxy, gateway, CLI)", () => {
       shown.out,
       /Allows \/usr\/bin\/curl to PUT \/repos\/acme\/site\/contents\/docs\/getting-started\.md on api\.github\.com:443\. No other host, method or binary\./,
     );
+    assert.match(
+      shown.out,
+      /answers observed deny: PUT api\.github\.com:443\/repos\/acme\/site\/contents\/docs\/getting-started\.md by \/usr\/bin\/curl \(×1\)/,
+    );
     const approved = airlock(["rule", "approve-all", "loop-a"]);
     assert.equal(approved.code, 0, approved.err);
     assert.match(approved.out, new RegExp(chunk.id));
