@@ -4,27 +4,13 @@
 import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
+import type { GateVerdict } from "../gateway/asks.ts";
 import { callsFromValue, worstDecision } from "./adapters/hook-input.ts";
 import { askDraft } from "./ask-summary.ts";
 import { type GateRuntime, openGate, resolveGatePolicy } from "./runtime.ts";
 
-export type DeciderVerdict =
-  | {
-      ok: true;
-      decision: "allow" | "deny" | "ask" | "contain";
-      tier: number;
-      step: string;
-      rule: string | null;
-      reason: string;
-      hint?: string;
-      capabilities: string[];
-      latency_ms: number;
-      tool: string;
-      input_digest: string;
-      summary: string;
-      session?: string;
-    }
-  | { ok: false; status: 400 | 503; code: string; detail: string };
+/** The verdict shape the gateway's asks service consumes (one definition, in src/gateway/asks.ts). */
+export type DeciderVerdict = GateVerdict;
 
 export interface GateDeciderOptions {
   /** Default policy file (else $AIRLOCK_GATE_POLICY, else $AIRLOCK_HOME/gate.yaml, resolved per call). */
