@@ -35,6 +35,33 @@ export const FindingSchema = z.object({
 });
 export type Finding = z.infer<typeof FindingSchema>;
 
+export const DenySchema = z.object({
+  sandbox: z.string(),
+  binary: z.string(),
+  host: z.string(),
+  port: z.number().int(),
+  layer: z.enum(["l4", "l7"]),
+  method: z.string().nullable(),
+  path: z.string().nullable(),
+  reason: z.string().nullable(),
+  count: z.number().int(),
+  first_seen: z.string(),
+  last_seen: z.string(),
+});
+export type Deny = z.infer<typeof DenySchema>;
+/** An observed deny a proposal answers (src/gateway/observed.ts). */
+export const CoveredDenySchema = DenySchema.pick({
+  binary: true,
+  host: true,
+  port: true,
+  layer: true,
+  method: true,
+  path: true,
+  count: true,
+  last_seen: true,
+});
+export type CoveredDeny = z.infer<typeof CoveredDenySchema>;
+
 export const ChunkSchema = z.object({
   id: z.string(),
   sandbox: z.string(),
@@ -71,20 +98,7 @@ export const ChunkSchema = z.object({
   dedup_key: z.string().nullable(),
   submission_id: z.string(),
   /** Observed denies this proposal would have allowed, when it was submitted (src/gateway/observed.ts). */
-  covers_denies: z
-    .array(
-      z.object({
-        binary: z.string(),
-        host: z.string(),
-        port: z.number().int(),
-        layer: z.enum(["l4", "l7"]),
-        method: z.string().nullable(),
-        path: z.string().nullable(),
-        count: z.number().int(),
-        last_seen: z.string(),
-      }),
-    )
-    .default([]),
+  covers_denies: z.array(CoveredDenySchema).default([]),
 });
 export type Chunk = z.infer<typeof ChunkSchema>;
 
@@ -129,21 +143,6 @@ export const DecisionSchema = z.object({
   at: z.string(),
 });
 export type Decision = z.infer<typeof DecisionSchema>;
-
-export const DenySchema = z.object({
-  sandbox: z.string(),
-  binary: z.string(),
-  host: z.string(),
-  port: z.number().int(),
-  layer: z.enum(["l4", "l7"]),
-  method: z.string().nullable(),
-  path: z.string().nullable(),
-  reason: z.string().nullable(),
-  count: z.number().int(),
-  first_seen: z.string(),
-  last_seen: z.string(),
-});
-export type Deny = z.infer<typeof DenySchema>;
 
 export const SETTINGS = {
   agent_policy_proposals_enabled: z.boolean(),
