@@ -7,7 +7,7 @@ import { TLSSocket } from "node:tls";
 import { buildNetworkEvent } from "../audit/ocsf.ts";
 import { decideConnect } from "../policy/engine.ts";
 import { normalizeHost } from "../policy/host.ts";
-import { actorOf, type InspectedTunnel, type ProxyCore } from "./core.ts";
+import { actorOf, type InspectedTunnel, type ProxyCore, UNIDENTIFIED_REASON } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse } from "./deny.ts";
 import { parseAuthority } from "./http-target.ts";
 import { POLICY_LOCAL_HOST } from "./policy-local-routes.ts";
@@ -45,7 +45,8 @@ export async function handleConnect(
     );
     return;
   }
-  const identity = (await core.connState(socket)?.identity) ?? null;
+  const state = core.connState(socket);
+  const identity = (await state?.identity) ?? null;
   const base = {
     layer: "l4" as const,
     scheme: "https" as const,
@@ -62,7 +63,7 @@ export async function handleConnect(
         ...base,
         engine: "identity",
         policy: null,
-        reason: "the connecting process could not be identified",
+        reason: state?.unidentified ?? UNIDENTIFIED_REASON,
       }),
     );
     return;

@@ -44,9 +44,18 @@ export interface Generation {
   cp: CompiledPolicy;
 }
 
+/** `identify` may say why a connection has no identity; the reason goes into the 403. */
+export interface Unidentified {
+  unidentified: string;
+}
+
+export const UNIDENTIFIED_REASON = "the connecting process could not be identified";
+
 /** State of one accepted client connection. */
 export interface ConnState {
   identity: Promise<ProcessIdentity | null>;
+  /** Set (before `identity` resolves to null) when the identifier explained the failure. */
+  unidentified?: string;
 }
 
 /** State of one CONNECT tunnel whose TLS the proxy terminates. */

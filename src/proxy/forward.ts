@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { buildHttpEvent } from "../audit/ocsf.ts";
 import { decideConnect, decideRequest } from "../policy/engine.ts";
-import { actorOf, type ProcessIdentity, type ProxyCore } from "./core.ts";
+import { actorOf, type ProcessIdentity, type ProxyCore, UNIDENTIFIED_REASON } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
 import { hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
 import { POLICY_LOCAL_HOST, POLICY_LOCAL_PORT } from "./policy-local-routes.ts";
@@ -27,7 +27,8 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
       ),
     };
   }
-  const identity = (await core.connState(req.socket as Socket)?.identity) ?? null;
+  const state = core.connState(req.socket as Socket);
+  const identity = (await state?.identity) ?? null;
   const { host, port, target } = abs;
   if (host === POLICY_LOCAL_HOST) {
     if (abs.scheme !== "http" || port !== POLICY_LOCAL_PORT) {
@@ -59,7 +60,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
         layer: "l4",
         engine: "identity",
         policy: null,
-        reason: "the connecting process could not be identified",
+        reason: state?.unidentified ?? UNIDENTIFIED_REASON,
         path: rawPath,
       }),
     };

@@ -24,7 +24,8 @@
 //   await proxy.close();            // stops listening, ends live connections and pools
 //
 // Decisions where DESIGN.md is silent:
-// - Unknown identity (identify returns null or throws) is a deny with binary "unknown".
+// - Unknown identity (identify returns null, {unidentified: reason} or throws) is a deny with
+//   binary "unknown" and that reason.
 // - SNI that names another host: the handshake completes with a leaf for the name asked for, so
 //   the client can read the structured 403 that answers every request on that connection. A
 //   missing SNI is accepted (IP literals, old clients); the Host header is still checked.
@@ -64,6 +65,7 @@ import {
   type ProcessIdentity,
   type ProxyCore,
   recordDenial,
+  type Unidentified,
 } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse } from "./deny.ts";
 import { handleForwardRequest, handleForwardUpgrade } from "./forward.ts";
@@ -78,13 +80,13 @@ import {
   upstreamTrust,
 } from "./upstream.ts";
 
-export type { DenialEvent, LocalRouter, ProcessIdentity } from "./core.ts";
+export type { DenialEvent, LocalRouter, ProcessIdentity, Unidentified } from "./core.ts";
 
 export interface EgressProxyOptions {
   policy: Policy;
   /** Mints leaf certificates for `protocol: rest` endpoints; without it those CONNECTs fail (502). */
   ca?: SandboxCA;
-  identify?: (socket: Socket) => Promise<ProcessIdentity | null>;
+  identify?: (socket: Socket) => Promise<ProcessIdentity | Unidentified | null>;
   fixedIdentity?: ProcessIdentity;
   connectTo?: ReadonlyArray<string | ConnectToEntry>;
   upstreamCAs?: readonly string[];
@@ -222,14 +224,21 @@ export class EgressProxy {
     }
     this.live.add(socket);
     socket.once("close", () => this.live.delete(socket));
-    this.states.set(socket, { identity: this.identify(socket) });
+    const state: ConnState = { identity: Promise.resolve(null) };
+    state.identity = this.identify(socket, state);
+    this.states.set(socket, state);
     this.outer.emit("connection", socket);
   }
 
-  private async identify(socket: Socket): Promise<ProcessIdentity | null> {
+  private async identify(socket: Socket, state: ConnState): Promise<ProcessIdentity | null> {
     if (!this.options.identify) return this.options.fixedIdentity ?? null;
     try {
-      return (await this.options.identify(socket)) ?? null;
+      const found = await this.options.identify(socket);
+      if (found && "unidentified" in found) {
+        state.unidentified = found.unidentified;
+        return null;
+      }
+      return found ?? null;
     } catch {
       return null;
     }

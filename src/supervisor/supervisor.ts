@@ -12,7 +12,7 @@ import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem, validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 import { CA_CERT_FILE, loadOrCreateSandboxCA } from "../proxy/ca.ts";
-import { type DenialEvent, EgressProxy, type ProcessIdentity } from "../proxy/proxy.ts";
+import { type DenialEvent, EgressProxy, type ProcessIdentity, type Unidentified } from "../proxy/proxy.ts";
 import { parseConnectTo } from "../proxy/upstream.ts";
 import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.ts";
 import { SandboxIdentifier } from "../sandbox/identity.ts";
@@ -251,25 +251,13 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   starting.catch(() => {});
 
   let identifier: SandboxIdentifier | undefined;
-  const identify = async (socket: Socket): Promise<ProcessIdentity | null> => {
+  // A failed identification is a deny whose reason (changed hash, disagreeing owners...) reaches
+  // the 403 and the proxy's log line.
+  const identify = async (socket: Socket): Promise<ProcessIdentity | Unidentified | null> => {
     if (!identifier) return null;
     const result = await identifier.identify(socket);
     if (result.ok) return { binary: result.binary, ancestors: result.ancestors, pid: result.pid };
-    audit.write(
-      buildNetworkEvent({
-        time: Date.now(),
-        allowed: false,
-        host: "-",
-        port: 0,
-        actor: { binary: result.binary ?? "unknown", ancestors: [] },
-        policy: null,
-        engine: "identity",
-        reason: result.reason,
-        severity: "HIGH",
-        sandbox: name,
-      }),
-    );
-    return null;
+    return { unidentified: result.binary ? `${result.reason} (${result.binary})` : result.reason };
   };
   const proposalsEnabled =
     options.proposalsEnabled ??
