@@ -195,7 +195,7 @@ export function decisionTrace(logDir: string): string[] {
   }
   const isHttpPut = (e: OcsfEvent) => e.class_uid === 4002 && e.http_request?.http_method === "PUT";
   const denial = events.find((e) => isHttpPut(e) && e.action_id === 2);
-  const load = events.filter((e) => e.class_uid === 5019).at(-1);
+  const load = events.filter((e) => e.class_uid === 5019 && e.message.startsWith("LOADED")).at(-1);
   const retry = events.find((e) => isHttpPut(e) && e.action_id === 1);
   const picked = [denial, load, retry];
   if (picked.some((e) => e === undefined))
