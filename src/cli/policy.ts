@@ -19,6 +19,21 @@ function loadOrFail(file: string): Policy {
   return loaded.value;
 }
 
+/** The `gate:` section is validated by the gate's own loader (its inline examples included). */
+async function checkGateSection(file: string): Promise<string> {
+  const { loadShellAnalyzer } = await import("../gate/shell/parser.ts");
+  const { loadGateFile } = await import("../gate/file.ts");
+  const gate = loadGateFile(file, await loadShellAnalyzer());
+  if (!gate.ok) {
+    const n = gate.errors.length;
+    throw new CliError(
+      `${gate.errors.map(formatProblem).join("\n")}\n${n} error${n === 1 ? "" : "s"} in the gate section of ${file}`,
+    );
+  }
+  const { hard_stops, allow } = gate.gate.config;
+  return `, gate: ${hard_stops.length} hard stops, ${allow.length} allow rules`;
+}
+
 interface EvalOptions {
   binary: string;
   ancestor?: string[];
@@ -37,7 +52,7 @@ export function registerPolicyCommands(program: Command): void {
     .description("validate a policy file; print every error, or one summary per rule")
     .argument("<file>", "policy YAML file")
     .option("--json", "print the result as JSON")
-    .action((file: string, opts: { json?: boolean }) => {
+    .action(async (file: string, opts: { json?: boolean }) => {
       const loaded = loadPolicyFile(file);
       if (opts.json) {
         printJson(
@@ -49,8 +64,9 @@ export function registerPolicyCommands(program: Command): void {
         return;
       }
       const value = loadOrFail(file);
+      const gate = value.gate === undefined ? "" : await checkGateSection(file);
       const rules = Object.entries(value.network_policies);
-      process.stdout.write(`${file}: ok, ${rules.length} rule${rules.length === 1 ? "" : "s"}\n`);
+      process.stdout.write(`${file}: ok, ${rules.length} rule${rules.length === 1 ? "" : "s"}${gate}\n`);
       for (const [key, rule] of rules) process.stdout.write(`${renderRule(key, rule).join("\n")}\n`);
     });
 

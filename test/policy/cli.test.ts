@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -118,4 +118,25 @@ test("policy eval usage errors exit 2 and name the flag", () => {
   );
   assert.equal(noHost.code, 2);
   assert.match(noHost.err, /--host/);
+});
+
+test("policy check validates a gate: section with the gate's loader, examples included", () => {
+  const ok = airlock("policy", "check", "examples/policies/gate.yaml");
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, /gate: \d+ hard stops, \d+ allow rules/);
+  const dir = mkdtempSync(join(tmpdir(), "airlock-cli-"));
+  const file = join(dir, "gate.yaml");
+  writeFileSync(
+    file,
+    readFileSync("examples/policies/gate.yaml", "utf8").replace(
+      "not_match: [rm -rf build",
+      "not_match: [rm -rf /",
+    ),
+  );
+  const bad = airlock("policy", "check", file);
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.err,
+    /gate\.hard_stops\[0\]\.not_match\[0\]: rule "rm-outside-workdir" matches this example/,
+  );
 });
