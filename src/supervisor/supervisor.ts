@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { join, resolve } from "node:path";
-import { buildConfigEvent, buildNetworkEvent, buildProcessEvent, type OcsfEvent } from "../audit/ocsf.ts";
+import { buildConfigEvent, buildProcessEvent, type OcsfEvent } from "../audit/ocsf.ts";
 import { AuditLog } from "../audit/writer.ts";
 import { dumpPolicyYaml, policyHash } from "../policy/canonical.ts";
 import { loadPolicyFile } from "../policy/file.ts";
