@@ -4,7 +4,7 @@ import type { ToolCall } from "../../src/gate/call.ts";
 import { type ClassifierQuestion, decide } from "../../src/gate/cascade.ts";
 import { hardStopMatches } from "../../src/gate/match.ts";
 import { pathsOf } from "../../src/gate/paths.ts";
-import { analyzer, CTX, gateFrom } from "./helpers.ts";
+import { analyzer, CTX, gateFrom, pick, rng } from "./helpers.ts";
 
 const GATE = `
 gate:
@@ -26,20 +26,6 @@ gate:
       - { id: build, shell: { command: [make, npm] } }
   classifier: { endpoint: "http://127.0.0.1:9/v1", model: m }
 `;
-
-/** A small deterministic generator (mulberry32), so a failure names a seed that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 
 const SIMPLE = [
   "ls -la",

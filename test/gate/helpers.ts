@@ -37,3 +37,17 @@ gate:
     - id: git-read
       shell: { command: git, subcommand: [status, log, diff, show], no_flags: [c, output, ext-diff, exec-path] }
 `;
+
+/** A small seeded generator (mulberry32): a failing generated case names a seed that reproduces it. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;

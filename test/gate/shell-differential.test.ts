@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { shellQuote } from "../../src/gate/adapters/hook-input.ts";
 import { basename } from "../../src/gate/shell/wrappers.ts";
-import { analyzer } from "./helpers.ts";
+import { analyzer, pick, rng } from "./helpers.ts";
 
 const root = mkdtempSync(join(tmpdir(), "airlock-shell-diff-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -21,18 +21,6 @@ for (const name of STUBS) {
   writeFileSync(join(bin, name), `#!/bin/sh\necho ${name} >> "$STUB_LOG"\n`);
   chmodSync(join(bin, name), 0o755);
 }
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 
 const SPELL = [
   (n: string) => n,

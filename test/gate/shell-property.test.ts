@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { shellQuote } from "../../src/gate/adapters/hook-input.ts";
 import { decide } from "../../src/gate/cascade.ts";
-import { analyzer, CTX, gateFrom } from "./helpers.ts";
+import { analyzer, CTX, gateFrom, pick, rng } from "./helpers.ts";
 
 const GATE = gateFrom(`
 gate:
@@ -14,18 +14,6 @@ gate:
   allow:
     - { id: ro, shell: { command: [ls, cat, echo, "true", sh, bash, env, timeout, nice, xargs, find, sudo] } }
 `);
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 
 const DANGER = [
   "rm -rf /",

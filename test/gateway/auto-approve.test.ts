@@ -2,15 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GatewayService } from "../../src/gateway/service.ts";
-import { loadPolicyText } from "../../src/policy/load.ts";
 import type { Policy } from "../../src/policy/schema.ts";
+import { policyFrom as policy } from "../policy/helpers.ts";
 import { storeCases } from "./fixtures.ts";
-
-function policy(yaml: string): Policy {
-  const loaded = loadPolicyText(yaml, "inline.yaml");
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  return loaded.value;
-}
 
 const BASE = policy(`
 version: 1

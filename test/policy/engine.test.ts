@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { checkAddresses, compilePolicy, decideConnect, decideRequest } from "../../src/policy/engine.ts";
-import { loadPolicyText } from "../../src/policy/load.ts";
+import { policyFrom } from "./helpers.ts";
 
 function compile(yaml: string) {
-  const loaded = loadPolicyText(yaml, "inline.yaml");
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  return compilePolicy(loaded.value);
+  return compilePolicy(policyFrom(yaml));
 }
 
 const cp = compile(`

@@ -2,15 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { capabilityDiff, summarizeChanges, withinCeiling } from "../../src/policy/capabilities.ts";
 import { analyzeRule } from "../../src/policy/findings.ts";
-import { loadPolicyText } from "../../src/policy/load.ts";
 import { applyOperation } from "../../src/policy/merge.ts";
-import type { NetworkRule, Policy } from "../../src/policy/schema.ts";
-
-function load(yaml: string): Policy {
-  const loaded = loadPolicyText(yaml, "t.yaml");
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  return loaded.value;
-}
+import type { NetworkRule } from "../../src/policy/schema.ts";
+import { policyFrom as load } from "./helpers.ts";
 
 const current = load(`
 version: 1

@@ -1,16 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { canonicalPolicy, dumpPolicyYaml, policyHash } from "../../src/policy/canonical.ts";
-import { loadPolicyText } from "../../src/policy/load.ts";
 import { applyOperation, applyOperations, MergeOperationSchema } from "../../src/policy/merge.ts";
 import { renderEndpoint, renderRule } from "../../src/policy/render.ts";
-import type { Policy } from "../../src/policy/schema.ts";
-
-function load(yaml: string): Policy {
-  const loaded = loadPolicyText(yaml, "t.yaml");
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  return loaded.value;
-}
+import { policyFrom as load } from "./helpers.ts";
 
 const base = load(`
 version: 1

@@ -10,16 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { AuditLog } from "../../src/audit/writer.ts";
-import { loadPolicyText } from "../../src/policy/load.ts";
 import type { Policy } from "../../src/policy/schema.ts";
 import { createSandboxCA, LeafCache, type SandboxCA } from "../../src/proxy/ca.ts";
 import { type DenialEvent, EgressProxy, type EgressProxyOptions } from "../../src/proxy/proxy.ts";
 
-export function policyFrom(yaml: string): Policy {
-  const loaded = loadPolicyText(yaml, "test.yaml");
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  return loaded.value;
-}
+export { policyFrom } from "../policy/helpers.ts";
 
 export function tempDir(prefix = "airlock-proxy-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
