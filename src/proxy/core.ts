@@ -4,7 +4,7 @@ import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
 import { buildHttpEvent, buildNetworkEvent, type OcsfEvent, type Severity } from "../audit/ocsf.ts";
-import type { CompiledPolicy, RuleMissing } from "../policy/engine.ts";
+import type { CompiledPolicy, RequestDecision, RuleMissing } from "../policy/engine.ts";
 import type { LeafCache } from "./ca.ts";
 import { denyResponse, type ProxyResponse } from "./deny.ts";
 import type { ProxyLimits } from "./limits.ts";
@@ -95,6 +95,22 @@ export interface DenyRecord {
   reason: string;
   ruleMissing?: RuleMissing;
   severity?: Severity;
+}
+
+/** The deny record of a refused request decision (forward and inspected requests alike). */
+export function requestDenial(
+  base: Pick<DenyRecord, "scheme" | "method" | "host" | "port" | "identity" | "target">,
+  d: Pick<RequestDecision, "layer" | "policy" | "reason" | "ruleMissing" | "path">,
+): DenyRecord {
+  return {
+    ...base,
+    layer: d.layer,
+    engine: d.layer,
+    policy: d.policy,
+    reason: d.reason,
+    ruleMissing: d.ruleMissing,
+    path: d.path,
+  };
 }
 
 export interface ProxyCore {

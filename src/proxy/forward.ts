@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { buildHttpEvent } from "../audit/ocsf.ts";
 import { decideConnect, decideRequest } from "../policy/engine.ts";
-import { actorOf, type ProcessIdentity, type ProxyCore, UNIDENTIFIED_REASON } from "./core.ts";
+import { actorOf, type ProcessIdentity, type ProxyCore, requestDenial, UNIDENTIFIED_REASON } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
 import { hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
 import { POLICY_LOCAL_HOST, POLICY_LOCAL_PORT } from "./policy-local-routes.ts";
@@ -94,15 +94,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
   if (d.decision === "deny") {
     return {
       kind: "answer",
-      response: core.deny({
-        ...base,
-        layer: d.layer,
-        engine: d.layer,
-        policy: d.policy,
-        reason: d.reason,
-        ruleMissing: d.ruleMissing,
-        path: d.path,
-      }),
+      response: core.deny(requestDenial(base, d)),
     };
   }
   const pin = await pinDestination(core.resolver, core.connectTo, connect.endpoints, host, port);

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { buildHttpEvent } from "../audit/ocsf.ts";
 import { checkAddresses, decideConnect, decideRequest } from "../policy/engine.ts";
-import { actorOf, type ProxyCore } from "./core.ts";
+import { actorOf, type ProxyCore, requestDenial } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
 import { hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
 import { type Destination, relayRequest, relayUpgrade } from "./relay.ts";
@@ -66,16 +66,7 @@ function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
   if (d.decision === "deny") {
     return {
       ok: false,
-      response: core.deny({
-        ...base,
-        layer: d.layer,
-        engine: d.layer,
-        policy: d.policy,
-        reason: d.reason,
-        ruleMissing: d.ruleMissing,
-        path: d.path,
-        target,
-      }),
+      response: core.deny(requestDenial({ ...base, target }, d)),
     };
   }
   core.log(

@@ -226,16 +226,18 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   const audit = new AuditLog(logDir, (error) => log(`airlock: cannot write the audit log: ${error.message}`));
   let version = 1;
   let current: Policy = policy;
-  audit.write(
-    buildConfigEvent({
-      time: Date.now(),
-      ok: true,
-      name: "policy",
-      version,
-      hash: policyHash(policy),
-      sandbox: name,
-    }),
-  );
+  const recordLoad = (loaded: Policy) =>
+    audit.write(
+      buildConfigEvent({
+        time: Date.now(),
+        ok: true,
+        name: "policy",
+        version,
+        hash: policyHash(loaded),
+        sandbox: name,
+      }),
+    );
+  recordLoad(policy);
 
   // Signals are ours from before the start: one that arrives while the sandbox comes up is
   // delivered to the command as soon as it runs, instead of killing the supervisor.
@@ -342,16 +344,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
       proxy.setPolicy(next);
       current = next;
       version = nextVersion ?? version + 1;
-      audit.write(
-        buildConfigEvent({
-          time: Date.now(),
-          ok: true,
-          name: "policy",
-          version,
-          hash: policyHash(next),
-          sandbox: name,
-        }),
-      );
+      recordLoad(next);
       writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(next), { mode: 0o600 });
       return version;
     },
