@@ -1,4 +1,5 @@
 // `airlock gate check|verify` (loaded when the command runs).
+
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
@@ -7,6 +8,7 @@ import type { ToolCall } from "../gate/call.ts";
 import { loadVerifyKey } from "../gate/receipt-store.ts";
 import { verifyReceipts } from "../gate/receipts.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
+import { tuneForOneShot } from "../gate/shell/parser.ts";
 import { CliError, EXIT_FAILURE, printJson } from "./common.ts";
 
 export interface CheckOptions {
@@ -45,6 +47,7 @@ export async function check(opts: CheckOptions): Promise<void> {
       : callsFromInput(readFileSync(opts.input === "-" ? 0 : (opts.input as string), "utf8"), cwd);
   let runtime: Awaited<ReturnType<typeof openGate>>;
   try {
+    tuneForOneShot();
     runtime = await openGate(opts.policy, { receipts: opts.receipts ?? false });
   } catch (error) {
     if (error instanceof GateLoadError) throw new CliError(error.message);

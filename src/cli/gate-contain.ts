@@ -1,4 +1,5 @@
 // `airlock gate contain -- CMD` (loaded when the command runs): run in a sandbox with the workdir on an overlay, then commit or discard.
+
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative, resolve } from "node:path";
@@ -8,6 +9,7 @@ import { existingPaths, runContained } from "../gate/contain/launch.ts";
 import { airlockHome } from "../gate/receipt-store.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
 import type { ContainConfig } from "../gate/schema.ts";
+import { tuneForOneShot } from "../gate/shell/parser.ts";
 import { CliError } from "./common.ts";
 
 export interface ContainOptions {
@@ -37,6 +39,7 @@ async function containConfig(policy: string | undefined): Promise<ContainConfig 
   const explicit = policy ?? process.env["AIRLOCK_GATE_POLICY"];
   if (!explicit && !existsSync(join(airlockHome(), "gate.yaml"))) return undefined;
   try {
+    tuneForOneShot();
     return (await openGate(policy, { receipts: false })).gate.containConfig;
   } catch (error) {
     if (error instanceof GateLoadError) throw new CliError(error.message);

@@ -2,7 +2,6 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { GatewayClient } from "../gateway/client.ts";
 import {
@@ -13,6 +12,7 @@ import {
   readOperatorToken,
 } from "../gateway/home.ts";
 import { defaultDbUrl, redactDbUrl } from "../gateway/store/open.ts";
+import { AIRLOCK_BIN } from "../package-root.ts";
 import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
@@ -69,8 +69,7 @@ export async function ensureGateway(
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const existing = readGatewayInfo(home);
   if (existing && (await healthy(existing, home))) return { info: existing, started: false };
-  const bin = fileURLToPath(new URL("../../bin/airlock.js", import.meta.url));
-  const args = [bin, "gateway", "run"];
+  const args = [AIRLOCK_BIN, "gateway", "run"];
   if (opts.port) args.push("--port", String(opts.port));
   if (opts.host) args.push("--host", opts.host);
   if (opts.db) args.push("--db", opts.db);

@@ -1,4 +1,5 @@
 // The hook runner behind `airlock hook claude-code|codex` (loaded lazily: hooks start once per tool call).
+
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import {
@@ -13,6 +14,7 @@ import {
 import { askDraft } from "../gate/ask-summary.ts";
 import { defaultReceiptsFile } from "../gate/receipt-store.ts";
 import { openGate } from "../gate/runtime.ts";
+import { tuneForOneShot } from "../gate/shell/parser.ts";
 import { askThroughGateway, recordOutcome } from "./ask-gateway.ts";
 
 export type Flavor = "claude-code" | "codex";
@@ -66,6 +68,7 @@ export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> 
     }
     const cwd = payload.cwd ?? process.cwd();
     const workdir = opts.workdir ? resolve(opts.workdir) : cwd;
+    tuneForOneShot();
     const runtime = await openGate(opts.policy, opts.receipts ? { receipts: opts.receipts } : {});
     const calls = callsFromHook(payload, cwd);
     const single = calls.length === 1 && calls[0]?.kind === "shell";

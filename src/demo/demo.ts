@@ -5,13 +5,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { OcsfEvent } from "../audit/ocsf.ts";
 import { shorthandLine } from "../audit/ocsf.ts";
 import { renderChunk } from "../cli/rule.ts";
 import { GatewayClient } from "../gateway/client.ts";
 import { type RunningGateway, startGateway } from "../gateway/server.ts";
 import type { Chunk, GatewayEvent } from "../gateway/types.ts";
+import { AIRLOCK_BIN, packagePath } from "../package-root.ts";
 import { loadPolicyText } from "../policy/load.ts";
 import { renderRule } from "../policy/render.ts";
 import { type FakeGitHub, startFakeGitHub } from "./fake-github.ts";
@@ -24,8 +24,7 @@ export interface DemoOptions {
   timeoutSeconds?: number;
 }
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const AGENT = join(REPO, "examples", "agents", "scripted-agent.mjs");
+const AGENT = packagePath("examples", "agents", "scripted-agent.mjs");
 const SANDBOX = "demo";
 const POLICY = `version: 1
 network_policies:
@@ -70,16 +69,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     const decided = watchChunks(gateway, client, out, options.interactive === true, home);
 
     step("3. The agent runs in a sandbox; its only way out is Airlock's proxy");
-    const args = [
-      join(REPO, "bin", "airlock.js"),
-      "run",
-      "--name",
-      SANDBOX,
-      "--policy",
-      policyFile,
-      "--workdir",
-      dir,
-    ];
+    const args = [AIRLOCK_BIN, "run", "--name", SANDBOX, "--policy", policyFile, "--workdir", dir];
     args.push("--connect-to", `api.github.com:443:127.0.0.1:${github.port}`, "--upstream-ca", github.caFile);
     args.push("--enable-proposals", "--", "/usr/bin/node", AGENT);
     const env = {
@@ -136,7 +126,7 @@ function watchChunks(
       if (interactive) {
         const login = await client.inboxLoginCode().catch(() => null);
         out(
-          `\nYour turn. In another terminal:\n   AIRLOCK_HOME=${home} AIRLOCK_GATEWAY=${gateway.url} ${join(REPO, "bin", "airlock.js")} rule approve --chunk-id ${id}`,
+          `\nYour turn. In another terminal:\n   AIRLOCK_HOME=${home} AIRLOCK_GATEWAY=${gateway.url} ${AIRLOCK_BIN} rule approve --chunk-id ${id}`,
         );
         out(`   (or reject it with --reason "..."${login ? `, or open the web inbox: ${login.url}` : ""})`);
         return;

@@ -1,5 +1,5 @@
 // Gate YAML → compiled gate, with file:line:col errors and inline examples checked at load.
-import { loadPolicyText, type Problem, parseYamlAgainst } from "../policy/load.ts";
+import { checkYaml, loadPolicySource, type Problem, readYaml } from "../policy/load.ts";
 import type { ToolCall } from "./call.ts";
 import { type CompiledGate, compileGate, exampleToCall } from "./compile.ts";
 import { type CompiledRule, coverCall, hardStopMatches } from "./match.ts";
@@ -29,27 +29,35 @@ function ruleMatches(
   return coverCall([rule], target, section).covered;
 }
 
+/** Reads the classifier's instruction files by name: their text, or the problem to report. */
+export type InstructionReader = (names: string[]) => { text: string } | { problem: Problem };
+
 /**
  * Loads a gate from YAML text: a policy file with a `gate:` key, or a file of its own
- * holding only `gate:`. Pure apart from the shell analyzer it is given.
+ * holding only `gate:`. The text is parsed once. Pure apart from the shell analyzer and the
+ * instruction reader it is given.
  */
 export function loadGateText(
   text: string,
   file: string,
   analyze: AnalyzeShell,
-  instructions = "",
+  readInstructions: InstructionReader = () => ({ text: "" }),
 ): GateLoaded {
-  const parsed = parseYamlAgainst(GateDocumentSchema, text, file);
+  const read = readYaml(text, file);
+  if (!read.ok) return { ok: false, errors: read.errors };
+  const parsed = checkYaml(GateDocumentSchema, read.source);
   if (!parsed.ok) return { ok: false, errors: parsed.errors };
   const warnings: Problem[] = [];
   const errors: Problem[] = [];
   // A full policy file is validated as a policy too, so one file never half-loads.
   if ("version" in parsed.value) {
-    const policy = loadPolicyText(text, file);
+    const policy = loadPolicySource(read.source);
     if (!policy.ok) return { ok: false, errors: policy.errors };
     warnings.push(...policy.warnings);
   }
-  const gate = compileGate(parsed.value.gate, instructions);
+  const instructions = readInstructions(parsed.value.gate.classifier?.instructions ?? []);
+  if ("problem" in instructions) return { ok: false, errors: [instructions.problem] };
+  const gate = compileGate(parsed.value.gate, instructions.text);
   const located = parsed.located;
   const at = (path: Array<string | number>): { line: number; col: number } => {
     const node = located?.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import type { Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
+import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
 import { AskSchema } from "./ask-types.ts";
 import { type InboxSessions, SESSION_COOKIE, SESSION_TTL_MS } from "./inbox-sessions.ts";
@@ -45,7 +46,7 @@ export function inboxPage(html: string): InboxPage {
 }
 
 export function loadInboxPage(): InboxPage {
-  return inboxPage(readFileSync(new URL("./inbox/index.html", import.meta.url), "utf8"));
+  return inboxPage(readFileSync(packagePath("src", "gateway", "inbox", "index.html"), "utf8"));
 }
 
 export const LoginCodeSchema = z.object({ url: z.string(), expires_at: z.string() });

@@ -136,12 +136,19 @@ function zodProblems(src: Located, error: z.ZodError): Problem[] {
   return out.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
-/** Parses YAML text strictly (duplicate keys are errors) and validates it against a schema. */
-export function parseYamlAgainst<S extends z.ZodType>(
-  schema: S,
+/** A YAML document read once, so several schemas can check it without parsing it again. */
+export interface YamlSource {
+  located: Located;
+  data: object;
+  /** Problems that still leave a usable document (duplicate keys): reported with any others. */
+  syntax: Problem[];
+}
+
+/** Reads YAML text strictly (duplicate keys are errors); the top level must be a mapping. */
+export function readYaml(
   text: string,
   file: string,
-): Loaded<z.infer<S>> & { located?: Located } {
+): { ok: true; source: YamlSource } | { ok: false; errors: Problem[]; warnings: Problem[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, {
     uniqueKeys: true,
@@ -149,10 +156,10 @@ export function parseYamlAgainst<S extends z.ZodType>(
     prettyErrors: false,
     strict: true,
   });
-  const src: Located = { doc, lines, file };
+  const located: Located = { doc, lines, file };
   const syntax = [...doc.errors].map((e) => ({
     file,
-    ...position(src, e.pos[0]),
+    ...position(located, e.pos[0]),
     path: "",
     message:
       e.code === "DUPLICATE_KEY"
@@ -169,16 +176,34 @@ export function parseYamlAgainst<S extends z.ZodType>(
       warnings: [],
     };
   }
-  const result = schema.safeParse(data, { reportInput: true });
-  if (!result.success || syntax.length > 0) {
-    const schemaErrors = result.success ? [] : zodProblems(src, result.error);
+  return { ok: true, source: { located, data, syntax } };
+}
+
+/** Validates a document read by readYaml against a schema, with positions for every problem. */
+export function checkYaml<S extends z.ZodType>(
+  schema: S,
+  source: YamlSource,
+): Loaded<z.infer<S>> & { located?: Located } {
+  const result = schema.safeParse(source.data, { reportInput: true });
+  if (!result.success || source.syntax.length > 0) {
+    const schemaErrors = result.success ? [] : zodProblems(source.located, result.error);
     return {
       ok: false,
-      errors: [...syntax, ...schemaErrors].sort((a, b) => a.line - b.line || a.col - b.col),
+      errors: [...source.syntax, ...schemaErrors].sort((a, b) => a.line - b.line || a.col - b.col),
       warnings: [],
     };
   }
-  return { ok: true, value: result.data, warnings: [], located: src };
+  return { ok: true, value: result.data, warnings: [], located: source.located };
+}
+
+/** Parses YAML text strictly (duplicate keys are errors) and validates it against a schema. */
+export function parseYamlAgainst<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  file: string,
+): Loaded<z.infer<S>> & { located?: Located } {
+  const read = readYaml(text, file);
+  return read.ok ? checkYaml(schema, read.source) : read;
 }
 
 function policyWarnings(src: Located, policy: Policy): Problem[] {
@@ -235,7 +260,13 @@ function policyWarnings(src: Located, policy: Policy): Problem[] {
 
 /** Loads a policy from YAML text. Pure: the caller reads the file. */
 export function loadPolicyText(text: string, file = "<policy>"): Loaded<Policy> {
-  const parsed = parseYamlAgainst(PolicySchema, text, file);
+  const read = readYaml(text, file);
+  return read.ok ? loadPolicySource(read.source) : read;
+}
+
+/** A policy from a document already read (a policy file that also holds a `gate:` section). */
+export function loadPolicySource(source: YamlSource): Loaded<Policy> {
+  const parsed = checkYaml(PolicySchema, source);
   if (!parsed.ok) return parsed;
   const warnings = parsed.located
     ? policyWarnings(parsed.located, parsed.value).sort((a, b) => a.line - b.line)

@@ -10,8 +10,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
 import { bwrapArgs, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
@@ -28,9 +28,8 @@ import { launchSandbox, type RunningSandbox } from "./launch.ts";
 import { type MountPlan, planMounts, within } from "./mounts.ts";
 import { checkUserNamespaces, checkWorkdir, findBwrap, PreflightError } from "./preflight.ts";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-export const INIT_SOURCE = join(HERE, "init.cjs");
-export const SKILL_SOURCE = join(HERE, "skills", "policy_advisor.md");
+export const INIT_SOURCE = packagePath("src", "sandbox", "init.cjs");
+export const SKILL_SOURCE = packagePath("src", "sandbox", "skills", "policy_advisor.md");
 
 export interface SandboxSpec {
   name: string;
