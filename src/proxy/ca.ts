@@ -3,14 +3,29 @@
 // leaf certificates for inspected hosts are minted on first use and cached as TLS contexts.
 import { webcrypto } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
-import "reflect-metadata"; // @peculiar/x509 (through tsyringe) needs the Reflect metadata API
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 
 const crypto = webcrypto as unknown as Crypto;
-x509.cryptoProvider.set(crypto);
+
+let library: typeof X509 | undefined;
+/**
+ * @peculiar/x509 takes tens of milliseconds to load, so it is loaded when a certificate is first
+ * made or read (after the sandbox has been spawned), and through require, which skips the scan
+ * Node makes of a CommonJS package imported from ESM.
+ */
+function x509(): typeof X509 {
+  if (!library) {
+    const load = createRequire(import.meta.url);
+    load("reflect-metadata"); // @peculiar/x509 (through tsyringe) needs the Reflect metadata API
+    library = load("@peculiar/x509") as typeof X509;
+    library.cryptoProvider.set(crypto);
+  }
+  return library;
+}
 
 const ALG: EcKeyGenParams = { name: "ECDSA", namedCurve: "P-256" };
 const SIGN: EcdsaParams = { name: "ECDSA", hash: "SHA-256" };
@@ -22,7 +37,7 @@ export const CA_KEY_FILE = "ca.key";
 export interface SandboxCA {
   certPem: string;
   keyPem: string;
-  cert: x509.X509Certificate;
+  cert: X509.X509Certificate;
   key: CryptoKey;
 }
 
@@ -45,8 +60,9 @@ function pemBody(text: string, label: string): Buffer {
 
 /** A fresh CA: `Airlock sandbox CA <name>`, valid from an hour ago for `days` (default 365). */
 export async function createSandboxCA(name = "sandbox", days = 365, now = Date.now()): Promise<SandboxCA> {
+  const lib = x509();
   const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+  const cert = await lib.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
     name: `CN=Airlock sandbox CA ${name.replace(/[,=+<>#;"\\]/g, "_")}, O=Airlock`,
     notBefore: new Date(now - HOUR),
@@ -54,9 +70,9 @@ export async function createSandboxCA(name = "sandbox", days = 365, now = Date.n
     signingAlgorithm: SIGN,
     keys,
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      new lib.BasicConstraintsExtension(true, 0, true),
+      new lib.KeyUsagesExtension(lib.KeyUsageFlags.keyCertSign | lib.KeyUsageFlags.cRLSign, true),
+      await lib.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
   const keyPem = pem("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", keys.privateKey));
@@ -65,7 +81,7 @@ export async function createSandboxCA(name = "sandbox", days = 365, now = Date.n
 
 /** Parses a CA from its PEM texts (the key in PKCS#8). */
 export async function parseSandboxCA(certPem: string, keyPem: string): Promise<SandboxCA> {
-  const cert = new x509.X509Certificate(certPem);
+  const cert = new (x509().X509Certificate)(certPem);
   const key = await crypto.subtle.importKey(
     "pkcs8",
     new Uint8Array(pemBody(keyPem, "PRIVATE KEY")),
@@ -158,13 +174,14 @@ export class LeafCache {
     return createSecureContext({ cert, key, minVersion: "TLSv1.2" });
   }
 
-  private async mintCert(host: string, alsoFor: readonly string[] = []): Promise<x509.X509Certificate> {
+  private async mintCert(host: string, alsoFor: readonly string[] = []): Promise<X509.X509Certificate> {
+    const lib = x509();
     const keys = await this.keys();
     const now = this.now();
     const san = [host, ...alsoFor].map((name) =>
       isIP(name) ? { type: "ip" as const, value: name } : { type: "dns" as const, value: name.toLowerCase() },
     );
-    return x509.X509CertificateGenerator.create({
+    return lib.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
       subject: `CN=${host.replace(/[^A-Za-z0-9.:_-]/g, "_").slice(0, 64)}`,
       issuer: this.ca.cert.subject,
@@ -174,11 +191,11 @@ export class LeafCache {
       publicKey: keys.publicKey,
       signingKey: this.ca.key,
       extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(san),
-        await x509.AuthorityKeyIdentifierExtension.create(this.ca.cert),
+        new lib.BasicConstraintsExtension(false, undefined, true),
+        new lib.KeyUsagesExtension(lib.KeyUsageFlags.digitalSignature, true),
+        new lib.ExtendedKeyUsageExtension([lib.ExtendedKeyUsage.serverAuth]),
+        new lib.SubjectAlternativeNameExtension(san),
+        await lib.AuthorityKeyIdentifierExtension.create(this.ca.cert),
       ],
     });
   }

@@ -127,7 +127,9 @@ export class EgressProxy {
       );
     }
     const connectTo = (options.connectTo ?? []).map((e) => (typeof e === "string" ? parseConnectTo(e) : e));
-    const trust: SecureContext = upstreamTrust(options.upstreamCAs ?? []);
+    // Built on the first upstream TLS connection: reading the system store takes tens of
+    // milliseconds that a sandbox start should not wait for.
+    let trust: SecureContext | undefined;
     const now = options.now ?? Date.now;
     const audit = options.audit;
     const log = (event: OcsfEvent) => audit?.write(event);
@@ -145,7 +147,10 @@ export class EgressProxy {
       resolver: options.resolver ?? systemResolver,
       connectTo,
       pools: createPools(this.limits.idleTimeoutMs),
-      trust,
+      get trust() {
+        trust ??= upstreamTrust(options.upstreamCAs ?? []);
+        return trust;
+      },
       leaves: options.ca ? new LeafCache(options.ca) : undefined,
       localRouter: options.localRouter,
       inner: this.inner,

@@ -1,7 +1,8 @@
 // The sandbox init (DESIGN.md §4 "Listener hand-off"). Runs with node INSIDE the sandbox, as the
 // child of bubblewrap's PID 1 reaper, in the sandbox's network namespace:
 //   1. listen on 127.0.0.1:3128 and pass the listening socket to the supervisor over Node's IPC
-//      channel, then close our copy and the channel (the command must not inherit either);
+//      channel, wait for its "go", then close our copy and the channel (the command must not
+//      inherit either);
 //   2. run the command in its own process group with the terminal passed straight through;
 //   3. forward signals to that group, and exit with the command's status.
 // Plain CommonJS with no imports from the project: it starts fast and needs no loader.
@@ -93,10 +94,20 @@ server.on("error", (error) =>
 );
 server.listen({ host: config.listenHost, port: config.listenPort, backlog: 511 }, () => {
   if (typeof process.send !== "function") fail(125, "no channel to the supervisor");
+  // The supervisor answers "go" once the files the command trusts (the CA bundle) are complete;
+  // it prepares them while this process starts, so the command never sees them half made.
+  let released = false;
+  process.on("message", (message) => {
+    if (released || message?.type !== "go") return;
+    released = true;
+    process.disconnect();
+    run();
+  });
+  process.once("disconnect", () => {
+    if (!released) fail(125, "the supervisor went away before the command could start");
+  });
   process.send({ type: "listener", pid: process.pid }, server, (error) => {
     if (error) fail(125, `cannot hand the listener to the supervisor: ${error.message}`);
     server.close();
-    process.disconnect();
-    run();
   });
 });

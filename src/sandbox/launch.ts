@@ -33,6 +33,8 @@ export interface RunningSandbox {
   /** The bubblewrap child (its stdin/stdout/stderr streams when launched with stdio "pipe"). */
   child: ChildProcess;
   exited: Promise<ExitStatus>;
+  /** Lets the command start: call once what it needs (the CA bundle) is in place. */
+  release(): void;
   /** Delivers a signal to the init, which forwards it to the command's process group. */
   signal(signal: NodeJS.Signals): void;
   kill(): void;
@@ -104,7 +106,6 @@ export function launchSandbox(options: LaunchOptions): Promise<RunningSandbox> {
       const bwrapPid = child.pid as number;
       const reaperPid = childrenOf(bwrapPid)[0] ?? -1;
       const initPid = childrenOf(reaperPid)[0] ?? -1;
-      if (child.connected) child.disconnect();
       resolve({
         listener: handle,
         reaperPid,
@@ -112,6 +113,10 @@ export function launchSandbox(options: LaunchOptions): Promise<RunningSandbox> {
         bwrapPid,
         child,
         exited,
+        release() {
+          // The init closes the channel once it has the word, so the command never inherits it.
+          if (child.connected) child.send({ type: "go" });
+        },
         signal(signal) {
           try {
             process.kill(initPid, signal);

@@ -41,8 +41,6 @@ export interface SandboxSpec {
   stateDir: string;
   /** Hidden inside the sandbox: holds tokens, keys and every sandbox's state. */
   airlockHome: string;
-  /** PEM of the sandbox CA (certificate only; the key never enters the sandbox). */
-  caCertPem: string;
   hostEnv?: NodeJS.ProcessEnv;
   home?: string;
   startTimeoutMs?: number;
@@ -54,6 +52,8 @@ export interface PreparedSandbox {
   args: string[];
   env: Record<string, string>;
   plan: MountPlan;
+  /** The bundle mounted at CA_BUNDLE_PATH: the system's CAs until writeCaBundle adds this sandbox's. */
+  caBundlePath: string;
   uid?: number;
   gid?: number;
 }
@@ -89,8 +89,9 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   }
   const includeWorkdir = fs?.include_workdir ?? true;
   const readWrite = expand(fs?.read_write);
+  // The file must exist to be mounted; the sandbox's CA is added before the command may start.
   const bundlePath = join(spec.stateDir, "ca-bundle.pem");
-  writeFileSync(bundlePath, caBundle(systemCaPem(), spec.caCertPem), { mode: 0o644 });
+  writeFileSync(bundlePath, systemCaPem(), { mode: 0o644 });
   const writableRoots = [...(includeWorkdir ? [workdir] : []), ...readWrite].filter(
     (p) => hostProbe(p) === "dir",
   );
@@ -118,7 +119,16 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     nodePath: process.execPath,
     command: spec.command,
   });
-  return { bwrap, args, env: sandboxEnv(spec.hostEnv ?? process.env, spec.name), plan, uid, gid };
+  const env = sandboxEnv(spec.hostEnv ?? process.env, spec.name);
+  return { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid };
+}
+
+/**
+ * Completes the sandbox's CA bundle with its CA (certificate only; the key never enters the
+ * sandbox). Written in place, so the bind mount shows it; call before `release()`.
+ */
+export function writeCaBundle(prepared: PreparedSandbox, caCertPem: string): void {
+  writeFileSync(prepared.caBundlePath, caBundle(systemCaPem(), caCertPem), { mode: 0o644 });
 }
 
 export async function startSandbox(

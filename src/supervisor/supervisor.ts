@@ -2,6 +2,7 @@
 // folder (logs, CA, policy snapshot), starts the sandbox, embeds the egress proxy on the
 // listener the sandbox hands over, identifies each connection's binary, serves policy.local,
 // forwards signals, and exits with the command's status.
+import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { join, resolve } from "node:path";
@@ -11,7 +12,7 @@ import { dumpPolicyYaml, policyHash } from "../policy/canonical.ts";
 import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem, validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
-import { CA_CERT_FILE, loadOrCreateSandboxCA } from "../proxy/ca.ts";
+import { CA_CERT_FILE, loadOrCreateSandboxCA, type SandboxCA } from "../proxy/ca.ts";
 import { type DenialEvent, EgressProxy, type ProcessIdentity, type Unidentified } from "../proxy/proxy.ts";
 import { parseConnectTo } from "../proxy/upstream.ts";
 import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.ts";
@@ -31,6 +32,7 @@ import {
   removeHostMountPoints,
   type SandboxSpec,
   startSandbox,
+  writeCaBundle,
 } from "../sandbox/sandbox.ts";
 import { createLocalRouter, type ProposalsHandler } from "./local-routes.ts";
 
@@ -115,6 +117,8 @@ function readCAs(files: readonly string[]): string[] {
     try {
       const pem = readFileSync(file, "utf8");
       if (!pem.includes("BEGIN CERTIFICATE")) throw new Error("no PEM certificate in it");
+      // The proxy builds its trust store on first use; a broken file is reported now instead.
+      new X509Certificate(pem);
       return pem;
     } catch (error) {
       throw new SupervisorError(`--upstream-ca ${file}: ${(error as Error).message}`);
@@ -176,7 +180,6 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   const stateDir = join(sandboxesDir, name);
   const logDir = join(stateDir, "logs");
   mkdirSync(logDir, { recursive: true, mode: 0o700 });
-  const ca = await loadOrCreateSandboxCA(join(stateDir, "ca"), name);
   writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(policy), { mode: 0o600 });
   const workdir = resolve(options.workdir);
   const info = {
@@ -198,7 +201,6 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     command: options.command,
     stateDir,
     airlockHome,
-    caCertPem: ca.certPem,
   };
   recoverStaleMountPoints(airlockHome);
   let prepared: ReturnType<typeof prepareSandbox>;
@@ -247,10 +249,30 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     (signal) => [signal, () => (sandbox ? sandbox.signal(signal) : pending.push(signal))] as const,
   );
   for (const [signal, handler] of handlers) process.on(signal, handler);
-  // bubblewrap and the init start now; the proxy is built while they come up (its trust store
-  // takes a while), and connections wait in the listener's backlog until it is attached.
+  // bubblewrap and the init start now; the CA and the proxy are made while they come up, and
+  // the command is released once its CA bundle is complete. Connections wait in the listener's
+  // backlog until the proxy is attached.
   const starting = startSandbox(spec, prepared);
   starting.catch(() => {});
+  const abandon = async (error: unknown): Promise<never> => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    void starting.then((started) => started.kill()).catch(() => {});
+    await control?.stop();
+    removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
+    audit.close();
+    writeFileSync(
+      join(stateDir, "sandbox.json"),
+      `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: null }, null, 2)}\n`,
+    );
+    throw new SupervisorError(`the sandbox did not start: ${(error as Error).message}`);
+  };
+  let ca: SandboxCA;
+  try {
+    ca = await loadOrCreateSandboxCA(join(stateDir, "ca"), name);
+    writeCaBundle(prepared, ca.certPem);
+  } catch (error) {
+    return abandon(error);
+  }
 
   let identifier: SandboxIdentifier | undefined;
   // A failed identification is a deny whose reason (changed hash, disagreeing owners...) reaches
@@ -288,19 +310,12 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   try {
     sandbox = await starting;
   } catch (error) {
-    for (const [signal, handler] of handlers) process.off(signal, handler);
     await proxy.close();
-    await control?.stop();
-    removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
-    audit.close();
-    writeFileSync(
-      join(stateDir, "sandbox.json"),
-      `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: null }, null, 2)}\n`,
-    );
-    throw new SupervisorError(`the sandbox did not start: ${(error as Error).message}`);
+    return abandon(error);
   }
   identifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
   sandbox.listener.on("connection", (socket) => proxy.handle(socket));
+  sandbox.release();
   audit.write(
     buildProcessEvent({
       time: Date.now(),

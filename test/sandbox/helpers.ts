@@ -9,7 +9,13 @@ import { validatePolicyValue } from "../../src/policy/load.ts";
 import type { Policy } from "../../src/policy/schema.ts";
 import { createSandboxCA } from "../../src/proxy/ca.ts";
 import { SandboxIdentifier } from "../../src/sandbox/identity.ts";
-import { removeHostMountPoints, type SandboxSpec, startSandbox } from "../../src/sandbox/sandbox.ts";
+import {
+  prepareSandbox,
+  removeHostMountPoints,
+  type SandboxSpec,
+  startSandbox,
+  writeCaBundle,
+} from "../../src/sandbox/sandbox.ts";
 
 let testCa: Promise<string> | undefined;
 /** A real (throwaway) sandbox CA certificate, made once per test process. */
@@ -82,7 +88,6 @@ export async function runSandboxed(command: string[], options: RunOptions = {}):
     command,
     stateDir,
     airlockHome,
-    caCertPem: await testCaPem(),
     hostEnv: { ...process.env, ...options.env },
     home: options.home,
     stdio: "pipe",
@@ -93,7 +98,9 @@ export async function runSandboxed(command: string[], options: RunOptions = {}):
   };
   let sandbox: Awaited<ReturnType<typeof startSandbox>>;
   try {
-    sandbox = await startSandbox(spec);
+    const prepared = prepareSandbox(spec);
+    writeCaBundle(prepared, await testCaPem());
+    sandbox = await startSandbox(spec, prepared);
   } catch (error) {
     cleanup();
     throw error;
@@ -102,6 +109,7 @@ export async function runSandboxed(command: string[], options: RunOptions = {}):
     options.identifier?.(sandbox.reaperPid, sandbox.initPid) ??
     new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
   sandbox.listener.on("connection", (socket) => (options.handler ?? identityEcho)(socket, identifier));
+  sandbox.release();
   let stdout = "";
   let stderr = "";
   sandbox.child.stdout?.on("data", (d) => (stdout += d));
