@@ -8,6 +8,17 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
+/** Native addons, packages that load their own .wasm or optional peers, and dev-only tools. */
+const UNBUNDLED = [
+  "better-sqlite3",
+  "pg",
+  "web-tree-sitter",
+  "tree-sitter-bash",
+  "playwright-core",
+  "esbuild",
+  "tsx",
+];
+
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = join(root, "dist");
 const builtAt = Date.now();
@@ -22,7 +33,13 @@ const result = await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  packages: "external",
+  // Dependencies are bundled too (one file to read instead of hundreds: @peculiar/x509 alone is
+  // 214 modules), except those that locate files next to themselves or are native.
+  external: UNBUNDLED,
+  // CommonJS dependencies call require() for Node's built-ins; an ES module has none of its own.
+  banner: {
+    js: 'import { createRequire as __airlockRequire } from "node:module"; const require = __airlockRequire(import.meta.url);',
+  },
   outdir,
   // Chunks must sit directly in dist/: src/package-root.ts finds the package one level up.
   chunkNames: "chunk-[hash]",
@@ -30,7 +47,10 @@ const result = await build({
   metafile: true,
   logLevel: "warning",
 });
+// Only our own sources are checked for freshness; dependencies change only through npm install,
+// which rebuilds.
 const inputs = Object.keys(result.metafile.inputs)
+  .filter((file) => !file.includes("node_modules/"))
   .map((file) => relative(root, join(root, file)))
   .sort();
 writeFileSync(join(outdir, "build.json"), `${JSON.stringify({ builtAt, inputs }, null, 2)}\n`);

@@ -3,7 +3,6 @@
 // leaf certificates for inspected hosts are minted on first use and cached as TLS contexts.
 import { webcrypto } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
@@ -11,19 +10,19 @@ import type * as X509 from "@peculiar/x509";
 
 const crypto = webcrypto as unknown as Crypto;
 
-let library: typeof X509 | undefined;
+let library: Promise<typeof X509> | undefined;
 /**
  * @peculiar/x509 takes tens of milliseconds to load, so it is loaded when a certificate is first
- * made or read (after the sandbox has been spawned), and through require, which skips the scan
- * Node makes of a CommonJS package imported from ESM.
+ * made or read: at a sandbox start, while bubblewrap comes up.
  */
-function x509(): typeof X509 {
-  if (!library) {
-    const load = createRequire(import.meta.url);
-    load("reflect-metadata"); // @peculiar/x509 (through tsyringe) needs the Reflect metadata API
-    library = load("@peculiar/x509") as typeof X509;
-    library.cryptoProvider.set(crypto);
-  }
+function x509(): Promise<typeof X509> {
+  library ??= (async () => {
+    await import("reflect-metadata"); // @peculiar/x509 (through tsyringe) needs the Reflect metadata API
+    // A CommonJS package: its exports are the default export, from source and from the bundle.
+    const lib = ((await import("@peculiar/x509")) as unknown as { default: typeof X509 }).default;
+    lib.cryptoProvider.set(crypto);
+    return lib;
+  })();
   return library;
 }
 
@@ -60,7 +59,7 @@ function pemBody(text: string, label: string): Buffer {
 
 /** A fresh CA: `Airlock sandbox CA <name>`, valid from an hour ago for `days` (default 365). */
 export async function createSandboxCA(name = "sandbox", days = 365, now = Date.now()): Promise<SandboxCA> {
-  const lib = x509();
+  const lib = await x509();
   const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
   const cert = await lib.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
@@ -81,7 +80,7 @@ export async function createSandboxCA(name = "sandbox", days = 365, now = Date.n
 
 /** Parses a CA from its PEM texts (the key in PKCS#8). */
 export async function parseSandboxCA(certPem: string, keyPem: string): Promise<SandboxCA> {
-  const cert = new (x509().X509Certificate)(certPem);
+  const cert = new (await x509()).X509Certificate(certPem);
   const key = await crypto.subtle.importKey(
     "pkcs8",
     new Uint8Array(pemBody(keyPem, "PRIVATE KEY")),
@@ -175,7 +174,7 @@ export class LeafCache {
   }
 
   private async mintCert(host: string, alsoFor: readonly string[] = []): Promise<X509.X509Certificate> {
-    const lib = x509();
+    const lib = await x509();
     const keys = await this.keys();
     const now = this.now();
     const san = [host, ...alsoFor].map((name) =>

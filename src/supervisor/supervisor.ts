@@ -256,7 +256,12 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   starting.catch(() => {});
   const abandon = async (error: unknown): Promise<never> => {
     for (const [signal, handler] of handlers) process.off(signal, handler);
-    void starting.then((started) => started.kill()).catch(() => {});
+    void starting
+      .then((started) => {
+        started.listener.close();
+        started.kill();
+      })
+      .catch(() => {});
     await control?.stop();
     removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
     audit.close();
