@@ -36,6 +36,7 @@ const result = await build({
   // Dependencies are bundled too (one file to read instead of hundreds: @peculiar/x509 alone is
   // 214 modules), except those that locate files next to themselves or are native.
   external: UNBUNDLED,
+  mainFields: ["module", "main"],
   // CommonJS dependencies call require() for Node's built-ins; an ES module has none of its own.
   banner: {
     js: 'import { createRequire as __airlockRequire } from "node:module"; const require = __airlockRequire(import.meta.url);',

@@ -18,8 +18,9 @@ let library: Promise<typeof X509> | undefined;
 function x509(): Promise<typeof X509> {
   library ??= (async () => {
     await import("reflect-metadata"); // @peculiar/x509 (through tsyringe) needs the Reflect metadata API
-    // A CommonJS package: its exports are the default export, from source and from the bundle.
-    const lib = ((await import("@peculiar/x509")) as unknown as { default: typeof X509 }).default;
+    // From source Node loads the CommonJS build (exports under default); the bundle, the ES one.
+    const loaded = (await import("@peculiar/x509")) as typeof X509 & { default?: typeof X509 };
+    const lib = loaded.default ?? loaded;
     lib.cryptoProvider.set(crypto);
     return lib;
   })();
