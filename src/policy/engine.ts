@@ -43,6 +43,14 @@ export interface CompiledEndpoint {
 interface BinaryMatcher {
   exact: ReadonlySet<string>;
   globs: readonly RegExp[];
+  /** Listed paths that are symlinks, by their target: named when their target is denied. */
+  linked: ReadonlyMap<string, string>;
+}
+
+/** What the caller read from the host about a policy (the engine itself touches nothing). */
+export interface PolicyHostFacts {
+  /** Binary paths listed in the policy that are symlinks, mapped to their targets. */
+  symlinks?: ReadonlyMap<string, string>;
 }
 
 export interface CompiledPolicy {
@@ -175,7 +183,7 @@ function compileEndpoint(
 }
 
 /** Builds the lookup indexes once per policy revision; every decision reuses them. */
-export function compilePolicy(policy: Policy): CompiledPolicy {
+export function compilePolicy(policy: Policy, facts: PolicyHostFacts = {}): CompiledPolicy {
   const exact = new Map<string, CompiledEndpoint[]>();
   const wildcard = new Map<string, CompiledEndpoint[]>();
   for (const [ruleKey, rule] of Object.entries(policy.network_policies)) {
@@ -183,6 +191,12 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
     const binaries: BinaryMatcher = {
       exact: new Set(paths.filter((p) => !GLOB_CHARS.test(p))),
       globs: paths.filter((p) => GLOB_CHARS.test(p)).map(compileBinaryGlob),
+      linked: new Map(
+        paths.flatMap((p) => {
+          const target = facts.symlinks?.get(p);
+          return target === undefined ? [] : [[target, p] as const];
+        }),
+      ),
     };
     for (const [index, ep] of rule.endpoints.entries()) {
       const compiled = compileEndpoint(ruleKey, index, ep, binaries);
@@ -267,7 +281,7 @@ export function decideConnect(
   }
   if (allowed.length === 0) {
     const rules = [...new Set(candidates.map((ep) => ep.ruleKey))].join(", ");
-    const reason = `binary not allowed: ${identity.binary} is not listed for ${h}:${port} (rules: ${rules})`;
+    const reason = `binary not allowed: ${identity.binary} is not listed for ${h}:${port} (rules: ${rules})${symlinkNote(candidates, identity.binary)}`;
     return connectDenied(reason, l4Missing(h, port, identity));
   }
   const first = raw ?? (allowed[0] as CompiledEndpoint);
@@ -279,6 +293,16 @@ export function decideConnect(
     inspect: raw === undefined,
     endpoints: allowed,
   };
+}
+
+/** A listed symlink that points at the denied binary: programs are identified by what they run. */
+function symlinkNote(candidates: readonly CompiledEndpoint[], binary: string): string {
+  for (const ep of candidates) {
+    const link = ep.binaries.linked.get(binary);
+    if (link !== undefined)
+      return `; the policy lists ${link}, a symlink to ${binary}: programs are identified by the file they run, so list ${binary}`;
+  }
+  return "";
 }
 
 /** The query string, parsed only when a rule with query matchers is tested. */

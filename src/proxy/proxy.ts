@@ -50,7 +50,7 @@ import {
 import type { SecureContext } from "node:tls";
 import { buildNetworkEvent, type OcsfEvent } from "../audit/ocsf.ts";
 import type { AuditSink } from "../audit/writer.ts";
-import { compilePolicy } from "../policy/engine.ts";
+import { compilePolicy, type PolicyHostFacts } from "../policy/engine.ts";
 import type { Policy } from "../policy/schema.ts";
 import { LeafCache, type SandboxCA } from "./ca.ts";
 import { handleConnect } from "./connect.ts";
@@ -98,6 +98,8 @@ export interface EgressProxyOptions {
   limits?: Partial<ProxyLimits>;
   /** Clock for audit events (tests inject one). */
   now?: () => number;
+  /** Facts about a policy read from the host (listed binaries that are symlinks), per revision. */
+  hostFacts?: (policy: Policy) => PolicyHostFacts;
 }
 
 export class EgressProxy {
@@ -113,7 +115,7 @@ export class EgressProxy {
 
   constructor(private readonly options: EgressProxyOptions) {
     this.limits = resolveLimits(options.limits);
-    this.gen = { id: 1, cp: compilePolicy(options.policy) };
+    this.gen = { id: 1, cp: compilePolicy(options.policy, options.hostFacts?.(options.policy)) };
     const serverOptions = httpServerOptions(this.limits);
     this.outer = createServer(serverOptions);
     this.inner = createServer(serverOptions);
@@ -199,7 +201,7 @@ export class EgressProxy {
 
   /** Hot swap: compiled once here; in-flight requests finish under the generation they started with. */
   setPolicy(policy: Policy): void {
-    this.gen = { id: this.gen.id + 1, cp: compilePolicy(policy) };
+    this.gen = { id: this.gen.id + 1, cp: compilePolicy(policy, this.options.hostFacts?.(policy)) };
   }
 
   /** Takes over an accepted client socket. */

@@ -112,6 +112,10 @@ export function sandboxRunning(airlockHome: string, name: string): boolean {
   }
 }
 
+function listedBinaries(policy: Policy): string[] {
+  return Object.values(policy.network_policies).flatMap((rule) => rule.binaries.map((b) => b.path));
+}
+
 function readCAs(files: readonly string[]): string[] {
   return files.map((file) => {
     try {
@@ -216,10 +220,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     throw error;
   }
   for (const note of prepared.plan.notes) log(`airlock: note: ${note}`);
-  const policyBinaries = Object.values(policy.network_policies).flatMap((rule) =>
-    rule.binaries.map((b) => b.path),
-  );
-  for (const { path, target } of symlinkedBinaries(policyBinaries)) {
+  for (const { path, target } of symlinkedBinaries(listedBinaries(policy))) {
     log(
       `airlock: note: policy binary ${path} is a symlink to ${target}; programs are identified by the target, so list ${target}`,
     );
@@ -310,6 +311,9 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     }),
     audit,
     onDenial,
+    hostFacts: (next) => ({
+      symlinks: new Map(symlinkedBinaries(listedBinaries(next)).map(({ path, target }) => [path, target])),
+    }),
   });
 
   try {

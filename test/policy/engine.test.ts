@@ -102,6 +102,27 @@ test("binaries: another binary is denied and the reason names the rules that wou
   assert.equal(d.ruleMissing?.type, "l4_allow");
 });
 
+test("binaries: a listed symlink is not its target, and the reason says so", () => {
+  const policy = policyFrom(`
+version: 1
+network_policies:
+  py:
+    endpoints: [{ host: pypi.org, port: 443 }]
+    binaries: [{ path: /usr/bin/python3 }, { path: /usr/bin/curl }]
+`);
+  const facts = { symlinks: new Map([["/usr/bin/python3", "/usr/bin/python3.11"]]) };
+  const d = decideConnect(compilePolicy(policy, facts), "pypi.org", 443, { binary: "/usr/bin/python3.11" });
+  assert.equal(d.decision, "deny");
+  assert.match(
+    d.reason,
+    /; the policy lists \/usr\/bin\/python3, a symlink to \/usr\/bin\/python3\.11: programs are identified by the file they run, so list \/usr\/bin\/python3\.11$/,
+  );
+  const other = decideConnect(compilePolicy(policy, facts), "pypi.org", 443, { binary: "/usr/bin/node" });
+  assert.doesNotMatch(other.reason, /symlink/);
+  const noFacts = decideConnect(compilePolicy(policy), "pypi.org", 443, { binary: "/usr/bin/python3.11" });
+  assert.doesNotMatch(noFacts.reason, /symlink/);
+});
+
 test("binaries: an ancestor in the chain grants; argv never does", () => {
   const d = decideConnect(cp, "api.github.com", 443, {
     binary: "/bin/sh",

@@ -163,16 +163,26 @@ describe("airlock run with the github-readonly policy", () => {
     );
   });
 
-  test("a policy binary that is a symlink is named at start, with its target", async () => {
+  test("a policy binary that is a symlink is named at start and in the deny reason", async () => {
     const policyFile = join(dir, "symlink-policy.yaml");
     writeFileSync(
       policyFile,
       "version: 1\nnetwork_policies:\n  py:\n    endpoints: [{ host: pypi.org, port: 443 }]\n    binaries: [{ path: /usr/bin/python3 }]\n",
     );
-    const run = await runCli(["run", "--policy", policyFile, "--workdir", dir, "--", "true"], {
-      airlockHome: join(dir, "home4"),
-    });
+    const python =
+      "/usr/bin/python3 -c \"import http.client,json; c=http.client.HTTPConnection('127.0.0.1',3128); " +
+      "c.request('CONNECT','pypi.org:443'); r=c.getresponse(); print(r.status, json.loads(r.read())['reason'])\"";
+    const run = await runCli(
+      ["run", "--policy", policyFile, "--workdir", dir, "--", "/bin/sh", "-c", python],
+      {
+        airlockHome: join(dir, "home4"),
+      },
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /policy binary \/usr\/bin\/python3 is a symlink to \/usr\/bin\/python3\.\d+/);
+    assert.match(
+      run.stdout,
+      /^403 binary not allowed: \/usr\/bin\/python3\.\d+ is not listed for pypi\.org:443 \(rules: py\); the policy lists \/usr\/bin\/python3, a symlink to \/usr\/bin\/python3\.\d+: programs are identified by the file they run, so list \/usr\/bin\/python3\.\d+$/m,
+    );
   });
 });
