@@ -26,6 +26,7 @@ import {
 } from "./host-facts.ts";
 import { launchSandbox, type RunningSandbox } from "./launch.ts";
 import { type MountPlan, planMounts, within } from "./mounts.ts";
+import { type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
 import { checkUserNamespaces, checkWorkdir, findBwrap, PreflightError } from "./preflight.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -35,8 +36,10 @@ export const SKILL_SOURCE = join(HERE, "skills", "policy_advisor.md");
 export interface SandboxSpec {
   name: string;
   policy: Policy;
-  /** Absolute path; the command starts here. */
+  /** Absolute path; the command starts here unless `cwd` says otherwise. */
   workdir: string;
+  /** Where the command starts, if not the workdir (a directory inside it, say). */
+  cwd?: string;
   command: readonly string[];
   /** Where this sandbox's files live on the host ($AIRLOCK_HOME/sandboxes/<name>). */
   stateDir: string;
@@ -48,6 +51,8 @@ export interface SandboxSpec {
   home?: string;
   startTimeoutMs?: number;
   stdio?: "inherit" | "pipe";
+  /** Put the workdir on an overlay: the command's writes to it are staged, not applied. */
+  overlay?: OverlaySpec;
 }
 
 export interface PreparedSandbox {
@@ -57,6 +62,8 @@ export interface PreparedSandbox {
   plan: MountPlan;
   uid?: number;
   gid?: number;
+  /** Started instead of bubblewrap, and runs it (the overlay's namespace). */
+  wrapper?: { file: string; args: string[] };
 }
 
 function ids(policy: Policy): { uid?: number; gid?: number } {
@@ -108,18 +115,24 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
       "skills/policy_advisor.md": SKILL_SOURCE,
     },
     probe: hostProbe,
+    ...(spec.overlay && includeWorkdir ? { workdirSource: overlayLayers(spec.overlay).merged } : {}),
   });
   const { uid, gid } = ids(spec.policy);
   const args = bwrapArgs({
     name: spec.name,
     mounts: plan.ops,
-    chdir: workdir,
+    chdir: spec.cwd === undefined ? workdir : realpathSync(spec.cwd),
     uid,
     gid,
     nodePath: process.execPath,
     command: spec.command,
   });
-  return { bwrap, args, env: sandboxEnv(spec.hostEnv ?? process.env, spec.name), plan, uid, gid };
+  const env = sandboxEnv(spec.hostEnv ?? process.env, spec.name);
+  if (!spec.overlay) return { bwrap, args, env, plan, uid, gid };
+  if (!includeWorkdir) throw new PreflightError("an overlay needs filesystem_policy.include_workdir");
+  // Tells the command its writes to the workdir are staged (a contained run).
+  env["AIRLOCK_CONTAINED"] = "1";
+  return { bwrap, args, env, plan, uid, gid, wrapper: overlayCommand(spec.overlay, workdir, bwrap, args) };
 }
 
 export async function startSandbox(
@@ -131,6 +144,7 @@ export async function startSandbox(
     bwrap: prepared.bwrap,
     args: prepared.args,
     env: prepared.env,
+    via: prepared.wrapper,
     startTimeoutMs: spec.startTimeoutMs,
     stdio: spec.stdio,
   });
