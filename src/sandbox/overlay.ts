@@ -44,7 +44,7 @@ function overlayOptions(lower: string, layers: OverlayLayers): string {
 /**
  * The script run inside `unshare --user --map-root-user --mount`. bubblewrap inherits the IPC
  * channel (fd 3, NODE_CHANNEL_FD) for the listener hand-off; the after-command must not, so
- * it runs with the descriptor closed and the variables unset.
+ * it runs with the descriptor closed and a clean environment.
  */
 export function overlayScript(
   spec: OverlaySpec,
@@ -62,9 +62,9 @@ export function overlayScript(
     [bwrap, ...args].map(q).join(" "),
     "rc=$?",
     "exec 3>&-",
-    "unset NODE_CHANNEL_FD NODE_CHANNEL_SERIALIZATION_MODE",
     `echo "$rc" > ${q(spec.statusFile)}`,
-    `${[...spec.after, layers.upper, workdir, layers.merged].map(q).join(" ")} || exit ${OVERLAY_EXIT.after}`,
+    // A host program: none of the sandbox's variables (its CA paths exist only inside).
+    `env -i PATH="$PATH" ${[...spec.after, layers.upper, workdir, layers.merged].map(q).join(" ")} || exit ${OVERLAY_EXIT.after}`,
     'exit "$rc"',
   ].join("\n");
 }

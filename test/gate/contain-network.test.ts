@@ -13,6 +13,7 @@ import {
   processesWith,
   REPO,
   runCli,
+  waitFor,
 } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 
@@ -150,6 +151,32 @@ describe("contained run with network through the proxy", { timeout: 180_000 }, (
     assert.equal(gh.requests.length, before, "nothing reached upstream");
   });
 
+  test("a run out of time is killed, sandbox and all, and its changes discarded", async () => {
+    const wd = project("timeout");
+    const quick = join(dir, "quick.yaml");
+    writeFileSync(quick, "gate:\n  contain:\n    timeout_seconds: 2\n");
+    const marker = `contain-timeout-${process.pid}`;
+    const run = await runCli(
+      [
+        "gate",
+        "contain",
+        "--policy",
+        quick,
+        "--workdir",
+        wd,
+        "--",
+        "/bin/sh",
+        "-c",
+        `echo x > f; sleep 60; : ${marker}`,
+      ],
+      { airlockHome: home, cwd: wd, timeoutMs: 60_000 },
+    );
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /ran out of time; every change was discarded/);
+    assert.equal(existsSync(join(wd, "f")), false);
+    assert.ok(await waitFor(() => processesWith(marker).length === 0), "the command was killed");
+  });
+
   test("nothing is left behind: no processes, no mounts, no staged runs, every sandbox ended", () => {
     assert.deepEqual(processesWith(join(home, "gate", "contain")), []);
     assert.deepEqual(
@@ -166,7 +193,7 @@ describe("contained run with network through the proxy", { timeout: 180_000 }, (
     assert.ok(!mounts.includes(dir), "no mount under the test's folders");
     assert.deepEqual(readdirSync(join(home, "gate", "contain")), []);
     const sandboxes = readdirSync(join(home, "sandboxes"));
-    assert.ok(sandboxes.length >= 4);
+    assert.ok(sandboxes.length >= 5);
     for (const name of sandboxes) {
       const info = JSON.parse(readFileSync(join(home, "sandboxes", name, "sandbox.json"), "utf8"));
       assert.ok(info.ended, `${name} ended`);

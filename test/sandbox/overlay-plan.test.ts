@@ -63,9 +63,10 @@ describe("overlaid workdir", () => {
     assert.ok(bwrap > at(/^mount -t overlay/));
     assert.match(lines[bwrap] ?? "", /'sh' '-c' 'a '\\''b'\\'''$/);
     const closed = at(/^exec 3>&-$/);
-    const collector = at(/^'collect' 'it'\\''s' '\/s\/ns\/upper' '\/w' '\/s\/ns\/merged'/);
+    const collector = at(
+      /^env -i PATH="\$PATH" 'collect' 'it'\\''s' '\/s\/ns\/upper' '\/w' '\/s\/ns\/merged'/,
+    );
     assert.ok(bwrap < closed && closed < collector);
-    assert.ok(at(/^unset NODE_CHANNEL_FD/) < collector);
     assert.equal(lines.at(-1), 'exit "$rc"');
     const cmd = overlayCommand(spec, "/w", "/usr/bin/bwrap", []);
     assert.deepEqual(cmd.args.slice(0, 8), [
