@@ -24,9 +24,9 @@ import {
   primaryGroup,
   resolveId,
 } from "./host-facts.ts";
-import { launchSandbox, type RunningSandbox } from "./launch.ts";
+import { launchSandbox, type RunningSandbox, SandboxStartError } from "./launch.ts";
 import { type MountPlan, planMounts, within } from "./mounts.ts";
-import { type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
+import { OVERLAY_EXIT, type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
 import { checkUserNamespaces, checkWorkdir, findBwrap, PreflightError } from "./preflight.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -140,13 +140,24 @@ export async function startSandbox(
   prepared = prepareSandbox(spec),
 ): Promise<RunningSandbox> {
   writeFileSync(join(spec.stateDir, "mountpoints.json"), `${JSON.stringify(prepared.plan.createdOnHost)}\n`);
-  return launchSandbox({
+  const launched = launchSandbox({
     bwrap: prepared.bwrap,
     args: prepared.args,
     env: prepared.env,
     via: prepared.wrapper,
     startTimeoutMs: spec.startTimeoutMs,
     stdio: spec.stdio,
+  });
+  if (!spec.overlay) return launched;
+  return launched.catch((error: unknown) => {
+    const code = error instanceof SandboxStartError ? error.status?.code : undefined;
+    if (code === OVERLAY_EXIT.tmpfs || code === OVERLAY_EXIT.overlay) {
+      throw new SandboxStartError(
+        `cannot put the workdir on an overlay (${code === OVERLAY_EXIT.tmpfs ? "tmpfs" : "overlayfs"} mount in a user namespace failed)`,
+        (error as SandboxStartError).status,
+      );
+    }
+    throw error;
   });
 }
 

@@ -9,6 +9,7 @@ import { validatePolicyValue } from "../../src/policy/load.ts";
 import type { Policy } from "../../src/policy/schema.ts";
 import { createSandboxCA } from "../../src/proxy/ca.ts";
 import { SandboxIdentifier } from "../../src/sandbox/identity.ts";
+import type { OverlaySpec } from "../../src/sandbox/overlay.ts";
 import { removeHostMountPoints, type SandboxSpec, startSandbox } from "../../src/sandbox/sandbox.ts";
 
 let testCa: Promise<string> | undefined;
@@ -56,6 +57,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Use this Airlock home (kept afterwards) instead of a fresh one. */
   airlockHome?: string;
+  /** Put the workdir on an overlay (src/sandbox/overlay.ts). */
+  overlay?: OverlaySpec;
 }
 
 export function identityEcho(socket: Socket, identifier: SandboxIdentifier): void {
@@ -86,6 +89,7 @@ export async function runSandboxed(command: string[], options: RunOptions = {}):
     hostEnv: { ...process.env, ...options.env },
     home: options.home,
     stdio: "pipe",
+    ...(options.overlay ? { overlay: options.overlay } : {}),
   };
   const cleanup = () => {
     if (options.airlockHome === undefined) removeDir(airlockHome);
