@@ -1,15 +1,18 @@
-// `airlock gate contain -- CMD` (loaded when the command runs): run in a sandbox with the workdir on an overlay, then commit or discard.
-
+// `airlock gate contain -- CMD` (loaded when the command runs): run in an Airlock sandbox (the
+// supervisor: proxy under the policy's network rules, logs, CA) with the workdir on an overlay,
+// then commit or discard the change set by the gate's contain rules.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { applyChanges } from "../gate/contain/apply.ts";
 import { type Change, decideCommit, renderChanges } from "../gate/contain/changeset.ts";
-import { existingPaths, runContained } from "../gate/contain/launch.ts";
+import { containSandboxPolicy } from "../gate/contain/sandbox-policy.ts";
 import { airlockHome } from "../gate/receipt-store.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
 import type { ContainConfig } from "../gate/schema.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
+import type { Policy } from "../policy/schema.ts";
 import { CliError } from "./common.ts";
 
 export interface ContainOptions {
@@ -17,32 +20,51 @@ export interface ContainOptions {
   workdir?: string;
   keep?: boolean;
   report?: string;
+  connectTo?: string[];
+  upstreamCa?: string[];
 }
 
-/** Directories the contained command never sees (an empty tmpfs is mounted over each). */
-function hiddenPaths(): string[] {
-  const home = homedir();
-  const secrets = [
-    ".ssh",
-    ".aws",
-    ".gnupg",
-    ".azure",
-    ".kube",
-    ".docker",
-    ".config/gcloud",
-    ".password-store",
-  ];
-  return existingPaths([...secrets.map((s) => join(home, s)), airlockHome()]);
-}
+const say = (line: string) => process.stderr.write(`${line}\n`);
 
-async function containConfig(policy: string | undefined): Promise<ContainConfig | undefined> {
+/** The gate policy file in effect: --policy, $AIRLOCK_GATE_POLICY, or $AIRLOCK_HOME/gate.yaml if present. */
+function gateFile(policy: string | undefined): string | undefined {
   const explicit = policy ?? process.env["AIRLOCK_GATE_POLICY"];
-  if (!explicit && !existsSync(join(airlockHome(), "gate.yaml"))) return undefined;
+  if (explicit) return explicit;
+  const fallback = join(airlockHome(), "gate.yaml");
+  return existsSync(fallback) ? fallback : undefined;
+}
+
+async function containConfig(file: string | undefined): Promise<ContainConfig | undefined> {
+  if (!file) return undefined;
   try {
     tuneForOneShot();
-    return (await openGate(policy, { receipts: false })).gate.containConfig;
+    return (await openGate(file, { receipts: false })).gate.containConfig;
   } catch (error) {
     if (error instanceof GateLoadError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+/**
+ * The network policy: that same file's, when it is a full policy (it has `version:`); a file
+ * holding only `gate:` has no network rules, and no file at all means none either. No rules:
+ * nothing leaves, as with `airlock run` without --policy.
+ */
+async function networkPolicy(file: string | undefined): Promise<Policy> {
+  const { loadPolicyOrFail, SupervisorError } = await import("../supervisor/supervisor.ts");
+  let full = false;
+  if (file) {
+    try {
+      const doc: unknown = parseYaml(readFileSync(file, "utf8"));
+      full = typeof doc === "object" && doc !== null && "version" in doc;
+    } catch {
+      full = true; // let the policy loader name the problem
+    }
+  }
+  try {
+    return loadPolicyOrFail(full ? file : undefined, say);
+  } catch (error) {
+    if (error instanceof SupervisorError) throw new CliError(error.message);
     throw error;
   }
 }
@@ -55,51 +77,94 @@ export async function contain(command: string[], opts: ContainOptions): Promise<
   }
   const cwd = process.cwd();
   const inside = !relative(workdir, cwd).startsWith("..") && !relative(workdir, cwd).startsWith("/");
-  const config = await containConfig(opts.policy);
-  const base = join(airlockHome(), "gate", "contain");
+  if (!inside)
+    say(`airlock gate contain: the command starts in ${workdir} (the current directory is outside it)`);
+  const file = gateFile(opts.policy);
+  const config = await containConfig(file);
+  const sandboxed = containSandboxPolicy(await networkPolicy(file), { workdir, home: homedir() });
+  for (const note of sandboxed.notes) say(`airlock: note: ${note}`);
+
+  const home = airlockHome();
+  const base = join(home, "gate", "contain");
   mkdirSync(base, { recursive: true, mode: 0o700 });
   const stageDir = mkdtempSync(join(base, "run-"));
-  const hide = hiddenPaths().filter((p) => !workdir.startsWith(`${p}/`) && p !== workdir);
-  const result = await runContained(
-    {
+  const layersDir = join(stageDir, "ns");
+  mkdirSync(layersDir);
+  const { startSupervised, SupervisorError } = await import("../supervisor/supervisor.ts");
+  let timedOut = false;
+  let exitCode: number;
+  let sandbox: { name: string; logDir: string } | undefined;
+  try {
+    const supervised = await startSupervised({
+      policy: sandboxed.policy,
+      policyFile: file,
       workdir,
-      cwd: inside ? cwd : workdir,
+      ...(inside ? { cwd } : {}),
       command,
-      stageDir,
-      hide,
-      collector: [process.execPath, resolve(process.argv[1] ?? "bin/airlock.js"), "gate", "_collect"],
-      tmpfsBytes: config?.commit.max_bytes ?? 256 * 1024 * 1024,
-    },
-    config?.timeout_seconds ?? 600,
-  );
+      connectTo: opts.connectTo,
+      upstreamCaFiles: opts.upstreamCa,
+      airlockHome: home,
+      overlay: {
+        dir: layersDir,
+        sizeBytes: config?.commit.max_bytes ?? 256 * 1024 * 1024,
+        statusFile: join(stageDir, "command-rc"),
+        after: [process.execPath, resolve(process.argv[1] ?? "bin/airlock.js"), "gate", "_collect", stageDir],
+      },
+    });
+    sandbox = { name: supervised.name, logDir: supervised.logDir };
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        supervised.kill();
+      },
+      (config?.timeout_seconds ?? 600) * 1000,
+    );
+    exitCode = await supervised.exited;
+    clearTimeout(timer);
+  } catch (error) {
+    rmSync(stageDir, { recursive: true, force: true });
+    if (error instanceof SupervisorError) throw new CliError(`contain: ${error.message}`);
+    throw error;
+  }
   try {
     if (!existsSync(join(stageDir, "command-rc")) || !existsSync(join(stageDir, "changes.json"))) {
       throw new CliError(
-        result.timedOut
+        timedOut
           ? "contain: the command ran out of time; every change was discarded"
-          : `contain: the sandbox could not be set up (exit ${result.exitCode}); nothing ran or nothing was kept`,
+          : `contain: the sandbox could not be set up (exit ${exitCode}); nothing ran or nothing was kept`,
       );
     }
     const changes = JSON.parse(readFileSync(join(stageDir, "changes.json"), "utf8")) as Change[];
     const verdict = decideCommit(changes, config, { cwd: workdir, workdir, home: homedir() });
-    if (result.timedOut) verdict.reasons.push("the command ran out of time");
-    const commit = verdict.commit && !result.timedOut;
+    if (timedOut) verdict.reasons.push("the command ran out of time");
+    const commit = verdict.commit && !timedOut;
     if (commit && changes.length > 0) applyChanges(workdir, stageDir, changes);
     const lines = renderChanges(changes);
     const head = commit
       ? `airlock gate contain: committed ${changes.length} change${changes.length === 1 ? "" : "s"} to ${workdir}`
       : `airlock gate contain: discarded ${changes.length} change${changes.length === 1 ? "" : "s"} (${verdict.reasons.join("; ")})`;
-    process.stderr.write(`${[head, ...lines.map((l) => `  ${l}`)].join("\n")}\n`);
+    say([head, ...lines.map((l) => `  ${l}`)].join("\n"));
     if (opts.report) {
       writeFileSync(
         opts.report,
-        `${JSON.stringify({ exit_code: result.exitCode, committed: commit, reasons: verdict.reasons, changes }, null, 2)}\n`,
+        `${JSON.stringify(
+          {
+            exit_code: exitCode,
+            committed: commit,
+            reasons: verdict.reasons,
+            changes,
+            sandbox: sandbox.name,
+            logs: sandbox.logDir,
+          },
+          null,
+          2,
+        )}\n`,
       );
     }
     // A run whose changes were thrown away did not do what was asked: never report success.
-    process.exitCode = !commit && result.exitCode === 0 ? 1 : result.exitCode;
+    process.exitCode = !commit && exitCode === 0 ? 1 : exitCode;
   } finally {
     if (!opts.keep) rmSync(stageDir, { recursive: true, force: true });
-    else process.stderr.write(`airlock gate contain: staged change set kept in ${stageDir}\n`);
+    else say(`airlock gate contain: staged change set kept in ${stageDir}`);
   }
 }

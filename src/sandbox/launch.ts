@@ -15,6 +15,8 @@ export interface LaunchOptions {
   startTimeoutMs?: number;
   /** "inherit" (default): the terminal passes straight through; "pipe": tests read the output. */
   stdio?: "inherit" | "pipe";
+  /** Started instead of bubblewrap; runs it (with `args`) as its only child (see overlay.ts). */
+  via?: { file: string; args: readonly string[] };
 }
 
 export interface ExitStatus {
@@ -67,7 +69,7 @@ function statusOf(code: number | null, signal: NodeJS.Signals | null): ExitStatu
 }
 
 export function launchSandbox(options: LaunchOptions): Promise<RunningSandbox> {
-  const child: ChildProcess = spawn(options.bwrap, options.args, {
+  const child: ChildProcess = spawn(options.via?.file ?? options.bwrap, options.via?.args ?? options.args, {
     stdio: [options.stdio ?? "inherit", options.stdio ?? "inherit", options.stdio ?? "inherit", "ipc"],
     env: options.env,
     // Its own process group: a terminal's Ctrl-C reaches the supervisor, which forwards it to
@@ -103,7 +105,7 @@ export function launchSandbox(options: LaunchOptions): Promise<RunningSandbox> {
       if (msg?.type !== "listener" || !(handle instanceof Server)) return;
       settled = true;
       clearTimeout(timer);
-      const bwrapPid = child.pid as number;
+      const bwrapPid = options.via ? (childrenOf(child.pid as number)[0] ?? -1) : (child.pid as number);
       const reaperPid = childrenOf(bwrapPid)[0] ?? -1;
       const initPid = childrenOf(reaperPid)[0] ?? -1;
       resolve({
@@ -114,8 +116,9 @@ export function launchSandbox(options: LaunchOptions): Promise<RunningSandbox> {
         child,
         exited,
         release() {
-          // The init closes the channel once it has the word, so the command never inherits it.
-          if (child.connected) child.send({ type: "go" });
+          // Both ends close the channel once the word is out: the command never inherits it, and
+          // a wrapper's copy of it does not keep it open.
+          if (child.connected) child.send({ type: "go" }, () => child.connected && child.disconnect());
         },
         signal(signal) {
           try {
@@ -125,6 +128,15 @@ export function launchSandbox(options: LaunchOptions): Promise<RunningSandbox> {
           }
         },
         kill() {
+          // The wrapper's whole group (it and bubblewrap); the sandbox dies with bubblewrap.
+          if (options.via && child.pid) {
+            try {
+              process.kill(-child.pid, "SIGKILL");
+              return;
+            } catch {
+              // gone already
+            }
+          }
           child.kill("SIGKILL");
         },
       });

@@ -34,6 +34,12 @@ export interface MountPlanInput {
   /** Host files shown read-only under /etc/airlock/. */
   airlockFiles: Readonly<Record<string, string>>;
   probe: Probe;
+  /**
+   * The workdir is shown from this directory instead (an overlay's merged view, see overlay.ts).
+   * Every write to it is staged, and the commit rules refuse protected files, so no protected
+   * path inside it is bound or blocked (a placeholder would itself be a staged change).
+   */
+  workdirSource?: string;
 }
 
 export interface MountPlan {
@@ -127,7 +133,8 @@ export function planMounts(input: MountPlanInput): MountPlan {
       notes.push(`read_write ${path} does not exist; skipped`);
       continue;
     }
-    ops.push({ op: "bind", src: path, dest: sandboxPath(path) });
+    const src = path === input.workdir && input.workdirSource ? input.workdirSource : path;
+    ops.push({ op: "bind", src, dest: sandboxPath(path) });
     writable.push(path);
   }
   const inWritable = (p: string) => writable.some((w) => within(p, w));
@@ -142,8 +149,10 @@ export function planMounts(input: MountPlanInput): MountPlan {
     if (fresh(root) || probe(root) !== "dir") continue;
     for (const name of PROTECTED_NAMES) protectedPaths.add(`${root === "/" ? "" : root}/${name}`);
   }
+  const overlaid = (p: string) =>
+    input.workdirSource !== undefined && input.workdir !== null && within(p, input.workdir);
   for (const path of byDepth(protectedPaths)) {
-    if (denied(path)) continue;
+    if (denied(path) || overlaid(path)) continue;
     if (probe(path) !== "missing") {
       ops.push({ op: "ro-bind", src: path, dest: sandboxPath(path) });
       continue;

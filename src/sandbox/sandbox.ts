@@ -24,8 +24,9 @@ import {
   primaryGroup,
   resolveId,
 } from "./host-facts.ts";
-import { launchSandbox, type RunningSandbox } from "./launch.ts";
+import { launchSandbox, type RunningSandbox, SandboxStartError } from "./launch.ts";
 import { type MountPlan, planMounts, within } from "./mounts.ts";
+import { OVERLAY_EXIT, type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
 import { checkUserNamespaces, checkWorkdir, findBwrap, PreflightError } from "./preflight.ts";
 
 export const INIT_SOURCE = packagePath("src", "sandbox", "init.cjs");
@@ -34,8 +35,10 @@ export const SKILL_SOURCE = packagePath("src", "sandbox", "skills", "policy_advi
 export interface SandboxSpec {
   name: string;
   policy: Policy;
-  /** Absolute path; the command starts here. */
+  /** Absolute path; the command starts here unless `cwd` says otherwise. */
   workdir: string;
+  /** Where the command starts, if not the workdir (a directory inside it, say). */
+  cwd?: string;
   command: readonly string[];
   /** Where this sandbox's files live on the host ($AIRLOCK_HOME/sandboxes/<name>). */
   stateDir: string;
@@ -45,6 +48,8 @@ export interface SandboxSpec {
   home?: string;
   startTimeoutMs?: number;
   stdio?: "inherit" | "pipe";
+  /** Put the workdir on an overlay: the command's writes to it are staged, not applied. */
+  overlay?: OverlaySpec;
 }
 
 export interface PreparedSandbox {
@@ -56,6 +61,8 @@ export interface PreparedSandbox {
   caBundlePath: string;
   uid?: number;
   gid?: number;
+  /** Started instead of bubblewrap, and runs it (the overlay's namespace). */
+  wrapper?: { file: string; args: string[] };
 }
 
 function ids(policy: Policy): { uid?: number; gid?: number } {
@@ -108,19 +115,25 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
       "skills/policy_advisor.md": SKILL_SOURCE,
     },
     probe: hostProbe,
+    ...(spec.overlay && includeWorkdir ? { workdirSource: overlayLayers(spec.overlay).merged } : {}),
   });
   const { uid, gid } = ids(spec.policy);
   const args = bwrapArgs({
     name: spec.name,
     mounts: plan.ops,
-    chdir: workdir,
+    chdir: spec.cwd === undefined ? workdir : realpathSync(spec.cwd),
     uid,
     gid,
     nodePath: process.execPath,
     command: spec.command,
   });
   const env = sandboxEnv(spec.hostEnv ?? process.env, spec.name);
-  return { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid };
+  const base = { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid };
+  if (!spec.overlay) return base;
+  if (!includeWorkdir) throw new PreflightError("an overlay needs filesystem_policy.include_workdir");
+  // Tells the command its writes to the workdir are staged (a contained run).
+  env["AIRLOCK_CONTAINED"] = "1";
+  return { ...base, wrapper: overlayCommand(spec.overlay, workdir, bwrap, args) };
 }
 
 /**
@@ -136,12 +149,24 @@ export async function startSandbox(
   prepared = prepareSandbox(spec),
 ): Promise<RunningSandbox> {
   writeFileSync(join(spec.stateDir, "mountpoints.json"), `${JSON.stringify(prepared.plan.createdOnHost)}\n`);
-  return launchSandbox({
+  const launched = launchSandbox({
     bwrap: prepared.bwrap,
     args: prepared.args,
     env: prepared.env,
+    via: prepared.wrapper,
     startTimeoutMs: spec.startTimeoutMs,
     stdio: spec.stdio,
+  });
+  if (!spec.overlay) return launched;
+  return launched.catch((error: unknown) => {
+    const code = error instanceof SandboxStartError ? error.status?.code : undefined;
+    if (code === OVERLAY_EXIT.tmpfs || code === OVERLAY_EXIT.overlay) {
+      throw new SandboxStartError(
+        `cannot put the workdir on an overlay (${code === OVERLAY_EXIT.tmpfs ? "tmpfs" : "overlayfs"} mount in a user namespace failed)`,
+        (error as SandboxStartError).status,
+      );
+    }
+    throw error;
   });
 }
 

@@ -19,6 +19,7 @@ import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.
 import { SandboxIdentifier } from "../sandbox/identity.ts";
 import type { RunningSandbox } from "../sandbox/launch.ts";
 import { generateName } from "../sandbox/names.ts";
+import type { OverlaySpec } from "../sandbox/overlay.ts";
 import {
   checkName,
   checkUserNamespaces,
@@ -41,7 +42,11 @@ export class SupervisorError extends Error {}
 export interface SupervisorOptions {
   name?: string;
   policyFile?: string;
+  /** An already validated policy, used instead of reading policyFile (which is then only recorded). */
+  policy?: Policy;
   workdir: string;
+  /** Where the command starts (default: the workdir). */
+  cwd?: string;
   command: string[];
   connectTo?: string[];
   upstreamCaFiles?: string[];
@@ -58,6 +63,8 @@ export interface SupervisorOptions {
   proposalsEnabled?: () => boolean;
   /** Called once the name and policy are known, before the sandbox starts: the gateway session. */
   connect?: (name: string, policy: Policy) => Promise<ControlPlane | undefined>;
+  /** Put the workdir on an overlay (a contained run, src/sandbox/overlay.ts). */
+  overlay?: OverlaySpec;
 }
 
 /** The control plane as the supervisor sees it (src/supervisor/session.ts implements it). */
@@ -140,6 +147,8 @@ export interface SupervisedSandbox {
   current(): { policy: Policy; version: number };
   /** Resolves with the exit status for `airlock run` once everything is cleaned up. */
   exited: Promise<number>;
+  /** Kills the sandbox at once (SIGKILL); `exited` then resolves as usual. */
+  kill(): void;
 }
 
 /** Runs the command in a new sandbox; resolves with the exit status for `airlock run`. */
@@ -151,7 +160,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (options.command.length === 0)
     throw new SupervisorError("no command given: airlock run [options] -- CMD...");
-  const policy = loadPolicyOrFail(options.policyFile, log);
+  const policy = options.policy ?? loadPolicyOrFail(options.policyFile, log);
   const connectTo = (options.connectTo ?? []).map((spec) => {
     try {
       return parseConnectTo(spec);
@@ -203,8 +212,10 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     policy,
     workdir,
     command: options.command,
+    ...(options.cwd === undefined ? {} : { cwd: resolve(options.cwd) }),
     stateDir,
     airlockHome,
+    ...(options.overlay ? { overlay: options.overlay } : {}),
   };
   recoverStaleMountPoints(airlockHome);
   let prepared: ReturnType<typeof prepareSandbox>;
@@ -374,6 +385,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     },
     current: () => ({ policy: current, version }),
     exited: finish(),
+    kill: () => sandbox.kill(),
   };
   control?.attach({
     setPolicy: (next, v) => supervised.setPolicy(next, v),

@@ -9,6 +9,8 @@ import { after, describe, it } from "node:test";
 
 const home = mkdtempSync(join(tmpdir(), "airlock-hook-"));
 after(() => rmSync(home, { recursive: true, force: true }));
+const projects = mkdtempSync(join(tmpdir(), "airlock-hook-projects-"));
+after(() => rmSync(projects, { recursive: true, force: true }));
 const policy = join(process.cwd(), "examples/policies/gate.yaml");
 
 interface Run {
@@ -123,7 +125,8 @@ describe("airlock hook claude-code", () => {
   });
 
   it("the rewritten command really runs contained and commits its changes", async () => {
-    const wd = join(home, "project");
+    // Outside AIRLOCK_HOME: the sandbox hides Airlock's home, so a workdir inside it is refused.
+    const wd = join(projects, "project");
     mkdirSync(wd, { recursive: true });
     const body = JSON.stringify({
       session_id: "s-2",

@@ -9,6 +9,7 @@ import { validatePolicyValue } from "../../src/policy/load.ts";
 import type { Policy } from "../../src/policy/schema.ts";
 import { createSandboxCA } from "../../src/proxy/ca.ts";
 import { SandboxIdentifier } from "../../src/sandbox/identity.ts";
+import type { OverlaySpec } from "../../src/sandbox/overlay.ts";
 import {
   prepareSandbox,
   removeHostMountPoints,
@@ -62,6 +63,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Use this Airlock home (kept afterwards) instead of a fresh one. */
   airlockHome?: string;
+  /** Put the workdir on an overlay (src/sandbox/overlay.ts). */
+  overlay?: OverlaySpec;
 }
 
 export function identityEcho(socket: Socket, identifier: SandboxIdentifier): void {
@@ -91,6 +94,7 @@ export async function runSandboxed(command: string[], options: RunOptions = {}):
     hostEnv: { ...process.env, ...options.env },
     home: options.home,
     stdio: "pipe",
+    ...(options.overlay ? { overlay: options.overlay } : {}),
   };
   const cleanup = () => {
     if (options.airlockHome === undefined) removeDir(airlockHome);

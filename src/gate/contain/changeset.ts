@@ -57,7 +57,9 @@ export function decideCommit(
       continue;
     }
     const absolute = `${root}/${change.path}`;
-    if (fileGlobMatches(paths, { raw: commit.protected }, absolute))
+    // The sandbox leaves these writable on the overlay (a read-only placeholder would itself be
+    // a change), so this is where they are protected.
+    if (fileGlobMatches(paths, { raw: [...ALWAYS_PROTECTED, ...commit.protected] }, absolute))
       reasons.push(`${change.path}: protected`);
   }
   if (changes.length > commit.max_files)
