@@ -26,6 +26,21 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** The proxy's upstream overrides, the same on every command that starts a sandbox. */
+export function upstreamOptions(command: Command): Command {
+  return command
+    .option(
+      "--connect-to <HOST:PORT:ADDR:PORT2>",
+      "dial ADDR:PORT2 when HOST:PORT is asked for (repeatable)",
+      collect,
+    )
+    .option(
+      "--upstream-ca <file>",
+      "extra CA certificate (PEM) the proxy trusts upstream (repeatable)",
+      collect,
+    );
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

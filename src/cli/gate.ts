@@ -1,7 +1,7 @@
 // `airlock gate check|verify|contain|asks|allow|deny`: the tool-call gate from the command line.
 // Registration only: the work is loaded when a command runs, so other commands start fast.
 import type { Command } from "commander";
-import { collect } from "./common.ts";
+import { upstreamOptions } from "./common.ts";
 import type { CheckOptions } from "./gate-actions.ts";
 import type { ContainOptions } from "./gate-contain.ts";
 
@@ -34,24 +34,15 @@ export function registerGateCommands(program: Command): void {
       (await import("./gate-actions.ts")).verify(file, opts),
     );
 
-  gate
+  const contain = gate
     .command("contain")
     .description("run a command in a sandbox with the workdir on an overlay; commit or discard its changes")
     .option(
       "--policy <file>",
       "policy with contain rules and, in a full policy file, the network rules (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml; no file: no network)",
     )
-    .option("--workdir <dir>", "the directory put on the overlay (default: the current directory)")
-    .option(
-      "--connect-to <HOST:PORT:ADDR:PORT2>",
-      "dial ADDR:PORT2 when HOST:PORT is asked for (repeatable)",
-      collect,
-    )
-    .option(
-      "--upstream-ca <file>",
-      "extra CA certificate (PEM) the proxy trusts upstream (repeatable)",
-      collect,
-    )
+    .option("--workdir <dir>", "the directory put on the overlay (default: the current directory)");
+  upstreamOptions(contain)
     .option("--keep", "keep the staged change set")
     .option("--report <file>", "write the change set and verdict as JSON")
     .argument("<command...>", "the command, after --")

@@ -5,7 +5,7 @@ import { GatewayClient, resolveClientOptions } from "../gateway/client.ts";
 import type { Policy } from "../policy/schema.ts";
 import { airlockHome } from "../supervisor/paths.ts";
 import type { ControlPlane } from "../supervisor/supervisor.ts";
-import { CliError, collect } from "./common.ts";
+import { CliError, upstreamOptions } from "./common.ts";
 import { ensureGateway } from "./gateway.ts";
 
 interface RunOptions {
@@ -60,24 +60,15 @@ async function connectGateway(
 }
 
 export function registerRunCommands(program: Command): void {
-  program
+  const run = program
     .command("run")
     .description("run CMD in a sandbox whose only way out is Airlock's policy proxy")
     .usage("[options] -- CMD...")
     .argument("<command...>", "the command and its arguments (after --)")
     .option("--name <name>", "sandbox name (default: a generated one such as quiet-otter)")
     .option("--policy <file>", "policy YAML file (default: no network access at all)")
-    .option("--workdir <dir>", "writable working directory (default: the current directory)")
-    .option(
-      "--connect-to <HOST:PORT:ADDR:PORT2>",
-      "dial ADDR:PORT2 when HOST:PORT is asked for (repeatable)",
-      collect,
-    )
-    .option(
-      "--upstream-ca <file>",
-      "extra CA certificate (PEM) the proxy trusts upstream (repeatable)",
-      collect,
-    )
+    .option("--workdir <dir>", "writable working directory (default: the current directory)");
+  upstreamOptions(run)
     .option("--enable-proposals", "let the agent read its policy and propose rules via http://policy.local")
     .option("-q, --quiet", "do not print the sandbox name and log folder")
     .option("--no-gateway", "run without the control plane: the policy file is final, no proposals")
