@@ -37,6 +37,8 @@ const result = await build({
   // 214 modules), except those that locate files next to themselves or are native.
   external: UNBUNDLED,
   mainFields: ["module", "main"],
+  minifyWhitespace: true,
+  minifySyntax: true,
   // CommonJS dependencies call require() for Node's built-ins; an ES module has none of its own.
   banner: {
     js: 'import { createRequire as __airlockRequire } from "node:module"; const require = __airlockRequire(import.meta.url);',
