@@ -8,13 +8,13 @@ import {
   type HookVerdict,
   hookOutput,
   parseHookPayload,
-  shellQuote,
   worstDecision,
 } from "../gate/adapters/hook-input.ts";
 import { askDraft } from "../gate/ask-summary.ts";
 import { defaultReceiptsFile } from "../gate/receipt-store.ts";
 import { openGate } from "../gate/runtime.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
+import { shellQuote } from "../sandbox/shell-quote.ts";
 import { askThroughGateway, recordOutcome } from "./ask-gateway.ts";
 
 export type Flavor = "claude-code" | "codex";

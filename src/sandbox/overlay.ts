@@ -5,6 +5,7 @@
 // command given by the caller (the gate's collector) reads the layers inside the same namespace.
 // Pure: this builds the wrapper's argv.
 import { PreflightError } from "./preflight.ts";
+import { shellQuote } from "./shell-quote.ts";
 
 export interface OverlaySpec {
   /** An empty host directory; a tmpfs holding the layers is mounted on it inside the namespace. */
@@ -29,8 +30,6 @@ export const OVERLAY_EXIT = { tmpfs: 120, overlay: 121, after: 122 } as const;
 export function overlayLayers(spec: OverlaySpec): OverlayLayers {
   return { upper: `${spec.dir}/upper`, work: `${spec.dir}/work`, merged: `${spec.dir}/merged` };
 }
-
-export const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /** Overlay mount options; a path containing `,` or `:` would be misread, so it is refused. */
 function overlayOptions(lower: string, layers: OverlayLayers): string {

@@ -7,8 +7,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { shellQuote } from "../../src/gate/adapters/hook-input.ts";
 import { basename } from "../../src/gate/shell/wrappers.ts";
+import { shellQuote } from "../../src/sandbox/shell-quote.ts";
 import { analyzer, pick, rng } from "./helpers.ts";
 
 const root = mkdtempSync(join(tmpdir(), "airlock-shell-diff-"));

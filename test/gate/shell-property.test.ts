@@ -2,8 +2,8 @@
 // analysis still finds it, so its hard stop fires and the call is never allowed.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { shellQuote } from "../../src/gate/adapters/hook-input.ts";
 import { decide } from "../../src/gate/cascade.ts";
+import { shellQuote } from "../../src/sandbox/shell-quote.ts";
 import { analyzer, CTX, gateFrom, pick, rng } from "./helpers.ts";
 
 const GATE = gateFrom(`

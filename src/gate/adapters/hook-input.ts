@@ -1,4 +1,5 @@
 // Claude Code / Codex PreToolUse payloads → the calls the gate decides. Pure.
+import { shellQuote } from "../../sandbox/shell-quote.ts";
 import type { ToolCall } from "../call.ts";
 import type { GateDecision } from "../cascade.ts";
 
@@ -147,11 +148,6 @@ export function hookOutput(
       ...(updatedInput ? { updatedInput } : {}),
     },
   };
-}
-
-/** POSIX single-quoting. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 export function describeDecision(d: GateDecision): string {
