@@ -14,6 +14,8 @@ import { POLICY_LOCAL_HOST } from "./policy-local-routes.ts";
 import { splice } from "./relay.ts";
 import { pinDestination } from "./upstream.ts";
 
+/** Per-tunnel read buffer for the upstream→client direction. */
+const TUNNEL_READ_BYTES = 256 * 1024;
 const ESTABLISHED = "HTTP/1.1 200 Connection Established\r\n\r\n";
 const HOSTNAME = /^[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.?$/i;
 
@@ -129,21 +131,31 @@ function openTunnel(
 ): void {
   const dialAt = (index: number) => {
     const address = addresses[index] ?? t.address;
-    // Upstream→client is the bulk direction (downloads): read into fresh 256 KiB buffers and hand
-    // each one to the client without a copy (fewer, larger reads than the default 64 KiB).
+    // Upstream→client is the bulk direction (downloads): the kernel reads into one buffer owned by
+    // this tunnel, handed to the client socket without a copy. The next read may overwrite it only
+    // once the client socket took every byte (no per-read allocation, no garbage to collect, and
+    // the memory of a tunnel stays one buffer).
+    const buffer = Buffer.allocUnsafe(TUNNEL_READ_BYTES);
+    let waiting = false;
+    const flushed = () => {
+      if (waiting && socket.writableLength === 0) {
+        waiting = false;
+        upstream.resume();
+      }
+    };
     const upstream = netConnect({
       host: address,
       port: t.addressPort,
       noDelay: true,
       onread: {
-        buffer: () => Buffer.allocUnsafe(256 * 1024),
-        callback: (n: number, buf: Uint8Array) => {
+        buffer,
+        callback: (n: number, buf: Buffer) => {
           if (socket.destroyed) return false;
-          if (!socket.write(buf.subarray(0, n))) {
-            socket.once("drain", () => upstream.resume());
-            return false;
-          }
-          return true;
+          socket.write(buf.subarray(0, n), flushed);
+          // Written through to the kernel already (the usual case): read on into the same buffer.
+          if (socket.writableLength === 0) return true;
+          waiting = true;
+          return false;
         },
       },
     } as import("node:net").NetConnectOpts);
