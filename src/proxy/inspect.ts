@@ -6,12 +6,26 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { buildHttpEvent } from "../audit/ocsf.ts";
 import { checkAddresses, decideConnect, decideRequest } from "../policy/engine.ts";
-import { actorOf, type ProxyCore, requestDenial } from "./core.ts";
+import { actorOf, type InspectedTunnel, type ProxyCore, requestDenial } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
 import { hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
 import { type Destination, relayRequest, relayUpgrade } from "./relay.ts";
 
 type Verdict = { ok: false; response: ProxyResponse } | { ok: true; dest: Destination; path: string };
+
+/** Per tunnel: its destination (built once, so its TLS options are too) and the last Host header value that matched. */
+const perTunnel = new WeakMap<InspectedTunnel, { dest: Destination; hostHeader?: string }>();
+
+function tunnelCache(t: InspectedTunnel): { dest: Destination; hostHeader?: string } {
+  let cached = perTunnel.get(t);
+  if (!cached) {
+    cached = {
+      dest: { scheme: "https", host: t.host, port: t.port, address: t.address, addressPort: t.addressPort },
+    };
+    perTunnel.set(t, cached);
+  }
+  return cached;
+}
 
 function splitQuery(target: string): { path: string; query: string | null } {
   const q = target.indexOf("?");
@@ -43,8 +57,14 @@ function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
       rawPath,
     );
   }
-  const hostProblem = hostHeaderProblem(req.headers.host, t.host, t.port, 443);
-  if (hostProblem) return reject("host_header", hostProblem, rawPath);
+  const cached = tunnelCache(t);
+  const hostHeader = req.headers.host;
+  // The check is a pure function of the header's text: the same text as last time needs no new parse.
+  if (hostHeader === undefined || hostHeader !== cached.hostHeader) {
+    const hostProblem = hostHeaderProblem(hostHeader, t.host, t.port, 443);
+    if (hostProblem) return reject("host_header", hostProblem, rawPath);
+    cached.hostHeader = hostHeader;
+  }
 
   const gen = core.generation();
   if (gen.id !== t.generation && !t.trusted) {
@@ -89,7 +109,7 @@ function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
   const forwardPath = d.forwardPath ?? rawPath;
   return {
     ok: true,
-    dest: { scheme: "https", host: t.host, port: t.port, address: t.address, addressPort: t.addressPort },
+    dest: cached.dest,
     path: query === null ? forwardPath : `${forwardPath}?${query}`,
   };
 }

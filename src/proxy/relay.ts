@@ -6,7 +6,7 @@ import { isIP, connect as netConnect, type Socket } from "node:net";
 import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 import type { ProxyCore } from "./core.ts";
 import { errorResponse, rawResponse, sendResponse } from "./deny.ts";
-import { forwardableHeaders, headerObject } from "./upstream.ts";
+import { forwardableHeaders } from "./upstream.ts";
 
 export interface Destination {
   scheme: "http" | "https";
@@ -18,14 +18,27 @@ export interface Destination {
   addressPort: number;
 }
 
-function tlsOptions(core: ProxyCore, dest: Destination) {
-  return {
-    ...(isIP(dest.host) ? {} : { servername: dest.host }),
-    secureContext: core.trust,
-    // Verify against the name asked for, whatever address it was pinned to.
-    checkServerIdentity: (_name: string, cert: Parameters<typeof checkServerIdentity>[1]) =>
-      checkServerIdentity(dest.host, cert),
-  };
+interface TlsOptions {
+  servername?: string;
+  secureContext: import("node:tls").SecureContext;
+  checkServerIdentity: (name: string, cert: Parameters<typeof checkServerIdentity>[1]) => Error | undefined;
+}
+
+/** Computed once per destination object (an inspected tunnel reuses its destination for every request). */
+const tlsOptionsOf = new WeakMap<Destination, TlsOptions>();
+
+function tlsOptions(core: ProxyCore, dest: Destination): TlsOptions {
+  let options = tlsOptionsOf.get(dest);
+  if (!options) {
+    options = {
+      ...(isIP(dest.host) ? {} : { servername: dest.host }),
+      secureContext: core.trust,
+      // Verify against the name asked for, whatever address it was pinned to.
+      checkServerIdentity: (_name, cert) => checkServerIdentity(dest.host, cert),
+    };
+    tlsOptionsOf.set(dest, options);
+  }
+  return options;
 }
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -45,21 +58,22 @@ export function relayRequest(
   const length = req.headers["content-length"];
   const bodyless = req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
   const retryable = bodyless && SAFE.has(req.method ?? "");
-  const options = {
+  const base = {
     host: dest.address,
     port: dest.addressPort,
     method: req.method,
     path,
-    headers: headerObject(forwardableHeaders(req.rawHeaders)),
+    headers: forwardableHeaders(req.rawHeaders),
     setHost: false,
   };
+  const options =
+    dest.scheme === "https"
+      ? { ...base, ...tlsOptions(core, dest), agent: core.pools.https }
+      : { ...base, agent: core.pools.http };
   const attempt = (mayRetry: boolean) => {
-    const upReq =
-      dest.scheme === "https"
-        ? httpsRequest({ ...options, ...tlsOptions(core, dest), agent: core.pools.https })
-        : httpRequest({ ...options, agent: core.pools.http });
+    const upReq = dest.scheme === "https" ? httpsRequest(options) : httpRequest(options);
     upReq.on("response", (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, headerObject(forwardableHeaders(upRes.rawHeaders)));
+      res.writeHead(upRes.statusCode ?? 502, forwardableHeaders(upRes.rawHeaders));
       // .pipe() rather than stream.pipeline(): pipeline allocates abort signals (and a DOMException)
       // per call, a measurable cost on every keep-alive request.
       upRes.pipe(res);
@@ -105,8 +119,10 @@ export function relayUpgrade(
   path: string,
 ): void {
   const onReady = () => {
-    const lines = forwardableHeaders(req.rawHeaders, true).map(([k, v]) => `${k}: ${v}\r\n`);
-    upstream.write(`${req.method} ${path} HTTP/1.1\r\n${lines.join("")}\r\n`);
+    const headers = forwardableHeaders(req.rawHeaders, true);
+    let requestHead = `${req.method} ${path} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    upstream.write(`${requestHead}\r\n`);
     splice(client, upstream, head, core.limits.idleTimeoutMs);
   };
   const upstream: Socket =

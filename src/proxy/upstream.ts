@@ -135,33 +135,26 @@ const HOP_BY_HOP = new Set([
   "expect",
 ]);
 
-/** Raw header pairs minus hop-by-hop ones (and those the Connection header names). */
-export function forwardableHeaders(rawHeaders: readonly string[], keepUpgrade = false): [string, string][] {
-  const named = new Set<string>();
+/**
+ * Raw headers (flat `[name, value, ...]` as Node's rawHeaders) minus hop-by-hop ones and those
+ * the Connection header names; the same flat shape goes straight to http.request and writeHead,
+ * so names keep their case and repeated headers their order.
+ */
+export function forwardableHeaders(rawHeaders: readonly string[], keepUpgrade = false): string[] {
+  let named: Set<string> | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if ((rawHeaders[i] as string).toLowerCase() === "connection") {
+      named ??= new Set();
       for (const token of (rawHeaders[i + 1] as string).split(",")) named.add(token.trim().toLowerCase());
     }
   }
-  const out: [string, string][] = [];
+  const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
     const upgradeHeader = keepUpgrade && (lower === "upgrade" || lower === "connection");
-    if (!upgradeHeader && (HOP_BY_HOP.has(lower) || named.has(lower))) continue;
-    out.push([name, rawHeaders[i + 1] as string]);
-  }
-  return out;
-}
-
-/** Header pairs as Node's outgoing header object (repeated names become arrays). */
-export function headerObject(pairs: readonly [string, string][]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of pairs) {
-    const key = name.toLowerCase();
-    const prev = out[key];
-    if (prev === undefined) out[key] = value;
-    else out[key] = Array.isArray(prev) ? [...prev, value] : [prev, value];
+    if (!upgradeHeader && (HOP_BY_HOP.has(lower) || named?.has(lower))) continue;
+    out.push(name, rawHeaders[i + 1] as string);
   }
   return out;
 }
