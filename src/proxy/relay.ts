@@ -43,6 +43,8 @@ function tlsOptions(core: ProxyCore, dest: Destination): TlsOptions {
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
+type UpstreamOptions = import("node:https").RequestOptions;
+
 /**
  * Streams the request to the upstream and the response back. A safe, body-less request that
  * fails on a reused pooled socket (the upstream closed it while idle) is retried once on a
@@ -66,47 +68,66 @@ export function relayRequest(
     headers: forwardableHeaders(req.rawHeaders),
     setHost: false,
   };
-  const options =
+  const options: UpstreamOptions =
     dest.scheme === "https"
       ? { ...base, ...tlsOptions(core, dest), agent: core.pools.https }
       : { ...base, agent: core.pools.http };
-  const attempt = (mayRetry: boolean) => {
-    const upReq = dest.scheme === "https" ? httpsRequest(options) : httpRequest(options);
-    upReq.on("response", (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, forwardableHeaders(upRes.rawHeaders));
-      // .pipe() rather than stream.pipeline(): pipeline allocates abort signals (and a DOMException)
-      // per call, a measurable cost on every keep-alive request.
-      upRes.pipe(res);
-      upRes.once("error", () => res.destroy());
-      res.once("close", () => {
-        if (!upRes.complete) upRes.destroy();
-      });
-    });
-    upReq.on("error", (err) => {
-      if (mayRetry && upReq.reusedSocket && !res.headersSent && !res.destroyed) {
-        attempt(false);
-        return;
-      }
-      const code = (err as NodeJS.ErrnoException).code ?? err.message;
-      if (!res.headersSent) {
-        sendResponse(
-          res,
-          errorResponse("upstream_unreachable", `${dest.host}:${dest.port} (${dest.address}): ${code}`),
-        );
-      } else res.destroy();
-    });
-    if (bodyless) {
-      upReq.end();
+  if (bodyless) req.resume();
+  attempt(req, res, dest, options, bodyless, retryable);
+}
+
+// Module-level functions rather than closures made per request: tsx (keepNames) gives every
+// named closure its name with a defineProperty call each time one is created.
+function attempt(
+  req: IncomingMessage,
+  res: ServerResponse,
+  dest: Destination,
+  options: UpstreamOptions,
+  bodyless: boolean,
+  mayRetry: boolean,
+): void {
+  const upReq = dest.scheme === "https" ? httpsRequest(options) : httpRequest(options);
+  upReq.on("response", (upRes) => relayResponse(upRes, res));
+  upReq.on("error", (err) => {
+    if (mayRetry && upReq.reusedSocket && !res.headersSent && !res.destroyed) {
+      attempt(req, res, dest, options, bodyless, false);
       return;
     }
-    req.pipe(upReq);
-    req.once("error", () => upReq.destroy());
-    req.once("close", () => {
-      if (!req.complete) upReq.destroy();
-    });
-  };
-  if (bodyless) req.resume();
-  attempt(retryable);
+    const code = (err as NodeJS.ErrnoException).code ?? err.message;
+    if (!res.headersSent) {
+      sendResponse(
+        res,
+        errorResponse("upstream_unreachable", `${dest.host}:${dest.port} (${dest.address}): ${code}`),
+      );
+    } else res.destroy();
+  });
+  if (bodyless) {
+    upReq.end();
+    return;
+  }
+  req.pipe(upReq);
+  req.once("error", () => upReq.destroy());
+  req.once("close", () => {
+    if (!req.complete) upReq.destroy();
+  });
+}
+
+/**
+ * The upstream's response, streamed to the client with backpressure. By hand rather than
+ * .pipe() (which sets up and tears down eight listeners per response) or stream.pipeline()
+ * (which allocates abort signals and a DOMException per call): this runs for every request.
+ */
+function relayResponse(upRes: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(upRes.statusCode ?? 502, forwardableHeaders(upRes.rawHeaders));
+  upRes.on("data", (chunk: Buffer) => {
+    if (!res.write(chunk)) upRes.pause();
+  });
+  res.on("drain", () => upRes.resume());
+  upRes.once("end", () => res.end());
+  upRes.once("error", () => res.destroy());
+  res.once("close", () => {
+    if (!upRes.complete) upRes.destroy();
+  });
 }
 
 /** Opens the upstream for an upgrade, replays the request head, then splices both ways. */

@@ -135,6 +135,8 @@ const HOP_BY_HOP = new Set([
   "expect",
 ]);
 
+const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((name) => name.length));
+
 /**
  * Raw headers (flat `[name, value, ...]` as Node's rawHeaders) minus hop-by-hop ones and those
  * the Connection header names; the same flat shape goes straight to http.request and writeHead,
@@ -143,7 +145,8 @@ const HOP_BY_HOP = new Set([
 export function forwardableHeaders(rawHeaders: readonly string[], keepUpgrade = false): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).toLowerCase() === "connection") {
+    const name = rawHeaders[i] as string;
+    if (name.length === 10 && name.toLowerCase() === "connection") {
       named ??= new Set();
       for (const token of (rawHeaders[i + 1] as string).split(",")) named.add(token.trim().toLowerCase());
     }
@@ -151,9 +154,12 @@ export function forwardableHeaders(rawHeaders: readonly string[], keepUpgrade = 
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
-    const lower = name.toLowerCase();
-    const upgradeHeader = keepUpgrade && (lower === "upgrade" || lower === "connection");
-    if (!upgradeHeader && (HOP_BY_HOP.has(lower) || named?.has(lower))) continue;
+    // Most names cannot be hop-by-hop by their length alone: no lower-casing needed for those.
+    if (named !== undefined || HOP_BY_HOP_LENGTHS.has(name.length)) {
+      const lower = name.toLowerCase();
+      const upgradeHeader = keepUpgrade && (lower === "upgrade" || lower === "connection");
+      if (!upgradeHeader && (HOP_BY_HOP.has(lower) || named?.has(lower))) continue;
+    }
     out.push(name, rawHeaders[i + 1] as string);
   }
   return out;
