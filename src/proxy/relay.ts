@@ -6,6 +6,7 @@ import { isIP, connect as netConnect, type Socket } from "node:net";
 import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 import type { ProxyCore } from "./core.ts";
 import { errorResponse, rawResponse, sendResponse } from "./deny.ts";
+import type { UpstreamPool } from "./pool.ts";
 import { forwardableHeaders } from "./upstream.ts";
 
 export interface Destination {
@@ -45,6 +46,11 @@ const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
 type UpstreamOptions = import("node:https").RequestOptions;
 
+/** Node accepts any object with addRequest() as `agent` (documented "Agent-like object"); the types want an Agent. */
+function asAgent(pool: UpstreamPool): import("node:https").Agent {
+  return pool as unknown as import("node:https").Agent;
+}
+
 /**
  * Streams the request to the upstream and the response back. A safe, body-less request that
  * fails on a reused pooled socket (the upstream closed it while idle) is retried once on a
@@ -70,8 +76,8 @@ export function relayRequest(
   };
   const options: UpstreamOptions =
     dest.scheme === "https"
-      ? { ...base, ...tlsOptions(core, dest), agent: core.pools.https }
-      : { ...base, agent: core.pools.http };
+      ? { ...base, ...tlsOptions(core, dest), agent: asAgent(core.pools.https) }
+      : { ...base, agent: asAgent(core.pools.http) };
   if (bodyless) req.resume();
   attempt(req, res, dest, options, bodyless, retryable);
 }

@@ -4,12 +4,11 @@
 import { ADDRCONFIG } from "node:dns";
 import { lookup } from "node:dns/promises";
 import { existsSync, readFileSync } from "node:fs";
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
 import { isIP } from "node:net";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { type CompiledEndpoint, checkAddresses } from "../policy/engine.ts";
 import { normalizeHost } from "../policy/host.ts";
+import { UpstreamPool } from "./pool.ts";
 
 /** Name → every address (the proxy's own lookup; tests inject one). */
 export type Resolver = (host: string) => Promise<string[]>;
@@ -115,10 +114,9 @@ export function upstreamTrust(extraCAs: readonly string[]): SecureContext {
   return createSecureContext({ ca: [...system, ...rootCertificates, ...extraCAs], minVersion: "TLSv1.2" });
 }
 
-/** Keep-alive pools, one per scheme; the pool key includes the pinned address, port and servername. */
-export function createPools(idleTimeoutMs: number): { http: HttpAgent; https: HttpsAgent } {
-  const opts = { keepAlive: true, maxFreeSockets: 64, timeout: idleTimeoutMs, scheduling: "lifo" as const };
-  return { http: new HttpAgent(opts), https: new HttpsAgent(opts) };
+/** Keep-alive pools, one per scheme; the pool key is the pinned address, port and servername. */
+export function createPools(idleTimeoutMs: number): { http: UpstreamPool; https: UpstreamPool } {
+  return { http: new UpstreamPool(false, idleTimeoutMs), https: new UpstreamPool(true, idleTimeoutMs) };
 }
 
 /** Hop-by-hop headers and the proxy's own: never forwarded either way. */
