@@ -228,13 +228,21 @@ function get(host: string, path = "/", extra = ""): string {
 /**
  * Runs each path's operation once per round, rotating the order, so every path sees the same
  * machine noise (this box may have few cores shared by three processes). Returns ms per path.
+ * After each operation (untimed) `settle` waits until the children have finished the work a
+ * request leaves behind (audit lines, pool bookkeeping): otherwise one path's leftovers would
+ * run inside the next path's timing, on these few cores, and flatter whoever leaves the most.
+ * Warm-up: a tenth of the rounds (at least 20), so every process's hot code is optimised.
  */
-async function timeInterleaved(n: number, fns: Array<(() => Promise<void>) | null>): Promise<number[][]> {
+async function timeInterleaved(
+  n: number,
+  fns: Array<(() => Promise<void>) | null>,
+  settle: () => Promise<void>,
+): Promise<number[][]> {
   const live = fns
     .map((f, i) => [f, i] as const)
     .filter((x): x is readonly [() => Promise<void>, number] => !!x[0]);
   const out: number[][] = fns.map(() => []);
-  for (let round = -Math.min(20, n); round < n; round++) {
+  for (let round = -Math.max(20, Math.floor(n / 10)); round < n; round++) {
     for (let k = 0; k < live.length; k++) {
       const [fn, index] = live[(k + Math.max(round, 0)) % live.length] as readonly [
         () => Promise<void>,
@@ -243,6 +251,7 @@ async function timeInterleaved(n: number, fns: Array<(() => Promise<void>) | nul
       const t0 = performance.now();
       await fn();
       if (round >= 0) out[index]?.push(performance.now() - t0);
+      await settle();
     }
   }
   return out;
@@ -307,6 +316,22 @@ async function main(): Promise<void> {
   const up = (await upstream.ready) as UpstreamPorts;
   const proxies = child("--proxies", up);
   const px = (await proxies.ready) as ProxyPorts;
+  // A round trip through each child's event loop: answered once its pending work is done.
+  const settle = () =>
+    Promise.all(
+      [upstream.c, proxies.c].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            const onMessage = (m: unknown) => {
+              if (m !== "synced") return;
+              c.off("message", onMessage);
+              resolve();
+            };
+            c.on("message", onMessage);
+            c.send("sync");
+          }),
+      ),
+    ).then(() => {});
   const rows: Row[] = [];
   const peerNote = px.peerError ? `n/a: ${px.peerError}` : undefined;
 
@@ -322,16 +347,20 @@ async function main(): Promise<void> {
         if (status !== 200) throw new Error(`http via proxy: ${status}`);
         s.destroy();
       };
-      const [httpDirect, httpOurs, httpPeer] = await timeInterleaved(N_NEW, [
-        async () => {
-          const s = await dial(up.http);
-          s.write(get(`127.0.0.1:${up.http}`, "/", "Connection: close\r\n"));
-          await readResponse(s);
-          s.destroy();
-        },
-        httpVia(px.ours),
-        px.peer ? httpVia(px.peer) : null,
-      ]);
+      const [httpDirect, httpOurs, httpPeer] = await timeInterleaved(
+        N_NEW,
+        [
+          async () => {
+            const s = await dial(up.http);
+            s.write(get(`127.0.0.1:${up.http}`, "/", "Connection: close\r\n"));
+            await readResponse(s);
+            s.destroy();
+          },
+          httpVia(px.ours),
+          px.peer ? httpVia(px.peer) : null,
+        ],
+        settle,
+      );
       add(rows, "http_new", httpDirect, httpOurs, px.peer ? httpPeer : null, peerNote);
     }
 
@@ -344,16 +373,20 @@ async function main(): Promise<void> {
         await readResponse(t);
         t.destroy();
       };
-      const [httpsDirect, httpsOurs, httpsPeer] = await timeInterleaved(N_NEW, [
-        async () => {
-          const t = await tlsOver(null, up.https, TUNNEL_HOST, up.caPem);
-          t.write(get(TUNNEL_HOST, "/", "Connection: close\r\n"));
-          await readResponse(t);
-          t.destroy();
-        },
-        httpsVia(px.ours),
-        px.peer ? httpsVia(px.peer) : null,
-      ]);
+      const [httpsDirect, httpsOurs, httpsPeer] = await timeInterleaved(
+        N_NEW,
+        [
+          async () => {
+            const t = await tlsOver(null, up.https, TUNNEL_HOST, up.caPem);
+            t.write(get(TUNNEL_HOST, "/", "Connection: close\r\n"));
+            await readResponse(t);
+            t.destroy();
+          },
+          httpsVia(px.ours),
+          px.peer ? httpsVia(px.peer) : null,
+        ],
+        settle,
+      );
       add(rows, "https_l4_new", httpsDirect, httpsOurs, px.peer ? httpsPeer : null, peerNote);
     }
 
@@ -370,11 +403,11 @@ async function main(): Promise<void> {
         tlsOver(await connectVia(port, `${TUNNEL_HOST}:${up.https}`), 0, TUNNEL_HOST, up.caPem);
       const ours = await via(px.ours);
       const peer = px.peer ? await via(px.peer) : null;
-      const [kaDirect, kaOurs, kaPeer] = await timeInterleaved(N_KA, [
-        kaOn(direct),
-        kaOn(ours),
-        peer ? kaOn(peer) : null,
-      ]);
+      const [kaDirect, kaOurs, kaPeer] = await timeInterleaved(
+        N_KA,
+        [kaOn(direct), kaOn(ours), peer ? kaOn(peer) : null],
+        settle,
+      );
       for (const t of [direct, ours, peer]) t?.destroy();
       add(rows, "https_l4_ka", kaDirect, kaOurs, peer ? kaPeer : null, peerNote);
     }
@@ -391,11 +424,11 @@ async function main(): Promise<void> {
         tlsOver(await connectVia(port, `${HTTPS_HOST}:${up.https}`), 0, HTTPS_HOST, ca);
       const kaOursSock = await kaVia(px.ours, px.oursCaPem);
       const kaPeerSock = px.peerL7 && px.peerCaPem ? await kaVia(px.peerL7, px.peerCaPem) : null;
-      const [kaDirect, kaOurs, kaPeer] = await timeInterleaved(N_KA, [
-        kaOn(kaDirectSock),
-        kaOn(kaOursSock),
-        kaPeerSock ? kaOn(kaPeerSock) : null,
-      ]);
+      const [kaDirect, kaOurs, kaPeer] = await timeInterleaved(
+        N_KA,
+        [kaOn(kaDirectSock), kaOn(kaOursSock), kaPeerSock ? kaOn(kaPeerSock) : null],
+        settle,
+      );
       for (const t of [kaDirectSock, kaOursSock, kaPeerSock]) t?.destroy();
       add(rows, "https_l7_ka", kaDirect, kaOurs, kaPeerSock ? kaPeer : null, peerNote);
     }
@@ -511,6 +544,10 @@ function add(
 // ---------------------------------------------------------------- entry
 const role = process.argv[2];
 if (role === "--upstream" || role === "--proxies") {
+  // The client's settle(): answered after the work already queued in this event loop.
+  process.on("message", (m) => {
+    if (m === "sync") setImmediate(() => process.send?.("synced"));
+  });
   process.once("SIGTERM", () => {
     if (process.env.AIRLOCK_BENCH_CPU) {
       const u = process.cpuUsage();
