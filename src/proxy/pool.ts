@@ -21,6 +21,8 @@ export interface PoolRequestOptions {
 
 /** Idle sockets kept per destination; more are closed when they come back. */
 const MAX_IDLE_PER_KEY = 16;
+/** TLS sessions kept for resumption (one per destination, oldest dropped first). */
+const MAX_SESSIONS = 256;
 
 export class UpstreamPool {
   // Read by ClientRequest: a keep-alive agent (so it asks for keep-alive and hands sockets back).
@@ -31,6 +33,8 @@ export class UpstreamPool {
   readonly defaultPort: number;
   private readonly idle = new Map<string, Socket[]>();
   private readonly open = new Set<Socket>();
+  /** A new connection to a destination resumes its last TLS session (as Node's https.Agent does). */
+  private readonly sessions = new Map<string, Buffer>();
   private closed = false;
 
   constructor(
@@ -65,6 +69,7 @@ export class UpstreamPool {
     for (const socket of this.open) socket.destroy();
     this.open.clear();
     this.idle.clear();
+    this.sessions.clear();
   }
 
   private connect(key: string, options: PoolRequestOptions): Socket {
@@ -75,8 +80,19 @@ export class UpstreamPool {
           servername: options.servername,
           secureContext: options.secureContext,
           checkServerIdentity: options.checkServerIdentity,
+          session: this.sessions.get(key),
         })
       : netConnect({ host: options.host, port: options.port });
+    if (this.tls) {
+      socket.on("session", (session: Buffer) => {
+        this.sessions.delete(key);
+        this.sessions.set(key, session);
+        if (this.sessions.size > MAX_SESSIONS)
+          this.sessions.delete(this.sessions.keys().next().value as string);
+      });
+      // A session that led to a failed connection is not offered again.
+      socket.once("error", () => this.sessions.delete(key));
+    }
     socket.setNoDelay(true);
     this.open.add(socket);
     // An idle socket has no request listening: its errors end it here (and it leaves the pool).

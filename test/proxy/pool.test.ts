@@ -30,6 +30,8 @@ let port = 0;
 /** Upstream TCP connections accepted, and those closed (by either side). */
 let accepted = 0;
 let closed = 0;
+/** Upstream connections that resumed an earlier TLS session. */
+let resumed = 0;
 /** When set, the upstream drops the connection right after each response (no Connection: close). */
 let dropAfterResponse = false;
 
@@ -45,6 +47,7 @@ before(async () => {
   server.keepAliveTimeout = 60_000;
   server.on("secureConnection", (s: Socket) => {
     accepted++;
+    if ((s as import("node:tls").TLSSocket).isSessionReused()) resumed++;
     s.once("close", () => closed++);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -102,10 +105,11 @@ test("one upstream connection serves sequential requests, across client tunnels 
   });
 });
 
-test("a safe request on a socket the upstream dropped is retried on a fresh one", async () => {
+test("a safe request on a socket the upstream dropped is retried on a fresh one (resuming TLS)", async () => {
   dropAfterResponse = true;
   try {
     await withProxy(60_000, async (p) => {
+      const resumedBefore = resumed;
       const t = await tunnel(p);
       for (const path of ["/a", "/b", "/c", "/d"]) {
         const r = await requestOn(t, get(path));
@@ -113,6 +117,7 @@ test("a safe request on a socket the upstream dropped is retried on a fresh one"
         assert.equal(JSON.parse(r.body).url, path);
       }
       t.destroy();
+      assert.ok(resumed > resumedBefore, "new upstream connections resume the TLS session");
     });
   } finally {
     dropAfterResponse = false;
