@@ -31,7 +31,7 @@ const QUICK = process.argv.includes("--quick");
 const N_NEW = QUICK ? 60 : 300;
 const N_KA = QUICK ? 300 : 2000;
 const TUNNEL_MB = QUICK ? 64 : 256;
-const TUNNEL_ROUNDS = 3;
+const TUNNEL_ROUNDS = 5;
 const BODY = Buffer.alloc(1024, "a");
 const ONLY = process.argv
   .find((a) => a.startsWith("--only="))
