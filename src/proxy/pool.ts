@@ -15,6 +15,8 @@ export interface PoolRequestOptions {
   host: string;
   port: number;
   servername?: string;
+  /** The name the upstream certificate is verified against (relay.ts); a socket serves only that name. */
+  verifiedName?: string;
   secureContext?: CommonConnectionOptions["secureContext"];
   checkServerIdentity?: (name: string, cert: import("node:tls").PeerCertificate) => Error | undefined;
 }
@@ -47,7 +49,7 @@ export class UpstreamPool {
 
   /** Called by ClientRequest: hand it an idle socket for this destination, else a new one. */
   addRequest(req: ClientRequest, options: PoolRequestOptions): void {
-    const key = `${options.host}|${options.port}|${options.servername ?? ""}`;
+    const key = `${options.host}|${options.port}|${options.servername ?? ""}|${options.verifiedName ?? ""}`;
     const idle = this.idle.get(key);
     while (idle && idle.length > 0) {
       const socket = idle.pop() as Socket;

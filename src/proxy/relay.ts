@@ -21,6 +21,8 @@ export interface Destination {
 
 interface TlsOptions {
   servername?: string;
+  /** The name the certificate was checked against: part of the pool key (pool.ts). */
+  verifiedName: string;
   secureContext: import("node:tls").SecureContext;
   checkServerIdentity: (name: string, cert: Parameters<typeof checkServerIdentity>[1]) => Error | undefined;
 }
@@ -34,6 +36,7 @@ function tlsOptions(core: ProxyCore, dest: Destination): TlsOptions {
     options = {
       ...(isIP(dest.host) ? {} : { servername: dest.host }),
       secureContext: core.trust,
+      verifiedName: dest.host,
       // Verify against the name asked for, whatever address it was pinned to.
       checkServerIdentity: (_name, cert) => checkServerIdentity(dest.host, cert),
     };
