@@ -95,19 +95,28 @@ export async function handleConnect(
     );
     return;
   }
-  core.log(
-    buildNetworkEvent({
-      time: core.now(),
-      allowed: true,
-      host,
-      port,
-      ip: pin.address,
-      actor: actorOf(identity),
-      policy: decision.policy,
-      engine: decision.inspect ? "l7" : "l4",
-      reason: decision.reason,
-    }),
-  );
+  // The allow event is built from the decision's values and time, and written once the client has
+  // its answer (the 200, or the 502 when no tunnel came of it): the audit write then never sits
+  // between the upstream's connect and the 200 the client waits for.
+  const decidedAt = core.now();
+  let logged = false;
+  const logAllowed = (ip: string) => {
+    if (logged) return;
+    logged = true;
+    core.log(
+      buildNetworkEvent({
+        time: decidedAt,
+        allowed: true,
+        host,
+        port,
+        ip,
+        actor: actorOf(identity),
+        policy: decision.policy,
+        engine: decision.inspect ? "l7" : "l4",
+        reason: decision.reason,
+      }),
+    );
+  };
   const tunnel: InspectedTunnel = {
     host,
     port,
@@ -117,8 +126,8 @@ export async function handleConnect(
     generation: gen.id,
     identity,
   };
-  if (decision.inspect) await terminate(core, socket, head, tunnel);
-  else openTunnel(core, socket, head, tunnel, pin.addresses);
+  if (decision.inspect) await terminate(core, socket, head, tunnel, logAllowed);
+  else openTunnel(core, socket, head, tunnel, pin.addresses, logAllowed);
 }
 
 /** Dials the checked addresses in order (the next one only if a dial fails), then splices. */
@@ -128,6 +137,7 @@ function openTunnel(
   head: Buffer,
   t: InspectedTunnel,
   addresses: string[],
+  logAllowed: (ip: string) => void,
 ): void {
   const dialAt = (index: number) => {
     const address = addresses[index] ?? t.address;
@@ -167,6 +177,7 @@ function openTunnel(
       }
       const code = (err as NodeJS.ErrnoException).code ?? err.message;
       answer(socket, errorResponse("upstream_unreachable", `${t.host}:${t.port} (${address}): ${code}`));
+      logAllowed(address);
     };
     upstream.once("error", onError);
     upstream.setTimeout(core.limits.headerTimeoutMs, () => upstream.destroy(new Error("connect timeout")));
@@ -175,8 +186,12 @@ function openTunnel(
       upstream.setTimeout(0);
       socket.write(ESTABLISHED);
       splice(socket, upstream, head, core.limits.idleTimeoutMs, true);
+      logAllowed(address);
     });
-    const onClientClose = () => upstream.destroy();
+    const onClientClose = () => {
+      logAllowed(address);
+      upstream.destroy();
+    };
     socket.once("close", onClientClose);
     upstream.once("close", () => socket.off("close", onClientClose));
   };
@@ -184,10 +199,17 @@ function openTunnel(
 }
 
 /** Answers 200, then speaks TLS to the client as the CONNECT host with a leaf from the sandbox CA. */
-async function terminate(core: ProxyCore, socket: Socket, head: Buffer, t: InspectedTunnel): Promise<void> {
+async function terminate(
+  core: ProxyCore,
+  socket: Socket,
+  head: Buffer,
+  t: InspectedTunnel,
+  logAllowed: (ip: string) => void,
+): Promise<void> {
   const leaves = core.leaves;
   if (!leaves) {
     answer(socket, errorResponse("upstream_unreachable", "this proxy has no CA to inspect TLS"));
+    logAllowed(t.address);
     return;
   }
   let context: Awaited<ReturnType<typeof leaves.context>>;
@@ -198,10 +220,15 @@ async function terminate(core: ProxyCore, socket: Socket, head: Buffer, t: Inspe
       socket,
       errorResponse("upstream_unreachable", `cannot mint a certificate: ${(err as Error).message}`),
     );
+    logAllowed(t.address);
     return;
   }
-  if (socket.destroyed) return;
+  if (socket.destroyed) {
+    logAllowed(t.address);
+    return;
+  }
   socket.write(ESTABLISHED);
+  logAllowed(t.address);
   if (head.length > 0) socket.unshift(head);
   const tls = new TLSSocket(socket, {
     isServer: true,
