@@ -14,7 +14,8 @@ import { POLICY_LOCAL_HOST } from "./policy-local-routes.ts";
 import { splice } from "./relay.ts";
 import { pinDestination } from "./upstream.ts";
 
-/** Per-tunnel read buffer for the upstream→client direction. */
+/** A tunnel's read buffer for the upstream→client direction: first size, and size once it filled. */
+const TUNNEL_FIRST_READ_BYTES = 16 * 1024;
 const TUNNEL_READ_BYTES = 256 * 1024;
 const ESTABLISHED = "HTTP/1.1 200 Connection Established\r\n\r\n";
 const HOSTNAME = /^[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.?$/i;
@@ -141,11 +142,12 @@ function openTunnel(
 ): void {
   const dialAt = (index: number) => {
     const address = addresses[index] ?? t.address;
-    // Upstream→client is the bulk direction (downloads): the kernel reads into one buffer owned by
-    // this tunnel, handed to the client socket without a copy. The next read may overwrite it only
-    // once the client socket took every byte (no per-read allocation, no garbage to collect, and
-    // the memory of a tunnel stays one buffer).
-    const buffer = Buffer.allocUnsafe(TUNNEL_READ_BYTES);
+    // Upstream→client is the bulk direction (downloads): the kernel reads into a buffer owned by
+    // this tunnel, handed to the client socket without a copy, and read into again only once the
+    // client socket took every byte (no per-read allocation). It starts small (most tunnels carry
+    // a handshake and a few requests: thousands of large buffers would keep the garbage collector
+    // busy) and grows once when a read fills it (a download).
+    let buffer = Buffer.allocUnsafe(TUNNEL_FIRST_READ_BYTES);
     let waiting = false;
     const flushed = () => {
       if (waiting && socket.writableLength === 0) {
@@ -158,10 +160,15 @@ function openTunnel(
       port: t.addressPort,
       noDelay: true,
       onread: {
-        buffer,
+        // Asked after every read: the next one goes where this points.
+        buffer: () => buffer,
         callback: (n: number, buf: Buffer) => {
           if (socket.destroyed) return false;
           socket.write(buf.subarray(0, n), flushed);
+          if (n === buffer.length && buffer.length < TUNNEL_READ_BYTES) {
+            // A fresh buffer: the old one stays with its write until the socket is done with it.
+            buffer = Buffer.allocUnsafe(TUNNEL_READ_BYTES);
+          }
           // Written through to the kernel already (the usual case): read on into the same buffer.
           if (socket.writableLength === 0) return true;
           waiting = true;
