@@ -180,6 +180,12 @@ export function splice(
     upstream.destroy();
   };
   if (head.length > 0) upstream.write(head);
+  if (upstreamOnread) {
+    // A raw tunnel carries each direction on its own: a client that half-closes after its request
+    // (FIN) still gets the upstream's reply, and the other way round.
+    client.allowHalfOpen = true;
+    upstream.allowHalfOpen = true;
+  }
   client.pipe(upstream);
   // An `onread` upstream already writes to the client itself; it only needs its end passed on.
   if (upstreamOnread) upstream.once("end", () => client.end());

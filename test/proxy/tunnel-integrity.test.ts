@@ -12,6 +12,8 @@ const DIGEST = createHash("sha256").update(DATA).digest("hex");
 
 let upstream: Server;
 let upstreamPort = 0;
+let halfClose: Server;
+let halfClosePort = 0;
 let p: TestProxy;
 
 before(async () => {
@@ -35,6 +37,17 @@ before(async () => {
   upstreamPort = await new Promise<number>((r) =>
     upstream.listen(0, "127.0.0.1", () => r((upstream.address() as { port: number }).port)),
   );
+  // Answers only after the client's FIN: the reply must still travel back through the tunnel.
+  halfClose = createServer({ allowHalfOpen: true }, (s: Socket) => {
+    let got = "";
+    s.on("data", (d) => {
+      got += d;
+    });
+    s.on("end", () => setTimeout(() => s.end(`echo:${got}`), 20));
+  });
+  halfClosePort = await new Promise<number>((r) =>
+    halfClose.listen(0, "127.0.0.1", () => r((halfClose.address() as { port: number }).port)),
+  );
   p = await startProxy(
     policyFrom(`
 version: 1
@@ -42,16 +55,37 @@ network_policies:
   raw:
     endpoints:
       - { host: raw.example.com, port: 7000 }
+      - { host: half.example.com, port: 7000 }
     binaries:
       - path: /usr/bin/curl
 `),
-    { connectTo: [`raw.example.com:7000:127.0.0.1:${upstreamPort}`] },
+    {
+      connectTo: [
+        `raw.example.com:7000:127.0.0.1:${upstreamPort}`,
+        `half.example.com:7000:127.0.0.1:${halfClosePort}`,
+      ],
+    },
   );
 });
 
 after(async () => {
   await p.close();
   await new Promise<void>((r) => upstream.close(() => r()));
+  await new Promise<void>((r) => halfClose.close(() => r()));
+});
+
+test("a client that half-closes after its request still gets the reply", { timeout: 20_000 }, async () => {
+  const { status, socket } = await connectTunnel(p.port, "half.example.com:7000");
+  assert.equal(status, 200);
+  let reply = "";
+  socket.on("data", (d: Buffer) => {
+    reply += d;
+  });
+  const closed = new Promise((r) => socket.once("close", r));
+  socket.end("hello");
+  await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
+  assert.equal(reply, "echo:hello");
+  socket.destroy();
 });
 
 test("a tunnel delivers every byte intact to a client that pauses (backpressure)", {
