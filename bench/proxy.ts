@@ -1,12 +1,16 @@
 // bench/proxy: the egress proxy against a direct connection and against the peer
 // (@anthropic-ai/sandbox-runtime's HTTP proxy), side by side in one run, loopback only.
 //
-//   npx tsx bench/proxy.ts [--quick]
+//   npx tsx bench/proxy.ts [--quick] [--no-peer]
+//     [--only=http_new,https_l4_new,https_l4_ka,https_l7_ka,tunnel_mbps]
+//
+// Profiling: AIRLOCK_BENCH_PROF=<dir> runs the proxies' child with --cpu-prof into <dir>.
 //
 // Three processes so no two parties share an event loop: this one is the client; a child runs
 // the upstream servers; another child runs the proxies (ours and the peer's). Workloads:
 //   http_new      new-connection HTTP request (forward proxy, absolute-form)
 //   https_l4_new  new-connection HTTPS request through a CONNECT tunnel (L4, spliced)
+//   https_l4_ka   keep-alive HTTPS request through a CONNECT tunnel (reference: one more hop, no target)
 //   https_l7_ka   keep-alive HTTPS request through TLS termination (L7, every request decided)
 //   tunnel_mbps   raw throughput through a CONNECT tunnel
 // Figures: p50/p99 latency (ms) and each p50 as a ratio against direct; MB/s and ratio.
@@ -27,8 +31,15 @@ const QUICK = process.argv.includes("--quick");
 const N_NEW = QUICK ? 60 : 300;
 const N_KA = QUICK ? 300 : 2000;
 const TUNNEL_MB = QUICK ? 64 : 256;
-const TUNNEL_ROUNDS = 3;
+const TUNNEL_ROUNDS = 5;
 const BODY = Buffer.alloc(1024, "a");
+const ONLY = process.argv
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",");
+const runs = (workload: string) => !ONLY || ONLY.includes(workload);
+const PROF_DIR = process.env.AIRLOCK_BENCH_PROF;
+const NO_PEER = process.argv.includes("--no-peer");
 
 interface UpstreamPorts {
   http: number;
@@ -125,6 +136,7 @@ network_policies:
     oursCaPem: ca.certPem,
   };
   try {
+    if (NO_PEER) throw new Error("left out (--no-peer)");
     // The peer: its standalone HTTP proxy module, allow-all filter, names pinned to loopback.
     const base = "@anthropic-ai/sandbox-runtime/dist/sandbox";
     const { createHttpProxyServer } = await import(`${base}/http-proxy.js`);
@@ -216,13 +228,21 @@ function get(host: string, path = "/", extra = ""): string {
 /**
  * Runs each path's operation once per round, rotating the order, so every path sees the same
  * machine noise (this box may have few cores shared by three processes). Returns ms per path.
+ * After each operation (untimed) `settle` waits until the children have finished the work a
+ * request leaves behind (audit lines, pool bookkeeping): otherwise one path's leftovers would
+ * run inside the next path's timing, on these few cores, and flatter whoever leaves the most.
+ * Warm-up: a tenth of the rounds (at least 20), so every process's hot code is optimised.
  */
-async function timeInterleaved(n: number, fns: Array<(() => Promise<void>) | null>): Promise<number[][]> {
+async function timeInterleaved(
+  n: number,
+  fns: Array<(() => Promise<void>) | null>,
+  settle: () => Promise<void>,
+): Promise<number[][]> {
   const live = fns
     .map((f, i) => [f, i] as const)
     .filter((x): x is readonly [() => Promise<void>, number] => !!x[0]);
   const out: number[][] = fns.map(() => []);
-  for (let round = -Math.min(20, n); round < n; round++) {
+  for (let round = -Math.max(20, Math.floor(n / 10)); round < n; round++) {
     for (let k = 0; k < live.length; k++) {
       const [fn, index] = live[(k + Math.max(round, 0)) % live.length] as readonly [
         () => Promise<void>,
@@ -231,6 +251,7 @@ async function timeInterleaved(n: number, fns: Array<(() => Promise<void>) | nul
       const t0 = performance.now();
       await fn();
       if (round >= 0) out[index]?.push(performance.now() - t0);
+      await settle();
     }
   }
   return out;
@@ -276,8 +297,12 @@ async function throughput(opens: Array<(() => Promise<Socket>) | null>): Promise
 async function main(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const child = (role: string, arg?: unknown) => {
-    const c = fork(self, [role], {
-      execArgv: ["--import", "tsx"],
+    const c = fork(self, [role, ...process.argv.slice(2)], {
+      execArgv: [
+        "--import",
+        "tsx",
+        ...(PROF_DIR && role === "--proxies" ? ["--cpu-prof", `--cpu-prof-dir=${PROF_DIR}`] : []),
+      ],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const ready = new Promise<unknown>((resolve, reject) => {
@@ -291,118 +316,175 @@ async function main(): Promise<void> {
   const up = (await upstream.ready) as UpstreamPorts;
   const proxies = child("--proxies", up);
   const px = (await proxies.ready) as ProxyPorts;
+  // A round trip through each child's event loop: answered once its pending work is done.
+  const settle = () =>
+    Promise.all(
+      [upstream.c, proxies.c].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            const onMessage = (m: unknown) => {
+              if (m !== "synced") return;
+              c.off("message", onMessage);
+              resolve();
+            };
+            c.on("message", onMessage);
+            c.send("sync");
+          }),
+      ),
+    ).then(() => {});
   const rows: Row[] = [];
   const peerNote = px.peerError ? `n/a: ${px.peerError}` : undefined;
 
   try {
     // 1. new-connection HTTP request
-    const httpVia = (port: number) => async () => {
-      const s = await dial(port);
-      s.write(
-        `GET http://${HTTP_HOST}:${up.http}/ HTTP/1.1\r\nHost: ${HTTP_HOST}:${up.http}\r\nConnection: close\r\n\r\n`,
-      );
-      const status = await readResponse(s);
-      if (status !== 200) throw new Error(`http via proxy: ${status}`);
-      s.destroy();
-    };
-    const [httpDirect, httpOurs, httpPeer] = await timeInterleaved(N_NEW, [
-      async () => {
-        const s = await dial(up.http);
-        s.write(get(`127.0.0.1:${up.http}`, "/", "Connection: close\r\n"));
-        await readResponse(s);
+    if (runs("http_new")) {
+      const httpVia = (port: number) => async () => {
+        const s = await dial(port);
+        s.write(
+          `GET http://${HTTP_HOST}:${up.http}/ HTTP/1.1\r\nHost: ${HTTP_HOST}:${up.http}\r\nConnection: close\r\n\r\n`,
+        );
+        const status = await readResponse(s);
+        if (status !== 200) throw new Error(`http via proxy: ${status}`);
         s.destroy();
-      },
-      httpVia(px.ours),
-      px.peer ? httpVia(px.peer) : null,
-    ]);
-    add(rows, "http_new", httpDirect, httpOurs, px.peer ? httpPeer : null, peerNote);
+      };
+      const [httpDirect, httpOurs, httpPeer] = await timeInterleaved(
+        N_NEW,
+        [
+          async () => {
+            const s = await dial(up.http);
+            s.write(get(`127.0.0.1:${up.http}`, "/", "Connection: close\r\n"));
+            await readResponse(s);
+            s.destroy();
+          },
+          httpVia(px.ours),
+          px.peer ? httpVia(px.peer) : null,
+        ],
+        settle,
+      );
+      add(rows, "http_new", httpDirect, httpOurs, px.peer ? httpPeer : null, peerNote);
+    }
 
     // 2. new-connection HTTPS through the L4 tunnel
-    const httpsVia = (port: number) => async () => {
-      const s = await connectVia(port, `${TUNNEL_HOST}:${up.https}`);
-      const t = await tlsOver(s, 0, TUNNEL_HOST, up.caPem);
-      t.write(get(TUNNEL_HOST, "/", "Connection: close\r\n"));
-      await readResponse(t);
-      t.destroy();
-    };
-    const [httpsDirect, httpsOurs, httpsPeer] = await timeInterleaved(N_NEW, [
-      async () => {
-        const t = await tlsOver(null, up.https, TUNNEL_HOST, up.caPem);
+    if (runs("https_l4_new")) {
+      const httpsVia = (port: number) => async () => {
+        const s = await connectVia(port, `${TUNNEL_HOST}:${up.https}`);
+        const t = await tlsOver(s, 0, TUNNEL_HOST, up.caPem);
         t.write(get(TUNNEL_HOST, "/", "Connection: close\r\n"));
         await readResponse(t);
         t.destroy();
-      },
-      httpsVia(px.ours),
-      px.peer ? httpsVia(px.peer) : null,
-    ]);
-    add(rows, "https_l4_new", httpsDirect, httpsOurs, px.peer ? httpsPeer : null, peerNote);
+      };
+      const [httpsDirect, httpsOurs, httpsPeer] = await timeInterleaved(
+        N_NEW,
+        [
+          async () => {
+            const t = await tlsOver(null, up.https, TUNNEL_HOST, up.caPem);
+            t.write(get(TUNNEL_HOST, "/", "Connection: close\r\n"));
+            await readResponse(t);
+            t.destroy();
+          },
+          httpsVia(px.ours),
+          px.peer ? httpsVia(px.peer) : null,
+        ],
+        settle,
+      );
+      add(rows, "https_l4_new", httpsDirect, httpsOurs, px.peer ? httpsPeer : null, peerNote);
+    }
+
+    // 2b. reference, no target: keep-alive HTTPS request through the L4 tunnel (spliced bytes).
+    // The cost of one more process on the path with nothing decided; the floor under https_l7_ka.
+    if (runs("https_l4_ka")) {
+      const kaOn = (t: TLSSocket) => async () => {
+        t.write(get(TUNNEL_HOST, "/repos/o/r"));
+        const status = await readResponse(t);
+        if (status !== 200) throw new Error(`keep-alive request: ${status}`);
+      };
+      const direct = await tlsOver(null, up.https, TUNNEL_HOST, up.caPem);
+      const via = async (port: number) =>
+        tlsOver(await connectVia(port, `${TUNNEL_HOST}:${up.https}`), 0, TUNNEL_HOST, up.caPem);
+      const ours = await via(px.ours);
+      const peer = px.peer ? await via(px.peer) : null;
+      const [kaDirect, kaOurs, kaPeer] = await timeInterleaved(
+        N_KA,
+        [kaOn(direct), kaOn(ours), peer ? kaOn(peer) : null],
+        settle,
+      );
+      for (const t of [direct, ours, peer]) t?.destroy();
+      add(rows, "https_l4_ka", kaDirect, kaOurs, peer ? kaPeer : null, peerNote);
+    }
 
     // 3. keep-alive HTTPS request through L7 termination (one connection per path, reused)
-    const kaOn = (t: TLSSocket) => async () => {
-      t.write(get(`${HTTPS_HOST}:${up.https}`, "/repos/o/r"));
-      const status = await readResponse(t);
-      if (status !== 200) throw new Error(`keep-alive request: ${status}`);
-    };
-    const kaDirectSock = await tlsOver(null, up.https, HTTPS_HOST, up.caPem);
-    const kaVia = async (port: number, ca: string) =>
-      tlsOver(await connectVia(port, `${HTTPS_HOST}:${up.https}`), 0, HTTPS_HOST, ca);
-    const kaOursSock = await kaVia(px.ours, px.oursCaPem);
-    const kaPeerSock = px.peerL7 && px.peerCaPem ? await kaVia(px.peerL7, px.peerCaPem) : null;
-    const [kaDirect, kaOurs, kaPeer] = await timeInterleaved(N_KA, [
-      kaOn(kaDirectSock),
-      kaOn(kaOursSock),
-      kaPeerSock ? kaOn(kaPeerSock) : null,
-    ]);
-    for (const t of [kaDirectSock, kaOursSock, kaPeerSock]) t?.destroy();
-    add(rows, "https_l7_ka", kaDirect, kaOurs, kaPeerSock ? kaPeer : null, peerNote);
+    if (runs("https_l7_ka")) {
+      const kaOn = (t: TLSSocket) => async () => {
+        t.write(get(`${HTTPS_HOST}:${up.https}`, "/repos/o/r"));
+        const status = await readResponse(t);
+        if (status !== 200) throw new Error(`keep-alive request: ${status}`);
+      };
+      const kaDirectSock = await tlsOver(null, up.https, HTTPS_HOST, up.caPem);
+      const kaVia = async (port: number, ca: string) =>
+        tlsOver(await connectVia(port, `${HTTPS_HOST}:${up.https}`), 0, HTTPS_HOST, ca);
+      const kaOursSock = await kaVia(px.ours, px.oursCaPem);
+      const kaPeerSock = px.peerL7 && px.peerCaPem ? await kaVia(px.peerL7, px.peerCaPem) : null;
+      const [kaDirect, kaOurs, kaPeer] = await timeInterleaved(
+        N_KA,
+        [kaOn(kaDirectSock), kaOn(kaOursSock), kaPeerSock ? kaOn(kaPeerSock) : null],
+        settle,
+      );
+      for (const t of [kaDirectSock, kaOursSock, kaPeerSock]) t?.destroy();
+      add(rows, "https_l7_ka", kaDirect, kaOurs, kaPeerSock ? kaPeer : null, peerNote);
+    }
 
     // 4. tunnel throughput
-    const [tpDirectOr, tpOursOr, tpPeer] = await throughput([
-      () => dial(up.raw),
-      () => connectVia(px.ours, `${RAW_HOST}:${up.raw}`),
-      px.peer ? () => connectVia(px.peer as number, `${RAW_HOST}:${up.raw}`) : null,
-    ]);
-    const tpDirect = tpDirectOr as number;
-    const tpOurs = tpOursOr as number;
-    rows.push({
-      workload: "tunnel_mbps",
-      path: "direct",
-      p50: tpDirect,
-      p99: tpDirect,
-      ratio: 1,
-      unit: "MB/s",
-    });
-    rows.push({
-      workload: "tunnel_mbps",
-      path: "airlock",
-      p50: tpOurs,
-      p99: tpOurs,
-      ratio: tpOurs / tpDirect,
-      unit: "MB/s",
-    });
-    rows.push(
-      tpPeer === null || tpPeer === undefined
-        ? {
-            workload: "tunnel_mbps",
-            path: "sandbox-runtime",
-            p50: 0,
-            p99: 0,
-            ratio: null,
-            unit: "MB/s",
-            note: peerNote,
-          }
-        : {
-            workload: "tunnel_mbps",
-            path: "sandbox-runtime",
-            p50: tpPeer,
-            p99: tpPeer,
-            ratio: tpPeer / tpDirect,
-            unit: "MB/s",
-          },
-    );
+    if (runs("tunnel_mbps")) {
+      const [tpDirectOr, tpOursOr, tpPeer] = await throughput([
+        () => dial(up.raw),
+        () => connectVia(px.ours, `${RAW_HOST}:${up.raw}`),
+        px.peer ? () => connectVia(px.peer as number, `${RAW_HOST}:${up.raw}`) : null,
+      ]);
+      const tpDirect = tpDirectOr as number;
+      const tpOurs = tpOursOr as number;
+      rows.push({
+        workload: "tunnel_mbps",
+        path: "direct",
+        p50: tpDirect,
+        p99: tpDirect,
+        ratio: 1,
+        unit: "MB/s",
+      });
+      rows.push({
+        workload: "tunnel_mbps",
+        path: "airlock",
+        p50: tpOurs,
+        p99: tpOurs,
+        ratio: tpOurs / tpDirect,
+        unit: "MB/s",
+      });
+      rows.push(
+        tpPeer === null || tpPeer === undefined
+          ? {
+              workload: "tunnel_mbps",
+              path: "sandbox-runtime",
+              p50: 0,
+              p99: 0,
+              ratio: null,
+              unit: "MB/s",
+              note: peerNote,
+            }
+          : {
+              workload: "tunnel_mbps",
+              path: "sandbox-runtime",
+              p50: tpPeer,
+              p99: tpPeer,
+              ratio: tpPeer / tpDirect,
+              unit: "MB/s",
+            },
+      );
+    }
   } finally {
     upstream.c.kill();
+    // SIGTERM ends the children through process.exit, so a --cpu-prof profile is written.
+    const exited = new Promise((r) => proxies.c.once("exit", r));
     proxies.c.kill();
+    await exited;
   }
 
   const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(3));
@@ -461,6 +543,19 @@ function add(
 
 // ---------------------------------------------------------------- entry
 const role = process.argv[2];
+if (role === "--upstream" || role === "--proxies") {
+  // The client's settle(): answered after the work already queued in this event loop.
+  process.on("message", (m) => {
+    if (m === "sync") setImmediate(() => process.send?.("synced"));
+  });
+  process.once("SIGTERM", () => {
+    if (process.env.AIRLOCK_BENCH_CPU) {
+      const u = process.cpuUsage();
+      console.error(`${role} cpu user=${u.user / 1000} ms sys=${u.system / 1000} ms`);
+    }
+    process.exit(0);
+  });
+}
 if (role === "--upstream") {
   serveUpstream().catch((err) => {
     console.error(err);

@@ -14,6 +14,9 @@ import { POLICY_LOCAL_HOST } from "./policy-local-routes.ts";
 import { splice } from "./relay.ts";
 import { pinDestination } from "./upstream.ts";
 
+/** A tunnel's read buffer for the upstream→client direction: first size, and size once it filled. */
+const TUNNEL_FIRST_READ_BYTES = 16 * 1024;
+const TUNNEL_READ_BYTES = 256 * 1024;
 const ESTABLISHED = "HTTP/1.1 200 Connection Established\r\n\r\n";
 const HOSTNAME = /^[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.?$/i;
 
@@ -93,19 +96,28 @@ export async function handleConnect(
     );
     return;
   }
-  core.log(
-    buildNetworkEvent({
-      time: core.now(),
-      allowed: true,
-      host,
-      port,
-      ip: pin.address,
-      actor: actorOf(identity),
-      policy: decision.policy,
-      engine: decision.inspect ? "l7" : "l4",
-      reason: decision.reason,
-    }),
-  );
+  // The allow event is built from the decision's values and time, and written once the client has
+  // its answer (the 200, or the 502 when no tunnel came of it): the audit write then never sits
+  // between the upstream's connect and the 200 the client waits for.
+  const decidedAt = core.now();
+  let logged = false;
+  const logAllowed = (ip: string) => {
+    if (logged) return;
+    logged = true;
+    core.log(
+      buildNetworkEvent({
+        time: decidedAt,
+        allowed: true,
+        host,
+        port,
+        ip,
+        actor: actorOf(identity),
+        policy: decision.policy,
+        engine: decision.inspect ? "l7" : "l4",
+        reason: decision.reason,
+      }),
+    );
+  };
   const tunnel: InspectedTunnel = {
     host,
     port,
@@ -115,8 +127,8 @@ export async function handleConnect(
     generation: gen.id,
     identity,
   };
-  if (decision.inspect) await terminate(core, socket, head, tunnel);
-  else openTunnel(core, socket, head, tunnel, pin.addresses);
+  if (decision.inspect) await terminate(core, socket, head, tunnel, logAllowed);
+  else openTunnel(core, socket, head, tunnel, pin.addresses, logAllowed);
 }
 
 /** Dials the checked addresses in order (the next one only if a dial fails), then splices. */
@@ -126,24 +138,41 @@ function openTunnel(
   head: Buffer,
   t: InspectedTunnel,
   addresses: string[],
+  logAllowed: (ip: string) => void,
 ): void {
   const dialAt = (index: number) => {
     const address = addresses[index] ?? t.address;
-    // Upstream→client is the bulk direction (downloads): read into fresh 256 KiB buffers and hand
-    // each one to the client without a copy (fewer, larger reads than the default 64 KiB).
+    // Upstream→client is the bulk direction (downloads): the kernel reads into a buffer owned by
+    // this tunnel, handed to the client socket without a copy, and read into again only once the
+    // client socket took every byte (no per-read allocation). It starts small (most tunnels carry
+    // a handshake and a few requests: thousands of large buffers would keep the garbage collector
+    // busy) and grows once when a read fills it (a download).
+    let buffer = Buffer.allocUnsafe(TUNNEL_FIRST_READ_BYTES);
+    let waiting = false;
+    const flushed = () => {
+      if (waiting && socket.writableLength === 0) {
+        waiting = false;
+        upstream.resume();
+      }
+    };
     const upstream = netConnect({
       host: address,
       port: t.addressPort,
       noDelay: true,
       onread: {
-        buffer: () => Buffer.allocUnsafe(256 * 1024),
-        callback: (n: number, buf: Uint8Array) => {
+        // Asked after every read: the next one goes where this points.
+        buffer: () => buffer,
+        callback: (n: number, buf: Buffer) => {
           if (socket.destroyed) return false;
-          if (!socket.write(buf.subarray(0, n))) {
-            socket.once("drain", () => upstream.resume());
-            return false;
+          socket.write(buf.subarray(0, n), flushed);
+          if (n === buffer.length && buffer.length < TUNNEL_READ_BYTES) {
+            // A fresh buffer: the old one stays with its write until the socket is done with it.
+            buffer = Buffer.allocUnsafe(TUNNEL_READ_BYTES);
           }
-          return true;
+          // Written through to the kernel already (the usual case): read on into the same buffer.
+          if (socket.writableLength === 0) return true;
+          waiting = true;
+          return false;
         },
       },
     } as import("node:net").NetConnectOpts);
@@ -155,6 +184,7 @@ function openTunnel(
       }
       const code = (err as NodeJS.ErrnoException).code ?? err.message;
       answer(socket, errorResponse("upstream_unreachable", `${t.host}:${t.port} (${address}): ${code}`));
+      logAllowed(address);
     };
     upstream.once("error", onError);
     upstream.setTimeout(core.limits.headerTimeoutMs, () => upstream.destroy(new Error("connect timeout")));
@@ -163,8 +193,12 @@ function openTunnel(
       upstream.setTimeout(0);
       socket.write(ESTABLISHED);
       splice(socket, upstream, head, core.limits.idleTimeoutMs, true);
+      logAllowed(address);
     });
-    const onClientClose = () => upstream.destroy();
+    const onClientClose = () => {
+      logAllowed(address);
+      upstream.destroy();
+    };
     socket.once("close", onClientClose);
     upstream.once("close", () => socket.off("close", onClientClose));
   };
@@ -172,10 +206,17 @@ function openTunnel(
 }
 
 /** Answers 200, then speaks TLS to the client as the CONNECT host with a leaf from the sandbox CA. */
-async function terminate(core: ProxyCore, socket: Socket, head: Buffer, t: InspectedTunnel): Promise<void> {
+async function terminate(
+  core: ProxyCore,
+  socket: Socket,
+  head: Buffer,
+  t: InspectedTunnel,
+  logAllowed: (ip: string) => void,
+): Promise<void> {
   const leaves = core.leaves;
   if (!leaves) {
     answer(socket, errorResponse("upstream_unreachable", "this proxy has no CA to inspect TLS"));
+    logAllowed(t.address);
     return;
   }
   let context: Awaited<ReturnType<typeof leaves.context>>;
@@ -186,10 +227,15 @@ async function terminate(core: ProxyCore, socket: Socket, head: Buffer, t: Inspe
       socket,
       errorResponse("upstream_unreachable", `cannot mint a certificate: ${(err as Error).message}`),
     );
+    logAllowed(t.address);
     return;
   }
-  if (socket.destroyed) return;
+  if (socket.destroyed) {
+    logAllowed(t.address);
+    return;
+  }
   socket.write(ESTABLISHED);
+  logAllowed(t.address);
   if (head.length > 0) socket.unshift(head);
   const tls = new TLSSocket(socket, {
     isServer: true,

@@ -6,7 +6,7 @@ import { buildHttpEvent } from "../audit/ocsf.ts";
 import { decideConnect, decideRequest } from "../policy/engine.ts";
 import { actorOf, type ProcessIdentity, type ProxyCore, requestDenial, UNIDENTIFIED_REASON } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
-import { hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
+import { hostHeaderIn, hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
 import { POLICY_LOCAL_HOST, POLICY_LOCAL_PORT } from "./policy-local-routes.ts";
 import { type Destination, relayRequest, relayUpgrade } from "./relay.ts";
 import { pinDestination } from "./upstream.ts";
@@ -68,7 +68,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
   const gen = core.generation();
   const connect = decideConnect(gen.cp, host, port, identity);
   if (connect.decision === "allow") {
-    const hostProblem = hostHeaderProblem(req.headers.host, host, port, 80);
+    const hostProblem = hostHeaderProblem(hostHeaderIn(req.rawHeaders), host, port, 80);
     if (hostProblem) {
       return {
         kind: "answer",

@@ -40,17 +40,41 @@ export function parseAbsoluteForm(url: string): AbsoluteTarget | null {
   return { scheme, ...parsed, target };
 }
 
+/** Marks a request with more than one Host header (RFC 9112 §3.2: never acceptable). */
+export const SEVERAL_HOST_HEADERS = Symbol("several Host headers");
+
+/**
+ * The Host header's value, read from the raw headers: the check must see every Host line the
+ * upstream will see (the parsed `req.headers.host` keeps only the first one).
+ */
+export function hostHeaderIn(
+  rawHeaders: readonly string[],
+): string | undefined | typeof SEVERAL_HOST_HEADERS {
+  let value: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === "host") {
+      if (value !== undefined) return SEVERAL_HOST_HEADERS;
+      value = rawHeaders[i + 1] as string;
+    }
+  }
+  return value;
+}
+
 /**
  * Null when the Host header names host:port (its port may be omitted for the default port),
  * else why not. A missing Host header is a mismatch: HTTP/1.1 requires it.
  */
 export function hostHeaderProblem(
-  header: string | undefined,
+  header: string | undefined | typeof SEVERAL_HOST_HEADERS,
   host: string,
   port: number,
   defaultPort: number,
 ): string | null {
   if (header === undefined) return `the request has no Host header (expected ${host})`;
+  if (header === SEVERAL_HOST_HEADERS) {
+    return `the request has more than one Host header (expected one naming ${host}; domain fronting is not allowed)`;
+  }
   const parsed = parseAuthority(header.trim(), defaultPort);
   if (parsed && parsed.host === normalizeHost(host) && parsed.port === port) return null;
   // Header values never reach a log line: only a parsed, well-formed host name is named.

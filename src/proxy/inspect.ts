@@ -6,16 +6,47 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { buildHttpEvent } from "../audit/ocsf.ts";
 import { checkAddresses, decideConnect, decideRequest } from "../policy/engine.ts";
-import { actorOf, type ProxyCore, requestDenial } from "./core.ts";
+import { actorOf, type DenyRecord, type InspectedTunnel, type ProxyCore, requestDenial } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
-import { hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
+import { hostHeaderIn, hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
 import { type Destination, relayRequest, relayUpgrade } from "./relay.ts";
 
 type Verdict = { ok: false; response: ProxyResponse } | { ok: true; dest: Destination; path: string };
 
+/** Per tunnel: its destination (built once, so its TLS options are too) and the last Host header value that matched. */
+const perTunnel = new WeakMap<InspectedTunnel, { dest: Destination; hostHeader?: string }>();
+
+function tunnelCache(t: InspectedTunnel): { dest: Destination; hostHeader?: string } {
+  let cached = perTunnel.get(t);
+  if (!cached) {
+    cached = {
+      dest: { scheme: "https", host: t.host, port: t.port, address: t.address, addressPort: t.addressPort },
+    };
+    perTunnel.set(t, cached);
+  }
+  return cached;
+}
+
 function splitQuery(target: string): { path: string; query: string | null } {
   const q = target.indexOf("?");
   return q === -1 ? { path: target, query: null } : { path: target.slice(0, q), query: target.slice(q + 1) };
+}
+
+type Base = Pick<DenyRecord, "scheme" | "host" | "port" | "identity" | "method">;
+
+/** A refusal by a check before the policy (no closure per request: tsx names every one it creates). */
+function refuse(
+  core: ProxyCore,
+  base: Base,
+  target: string,
+  engine: string,
+  reason: string,
+  path: string | null,
+): Verdict {
+  return {
+    ok: false,
+    response: core.deny({ ...base, layer: "l7", engine, policy: null, reason, path, target }),
+  };
 }
 
 function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
@@ -23,28 +54,40 @@ function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
   if (!t) return { ok: false, response: errorResponse("invalid_request", "not an inspected connection") };
   const method = (req.method ?? "GET").toUpperCase();
   let target = req.url ?? "/";
-  const base = { scheme: "https" as const, host: t.host, port: t.port, identity: t.identity, method };
-  const reject = (engine: string, reason: string, path: string | null): Verdict => ({
-    ok: false,
-    response: core.deny({ ...base, layer: "l7", engine, policy: null, reason, path, target }),
-  });
+  const base: Base = { scheme: "https", host: t.host, port: t.port, identity: t.identity, method };
   if (!target.startsWith("/")) {
     const abs = parseAbsoluteForm(target);
     if (abs?.scheme !== "https" || abs.host !== t.host || abs.port !== t.port) {
-      return reject("host_header", `request target does not name ${t.host}:${t.port}`, null);
+      return refuse(
+        core,
+        base,
+        target,
+        "host_header",
+        `request target does not name ${t.host}:${t.port}`,
+        null,
+      );
     }
     target = abs.target;
   }
   const rawPath = splitQuery(target).path;
   if (t.sniMismatch !== undefined) {
-    return reject(
+    return refuse(
+      core,
+      base,
+      target,
       "sni",
       `TLS SNI "${t.sniMismatch}" does not match CONNECT host ${t.host} (domain fronting is not allowed)`,
       rawPath,
     );
   }
-  const hostProblem = hostHeaderProblem(req.headers.host, t.host, t.port, 443);
-  if (hostProblem) return reject("host_header", hostProblem, rawPath);
+  const cached = tunnelCache(t);
+  const hostHeader = hostHeaderIn(req.rawHeaders);
+  // The check is a pure function of the header's text: the same text as last time needs no new parse.
+  if (typeof hostHeader !== "string" || hostHeader !== cached.hostHeader) {
+    const hostProblem = hostHeaderProblem(hostHeader, t.host, t.port, 443);
+    if (hostProblem) return refuse(core, base, target, "host_header", hostProblem, rawPath);
+    if (typeof hostHeader === "string") cached.hostHeader = hostHeader;
+  }
 
   const gen = core.generation();
   if (gen.id !== t.generation && !t.trusted) {
@@ -52,7 +95,7 @@ function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
     const endpoints = decideConnect(gen.cp, t.host, t.port, t.identity).endpoints;
     const check =
       endpoints.length > 0 ? checkAddresses(endpoints, t.host, [t.address]) : { ok: true as const };
-    if (!check.ok) return reject("ssrf", check.reason, rawPath);
+    if (!check.ok) return refuse(core, base, target, "ssrf", check.reason, rawPath);
     t.generation = gen.id;
   }
   const d = decideRequest(gen.cp, {
@@ -89,7 +132,7 @@ function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
   const forwardPath = d.forwardPath ?? rawPath;
   return {
     ok: true,
-    dest: { scheme: "https", host: t.host, port: t.port, address: t.address, addressPort: t.addressPort },
+    dest: cached.dest,
     path: query === null ? forwardPath : `${forwardPath}?${query}`,
   };
 }

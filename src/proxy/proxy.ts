@@ -39,7 +39,8 @@
 //
 // Flow: CONNECT → connect.ts (identity, L4, SSRF/pinning, splice or TLS termination) →
 // inspect.ts (per-request L7); absolute-form http:// → forward.ts; bytes → relay.ts;
-// DNS, connect-to, trust store, pools → upstream.ts; limits.ts; the one deny body → deny.ts.
+// DNS, connect-to, trust store → upstream.ts; upstream keep-alive pools → pool.ts; limits.ts;
+// the one deny body → deny.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import {
   type AddressInfo,

@@ -6,7 +6,8 @@ import { isIP, connect as netConnect, type Socket } from "node:net";
 import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 import type { ProxyCore } from "./core.ts";
 import { errorResponse, rawResponse, sendResponse } from "./deny.ts";
-import { forwardableHeaders, headerObject } from "./upstream.ts";
+import type { UpstreamPool } from "./pool.ts";
+import { forwardableHeaders } from "./upstream.ts";
 
 export interface Destination {
   scheme: "http" | "https";
@@ -18,17 +19,40 @@ export interface Destination {
   addressPort: number;
 }
 
-function tlsOptions(core: ProxyCore, dest: Destination) {
-  return {
-    ...(isIP(dest.host) ? {} : { servername: dest.host }),
-    secureContext: core.trust,
-    // Verify against the name asked for, whatever address it was pinned to.
-    checkServerIdentity: (_name: string, cert: Parameters<typeof checkServerIdentity>[1]) =>
-      checkServerIdentity(dest.host, cert),
-  };
+interface TlsOptions {
+  servername?: string;
+  /** The name the certificate was checked against: part of the pool key (pool.ts). */
+  verifiedName: string;
+  secureContext: import("node:tls").SecureContext;
+  checkServerIdentity: (name: string, cert: Parameters<typeof checkServerIdentity>[1]) => Error | undefined;
+}
+
+/** Computed once per destination object (an inspected tunnel reuses its destination for every request). */
+const tlsOptionsOf = new WeakMap<Destination, TlsOptions>();
+
+function tlsOptions(core: ProxyCore, dest: Destination): TlsOptions {
+  let options = tlsOptionsOf.get(dest);
+  if (!options) {
+    options = {
+      ...(isIP(dest.host) ? {} : { servername: dest.host }),
+      secureContext: core.trust,
+      verifiedName: dest.host,
+      // Verify against the name asked for, whatever address it was pinned to.
+      checkServerIdentity: (_name, cert) => checkServerIdentity(dest.host, cert),
+    };
+    tlsOptionsOf.set(dest, options);
+  }
+  return options;
 }
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+type UpstreamOptions = import("node:https").RequestOptions;
+
+/** Node accepts any object with addRequest() as `agent` (documented "Agent-like object"); the types want an Agent. */
+function asAgent(pool: UpstreamPool): import("node:https").Agent {
+  return pool as unknown as import("node:https").Agent;
+}
 
 /**
  * Streams the request to the upstream and the response back. A safe, body-less request that
@@ -45,54 +69,74 @@ export function relayRequest(
   const length = req.headers["content-length"];
   const bodyless = req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
   const retryable = bodyless && SAFE.has(req.method ?? "");
-  const options = {
+  const base = {
     host: dest.address,
     port: dest.addressPort,
     method: req.method,
     path,
-    headers: headerObject(forwardableHeaders(req.rawHeaders)),
+    headers: forwardableHeaders(req.rawHeaders),
     setHost: false,
   };
-  const attempt = (mayRetry: boolean) => {
-    const upReq =
-      dest.scheme === "https"
-        ? httpsRequest({ ...options, ...tlsOptions(core, dest), agent: core.pools.https })
-        : httpRequest({ ...options, agent: core.pools.http });
-    upReq.on("response", (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, headerObject(forwardableHeaders(upRes.rawHeaders)));
-      // .pipe() rather than stream.pipeline(): pipeline allocates abort signals (and a DOMException)
-      // per call, a measurable cost on every keep-alive request.
-      upRes.pipe(res);
-      upRes.once("error", () => res.destroy());
-      res.once("close", () => {
-        if (!upRes.complete) upRes.destroy();
-      });
-    });
-    upReq.on("error", (err) => {
-      if (mayRetry && upReq.reusedSocket && !res.headersSent && !res.destroyed) {
-        attempt(false);
-        return;
-      }
-      const code = (err as NodeJS.ErrnoException).code ?? err.message;
-      if (!res.headersSent) {
-        sendResponse(
-          res,
-          errorResponse("upstream_unreachable", `${dest.host}:${dest.port} (${dest.address}): ${code}`),
-        );
-      } else res.destroy();
-    });
-    if (bodyless) {
-      upReq.end();
+  const options: UpstreamOptions =
+    dest.scheme === "https"
+      ? { ...base, ...tlsOptions(core, dest), agent: asAgent(core.pools.https) }
+      : { ...base, agent: asAgent(core.pools.http) };
+  if (bodyless) req.resume();
+  attempt(req, res, dest, options, bodyless, retryable);
+}
+
+// Module-level functions rather than closures made per request: tsx (keepNames) gives every
+// named closure its name with a defineProperty call each time one is created.
+function attempt(
+  req: IncomingMessage,
+  res: ServerResponse,
+  dest: Destination,
+  options: UpstreamOptions,
+  bodyless: boolean,
+  mayRetry: boolean,
+): void {
+  const upReq = dest.scheme === "https" ? httpsRequest(options) : httpRequest(options);
+  upReq.on("response", (upRes) => relayResponse(upRes, res));
+  upReq.on("error", (err) => {
+    if (mayRetry && upReq.reusedSocket && !res.headersSent && !res.destroyed) {
+      attempt(req, res, dest, options, bodyless, false);
       return;
     }
-    req.pipe(upReq);
-    req.once("error", () => upReq.destroy());
-    req.once("close", () => {
-      if (!req.complete) upReq.destroy();
-    });
-  };
-  if (bodyless) req.resume();
-  attempt(retryable);
+    const code = (err as NodeJS.ErrnoException).code ?? err.message;
+    if (!res.headersSent) {
+      sendResponse(
+        res,
+        errorResponse("upstream_unreachable", `${dest.host}:${dest.port} (${dest.address}): ${code}`),
+      );
+    } else res.destroy();
+  });
+  if (bodyless) {
+    upReq.end();
+    return;
+  }
+  req.pipe(upReq);
+  req.once("error", () => upReq.destroy());
+  req.once("close", () => {
+    if (!req.complete) upReq.destroy();
+  });
+}
+
+/**
+ * The upstream's response, streamed to the client with backpressure. By hand rather than
+ * .pipe() (which sets up and tears down eight listeners per response) or stream.pipeline()
+ * (which allocates abort signals and a DOMException per call): this runs for every request.
+ */
+function relayResponse(upRes: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(upRes.statusCode ?? 502, forwardableHeaders(upRes.rawHeaders));
+  upRes.on("data", (chunk: Buffer) => {
+    if (!res.write(chunk)) upRes.pause();
+  });
+  res.on("drain", () => upRes.resume());
+  upRes.once("end", () => res.end());
+  upRes.once("error", () => res.destroy());
+  res.once("close", () => {
+    if (!upRes.complete) upRes.destroy();
+  });
 }
 
 /** Opens the upstream for an upgrade, replays the request head, then splices both ways. */
@@ -105,8 +149,10 @@ export function relayUpgrade(
   path: string,
 ): void {
   const onReady = () => {
-    const lines = forwardableHeaders(req.rawHeaders, true).map(([k, v]) => `${k}: ${v}\r\n`);
-    upstream.write(`${req.method} ${path} HTTP/1.1\r\n${lines.join("")}\r\n`);
+    const headers = forwardableHeaders(req.rawHeaders, true);
+    let requestHead = `${req.method} ${path} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    upstream.write(`${requestHead}\r\n`);
     splice(client, upstream, head, core.limits.idleTimeoutMs);
   };
   const upstream: Socket =
@@ -134,6 +180,12 @@ export function splice(
     upstream.destroy();
   };
   if (head.length > 0) upstream.write(head);
+  if (upstreamOnread) {
+    // A raw tunnel carries each direction on its own: a client that half-closes after its request
+    // (FIN) still gets the upstream's reply, and the other way round.
+    client.allowHalfOpen = true;
+    upstream.allowHalfOpen = true;
+  }
   client.pipe(upstream);
   // An `onread` upstream already writes to the client itself; it only needs its end passed on.
   if (upstreamOnread) upstream.once("end", () => client.end());

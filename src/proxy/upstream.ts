@@ -4,12 +4,11 @@
 import { ADDRCONFIG } from "node:dns";
 import { lookup } from "node:dns/promises";
 import { existsSync, readFileSync } from "node:fs";
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
 import { isIP } from "node:net";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { type CompiledEndpoint, checkAddresses } from "../policy/engine.ts";
 import { normalizeHost } from "../policy/host.ts";
+import { UpstreamPool } from "./pool.ts";
 
 /** Name → every address (the proxy's own lookup; tests inject one). */
 export type Resolver = (host: string) => Promise<string[]>;
@@ -115,10 +114,9 @@ export function upstreamTrust(extraCAs: readonly string[]): SecureContext {
   return createSecureContext({ ca: [...system, ...rootCertificates, ...extraCAs], minVersion: "TLSv1.2" });
 }
 
-/** Keep-alive pools, one per scheme; the pool key includes the pinned address, port and servername. */
-export function createPools(idleTimeoutMs: number): { http: HttpAgent; https: HttpsAgent } {
-  const opts = { keepAlive: true, maxFreeSockets: 64, timeout: idleTimeoutMs, scheduling: "lifo" as const };
-  return { http: new HttpAgent(opts), https: new HttpsAgent(opts) };
+/** Keep-alive pools, one per scheme; the pool key is the pinned address, port and servername. */
+export function createPools(idleTimeoutMs: number): { http: UpstreamPool; https: UpstreamPool } {
+  return { http: new UpstreamPool(false, idleTimeoutMs), https: new UpstreamPool(true, idleTimeoutMs) };
 }
 
 /** Hop-by-hop headers and the proxy's own: never forwarded either way. */
@@ -135,33 +133,32 @@ const HOP_BY_HOP = new Set([
   "expect",
 ]);
 
-/** Raw header pairs minus hop-by-hop ones (and those the Connection header names). */
-export function forwardableHeaders(rawHeaders: readonly string[], keepUpgrade = false): [string, string][] {
-  const named = new Set<string>();
+const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((name) => name.length));
+
+/**
+ * Raw headers (flat `[name, value, ...]` as Node's rawHeaders) minus hop-by-hop ones and those
+ * the Connection header names; the same flat shape goes straight to http.request and writeHead,
+ * so names keep their case and repeated headers their order.
+ */
+export function forwardableHeaders(rawHeaders: readonly string[], keepUpgrade = false): string[] {
+  let named: Set<string> | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).toLowerCase() === "connection") {
+    const name = rawHeaders[i] as string;
+    if (name.length === 10 && name.toLowerCase() === "connection") {
+      named ??= new Set();
       for (const token of (rawHeaders[i + 1] as string).split(",")) named.add(token.trim().toLowerCase());
     }
   }
-  const out: [string, string][] = [];
+  const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
-    const lower = name.toLowerCase();
-    const upgradeHeader = keepUpgrade && (lower === "upgrade" || lower === "connection");
-    if (!upgradeHeader && (HOP_BY_HOP.has(lower) || named.has(lower))) continue;
-    out.push([name, rawHeaders[i + 1] as string]);
-  }
-  return out;
-}
-
-/** Header pairs as Node's outgoing header object (repeated names become arrays). */
-export function headerObject(pairs: readonly [string, string][]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of pairs) {
-    const key = name.toLowerCase();
-    const prev = out[key];
-    if (prev === undefined) out[key] = value;
-    else out[key] = Array.isArray(prev) ? [...prev, value] : [prev, value];
+    // Most names cannot be hop-by-hop by their length alone: no lower-casing needed for those.
+    if (named !== undefined || HOP_BY_HOP_LENGTHS.has(name.length)) {
+      const lower = name.toLowerCase();
+      const upgradeHeader = keepUpgrade && (lower === "upgrade" || lower === "connection");
+      if (!upgradeHeader && (HOP_BY_HOP.has(lower) || named?.has(lower))) continue;
+    }
+    out.push(name, rawHeaders[i + 1] as string);
   }
   return out;
 }

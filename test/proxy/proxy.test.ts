@@ -358,6 +358,25 @@ describe("L7 over terminated TLS", () => {
     tls.destroy();
   });
 
+  test("a second Host header is denied (the upstream would see both)", async () => {
+    const t = await connectTunnel(p.port, "api.github.com:443");
+    const tls = await tlsOverTunnel(t.socket, "api.github.com", p.ca.certPem);
+    const r = await requestOn(
+      tls,
+      "GET /repos/o/r HTTP/1.1\r\nHost: api.github.com\r\nHost: evil.example.com\r\n\r\n",
+    );
+    assert.equal(r.status, 403);
+    assert.match(JSON.parse(r.body).reason, /more than one Host header/);
+    tls.destroy();
+    const plain = netConnect(p.port, "127.0.0.1");
+    plain.write(
+      "GET http://plain.example.com/a HTTP/1.1\r\nHost: plain.example.com\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n",
+    );
+    const text = await readAll(plain);
+    assert.match(text, /^HTTP\/1.1 403/);
+    assert.match(text, /more than one Host header/);
+  });
+
   test("two requests on one keep-alive connection are decided separately; hot swap applies per request", async () => {
     const t = await connectTunnel(p.port, "api.github.com:443");
     const tls = await tlsOverTunnel(t.socket, "api.github.com", p.ca.certPem);

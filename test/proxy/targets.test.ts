@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { hostHeaderProblem, parseAbsoluteForm, parseAuthority } from "../../src/proxy/http-target.ts";
+import {
+  hostHeaderIn,
+  hostHeaderProblem,
+  parseAbsoluteForm,
+  parseAuthority,
+  SEVERAL_HOST_HEADERS,
+} from "../../src/proxy/http-target.ts";
 import { forwardableHeaders, parseConnectTo } from "../../src/proxy/upstream.ts";
 
 test("parseAuthority: names, IPv6, ports, junk", () => {
@@ -42,6 +48,13 @@ test("hostHeaderProblem never echoes a raw header value", () => {
   );
 });
 
+test("hostHeaderIn sees every Host line", () => {
+  assert.equal(hostHeaderIn(["HOST", "a.com", "Accept", "*/*"]), "a.com");
+  assert.equal(hostHeaderIn(["Accept", "*/*"]), undefined);
+  assert.equal(hostHeaderIn(["Host", "a.com", "host", "b.com"]), SEVERAL_HOST_HEADERS);
+  assert.match(hostHeaderProblem(SEVERAL_HOST_HEADERS, "a.com", 443, 443) ?? "", /more than one Host header/);
+});
+
 test("parseConnectTo: curl syntax with clear errors", () => {
   assert.deepEqual(parseConnectTo("API.github.com:443:127.0.0.1:8443"), {
     host: "api.github.com",
@@ -72,8 +85,5 @@ test("hop-by-hop and proxy headers are not forwarded", () => {
     "Accept",
     "*/*",
   ];
-  assert.deepEqual(forwardableHeaders(raw), [
-    ["Host", "a.com"],
-    ["Accept", "*/*"],
-  ]);
+  assert.deepEqual(forwardableHeaders(raw), ["Host", "a.com", "Accept", "*/*"]);
 });
