@@ -72,8 +72,10 @@ const DROPPED = [
   /^(?:https?|all|no|ftp)_proxy$/i,
 ];
 
-/** Where the command's NODE_OPTIONS waits while the init starts (see sandboxEnv). */
-export const SAVED_NODE_OPTIONS = "AIRLOCK_INIT_SAVED_NODE_OPTIONS";
+/** Variables held back from the init (node itself) and restored by it for the command. */
+export const HELD_FOR_COMMAND = ["NODE_OPTIONS", "NODE_EXTRA_CA_CERTS"] as const;
+/** Where a held-back variable waits while the init starts (see sandboxEnv and init.cjs). */
+export const HELD_PREFIX = "AIRLOCK_INIT_SAVED_";
 
 export const CA_VARIABLES = [
   "SSL_CERT_FILE",
@@ -88,12 +90,6 @@ export function sandboxEnv(host: NodeJS.ProcessEnv, name: string): Record<string
   for (const [key, value] of Object.entries(host)) {
     if (value !== undefined && !DROPPED.some((re) => re.test(key))) env[key] = value;
   }
-  // The init is node too: the user's NODE_OPTIONS (say `--import tsx`) must not load into it.
-  // It travels under another name and the init restores it for the command.
-  if (env["NODE_OPTIONS"] !== undefined) {
-    env[SAVED_NODE_OPTIONS] = env["NODE_OPTIONS"];
-    delete env["NODE_OPTIONS"];
-  }
   const proxy = `http://${PROXY_HOST}:${PROXY_PORT}`;
   for (const key of ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]) {
     env[key] = proxy;
@@ -105,5 +101,13 @@ export function sandboxEnv(host: NodeJS.ProcessEnv, name: string): Record<string
   env["NODE_USE_ENV_PROXY"] = "1";
   env["TMPDIR"] = "/tmp";
   env["AIRLOCK_SANDBOX"] = name;
+  // The init is node too. The user's NODE_OPTIONS (say `--import tsx`) must not load into it,
+  // and NODE_EXTRA_CA_CERTS would have it parse the whole CA bundle at start-up (tens of ms)
+  // for nothing: they travel under other names and the init restores them for the command.
+  for (const key of HELD_FOR_COMMAND) {
+    if (env[key] === undefined) continue;
+    env[`${HELD_PREFIX}${key}`] = env[key];
+    delete env[key];
+  }
   return env;
 }

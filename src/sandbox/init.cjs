@@ -67,9 +67,12 @@ function run() {
   const env = { ...process.env };
   delete env.NODE_CHANNEL_FD;
   delete env.NODE_CHANNEL_SERIALIZATION_MODE;
-  if (env.AIRLOCK_INIT_SAVED_NODE_OPTIONS !== undefined) {
-    env.NODE_OPTIONS = env.AIRLOCK_INIT_SAVED_NODE_OPTIONS;
-    delete env.AIRLOCK_INIT_SAVED_NODE_OPTIONS;
+  // Variables held back from this process (src/sandbox/bwrap.ts, HELD_FOR_COMMAND) come back.
+  const HELD = "AIRLOCK_INIT_SAVED_";
+  for (const key of Object.keys(env)) {
+    if (!key.startsWith(HELD)) continue;
+    env[key.slice(HELD.length)] = env[key];
+    delete env[key];
   }
   try {
     child = spawn(config.command[0], config.command.slice(1), { stdio: "inherit", detached: true, env });
