@@ -1,6 +1,6 @@
 // bench/sandbox: how much a sandbox costs, side by side in one run (DESIGN.md §11).
 //   start-to-exit of `true`: no sandbox | Airlock (supervisor in process) | `airlock run` (the
-//   CLI, with its TypeScript loader) | `srt -c true` (@anthropic-ai/sandbox-runtime)
+//   CLI, from the bundle in dist/) | `srt -c true` (@anthropic-ai/sandbox-runtime)
 //   one HTTP request: curl direct | curl inside a running Airlock sandbox through its proxy
 // Runs are interleaved and bounded; every figure is also a ratio against its baseline.
 //   npx tsx bench/sandbox.ts [--quick]
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
   console.log("path                              median      vs no sandbox   vs srt");
   console.log(`no sandbox                   ${f(d)}      1.00x           ${x(d / r)}`);
   console.log(`airlock (supervisor in proc) ${f(s)}      ${x(s / d).padEnd(16)}${x(s / r)}`);
-  console.log(`airlock run (CLI via tsx)    ${f(c)}      ${x(c / d).padEnd(16)}${x(c / r)}`);
+  console.log(`airlock run (CLI)            ${f(c)}      ${x(c / d).padEnd(16)}${x(c / r)}`);
   console.log(
     `srt -c true                  ${hasSrt ? f(r) : "   (absent)"}      ${x(r / d).padEnd(16)}${hasSrt ? "1.00x" : "n/a"}`,
   );
