@@ -1,0 +1,74 @@
+// bin/airlock.js runs the bundle only while every source it was built from is unchanged, and
+// the sources (through tsx) otherwise: the real launcher, in a scratch package whose bundle and
+// sources are stand-ins that say which of them ran.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { removeDir, scratchDir } from "../sandbox/helpers.ts";
+
+const REPO = resolve(import.meta.dirname, "..", "..");
+const standIn = (which: string) =>
+  `export function exitQuietlyOnBrokenPipe() {}\nexport async function main() { console.log("${which}"); }\n`;
+
+describe("bin/airlock.js", () => {
+  let pkg: string;
+  let builtAt: number;
+
+  before(() => {
+    pkg = scratchDir("bin");
+    for (const dir of ["bin", "dist", "src/cli"]) mkdirSync(join(pkg, dir), { recursive: true });
+    writeFileSync(join(pkg, "package.json"), '{ "type": "module" }\n');
+    symlinkSync(join(REPO, "node_modules"), join(pkg, "node_modules"));
+    copyFileSync(join(REPO, "bin", "airlock.js"), join(pkg, "bin", "airlock.js"));
+    writeFileSync(join(pkg, "dist", "main.js"), standIn("bundle"));
+    writeFileSync(join(pkg, "src", "cli", "main.ts"), standIn("sources"));
+    writeFileSync(join(pkg, "src", "cli", "other.ts"), "export {};\n");
+    builtAt = Date.now() + 60_000; // the sources above are older than this build
+    writeFileSync(
+      join(pkg, "dist", "build.json"),
+      JSON.stringify({ builtAt, inputs: ["src/cli/main.ts", "src/cli/other.ts"] }),
+    );
+  });
+  after(() => removeDir(pkg));
+
+  const run = (env: NodeJS.ProcessEnv = {}) => {
+    const result = spawnSync(process.execPath, [join(pkg, "bin", "airlock.js")], {
+      encoding: "utf8",
+      env: { ...process.env, AIRLOCK_FROM_SOURCE: "", ...env },
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout.trim();
+  };
+
+  test("a current bundle runs", () => {
+    assert.equal(run(), "bundle");
+  });
+
+  test("AIRLOCK_FROM_SOURCE=1 runs the sources", () => {
+    assert.equal(run({ AIRLOCK_FROM_SOURCE: "1" }), "sources");
+  });
+
+  test("a source edited after the build runs the sources, and a rebuild brings the bundle back", () => {
+    const later = new Date(builtAt + 1000);
+    utimesSync(join(pkg, "src", "cli", "other.ts"), later, later);
+    assert.equal(run(), "sources");
+    writeFileSync(
+      join(pkg, "dist", "build.json"),
+      JSON.stringify({ builtAt: builtAt + 2000, inputs: ["src/cli/main.ts", "src/cli/other.ts"] }),
+    );
+    assert.equal(run(), "bundle");
+  });
+
+  test("a source the bundle was built from that is gone, or no build record, runs the sources", () => {
+    writeFileSync(
+      join(pkg, "dist", "build.json"),
+      JSON.stringify({ builtAt: builtAt + 2000, inputs: ["src/cli/main.ts", "src/cli/removed.ts"] }),
+    );
+    assert.equal(run(), "sources");
+    writeFileSync(join(pkg, "dist", "build.json"), "not json");
+    assert.equal(run(), "sources");
+  });
+});
