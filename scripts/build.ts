@@ -1,5 +1,5 @@
 // `npm run build` (run by `npm install` as `prepare`, and before `npm test`): bundles the CLI into
-// dist/ so `airlock` starts without compiling TypeScript. Dependencies stay external (node_modules);
+// dist/ so `airlock` starts without compiling TypeScript. Pure-JS dependencies are bundled too;
 // dynamic imports become their own chunks, so a command still loads only what it uses.
 // dist/build.json lists the source files the bundle was made from; bin/airlock.js falls back to
 // the sources whenever one of them is newer than the bundle, so an edit is never run stale.
