@@ -1,13 +1,14 @@
 // `airlock gate contain -- CMD` (loaded when the command runs): run in an Airlock sandbox (the
 // supervisor: proxy under the policy's network rules, logs, CA) with the workdir on an overlay,
 // then commit or discard the change set by the gate's contain rules.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { applyChanges } from "../gate/contain/apply.ts";
 import { type Change, decideCommit, renderChanges } from "../gate/contain/changeset.ts";
 import { containSandboxPolicy } from "../gate/contain/sandbox-policy.ts";
+import { createStage, keepStage } from "../gate/contain/stage.ts";
 import { airlockHome } from "../gate/receipt-store.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
 import type { ContainConfig } from "../gate/schema.ts";
@@ -85,9 +86,7 @@ export async function contain(command: string[], opts: ContainOptions): Promise<
   for (const note of sandboxed.notes) say(`airlock: note: ${note}`);
 
   const home = airlockHome();
-  const base = join(home, "gate", "contain");
-  mkdirSync(base, { recursive: true, mode: 0o700 });
-  const stageDir = mkdtempSync(join(base, "run-"));
+  const stageDir = createStage(join(home, "gate", "contain"));
   const layersDir = join(stageDir, "ns");
   mkdirSync(layersDir);
   const { startSupervised, SupervisorError } = await import("../supervisor/supervisor.ts");
@@ -165,6 +164,9 @@ export async function contain(command: string[], opts: ContainOptions): Promise<
     process.exitCode = !commit && exitCode === 0 ? 1 : exitCode;
   } finally {
     if (!opts.keep) rmSync(stageDir, { recursive: true, force: true });
-    else say(`airlock gate contain: staged change set kept in ${stageDir}`);
+    else {
+      keepStage(stageDir);
+      say(`airlock gate contain: staged change set kept in ${stageDir}`);
+    }
   }
 }
