@@ -5,7 +5,7 @@ import { CliError } from "./common.ts";
 export function registerDemoCommands(program: Command): void {
   program
     .command("demo")
-    .description("watch the whole loop: deny, propose, review, hot-reload, retry (about 10 s)")
+    .description("watch the whole loop: deny, propose, review, hot-reload, retry (a few seconds)")
     .option("--interactive", "wait for you to approve or reject in the CLI or the web inbox")
     .option("--keep", "keep the demo's state folder (logs, gateway database) afterwards")
     .action(async (opts: { interactive?: boolean; keep?: boolean }) => {
