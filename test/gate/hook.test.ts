@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { decisionOf, type HookRun, spawnHook } from "./hook-helpers.ts";
 
 const home = mkdtempSync(join(tmpdir(), "airlock-hook-"));
 after(() => rmSync(home, { recursive: true, force: true }));
@@ -13,45 +14,14 @@ const projects = mkdtempSync(join(tmpdir(), "airlock-hook-projects-"));
 after(() => rmSync(projects, { recursive: true, force: true }));
 const policy = join(process.cwd(), "examples/policies/gate.yaml");
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the hook as Claude Code would: a process, JSON on stdin, bounded by a kill timer. */
+/** Runs the hook as Claude Code would, with this file's home and gate policy. */
 function runHook(
   flavor: string,
   stdin: string,
   args: string[] = [],
   extraEnv: Record<string, string> = {},
-): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["bin/airlock.js", "hook", flavor, ...args], {
-      env: { ...process.env, AIRLOCK_HOME: home, AIRLOCK_GATE_POLICY: policy, ...extraEnv },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    const kill = setTimeout(() => child.kill("SIGKILL"), 30000);
-    child.on("close", (status) => {
-      clearTimeout(kill);
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
-}
-
-function decisionOf(run: Run): {
-  permissionDecision: string;
-  permissionDecisionReason: string;
-  updatedInput?: { command: string };
-} {
-  assert.equal(run.status, 0, run.stderr);
-  const out = JSON.parse(run.stdout);
-  assert.equal(out.hookSpecificOutput.hookEventName, "PreToolUse");
-  return out.hookSpecificOutput;
+): Promise<HookRun> {
+  return spawnHook(flavor, stdin, args, { AIRLOCK_HOME: home, AIRLOCK_GATE_POLICY: policy, ...extraEnv });
 }
 
 const payload = (tool_name: string, tool_input: Record<string, unknown>) =>
