@@ -5,11 +5,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { GatewayClient } from "../../src/gateway/client.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
 import { whenAsked } from "./ask-helpers.ts";
+import { connectThroughProxy } from "./mcp-helpers.ts";
 
 const home = mkdtempSync(join(tmpdir(), "airlock-mcp-ask-"));
 const policy = join(home, "gate.yaml");
@@ -22,30 +22,12 @@ writeFileSync(
 `,
 );
 
-async function connect(env: Record<string, string>): Promise<Client> {
-  const client = new Client({ name: "test-agent", version: "1.0.0" });
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [
-      "bin/airlock.js",
-      "mcp-proxy",
-      "--policy",
-      policy,
-      "--name",
-      "demo",
-      "--ask-wait-ms",
-      "20000",
-      "--",
-      process.execPath,
-      "--import",
-      "tsx",
-      "test/gate/fixtures/mcp-server.ts",
-    ],
-    env: { ...(process.env as Record<string, string>), AIRLOCK_HOME: home, TOOL_VARIANT: "1", ...env },
-    stderr: "inherit",
+function connect(env: Record<string, string>): Promise<Client> {
+  return connectThroughProxy(policy, ["--ask-wait-ms", "20000"], {
+    AIRLOCK_HOME: home,
+    TOOL_VARIANT: "1",
+    ...env,
   });
-  await client.connect(transport);
-  return client;
 }
 
 const text = (r: unknown) => (r as { content: Array<{ text: string }> }).content[0]?.text ?? "";

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { connectThroughProxy } from "./mcp-helpers.ts";
 
 const home = mkdtempSync(join(tmpdir(), "airlock-mcp-"));
 after(() => rmSync(home, { recursive: true, force: true }));
@@ -19,28 +19,8 @@ writeFileSync(
 `,
 );
 
-async function connect(variant: string): Promise<Client> {
-  const client = new Client({ name: "test-agent", version: "1.0.0" });
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [
-      "bin/airlock.js",
-      "mcp-proxy",
-      "--policy",
-      policy,
-      "--name",
-      "demo",
-      "--",
-      process.execPath,
-      "--import",
-      "tsx",
-      "test/gate/fixtures/mcp-server.ts",
-    ],
-    env: { ...(process.env as Record<string, string>), AIRLOCK_HOME: home, TOOL_VARIANT: variant },
-    stderr: "inherit",
-  });
-  await client.connect(transport);
-  return client;
+function connect(variant: string): Promise<Client> {
+  return connectThroughProxy(policy, [], { AIRLOCK_HOME: home, TOOL_VARIANT: variant });
 }
 
 const text = (r: unknown) => (r as { content: Array<{ text: string }> }).content[0]?.text ?? "";
