@@ -41,6 +41,15 @@ function supervisor(h: Harness, name: string) {
   return { link, loaded, allowsPut };
 }
 
+/** Starts the link, turns proposals on (seen by push), and submits one rule; its chunk id. */
+async function linkedWithProposal(h: Harness, s: ReturnType<typeof supervisor>): Promise<string> {
+  await s.link.start();
+  await h.op.setSetting("agent_policy_proposals_enabled", true);
+  await eventually(() => s.link.settings?.agent_policy_proposals_enabled, "settings push");
+  const sub = await submitProposal(s.link, { operations: [addRule("put_x", putRule())] });
+  return (sub.body.accepted_chunk_ids as string[])[0]!;
+}
+
 test("proposal → /wait approved with policy_reloaded only after the link loaded the revision", async () => {
   const h = await startHarness();
   const s = supervisor(h, "sb");
@@ -98,11 +107,7 @@ test("/wait rejected carries the reviewer's reason byte for byte; timeout clamps
   const h = await startHarness();
   const s = supervisor(h, "sb");
   try {
-    await s.link.start();
-    await h.op.setSetting("agent_policy_proposals_enabled", true);
-    await eventually(() => s.link.settings?.agent_policy_proposals_enabled, "settings push");
-    const sub = await submitProposal(s.link, { operations: [addRule("put_x", putRule())] });
-    const id = (sub.body.accepted_chunk_ids as string[])[0]!;
+    const id = await linkedWithProposal(h, s);
     const viaRouter = await handleProposalAction(s.link, "get_proposal", {
       params: { id },
       query: new URLSearchParams(),
@@ -137,11 +142,7 @@ test("gateway goes away: policy kept, 503 gateway_unavailable, reconnect with ba
   const h = await startHarness();
   const s = supervisor(h, "sb");
   try {
-    await s.link.start();
-    await h.op.setSetting("agent_policy_proposals_enabled", true);
-    await eventually(() => s.link.settings?.agent_policy_proposals_enabled, "settings push");
-    const sub = await submitProposal(s.link, { operations: [addRule("put_x", putRule())] });
-    const id = (sub.body.accepted_chunk_ids as string[])[0]!;
+    const id = await linkedWithProposal(h, s);
     const waiting = waitProposal(s.link, id, "30");
     // let /wait read the chunk before the gateway goes (a /wait begun while it is down is a 503)
     await new Promise((r) => setTimeout(r, 200));
