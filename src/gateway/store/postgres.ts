@@ -75,10 +75,7 @@ export class PostgresStore implements Store {
   }
 
   private async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATE_LOCK]);
+    await this.locked(MIGRATE_LOCK, async (client) => {
       await client.query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
       );
@@ -93,7 +90,18 @@ export class PostgresStore implements Store {
           new Date().toISOString(),
         ]);
       }
+    });
+  }
+
+  /** One transaction holding an advisory lock: replicas take turns; any error rolls back. */
+  private async locked<T>(lock: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT pg_advisory_xact_lock($1)", [lock]);
+      const result = await fn(client);
       await client.query("COMMIT");
+      return result;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
       throw error;
@@ -121,20 +129,11 @@ export class PostgresStore implements Store {
   }
 
   async write<T>(fn: (tx: Repo) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let result: T;
-    try {
-      await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK]);
-      result = await fn(new Repo(sqlOver(client)));
+    const result = await this.locked(WRITE_LOCK, async (client) => {
+      const value = await fn(new Repo(sqlOver(client)));
       await client.query(`NOTIFY ${this.channel}`);
-      await client.query("COMMIT");
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+      return value;
+    });
     await this.pump.pump();
     return result;
   }
