@@ -1,8 +1,12 @@
 // `npm run build` (run by `npm install` as `prepare`, and before `npm test`): bundles the CLI into
-// dist/ so `airlock` starts without compiling TypeScript. Pure-JS dependencies are bundled too;
-// dynamic imports become their own chunks, so a command still loads only what it uses.
+// one CommonJS file, dist/main.cjs, so `airlock` starts without compiling TypeScript. Pure-JS
+// dependencies are bundled too; a dynamically imported module is still evaluated only when a
+// command imports it. CommonJS rather than ES modules because Node 20 can keep V8's compiled code
+// between runs only for a script (bin/airlock.js loads the bundle with a code cache, which the
+// build writes by running the bundle once).
 // dist/build.json lists the source files the bundle was made from; bin/airlock.js falls back to
 // the sources whenever one of them is newer than the bundle, so an edit is never run stale.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,8 +33,7 @@ const result = await build({
   absWorkingDir: root,
   entryPoints: { main: "src/cli/main.ts" },
   bundle: true,
-  splitting: true,
-  format: "esm",
+  format: "cjs",
   platform: "node",
   target: "node20",
   // Dependencies are bundled too (one file to read instead of hundreds: @peculiar/x509 alone is
@@ -39,13 +42,11 @@ const result = await build({
   mainFields: ["module", "main"],
   minifyWhitespace: true,
   minifySyntax: true,
-  // CommonJS dependencies call require() for Node's built-ins; an ES module has none of its own.
-  banner: {
-    js: 'import { createRequire as __airlockRequire } from "node:module"; const require = __airlockRequire(import.meta.url);',
-  },
-  outdir,
-  // Chunks must sit directly in dist/: src/package-root.ts finds the package one level up.
-  chunkNames: "chunk-[hash]",
+  // Our sources locate files from import.meta.url; in the bundle that is dist/main.cjs, one level
+  // below the package root as src/ is (src/package-root.ts).
+  define: { "import.meta.url": "__airlockBundleUrl" },
+  banner: { js: 'const __airlockBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  outfile: join(outdir, "main.cjs"),
   sourcemap: "linked",
   metafile: true,
   logLevel: "warning",
@@ -57,4 +58,13 @@ const inputs = Object.keys(result.metafile.inputs)
   .map((file) => relative(root, join(root, file)))
   .sort();
 writeFileSync(join(outdir, "build.json"), `${JSON.stringify({ builtAt, inputs }, null, 2)}\n`);
+// One run writes the code cache (dist/main.cjs.cache) while the package folder is writable.
+const warm = spawnSync(process.execPath, [join(root, "bin", "airlock.js"), "--version"], {
+  encoding: "utf8",
+  env: { ...process.env, AIRLOCK_FROM_SOURCE: "" },
+});
+if (warm.status !== 0) {
+  process.stderr.write(`airlock: the built bundle does not run:\n${warm.stderr}`);
+  process.exit(1);
+}
 process.stdout.write(`airlock: built dist/ from ${inputs.length} source files\n`);

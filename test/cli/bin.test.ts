@@ -1,9 +1,18 @@
 // bin/airlock.js runs the bundle only while every source it was built from is unchanged, and
-// the sources (through tsx) otherwise: the real launcher, in a scratch package whose bundle and
-// sources are stand-ins that say which of them ran.
+// the sources (through tsx) otherwise, and keeps V8's code cache for exactly the bundle it ran:
+// the real launcher, in a scratch package whose bundle and sources are stand-ins that say which
+// of them ran.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
@@ -11,6 +20,8 @@ import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 const REPO = resolve(import.meta.dirname, "..", "..");
 const standIn = (which: string) =>
   `export function exitQuietlyOnBrokenPipe() {}\nexport async function main() { console.log("${which}"); }\n`;
+const bundleStandIn = (which: string) =>
+  `exports.exitQuietlyOnBrokenPipe = () => {};\nexports.main = async () => console.log("${which}");\n`;
 
 describe("bin/airlock.js", () => {
   let pkg: string;
@@ -22,7 +33,7 @@ describe("bin/airlock.js", () => {
     writeFileSync(join(pkg, "package.json"), '{ "type": "module" }\n');
     symlinkSync(join(REPO, "node_modules"), join(pkg, "node_modules"));
     copyFileSync(join(REPO, "bin", "airlock.js"), join(pkg, "bin", "airlock.js"));
-    writeFileSync(join(pkg, "dist", "main.js"), standIn("bundle"));
+    writeFileSync(join(pkg, "dist", "main.cjs"), bundleStandIn("bundle"));
     writeFileSync(join(pkg, "src", "cli", "main.ts"), standIn("sources"));
     writeFileSync(join(pkg, "src", "cli", "other.ts"), "export {};\n");
     builtAt = Date.now() + 60_000; // the sources above are older than this build
@@ -70,5 +81,48 @@ describe("bin/airlock.js", () => {
     assert.equal(run(), "sources");
     writeFileSync(join(pkg, "dist", "build.json"), "not json");
     assert.equal(run(), "sources");
+  });
+
+  describe("code cache", () => {
+    const bundle = () => join(pkg, "dist", "main.cjs");
+    const cache = () => readFileSync(join(pkg, "dist", "main.cjs.cache"));
+    const stampOf = () => {
+      const { size, mtimeMs } = statSync(bundle());
+      return `${size} ${mtimeMs}\n`;
+    };
+
+    before(() => {
+      writeFileSync(
+        join(pkg, "dist", "build.json"),
+        JSON.stringify({ builtAt: Date.now() + 120_000, inputs: ["src/cli/main.ts"] }),
+      );
+    });
+
+    test("the first run writes a cache stamped with the bundle's size and mtime", () => {
+      assert.equal(run(), "bundle");
+      const written = cache();
+      assert.equal(written.subarray(0, stampOf().length).toString(), stampOf());
+      assert.ok(written.length > stampOf().length + 100, "V8's data follows the stamp");
+    });
+
+    test("a bundle rewritten with the same length never runs with the old cache", () => {
+      const before = cache();
+      writeFileSync(bundle(), bundleStandIn("BUNDLE"));
+      const later = new Date(Date.now() + 5000);
+      utimesSync(bundle(), later, later);
+      assert.equal(run(), "BUNDLE");
+      const after = cache();
+      assert.notDeepEqual(after, before);
+      assert.equal(after.subarray(0, stampOf().length).toString(), stampOf());
+    });
+
+    test("a damaged cache is rejected by V8, the bundle still runs and the cache is rewritten", () => {
+      const stamp = Buffer.from(stampOf());
+      writeFileSync(join(pkg, "dist", "main.cjs.cache"), Buffer.concat([stamp, Buffer.alloc(4096, 7)]));
+      assert.equal(run(), "BUNDLE");
+      const rewritten = cache();
+      assert.ok(rewritten.subarray(0, stamp.length).equals(stamp));
+      assert.notDeepEqual(rewritten.subarray(stamp.length, stamp.length + 64), Buffer.alloc(64, 7));
+    });
   });
 });
