@@ -1,8 +1,8 @@
 // `airlock rule get|approve|reject|approve-all|edit|undo|history`: the review side of proposals.
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { parseDuration } from "../gateway/lifecycle.ts";
-import { CHUNK_STATUSES, type Chunk, REJECTION_HINTS } from "../gateway/types.ts";
+import type { Chunk } from "../gateway/types.ts";
+import { CHUNK_STATUSES, parseDuration, REJECTION_HINTS } from "../gateway/vocabulary.ts";
 import { formatProblem, parseYamlAgainst } from "../policy/load.ts";
 import { renderEndpoint } from "../policy/render.ts";
 import { NetworkRuleSchema } from "../policy/schema.ts";

@@ -210,11 +210,3 @@ export function checkApprove(chunk: Chunk, fresh: ReturnType<typeof review>, tok
     };
   return { ok: true };
 }
-
-export function parseDuration(text: string): number | null {
-  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
-  if (!m) return null;
-  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
-  const seconds = Number(m[1]) * unit;
-  return seconds > 0 ? seconds : null;
-}

@@ -4,27 +4,10 @@ import { z } from "zod";
 import { MergeOperationSchema } from "../policy/merge.ts";
 import { NetworkRuleSchema, PolicySchema } from "../policy/schema.ts";
 
-export const CHUNK_STATUSES = ["pending", "approved", "rejected"] as const;
-export const REVISION_STATUSES = ["pending", "loaded", "failed", "superseded"] as const;
-export const EVENT_TYPES = [
-  "chunk.created",
-  "chunk.updated",
-  "chunk.decided",
-  "policy.revision",
-  "policy.loaded",
-  "settings.changed",
-  /** A supervisor reported observed denies (the web inbox refreshes its list). */
-  "deny.observed",
-  "ask.created",
-  "ask.decided",
-] as const;
-export const REJECTION_HINTS = [
-  "too_broad",
-  "use_l7_not_l4",
-  "wrong_binary_scope",
-  "wrong_endpoint",
-  "needs_time_limit",
-] as const;
+// The names are in vocabulary.ts, which the CLI can load without building these schemas.
+import { CHUNK_STATUSES, EVENT_TYPES, REJECTION_HINTS, REVISION_STATUSES } from "./vocabulary.ts";
+
+export { CHUNK_STATUSES, EVENT_TYPES, REJECTION_HINTS, REVISION_STATUSES };
 
 export const FindingSchema = z.object({
   kind: z.string(),

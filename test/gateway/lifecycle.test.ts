@@ -1,14 +1,9 @@
 // The pure lifecycle: coverage by the live policy, supersede rules, exact revert, review tokens.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  coveredBy,
-  newChunk,
-  parseDuration,
-  reviewToken,
-  supersededBy,
-} from "../../src/gateway/lifecycle.ts";
+import { coveredBy, newChunk, reviewToken, supersededBy } from "../../src/gateway/lifecycle.ts";
 import { planMerge, planRevert } from "../../src/gateway/merge-plan.ts";
+import { parseDuration } from "../../src/gateway/vocabulary.ts";
 import { policyHash } from "../../src/policy/canonical.ts";
 import { validatePolicyValue } from "../../src/policy/load.ts";
 import type { NetworkRule, Policy } from "../../src/policy/schema.ts";
