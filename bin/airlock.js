@@ -23,19 +23,29 @@ function bundleIsCurrent() {
 
 /**
  * Node 20 keeps no compiled code between runs, and compiling the 2 MB bundle was a third of a
- * short command's time. So the bundle runs as a vm.Script with V8's code cache, which the first
- * run writes next to it. V8 rejects a cache made by another V8 or with other flags, but compares
- * only the length of the source: the cache is stamped with the bundle's size and mtime and used
- * only for that very file. A folder we cannot write to just goes without a cache.
+ * short command's time. So the bundle runs as a vm.Script with V8's code cache, kept next to it.
+ * V8 rejects a cache made by another V8 or with other flags, but compares only the length of the
+ * source: the cache is stamped with the bundle's size and mtime and used only for that very file.
+ * A missing or rejected cache is made again at once, before a command can change V8's flags
+ * (the gate's one-shot tuning does), which would make the next run reject it. `airlock run`
+ * replaces a cache it did not make with one made as it exits, which also holds the code it
+ * loaded on the way (the CA library, the proxy): that start is the wait users feel most, and it
+ * never changes V8's flags. A folder we cannot write to just goes without a cache.
  */
 function loadBundle() {
   const source = readFileSync(BUNDLE, "utf8");
   const { size, mtimeMs } = statSync(BUNDLE);
-  const stamp = Buffer.from(`${size} ${mtimeMs}\n`);
+  const stamp = `${size} ${mtimeMs}`;
+  const isRun = process.argv[2] === "run";
   let cachedData;
+  let madeByRun = false;
   try {
     const cache = readFileSync(CODE_CACHE);
-    if (cache.subarray(0, stamp.length).equals(stamp)) cachedData = cache.subarray(stamp.length);
+    const header = cache.subarray(0, cache.indexOf(10)).toString();
+    if (header === stamp || header === `${stamp} run`) {
+      cachedData = cache.subarray(header.length + 1);
+      madeByRun = header.endsWith(" run");
+    }
   } catch {}
   const script = new vm.Script(
     `(function (exports, require, module, __filename, __dirname) {\n${source}\n})`,
@@ -48,16 +58,16 @@ function loadBundle() {
   );
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
-  // Made now, before a command changes V8's flags (the gate's one-shot tuning), which would
-  // make the next run reject it.
   if (cachedData === undefined || script.cachedDataRejected) saveCodeCache(stamp, script.createCachedData());
+  if (isRun && (!madeByRun || script.cachedDataRejected))
+    process.once("exit", () => saveCodeCache(`${stamp} run`, script.createCachedData()));
   return module.exports;
 }
 
-function saveCodeCache(stamp, data) {
+function saveCodeCache(header, data) {
   const temporary = `${CODE_CACHE}.${process.pid}`;
   try {
-    writeFileSync(temporary, Buffer.concat([stamp, data]));
+    writeFileSync(temporary, Buffer.concat([Buffer.from(`${header}\n`), data]));
     renameSync(temporary, CODE_CACHE);
   } catch {
     try {

@@ -5,7 +5,13 @@ import { MergeOperationSchema } from "../policy/merge.ts";
 import { NetworkRuleSchema, PolicySchema } from "../policy/schema.ts";
 
 // The names are in vocabulary.ts, which the CLI can load without building these schemas.
-import { CHUNK_STATUSES, EVENT_TYPES, REJECTION_HINTS, REVISION_STATUSES } from "./vocabulary.ts";
+import {
+  CHUNK_STATUSES,
+  EVENT_TYPES,
+  REJECTION_HINTS,
+  REVISION_STATUSES,
+  type SETTING_KEYS,
+} from "./vocabulary.ts";
 
 export { CHUNK_STATUSES, EVENT_TYPES, REJECTION_HINTS, REVISION_STATUSES };
 
@@ -130,7 +136,7 @@ export type Decision = z.infer<typeof DecisionSchema>;
 export const SETTINGS = {
   agent_policy_proposals_enabled: z.boolean(),
   approval_mode: z.enum(["manual", "auto"]),
-} as const;
+} as const satisfies Record<(typeof SETTING_KEYS)[number], z.ZodType>;
 export type SettingKey = keyof typeof SETTINGS;
 export const SETTING_DEFAULTS: Settings = { agent_policy_proposals_enabled: false, approval_mode: "manual" };
 export const SettingsSchema = z.object(SETTINGS);

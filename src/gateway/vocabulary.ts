@@ -24,6 +24,9 @@ export const REJECTION_HINTS = [
   "needs_time_limit",
 ] as const;
 
+/** The gateway's settings (their value schemas are in types.ts). */
+export const SETTING_KEYS = ["agent_policy_proposals_enabled", "approval_mode"] as const;
+
 /** `30m`, `2h`, `1d`, `45s` as seconds; null for anything else (and for zero). */
 export function parseDuration(text: string): number | null {
   const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());

@@ -193,7 +193,6 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   const stateDir = join(sandboxesDir, name);
   const logDir = join(stateDir, "logs");
   mkdirSync(logDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(policy), { mode: 0o600 });
   const workdir = resolve(options.workdir);
   const info = {
     name,
@@ -230,6 +229,20 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     if (error instanceof PreflightError) throw new SupervisorError(error.message);
     throw error;
   }
+  // Signals are ours from before the start: one that arrives while the sandbox comes up is
+  // delivered to the command as soon as it runs, instead of killing the supervisor.
+  let sandbox: RunningSandbox | undefined;
+  const pending: NodeJS.Signals[] = [];
+  const handlers = FORWARDED_SIGNALS.map(
+    (signal) => [signal, () => (sandbox ? sandbox.signal(signal) : pending.push(signal))] as const,
+  );
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  // bubblewrap and the init start as soon as their mounts are known; the CA, the proxy and what
+  // else the sandbox does not need (the policy snapshot, notes, the log) are made while they come
+  // up, and the command is released once its CA bundle is complete. Connections wait in the
+  // listener's backlog until the proxy is attached.
+  const starting = startSandbox(spec, prepared);
+  starting.catch(() => {});
   for (const note of prepared.plan.notes) log(`airlock: note: ${note}`);
   for (const { path, target } of symlinkedBinaries(listedBinaries(policy))) {
     log(
@@ -253,19 +266,6 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     );
   recordLoad(policy);
 
-  // Signals are ours from before the start: one that arrives while the sandbox comes up is
-  // delivered to the command as soon as it runs, instead of killing the supervisor.
-  let sandbox: RunningSandbox | undefined;
-  const pending: NodeJS.Signals[] = [];
-  const handlers = FORWARDED_SIGNALS.map(
-    (signal) => [signal, () => (sandbox ? sandbox.signal(signal) : pending.push(signal))] as const,
-  );
-  for (const [signal, handler] of handlers) process.on(signal, handler);
-  // bubblewrap and the init start now; the CA and the proxy are made while they come up, and
-  // the command is released once its CA bundle is complete. Connections wait in the listener's
-  // backlog until the proxy is attached.
-  const starting = startSandbox(spec, prepared);
-  starting.catch(() => {});
   const abandon = async (error: unknown): Promise<never> => {
     for (const [signal, handler] of handlers) process.off(signal, handler);
     void starting
@@ -287,6 +287,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   try {
     ca = await loadOrCreateSandboxCA(join(stateDir, "ca"), name);
     writeCaBundle(prepared, ca.certPem);
+    writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(policy), { mode: 0o600 });
   } catch (error) {
     return abandon(error);
   }

@@ -44,8 +44,8 @@ describe("bin/airlock.js", () => {
   });
   after(() => removeDir(pkg));
 
-  const run = (env: NodeJS.ProcessEnv = {}) => {
-    const result = spawnSync(process.execPath, [join(pkg, "bin", "airlock.js")], {
+  const run = (env: NodeJS.ProcessEnv = {}, args: string[] = []) => {
+    const result = spawnSync(process.execPath, [join(pkg, "bin", "airlock.js"), ...args], {
       encoding: "utf8",
       env: { ...process.env, AIRLOCK_FROM_SOURCE: "", ...env },
       timeout: 30_000,
@@ -123,6 +123,15 @@ describe("bin/airlock.js", () => {
       const rewritten = cache();
       assert.ok(rewritten.subarray(0, stamp.length).equals(stamp));
       assert.notDeepEqual(rewritten.subarray(stamp.length, stamp.length + 64), Buffer.alloc(64, 7));
+    });
+
+    test("`run` replaces a cache it did not make, as it exits; other commands then keep it", () => {
+      assert.equal(run({}, ["run", "--", "true"]), "BUNDLE");
+      const byRun = cache();
+      assert.equal(byRun.subarray(0, stampOf().length + 4).toString(), `${stampOf().trimEnd()} run\n`);
+      assert.equal(run(), "BUNDLE");
+      assert.equal(run({}, ["run", "--", "true"]), "BUNDLE");
+      assert.deepEqual(cache(), byRun);
     });
   });
 });
