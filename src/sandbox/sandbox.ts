@@ -1,10 +1,12 @@
 // One sandbox, from policy to running processes: the filesystem plan, the bubblewrap command,
 // the environment and CA bundle, the launch, and the cleanup of host mount points afterwards.
 import {
+  existsSync,
   readdirSync,
   readFileSync,
   realpathSync,
   rmdirSync,
+  rmSync,
   statSync,
   unlinkSync,
   writeFileSync,
@@ -28,6 +30,13 @@ import { launchSandbox, type RunningSandbox, SandboxStartError } from "./launch.
 import { type MountPlan, planMounts, within } from "./mounts.ts";
 import { OVERLAY_EXIT, type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
 import { checkUserNamespaces, checkWorkdir, findBwrap, PreflightError } from "./preflight.ts";
+
+/**
+ * `mountpoints.json` lives from the start of a sandbox until its mount points are cleaned up, so
+ * only live sandboxes and ones whose supervisor died have one: the scans below read those
+ * sandboxes' records and no others, however many ended sandboxes keep their logs.
+ */
+const MOUNT_POINTS_FILE = "mountpoints.json";
 
 export const INIT_SOURCE = packagePath("src", "sandbox", "init.cjs");
 export const SKILL_SOURCE = packagePath("src", "sandbox", "skills", "policy_advisor.md");
@@ -148,7 +157,7 @@ export async function startSandbox(
   spec: SandboxSpec,
   prepared = prepareSandbox(spec),
 ): Promise<RunningSandbox> {
-  writeFileSync(join(spec.stateDir, "mountpoints.json"), `${JSON.stringify(prepared.plan.createdOnHost)}\n`);
+  writeFileSync(join(spec.stateDir, MOUNT_POINTS_FILE), `${JSON.stringify(prepared.plan.createdOnHost)}\n`);
   const launched = launchSandbox({
     bwrap: prepared.bwrap,
     args: prepared.args,
@@ -182,15 +191,14 @@ function inUseElsewhere(airlockHome: string, self: string): Set<string> {
   }
   for (const name of names) {
     const dir = join(root, name);
-    if (dir === self) continue;
+    if (dir === self || !existsSync(join(dir, MOUNT_POINTS_FILE))) continue;
     try {
       const info = JSON.parse(readFileSync(join(dir, "sandbox.json"), "utf8")) as {
         pid?: number;
         ended?: string;
       };
       if (info.ended || typeof info.pid !== "number" || !alive(info.pid)) continue;
-      for (const p of JSON.parse(readFileSync(join(dir, "mountpoints.json"), "utf8")) as string[])
-        used.add(p);
+      for (const p of JSON.parse(readFileSync(join(dir, MOUNT_POINTS_FILE), "utf8")) as string[]) used.add(p);
     } catch {
       // not a live sandbox
     }
@@ -199,9 +207,10 @@ function inUseElsewhere(airlockHome: string, self: string): Set<string> {
 }
 
 /** Removes the empty files and directories bubblewrap created on the host as mount points for
- * absent protected paths, unless they gained content or another live sandbox still uses them. */
+ * absent protected paths, unless they gained content or another live sandbox still uses them;
+ * then the sandbox's record of them. */
 export function removeHostMountPoints(paths: readonly string[], airlockHome: string, stateDir: string): void {
-  const keep = inUseElsewhere(airlockHome, stateDir);
+  const keep = paths.length > 0 ? inUseElsewhere(airlockHome, stateDir) : new Set<string>();
   for (const path of paths) {
     if (keep.has(path)) continue;
     try {
@@ -212,6 +221,7 @@ export function removeHostMountPoints(paths: readonly string[], airlockHome: str
       // gone already, or not empty: leave it
     }
   }
+  rmSync(join(stateDir, MOUNT_POINTS_FILE), { force: true });
 }
 
 /**
@@ -228,11 +238,12 @@ export function recoverStaleMountPoints(airlockHome: string): void {
   }
   for (const name of names) {
     const dir = join(root, name);
+    if (!existsSync(join(dir, MOUNT_POINTS_FILE))) continue;
     try {
       const infoFile = join(dir, "sandbox.json");
       const info = JSON.parse(readFileSync(infoFile, "utf8")) as { pid?: number; ended?: string };
       if (info.ended || typeof info.pid !== "number" || alive(info.pid)) continue;
-      const paths = JSON.parse(readFileSync(join(dir, "mountpoints.json"), "utf8")) as string[];
+      const paths = JSON.parse(readFileSync(join(dir, MOUNT_POINTS_FILE), "utf8")) as string[];
       removeHostMountPoints(paths, airlockHome, dir);
       writeFileSync(
         infoFile,

@@ -127,6 +127,20 @@ describe("airlock run as a process", () => {
     for (const ghost of [".mcp.json", ".bashrc", ".claude", ".airlock"]) {
       assert.equal(existsSync(join(wd, ghost)), false, `${ghost} left behind`);
     }
+    // Only the killed sandbox was looked at again: it is marked lost, and no sandbox keeps a
+    // record of mount points once they are cleaned up.
+    const sandboxes = join(home, "sandboxes");
+    const infos = readdirSync(sandboxes).map((name) =>
+      JSON.parse(readFileSync(join(sandboxes, name, "sandbox.json"), "utf8")),
+    );
+    assert.equal(infos.filter((info) => info.lost === true).length, 1);
+    for (const name of readdirSync(sandboxes)) {
+      assert.equal(
+        existsSync(join(sandboxes, name, "mountpoints.json")),
+        false,
+        `${name} kept mountpoints.json`,
+      );
+    }
   });
 });
 
