@@ -3,6 +3,8 @@
 //   CLI, from the bundle in dist/) | `srt -c true` (@anthropic-ai/sandbox-runtime)
 //   one HTTP request: curl direct | curl inside a running Airlock sandbox through its proxy
 // Runs are interleaved and bounded; every figure is also a ratio against its baseline.
+// When NODE_EXTRA_CA_CERTS is set (it makes every node start parse that bundle, tens of ms), the
+// CLI and srt are also timed without it, in the same rounds.
 //   npx tsx bench/sandbox.ts [--quick]
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -98,23 +100,25 @@ async function main(): Promise<void> {
     supervised: [] as number[],
     cli: [] as number[],
     srt: [] as number[],
+    cliBare: [] as number[],
+    srtBare: [] as number[],
   };
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS !== undefined;
+  const bareEnv = { ...process.env };
+  delete bareEnv.NODE_EXTRA_CA_CERTS;
+  const cliArgs = [AIRLOCK, "run", "-q", "--no-gateway", "--", "true"];
   // Warm caches (the CA module, the TypeScript loader's cache) once before measuring.
   await timeSupervised();
-  await timeProcess(process.execPath, [AIRLOCK, "run", "-q", "--no-gateway", "--", "true"], {
-    ...process.env,
-    AIRLOCK_HOME: home,
-  });
+  await timeProcess(process.execPath, cliArgs, { ...process.env, AIRLOCK_HOME: home });
   for (let i = 0; i < ROUNDS; i++) {
     start.direct.push(await timeProcess("true", []));
     start.supervised.push(await timeSupervised());
-    start.cli.push(
-      await timeProcess(process.execPath, [AIRLOCK, "run", "-q", "--no-gateway", "--", "true"], {
-        ...process.env,
-        AIRLOCK_HOME: home,
-      }),
-    );
+    start.cli.push(await timeProcess(process.execPath, cliArgs, { ...process.env, AIRLOCK_HOME: home }));
     if (hasSrt) start.srt.push(await timeProcess(SRT, ["-c", "true"]));
+    if (extraCa) {
+      start.cliBare.push(await timeProcess(process.execPath, cliArgs, { ...bareEnv, AIRLOCK_HOME: home }));
+      if (hasSrt) start.srtBare.push(await timeProcess(SRT, ["-c", "true"], bareEnv));
+    }
   }
 
   // One request: a local HTTP server, reached by curl directly and from inside a sandbox
@@ -169,6 +173,15 @@ async function main(): Promise<void> {
   console.log(
     `srt -c true                  ${hasSrt ? f(r) : "   (absent)"}      ${x(r / d).padEnd(16)}${hasSrt ? "1.00x" : "n/a"}`,
   );
+  const cb = median(start.cliBare);
+  const rb = hasSrt ? median(start.srtBare) : Number.NaN;
+  if (extraCa) {
+    console.log("without NODE_EXTRA_CA_CERTS (set here; every node start parses that bundle):");
+    console.log(`airlock run (CLI)            ${f(cb)}      ${x(cb / d).padEnd(16)}${x(cb / rb)}`);
+    console.log(
+      `srt -c true                  ${hasSrt ? f(rb) : "   (absent)"}      ${x(rb / d).padEnd(16)}${hasSrt ? "1.00x" : "n/a"}`,
+    );
+  }
   const pd50 = median(reqDirect);
   const ps50 = median(reqSandbox);
   const pd99 = percentile(reqDirect, 99);
@@ -186,7 +199,9 @@ async function main(): Promise<void> {
         airlock_supervisor_vs_srt: hasSrt ? s / r : null,
         airlock_cli_vs_srt: hasSrt ? c / r : null,
         airlock_supervisor_vs_none: s / d,
+        ...(extraCa ? { airlock_cli_vs_srt_without_extra_ca_certs: hasSrt ? cb / rb : null } : {}),
       },
+      ...(extraCa ? { start_ms_without_extra_ca_certs: { airlock_cli: cb, srt: hasSrt ? rb : null } } : {}),
       request_ms: { direct_p50: pd50, direct_p99: pd99, sandbox_p50: ps50, sandbox_p99: ps99 },
       request_ratio_p50: ps50 / pd50,
     }),
