@@ -242,6 +242,8 @@ export function recoverStaleMountPoints(airlockHome: string): void {
     try {
       const infoFile = join(dir, "sandbox.json");
       const info = JSON.parse(readFileSync(infoFile, "utf8")) as { pid?: number; ended?: string };
+      // Ended before records were removed at the end (older versions): nothing left to clear.
+      if (info.ended) rmSync(join(dir, MOUNT_POINTS_FILE), { force: true });
       if (info.ended || typeof info.pid !== "number" || alive(info.pid)) continue;
       const paths = JSON.parse(readFileSync(join(dir, MOUNT_POINTS_FILE), "utf8")) as string[];
       removeHostMountPoints(paths, airlockHome, dir);
