@@ -7,6 +7,7 @@
 // A connection goes back to the pool only after a complete, well-framed HTTP/1.1 response
 // without Connection: close, to a request fully sent. Anything else closes it.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { errorResponse, sendResponse } from "./deny.ts";
 import { type ResponseHead, ResponseParser, type ResponseSink } from "./http1-response.ts";
 import type { UpstreamConnection, UpstreamPool, UpstreamTarget, UpstreamUser } from "./pool.ts";
@@ -58,39 +59,46 @@ export function startExchange(r: RelayedRequest): void {
   new Exchange(r, retryable).start(false);
 }
 
+/** The exchange a ServerResponse belongs to, for the shared 'close' listener below. */
+const exchangeOf = new WeakMap<ServerResponse, Exchange>();
+
+/**
+ * One listener function for every response (not a closure per request): a client that goes
+ * away before its response is complete ends the upstream exchange.
+ */
+function onResponseClose(this: ServerResponse): void {
+  exchangeOf.get(this)?.clientGone();
+}
+
 class Exchange implements UpstreamUser, ResponseSink {
   private conn!: UpstreamConnection;
   private readonly parser: ResponseParser;
+  private body: RequestBodyPump | null = null;
   private received = false;
-  private requestDone: boolean;
   private responseDone = false;
   private keepAlive = false;
   /** Bytes arrived after the response: the connection is not reused. */
   private trailingGarbage = false;
   /** The exchange is over (completed or failed); late events are ignored. */
-  private settled = false;
+  settled = false;
   /** The latest body chunk, held back so the last one goes out with res.end(). */
   private pending: Buffer | null = null;
   private clientBlocked = false;
+  private resumeOnDrain: (() => void) | null = null;
 
   constructor(
     private readonly r: RelayedRequest,
     private readonly mayRetry: boolean,
   ) {
     this.parser = new ResponseParser({ headRequest: r.headRequest, maxHeadBytes: r.maxHeadBytes }, this);
-    this.requestDone = r.body === "none";
   }
 
   start(fresh: boolean): void {
-    const { req, res } = this.r;
     this.conn = this.r.pool.acquire(this.r.target, this, fresh);
     this.conn.socket.write(this.r.head);
-    res.once("close", this.onClientClose);
-    if (this.r.body === "none") return;
-    req.on("data", this.onRequestData);
-    req.once("end", this.onRequestEnd);
-    req.once("error", this.onClientClose);
-    req.once("close", this.onRequestClose);
+    exchangeOf.set(this.r.res, this);
+    this.r.res.on("close", onResponseClose);
+    if (this.r.body !== "none") this.body = new RequestBodyPump(this, this.r, this.conn.socket);
   }
 
   // ---------------------------------------------------------------- upstream events (pool.ts)
@@ -128,7 +136,10 @@ class Exchange implements UpstreamUser, ResponseSink {
       // The client reads slower than the upstream sends: stop reading until it catches up.
       this.clientBlocked = false;
       this.conn.socket.pause();
-      this.r.res.once("drain", this.onClientDrain);
+      this.resumeOnDrain ??= () => {
+        if (!this.settled) this.conn.socket.resume();
+      };
+      this.r.res.once("drain", this.resumeOnDrain);
     }
   }
 
@@ -165,59 +176,23 @@ class Exchange implements UpstreamUser, ResponseSink {
     else this.fail(`invalid response: ${reason}`);
   }
 
-  // ---------------------------------------------------------------- client events
+  // ---------------------------------------------------------------- outcomes
 
-  private readonly onClientClose = (): void => {
-    // Closed after the response finished is the normal end; before it, the client went away.
+  /** The client went away (or its upload broke) before the response was complete. */
+  clientGone(): void {
     if (this.settled) return;
     this.settled = true;
     this.detach();
     this.conn.user = null;
     this.conn.socket.destroy();
-  };
-
-  private readonly onRequestClose = (): void => {
-    if (!this.r.req.complete) this.onClientClose();
-  };
-
-  private readonly onClientDrain = (): void => {
-    if (!this.settled) this.conn.socket.resume();
-  };
-
-  private readonly onRequestData = (chunk: Buffer): void => {
-    if (this.settled) return;
-    const socket = this.conn.socket;
-    let writable: boolean;
-    if (this.r.body === "chunked") {
-      socket.cork();
-      socket.write(`${chunk.length.toString(16)}${CRLF}`);
-      socket.write(chunk);
-      writable = socket.write(CRLF);
-      socket.uncork();
-    } else writable = socket.write(chunk);
-    if (!writable) {
-      this.r.req.pause();
-      socket.once("drain", this.onUpstreamDrain);
-    }
-  };
-
-  private readonly onUpstreamDrain = (): void => {
-    if (!this.settled) this.r.req.resume();
-  };
-
-  private readonly onRequestEnd = (): void => {
-    if (this.settled) return;
-    if (this.r.body === "chunked") this.conn.socket.write(LAST_CHUNK);
-    this.requestDone = true;
-  };
-
-  // ---------------------------------------------------------------- outcomes
+  }
 
   private complete(): void {
     this.settled = true;
     this.detach();
     const conn = this.conn;
-    if (this.keepAlive && this.requestDone && !this.trailingGarbage) {
+    const requestSent = this.body === null || this.body.done;
+    if (this.keepAlive && requestSent && !this.trailingGarbage) {
       conn.socket.resume();
       this.r.pool.release(conn);
     } else {
@@ -237,23 +212,83 @@ class Exchange implements UpstreamUser, ResponseSink {
       new Exchange(this.r, false).start(true);
       return;
     }
-    if (!res.headersSent)
+    if (!res.headersSent) {
       sendResponse(res, errorResponse("upstream_unreachable", `${this.r.describe()}: ${reason}`));
-    else res.destroy();
+    } else res.destroy();
   }
 
   /** Stops listening to the client (the response is done, or the exchange failed). */
   private detach(): void {
-    const { req, res } = this.r;
-    res.off("close", this.onClientClose);
-    res.off("drain", this.onClientDrain);
-    if (this.r.body === "none") return;
-    req.off("data", this.onRequestData);
-    req.off("end", this.onRequestEnd);
-    req.off("error", this.onClientClose);
-    req.off("close", this.onRequestClose);
-    this.conn.socket.off("drain", this.onUpstreamDrain);
+    const { res } = this.r;
+    res.removeListener("close", onResponseClose);
+    exchangeOf.delete(res);
+    if (this.resumeOnDrain) res.removeListener("drain", this.resumeOnDrain);
+    this.body?.detach();
+  }
+}
+
+/**
+ * Streams the client's request body upstream with backpressure: Content-Length bodies as they
+ * come, chunked ones re-chunked (llhttp has decoded them; trailers are dropped). Only requests
+ * with a body pay for these listeners.
+ */
+class RequestBodyPump {
+  done = false;
+  private readonly chunked: boolean;
+
+  constructor(
+    private readonly exchange: Exchange,
+    private readonly r: RelayedRequest,
+    private readonly socket: Socket,
+  ) {
+    this.chunked = r.body === "chunked";
+    r.req.on("data", this.onData);
+    r.req.once("end", this.onEnd);
+    r.req.once("error", this.onAbort);
+    r.req.once("close", this.onClose);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.exchange.settled) return;
+    const socket = this.socket;
+    let writable: boolean;
+    if (this.chunked) {
+      socket.cork();
+      socket.write(`${chunk.length.toString(16)}${CRLF}`);
+      socket.write(chunk);
+      writable = socket.write(CRLF);
+      socket.uncork();
+    } else writable = socket.write(chunk);
+    if (!writable) {
+      this.r.req.pause();
+      socket.once("drain", this.onDrain);
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    if (!this.exchange.settled) this.r.req.resume();
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.exchange.settled) return;
+    if (this.chunked) this.socket.write(LAST_CHUNK);
+    this.done = true;
+  };
+
+  private readonly onAbort = (): void => this.exchange.clientGone();
+
+  private readonly onClose = (): void => {
+    if (!this.r.req.complete) this.exchange.clientGone();
+  };
+
+  detach(): void {
+    const req = this.r.req;
+    req.removeListener("data", this.onData);
+    req.removeListener("end", this.onEnd);
+    req.removeListener("error", this.onAbort);
+    req.removeListener("close", this.onClose);
+    this.socket.removeListener("drain", this.onDrain);
     // The rest of an unfinished upload is read and dropped (the response is over).
-    if (!this.requestDone) req.resume();
+    if (!this.done) req.resume();
   }
 }
