@@ -3,7 +3,7 @@
 // 502 rather than a guess, pooled connections are reused only when that is safe, and a stale
 // one is retried for safe requests.
 import assert from "node:assert/strict";
-import type { Socket } from "node:net";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { after, afterEach, before, beforeEach, test } from "node:test";
 import { createServer as createTlsServer, type Server, type TLSSocket } from "node:tls";
 import { createSandboxCA, LeafCache, type SandboxCA } from "../../src/proxy/ca.ts";
@@ -27,6 +27,7 @@ network_policies:
     endpoints:
       - { host: raw.example.com, port: 443, protocol: rest, access: read-write }
       - { host: node.example.com, port: 443, protocol: rest, access: read-write }
+      - { host: plain.example.com, port: 80, protocol: rest, access: read-only }
     binaries:
       - path: /usr/bin/curl
 `);
@@ -49,6 +50,9 @@ const ANSWERS: Record<string, string> = {
 let rawCa: SandboxCA;
 let raw: Server;
 let rawPort = 0;
+/** The same hand-rolled upstream over plain TCP, for the forward proxy (absolute-form http://). */
+let plain: NetServer;
+let plainPort = 0;
 /** Upstream TLS connections accepted by the hand-rolled upstream, and the requests it saw. */
 let accepted = 0;
 let closed = 0;
@@ -58,7 +62,7 @@ let node: Upstream;
 let p: TestProxy;
 
 /** Answers each request head on a connection; bodies are not expected here. */
-function serveRaw(socket: TLSSocket): void {
+function serveRaw(socket: Socket): void {
   accepted++;
   socket.once("close", () => closed++);
   let served = 0;
@@ -94,12 +98,19 @@ before(async () => {
   raw = createTlsServer({ cert, key }, serveRaw);
   await new Promise<void>((r) => raw.listen(0, "127.0.0.1", r));
   rawPort = (raw.address() as { port: number }).port;
+  plain = createNetServer(serveRaw);
+  await new Promise<void>((r) => plain.listen(0, "127.0.0.1", r));
+  plainPort = (plain.address() as { port: number }).port;
   node = await startTlsUpstream(["node.example.com"]);
 });
 
 beforeEach(async () => {
   p = await startProxy(POLICY, {
-    connectTo: [`raw.example.com:443:127.0.0.1:${rawPort}`, `node.example.com:443:127.0.0.1:${node.port}`],
+    connectTo: [
+      `raw.example.com:443:127.0.0.1:${rawPort}`,
+      `node.example.com:443:127.0.0.1:${node.port}`,
+      `plain.example.com:80:127.0.0.1:${plainPort}`,
+    ],
     upstreamCAs: [rawCa.certPem, node.ca.certPem],
   });
 });
@@ -111,6 +122,7 @@ afterEach(async () => {
 after(async () => {
   await node.close();
   await new Promise<void>((r) => raw.close(() => r()));
+  await new Promise<void>((r) => plain.close(() => r()));
 });
 
 async function tunnel(host: string): Promise<TLSSocket> {
@@ -262,4 +274,12 @@ test("a client that goes away mid-exchange ends the upstream connection", async 
     assert.ok(Date.now() < deadline, "the upstream connection was left open");
     await new Promise((r) => setTimeout(r, 10));
   }
+});
+
+test("forward proxy (http://): the same exchange, chunked response decoded, upstream connection reused", async () => {
+  const before = accepted;
+  const r = await curl(p.port, ["http://plain.example.com/chunked", "http://plain.example.com/again"]);
+  assert.equal(r.status, 200, r.body);
+  assert.match(r.body, /^hello world\n200\{"method":"GET","path":"\/again","served":2\}$/);
+  assert.equal(accepted - before, 1);
 });
