@@ -206,7 +206,7 @@ export class ResponseParser {
         this.fail("malformed header line");
         return;
       }
-      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+      const value = trimOws(line, colon + 1);
       if (!FIELD_TEXT.test(value)) {
         this.fail("control character in a header value");
         return;
@@ -340,6 +340,15 @@ export class ResponseParser {
     this.fail(reason);
     return chunk.length;
   }
+}
+
+/** The text after `from` without leading and trailing SP/HTAB (OWS; other bytes are part of the value). */
+function trimOws(line: string, from: number): string {
+  let start = from;
+  let end = line.length;
+  while (start < end && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
+  while (end > start && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) end--;
+  return line.slice(start, end);
 }
 
 /** One Content-Length field value (maybe a list) merged with what came before; null when invalid or different. */
