@@ -24,8 +24,8 @@ export interface RelayedRequest {
   body: "none" | "length" | "chunked";
   headRequest: boolean;
   maxHeadBytes: number;
-  /** Names the upstream in a 502 detail: `host:port (address)`. */
-  describe: () => string;
+  /** Named in a 502 detail as `host:port (address)`: the name asked for and the address dialled. */
+  upstream: { host: string; port: number; address: string };
 }
 
 /** Request line plus headers; the target and values come from llhttp (no CR, LF or NUL in them). */
@@ -213,7 +213,8 @@ class Exchange implements UpstreamUser, ResponseSink {
       return;
     }
     if (!res.headersSent) {
-      sendResponse(res, errorResponse("upstream_unreachable", `${this.r.describe()}: ${reason}`));
+      const { host, port, address } = this.r.upstream;
+      sendResponse(res, errorResponse("upstream_unreachable", `${host}:${port} (${address}): ${reason}`));
     } else res.destroy();
   }
 

@@ -73,7 +73,7 @@ export function relayRequest(
       transferEncoding !== undefined ? "chunked" : length === undefined || length === "0" ? "none" : "length",
     headRequest: method === "HEAD",
     maxHeadBytes: core.limits.maxHeaderBytes,
-    describe: () => `${dest.host}:${dest.port} (${dest.address})`,
+    upstream: dest,
   });
 }
 
