@@ -95,7 +95,8 @@ class Exchange implements UpstreamUser, ResponseSink {
 
   start(fresh: boolean): void {
     this.conn = this.r.pool.acquire(this.r.target, this, fresh);
-    this.conn.socket.write(this.r.head);
+    // latin1: llhttp hands over header bytes as latin1 text; this writes the same bytes back.
+    this.conn.socket.write(this.r.head, "latin1");
     exchangeOf.set(this.r.res, this);
     this.r.res.on("close", onResponseClose);
     if (this.r.body !== "none") this.body = new RequestBodyPump(this, this.r, this.conn.socket);

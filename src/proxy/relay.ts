@@ -90,7 +90,8 @@ export function relayUpgrade(
     const headers = forwardableHeaders(req.rawHeaders, true);
     let requestHead = `${req.method} ${path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    upstream.write(`${requestHead}\r\n`);
+    // latin1: header bytes beyond ASCII go out as llhttp received them.
+    upstream.write(`${requestHead}\r\n`, "latin1");
     splice(client, upstream, head, core.limits.idleTimeoutMs);
   };
   const { host, port, tls } = upstreamTarget(core, dest);

@@ -71,7 +71,8 @@ function serveRaw(socket: Socket): void {
   socket.on("data", (d: Buffer) => {
     buf += d.toString("latin1");
     for (let end = buf.indexOf("\r\n\r\n"); end !== -1; end = buf.indexOf("\r\n\r\n")) {
-      const [method, path = ""] = (buf.slice(0, end).split("\r\n")[0] as string).split(" ");
+      const head = buf.slice(0, end);
+      const [method, path = ""] = (head.split("\r\n")[0] as string).split(" ");
       buf = buf.slice(end + 4);
       served++;
       rawSeen.push(`${method} ${path}`);
@@ -80,6 +81,17 @@ function serveRaw(socket: Socket): void {
       } else if (path === "/drop-reused" && served > 1) {
         // A connection the upstream gave up on: the request finds it dead (a stale pooled socket).
         socket.destroy();
+      } else if (path === "/bytes") {
+        // Echoes the bytes of the X-Bytes request header, and sends non-ASCII bytes back in one.
+        const line = head.split("\r\n").find((l) => l.toLowerCase().startsWith("x-bytes:")) ?? "";
+        const body = Buffer.from(line.slice(8).trim(), "latin1").toString("hex");
+        socket.write(
+          Buffer.concat([
+            Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nX-Name: caf`, "latin1"),
+            Buffer.from("é\r\n\r\n", "utf8"),
+            Buffer.from(body, "latin1"),
+          ]),
+        );
       } else if (path === "/hang") {
         // Never answers: the client gives up first.
       } else if (ANSWERS[path] !== undefined) {
@@ -282,4 +294,15 @@ test("forward proxy (http://): the same exchange, chunked response decoded, upst
   assert.equal(r.status, 200, r.body);
   assert.match(r.body, /^hello world\n200\{"method":"GET","path":"\/again","served":2\}$/);
   assert.equal(accepted - before, 1);
+});
+
+test("header bytes beyond ASCII pass unchanged both ways", async () => {
+  const t = await tunnel("raw.example.com");
+  // requestOn writes UTF-8: "é" is the two bytes c3 a9 on the wire.
+  const r = await requestOn(t, "GET /bytes HTTP/1.1\r\nHost: raw.example.com\r\nX-Bytes: café\r\n\r\n");
+  assert.equal(r.status, 200);
+  assert.equal(r.body, Buffer.from("café", "utf8").toString("hex"));
+  // requestOn decodes the head as UTF-8: the upstream's c3 a9 arrived as they were sent.
+  assert.equal(r.headers["x-name"], "café");
+  t.destroy();
 });
