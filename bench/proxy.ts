@@ -2,7 +2,7 @@
 // (@anthropic-ai/sandbox-runtime's HTTP proxy), side by side in one run, loopback only.
 //
 //   npx tsx bench/proxy.ts [--quick] [--no-peer]
-//     [--only=http_new,https_l4_new,https_l4_ka,https_l7_ka,tunnel_mbps]
+//     [--only=http_new,https_l4_new,https_l4_ka,https_l7_ka,https_l7_floor,tunnel_mbps]
 //
 // Profiling: AIRLOCK_BENCH_PROF=<dir> runs the proxies' child with --cpu-prof into <dir>.
 //
@@ -12,6 +12,10 @@
 //   https_l4_new  new-connection HTTPS request through a CONNECT tunnel (L4, spliced)
 //   https_l4_ka   keep-alive HTTPS request through a CONNECT tunnel (reference: one more hop, no target)
 //   https_l7_ka   keep-alive HTTPS request through TLS termination (L7, every request decided)
+//   https_l7_floor  reference, no target: the same requests through a relay in the proxies' child
+//                 that terminates TLS like ours and only decrypts and re-encrypts raw bytes (no
+//                 HTTP, no policy, one upstream connection per client): the floor of any L7
+//                 design in Node, timed in the same rounds as https_l7_ka
 //   tunnel_mbps   raw throughput through a CONNECT tunnel
 // Figures: p50/p99 latency (ms) and each p50 as a ratio against direct; MB/s and ratio.
 import { fork } from "node:child_process";
@@ -20,7 +24,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { TLSSocket, connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
 
 const HTTPS_HOST = "api.bench.test";
@@ -49,6 +53,8 @@ interface UpstreamPorts {
 }
 interface ProxyPorts {
   ours: number;
+  /** The TLS-terminating raw relay (https_l7_floor); it presents a leaf from oursCaPem. */
+  floor: number;
   peer: number | null;
   peerL7: number | null;
   peerError?: string;
@@ -131,6 +137,7 @@ network_policies:
   });
   const ports: ProxyPorts = {
     ours: (await ours.listen(0, "127.0.0.1")).port,
+    floor: await serveTlsFloor(ca, up),
     peer: null,
     peerL7: null,
     oursCaPem: ca.certPem,
@@ -158,6 +165,49 @@ network_policies:
     ports.peerError = (err as Error).message.split("\n")[0];
   }
   process.send?.(ports);
+}
+
+/**
+ * The https_l7_floor relay: answers CONNECT with 200, terminates TLS with a leaf from the same
+ * CA and the same socket layering as ours (connect.ts), opens one verified TLS connection to the
+ * upstream and pipes bytes both ways: TLS termination in Node with nothing else on top.
+ */
+async function serveTlsFloor(ca: import("../src/proxy/ca.ts").SandboxCA, up: UpstreamPorts): Promise<number> {
+  const { LeafCache } = await import("../src/proxy/ca.ts");
+  const context = await new LeafCache(ca).context(HTTPS_HOST);
+  const server = createNetServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on("error", () => socket.destroy());
+    let head = "";
+    const onHead = (d: Buffer) => {
+      head += d.toString("latin1");
+      if (!head.includes("\r\n\r\n")) return;
+      socket.off("data", onHead);
+      socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      const client = new TLSSocket(socket, {
+        isServer: true,
+        secureContext: context,
+        ALPNProtocols: ["http/1.1"],
+      });
+      const upstream = tlsConnect({
+        host: "127.0.0.1",
+        port: up.https,
+        servername: HTTPS_HOST,
+        ca: up.caPem,
+      });
+      upstream.setNoDelay(true);
+      client.pipe(upstream).pipe(client);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      for (const s of [client, upstream]) s.on("error", close);
+    };
+    socket.on("data", onHead);
+  });
+  return new Promise((r) =>
+    server.listen(0, "127.0.0.1", () => r((server.address() as { port: number }).port)),
+  );
 }
 
 // ---------------------------------------------------------------- client
@@ -412,8 +462,9 @@ async function main(): Promise<void> {
       add(rows, "https_l4_ka", kaDirect, kaOurs, peer ? kaPeer : null, peerNote);
     }
 
-    // 3. keep-alive HTTPS request through L7 termination (one connection per path, reused)
-    if (runs("https_l7_ka")) {
+    // 3. keep-alive HTTPS request through L7 termination (one connection per path, reused), and
+    // the TLS-termination floor (reference) in the same rounds.
+    if (runs("https_l7_ka") || runs("https_l7_floor")) {
       const kaOn = (t: TLSSocket) => async () => {
         t.write(get(`${HTTPS_HOST}:${up.https}`, "/repos/o/r"));
         const status = await readResponse(t);
@@ -422,15 +473,43 @@ async function main(): Promise<void> {
       const kaDirectSock = await tlsOver(null, up.https, HTTPS_HOST, up.caPem);
       const kaVia = async (port: number, ca: string) =>
         tlsOver(await connectVia(port, `${HTTPS_HOST}:${up.https}`), 0, HTTPS_HOST, ca);
-      const kaOursSock = await kaVia(px.ours, px.oursCaPem);
-      const kaPeerSock = px.peerL7 && px.peerCaPem ? await kaVia(px.peerL7, px.peerCaPem) : null;
-      const [kaDirect, kaOurs, kaPeer] = await timeInterleaved(
+      const withL7 = runs("https_l7_ka");
+      const kaOursSock = withL7 ? await kaVia(px.ours, px.oursCaPem) : null;
+      const kaPeerSock = withL7 && px.peerL7 && px.peerCaPem ? await kaVia(px.peerL7, px.peerCaPem) : null;
+      const kaFloorSock = runs("https_l7_floor") ? await kaVia(px.floor, px.oursCaPem) : null;
+      const [kaDirect, kaOurs, kaPeer, kaFloor] = await timeInterleaved(
         N_KA,
-        [kaOn(kaDirectSock), kaOn(kaOursSock), kaPeerSock ? kaOn(kaPeerSock) : null],
+        [
+          kaOn(kaDirectSock),
+          kaOursSock ? kaOn(kaOursSock) : null,
+          kaPeerSock ? kaOn(kaPeerSock) : null,
+          kaFloorSock ? kaOn(kaFloorSock) : null,
+        ],
         settle,
       );
-      for (const t of [kaDirectSock, kaOursSock, kaPeerSock]) t?.destroy();
-      add(rows, "https_l7_ka", kaDirect, kaOurs, kaPeerSock ? kaPeer : null, peerNote);
+      for (const t of [kaDirectSock, kaOursSock, kaPeerSock, kaFloorSock]) t?.destroy();
+      if (withL7) add(rows, "https_l7_ka", kaDirect, kaOurs, kaPeerSock ? kaPeer : null, peerNote);
+      if (kaFloor && kaDirect) {
+        const d50 = pct(kaDirect, 50);
+        if (!withL7)
+          rows.push({
+            workload: "https_l7_floor",
+            path: "direct",
+            p50: d50,
+            p99: pct(kaDirect, 99),
+            ratio: 1,
+            unit: "ms",
+          });
+        rows.push({
+          workload: "https_l7_floor",
+          path: "tls-relay",
+          p50: pct(kaFloor, 50),
+          p99: pct(kaFloor, 99),
+          ratio: pct(kaFloor, 50) / d50,
+          unit: "ms",
+          note: "reference: TLS termination alone, no HTTP",
+        });
+      }
     }
 
     // 4. tunnel throughput
@@ -493,7 +572,8 @@ async function main(): Promise<void> {
   );
   console.log("workload       path             p50        p99        ratio vs direct (p50; MB/s for tunnel)");
   for (const r of rows) {
-    const ratio = r.ratio === null ? (r.note ?? "n/a") : `${r.ratio.toFixed(2)}x`;
+    const ratio =
+      r.ratio === null ? (r.note ?? "n/a") : `${r.ratio.toFixed(2)}x${r.note ? `  (${r.note})` : ""}`;
     const p =
       r.unit === "MB/s"
         ? `${fmt(r.p50)} MB/s`.padEnd(22)

@@ -35,10 +35,15 @@
 // - A name that does not resolve is 502 upstream_unreachable, not a policy denial.
 // - CONNECT to policy.local (any port) is 400 invalid_policy_local_scheme: it is plain HTTP only.
 // - A safe, body-less request that fails on a stale pooled upstream socket is retried once.
+// - An upstream response with ambiguous framing (Content-Length beside Transfer-Encoding, an
+//   invalid or conflicting Content-Length, a malformed head) is a 502, or a cut connection once
+//   the head went out; an upstream connection is reused only after a complete, well-framed
+//   HTTP/1.1 response without Connection: close. Response trailers are dropped.
 // - Audit lines are written at the end of the event-loop turn (batched), not per event.
 //
 // Flow: CONNECT → connect.ts (identity, L4, SSRF/pinning, splice or TLS termination) →
-// inspect.ts (per-request L7); absolute-form http:// → forward.ts; bytes → relay.ts;
+// inspect.ts (per-request L7); absolute-form http:// → forward.ts; bytes → relay.ts; one
+// upstream HTTP/1.1 request/response → exchange.ts (strict response parser: http1-response.ts);
 // DNS, connect-to, trust store → upstream.ts; upstream keep-alive pools → pool.ts; limits.ts;
 // the one deny body → deny.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";

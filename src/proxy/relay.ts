@@ -1,12 +1,13 @@
-// Moving bytes: a decided request streamed to the pinned upstream (pooled, verified TLS), a
-// WebSocket upgrade, and raw splicing of tunnels. Bodies stream both ways, never buffered whole.
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { request as httpsRequest } from "node:https";
+// Moving bytes: a decided request streamed to the pinned upstream (pooled, verified TLS, one
+// hand-written HTTP/1.1 exchange: exchange.ts), a WebSocket upgrade, and raw splicing of
+// tunnels. Bodies stream both ways, never buffered whole.
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 import type { ProxyCore } from "./core.ts";
-import { errorResponse, rawResponse, sendResponse } from "./deny.ts";
-import type { UpstreamPool } from "./pool.ts";
+import { errorResponse, rawResponse } from "./deny.ts";
+import { requestHead, startExchange } from "./exchange.ts";
+import type { UpstreamTarget } from "./pool.ts";
 import { forwardableHeaders } from "./upstream.ts";
 
 export interface Destination {
@@ -19,39 +20,31 @@ export interface Destination {
   addressPort: number;
 }
 
-interface TlsOptions {
-  servername?: string;
-  /** The name the certificate was checked against: part of the pool key (pool.ts). */
-  verifiedName: string;
-  secureContext: import("node:tls").SecureContext;
-  checkServerIdentity: (name: string, cert: Parameters<typeof checkServerIdentity>[1]) => Error | undefined;
-}
-
 /** Computed once per destination object (an inspected tunnel reuses its destination for every request). */
-const tlsOptionsOf = new WeakMap<Destination, TlsOptions>();
+const targetOf = new WeakMap<Destination, UpstreamTarget>();
 
-function tlsOptions(core: ProxyCore, dest: Destination): TlsOptions {
-  let options = tlsOptionsOf.get(dest);
-  if (!options) {
-    options = {
-      ...(isIP(dest.host) ? {} : { servername: dest.host }),
-      secureContext: core.trust,
-      verifiedName: dest.host,
-      // Verify against the name asked for, whatever address it was pinned to.
-      checkServerIdentity: (_name, cert) => checkServerIdentity(dest.host, cert),
+function upstreamTarget(core: ProxyCore, dest: Destination): UpstreamTarget {
+  let target = targetOf.get(dest);
+  if (!target) {
+    const servername = isIP(dest.host) ? undefined : dest.host;
+    target = {
+      // The verified name is part of the key: a socket checked for one name never serves another.
+      key: `${dest.address}|${dest.addressPort}|${servername ?? ""}|${dest.scheme === "https" ? dest.host : ""}`,
+      host: dest.address,
+      port: dest.addressPort,
+      tls:
+        dest.scheme === "https"
+          ? {
+              servername,
+              secureContext: core.trust,
+              // Verify against the name asked for, whatever address it was pinned to.
+              checkServerIdentity: (_name, cert) => checkServerIdentity(dest.host, cert),
+            }
+          : undefined,
     };
-    tlsOptionsOf.set(dest, options);
+    targetOf.set(dest, target);
   }
-  return options;
-}
-
-const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
-
-type UpstreamOptions = import("node:https").RequestOptions;
-
-/** Node accepts any object with addRequest() as `agent` (documented "Agent-like object"); the types want an Agent. */
-function asAgent(pool: UpstreamPool): import("node:https").Agent {
-  return pool as unknown as import("node:https").Agent;
+  return target;
 }
 
 /**
@@ -66,76 +59,21 @@ export function relayRequest(
   dest: Destination,
   path: string,
 ): void {
+  const method = req.method ?? "GET";
+  const transferEncoding = req.headers["transfer-encoding"];
   const length = req.headers["content-length"];
-  const bodyless = req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
-  const retryable = bodyless && SAFE.has(req.method ?? "");
-  const base = {
-    host: dest.address,
-    port: dest.addressPort,
-    method: req.method,
-    path,
-    headers: forwardableHeaders(req.rawHeaders),
-    setHost: false,
-  };
-  const options: UpstreamOptions =
-    dest.scheme === "https"
-      ? { ...base, ...tlsOptions(core, dest), agent: asAgent(core.pools.https) }
-      : { ...base, agent: asAgent(core.pools.http) };
-  if (bodyless) req.resume();
-  attempt(req, res, dest, options, bodyless, retryable);
-}
-
-// Module-level functions rather than closures made per request: tsx (keepNames) gives every
-// named closure its name with a defineProperty call each time one is created.
-function attempt(
-  req: IncomingMessage,
-  res: ServerResponse,
-  dest: Destination,
-  options: UpstreamOptions,
-  bodyless: boolean,
-  mayRetry: boolean,
-): void {
-  const upReq = dest.scheme === "https" ? httpsRequest(options) : httpRequest(options);
-  upReq.on("response", (upRes) => relayResponse(upRes, res));
-  upReq.on("error", (err) => {
-    if (mayRetry && upReq.reusedSocket && !res.headersSent && !res.destroyed) {
-      attempt(req, res, dest, options, bodyless, false);
-      return;
-    }
-    const code = (err as NodeJS.ErrnoException).code ?? err.message;
-    if (!res.headersSent) {
-      sendResponse(
-        res,
-        errorResponse("upstream_unreachable", `${dest.host}:${dest.port} (${dest.address}): ${code}`),
-      );
-    } else res.destroy();
-  });
-  if (bodyless) {
-    upReq.end();
-    return;
-  }
-  req.pipe(upReq);
-  req.once("error", () => upReq.destroy());
-  req.once("close", () => {
-    if (!req.complete) upReq.destroy();
-  });
-}
-
-/**
- * The upstream's response, streamed to the client with backpressure. By hand rather than
- * .pipe() (which sets up and tears down eight listeners per response) or stream.pipeline()
- * (which allocates abort signals and a DOMException per call): this runs for every request.
- */
-function relayResponse(upRes: IncomingMessage, res: ServerResponse): void {
-  res.writeHead(upRes.statusCode ?? 502, forwardableHeaders(upRes.rawHeaders));
-  upRes.on("data", (chunk: Buffer) => {
-    if (!res.write(chunk)) upRes.pause();
-  });
-  res.on("drain", () => upRes.resume());
-  upRes.once("end", () => res.end());
-  upRes.once("error", () => res.destroy());
-  res.once("close", () => {
-    if (!upRes.complete) upRes.destroy();
+  startExchange({
+    req,
+    res,
+    pool: dest.scheme === "https" ? core.pools.https : core.pools.http,
+    target: upstreamTarget(core, dest),
+    // llhttp accepts a request Transfer-Encoding only when chunked is its last coding.
+    head: requestHead(method, path, req.rawHeaders, transferEncoding),
+    body:
+      transferEncoding !== undefined ? "chunked" : length === undefined || length === "0" ? "none" : "length",
+    headRequest: method === "HEAD",
+    maxHeadBytes: core.limits.maxHeaderBytes,
+    upstream: dest,
   });
 }
 
@@ -152,13 +90,14 @@ export function relayUpgrade(
     const headers = forwardableHeaders(req.rawHeaders, true);
     let requestHead = `${req.method} ${path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    upstream.write(`${requestHead}\r\n`);
+    // latin1: header bytes beyond ASCII go out as llhttp received them.
+    upstream.write(`${requestHead}\r\n`, "latin1");
     splice(client, upstream, head, core.limits.idleTimeoutMs);
   };
-  const upstream: Socket =
-    dest.scheme === "https"
-      ? tlsConnect({ host: dest.address, port: dest.addressPort, ...tlsOptions(core, dest) }, onReady)
-      : netConnect({ host: dest.address, port: dest.addressPort }, onReady);
+  const { host, port, tls } = upstreamTarget(core, dest);
+  const upstream: Socket = tls
+    ? tlsConnect({ host, port, ...tls }, onReady)
+    : netConnect({ host, port }, onReady);
   upstream.once("error", (err) => {
     const code = (err as NodeJS.ErrnoException).code ?? err.message;
     if (client.writable) {

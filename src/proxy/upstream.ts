@@ -114,9 +114,9 @@ export function upstreamTrust(extraCAs: readonly string[]): SecureContext {
   return createSecureContext({ ca: [...system, ...rootCertificates, ...extraCAs], minVersion: "TLSv1.2" });
 }
 
-/** Keep-alive pools, one per scheme; the pool key is the pinned address, port and servername. */
+/** Keep-alive pools, one per scheme; the pool key is the pinned address, port and TLS names (relay.ts). */
 export function createPools(idleTimeoutMs: number): { http: UpstreamPool; https: UpstreamPool } {
-  return { http: new UpstreamPool(false, idleTimeoutMs), https: new UpstreamPool(true, idleTimeoutMs) };
+  return { http: new UpstreamPool(idleTimeoutMs), https: new UpstreamPool(idleTimeoutMs) };
 }
 
 /** Hop-by-hop headers and the proxy's own: never forwarded either way. */
