@@ -15,6 +15,7 @@ const CODE_CACHE = `${BUNDLE}.cache`;
 function bundleIsCurrent() {
   try {
     const { builtAt, inputs } = JSON.parse(readFileSync(new URL("dist/build.json", root), "utf8"));
+    statSync(BUNDLE); // a build record without its bundle runs the sources too
     return inputs.every((file) => statSync(new URL(file, root)).mtimeMs <= builtAt);
   } catch {
     return false;

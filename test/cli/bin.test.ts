@@ -8,6 +8,7 @@ import {
   copyFileSync,
   mkdirSync,
   readFileSync,
+  renameSync,
   statSync,
   symlinkSync,
   utimesSync,
@@ -81,6 +82,14 @@ describe("bin/airlock.js", () => {
     assert.equal(run(), "sources");
     writeFileSync(join(pkg, "dist", "build.json"), "not json");
     assert.equal(run(), "sources");
+    writeFileSync(
+      join(pkg, "dist", "build.json"),
+      JSON.stringify({ builtAt: builtAt + 2000, inputs: ["src/cli/main.ts", "src/cli/other.ts"] }),
+    );
+    renameSync(join(pkg, "dist", "main.cjs"), join(pkg, "dist", "main.cjs.moved"));
+    assert.equal(run(), "sources", "a build record without its bundle");
+    renameSync(join(pkg, "dist", "main.cjs.moved"), join(pkg, "dist", "main.cjs"));
+    assert.equal(run(), "bundle");
   });
 
   describe("code cache", () => {
