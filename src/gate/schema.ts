@@ -3,7 +3,7 @@ import { z } from "zod";
 import { parseHostPattern } from "../policy/host.ts";
 import { MethodSchema, PathGlobSchema } from "../policy/schema.ts";
 
-const oneOrMany = <T extends z.ZodType>(item: T) =>
+const oneOrMany = <T extends z.core.$ZodType>(item: T) =>
   z.union([item, z.array(item).min(1, { error: "needs at least one entry" })], {
     error: "must be a string or a list of strings",
   });

@@ -1,6 +1,8 @@
 // YAML → validated values, with every problem located as file:line:col and a key path.
 import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
+// The functional form parses classic and zod/mini schemas alike (schema.ts is zod/mini).
+import { safeParse } from "zod/mini";
 import { type Policy, PolicySchema } from "./schema.ts";
 
 export interface Problem {
@@ -89,7 +91,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
-function zodProblems(src: Located, error: z.ZodError): Problem[] {
+function zodProblems(src: Located, error: z.core.$ZodError): Problem[] {
   const out: Problem[] = [];
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {
@@ -180,11 +182,11 @@ export function readYaml(
 }
 
 /** Validates a document read by readYaml against a schema, with positions for every problem. */
-export function checkYaml<S extends z.ZodType>(
+export function checkYaml<S extends z.core.$ZodType>(
   schema: S,
   source: YamlSource,
-): Loaded<z.infer<S>> & { located?: Located } {
-  const result = schema.safeParse(source.data, { reportInput: true });
+): Loaded<z.core.output<S>> & { located?: Located } {
+  const result = safeParse(schema, source.data, { reportInput: true });
   if (!result.success || source.syntax.length > 0) {
     const schemaErrors = result.success ? [] : zodProblems(source.located, result.error);
     return {
@@ -197,11 +199,11 @@ export function checkYaml<S extends z.ZodType>(
 }
 
 /** Parses YAML text strictly (duplicate keys are errors) and validates it against a schema. */
-export function parseYamlAgainst<S extends z.ZodType>(
+export function parseYamlAgainst<S extends z.core.$ZodType>(
   schema: S,
   text: string,
   file: string,
-): Loaded<z.infer<S>> & { located?: Located } {
+): Loaded<z.core.output<S>> & { located?: Located } {
   const read = readYaml(text, file);
   return read.ok ? checkYaml(schema, read.source) : read;
 }

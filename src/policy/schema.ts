@@ -1,5 +1,10 @@
 // Policy language v1 (DESIGN.md §3): the zod schema is the single source of the types.
-import { z } from "zod";
+// Written with zod/mini (the same checks and messages as zod's classic API): every CLI start
+// loads this schema, and the classic API costs 10–15 ms more to load and build it. Other
+// schemas (gateway, gate) use the classic API and take these in as they are.
+
+import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
 import { parseHostPattern } from "./host.ts";
 import { ALWAYS_BLOCKED_RANGES, cidrsOverlap, parseCidr } from "./ip.ts";
 import { validatePathGlob } from "./path.ts";
@@ -10,44 +15,53 @@ export const ACCESS_METHODS = {
   full: ["*"],
 } as const;
 
+// zod/mini has no messages of its own until a locale is set (classic zod sets the same one).
+z.config(en());
+
 const METHOD = /^(?:\*|[A-Za-z]{1,20})$/;
 
-export const MethodSchema = z
-  .string()
-  .refine((m) => METHOD.test(m), {
-    error: (iss) => `must be an HTTP method or "*", got ${JSON.stringify(iss.input)}`,
-  })
-  .transform((m) => m.toUpperCase());
+export const MethodSchema = z.pipe(
+  z.string().check(
+    z.refine((m) => METHOD.test(m), {
+      error: (iss) => `must be an HTTP method or "*", got ${JSON.stringify(iss.input)}`,
+    }),
+  ),
+  z.transform((m: string) => m.toUpperCase()),
+);
 
-export const PathGlobSchema = z.string().superRefine((glob, ctx) => {
-  const problem = validatePathGlob(glob);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+export const PathGlobSchema = z.string().check(
+  z.superRefine((glob, ctx) => {
+    const problem = validatePathGlob(glob);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
+);
 
 export const PortSchema = z
   .number({ error: (iss) => `must be a port number, got ${JSON.stringify(iss.input)}` })
-  .refine((p) => Number.isInteger(p) && p >= 1 && p <= 65535, {
-    error: (iss) => `must be 1..65535, got ${String(iss.input)}`,
-  });
+  .check(
+    z.refine((p) => Number.isInteger(p) && p >= 1 && p <= 65535, {
+      error: (iss) => `must be 1..65535, got ${String(iss.input)}`,
+    }),
+  );
 
 const GlobListSchema = z.strictObject({
-  any: z.array(z.string()).min(1, { error: "any: needs at least one glob" }),
+  any: z.array(z.string()).check(z.minLength(1, { error: "any: needs at least one glob" })),
 });
 export const QueryMatcherSchema = z.union([z.string(), GlobListSchema], {
   error: "must be a glob string or { any: [globs] }",
 });
-const QuerySchema = z.record(z.string().min(1), QueryMatcherSchema);
+const QuerySchema = z.record(z.string().check(z.minLength(1)), QueryMatcherSchema);
 
 export const L7AllowSchema = z.strictObject({
   method: MethodSchema,
   path: PathGlobSchema,
-  query: QuerySchema.optional(),
+  query: z.optional(QuerySchema),
 });
 export const L7RuleSchema = z.strictObject({ allow: L7AllowSchema });
 export const L7DenySchema = z.strictObject({
-  method: MethodSchema.default("*"),
+  method: z._default(MethodSchema, "*"),
   path: PathGlobSchema,
-  query: QuerySchema.optional(),
+  query: z.optional(QuerySchema),
 });
 
 const L7_ONLY_FIELDS = ["access", "rules", "deny_rules", "enforcement", "allow_encoded_slash"] as const;
@@ -55,167 +69,183 @@ const L7_ONLY_FIELDS = ["access", "rules", "deny_rules", "enforcement", "allow_e
 export const EndpointSchema = z
   .strictObject({
     host: z.string(),
-    port: PortSchema.optional(),
-    ports: z.array(PortSchema).min(1, { error: "ports: needs at least one port" }).optional(),
-    protocol: z
-      .enum(["rest"], {
+    port: z.optional(PortSchema),
+    ports: z.optional(z.array(PortSchema).check(z.minLength(1, { error: "ports: needs at least one port" }))),
+    protocol: z.optional(
+      z.enum(["rest"], {
         error: (iss) => `must be "rest" (or omitted for L4), got ${JSON.stringify(iss.input)}`,
-      })
-      .optional(),
-    enforcement: z.enum(["enforce", "audit"]).optional(),
-    access: z
-      .enum(["read-only", "read-write", "full"], {
+      }),
+    ),
+    enforcement: z.optional(z.enum(["enforce", "audit"])),
+    access: z.optional(
+      z.enum(["read-only", "read-write", "full"], {
         error: (iss) => `must be read-only, read-write or full, got ${JSON.stringify(iss.input)}`,
-      })
-      .optional(),
-    rules: z.array(L7RuleSchema).optional(),
-    deny_rules: z.array(L7DenySchema).optional(),
-    allowed_ips: z.array(z.string()).optional(),
-    tls: z.enum(["skip", "terminate"]).optional(),
-    allow_encoded_slash: z.boolean().optional(),
+      }),
+    ),
+    rules: z.optional(z.array(L7RuleSchema)),
+    deny_rules: z.optional(z.array(L7DenySchema)),
+    allowed_ips: z.optional(z.array(z.string())),
+    tls: z.optional(z.enum(["skip", "terminate"])),
+    allow_encoded_slash: z.optional(z.boolean()),
     // OpenShell credential-rewriting switches: accepted so its files load; Airlock injects no credentials.
-    websocket_credential_rewrite: z.boolean().optional(),
-    request_body_credential_rewrite: z.boolean().optional(),
-    allow_uninspected_credentials: z.boolean().optional(),
+    websocket_credential_rewrite: z.optional(z.boolean()),
+    request_body_credential_rewrite: z.optional(z.boolean()),
+    allow_uninspected_credentials: z.optional(z.boolean()),
   })
-  .superRefine(
-    (ep, ctx) => {
-      const host = typeof ep.host === "string" ? parseHostPattern(ep.host) : null;
-      if (host && "error" in host) ctx.addIssue({ code: "custom", path: ["host"], message: host.error });
-      if (ep.port === undefined && ep.ports === undefined) {
-        ctx.addIssue({ code: "custom", path: ["port"], message: "endpoint needs port or ports" });
-      }
-      if (ep.port !== undefined && ep.ports !== undefined) {
-        ctx.addIssue({ code: "custom", path: ["ports"], message: "give port or ports, not both" });
-      }
-      if (ep.protocol !== "rest") {
-        for (const field of L7_ONLY_FIELDS) {
-          if (ep[field] !== undefined) {
-            ctx.addIssue({ code: "custom", path: [field], message: `${field} needs protocol: rest` });
+  .check(
+    z.superRefine(
+      (ep, ctx) => {
+        const host = typeof ep.host === "string" ? parseHostPattern(ep.host) : null;
+        if (host && "error" in host) ctx.addIssue({ code: "custom", path: ["host"], message: host.error });
+        if (ep.port === undefined && ep.ports === undefined) {
+          ctx.addIssue({ code: "custom", path: ["port"], message: "endpoint needs port or ports" });
+        }
+        if (ep.port !== undefined && ep.ports !== undefined) {
+          ctx.addIssue({ code: "custom", path: ["ports"], message: "give port or ports, not both" });
+        }
+        if (ep.protocol !== "rest") {
+          for (const field of L7_ONLY_FIELDS) {
+            if (ep[field] !== undefined) {
+              ctx.addIssue({ code: "custom", path: [field], message: `${field} needs protocol: rest` });
+            }
+          }
+        } else {
+          if (ep.access === undefined && ep.rules === undefined) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["protocol"],
+              message: "protocol: rest needs access or rules",
+            });
+          }
+          if (ep.rules !== undefined && ep.rules.length === 0) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["rules"],
+              message: "rules: [] allows nothing; remove it or add a rule",
+            });
+          }
+          if (ep.tls === "skip") {
+            ctx.addIssue({
+              code: "custom",
+              path: ["tls"],
+              message: "tls: skip cannot be inspected; it needs an L4-only endpoint",
+            });
           }
         }
-      } else {
-        if (ep.access === undefined && ep.rules === undefined) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["protocol"],
-            message: "protocol: rest needs access or rules",
-          });
+        for (const [index, text] of (Array.isArray(ep.allowed_ips) ? ep.allowed_ips : []).entries()) {
+          const range = typeof text === "string" ? parseCidr(text) : null;
+          if (!range) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["allowed_ips", index],
+              message: `"${text}" is not an IP address or CIDR`,
+            });
+            continue;
+          }
+          const blocked = ALWAYS_BLOCKED_RANGES.find((b) => cidrsOverlap(b.range, range));
+          if (blocked) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["allowed_ips", index],
+              message: `"${text}" overlaps ${blocked.label} space (${blocked.range.text}), which is always blocked`,
+            });
+          }
         }
-        if (ep.rules !== undefined && ep.rules.length === 0) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["rules"],
-            message: "rules: [] allows nothing; remove it or add a rule",
-          });
-        }
-        if (ep.tls === "skip") {
-          ctx.addIssue({
-            code: "custom",
-            path: ["tls"],
-            message: "tls: skip cannot be inspected; it needs an L4-only endpoint",
-          });
-        }
-      }
-      for (const [index, text] of (Array.isArray(ep.allowed_ips) ? ep.allowed_ips : []).entries()) {
-        const range = typeof text === "string" ? parseCidr(text) : null;
-        if (!range) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["allowed_ips", index],
-            message: `"${text}" is not an IP address or CIDR`,
-          });
-          continue;
-        }
-        const blocked = ALWAYS_BLOCKED_RANGES.find((b) => cidrsOverlap(b.range, range));
-        if (blocked) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["allowed_ips", index],
-            message: `"${text}" overlaps ${blocked.label} space (${blocked.range.text}), which is always blocked`,
-          });
-        }
-      }
-      // Run even when other fields failed, so every problem is reported in one pass.
-    },
-    { when: () => true },
+        // Run even when other fields failed, so every problem is reported in one pass.
+      },
+      { when: () => true },
+    ),
   );
 
 const ABSOLUTE_GLOB = /^\/(?:[^\0]*)$/;
 export const BinarySchema = z.strictObject({
-  path: z.string().refine((p) => ABSOLUTE_GLOB.test(p) && !/(^|\/)\.\.(\/|$)/.test(p), {
-    error: (iss) => `binary path must be absolute (glob allowed), got ${JSON.stringify(iss.input)}`,
-  }),
+  path: z.string().check(
+    z.refine((p) => ABSOLUTE_GLOB.test(p) && !/(^|\/)\.\.(\/|$)/.test(p), {
+      error: (iss) => `binary path must be absolute (glob allowed), got ${JSON.stringify(iss.input)}`,
+    }),
+  ),
   // OpenShell's deprecated flag; ignored with a warning.
-  harness: z.boolean().optional(),
+  harness: z.optional(z.boolean()),
 });
 
 export const RULE_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export const NetworkRuleSchema = z.strictObject({
-  name: z.string().optional(),
-  endpoints: z.array(EndpointSchema).min(1, { error: "a rule needs at least one endpoint" }),
-  binaries: z.array(BinarySchema).default([]),
+  name: z.optional(z.string()),
+  endpoints: z.array(EndpointSchema).check(z.minLength(1, { error: "a rule needs at least one endpoint" })),
+  binaries: z._default(z.array(BinarySchema), []),
 });
 
-function fsPath(allowHome: boolean) {
-  return z.string().superRefine((p, ctx) => {
-    const absolute = p.startsWith("/") || (allowHome && (p === "~" || p.startsWith("~/")));
-    if (!absolute) {
-      ctx.addIssue({
-        code: "custom",
-        message: `path must be absolute${allowHome ? " or start with ~/" : ""}, got ${JSON.stringify(p)}`,
-      });
-    } else if (/(^|\/)\.\.(\/|$)/.test(p)) {
-      ctx.addIssue({ code: "custom", message: `path must not contain "..", got ${JSON.stringify(p)}` });
-    }
-  });
+function fsPath(allowHome: boolean, ...more: z.core.$ZodCheck<string>[]) {
+  return z.string().check(
+    z.superRefine((p, ctx) => {
+      const absolute = p.startsWith("/") || (allowHome && (p === "~" || p.startsWith("~/")));
+      if (!absolute) {
+        ctx.addIssue({
+          code: "custom",
+          message: `path must be absolute${allowHome ? " or start with ~/" : ""}, got ${JSON.stringify(p)}`,
+        });
+      } else if (/(^|\/)\.\.(\/|$)/.test(p)) {
+        ctx.addIssue({ code: "custom", message: `path must not contain "..", got ${JSON.stringify(p)}` });
+      }
+    }),
+    ...more,
+  );
 }
 
 export const FilesystemPolicySchema = z.strictObject({
-  include_workdir: z.boolean().default(true),
-  read_only: z.array(fsPath(true)).default([]),
-  read_write: z
-    .array(
-      fsPath(true).refine((p) => p.replace(/\/+$/, "") !== "", {
-        error: "read_write must not be / (the whole filesystem)",
-      }),
-    )
-    .default([]),
-  deny: z.array(fsPath(true)).default([]),
+  include_workdir: z._default(z.boolean(), true),
+  read_only: z._default(z.array(fsPath(true)), []),
+  read_write: z._default(
+    z.array(
+      fsPath(
+        true,
+        z.refine((p: string) => p.replace(/\/+$/, "") !== "", {
+          error: "read_write must not be / (the whole filesystem)",
+        }),
+      ),
+    ),
+    [],
+  ),
+  deny: z._default(z.array(fsPath(true)), []),
 });
 
 const UserSchema = z
   .union([z.number(), z.string()])
-  .refine(
-    (u) =>
-      typeof u === "number"
-        ? Number.isInteger(u) && u >= 0 && u < 2 ** 32
-        : /^[a-z_][a-z0-9_-]*\$?$/i.test(u),
-    { error: (iss) => `must be a uid number or a user name, got ${JSON.stringify(iss.input)}` },
+  .check(
+    z.refine(
+      (u) =>
+        typeof u === "number"
+          ? Number.isInteger(u) && u >= 0 && u < 2 ** 32
+          : /^[a-z_][a-z0-9_-]*\$?$/i.test(u),
+      { error: (iss) => `must be a uid number or a user name, got ${JSON.stringify(iss.input)}` },
+    ),
   );
 export const ProcessSchema = z.strictObject({
-  run_as_user: UserSchema.optional(),
-  run_as_group: UserSchema.optional(),
+  run_as_user: z.optional(UserSchema),
+  run_as_group: z.optional(UserSchema),
 });
 
 export const PolicySchema = z.strictObject({
   version: z.literal(1, { error: (iss) => `must be 1, got ${JSON.stringify(iss.input)}` }),
-  filesystem_policy: FilesystemPolicySchema.optional(),
-  process: ProcessSchema.optional(),
-  network_policies: z
-    .record(
-      z.string().regex(RULE_KEY, {
-        error: (iss) => `rule key ${JSON.stringify(iss.input)} must be letters, digits, _ . - (≤128)`,
-      }),
+  filesystem_policy: z.optional(FilesystemPolicySchema),
+  process: z.optional(ProcessSchema),
+  network_policies: z._default(
+    z.record(
+      z.string().check(
+        z.regex(RULE_KEY, {
+          error: (iss) => `rule key ${JSON.stringify(iss.input)} must be letters, digits, _ . - (≤128)`,
+        }),
+      ),
       NetworkRuleSchema,
-    )
-    .default({}),
+    ),
+    {},
+  ),
   // Accepted for OpenShell compatibility and reported as not enforced (see load.ts).
-  landlock: z.unknown().optional(),
-  network_middlewares: z.unknown().optional(),
+  landlock: z.optional(z.unknown()),
+  network_middlewares: z.optional(z.unknown()),
   // Tool-call gate rules (DESIGN.md §10); validated by src/gate with the same machinery.
-  gate: z.unknown().optional(),
+  gate: z.optional(z.unknown()),
 });
 
 export type Policy = z.infer<typeof PolicySchema>;
