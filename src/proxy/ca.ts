@@ -7,6 +7,9 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
 import type * as X509 from "@peculiar/x509";
+import { CA_CERT_FILE, CA_KEY_FILE } from "./ca-files.ts";
+
+export { CA_CERT_FILE, CA_KEY_FILE };
 
 const crypto = webcrypto as unknown as Crypto;
 
@@ -31,8 +34,6 @@ const ALG: EcKeyGenParams = { name: "ECDSA", namedCurve: "P-256" };
 const SIGN: EcdsaParams = { name: "ECDSA", hash: "SHA-256" };
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
-export const CA_CERT_FILE = "ca.crt";
-export const CA_KEY_FILE = "ca.key";
 
 export interface SandboxCA {
   certPem: string;

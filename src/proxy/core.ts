@@ -6,9 +6,10 @@ import type { SecureContext } from "node:tls";
 import { buildHttpEvent, buildNetworkEvent, type OcsfEvent, type Severity } from "../audit/ocsf.ts";
 import type { CompiledPolicy, RequestDecision, RuleMissing } from "../policy/engine.ts";
 import type { LeafCache } from "./ca.ts";
+import type { ConnectToEntry } from "./connect-to.ts";
 import { denyResponse, type ProxyResponse } from "./deny.ts";
 import type { ProxyLimits } from "./limits.ts";
-import type { ConnectToEntry, createPools, Resolver } from "./upstream.ts";
+import type { createPools, Resolver } from "./upstream.ts";
 
 /** The process behind a client connection (from /proc in the sandbox; fixed when standalone). */
 export interface ProcessIdentity {

@@ -60,6 +60,7 @@ import { compilePolicy, type PolicyHostFacts } from "../policy/engine.ts";
 import type { Policy } from "../policy/schema.ts";
 import { LeafCache, type SandboxCA } from "./ca.ts";
 import { handleConnect } from "./connect.ts";
+import { type ConnectToEntry, parseConnectTo } from "./connect-to.ts";
 import {
   actorOf,
   type ConnState,
@@ -77,14 +78,7 @@ import { errorResponse, type ProxyResponse, rawResponse } from "./deny.ts";
 import { handleForwardRequest, handleForwardUpgrade } from "./forward.ts";
 import { handleInspectedRequest, handleInspectedUpgrade } from "./inspect.ts";
 import { httpServerOptions, type ProxyLimits, resolveLimits } from "./limits.ts";
-import {
-  type ConnectToEntry,
-  createPools,
-  parseConnectTo,
-  type Resolver,
-  systemResolver,
-  upstreamTrust,
-} from "./upstream.ts";
+import { createPools, type Resolver, systemResolver, upstreamTrust } from "./upstream.ts";
 
 export type { DenialEvent, LocalRouter, ProcessIdentity, Unidentified } from "./core.ts";
 

@@ -8,6 +8,7 @@ import { isIP } from "node:net";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { type CompiledEndpoint, checkAddresses } from "../policy/engine.ts";
 import { normalizeHost } from "../policy/host.ts";
+import type { ConnectToEntry } from "./connect-to.ts";
 import { UpstreamPool } from "./pool.ts";
 
 /** Name → every address (the proxy's own lookup; tests inject one). */
@@ -15,34 +16,6 @@ export type Resolver = (host: string) => Promise<string[]>;
 
 export const systemResolver: Resolver = async (host) =>
   (await lookup(host, { all: true, verbatim: true, hints: ADDRCONFIG })).map((a) => a.address);
-
-/** curl's `--connect-to HOST:PORT:ADDR:PORT2`: policy decided on HOST:PORT, the dial goes to ADDR:PORT2. */
-export interface ConnectToEntry {
-  host: string;
-  port: number;
-  address: string;
-  addressPort: number;
-}
-
-function parsePort(text: string, spec: string): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port < 1 || port > 65535) {
-    throw new Error(`--connect-to ${spec}: "${text}" is not a port (1..65535)`);
-  }
-  return port;
-}
-
-/** Parses `HOST:PORT:ADDR:PORT2` (ADDR may be `[v6]`); throws a message naming the entry. */
-export function parseConnectTo(spec: string): ConnectToEntry {
-  const m = /^([^:[\]]+):(\d+):(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d+)$/.exec(spec);
-  if (!m) throw new Error(`--connect-to ${spec}: expected HOST:PORT:ADDR:PORT2`);
-  return {
-    host: normalizeHost(m[1] as string),
-    port: parsePort(m[2] as string, spec),
-    address: (m[3] as string).replace(/^\[|\]$/g, ""),
-    addressPort: parsePort(m[4] as string, spec),
-  };
-}
 
 export type Pin =
   | {

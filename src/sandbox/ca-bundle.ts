@@ -1,7 +1,7 @@
 // The CA bundle the sandbox trusts (DESIGN.md §4): the system's CAs plus this sandbox's CA, so
 // every client inside accepts the proxy's leaf certificates without trusting anything else new.
 import { readFileSync } from "node:fs";
-import { rootCertificates } from "node:tls";
+import { createRequire } from "node:module";
 
 const SYSTEM_BUNDLES = [
   "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Arch
@@ -20,6 +20,8 @@ export function systemCaPem(): string {
       // next candidate
     }
   }
+  // Node's TLS module is loaded only for this fallback: a sandbox start needs it no sooner.
+  const { rootCertificates } = createRequire(import.meta.url)("node:tls") as typeof import("node:tls");
   return `${rootCertificates.join("\n")}\n`;
 }
 

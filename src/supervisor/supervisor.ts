@@ -12,9 +12,10 @@ import { dumpPolicyYaml, policyHash } from "../policy/canonical.ts";
 import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem, validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
-import { CA_CERT_FILE, loadOrCreateSandboxCA, type SandboxCA } from "../proxy/ca.ts";
-import { type DenialEvent, EgressProxy, type ProcessIdentity, type Unidentified } from "../proxy/proxy.ts";
-import { parseConnectTo } from "../proxy/upstream.ts";
+import type { SandboxCA } from "../proxy/ca.ts";
+import { CA_CERT_FILE } from "../proxy/ca-files.ts";
+import { parseConnectTo } from "../proxy/connect-to.ts";
+import type { DenialEvent, ProcessIdentity, Unidentified } from "../proxy/proxy.ts";
 import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.ts";
 import { SandboxIdentifier } from "../sandbox/identity.ts";
 import type { RunningSandbox } from "../sandbox/launch.ts";
@@ -35,7 +36,7 @@ import {
   startSandbox,
   writeCaBundle,
 } from "../sandbox/sandbox.ts";
-import { createLocalRouter, type ProposalsHandler } from "./local-routes.ts";
+import type { ProposalsHandler } from "./local-routes.ts";
 
 export class SupervisorError extends Error {}
 
@@ -150,6 +151,20 @@ export interface SupervisedSandbox {
   /** Kills the sandbox at once (SIGKILL); `exited` then resolves as usual. */
   kill(): void;
 }
+
+/**
+ * The proxy and the CA, loaded once bubblewrap is on its way: they bring Node's HTTP and TLS
+ * modules, which nothing before the spawn needs.
+ */
+async function loadProxyCode() {
+  const [{ EgressProxy }, { loadOrCreateSandboxCA }, { createLocalRouter }] = await Promise.all([
+    import("../proxy/proxy.ts"),
+    import("../proxy/ca.ts"),
+    import("./local-routes.ts"),
+  ]);
+  return { EgressProxy, loadOrCreateSandboxCA, createLocalRouter };
+}
+type ProxyCode = Awaited<ReturnType<typeof loadProxyCode>>;
 
 /** Runs the command in a new sandbox; resolves with the exit status for `airlock run`. */
 export async function runSupervised(options: SupervisorOptions): Promise<number> {
@@ -284,8 +299,10 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     throw new SupervisorError(`the sandbox did not start: ${(error as Error).message}`);
   };
   let ca: SandboxCA;
+  let proxyCode: ProxyCode;
   try {
-    ca = await loadOrCreateSandboxCA(join(stateDir, "ca"), name);
+    proxyCode = await loadProxyCode();
+    ca = await proxyCode.loadOrCreateSandboxCA(join(stateDir, "ca"), name);
     writeCaBundle(prepared, ca.certPem);
     writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(policy), { mode: 0o600 });
   } catch (error) {
@@ -308,6 +325,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     control?.onDenial(event);
     options.onDenial?.(event);
   };
+  const { EgressProxy, createLocalRouter } = proxyCode;
   const proxy = new EgressProxy({
     policy,
     ca,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { parseConnectTo } from "../../src/proxy/connect-to.ts";
 import {
   hostHeaderIn,
   hostHeaderProblem,
@@ -7,7 +8,7 @@ import {
   parseAuthority,
   SEVERAL_HOST_HEADERS,
 } from "../../src/proxy/http-target.ts";
-import { forwardableHeaders, parseConnectTo } from "../../src/proxy/upstream.ts";
+import { forwardableHeaders } from "../../src/proxy/upstream.ts";
 
 test("parseAuthority: names, IPv6, ports, junk", () => {
   assert.deepEqual(parseAuthority("API.GitHub.com:443"), { host: "api.github.com", port: 443 });
