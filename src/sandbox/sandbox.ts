@@ -179,28 +179,52 @@ export async function startSandbox(
   });
 }
 
-/** Mount points still needed by another running sandbox (same workdir, started concurrently). */
-function inUseElsewhere(airlockHome: string, self: string): Set<string> {
-  const used = new Set<string>();
+interface SandboxInfo {
+  pid?: number;
+  ended?: string;
+}
+
+/**
+ * The sandboxes that still have a mount-point record, with their sandbox.json; a folder that is
+ * not a sandbox, or whose sandbox.json is still being written, is skipped.
+ */
+function* sandboxesWithMountPoints(
+  airlockHome: string,
+): Generator<{ dir: string; infoFile: string; info: SandboxInfo }> {
   const root = join(airlockHome, "sandboxes");
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(root);
   } catch {
-    return used;
+    return;
   }
   for (const name of names) {
     const dir = join(root, name);
-    if (dir === self || !existsSync(join(dir, MOUNT_POINTS_FILE))) continue;
+    if (!existsSync(join(dir, MOUNT_POINTS_FILE))) continue;
+    const infoFile = join(dir, "sandbox.json");
+    let info: SandboxInfo;
     try {
-      const info = JSON.parse(readFileSync(join(dir, "sandbox.json"), "utf8")) as {
-        pid?: number;
-        ended?: string;
-      };
-      if (info.ended || typeof info.pid !== "number" || !alive(info.pid)) continue;
-      for (const p of JSON.parse(readFileSync(join(dir, MOUNT_POINTS_FILE), "utf8")) as string[]) used.add(p);
+      info = JSON.parse(readFileSync(infoFile, "utf8")) as SandboxInfo;
     } catch {
-      // not a live sandbox
+      continue;
+    }
+    yield { dir, infoFile, info };
+  }
+}
+
+function recordedMountPoints(dir: string): string[] {
+  return JSON.parse(readFileSync(join(dir, MOUNT_POINTS_FILE), "utf8")) as string[];
+}
+
+/** Mount points still needed by another running sandbox (same workdir, started concurrently). */
+function inUseElsewhere(airlockHome: string, self: string): Set<string> {
+  const used = new Set<string>();
+  for (const { dir, info } of sandboxesWithMountPoints(airlockHome)) {
+    if (dir === self || info.ended || typeof info.pid !== "number" || !alive(info.pid)) continue;
+    try {
+      for (const p of recordedMountPoints(dir)) used.add(p);
+    } catch {
+      // its record went away meanwhile: it has ended
     }
   }
   return used;
@@ -229,30 +253,18 @@ export function removeHostMountPoints(paths: readonly string[], airlockHome: str
  * Every start clears those of sandboxes whose supervisor is gone and that never recorded an end.
  */
 export function recoverStaleMountPoints(airlockHome: string): void {
-  const root = join(airlockHome, "sandboxes");
-  let names: string[] = [];
-  try {
-    names = readdirSync(root);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const dir = join(root, name);
-    if (!existsSync(join(dir, MOUNT_POINTS_FILE))) continue;
+  for (const { dir, infoFile, info } of sandboxesWithMountPoints(airlockHome)) {
+    // Ended before records were removed at the end (older versions): nothing left to clear.
+    if (info.ended) rmSync(join(dir, MOUNT_POINTS_FILE), { force: true });
+    if (info.ended || typeof info.pid !== "number" || alive(info.pid)) continue;
     try {
-      const infoFile = join(dir, "sandbox.json");
-      const info = JSON.parse(readFileSync(infoFile, "utf8")) as { pid?: number; ended?: string };
-      // Ended before records were removed at the end (older versions): nothing left to clear.
-      if (info.ended) rmSync(join(dir, MOUNT_POINTS_FILE), { force: true });
-      if (info.ended || typeof info.pid !== "number" || alive(info.pid)) continue;
-      const paths = JSON.parse(readFileSync(join(dir, MOUNT_POINTS_FILE), "utf8")) as string[];
-      removeHostMountPoints(paths, airlockHome, dir);
+      removeHostMountPoints(recordedMountPoints(dir), airlockHome, dir);
       writeFileSync(
         infoFile,
         `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: null, lost: true }, null, 2)}\n`,
       );
     } catch {
-      // not a sandbox folder, or still being written
+      // its record went away meanwhile, or the folder is not ours to write
     }
   }
 }
