@@ -102,6 +102,7 @@ export async function contain(command: string[], opts: ContainOptions): Promise<
       command,
       connectTo: opts.connectTo,
       upstreamCaFiles: opts.upstreamCa,
+      nodeExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS,
       airlockHome: home,
       overlay: {
         dir: layersDir,

@@ -84,6 +84,7 @@ export function registerRunCommands(program: Command): void {
           command,
           connectTo: opts.connectTo,
           upstreamCaFiles: opts.upstreamCa,
+          nodeExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS,
           enableProposals: opts.enableProposals === true,
           airlockHome: airlockHome(),
           quiet: opts.quiet === true,

@@ -80,11 +80,16 @@ async function resolveSafely(resolver: Resolver, host: string): Promise<string[]
 
 const SYSTEM_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"];
 
-/** The upstream trust store: the system bundle (else Node's roots) plus the operator's extra CAs. */
+/**
+ * The upstream trust store: the system bundle and Node's roots, plus the operator's extra CAs
+ * (--upstream-ca, NODE_EXTRA_CA_CERTS). A file given twice (NODE_EXTRA_CA_CERTS is often the
+ * system bundle itself) is parsed once.
+ */
 export function upstreamTrust(extraCAs: readonly string[]): SecureContext {
   const bundle = SYSTEM_BUNDLES.find((p) => existsSync(p));
   const system = bundle ? [readFileSync(bundle, "utf8")] : [];
-  return createSecureContext({ ca: [...system, ...rootCertificates, ...extraCAs], minVersion: "TLSv1.2" });
+  const ca = [...new Set([...system, ...rootCertificates, ...extraCAs])];
+  return createSecureContext({ ca, minVersion: "TLSv1.2" });
 }
 
 /** Keep-alive pools, one per scheme; the pool key is the pinned address, port and TLS names (relay.ts). */

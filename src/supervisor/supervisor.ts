@@ -51,6 +51,8 @@ export interface SupervisorOptions {
   command: string[];
   connectTo?: string[];
   upstreamCaFiles?: string[];
+  /** NODE_EXTRA_CA_CERTS as the user set it: CAs they trust beside the system's, upstream too. */
+  nodeExtraCaCerts?: string;
   enableProposals?: boolean;
   airlockHome: string;
   /** Where status lines go (stderr: stdout belongs to the command). */
@@ -124,6 +126,20 @@ function listedBinaries(policy: Policy): string[] {
   return Object.values(policy.network_policies).flatMap((rule) => rule.binaries.map((b) => b.path));
 }
 
+/** As node does with NODE_EXTRA_CA_CERTS: a file it cannot use is a warning, and is left out. */
+function readNodeExtraCAs(file: string | undefined, log: (line: string) => void): string[] {
+  if (!file) return [];
+  try {
+    const pem = readFileSync(file, "utf8");
+    if (pem.includes("BEGIN CERTIFICATE")) return [pem];
+    log(`airlock: warning: NODE_EXTRA_CA_CERTS ${file} holds no PEM certificate; upstreams are verified without it`);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    log(`airlock: warning: NODE_EXTRA_CA_CERTS ${file}: ${reason}; upstreams are verified without it`);
+  }
+  return [];
+}
+
 function readCAs(files: readonly string[]): string[] {
   return files.map((file) => {
     try {
@@ -183,7 +199,10 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
       throw new SupervisorError((error as Error).message);
     }
   });
-  const upstreamCAs = readCAs(options.upstreamCaFiles ?? []);
+  const upstreamCAs = [
+    ...readCAs(options.upstreamCaFiles ?? []),
+    ...readNodeExtraCAs(options.nodeExtraCaCerts, log),
+  ];
   const airlockHome = resolve(options.airlockHome);
   const sandboxesDir = join(airlockHome, "sandboxes");
   try {

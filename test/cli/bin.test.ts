@@ -144,3 +144,67 @@ describe("bin/airlock.js", () => {
     });
   });
 });
+
+describe("bin/airlock.js as a shell script: NODE_EXTRA_CA_CERTS", () => {
+  let pkg: string;
+  // What node was started with (/proc/self/environ is the environment at exec) and what the CLI sees.
+  const reporter =
+    'exports.exitQuietlyOnBrokenPipe = () => {};\nexports.main = async () => console.log(JSON.stringify({ atStart: require("node:fs").readFileSync("/proc/self/environ", "latin1").split("\\0").filter((v) => v.includes("NODE_EXTRA_CA_CERTS")), seen: process.env.NODE_EXTRA_CA_CERTS ?? null, deferred: process.env.AIRLOCK_DEFERRED_NODE_EXTRA_CA_CERTS ?? null }));\n';
+
+  before(() => {
+    pkg = scratchDir("bin-sh");
+    for (const dir of ["bin", "dist", "src/cli"]) mkdirSync(join(pkg, dir), { recursive: true });
+    writeFileSync(join(pkg, "package.json"), '{ "type": "module" }\n');
+    symlinkSync(join(REPO, "node_modules"), join(pkg, "node_modules"));
+    copyFileSync(join(REPO, "bin", "airlock.js"), join(pkg, "bin", "airlock.js"));
+    writeFileSync(join(pkg, "dist", "main.cjs"), reporter);
+    writeFileSync(join(pkg, "src", "cli", "main.ts"), standIn("sources"));
+    writeFileSync(
+      join(pkg, "dist", "build.json"),
+      JSON.stringify({ builtAt: Date.now() + 60_000, inputs: ["src/cli/main.ts"] }),
+    );
+  });
+  after(() => removeDir(pkg));
+
+  /** Executed as a user would (the kernel reads the #! line), not as `node bin/airlock.js`. */
+  const exec = (args: string[], env: NodeJS.ProcessEnv) => {
+    const result = spawnSync(join(pkg, "bin", "airlock.js"), args, {
+      encoding: "utf8",
+      env: { ...process.env, AIRLOCK_FROM_SOURCE: "", AIRLOCK_GATEWAY: "", ...env },
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    return JSON.parse(result.stdout) as { atStart: string[]; seen: string | null; deferred: string | null };
+  };
+
+  test("`run` starts node without it and gives it back to the CLI (and so to every child)", () => {
+    const report = exec(["run", "--", "true"], { NODE_EXTRA_CA_CERTS: "/extra.pem" });
+    assert.deepEqual(report.atStart, ["AIRLOCK_DEFERRED_NODE_EXTRA_CA_CERTS=/extra.pem"]);
+    assert.equal(report.seen, "/extra.pem");
+    assert.equal(report.deferred, null);
+  });
+
+  test("other commands, and `run` with an https gateway (fetch needs the store), keep it", () => {
+    for (const [args, env] of [
+      [["--version"], {}],
+      [["policy", "check", "x.yaml"], {}],
+      [["run", "--", "true"], { AIRLOCK_GATEWAY: "https://gateway.example:8443" }],
+      [["run", "--", "true"], { AIRLOCK_GATEWAY: "HTTPS://gateway.example" }],
+    ] as const) {
+      const report = exec([...args], { NODE_EXTRA_CA_CERTS: "/extra.pem", ...env });
+      assert.deepEqual(report.atStart, ["NODE_EXTRA_CA_CERTS=/extra.pem"], args.join(" "));
+      assert.equal(report.seen, "/extra.pem");
+    }
+  });
+
+  test("unset stays unset", () => {
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const result = spawnSync(join(pkg, "bin", "airlock.js"), ["run", "--", "true"], {
+      encoding: "utf8",
+      env: { ...env, AIRLOCK_FROM_SOURCE: "" },
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), { atStart: [], seen: null, deferred: null });
+  });
+});

@@ -24,6 +24,8 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Let `airlock run` join (and start) a gateway; off by default. */
   gateway?: boolean;
+  /** Executed as users do (the kernel reads the #! line) instead of `node bin/airlock.js`. */
+  asScript?: boolean;
   /** Called with the child and the stdout so far on every chunk (to send signals at the right time). */
   onStdout?: (child: ChildProcess, stdout: string) => void;
 }
@@ -34,7 +36,10 @@ export function startCli(
 ): { child: ChildProcess; done: Promise<CliRun> } {
   // These tests are about the sandbox: no control plane (which would start a local gateway).
   const argv = args[0] === "run" && !options.gateway ? ["run", "--no-gateway", ...args.slice(1)] : args;
-  const child = spawn(process.execPath, [AIRLOCK_BIN, ...argv], {
+  const [file, fileArgs] = options.asScript
+    ? [AIRLOCK_BIN, argv]
+    : [process.execPath, [AIRLOCK_BIN, ...argv]];
+  const child = spawn(file, fileArgs, {
     cwd: options.cwd,
     env: { ...process.env, AIRLOCK_HOME: options.airlockHome, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],

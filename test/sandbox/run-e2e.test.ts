@@ -185,4 +185,50 @@ describe("airlock run with the github-readonly policy", () => {
       /^403 binary not allowed: \/usr\/bin\/python3\.\d+ is not listed for pypi\.org:443 \(rules: py\); the policy lists \/usr\/bin\/python3, a symlink to \/usr\/bin\/python3\.\d+: programs are identified by the file they run, so list \/usr\/bin\/python3\.\d+$/m,
     );
   });
+  test("the CAs in NODE_EXTRA_CA_CERTS are trusted upstream, also when the launcher defers them", async () => {
+    const wd = join(dir, "wd-extra-ca");
+    mkdirSync(wd);
+    const withoutUpstreamCa = [
+      "run",
+      "--policy",
+      POLICY,
+      "--connect-to",
+      `api.github.com:443:127.0.0.1:${gh.port}`,
+    ];
+    const get = [
+      "--workdir",
+      wd,
+      "--",
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "https://api.github.com/repos/o/r",
+    ];
+    const env = { NODE_EXTRA_CA_CERTS: gh.caFile, AIRLOCK_GATEWAY: "" };
+    for (const asScript of [true, false]) {
+      const run = await runCli([...withoutUpstreamCa, ...get], { airlockHome: home, env, asScript });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, "200", `launched ${asScript ? "as a script" : "by node"}`);
+    }
+    const untrusted = await runCli([...withoutUpstreamCa, ...get], {
+      airlockHome: home,
+      env: { NODE_EXTRA_CA_CERTS: "" },
+      asScript: true,
+    });
+    assert.equal(untrusted.stdout, "502", "without it the fake upstream is not trusted");
+    const missing = await runCli([...withoutUpstreamCa, ...get], {
+      airlockHome: home,
+      env: { NODE_EXTRA_CA_CERTS: join(dir, "no-such.pem") },
+      asScript: true,
+    });
+    assert.equal(missing.code, 0, missing.stderr);
+    assert.equal(missing.stdout, "502");
+    assert.match(
+      missing.stderr,
+      /warning: NODE_EXTRA_CA_CERTS .*no-such\.pem: ENOENT; upstreams are verified without it/,
+    );
+  });
 });
