@@ -132,7 +132,9 @@ function readNodeExtraCAs(file: string | undefined, log: (line: string) => void)
   try {
     const pem = readFileSync(file, "utf8");
     if (pem.includes("BEGIN CERTIFICATE")) return [pem];
-    log(`airlock: warning: NODE_EXTRA_CA_CERTS ${file} holds no PEM certificate; upstreams are verified without it`);
+    log(
+      `airlock: warning: NODE_EXTRA_CA_CERTS ${file} holds no PEM certificate; upstreams are verified without it`,
+    );
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     log(`airlock: warning: NODE_EXTRA_CA_CERTS ${file}: ${reason}; upstreams are verified without it`);
