@@ -33,7 +33,8 @@ describe("bin/airlock.js", () => {
     for (const dir of ["bin", "dist", "src/cli"]) mkdirSync(join(pkg, dir), { recursive: true });
     writeFileSync(join(pkg, "package.json"), '{ "type": "module" }\n');
     symlinkSync(join(REPO, "node_modules"), join(pkg, "node_modules"));
-    copyFileSync(join(REPO, "bin", "airlock.js"), join(pkg, "bin", "airlock.js"));
+    for (const file of ["airlock.js", "package.json"])
+      copyFileSync(join(REPO, "bin", file), join(pkg, "bin", file));
     writeFileSync(join(pkg, "dist", "main.cjs"), bundleStandIn("bundle"));
     writeFileSync(join(pkg, "src", "cli", "main.ts"), standIn("sources"));
     writeFileSync(join(pkg, "src", "cli", "other.ts"), "export {};\n");
@@ -90,6 +91,26 @@ describe("bin/airlock.js", () => {
     assert.equal(run(), "sources", "a build record without its bundle");
     renameSync(join(pkg, "dist", "main.cjs.moved"), join(pkg, "dist", "main.cjs"));
     assert.equal(run(), "bundle");
+  });
+
+  test("a command that can never finish exits 13, one that throws exits 1 with its error", () => {
+    const stderrOf = (main: string) => {
+      writeFileSync(
+        join(pkg, "src", "cli", "main.ts"),
+        `export function exitQuietlyOnBrokenPipe() {}\n${main}\n`,
+      );
+      return spawnSync(process.execPath, [join(pkg, "bin", "airlock.js")], {
+        encoding: "utf8",
+        env: { ...process.env, AIRLOCK_FROM_SOURCE: "1" },
+        timeout: 30_000,
+      });
+    };
+    assert.equal(stderrOf("export async function main() { await new Promise(() => {}); }").status, 13);
+    const thrown = stderrOf('export async function main() { throw new Error("it broke"); }');
+    assert.equal(thrown.status, 1);
+    assert.match(thrown.stderr, /it broke/);
+    assert.equal(stderrOf("export async function main() { process.exit(0); }").status, 0);
+    writeFileSync(join(pkg, "src", "cli", "main.ts"), standIn("sources"));
   });
 
   describe("code cache", () => {
@@ -156,7 +177,8 @@ describe("bin/airlock.js as a shell script: NODE_EXTRA_CA_CERTS", () => {
     for (const dir of ["bin", "dist", "src/cli"]) mkdirSync(join(pkg, dir), { recursive: true });
     writeFileSync(join(pkg, "package.json"), '{ "type": "module" }\n');
     symlinkSync(join(REPO, "node_modules"), join(pkg, "node_modules"));
-    copyFileSync(join(REPO, "bin", "airlock.js"), join(pkg, "bin", "airlock.js"));
+    for (const file of ["airlock.js", "package.json"])
+      copyFileSync(join(REPO, "bin", file), join(pkg, "bin", file));
     writeFileSync(join(pkg, "dist", "main.cjs"), reporter);
     writeFileSync(join(pkg, "src", "cli", "main.ts"), standIn("sources"));
     writeFileSync(
