@@ -1,20 +1,20 @@
 #!/bin/sh
 //bin/true; [ "$1" = run ] && [ -n "$NODE_EXTRA_CA_CERTS" ] && case "$AIRLOCK_GATEWAY" in [Hh][Tt][Tt][Pp][Ss]:*) ;; *) export AIRLOCK_DEFERRED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS ;; esac; exec node "$0" "$@"
-// Both a shell script and an ES module: the shell runs line 2 (`//bin/true` is /bin/true) and
-// starts node on this file, for which line 2 is a comment. The shell is here for one reason.
-// NODE_EXTRA_CA_CERTS makes node parse its whole root store before any code runs, 40 to 70 ms
-// even for a single extra certificate, and `airlock run` is the command whose start users wait
-// for. Its own TLS clients do not need the default store: the proxy builds its upstream trust
-// from the file itself (src/proxy/upstream.ts), and its only fetch, to the gateway, is plain
-// HTTP unless AIRLOCK_GATEWAY says https (then nothing is deferred). The variable is restored
-// below, so every process the CLI starts sees the environment it was given.
-//
 // The `airlock` command. Runs the bundle in dist/ (made by `npm run build`, which `npm install`
 // runs) when every source file it was built from is unchanged; otherwise it loads the TypeScript
 // sources through tsx, so an edited tree never runs stale code.
 //
-// CommonJS (bin/package.json says so): an ES module as the entry point has node set up its ESM
-// loader first, about 7 ms of every start, and the bundle needs none of it.
+// The file is a shell script and a CommonJS module at once. The shell runs line 2 (`//bin/true`
+// is /bin/true) and starts node on this file, for which line 2 is a comment. The shell is here
+// for one reason: NODE_EXTRA_CA_CERTS makes node parse its whole root store before any code
+// runs, 40 to 70 ms even for one extra certificate, and `airlock run` is the command whose start
+// users wait for. Its TLS clients do not need the default store: the proxy builds its upstream
+// trust from the file itself (src/proxy/upstream.ts), and its only fetch, to the gateway, is
+// plain HTTP unless AIRLOCK_GATEWAY says https (then nothing is deferred). The variable is
+// restored below, so every process the CLI starts sees the environment it was given.
+//
+// CommonJS (bin/package.json says so) because an ES module as the entry point has node set up
+// its ESM loader first, 5 to 7 ms of every start, and the bundle needs none of it.
 "use strict";
 const { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require("node:fs");
 const { createRequire } = require("node:module");
