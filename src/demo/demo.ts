@@ -2,7 +2,7 @@
 // (SQLite), a fake api.github.com with its own CA, and a real sandbox running the scripted agent;
 // the demo narrates each step and plays the developer (or, with --interactive, waits for you).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OcsfEvent } from "../audit/ocsf.ts";
@@ -71,7 +71,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     step("3. The agent runs in a sandbox; its only way out is Airlock's proxy");
     const args = [AIRLOCK_BIN, "run", "--name", SANDBOX, "--policy", policyFile, "--workdir", dir];
     args.push("--connect-to", `api.github.com:443:127.0.0.1:${github.port}`, "--upstream-ca", github.caFile);
-    args.push("--enable-proposals", "--", "/usr/bin/node", AGENT);
+    // The agent runs from the workdir: the sandbox shows a fresh /tmp, where this package may live.
+    const agent = join(dir, "scripted-agent.mjs");
+    copyFileSync(AGENT, agent);
+    args.push("--enable-proposals", "--", "/usr/bin/node", agent);
     const env = {
       ...process.env,
       AIRLOCK_HOME: home,

@@ -3,7 +3,7 @@
 // api.github.com on loopback, and chromium clicking Approve / Reject (issue 7's browser test).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
@@ -14,7 +14,9 @@ import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const BIN = join(REPO, "bin", "airlock.js");
-const AGENT = join(REPO, "examples", "agents", "scripted-agent.mjs");
+// Copied into the workdir: the sandbox shows a fresh /tmp, where a checkout may live.
+const AGENT_SOURCE = join(REPO, "examples", "agents", "scripted-agent.mjs");
+let AGENT: string;
 const WAIT_MS = 30_000;
 const REASON = 'scope it to docs/ — "ünïcødé" <b>&amp;</b> 🚀';
 
@@ -108,6 +110,8 @@ describe("web inbox × a real sandbox (chromium)", {
 }, () => {
   before(async () => {
     dir = scratchDir("e2e-inbox");
+    AGENT = join(dir, "scripted-agent.mjs");
+    copyFileSync(AGENT_SOURCE, AGENT);
     github = await startFakeGitHub(dir);
     policyFile = join(dir, "policy.yaml");
     writeFileSync(

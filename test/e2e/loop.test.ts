@@ -3,7 +3,7 @@
 // api.github.com on loopback. Ports of the reference regressions (issue 5 a/b/c, issue 6 smoke).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type FakeGitHub, startFakeGitHub } from "../../src/demo/fake-github.ts";
@@ -11,7 +11,9 @@ import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const BIN = join(REPO, "bin", "airlock.js");
-const AGENT = join(REPO, "examples", "agents", "scripted-agent.mjs");
+// Copied into the workdir: the sandbox shows a fresh /tmp, where a checkout may live.
+const AGENT_SOURCE = join(REPO, "examples", "agents", "scripted-agent.mjs");
+let AGENT: string;
 const REASON = "scope to docs/ paths only, not the whole repo";
 
 let dir: string;
@@ -82,6 +84,8 @@ function pendingChunks(sandbox: string): Array<{ id: string; rule_name: string; 
 describe("the loop end to end (real sandbox, proxy, gateway, CLI)", () => {
   before(async () => {
     dir = scratchDir("e2e-loop");
+    AGENT = join(dir, "scripted-agent.mjs");
+    copyFileSync(AGENT_SOURCE, AGENT);
     home = join(dir, "home");
     github = await startFakeGitHub(dir);
     policyFile = join(dir, "policy.yaml");
