@@ -185,6 +185,7 @@ describe("airlock run with the github-readonly policy", () => {
       /^403 binary not allowed: \/usr\/bin\/python3\.\d+ is not listed for pypi\.org:443 \(rules: py\); the policy lists \/usr\/bin\/python3, a symlink to \/usr\/bin\/python3\.\d+: programs are identified by the file they run, so list \/usr\/bin\/python3\.\d+$/m,
     );
   });
+
   test("the CAs in NODE_EXTRA_CA_CERTS are trusted upstream, also when the launcher defers them", async () => {
     const wd = join(dir, "wd-extra-ca");
     mkdirSync(wd);
