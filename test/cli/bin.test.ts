@@ -24,25 +24,31 @@ const standIn = (which: string) =>
 const bundleStandIn = (which: string) =>
   `exports.exitQuietlyOnBrokenPipe = () => {};\nexports.main = async () => console.log("${which}");\n`;
 
+/**
+ * A scratch package holding the real launcher, with `bundle` as dist/main.cjs, stand-in sources,
+ * and a build record made at `builtAt` listing `inputs`.
+ */
+function scratchPackage(name: string, bundle: string, inputs: string[], builtAt: number): string {
+  const pkg = scratchDir(name);
+  for (const dir of ["bin", "dist", "src/cli"]) mkdirSync(join(pkg, dir), { recursive: true });
+  writeFileSync(join(pkg, "package.json"), '{ "type": "module" }\n');
+  symlinkSync(join(REPO, "node_modules"), join(pkg, "node_modules"));
+  for (const file of ["airlock.js", "package.json"])
+    copyFileSync(join(REPO, "bin", file), join(pkg, "bin", file));
+  writeFileSync(join(pkg, "dist", "main.cjs"), bundle);
+  writeFileSync(join(pkg, "src", "cli", "main.ts"), standIn("sources"));
+  writeFileSync(join(pkg, "src", "cli", "other.ts"), "export {};\n");
+  writeFileSync(join(pkg, "dist", "build.json"), JSON.stringify({ builtAt, inputs }));
+  return pkg;
+}
+
 describe("bin/airlock.js", () => {
   let pkg: string;
   let builtAt: number;
 
   before(() => {
-    pkg = scratchDir("bin");
-    for (const dir of ["bin", "dist", "src/cli"]) mkdirSync(join(pkg, dir), { recursive: true });
-    writeFileSync(join(pkg, "package.json"), '{ "type": "module" }\n');
-    symlinkSync(join(REPO, "node_modules"), join(pkg, "node_modules"));
-    for (const file of ["airlock.js", "package.json"])
-      copyFileSync(join(REPO, "bin", file), join(pkg, "bin", file));
-    writeFileSync(join(pkg, "dist", "main.cjs"), bundleStandIn("bundle"));
-    writeFileSync(join(pkg, "src", "cli", "main.ts"), standIn("sources"));
-    writeFileSync(join(pkg, "src", "cli", "other.ts"), "export {};\n");
-    builtAt = Date.now() + 60_000; // the sources above are older than this build
-    writeFileSync(
-      join(pkg, "dist", "build.json"),
-      JSON.stringify({ builtAt, inputs: ["src/cli/main.ts", "src/cli/other.ts"] }),
-    );
+    builtAt = Date.now() + 60_000; // the stand-in sources are older than this build
+    pkg = scratchPackage("bin", bundleStandIn("bundle"), ["src/cli/main.ts", "src/cli/other.ts"], builtAt);
   });
   after(() => removeDir(pkg));
 
@@ -173,18 +179,7 @@ describe("bin/airlock.js as a shell script: NODE_EXTRA_CA_CERTS", () => {
     'exports.exitQuietlyOnBrokenPipe = () => {};\nexports.main = async () => console.log(JSON.stringify({ atStart: require("node:fs").readFileSync("/proc/self/environ", "latin1").split("\\0").filter((v) => v.includes("NODE_EXTRA_CA_CERTS")), seen: process.env.NODE_EXTRA_CA_CERTS ?? null, deferred: process.env.AIRLOCK_DEFERRED_NODE_EXTRA_CA_CERTS ?? null }));\n';
 
   before(() => {
-    pkg = scratchDir("bin-sh");
-    for (const dir of ["bin", "dist", "src/cli"]) mkdirSync(join(pkg, dir), { recursive: true });
-    writeFileSync(join(pkg, "package.json"), '{ "type": "module" }\n');
-    symlinkSync(join(REPO, "node_modules"), join(pkg, "node_modules"));
-    for (const file of ["airlock.js", "package.json"])
-      copyFileSync(join(REPO, "bin", file), join(pkg, "bin", file));
-    writeFileSync(join(pkg, "dist", "main.cjs"), reporter);
-    writeFileSync(join(pkg, "src", "cli", "main.ts"), standIn("sources"));
-    writeFileSync(
-      join(pkg, "dist", "build.json"),
-      JSON.stringify({ builtAt: Date.now() + 60_000, inputs: ["src/cli/main.ts"] }),
-    );
+    pkg = scratchPackage("bin-sh", reporter, ["src/cli/main.ts"], Date.now() + 60_000);
   });
   after(() => removeDir(pkg));
 
