@@ -1,4 +1,4 @@
-// bench/sandbox: how much a sandbox costs, side by side in one run (DESIGN.md §11).
+// bench/sandbox: how much a sandbox costs, side by side in one run (docs/design.md §11).
 //   start-to-exit of `true`: no sandbox | Airlock (supervisor in process) | `airlock run` (the
 //   CLI, from the bundle in dist/) | `srt -c true` (@anthropic-ai/sandbox-runtime)
 //   one HTTP request: curl direct | curl inside a running Airlock sandbox through its proxy

@@ -1,4 +1,4 @@
-// OCSF 1.x event builders (DESIGN.md §4 "Logs"): NET 4001, HTTP 4002, CONFIG 5019, PROC 1007.
+// OCSF 1.x event builders (docs/design.md §4.4): NET 4001, HTTP 4002, CONFIG 5019, PROC 1007.
 // Pure: every input is a value (time included); redaction happens here, when the event is built.
 import { oneLine, redactedUrl, redactQueryIn, splitTarget } from "./redact.ts";
 

@@ -71,7 +71,7 @@ export function readRecentLines(
   return { lines: out, logAvailable: files.length > 0 };
 }
 
-/** The longest line GET /v1/denials returns (DESIGN.md §5). */
+/** The longest line GET /v1/denials returns (docs/design.md §5). */
 export const DENIAL_LINE_MAX_BYTES = 4096;
 
 /**

@@ -1,4 +1,4 @@
-// Redaction at build time (DESIGN.md §4 "Logs"): events are assembled from parts, never from a
+// Redaction at build time (docs/design.md §4.4): events are assembled from parts, never from a
 // raw URL, so userinfo and header values cannot reach a line; a query becomes `?[redacted]`. Pure.
 
 export const REDACTED_QUERY = "?[redacted]";

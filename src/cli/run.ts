@@ -1,4 +1,4 @@
-// `airlock run`: a command in a sandbox whose only way out is the policy proxy (DESIGN.md §9).
+// `airlock run`: a command in a sandbox whose only way out is the policy proxy (docs/design.md §9).
 // stdout and stdin belong to the command; Airlock's own lines go to stderr.
 import type { Command } from "commander";
 import { GatewayClient, resolveClientOptions } from "../gateway/client.ts";

@@ -1,4 +1,4 @@
-// The cascade (DESIGN.md §10): hard stops → allowlist → contained run → classifier → ask.
+// The cascade (docs/design.md §10): hard stops → allowlist → contained run → classifier → ask.
 // Pure: the classifier is a function handed in; every failure of it becomes ask (or deny).
 import { type CallContext, describeCall, type ToolCall } from "./call.ts";
 import type { CompiledGate } from "./compile.ts";

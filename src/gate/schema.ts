@@ -1,4 +1,4 @@
-// The `gate:` section (DESIGN.md §10): hard stops, capability catalog, contained runs, classifier.
+// The `gate:` section (docs/design.md §10): hard stops, capability catalog, contained runs, classifier.
 import { z } from "zod";
 import { parseHostPattern } from "../policy/host.ts";
 import { MethodSchema, PathGlobSchema } from "../policy/schema.ts";

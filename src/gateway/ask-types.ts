@@ -1,4 +1,4 @@
-// Gate asks (DESIGN.md §6, §10): a tool call waiting for the developer. Schemas for the resource
+// Gate asks (docs/design.md §6, §10): a tool call waiting for the developer. Schemas for the resource
 // and its API bodies; one source for validation, types, the client and the OpenAPI document.
 import { z } from "zod";
 

@@ -1,4 +1,4 @@
-// The gate routes under /v1/gate: decide, asks, wait, allow/deny (DESIGN.md §10). Registered by
+// The gate routes under /v1/gate: decide, asks, wait, allow/deny (docs/design.md §10). Registered by
 // buildApi with its own route/auth helpers, so auth works the same as for every other route.
 import type { Context } from "hono";
 import { z } from "zod";

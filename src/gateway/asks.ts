@@ -1,4 +1,4 @@
-// Gate asks (DESIGN.md §10, tier 3): a tool call waiting for the developer. Created by
+// Gate asks (docs/design.md §10, tier 3): a tool call waiting for the developer. Created by
 // `POST /v1/gate/decide` (the gateway ran the cascade) or by an adapter that ran it itself;
 // decided by the operator (allow/deny) or expired. Every change is one transaction plus an
 // event (`ask.created`, `ask.decided`); `/wait` sleeps on those events: no polling.

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
-/** $AIRLOCK_HOME (made absolute), default ~/.airlock (DESIGN.md §1). */
+/** $AIRLOCK_HOME (made absolute), default ~/.airlock (docs/design.md §1). */
 export function airlockHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.AIRLOCK_HOME ? resolve(env.AIRLOCK_HOME) : join(homedir(), ".airlock");
 }

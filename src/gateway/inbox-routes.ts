@@ -1,4 +1,4 @@
-// The web inbox (DESIGN.md §9): the page at /inbox, one-time login links that open a cookie
+// The web inbox (docs/design.md §9): the page at /inbox, one-time login links that open a cookie
 // session, and GET /v1/inbox/state, everything the page shows in one answer.
 // The page is read once, when the API is built; its inline script and style are pinned by hash
 // in a strict Content-Security-Policy.

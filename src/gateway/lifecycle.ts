@@ -1,4 +1,4 @@
-// The chunk lifecycle's decisions as pure functions over values (DESIGN.md §7): building a chunk,
+// The chunk lifecycle's decisions as pure functions over values (docs/design.md §7): building a chunk,
 // its review token, coverage by the live policy, dedup and supersede keys, approval checks.
 import { createHash } from "node:crypto";
 import { canonicalRule, policyHash, stableJson } from "../policy/canonical.ts";

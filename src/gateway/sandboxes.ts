@@ -357,7 +357,7 @@ export function sandboxScope(name: string): string {
   return `sandbox:${name}`;
 }
 
-/** Global settings override the sandbox's own (DESIGN.md §6). */
+/** Global settings override the sandbox's own (docs/design.md §6). */
 
 export function effective(global: Partial<Settings>, local: Partial<Settings>): Settings {
   return { ...SETTING_DEFAULTS, ...local, ...global };

@@ -1,4 +1,4 @@
-// The chunk lifecycle's use cases (DESIGN.md §7): each one a store transaction around the pure
+// The chunk lifecycle's use cases (docs/design.md §7): each one a store transaction around the pure
 // lifecycle (lifecycle.ts, merge-plan.ts). Every decision checks the head policy hash it read.
 import { randomUUID } from "node:crypto";
 import { withinCeiling } from "../policy/capabilities.ts";
@@ -228,7 +228,7 @@ export class GatewayService extends SandboxService {
   }
 
   /**
-   * Auto-approval (DESIGN.md §7): only with an operator ceiling, only for a valid chunk with no
+   * Auto-approval (docs/design.md §7): only with an operator ceiling, only for a valid chunk with no
    * security note, and only when the whole candidate policy stays inside the ceiling.
    */
   private autoApprovable(head: Head, chunk: Chunk): boolean {

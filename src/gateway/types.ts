@@ -1,5 +1,5 @@
 // The gateway's resources and API bodies as zod schemas: one source for validation, the
-// TypeScript types, the typed client and the OpenAPI document (DESIGN.md §6, §7).
+// TypeScript types, the typed client and the OpenAPI document (docs/design.md §6, §7).
 import { z } from "zod";
 import { MergeOperationSchema } from "../policy/merge.ts";
 import { NetworkRuleSchema, PolicySchema } from "../policy/schema.ts";

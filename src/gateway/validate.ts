@@ -1,4 +1,4 @@
-// Validation before approval (DESIGN.md §8): what a reviewer sees beside a chunk. Pure: the
+// Validation before approval (docs/design.md §8.3): what a reviewer sees beside a chunk. Pure: the
 // merge plan, then the policy core's analysis (security notes, capability diff, summary).
 import { analyzeRule } from "../policy/findings.ts";
 import type { NetworkRule, Policy } from "../policy/schema.ts";

@@ -1,5 +1,5 @@
 // What a policy lets each binary do, and what a candidate adds over the current policy:
-// the capability diff over binary × host:port × method × path (DESIGN.md §8). Pure.
+// the capability diff over binary × host:port × method × path (docs/design.md §8.3). Pure.
 //
 // Globs are compared through the one decision engine with representative values: a wildcard
 // becomes a token no real name contains, so a narrower policy only "covers" a wildcard when it

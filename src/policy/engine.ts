@@ -1,4 +1,4 @@
-// The decision function (DESIGN.md §3): compile a policy once, then decide connections and
+// The decision function (docs/design.md §3): compile a policy once, then decide connections and
 // requests against indexes whose cost does not grow with the number of rules. Pure.
 import { type HostPattern, hostSuffixes, normalizeHost, parseHostPattern } from "./host.ts";
 import {

@@ -1,5 +1,5 @@
 // Findings a reviewer sees before approving a proposed rule: security notes on the rule itself
-// and the capability diff it causes (DESIGN.md §8). Pure.
+// and the capability diff it causes (docs/design.md §8.3). Pure.
 import { type CapabilityChange, capabilityDiff, summarizeChanges } from "./capabilities.ts";
 import { alwaysBlockedHost } from "./engine.ts";
 import { parseHostPattern } from "./host.ts";

@@ -1,4 +1,4 @@
-// Merge operations carried by proposals (DESIGN.md §3). Pure: a policy in, a new policy out.
+// Merge operations carried by proposals (docs/design.md §3). Pure: a policy in, a new policy out.
 import { z } from "zod";
 import { canonicalRule, stableJson } from "./canonical.ts";
 import { validatePolicyValue } from "./load.ts";

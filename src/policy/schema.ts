@@ -1,4 +1,4 @@
-// Policy language v1 (DESIGN.md §3): the zod schema is the single source of the types.
+// Policy language v1 (docs/design.md §3): the zod schema is the single source of the types.
 // Written with zod/mini (the same checks and messages as zod's classic API): every CLI start
 // loads this schema, and the classic API costs 10–15 ms more to load and build it. Other
 // schemas (gateway, gate) use the classic API and take these in as they are.
@@ -244,7 +244,7 @@ export const PolicySchema = z.strictObject({
   // Accepted for OpenShell compatibility and reported as not enforced (see load.ts).
   landlock: z.optional(z.unknown()),
   network_middlewares: z.optional(z.unknown()),
-  // Tool-call gate rules (DESIGN.md §10); validated by src/gate with the same machinery.
+  // Tool-call gate rules (docs/design.md §10); validated by src/gate with the same machinery.
   gate: z.optional(z.unknown()),
 });
 

@@ -1,4 +1,4 @@
-// The per-sandbox CA (DESIGN.md §4 "Proxy"): ECDSA P-256 via @peculiar/x509 on WebCrypto.
+// The per-sandbox CA (docs/design.md §4.2): ECDSA P-256 via @peculiar/x509 on WebCrypto.
 // Created at sandbox start, stored as ca.crt / ca.key (0600) in the sandbox's ca/ folder;
 // leaf certificates for inspected hosts are minted on first use and cached as TLS contexts.
 import { webcrypto } from "node:crypto";

@@ -1,4 +1,4 @@
-// CONNECT host:port (DESIGN.md §4 "Proxy"): identity, the L4 decision, the SSRF guard, then
+// CONNECT host:port (docs/design.md §4.2): identity, the L4 decision, the SSRF guard, then
 // either a spliced tunnel (L4-only endpoints) or TLS terminated with a leaf from the sandbox CA
 // so every request inside can be decided at L7 (inspect.ts).
 import type { IncomingMessage } from "node:http";

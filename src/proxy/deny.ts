@@ -1,4 +1,4 @@
-// THE deny-body builder (DESIGN.md §4 "Proxy"): one structured 403 for L4, L7 and forward-proxy
+// THE deny-body builder (docs/design.md §4.3): one structured 403 for L4, L7 and forward-proxy
 // denials, plus the `{error, detail}` bodies of every other proxy answer (502, 400, 408, 431, 503).
 // Pure: values in, a status, headers and a body out; proxy code only writes them.
 import type { ServerResponse } from "node:http";
@@ -69,7 +69,7 @@ function guidance(input: DenyInput): string {
   );
 }
 
-/** The structured body agents parse. Exactly the fields of DESIGN.md §4. */
+/** The structured body agents parse. Exactly the fields of docs/design.md §4.3. */
 export function buildDenyBody(input: DenyInput): DenyBody {
   const path = input.path === null ? null : stripQuery(input.path);
   const method = input.method.toUpperCase();

@@ -1,4 +1,4 @@
-// Resource limits of the proxy (DESIGN.md §4 "Proxy"): header-read and idle timeouts, header
+// Resource limits of the proxy (docs/design.md §4.2): header-read and idle timeouts, header
 // size and the number of live client connections. Every hit is logged and answered with JSON.
 export interface ProxyLimits {
   /** A client must finish each request head within this time (DESIGN: 15 s). */

@@ -1,4 +1,4 @@
-// The one definition of the `policy.local` agent API (DESIGN.md §5). The deny body's
+// The one definition of the `policy.local` agent API (docs/design.md §5). The deny body's
 // `next_steps` are derived from it here, and the sandbox's router is built from the same table,
 // so the two cannot drift apart. Pure.
 

@@ -1,4 +1,4 @@
-// The egress proxy (DESIGN.md §4 "Proxy"). Every byte the sandbox sends out crosses it.
+// The egress proxy (docs/design.md §4.2). Every byte the sandbox sends out crosses it.
 //
 // API (for the sandbox supervisor and for standalone use in tests and benchmarks):
 //
@@ -23,7 +23,7 @@
 //   proxy.generationId              // increments on each setPolicy
 //   await proxy.close();            // stops listening, ends live connections and pools
 //
-// Decisions where DESIGN.md is silent:
+// Decisions docs/design.md §4.2 leaves to the proxy:
 // - Unknown identity (identify returns null, {unidentified: reason} or throws) is a deny with
 //   binary "unknown" and that reason.
 // - SNI that names another host: the handshake completes with a leaf for the name asked for, so

@@ -1,4 +1,4 @@
-// The CA bundle the sandbox trusts (DESIGN.md §4): the system's CAs plus this sandbox's CA, so
+// The CA bundle the sandbox trusts (docs/design.md §4.1): the system's CAs plus this sandbox's CA, so
 // every client inside accepts the proxy's leaf certificates without trusting anything else new.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";

@@ -1,4 +1,4 @@
-// Binary identity (DESIGN.md §4): which executable inside the sandbox opened a connection.
+// Binary identity (docs/design.md §4.1): which executable inside the sandbox opened a connection.
 // 4-tuple → client socket inode (/proc/<sandbox>/net/tcp{,6}) → the sandbox processes holding
 // that inode (/proc/<pid>/fd) → /proc/<pid>/exe and the parent chain up to the sandbox init.
 // Every owner must run the same executable; each executable's SHA-256 is recorded on first use

@@ -1,4 +1,4 @@
-// The sandbox init (DESIGN.md §4 "Listener hand-off"). Runs with node INSIDE the sandbox, as the
+// The sandbox init (docs/design.md §4.1). Runs with node INSIDE the sandbox, as the
 // child of bubblewrap's PID 1 reaper, in the sandbox's network namespace:
 //   1. listen on 127.0.0.1:3128 and pass the listening socket to the supervisor over Node's IPC
 //      channel, wait for its "go", then close our copy and the channel (the command must not

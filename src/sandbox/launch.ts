@@ -1,4 +1,4 @@
-// Starting bubblewrap and receiving the sandbox's listener (DESIGN.md §4 "Listener hand-off").
+// Starting bubblewrap and receiving the sandbox's listener (docs/design.md §4.1).
 // The init inside listens on 127.0.0.1:3128 in the sandbox's network namespace and sends the
 // listening socket over Node's IPC channel (fd 3); we accept on it here, so connections cross
 // no relay and the peer address is the kernel's.

@@ -1,4 +1,4 @@
-// The sandbox's filesystem (DESIGN.md §4 "Sandbox") as an ordered list of bubblewrap mount
+// The sandbox's filesystem (docs/design.md §4.1) as an ordered list of bubblewrap mount
 // operations. Pure: what the host filesystem looks like comes in as a probe, so tests can
 // describe any layout. Later operations shadow earlier ones, so the order is the policy:
 //   / read-only → fresh /dev, /proc, tmpfs → /etc rebuilt around /etc/airlock →

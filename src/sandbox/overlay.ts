@@ -1,4 +1,4 @@
-// The workdir on an overlay (DESIGN.md §10, tier 1): bubblewrap 0.8 has no overlay options, so
+// The workdir on an overlay (docs/design.md §10, tier 1): bubblewrap 0.8 has no overlay options, so
 // a user+mount namespace (`unshare`) mounts a tmpfs, an overlayfs of the workdir on it, and then
 // runs the very bubblewrap command a plain sandbox would run, with the merged view bound over the
 // workdir. Writes land in the upper layer, never in the real workdir; after bubblewrap exits, a

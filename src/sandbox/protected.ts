@@ -1,4 +1,4 @@
-// Files that stay read-only inside a writable directory (DESIGN.md §4 "Sandbox"): anything a
+// Files that stay read-only inside a writable directory (docs/design.md §4.1): anything a
 // later process OUTSIDE the sandbox would execute or obey. A sandboxed agent that could write
 // `.bashrc`, a git hook or an agent settings file would escape on the developer's next shell,
 // commit or agent start. Pure data and one pure function.

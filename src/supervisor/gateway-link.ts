@@ -1,4 +1,4 @@
-// The supervisor's side of the gateway session (DESIGN.md §6): register the sandbox, hold the
+// The supervisor's side of the gateway session (docs/design.md §6): register the sandbox, hold the
 // watch stream, apply new revisions as they are pushed and report loaded/failed, follow settings,
 // and when the gateway goes away keep the last loaded policy, reconnect with backoff, catch up.
 import { EventEmitter } from "node:events";

@@ -1,4 +1,4 @@
-// `policy.local` (DESIGN.md §5): the agent's API inside the sandbox, served by the supervisor
+// `policy.local` (docs/design.md §5): the agent's API inside the sandbox, served by the supervisor
 // through the proxy's local-router hook. Dispatch comes from the one route table in
 // src/proxy/policy-local-routes.ts (the deny body's next_steps come from it too). Proposal
 // routes delegate to a `ProposalsHandler` that the gateway connection provides; without one
@@ -19,7 +19,7 @@ export interface JsonAnswer {
   body: unknown;
 }
 
-/** What the gateway session supplies for the proposal routes (issue 5). */
+/** What the gateway session (session.ts) supplies for the proposal routes. */
 export interface ProposalsHandler {
   submit(body: unknown, identity: ProcessIdentity | null): Promise<JsonAnswer>;
   get(id: string): Promise<JsonAnswer>;

@@ -1,4 +1,4 @@
-// The mechanistic mapper (DESIGN.md §8): repeated L4 denials become narrow L4 proposals.
+// The mechanistic mapper (docs/design.md §8.2): repeated L4 denials become narrow L4 proposals.
 // L7 denials are never generalised here; they go to the agent and to "observed denies". Pure.
 import { alwaysBlockedHost, type CompiledPolicy, endpointsFor } from "../policy/engine.ts";
 import { parseIp } from "../policy/ip.ts";

@@ -1,4 +1,4 @@
-// The policy.local proposal routes (DESIGN.md §5) as plain functions over (input, link) returning
+// The policy.local proposal routes (docs/design.md §5) as plain functions over (input, link) returning
 // {status, body}, for the proxy's policy.local router to mount. No route can approve anything.
 // /wait is push-driven: it sleeps on the link's events, never polls.
 import { z } from "zod";

@@ -1,4 +1,4 @@
-// The supervisor's gateway session (DESIGN.md §1, §5, §8): registers the sandbox, applies pushed
+// The supervisor's gateway session (docs/design.md §1, §5, §8): registers the sandbox, applies pushed
 // revisions, serves the policy.local proposal routes, turns L4 denials into mechanistic chunks
 // and reports every denial as an observed deny. If the gateway is away, the sandbox keeps
 // enforcing its last loaded policy and nothing here throws into the proxy.
@@ -20,7 +20,7 @@ export interface SessionOptions {
   sandbox: string;
   policy: Policy;
   log: (line: string) => void;
-  /** How often denials are flushed to the gateway (DESIGN.md §8: 2 s). */
+  /** How often denials are flushed to the gateway (docs/design.md §8.1: 2 s). */
   flushMs?: number;
 }
 

@@ -1,4 +1,4 @@
-// The per-sandbox supervisor (DESIGN.md §2): loads the policy, prepares the sandbox's state
+// The per-sandbox supervisor (docs/design.md §2): loads the policy, prepares the sandbox's state
 // folder (logs, CA, policy snapshot), starts the sandbox, embeds the egress proxy on the
 // listener the sandbox hands over, identifies each connection's binary, serves policy.local,
 // forwards signals, and exits with the command's status.
@@ -58,7 +58,7 @@ export interface SupervisorOptions {
   /** Where status lines go (stderr: stdout belongs to the command). */
   log?: (line: string) => void;
   quiet?: boolean;
-  /** The gateway session's proposal routes (issue 5); absent → 503 gateway_unavailable. */
+  /** The gateway session's proposal routes (session.ts); absent → 503 gateway_unavailable. */
   proposals?: () => ProposalsHandler | undefined;
   /** Every denial, in process (the gateway session's aggregator and mechanistic mapper). */
   onDenial?: (event: DenialEvent) => void;
@@ -156,7 +156,7 @@ function readCAs(files: readonly string[]): string[] {
   });
 }
 
-/** A running supervised sandbox: the seam the gateway session (issue 5) attaches to. */
+/** A running supervised sandbox: the seam the gateway session (session.ts) attaches to. */
 export interface SupervisedSandbox {
   name: string;
   stateDir: string;

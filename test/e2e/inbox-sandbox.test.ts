@@ -1,6 +1,6 @@
 // The web inbox with a real agent: a gateway in this process, `airlock run` (bubblewrap, proxy,
 // TLS) joined to it, the scripted agent inside proposing through policy.local, the fake
-// api.github.com on loopback, and chromium clicking Approve / Reject (issue 7's browser test).
+// api.github.com on loopback, and chromium clicking Approve / Reject (the inbox's browser test).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, existsSync, writeFileSync } from "node:fs";

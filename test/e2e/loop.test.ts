@@ -1,6 +1,6 @@
 // The whole loop with real parts: `airlock run` (bubblewrap, proxy, TLS) joined to a background
 // gateway (SQLite), the scripted agent inside, the developer's CLI outside, and a fake
-// api.github.com on loopback. Ports of the reference regressions (issue 5 a/b/c, issue 6 smoke).
+// api.github.com on loopback. The loop's three regressions (a, b, c) and the L4 smoke test.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";

@@ -1,5 +1,5 @@
 // The egress proxy end to end: real TLS upstreams on loopback with their own CA, Debian curl
-// and raw node clients through the proxy (issue 3's list).
+// and raw node clients through the proxy (the cases of docs/design.md §4.2).
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { type AddressInfo, createServer, connect as netConnect } from "node:net";

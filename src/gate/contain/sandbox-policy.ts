@@ -1,4 +1,4 @@
-// The sandbox policy of a contained run, from the policy file's (DESIGN.md §10, tier 1). Pure.
+// The sandbox policy of a contained run, from the policy file's (docs/design.md §10, tier 1). Pure.
 // Network rules pass unchanged; the filesystem is narrowed so that everything the command can
 // write is staged: the workdir (on the overlay) and the fresh tmpfs directories, nothing else.
 import { join } from "node:path";

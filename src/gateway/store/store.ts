@@ -1,4 +1,4 @@
-// The store interface (DESIGN.md §6) and its one SQL implementation of every resource. The two
+// The store interface (docs/design.md §6) and its one SQL implementation of every resource. The two
 // backends (sqlite.ts, postgres.ts) differ only in how they run SQL, serialise writers and carry
 // events; both speak the portable SQL below (`?` placeholders, ON CONFLICT, RETURNING).
 import type { Ask, AskStatus } from "../ask-types.ts";
