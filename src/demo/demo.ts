@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OcsfEvent } from "../audit/ocsf.ts";
 import { shorthandLine } from "../audit/ocsf.ts";
-import { renderChunk } from "../cli/rule.ts";
+import { renderChunk } from "../gateway/chunk-text.ts";
 import { GatewayClient } from "../gateway/client.ts";
 import { type RunningGateway, startGateway } from "../gateway/server.ts";
 import type { Chunk, GatewayEvent } from "../gateway/types.ts";
