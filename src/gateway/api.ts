@@ -5,6 +5,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { dumpPolicyYaml } from "../policy/canonical.ts";
+import { formatZodIssues } from "../policy/zod-issues.ts";
 import { registerAskRoutes } from "./asks-api.ts";
 import {
   checkCookieSession,
@@ -73,7 +74,7 @@ async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.o
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+    const detail = formatZodIssues(parsed.error.issues, "(body)");
     throw new GatewayError(400, "invalid_request", detail);
   }
   return parsed.data;

@@ -4,6 +4,7 @@
 // event (`ask.created`, `ask.decided`); `/wait` sleeps on those events: no polling.
 import { randomUUID } from "node:crypto";
 import { redactSecretsIn } from "../audit/secrets.ts";
+import { formatZodIssues } from "../policy/zod-issues.ts";
 import {
   type Ask,
   type AskStatus,
@@ -130,11 +131,7 @@ export class AskService {
   async create(bodyInput: CreateAskBody, sandbox: string | null): Promise<Ask> {
     const parsed = CreateAskBodySchema.safeParse(bodyInput);
     if (!parsed.success)
-      throw new GatewayError(
-        400,
-        "invalid_request",
-        parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; "),
-      );
+      throw new GatewayError(400, "invalid_request", formatZodIssues(parsed.error.issues, "(body)"));
     const b = parsed.data;
     const now = this.clock();
     const ask: Ask = {

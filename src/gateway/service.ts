@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { withinCeiling } from "../policy/capabilities.ts";
 import { MergeOperationSchema } from "../policy/merge.ts";
 import { type NetworkRule, NetworkRuleSchema } from "../policy/schema.ts";
+import { formatZodIssues } from "../policy/zod-issues.ts";
 import type { Ask } from "./ask-types.ts";
 import { AskService } from "./asks.ts";
 import {
@@ -45,11 +46,7 @@ export class GatewayService extends SandboxService {
   async submit(sandbox: string, bodyInput: SubmitBody, actor: string): Promise<SubmitResult> {
     const parsed = SubmitBodySchema.safeParse(bodyInput);
     if (!parsed.success) {
-      throw new GatewayError(
-        400,
-        "invalid_proposal",
-        parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; "),
-      );
+      throw new GatewayError(400, "invalid_proposal", formatZodIssues(parsed.error.issues, "(body)"));
     }
     const body = parsed.data;
     const now = this.now();
@@ -73,7 +70,7 @@ export class GatewayService extends SandboxService {
         const op = MergeOperationSchema.safeParse(raw);
         if (!op.success || !("addRule" in op.data)) {
           reasons.push(
-            `operations[${index}]: ${op.success ? "only addRule operations can be proposed" : op.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+            `operations[${index}]: ${op.success ? "only addRule operations can be proposed" : formatZodIssues(op.error.issues, "")}`,
           );
           continue;
         }
@@ -403,11 +400,7 @@ export class GatewayService extends SandboxService {
   async edit(id: string, ruleName: string | undefined, ruleInput: unknown, by: string): Promise<Chunk> {
     const parsed = NetworkRuleSchema.safeParse(ruleInput);
     if (!parsed.success)
-      throw new GatewayError(
-        400,
-        "invalid_rule",
-        parsed.error.issues.map((i) => `${i.path.join(".") || "(rule)"}: ${i.message}`).join("; "),
-      );
+      throw new GatewayError(400, "invalid_rule", formatZodIssues(parsed.error.issues, "(rule)"));
     const now = this.now();
     return this.store.write(async (tx) => {
       const chunk = await this.mustChunk(tx, id);

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { GatewayRequestError, GatewayUnavailableError } from "../gateway/client.ts";
 import type { Chunk, GatewayEvent } from "../gateway/types.ts";
+import { formatZodIssues } from "../policy/zod-issues.ts";
 import type { GatewayLink } from "./gateway-link.ts";
 
 export interface RouteResult {
@@ -57,11 +58,7 @@ export async function submitProposal(link: GatewayLink, body: unknown): Promise<
   if (closed) return closed;
   const parsed = ProposalBodySchema.safeParse(body);
   if (!parsed.success) {
-    return error(
-      400,
-      "invalid_proposal",
-      parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; "),
-    );
+    return error(400, "invalid_proposal", formatZodIssues(parsed.error.issues, "(body)"));
   }
   try {
     const result = await link.client().submit(link.sandbox, { source: "agent_authored", ...parsed.data });
