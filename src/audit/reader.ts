@@ -20,11 +20,6 @@ export interface RecentLines {
   logAvailable: boolean;
 }
 
-/** Shorthand files in the directory, newest day first. */
-export function shorthandFiles(dir: string): string[] {
-  return logFiles(dir, "shorthand");
-}
-
 /** The daily files of one kind in the directory, newest day first. */
 export function logFiles(dir: string, kind: LogKind): string[] {
   let names: string[];

@@ -99,12 +99,3 @@ export class AuditLog implements AuditSink {
     this.day = "";
   }
 }
-
-/** Fans one event out to several sinks (e.g. the file log and a live tail). */
-export function teeSink(...sinks: AuditSink[]): AuditSink {
-  return {
-    write: (event) => {
-      for (const sink of sinks) sink.write(event);
-    },
-  };
-}

@@ -1,7 +1,6 @@
 // Shared CLI plumbing: exit codes, usage errors, JSON output.
 import { type Command, InvalidArgumentError } from "commander";
 
-export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 

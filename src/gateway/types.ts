@@ -237,4 +237,3 @@ export const RegisterResultSchema = z.object({
   revision: RevisionSchema,
 });
 export const ErrorSchema = z.object({ error: z.string(), detail: z.string() });
-export type ApiError = z.infer<typeof ErrorSchema>;

@@ -96,12 +96,6 @@ export function policyHash(policy: Policy): string {
     .digest("hex");
 }
 
-export function ruleHash(key: string, rule: NetworkRule): string {
-  return createHash("sha256")
-    .update(stableJson(canonicalRule(key, rule)))
-    .digest("hex");
-}
-
 /** The canonical policy as YAML, the form `policy.local` and `airlock policy get` show. */
 export function dumpPolicyYaml(policy: Policy): string {
   return stringify(canonicalPolicy(policy), { lineWidth: 0 });

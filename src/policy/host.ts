@@ -115,11 +115,6 @@ export function hostPatternMatches(pattern: HostPattern, host: string): boolean 
   return pattern.kind === "many_labels" || !prefix.includes(".");
 }
 
-export function renderHostPattern(pattern: HostPattern): string {
-  if (pattern.kind === "exact") return pattern.host;
-  return `${pattern.kind === "one_label" ? "*" : "**"}.${pattern.suffix}`;
-}
-
 /**
  * Suffixes of a host a wildcard index is keyed by, nearest first:
  * `a.b.example.com` → `b.example.com`, `example.com`, `com`.

@@ -1,8 +1,3 @@
-// Where Airlock keeps a sandbox's state, below $AIRLOCK_HOME (src/gateway/home.ts decides where that is).
-import { join } from "node:path";
-
+// Where Airlock keeps its state: $AIRLOCK_HOME, decided by src/gateway/home.ts (one owner for it
+// until the home layout moves to its own part, docs/design.md §2.3).
 export { airlockHome } from "../gateway/home.ts";
-
-export function sandboxDir(home: string, name: string): string {
-  return join(home, "sandboxes", name);
-}
