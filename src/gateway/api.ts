@@ -43,8 +43,6 @@ import {
   SubmitResultSchema,
 } from "./types.ts";
 
-export type { Principal } from "./principal.ts";
-
 type Env = ApiEnv;
 type Auth = RouteDoc["auth"];
 

@@ -30,7 +30,7 @@ import {
 } from "./types.ts";
 import { securityFlagged } from "./validate.ts";
 
-export { type Clock, effective, GatewayError, parsePolicyInput } from "./sandboxes.ts";
+export { GatewayError } from "./sandboxes.ts";
 
 export class GatewayService extends SandboxService {
   /** Gate asks (asks.ts): decide, create, wait, allow, deny, expire. */

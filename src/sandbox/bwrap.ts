@@ -5,7 +5,6 @@ export const PROXY_HOST = "127.0.0.1";
 export const PROXY_PORT = 3128;
 export const INIT_PATH = `${AIRLOCK_ETC}/init.cjs`;
 export const CA_BUNDLE_PATH = `${AIRLOCK_ETC}/ca-bundle.pem`;
-export const SKILL_PATH = `${AIRLOCK_ETC}/skills/policy_advisor.md`;
 
 export interface InitConfig {
   listenHost: string;
