@@ -159,6 +159,23 @@ test("every named exception is still needed (the list only shrinks)", () => {
   for (const e of EXCEPTIONS) assert.ok(e.why.length > 0, `${e.from} → ${e.to} says why`);
 });
 
+test("docs/design.md §2.1 and §2.2 show these layers and name every exception", () => {
+  const design = readFileSync("docs/design.md", "utf8");
+  const drawn = [...design.matchAll(/^layer (\d)\s+(.+)$/gm)].flatMap(([, layer, parts]) =>
+    (parts ?? "")
+      .trim()
+      .split(/\s+/)
+      .map((part) => `${part}:${layer}`),
+  );
+  const coded = Object.entries(LAYERS).map(([part, layer]) => `${part}:${layer}`);
+  assert.deepEqual(drawn.sort(), coded.sort());
+  const section = design.slice(design.indexOf("### 2.2"), design.indexOf("### 2.3"));
+  for (const e of EXCEPTIONS) {
+    assert.ok(section.includes(e.from), `§2.2 names ${e.from}`);
+    assert.ok(section.includes(e.to), `§2.2 names ${e.to}`);
+  }
+});
+
 test("the checker itself catches outward, across, unknown and cyclic arrows", () => {
   const bad: Edge[] = [
     { from: "policy/engine.ts", to: "proxy/deny.ts" },
