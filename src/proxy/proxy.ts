@@ -76,6 +76,7 @@ import {
 } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse } from "./deny.ts";
 import { handleForwardRequest, handleForwardUpgrade } from "./forward.ts";
+import { hostInterfaceAddresses, parseAddresses } from "./host-addresses.ts";
 import { handleInspectedRequest, handleInspectedUpgrade } from "./inspect.ts";
 import { httpServerOptions, type ProxyLimits, resolveLimits } from "./limits.ts";
 import { createPools, type Resolver, systemResolver, upstreamTrust } from "./upstream.ts";
@@ -98,6 +99,8 @@ export interface EgressProxyOptions {
   limits?: Partial<ProxyLimits>;
   /** Clock for audit events (tests inject one). */
   now?: () => number;
+  /** The host's own addresses (default: every interface's, read at each check); tests inject some. */
+  hostAddresses?: () => readonly string[];
   /** Facts about a policy read from the host (listed binaries that are symlinks), per revision. */
   hostFacts?: (policy: Policy) => PolicyHostFacts;
 }
@@ -156,6 +159,7 @@ export class EgressProxy {
       leaves: options.ca ? new LeafCache(options.ca) : undefined,
       localRouter: options.localRouter,
       inner: this.inner,
+      hostAddresses: () => parseAddresses((options.hostAddresses ?? hostInterfaceAddresses)()),
       connState: (socket) => this.states.get(socket),
       tunnel: (socket) => this.tunnels.get(socket),
       setTunnel: (socket, tunnel) => {
