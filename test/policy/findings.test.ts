@@ -232,3 +232,23 @@ network_policies:
   ];
   for (const rule of outside) assert.equal(inside(rule).ok, false, JSON.stringify(rule));
 });
+
+test("allowed_ips naming one of the host's own addresses is a critical finding", () => {
+  const rule: NetworkRule = {
+    endpoints: [{ host: "box.example.com", port: 443, allowed_ips: ["192.0.2.2", "10.0.0.0/8"] }],
+    binaries: [{ path: "/usr/bin/curl" }],
+  };
+  const merged = applyOperation(current, { addRule: { ruleName: "box", rule } });
+  if (!merged.ok) throw new Error(merged.error);
+  const facts = { hostAddresses: ["127.0.0.1", "192.0.2.2", "fd00::2"] };
+  const found = analyzeRule("box", rule, current, merged.policy, facts).findings.filter(
+    (f) => f.kind === "host_address",
+  );
+  assert.equal(found.length, 1);
+  assert.equal(found[0]?.severity, "critical");
+  assert.match(found[0]?.sentence ?? "", /allowed_ips names 192\.0\.2\.2, an address of this host/);
+  assert.equal(
+    analyzeRule("box", rule, current, merged.policy).findings.filter((f) => f.kind === "host_address").length,
+    0,
+  );
+});
