@@ -111,6 +111,8 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "transfer-encoding",
   "upgrade",
   "expect",
+  // The h2c upgrade's settings (RFC 9113 §3.2.1): hop-by-hop by definition.
+  "http2-settings",
 ]);
 
 const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((name) => name.length));

@@ -230,18 +230,31 @@ export interface SandboxRun extends CliRun {
   replies: Map<string, CaseReply>;
 }
 
-/** Runs the python client with `cases` inside one `airlock run` and collects its replies. */
+/**
+ * Runs the python client with `cases` inside one `airlock run` and collects its replies; `shell`
+ * runs after it in the same sandbox (its output follows the JSON lines).
+ */
 export async function runCases(
   home: string,
   workdir: string,
   args: string[],
   cases: RawCase[],
+  shell = "true",
   timeoutMs = 90_000,
 ): Promise<SandboxRun> {
   writeFileSync(join(workdir, "client.py"), PY_CLIENT);
   writeFileSync(join(workdir, "cases.json"), JSON.stringify(cases));
   const run = await runCli(
-    ["run", ...args, "--workdir", workdir, "--", "/usr/bin/python3", "client.py", "cases.json"],
+    [
+      "run",
+      ...args,
+      "--workdir",
+      workdir,
+      "--",
+      "/bin/sh",
+      "-c",
+      `/usr/bin/python3 client.py cases.json; ${shell}`,
+    ],
     { airlockHome: home, timeoutMs },
   );
   const replies = new Map<string, CaseReply>();
