@@ -26,7 +26,7 @@ export const UNKNOWN_BINARY = "unknown";
 export interface DenialEvent {
   time: number;
   layer: "l4" | "l7";
-  /** Which check refused: l4, l7, ssrf, identity, sni, host_header. */
+  /** Which check refused: l4, l7, ssrf, identity, sni, host_header, canonical, upgrade. */
   engine: string;
   host: string;
   port: number;

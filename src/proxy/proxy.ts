@@ -40,10 +40,15 @@
 //   the head went out; an upstream connection is reused only after a complete, well-framed
 //   HTTP/1.1 response without Connection: close. Response trailers are dropped.
 // - Audit lines are written at the end of the event-loop turn (batched), not per event.
+// - Requests go upstream rebuilt in the canonical form that was decided, or are refused
+//   (decide-http.ts, request-checks.ts); method-override carriers are decided as their method.
+// - An upgrade is spliced only after the upstream's 101, and only where the policy allows raw
+//   bytes to the endpoint (upgrade.ts). The host's own addresses are blocked like loopback.
 //
 // Flow: CONNECT → connect.ts (identity, L4, SSRF/pinning, splice or TLS termination) →
-// inspect.ts (per-request L7); absolute-form http:// → forward.ts; bytes → relay.ts; one
-// upstream HTTP/1.1 request/response → exchange.ts (strict response parser: http1-response.ts);
+// inspect.ts (per-request L7); absolute-form http:// → forward.ts; both → decide-http.ts;
+// upgrades → upgrade.ts; bytes → relay.ts; one upstream HTTP/1.1 request/response →
+// exchange.ts (strict response parser: http1-response.ts); host addresses → host-addresses.ts;
 // DNS, connect-to, trust store → upstream.ts; upstream keep-alive pools → pool.ts; limits.ts;
 // the one deny body → deny.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";

@@ -5,10 +5,17 @@
 import assert from "node:assert/strict";
 import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { describe, test } from "node:test";
-import { exchangeUpgrade, type UpgradeOutcome, upgradeRefusal, upgradeRequestHead } from "../../src/proxy/upgrade.ts";
+import {
+  exchangeUpgrade,
+  type UpgradeOutcome,
+  upgradeRefusal,
+  upgradeRequestHead,
+} from "../../src/proxy/upgrade.ts";
 
 /** A loopback upstream that records every byte and answers the head with `answer` (then echoes, if it switched). */
-async function recordingUpstream(answer: string): Promise<{ server: Server; port: number; bytes: () => string }> {
+async function recordingUpstream(
+  answer: string,
+): Promise<{ server: Server; port: number; bytes: () => string }> {
   let received = Buffer.alloc(0);
   const server = createServer((socket) => {
     let answered = false;
@@ -103,7 +110,10 @@ describe("upgrade mechanism", () => {
       check();
     });
     assert.match(r.reply(), /^HTTP\/1.1 101 Switching Protocols\r\n/);
-    assert.ok(r.reply().indexOf("early-frame") > r.reply().indexOf("\r\n\r\n"), "early bytes only after the 101");
+    assert.ok(
+      r.reply().indexOf("early-frame") > r.reply().indexOf("\r\n\r\n"),
+      "early bytes only after the 101",
+    );
     assert.equal(r.up.bytes(), `${HEAD}early-framelate-frame`);
     r.pair.client.destroy();
     const outcome = await r.outcome;
@@ -113,7 +123,10 @@ describe("upgrade mechanism", () => {
   });
 
   test("a 101 that switches to something else is a 502, and nothing more is forwarded", async () => {
-    const r = await run("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n", "PRI * x");
+    const r = await run(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+      "PRI * x",
+    );
     const outcome = await r.outcome;
     await new Promise((res) => r.pair.client.once("close", res));
     assert.equal(outcome.switched, false);
@@ -155,4 +168,3 @@ describe("upgrade verdict", () => {
     assert.equal(head, "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
   });
 });
-
