@@ -252,3 +252,14 @@ test("allowed_ips naming one of the host's own addresses is a critical finding",
     0,
   );
 });
+
+test("a binary glob over every program is a security note", () => {
+  const a = analyze("any_binary", {
+    endpoints: [{ host: "api.example.com", port: 443 }],
+    binaries: [{ path: "/**" }, { path: "/usr/bin/*" }],
+  });
+  const notes = a.findings.filter((f) => f.kind === "any_binary");
+  assert.equal(notes.length, 1, JSON.stringify(a.findings));
+  assert.equal(notes[0]?.security, true);
+  assert.match(notes[0]?.sentence ?? "", /"\/\*\*" matches every program/);
+});
