@@ -72,7 +72,8 @@ function addValue(out: CarriedMethod[], value: string, carrier: string): string 
 }
 
 function fromParams(out: CarriedMethod[], text: string, where: "query" | "form"): string | null {
-  const params = parseQuery(text);
+  // `;` separates parameters too for some parsers (Rack 2): read as one, the result is a superset.
+  const params = parseQuery(text.replaceAll(";", "&"));
   if (params === null)
     return `malformed ${where === "query" ? "query string" : "form body"}: the method it may carry cannot be read`;
   for (const [key, values] of params) {

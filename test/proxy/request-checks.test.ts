@@ -47,6 +47,10 @@ test("override carriers: three headers, _method in the query and in a form, esca
     ok: true,
     methods: [{ method: "DELETE", carrier: "_method in the query" }],
   });
+  assert.deepEqual(
+    carriedMethods([], "", "a=1;_method=DELETE").ok && carriedMethods([], "", "a=1;_method=DELETE"),
+    { ok: true, methods: [{ method: "DELETE", carrier: "_method in the form" }] },
+  );
   assert.equal(carriedMethods(["X-HTTP-Method", "DELETE /x"], "", null).ok, false);
   assert.equal(carriedMethods([], "_method=%zz", null).ok, false);
 });

@@ -4,10 +4,11 @@
 // for one too; a loopback upstream that records every raw byte would answer 101. On an
 // L4 endpoint (raw bytes allowed anyway) the upgrade goes through, and only after the 101.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { allLogLines } from "../sandbox/cli-helpers.ts";
+import { OcsfSchema } from "../audit/ocsf-schema.ts";
+import { allLogLines, REPO } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import {
   type CaseReply,
@@ -20,6 +21,22 @@ import {
 } from "./proxy-helpers.ts";
 
 const API = "api.example.com";
+const OCSF_SCHEMA = [
+  process.env.AIRLOCK_OCSF_SCHEMA ?? "",
+  resolve(REPO, "..", "shared", "ocsf-schema-1.8.0"),
+  "/work/shared/ocsf-schema-1.8.0",
+].find((dir) => dir !== "" && existsSync(join(dir, "version.json")));
+
+function ocsfEvents(dir: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...ocsfEvents(path));
+    else if (/^airlock-ocsf\..*\.jsonl$/.test(name))
+      for (const line of readFileSync(path, "utf8").split("\n")) if (line) out.push(JSON.parse(line));
+  }
+  return out;
+}
 const SMUGGLED = `DELETE /repos/o/r HTTP/1.1\r\nHost: ${API}\r\n\r\n`;
 const WS =
   "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
@@ -203,5 +220,17 @@ describe("upgrades, attacked from inside airlock run", () => {
     );
     assert.ok(lines.some((l) => /upgrade not switched: the upstream answered 200, not 101/.test(l)));
     assert.ok(lines.some((l) => /DENIED GET .*\/ws .*engine:upgrade/.test(l)));
+  });
+
+  test("the tunnel's end is a valid OCSF Network Activity Close", {
+    skip: !OCSF_SCHEMA && "no OCSF schema source",
+  }, () => {
+    const closes = ocsfEvents(home).filter((e) => e.class_uid === 4001 && e.activity_id === 2);
+    assert.equal(closes.length, 2, "the switched tunnel and the answer that did not switch");
+    const schema = new OcsfSchema(OCSF_SCHEMA as string);
+    assert.deepEqual(
+      closes.flatMap((e) => schema.validate(e)),
+      [],
+    );
   });
 });
