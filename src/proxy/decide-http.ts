@@ -1,7 +1,7 @@
 // One HTTP request's verdict, shared by inspected (inspect.ts) and forward-proxy (forward.ts)
 // requests: the form checks, the policy on the method, then on every method an override
 // carrier names (headers and query first; a urlencoded form body once it has been read).
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { buildHttpEvent } from "../audit/ocsf.ts";
 import {
   type CompiledPolicy,
@@ -10,10 +10,23 @@ import {
   type RequestInput,
 } from "../policy/engine.ts";
 import { actorOf, type DenyRecord, type ProxyCore, requestDenial } from "./core.ts";
-import type { ProxyResponse } from "./deny.ts";
+import { type ProxyResponse, sendResponse } from "./deny.ts";
+import { type Destination, relayRequest } from "./relay.ts";
 import { carriedMethods, decideCarried, expectsFormBody, requestFormProblem } from "./request-checks.ts";
 
 export type DenyBase = Pick<DenyRecord, "scheme" | "host" | "port" | "identity" | "method" | "target">;
+
+/** An allowed request, ready to go upstream (once its form body, if any, was checked). */
+export interface DecidedRequest {
+  dest: Destination;
+  /** The canonical path that was matched, with the query as received. */
+  path: string;
+  d: RequestDecision;
+  base: DenyBase;
+  input: RequestInput;
+  cp: CompiledPolicy;
+  formBody: boolean;
+}
 
 export type HttpVerdict =
   | { ok: false; response: ProxyResponse }
@@ -61,8 +74,30 @@ export function decideHttp(
   return { ok: true, d, formBody: expectsFormBody(input.method, rawHeaders) };
 }
 
+/** Logs and relays an allowed request; a urlencoded form is read whole and its `_method` fields decided first. */
+export async function forwardDecided(
+  core: ProxyCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  v: DecidedRequest,
+): Promise<void> {
+  if (!v.formBody) {
+    logAllowedRequest(core, v.base, v.d);
+    relayRequest(core, req, res, v.dest, v.path);
+    return;
+  }
+  const body = await readFormBody(req, core.limits.maxFormBodyBytes);
+  const refused = decideForm(core, v.cp, v.base, v.input, body);
+  if (refused) {
+    sendResponse(res, refused);
+    return;
+  }
+  logAllowedRequest(core, v.base, v.d);
+  relayRequest(core, req, res, v.dest, v.path, body ?? undefined);
+}
+
 /** Reads a whole form body (up to `max` bytes; null beyond, or when the client went away). */
-export function readFormBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
+function readFormBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -89,7 +124,7 @@ export function readFormBody(req: IncomingMessage, max: number): Promise<Buffer 
 }
 
 /** The verdict on the `_method` fields of a form body that has been read. */
-export function decideForm(
+function decideForm(
   core: ProxyCore,
   cp: CompiledPolicy,
   base: DenyBase,

@@ -2,34 +2,19 @@
 // and the same structured bodies as CONNECT tunnels; `policy.local` goes to the local router.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import {
-  type CompiledPolicy,
-  decideConnect,
-  type RequestDecision,
-  type RequestInput,
-} from "../policy/engine.ts";
+import { decideConnect, type RequestInput } from "../policy/engine.ts";
 import { type ProcessIdentity, type ProxyCore, UNIDENTIFIED_REASON } from "./core.ts";
-import { type DenyBase, decideForm, decideHttp, logAllowedRequest, readFormBody } from "./decide-http.ts";
+import { type DecidedRequest, decideHttp, forwardDecided } from "./decide-http.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
 import { hostHeaderIn, hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
 import { POLICY_LOCAL_HOST, POLICY_LOCAL_PORT } from "./policy-local-routes.ts";
-import { type Destination, relayRequest } from "./relay.ts";
 import { handleUpgrade } from "./upgrade.ts";
 import { pinDestination } from "./upstream.ts";
 
 type Verdict =
   | { kind: "answer"; response: ProxyResponse }
   | { kind: "local"; identity: ProcessIdentity | null }
-  | {
-      kind: "forward";
-      dest: Destination;
-      path: string;
-      d: RequestDecision;
-      base: DenyBase;
-      input: RequestInput;
-      cp: CompiledPolicy;
-      formBody: boolean;
-    };
+  | ({ kind: "forward" } & DecidedRequest);
 
 async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Verdict> {
   const abs = parseAbsoluteForm(req.url ?? "");
@@ -160,19 +145,7 @@ export async function handleForwardRequest(
     } else sendResponse(res, errorResponse("not_found", "policy.local is not served by this proxy"));
   } else {
     if (expectsContinue) res.writeContinue();
-    if (!verdict.formBody) {
-      logAllowedRequest(core, verdict.base, verdict.d);
-      relayRequest(core, req, res, verdict.dest, verdict.path);
-      return;
-    }
-    const body = await readFormBody(req, core.limits.maxFormBodyBytes);
-    const refused = decideForm(core, verdict.cp, verdict.base, verdict.input, body);
-    if (refused) {
-      sendResponse(res, refused);
-      return;
-    }
-    logAllowedRequest(core, verdict.base, verdict.d);
-    relayRequest(core, req, res, verdict.dest, verdict.path, body ?? undefined);
+    await forwardDecided(core, req, res, verdict);
   }
 }
 

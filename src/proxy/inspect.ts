@@ -4,33 +4,16 @@
 // an upgrade is a permission of its own (upgrade.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import {
-  type CompiledPolicy,
-  checkAddresses,
-  decideConnect,
-  type RequestDecision,
-  type RequestInput,
-} from "../policy/engine.ts";
+import { checkAddresses, decideConnect, type RequestInput } from "../policy/engine.ts";
 import type { DenyRecord, InspectedTunnel, ProxyCore } from "./core.ts";
-import { type DenyBase, decideForm, decideHttp, logAllowedRequest, readFormBody } from "./decide-http.ts";
+import { type DecidedRequest, type DenyBase, decideHttp, forwardDecided } from "./decide-http.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
 import { hostHeaderIn, hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
-import { type Destination, relayRequest } from "./relay.ts";
+import type { Destination } from "./relay.ts";
 import { handleUpgrade } from "./upgrade.ts";
 
-type Verdict =
-  | { ok: false; response: ProxyResponse }
-  | {
-      ok: true;
-      dest: Destination;
-      /** The canonical path that was matched, with the query as received. */
-      path: string;
-      d: RequestDecision;
-      base: DenyBase;
-      input: RequestInput;
-      cp: CompiledPolicy;
-      formBody: boolean;
-    };
+type Verdict = { ok: false; response: ProxyResponse } | ({ ok: true } & DecidedRequest);
+
 /** Per tunnel: its destination (built once, so its TLS options are too) and the last Host header value that matched. */
 const perTunnel = new WeakMap<InspectedTunnel, { dest: Destination; hostHeader?: string }>();
 
@@ -156,20 +139,7 @@ export function handleInspectedRequest(
     return;
   }
   if (expectsContinue) res.writeContinue();
-  if (!verdict.formBody) {
-    logAllowedRequest(core, verdict.base, verdict.d);
-    relayRequest(core, req, res, verdict.dest, verdict.path);
-    return;
-  }
-  readFormBody(req, core.limits.maxFormBodyBytes).then((body) => {
-    const refused = decideForm(core, verdict.cp, verdict.base, verdict.input, body);
-    if (refused) {
-      sendResponse(res, refused);
-      return;
-    }
-    logAllowedRequest(core, verdict.base, verdict.d);
-    relayRequest(core, req, res, verdict.dest, verdict.path, body ?? undefined);
-  });
+  forwardDecided(core, req, res, verdict).catch(() => res.destroy());
 }
 
 export function handleInspectedUpgrade(

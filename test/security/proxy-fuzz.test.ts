@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { compilePolicy, decideRequest } from "../../src/policy/engine.ts";
 import { normalizePath, parseQuery } from "../../src/policy/path.ts";
 import { HOP_BY_HOP } from "../../src/proxy/upstream.ts";
+import { pick, rng } from "../gate/helpers.ts";
 import {
   connectTunnel,
   policyFrom,
@@ -55,18 +56,6 @@ network_policies:
 `;
 const policy = policyFrom(POLICY_TEXT);
 const cp = compilePolicy(policy);
-
-/** mulberry32: a small, seedable PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const METHODS = [
   "GET",
@@ -119,10 +108,6 @@ const UPGRADES = ["websocket", "h2c", "websocket, h2c", "WebSocket", "TLS/1.0"];
 const SMUGGLED = (host: string) => `DELETE /repos/o/r HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
 
 type Mode = "tls" | "forward";
-
-function pick<T>(rand: () => number, list: readonly T[]): T {
-  return list[Math.floor(rand() * list.length)] as T;
-}
 
 const TRICKS = [
   "path",
@@ -408,7 +393,7 @@ describe("differential fuzz of the request path", () => {
   });
 
   test(`${CASES} generated requests (seed ${SEED}): the upstream sees only what the policy allows, as decided`, async () => {
-    const rand = prng(SEED);
+    const rand = rng(SEED);
     const started = Date.now();
     const sent: Array<{ mode: Mode; request: string; body: string }> = [];
     const known = corpus(0).map((_, i) => corpus(i)[i] as { mode: Mode; text: string; body: string });
