@@ -135,7 +135,10 @@ export function expectsFormBody(method: string, rawHeaders: readonly string[]): 
   let type: string | undefined;
   let body = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = (rawHeaders[i] as string).toLowerCase();
+    const raw = rawHeaders[i] as string;
+    // Only these three lengths can name a header that matters here: no lower-casing for the rest.
+    if (raw.length !== 12 && raw.length !== 14 && raw.length !== 17) continue;
+    const name = raw.toLowerCase();
     const value = rawHeaders[i + 1] as string;
     if (name === "content-type") type = `${type ?? ""}${value.trim().toLowerCase()}`;
     else if (name === "transfer-encoding" || (name === "content-length" && value.trim() !== "0")) body = true;
