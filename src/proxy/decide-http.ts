@@ -43,7 +43,7 @@ function pathOf(target: string): string {
 }
 
 /** A refusal of the request's form (before or beside the policy). */
-export function refuseForm(core: ProxyCore, base: DenyBase, reason: string): ProxyResponse {
+function refuseForm(core: ProxyCore, base: DenyBase, reason: string): ProxyResponse {
   return core.deny({
     ...base,
     layer: "l7",
@@ -62,10 +62,11 @@ export function decideHttp(
   input: RequestInput,
   rawHeaders: readonly string[],
 ): HttpVerdict {
-  const problem = requestFormProblem(input.path, rawHeaders);
-  if (problem) return { ok: false, response: refuseForm(core, base, problem) };
+  // The policy first: a request no rule allows is denied as such (with what rule is missing).
   const d = decideRequest(cp, input);
   if (d.decision === "deny") return { ok: false, response: core.deny(requestDenial(base, d)) };
+  const problem = requestFormProblem(input.path, rawHeaders);
+  if (problem) return { ok: false, response: refuseForm(core, base, problem) };
   const carried = carriedMethods(rawHeaders, queryOf(input.path), null);
   if (!carried.ok) return { ok: false, response: refuseForm(core, base, carried.reason) };
   const other = decideCarried(cp, input, carried.methods);
