@@ -73,10 +73,10 @@ describe("the host's own addresses, from inside airlock run", {
   }
 
   const curlBoth = (host: string) =>
-    [
+    `${[
       `curl -s -w '\\nforward %{http_code}\\n' http://${host}:${port}/x`,
       `curl -s -p -w '\\ntunnel %{http_connect}\\n' http://${host}:${port}/y`,
-    ].join("; ") + "; true";
+    ].join("; ")}; true`;
 
   test("a rule naming the address, or a range covering it, does not open it", async () => {
     const v4 = own.v4 as string;
