@@ -259,7 +259,7 @@ export async function runCases(
   );
   const replies = new Map<string, CaseReply>();
   for (const line of run.stdout.split("\n")) {
-    if (!line.startsWith("{")) continue;
+    if (!line.startsWith('{"name": ')) continue;
     const { name, reply } = JSON.parse(line) as { name: string; reply: string };
     replies.set(name, parseReply(reply));
   }
