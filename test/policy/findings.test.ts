@@ -263,3 +263,20 @@ test("a binary glob over every program is a security note", () => {
   assert.equal(notes[0]?.security, true);
   assert.match(notes[0]?.sentence ?? "", /"\/\*\*" matches every program/);
 });
+
+test("a glob naming non-ASCII or spaces is covered by a wider one (requests carry them encoded)", () => {
+  const rest = (path: string) =>
+    load(`
+version: 1
+network_policies:
+  a:
+    endpoints:
+      - host: h.example.com
+        port: 443
+        protocol: rest
+        rules: [{ allow: { method: PUT, path: "${path}" } }]
+    binaries: [{ path: /usr/bin/curl }]
+`);
+  assert.deepEqual(capabilityDiff(rest("/café/**"), rest("/café/a b")), []);
+  assert.equal(capabilityDiff(rest("/café/**"), rest("/other/x"))[0]?.kind, "new_write");
+});
