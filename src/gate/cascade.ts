@@ -3,7 +3,7 @@
 import { type CallContext, describeCall, type ToolCall } from "./call.ts";
 import type { CompiledGate } from "./compile.ts";
 import { coverCall, hardStopMatches, type Target } from "./match.ts";
-import { pathsOf } from "./paths.ts";
+import { pathsOf, type RealPath } from "./paths.ts";
 import type { Capability } from "./schema.ts";
 import type { AnalyzeShell } from "./shell/parser.ts";
 import type { ShellAnalysis } from "./shell/types.ts";
@@ -53,8 +53,14 @@ export function decideDeterministic(
   call: ToolCall,
   ctx: CallContext,
   analysis?: ShellAnalysis,
+  facts?: CallFacts,
 ): Deterministic {
-  const target: Target = { call, paths: pathsOf(ctx), ...(analysis ? { analysis } : {}) };
+  const target: Target = {
+    call,
+    paths: { ...pathsOf(ctx), ...(facts?.real ? { real: facts.real } : {}) },
+    inertEnv: gate.inertEnv,
+    ...(analysis ? { analysis } : {}),
+  };
   if (call.kind === "shell" && analysis?.parseError) {
     return {
       done: finish(
@@ -174,9 +180,17 @@ export function afterClassifier(answer: ClassifierAnswer, ctx: CallContext): Gat
   return finish({ ...base, tier: 3, decision: "ask", reason: answer.reason }, ctx);
 }
 
+/** What the edge found out about a call before the pure cascade judges it. */
+export interface CallFacts {
+  /** Where each path the call names really leads (see `namedPathKeys`). */
+  real?: ReadonlyMap<string, RealPath>;
+}
+
 export interface DecideDeps {
   analyze: AnalyzeShell;
   classify?: Classify;
+  /** Gathers facts from the filesystem (the imperative edge); without it, paths match as text. */
+  facts?: (call: ToolCall, analysis: ShellAnalysis | undefined, ctx: CallContext) => CallFacts;
 }
 
 /** The whole cascade for one call. Never throws: an internal error asks (or denies). */
@@ -188,7 +202,8 @@ export async function decide(
 ): Promise<GateDecision> {
   try {
     const analysis = call.kind === "shell" ? deps.analyze(call.command) : undefined;
-    const step = decideDeterministic(gate, call, ctx, analysis);
+    const facts = deps.facts?.(call, analysis, ctx);
+    const step = decideDeterministic(gate, call, ctx, analysis, facts);
     if ("done" in step) return step.done;
     if (!deps.classify) return afterClassifier({ ok: false, error: "no classifier client" }, ctx);
     let answer: ClassifierAnswer;

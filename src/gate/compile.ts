@@ -1,6 +1,7 @@
 // A validated gate config → compiled rules, once per policy generation.
 import type { ToolCall } from "./call.ts";
 import { type CompiledRule, compileRule } from "./match.ts";
+import { DEFAULT_INERT_ENV } from "./shell/grammar.ts";
 import type { ClassifierConfig, ContainConfig, ExampleCall, GateConfig } from "./schema.ts";
 
 export interface CompiledHardStop extends CompiledRule {
@@ -17,6 +18,8 @@ export interface CompiledGate {
   /** Text of the classifier's instruction files, read by the shell that loaded the file. */
   instructions: string;
   default: "ask" | "deny";
+  /** Variables a `NAME=literal` command prefix may set at tier 0. */
+  inertEnv: ReadonlySet<string>;
 }
 
 export function compileGate(config: GateConfig, instructions = ""): CompiledGate {
@@ -32,6 +35,7 @@ export function compileGate(config: GateConfig, instructions = ""): CompiledGate
     classifier: config.classifier,
     instructions,
     default: config.default,
+    inertEnv: new Set([...DEFAULT_INERT_ENV, ...config.inert_env]),
   };
 }
 

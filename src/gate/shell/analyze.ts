@@ -1,16 +1,13 @@
 // A bash line → every simple command it would run, its redirections, and what cannot be known.
 import type { Node, Tree } from "web-tree-sitter";
 import type { EnvAssignment, Redirect, ShellAnalysis, SimpleCommand, Word } from "./types.ts";
+import { DANGEROUS_ENV, grammarProblem } from "./grammar.ts";
 import { dynamicWord, literalWord, wordOf } from "./words.ts";
 import { basename, findExecs, unwrap } from "./wrappers.ts";
 
 export type ParseFn = (text: string) => Tree | null;
 
 const MAX_DEPTH = 8;
-
-/** Variables that change which program runs or what it loads; assigning them makes a line unknowable. */
-export const DANGEROUS_ENV =
-  /^(PATH|IFS|ENV|BASH_ENV|CDPATH|GLOBIGNORE|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|LD_\w+|DYLD_\w+|BASH_FUNC_.*|PYTHON(PATH|STARTUP|HOME)|NODE_OPTIONS|NODE_PATH|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_\w+|PAGER|MANPAGER|EDITOR|VISUAL|LESSOPEN|LESSCLOSE|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|HOME|TMPDIR|XDG_CONFIG_HOME|ZDOTDIR)$/;
 
 /** Commands whose argument is code run in the current shell: never statically known. */
 const CODE_RUNNERS: Record<string, string> = {
@@ -78,6 +75,8 @@ class Walker {
     try {
       const root = tree.rootNode;
       if (root.hasError) this.parseError ??= describeError(root);
+      const outside = grammarProblem(root);
+      if (outside) this.unknowns.push(outside);
       this.walk(root, via, depth);
     } finally {
       tree.delete();
@@ -113,6 +112,12 @@ class Walker {
           return;
         }
         break;
+      case "test_command":
+        // In `[ a > b ]` bash sees a redirection (it writes the file b); tree-sitter sees a test.
+        if (node.child(0)?.type === "[" && hasRedirectLikeOperator(node)) {
+          this.parseError ??= "< or > inside [ ] is a redirection to bash (ambiguous parse)";
+        }
+        break;
       case "heredoc_body":
         // Unquoted here-doc bodies expand substitutions; the walker finds them as children.
         break;
@@ -132,7 +137,12 @@ class Walker {
       for (const child of dest.namedChildren) if (child) this.walk(child, via, depth);
       const word = wordOf(dest);
       const isFd = op === ">&" || op === "<&" ? /^\d+-?$|^-$/.test(word.value) && !word.dynamic : false;
-      if (!isFd) this.redirects.push({ op: WRITE_OPS.has(op) ? "write" : "read", path: word });
+      const opKind = WRITE_OPS.has(op) ? "write" : "read";
+      if (!isFd) this.redirects.push({ op: opKind, path: word });
+      else if (/^\d+/.test(word.value) && Number.parseInt(word.value, 10) > 2) {
+        // A descriptor the line did not open: whatever the caller left there (seen as /dev/fd/N).
+        this.redirects.push({ op: opKind, path: literalWord(`/dev/fd/${Number.parseInt(word.value, 10)}`) });
+      }
     }
   }
 
@@ -240,6 +250,12 @@ class Walker {
       }
     }
   }
+}
+
+function hasRedirectLikeOperator(node: Node): boolean {
+  if (node.type === "binary_expression" && node.children.some((c) => c && !c.isNamed && /^[<>]/.test(c.type)))
+    return true;
+  return node.namedChildren.some((c) => c !== null && hasRedirectLikeOperator(c));
 }
 
 function describeError(root: Node): string {
