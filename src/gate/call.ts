@@ -17,6 +17,8 @@ export interface CallContext {
   workdir: string;
   /** The user's home, for `~/` in rules and commands. */
   home: string;
+  /** Airlock's state folder, for `$AIRLOCK_HOME/…` in rules (default `~/.airlock`). */
+  airlockHome?: string;
   /** Can a person be asked (hook with a UI)? If not, ask becomes deny. */
   canAsk: boolean;
   /** Can a contained run carry out this call (a shell hook that can rewrite the command)? */

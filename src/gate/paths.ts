@@ -17,6 +17,8 @@ export interface Paths {
   cwd: string;
   workdir: string;
   home: string;
+  /** Airlock's own state folder, for `$AIRLOCK_HOME/…` globs (default `~/.airlock`). */
+  airlockHome?: string;
   /**
    * Facts about the paths the call names, keyed by `rawPath` (unnormalised, since `link/..` is
    * not what it reads). Absent: matching is by text only (inline examples, pure tests).
@@ -121,9 +123,16 @@ export function pathReadings(paths: Paths, bd: BaseDirs, value: string): Array<{
   return out;
 }
 
+/** The one variable a file glob may start with: wherever Airlock keeps its state. */
+export const AIRLOCK_HOME = "$AIRLOCK_HOME";
+
 /** Resolves a rule's file glob: `/abs`, `~/x`, `**\/x` (anywhere), else relative to the workdir. */
 export function resolveGlob(paths: Paths, glob: string): string {
   if (glob.startsWith("/") || glob.startsWith("**")) return glob;
+  if (glob === AIRLOCK_HOME || glob.startsWith(`${AIRLOCK_HOME}/`)) {
+    const home = (paths.airlockHome ?? `${paths.home}/.airlock`).replace(/\/+$/, "");
+    return `${home}${glob.slice(AIRLOCK_HOME.length)}`;
+  }
   if (glob === "~" || glob.startsWith("~/")) return `${paths.home}${glob.slice(1)}`;
   return `${paths.workdir.replace(/\/+$/, "")}/${glob.replace(/^\.\//, "")}`;
 }
@@ -138,7 +147,7 @@ const globCache = new Map<string, ResolvedGlob>();
 
 /** A rule glob resolved for this home and workdir, compiled once. */
 function resolvedGlob(paths: Paths, glob: string): ResolvedGlob {
-  const key = `${paths.home}\0${paths.workdir}\0${glob}`;
+  const key = `${paths.home}\0${paths.workdir}\0${paths.airlockHome ?? ""}\0${glob}`;
   let hit = globCache.get(key);
   if (!hit) {
     const resolved = resolveGlob(paths, glob);
@@ -178,5 +187,10 @@ export interface GlobList {
 }
 
 export function pathsOf(ctx: CallContext): Paths {
-  return { cwd: ctx.cwd, workdir: ctx.workdir, home: ctx.home };
+  return {
+    cwd: ctx.cwd,
+    workdir: ctx.workdir,
+    home: ctx.home,
+    ...(ctx.airlockHome ? { airlockHome: ctx.airlockHome } : {}),
+  };
 }

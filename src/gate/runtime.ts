@@ -81,7 +81,8 @@ export async function openGate(
     policyFile,
     async decide(call, ctx, session) {
       const started = performance.now();
-      const decision = await decide(gate, call, ctx, {
+      const where = { ...ctx, airlockHome: ctx.airlockHome ?? airlockHome() };
+      const decision = await decide(gate, call, where, {
         analyze,
         facts: gatherFacts,
         ...(classify ? { classify } : {}),
