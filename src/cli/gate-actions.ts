@@ -59,6 +59,7 @@ export async function check(opts: CheckOptions): Promise<void> {
     home: homedir(),
     canAsk: opts.ask !== false,
     canContain: parsed.calls.length === 1 && parsed.calls[0]?.kind === "shell",
+    canRewrite: parsed.calls.length === 1 && parsed.calls[0]?.kind === "shell",
   };
   const decisions = await Promise.all(parsed.calls.map((c) => runtime.decide(c, ctx, parsed.session)));
   const d = worstDecision(decisions);
@@ -70,12 +71,13 @@ export async function check(opts: CheckOptions): Promise<void> {
     step: d.step,
     ...(d.hint ? { hint: d.hint } : {}),
     capabilities: d.capabilities,
+    ...(d.rewrite ? { rewrite: d.rewrite } : {}),
     latency_ms: d.latency_ms,
   };
   if (opts.json) printJson(out);
   else
     process.stdout.write(
-      `${d.decision} (tier ${d.tier}, ${d.step}${d.rule ? ` ${d.rule}` : ""}): ${d.reason}\n`,
+      `${d.decision} (tier ${d.tier}, ${d.step}${d.rule ? ` ${d.rule}` : ""}): ${d.reason}\n${d.rewrite?.kind === "shell" ? `as: ${d.rewrite.command}\n` : ""}`,
     );
 }
 

@@ -23,6 +23,8 @@ export interface CallContext {
   canAsk: boolean;
   /** Can a contained run carry out this call (a shell hook that can rewrite the command)? */
   canContain: boolean;
+  /** Can the caller carry out a rewritten call (`GateDecision.rewrite`) instead of the original? */
+  canRewrite?: boolean;
 }
 
 export function describeCall(call: ToolCall): string {

@@ -3,7 +3,8 @@
 import { type CallContext, describeCall, type ToolCall } from "./call.ts";
 import type { CompiledGate } from "./compile.ts";
 import { coverCall, hardStopMatches, type Target } from "./match.ts";
-import { pathsOf, type RealPath } from "./paths.ts";
+import { type GitRepoFacts, gitTier0 } from "./git.ts";
+import { baseDirs, pathsOf, type RealPath } from "./paths.ts";
 import type { Capability } from "./schema.ts";
 import type { AnalyzeShell } from "./shell/parser.ts";
 import type { ShellAnalysis } from "./shell/types.ts";
@@ -21,6 +22,12 @@ export interface GateDecision {
   /** The classifier's suggestion when it answers retry. */
   hint?: string;
   capabilities: Capability[];
+  /**
+   * The call to carry out instead of the one asked for (an allow only): the same command with
+   * settings that would run other programs disarmed. An adapter that cannot substitute it
+   * must not allow the call (`CallContext.canRewrite`).
+   */
+  rewrite?: ToolCall;
 }
 
 export interface ClassifierQuestion {
@@ -101,8 +108,20 @@ export function decideDeterministic(
   }
   const stopped = askHit ?? possible;
   if (stopped) return { done: finish(stopped, ctx) };
-  // 2. Allowlist.
-  const allowed = coverCall(gate.allow, target, "allow");
+  // 2. Allowlist (git only rewritten with its exec-capable settings disarmed).
+  let allowed = coverCall(gate.allow, target, "allow");
+  let rewrite: ToolCall | undefined;
+  if (allowed.covered && call.kind === "shell" && analysis) {
+    const git = gitTier0(
+      analysis,
+      target.paths,
+      baseDirs(target.paths, analysis),
+      facts?.git,
+      ctx.canRewrite === true || facts?.git === undefined,
+    );
+    if (!git.ok) allowed = { covered: false, reason: git.reason };
+    else if (git.command !== undefined) rewrite = { kind: "shell", command: git.command };
+  }
   if (allowed.covered) {
     const rules = gate.allow.filter((r) => allowed.rules.includes(r.id));
     return {
@@ -113,6 +132,7 @@ export function decideDeterministic(
         rule: allowed.rules.join(",") || null,
         reason: rules.map((r) => r.reason).find(Boolean) ?? "matches the allowlist",
         capabilities: [...new Set(rules.flatMap((r) => r.capabilities))],
+        ...(rewrite ? { rewrite } : {}),
       },
     };
   }
@@ -184,6 +204,8 @@ export function afterClassifier(answer: ClassifierAnswer, ctx: CallContext): Gat
 export interface CallFacts {
   /** Where each path the call names really leads (see `namedPathKeys`). */
   real?: ReadonlyMap<string, RealPath>;
+  /** The git repository facts for each directory a git command runs in (see `gitDirs`). */
+  git?: ReadonlyMap<string, GitRepoFacts>;
 }
 
 export interface DecideDeps {

@@ -124,16 +124,22 @@ function foldName(name: string): string {
   return basename(name.normalize("NFKC")).toLowerCase();
 }
 
-function subcommandOf(cmd: SimpleCommand): Word | undefined {
+/** Index in `cmd.args` of the first operand (git: after its global options), or -1. */
+export function subcommandIndex(cmd: SimpleCommand): number {
   const isGit = basename(cmd.name.value) === "git";
   for (let i = 0; i < cmd.args.length; i++) {
     const arg = cmd.args[i] as Word;
-    if (arg.dynamic) return arg;
-    if (arg.value === "--") return cmd.args[i + 1];
-    if (!arg.value.startsWith("-")) return arg;
+    if (arg.dynamic) return i;
+    if (arg.value === "--") return i + 1 < cmd.args.length ? i + 1 : -1;
+    if (!arg.value.startsWith("-")) return i;
     if (isGit && GIT_GLOBAL_WITH_VALUE.has(arg.value)) i++;
   }
-  return undefined;
+  return -1;
+}
+
+function subcommandOf(cmd: SimpleCommand): Word | undefined {
+  const i = subcommandIndex(cmd);
+  return i < 0 ? undefined : cmd.args[i];
 }
 
 const combine = (results: Tri[]): Tri =>

@@ -4,6 +4,7 @@ import { lstatSync, readlinkSync } from "node:fs";
 import { posix } from "node:path";
 import type { CallFacts } from "./cascade.ts";
 import type { CallContext, ToolCall } from "./call.ts";
+import { gatherGitFacts } from "./git-facts.ts";
 import { namedPathKeys } from "./match.ts";
 import { pathsOf, type RealPath, specialPathProblem } from "./paths.ts";
 import type { ShellAnalysis } from "./shell/types.ts";
@@ -72,5 +73,5 @@ export function gatherFacts(call: ToolCall, analysis: ShellAnalysis | undefined,
   const keys = namedPathKeys(call, analysis, pathsOf(ctx)).slice(0, MAX_PATHS);
   const real = new Map<string, RealPath>();
   for (const key of keys) real.set(key, resolveReal(key, ctx.cwd));
-  return { real };
+  return { real, git: call.kind === "shell" ? gatherGitFacts(analysis, ctx) : new Map() };
 }

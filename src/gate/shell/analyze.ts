@@ -150,6 +150,8 @@ class Walker {
     const env: EnvAssignment[] = [];
     let name: Word | undefined;
     const args: Word[] = [];
+    let nameEnd = -1;
+    const argEnds: number[] = [];
     for (const child of node.namedChildren) {
       if (!child) continue;
       if (child.type === "variable_assignment") {
@@ -163,11 +165,13 @@ class Walker {
           this.parseError ??= `the reserved word "${inner.text}" where a command should be (ambiguous parse)`;
         }
         name = inner ? wordOf(inner) : dynamicWord(child.text);
+        nameEnd = child.endIndex;
         for (const c of child.namedChildren) if (c) this.walk(c, via, depth);
       } else if (child.type === "file_redirect" || child.type === "heredoc_redirect") {
         this.walk(child, via, depth);
       } else {
         args.push(wordOf(child));
+        argEnds.push(child.endIndex);
         this.walk(child, via, depth);
       }
     }
@@ -175,7 +179,8 @@ class Walker {
       for (const a of env) if (DANGEROUS_ENV.test(a.name)) this.unknowns.push(`assigns ${a.name}`);
       return;
     }
-    this.simple(name, args, env, via, depth, false, node.text);
+    const at = depth === 0 && via.length === 0 ? { nameEnd, argEnds } : undefined;
+    this.simple(name, args, env, via, depth, false, node.text, at);
   }
 
   private simple(
@@ -186,6 +191,7 @@ class Walker {
     depth: number,
     appendedArgs: boolean,
     text: string,
+    at?: SimpleCommand["at"],
   ): void {
     if (name.dynamic)
       this.unknowns.push(`the command name ${JSON.stringify(name.value)} is only known at run time`);
@@ -208,6 +214,7 @@ class Walker {
       transparent: unwrapped.kind !== "none" && unwrapped.transparent,
       appendedArgs,
       text,
+      ...(at ? { at } : {}),
     };
     this.commands.push(cmd);
     const innerVia = [...via, base];
