@@ -167,7 +167,11 @@ class Walker {
         name = inner ? wordOf(inner) : dynamicWord(child.text);
         nameEnd = child.endIndex;
         for (const c of child.namedChildren) if (c) this.walk(c, via, depth);
-      } else if (child.type === "file_redirect" || child.type === "heredoc_redirect") {
+      } else if (
+        child.type === "file_redirect" ||
+        child.type === "heredoc_redirect" ||
+        child.type === "herestring_redirect"
+      ) {
         this.walk(child, via, depth);
       } else {
         args.push(wordOf(child));
