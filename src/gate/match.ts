@@ -314,7 +314,12 @@ function matchDirect(rule: CompiledRule, t: Target, mode: Mode): Tri {
       if (m.op !== "any" && m.op !== (call.kind === "file_read" ? "read" : "write")) return "no";
       const forms = pathForms(t.paths, call.path);
       // A hard stop hits if the text or the real target hits; an allow needs both, resolved safely.
-      if (mode === "stop") return forms.some((p) => fileGlobMatches(t.paths, m.globs, p)) ? "yes" : "no";
+      if (mode === "stop") {
+        if (forms.some((p) => fileGlobMatches(t.paths, m.globs, p))) return "yes";
+        // Listing or searching a directory above protected files (Glob, Grep, LS) may reach them.
+        const above = call.kind === "file_read" && m.op !== "write";
+        return above && forms.some((p) => isAncestorOfGlob(t.paths, m.globs, p)) ? "maybe" : "no";
+      }
       if (unsafePathProblem(t.paths, call.path)) return "no";
       return forms.every((p) => fileGlobMatches(t.paths, m.globs, p)) ? "yes" : "no";
     }
