@@ -2,6 +2,7 @@
 // itself. Asks git itself (`git config --list`), which reads config and follows includes but
 // runs nothing.
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import type { CallContext } from "./call.ts";
 import { type GitRepoFacts, gitDirs, isGit } from "./git.ts";
 import { baseDirs, pathsOf } from "./paths.ts";
@@ -12,6 +13,8 @@ const MAX_REPOS = 8;
 
 /** Keys of the config that belongs to the repository in `dir` (local and worktree scope). */
 export function repoFacts(dir: string): GitRepoFacts {
+  // git cannot start in a directory that does not exist: there is no config it could obey.
+  if (!existsSync(dir)) return { localKeys: [] };
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("GIT_")) env[k] = v;
   try {
