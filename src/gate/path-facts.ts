@@ -68,10 +68,20 @@ export function resolveReal(raw: string, cwd: string): RealPath {
   return { path: done, safe: special === undefined && specialPathProblem(done) === undefined };
 }
 
-/** The facts the cascade needs about one call, gathered from the filesystem. */
-export function gatherFacts(call: ToolCall, analysis: ShellAnalysis | undefined, ctx: CallContext): CallFacts {
+/** Where every path the call names really leads. */
+export function gatherRealPaths(
+  call: ToolCall,
+  analysis: ShellAnalysis | undefined,
+  ctx: CallContext,
+): Map<string, RealPath> {
   const keys = namedPathKeys(call, analysis, pathsOf(ctx)).slice(0, MAX_PATHS);
   const real = new Map<string, RealPath>();
   for (const key of keys) real.set(key, resolveReal(key, ctx.cwd));
+  return real;
+}
+
+/** The facts the cascade needs about one call, gathered from the filesystem (and git). */
+export function gatherFacts(call: ToolCall, analysis: ShellAnalysis | undefined, ctx: CallContext): CallFacts {
+  const real = gatherRealPaths(call, analysis, ctx);
   return { real, git: call.kind === "shell" ? gatherGitFacts(analysis, ctx) : new Map() };
 }
