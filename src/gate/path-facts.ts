@@ -1,6 +1,6 @@
 // The imperative edge of path matching: where each path a call names really leads. Reads the
 // filesystem (realpath, lstat); the pure matchers get the answers (`Paths.real`).
-import { lstatSync, readlinkSync } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { posix } from "node:path";
 import type { CallFacts } from "./cascade.ts";
 import type { CallContext, ToolCall } from "./call.ts";
@@ -27,10 +27,23 @@ function ownProcLink(raw: string, cwd: string): string {
  * links read. A missing component ends the walk, the rest appended as written; a rest holding
  * `..`, a failing lookup (permission) or too many links cannot be resolved safely.
  */
-export function resolveReal(raw: string, cwd: string): RealPath {
+export function resolveReal(raw: string, cwd: string, seen: Map<string, Entry> = new Map()): RealPath {
   const lexical = posix.resolve(raw);
   const special = specialPathProblem(lexical);
-  let pending = ownProcLink(raw.replace(/\/+/g, "/"), cwd).split("/");
+  const followed = ownProcLink(raw.replace(/\/+/g, "/"), cwd);
+  const safe = (path: string) => special === undefined && specialPathProblem(path) === undefined;
+  // An existing path: the C library resolves it the kernel's way in one call. (Missing paths
+  // are told apart without an exception: building one costs more than the lookups.)
+  if (lookup(followed, seen) !== "missing") {
+    try {
+      const path = realpathSync.native(followed);
+      return { path, safe: safe(path) };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") return { path: lexical, safe: false };
+    }
+  }
+  let pending = followed.split("/");
   let done = "/";
   let links = 0;
   while (pending.length > 0) {
@@ -41,31 +54,40 @@ export function resolveReal(raw: string, cwd: string): RealPath {
       continue;
     }
     const next = posix.join(done, part);
-    let link = false;
-    try {
-      link = lstatSync(next).isSymbolicLink();
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== "ENOENT" && code !== "ENOTDIR") return { path: lexical, safe: false };
+    const entry = lookup(next, seen);
+    if (entry === "error") return { path: lexical, safe: false };
+    if (entry === "missing") {
       if (pending.includes("..")) return { path: lexical, safe: false };
       const path = posix.join(next, ...pending);
-      return { path, safe: special === undefined && specialPathProblem(path) === undefined };
+      return { path, safe: safe(path) };
     }
-    if (!link) {
+    if (entry === "plain") {
       done = next;
       continue;
     }
     if (++links > MAX_LINKS) return { path: lexical, safe: false };
-    let target: string;
-    try {
-      target = readlinkSync(next);
-    } catch {
-      return { path: lexical, safe: false };
-    }
-    pending = [...target.split("/"), ...pending];
-    if (target.startsWith("/")) done = "/";
+    pending = [...entry.link.split("/"), ...pending];
+    if (entry.link.startsWith("/")) done = "/";
   }
-  return { path: done, safe: special === undefined && specialPathProblem(done) === undefined };
+  return { path: done, safe: safe(done) };
+}
+
+type Entry = "plain" | "missing" | "error" | { link: string };
+
+/** One component: a plain entry, a symlink (its target), missing, or unreadable. Cached per call. */
+function lookup(path: string, seen: Map<string, Entry>): Entry {
+  const cached = seen.get(path);
+  if (cached !== undefined) return cached;
+  let entry: Entry;
+  try {
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    entry = stat === undefined ? "missing" : stat.isSymbolicLink() ? { link: readlinkSync(path) } : "plain";
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    entry = code === "ENOENT" || code === "ENOTDIR" ? "missing" : "error";
+  }
+  seen.set(path, entry);
+  return entry;
 }
 
 /** Where every path the call names really leads. */
@@ -76,7 +98,8 @@ export function gatherRealPaths(
 ): Map<string, RealPath> {
   const keys = namedPathKeys(call, analysis, pathsOf(ctx)).slice(0, MAX_PATHS);
   const real = new Map<string, RealPath>();
-  for (const key of keys) real.set(key, resolveReal(key, ctx.cwd));
+  const seen = new Map<string, Entry>();
+  for (const key of keys) real.set(key, resolveReal(key, ctx.cwd, seen));
   return real;
 }
 

@@ -163,8 +163,18 @@ function resolvedGlob(paths: Paths, glob: string): ResolvedGlob {
   return hit;
 }
 
+/** One expression for a whole glob list, for this home, workdir and state folder (rules list dozens). */
+function combined(paths: Paths, globs: GlobList): RegExp {
+  const key = `${paths.home}\0${paths.workdir}\0${paths.airlockHome ?? ""}`;
+  const hit = globs.compiled;
+  if (hit && hit.key === key) return hit.re;
+  const re = new RegExp(globs.raw.map((g) => `(?:${resolvedGlob(paths, g).re.source})`).join("|"), "s");
+  globs.compiled = { key, re };
+  return re;
+}
+
 export function fileGlobMatches(paths: Paths, globs: GlobList, absolute: string): boolean {
-  return globs.raw.some((g) => resolvedGlob(paths, g).re.test(absolute));
+  return combined(paths, globs).test(absolute);
 }
 
 /**
@@ -184,6 +194,8 @@ export function isAncestorOfGlob(paths: Paths, globs: GlobList, absolute: string
 /** A rule's file globs, as written (resolved per call: `~/` and relative globs depend on it). */
 export interface GlobList {
   raw: string[];
+  /** The list compiled for the layout it was last matched in. */
+  compiled?: { key: string; re: RegExp };
 }
 
 export function pathsOf(ctx: CallContext): Paths {
