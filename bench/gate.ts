@@ -8,8 +8,8 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CallContext, callDigest, type ToolCall } from "../src/gate/call.ts";
 import { decideDeterministic } from "../src/gate/cascade.ts";
-import { loadGateText } from "../src/gate/load.ts";
 import { gatherGitFacts } from "../src/gate/git-facts.ts";
+import { loadGateText } from "../src/gate/load.ts";
 import { gatherRealPaths } from "../src/gate/path-facts.ts";
 import { loadShellAnalyzer } from "../src/gate/shell/parser.ts";
 
@@ -67,7 +67,10 @@ const N = 5000;
 const gitFacts = gatherGitFacts(analyze("git status"), ctx);
 const decideOnce = (call: ToolCall) => {
   const analysis = call.kind === "shell" ? analyze(call.command) : undefined;
-  decideDeterministic(gate, call, ctx, analysis, { real: gatherRealPaths(call, analysis, ctx), git: gitFacts });
+  decideDeterministic(gate, call, ctx, analysis, {
+    real: gatherRealPaths(call, analysis, ctx),
+    git: gitFacts,
+  });
 };
 // Wall time, and CPU time (which leaves out time the process spent descheduled on a busy machine).
 const samples = CASES.map(() => ({ times: [] as number[], cpu: [] as number[], baseline: [] as number[] }));

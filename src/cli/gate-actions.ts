@@ -39,7 +39,8 @@ function callsFromInput(text: string, cwd: string): { calls: ToolCall[]; session
 
 export async function check(opts: CheckOptions): Promise<void> {
   const given = [opts.shell, opts.input, opts.corpus].filter((x) => x !== undefined).length;
-  if (given !== 1) throw new CliError('give exactly one of --shell "CMD", --input FILE|- or --corpus FILE', 2);
+  if (given !== 1)
+    throw new CliError('give exactly one of --shell "CMD", --input FILE|- or --corpus FILE', 2);
   if (opts.corpus !== undefined) return checkCorpus(opts.corpus, opts);
   const cwd = resolve(opts.cwd ?? process.cwd());
   const parsed =

@@ -73,7 +73,10 @@ export function searchReads(path: string | undefined, pattern: string | undefine
   const fixed = (wild < 0 ? segments.slice(0, -1) : segments.slice(0, wild)).join("/");
   if (fixed === "" && !pattern.startsWith("/")) return calls;
   const root = fixed === "" ? "/" : fixed;
-  const inBase = root.startsWith("/") || root === "~" || root.startsWith("~/") ? root : `${base.replace(/\/+$/, "")}/${root}`;
+  const inBase =
+    root.startsWith("/") || root === "~" || root.startsWith("~/")
+      ? root
+      : `${base.replace(/\/+$/, "")}/${root}`;
   calls.push({ kind: "file_read", path: inBase });
   return calls;
 }

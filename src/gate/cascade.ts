@@ -2,8 +2,8 @@
 // Pure: the classifier is a function handed in; every failure of it becomes ask (or deny).
 import { type CallContext, describeCall, type ToolCall } from "./call.ts";
 import type { CompiledGate } from "./compile.ts";
-import { coverCall, hardStopMatches, type Target } from "./match.ts";
 import { type GitRepoFacts, gitTier0 } from "./git.ts";
+import { coverCall, hardStopMatches, type Target } from "./match.ts";
 import { baseDirs, pathsOf, type RealPath } from "./paths.ts";
 import type { Capability } from "./schema.ts";
 import type { AnalyzeShell } from "./shell/parser.ts";

@@ -1,8 +1,8 @@
 // A validated gate config → compiled rules, once per policy generation.
 import type { ToolCall } from "./call.ts";
 import { type CompiledRule, compileRule } from "./match.ts";
-import { DEFAULT_INERT_ENV } from "./shell/grammar.ts";
 import type { ClassifierConfig, ContainConfig, ExampleCall, GateConfig } from "./schema.ts";
+import { DEFAULT_INERT_ENV } from "./shell/grammar.ts";
 
 export interface CompiledHardStop extends CompiledRule {
   decision: "deny" | "ask";

@@ -39,7 +39,10 @@ export function repoFacts(dir: string): GitRepoFacts {
   }
 }
 
-export function gatherGitFacts(analysis: ShellAnalysis | undefined, ctx: CallContext): Map<string, GitRepoFacts> {
+export function gatherGitFacts(
+  analysis: ShellAnalysis | undefined,
+  ctx: CallContext,
+): Map<string, GitRepoFacts> {
   const repos = new Map<string, GitRepoFacts>();
   if (!analysis) return repos;
   const paths = pathsOf(ctx);

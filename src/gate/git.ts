@@ -80,13 +80,18 @@ export function gitTier0(
 ): GitTier0 {
   const gits = analysis.commands.filter(isGit);
   if (gits.length === 0) return { ok: true, command: undefined };
-  if (!canRewrite) return { ok: false, reason: "git runs only with its settings disarmed, and this caller cannot rewrite the call" };
+  if (!canRewrite)
+    return {
+      ok: false,
+      reason: "git runs only with its settings disarmed, and this caller cannot rewrite the call",
+    };
   const inserts: Array<[number, string]> = [];
   for (const cmd of gits) {
     if (!cmd.at) return { ok: false, reason: "git inside a wrapper or a command string cannot be rewritten" };
     for (const dir of repos ? gitDirs(cmd, paths, bd) : []) {
       const facts = repos?.get(dir);
-      if (!facts || facts.localKeys === null) return { ok: false, reason: `cannot read the git config of ${dir}` };
+      if (!facts || facts.localKeys === null)
+        return { ok: false, reason: `cannot read the git config of ${dir}` };
       const risky = facts.localKeys.find((k) => !INERT_LOCAL_KEYS.some((re) => re.test(k)));
       if (risky) return { ok: false, reason: `the repository's own config sets ${risky}` };
     }

@@ -2,8 +2,8 @@
 // filesystem (realpath, lstat); the pure matchers get the answers (`Paths.real`).
 import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { posix } from "node:path";
-import type { CallFacts } from "./cascade.ts";
 import type { CallContext, ToolCall } from "./call.ts";
+import type { CallFacts } from "./cascade.ts";
 import { gatherGitFacts } from "./git-facts.ts";
 import { namedPathKeys } from "./match.ts";
 import { pathsOf, type RealPath, specialPathProblem } from "./paths.ts";
@@ -104,7 +104,11 @@ export function gatherRealPaths(
 }
 
 /** The facts the cascade needs about one call, gathered from the filesystem (and git). */
-export function gatherFacts(call: ToolCall, analysis: ShellAnalysis | undefined, ctx: CallContext): CallFacts {
+export function gatherFacts(
+  call: ToolCall,
+  analysis: ShellAnalysis | undefined,
+  ctx: CallContext,
+): CallFacts {
   const real = gatherRealPaths(call, analysis, ctx);
   return { real, git: call.kind === "shell" ? gatherGitFacts(analysis, ctx) : new Map() };
 }

@@ -106,12 +106,17 @@ export const isRelative = (value: string) => !value.startsWith("/") && !value.st
  */
 export function candidatePaths(paths: Paths, bd: BaseDirs, value: string): string[] {
   const out = new Set<string>();
-  for (const { raw, base } of pathReadings(paths, bd, value)) for (const p of pathForms(paths, raw, base)) out.add(p);
+  for (const { raw, base } of pathReadings(paths, bd, value))
+    for (const p of pathForms(paths, raw, base)) out.add(p);
   return [...out];
 }
 
 /** Each way a word may be read as a path: against each base, and its `host:`/`REV:` tail. */
-export function pathReadings(paths: Paths, bd: BaseDirs, value: string): Array<{ raw: string; base: string }> {
+export function pathReadings(
+  paths: Paths,
+  bd: BaseDirs,
+  value: string,
+): Array<{ raw: string; base: string }> {
   const forms = [value];
   const colon = value.lastIndexOf(":");
   if (colon >= 0 && colon < value.length - 1) forms.push(value.slice(colon + 1));

@@ -68,7 +68,10 @@ const FileGlobSchema = z.string().superRefine((glob, ctx) => {
     ctx.addIssue({ code: "custom", message: `"${glob}" must not contain ..` });
   const rest = /^\$AIRLOCK_HOME(\/|$)/.test(glob) ? glob.slice("$AIRLOCK_HOME".length) : glob;
   if (rest.includes("$"))
-    ctx.addIssue({ code: "custom", message: `"${glob}": the only variable a path may use is a leading $AIRLOCK_HOME` });
+    ctx.addIssue({
+      code: "custom",
+      message: `"${glob}": the only variable a path may use is a leading $AIRLOCK_HOME`,
+    });
 });
 
 export const FileMatchSchema = z.strictObject({

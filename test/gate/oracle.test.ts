@@ -5,7 +5,15 @@
 // fails the test with the line and the system call.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, posix } from "node:path";
 import { after, describe, it } from "node:test";
@@ -30,7 +38,13 @@ const home = join(root, "home");
 const project = join(home, "project");
 
 /** Decoys: a line that opens any of these has read or written a secret. */
-const DECOYS = [".ssh/id_rsa", ".aws/credentials", ".git-credentials", ".config/gh/hosts.yml", ".kube/config"];
+const DECOYS = [
+  ".ssh/id_rsa",
+  ".aws/credentials",
+  ".git-credentials",
+  ".config/gh/hosts.yml",
+  ".kube/config",
+];
 
 function scratch(): void {
   for (const d of DECOYS) {
@@ -47,7 +61,10 @@ function scratch(): void {
   symlinkSync(join(home, ".ssh", "id_rsa"), join(project, "k"));
   symlinkSync(join(home, ".ssh"), join(project, "kd"));
   const git = (...args: string[]) =>
-    execFileSync("git", ["-c", "user.name=o", "-c", "user.email=o@o", ...args], { cwd: project, stdio: "ignore" });
+    execFileSync("git", ["-c", "user.name=o", "-c", "user.email=o@o", ...args], {
+      cwd: project,
+      stdio: "ignore",
+    });
   git("init", "-q", "-b", "main");
   git("add", "README.md", "src");
   git("commit", "-qm", "first");
@@ -69,7 +86,8 @@ interface Planned {
 
 const SYSTEM_READ =
   /^\/(usr|lib|lib32|lib64|bin|sbin|etc|sys|run|var\/lib|var\/cache|proc\/(self|thread-self|\d+)\/(?!environ)|proc\/(filesystems|meminfo|mounts|sys|stat|cpuinfo|version)|dev\/(null|tty|urandom|fd\/[012]|stdin|stdout|stderr)$)/;
-const SECRET_SYSTEM = /^\/(etc\/(shadow|gshadow|sudoers)|proc\/\d+\/(task\/\d+\/)?environ|proc\/(self|thread-self)\/environ)/;
+const SECRET_SYSTEM =
+  /^\/(etc\/(shadow|gshadow|sudoers)|proc\/\d+\/(task\/\d+\/)?environ|proc\/(self|thread-self)\/environ)/;
 const HARMLESS_WRITE = /^\/dev\/(null|tty|fd\/[12]|stdout|stderr)$/;
 const MUTATING = new Set([
   "creat",
@@ -93,16 +111,7 @@ const MUTATING = new Set([
   "utimensat",
   "rmdir",
 ]);
-const TRACED = [
-  "execve",
-  "execveat",
-  "open",
-  "openat",
-  "connect",
-  "bind",
-  "sendto",
-  ...MUTATING,
-].join(",");
+const TRACED = ["execve", "execveat", "open", "openat", "connect", "bind", "sendto", ...MUTATING].join(",");
 
 const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir.replace(/\/+$/, "")}/`);
 
@@ -125,7 +134,10 @@ export function violations(p: Planned, traces: string[]): string[] {
         continue;
       }
       if (call === "connect" || call === "bind" || call === "sendto") {
-        if (!/sun_path="\/(var\/)?run\/nscd\/socket"/.test(args) && /sa_family=AF_INET|AF_INET6|AF_NETLINK|sun_path/.test(args))
+        if (
+          !/sun_path="\/(var\/)?run\/nscd\/socket"/.test(args) &&
+          /sa_family=AF_INET|AF_INET6|AF_NETLINK|sun_path/.test(args)
+        )
           out.push(`${call}(${args.slice(0, 80)})`);
         continue;
       }
@@ -141,7 +153,9 @@ export function violations(p: Planned, traces: string[]): string[] {
       }
       if (writes) {
         if (forms.some((f) => HARMLESS_WRITE.test(f) || p.writes.includes(f))) continue;
-        out.push(`${call} ${quoted} for writing (${ok ? "done" : "attempted"}; reported writes: ${p.writes.join(",") || "none"})`);
+        out.push(
+          `${call} ${quoted} for writing (${ok ? "done" : "attempted"}; reported writes: ${p.writes.join(",") || "none"})`,
+        );
         continue;
       }
       const known = (f: string) =>
@@ -150,7 +164,8 @@ export function violations(p: Planned, traces: string[]): string[] {
         p.paths.some((q) => under(f, q)) ||
         under(f, join(home, ".gitconfig")) ||
         under(f, join(home, ".config", "git"));
-      if (!forms.some(known)) out.push(`${call} ${quoted} (not among the paths reported: ${p.paths.join(",")})`);
+      if (!forms.some(known))
+        out.push(`${call} ${quoted} (not among the paths reported: ${p.paths.join(",")})`);
     }
   }
   return out;
@@ -161,7 +176,7 @@ function sandboxRun(planned: Planned[]): Map<number, string[]> {
   const traces = join(root, "traces");
   mkdirSync(lines);
   mkdirSync(traces);
-  planned.forEach((p, i) => writeFileSync(join(lines, `${i}`), p.run));
+  for (const [i, p] of planned.entries()) writeFileSync(join(lines, `${i}`), p.run);
   const driver = `cd "$PROJECT" || exit 9
 for f in "$LINES"/*; do
   n=\${f##*/}
@@ -169,23 +184,44 @@ for f in "$LINES"/*; do
 done`;
   const realHome = process.env["HOME"] ?? "/root";
   const args = [
-    "--ro-bind", "/", "/",
-    "--dev", "/dev",
-    "--proc", "/proc",
-    "--tmpfs", "/tmp",
+    "--ro-bind",
+    "/",
+    "/",
+    "--dev",
+    "/dev",
+    "--proc",
+    "/proc",
+    "--tmpfs",
+    "/tmp",
     ...(realHome.startsWith(root) ? [] : ["--tmpfs", realHome]),
-    "--bind", root, root,
+    "--bind",
+    root,
+    root,
     "--unshare-all",
     "--die-with-parent",
     "--new-session",
     "--clearenv",
-    "--setenv", "HOME", home,
-    "--setenv", "PATH", "/usr/bin:/bin",
-    "--setenv", "LANG", "C",
-    "--setenv", "PROJECT", project,
-    "--setenv", "LINES", lines,
-    "--setenv", "TRACES", traces,
-    "bash", "-c", driver,
+    "--setenv",
+    "HOME",
+    home,
+    "--setenv",
+    "PATH",
+    "/usr/bin:/bin",
+    "--setenv",
+    "LANG",
+    "C",
+    "--setenv",
+    "PROJECT",
+    project,
+    "--setenv",
+    "LINES",
+    lines,
+    "--setenv",
+    "TRACES",
+    traces,
+    "bash",
+    "-c",
+    driver,
   ];
   const result = spawnSync("bwrap", args, { encoding: "utf8", timeout: 150000 });
   assert.equal(result.error, undefined, `bwrap: ${result.error?.message}`);
@@ -238,7 +274,9 @@ describe("execution oracle: what the gate allows at tier 0, run under strace", {
         run: d.rewrite?.kind === "shell" ? d.rewrite.command : line,
         generated,
         analysis,
-        programs: new Set(analysis.commands.filter((c) => !c.name.dynamic).map((c) => basename(c.name.value))),
+        programs: new Set(
+          analysis.commands.filter((c) => !c.name.dynamic).map((c) => basename(c.name.value)),
+        ),
         paths: namedPathKeys(call, analysis, paths).map(real),
         writes: analysis.redirects
           .filter((x) => x.op === "write" && !x.path.dynamic)
@@ -256,8 +294,14 @@ describe("execution oracle: what the gate allows at tier 0, run under strace", {
       `oracle: ${lines.length} lines (${CORPUS.length} corpus, ${GENERATED} generated, seed ${SEED}), ` +
         `${planned.length} allowed at tier 0 and executed (${generatedRun} generated), ${found.length} violations`,
     );
-    assert.ok(byLine.size >= planned.length * 0.9, `only ${byLine.size} of ${planned.length} lines left a trace`);
-    assert.ok(planned.length > 60, `only ${planned.length} lines were tier 0: the corpus or the preset is broken`);
+    assert.ok(
+      byLine.size >= planned.length * 0.9,
+      `only ${byLine.size} of ${planned.length} lines left a trace`,
+    );
+    assert.ok(
+      planned.length > 60,
+      `only ${planned.length} lines were tier 0: the corpus or the preset is broken`,
+    );
     assert.deepEqual(found, []);
   });
 

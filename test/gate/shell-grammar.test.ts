@@ -70,7 +70,7 @@ describe("the tier-0 grammar", () => {
       "case x in x) ls;; esac",
       "f() { ls; }",
       "cat <<EOF\n$x\nEOF",
-      "echo ${x}",
+      `echo \${x}`,
       "unset x; ls",
     ]) {
       assert.equal(await tier0(line), false, line);
@@ -156,7 +156,12 @@ describe("real paths", () => {
 
   it("hard stops see where a path really leads; allows need every path resolved safely", async () => {
     const deps = { analyze: analyzer, facts: gatherFacts };
-    for (const command of ["cat k", "cat kd/id_rsa", "echo x > dangling", "cat /proc/self/cwd/../.ssh/id_rsa"]) {
+    for (const command of [
+      "cat k",
+      "cat kd/id_rsa",
+      "echo x > dangling",
+      "cat /proc/self/cwd/../.ssh/id_rsa",
+    ]) {
       const d = await decide(gate, { kind: "shell", command }, ctx, deps);
       assert.equal(d.decision, "deny", command);
     }

@@ -1,7 +1,7 @@
 // A bash line → every simple command it would run, its redirections, and what cannot be known.
 import type { Node, Tree } from "web-tree-sitter";
-import type { EnvAssignment, Redirect, ShellAnalysis, SimpleCommand, Word } from "./types.ts";
 import { DANGEROUS_ENV, grammarProblem } from "./grammar.ts";
+import type { EnvAssignment, Redirect, ShellAnalysis, SimpleCommand, Word } from "./types.ts";
 import { dynamicWord, literalWord, wordOf } from "./words.ts";
 import { basename, findExecs, unwrap } from "./wrappers.ts";
 

@@ -35,7 +35,9 @@ const PLAIN = new Set([
 ]);
 
 /** `[[ -X word ]]` operators that only look at a file or a string (not -v/-R: they evaluate subscripts). */
-const UNARY_TESTS = new Set("-a -b -c -d -e -f -g -h -k -p -r -s -t -u -w -x -G -L -N -O -S -z -n -o !".split(" "));
+const UNARY_TESTS = new Set(
+  "-a -b -c -d -e -f -g -h -k -p -r -s -t -u -w -x -G -L -N -O -S -z -n -o !".split(" "),
+);
 /** String, pattern and file comparisons; `&&`/`||` join tests. */
 const STRING_TESTS = new Set(["==", "=", "!=", "<", ">", "=~", "-nt", "-ot", "-ef", "&&", "||"]);
 /** Arithmetic comparisons: bash evaluates each side as an arithmetic expression (names, subscripts...). */
@@ -80,7 +82,11 @@ const isLiteralNumber = (node: Node) => node.type === "number" && /^[0-9]+$/.tes
 /** `(( … ))` and arithmetic test operands: only literal decimal numbers and operators. */
 function literalArithmetic(node: Node): boolean {
   if (isLiteralNumber(node)) return true;
-  if (node.type !== "binary_expression" && node.type !== "unary_expression" && node.type !== "parenthesized_expression")
+  if (
+    node.type !== "binary_expression" &&
+    node.type !== "unary_expression" &&
+    node.type !== "parenthesized_expression"
+  )
     return false;
   return node.namedChildren.every((c) => c !== null && literalArithmetic(c));
 }
@@ -161,9 +167,9 @@ export function grammarProblem(node: Node): string | undefined {
 /** `NAME=literal` with a plain name and a literal value; which names are inert is policy. */
 function prefixAssignmentProblem(node: Node): string | undefined {
   const name = node.childForFieldName("name");
-  if (!name || name.type !== "variable_name") return `assigns ${node.text.slice(0, 40)} (not a plain name)`;
+  if (name?.type !== "variable_name") return `assigns ${node.text.slice(0, 40)} (not a plain name)`;
   if (node.children.some((c) => c?.type === "+=")) return `appends to ${name.text}`;
   const value = node.childForFieldName("value");
-  if (value && value.type === "array") return `assigns an array to ${name.text}`;
+  if (value?.type === "array") return `assigns an array to ${name.text}`;
   return value ? grammarProblem(value) : undefined;
 }
