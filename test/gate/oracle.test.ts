@@ -17,14 +17,13 @@ import {
 import { tmpdir } from "node:os";
 import { basename, join, posix } from "node:path";
 import { after, describe, it } from "node:test";
-import type { CallContext } from "../../src/gate/call.ts";
 import { decide } from "../../src/gate/cascade.ts";
 import { loadGateFile } from "../../src/gate/file.ts";
 import { namedPathKeys } from "../../src/gate/match.ts";
 import { gatherFacts } from "../../src/gate/path-facts.ts";
 import { baseDirs, pathsOf, rawPath } from "../../src/gate/paths.ts";
 import type { ShellAnalysis } from "../../src/gate/shell/types.ts";
-import { analyzer, rng } from "./helpers.ts";
+import { agentContext, analyzer, rng } from "./helpers.ts";
 import { CORPUS, generateLine } from "./oracle-lines.ts";
 
 const GENERATED = 700;
@@ -242,15 +241,7 @@ describe("execution oracle: what the gate allows at tier 0, run under strace", {
     const loaded = loadGateFile(join(import.meta.dirname, "../../examples/policies/gate.yaml"), analyzer);
     assert.ok(loaded.ok, "the preset loads");
     const gate = loaded.gate;
-    const ctx: CallContext = {
-      cwd: project,
-      workdir: project,
-      home,
-      airlockHome: join(home, ".airlock"),
-      canAsk: true,
-      canContain: false,
-      canRewrite: true,
-    };
+    const ctx = agentContext(home, project);
     const r = rng(SEED);
     const lines = [
       ...CORPUS.map((line) => ({ line: line.replaceAll("$HOME", home), generated: false })),

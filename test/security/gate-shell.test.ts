@@ -20,6 +20,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import type { CallContext, ToolCall } from "../../src/gate/call.ts";
 import { type GateRuntime, openGate } from "../../src/gate/runtime.ts";
+import { agentContext } from "../gate/helpers.ts";
 
 const run = promisify(execFile);
 const POLICY = join(import.meta.dirname, "../../examples/policies/gate.yaml");
@@ -62,15 +63,16 @@ before(async () => {
   gate = await openGate(POLICY, { receipts: false });
 });
 
-const ctx = (): CallContext => ({
-  cwd: project,
-  workdir: project,
-  home,
-  airlockHome: join(home, ".airlock"),
-  canAsk: true,
-  canContain: false,
-  canRewrite: true,
-});
+const ctx = (): CallContext => agentContext(home, project);
+
+/** The project as a repository with one commit and README.md changed since. */
+function committedProject(config: [string, string], changed: string): void {
+  git(project, "init", "-q");
+  git(project, "add", "README.md");
+  git(project, "commit", "-qm", "x");
+  git(project, "config", ...config);
+  writeFileSync(join(project, "README.md"), changed);
+}
 
 interface Attack {
   name: string;
@@ -137,25 +139,15 @@ const ATTACKS: Attack[] = [
     name: "a clean filter named by .gitattributes",
     line: "git diff",
     setup: () => {
-      git(project, "init", "-q");
-      git(project, "add", "README.md");
-      git(project, "commit", "-qm", "x");
-      git(project, "config", "filter.x.clean", `touch ${marker}; cat`);
+      committedProject(["filter.x.clean", `touch ${marker}; cat`], "changed, and bigger than before\n");
       writeFileSync(join(project, ".gitattributes"), "* filter=x\n");
-      writeFileSync(join(project, "README.md"), "changed, and bigger than before\n");
     },
     worked: touched,
   },
   {
     name: "an external diff program in the repository config",
     line: "git diff",
-    setup: () => {
-      git(project, "init", "-q");
-      git(project, "add", "README.md");
-      git(project, "commit", "-qm", "x");
-      git(project, "config", "diff.external", `sh -c 'touch ${marker}'`);
-      writeFileSync(join(project, "README.md"), "changed\n");
-    },
+    setup: () => committedProject(["diff.external", `sh -c 'touch ${marker}'`], "changed\n"),
     worked: touched,
   },
 ];
