@@ -9,7 +9,7 @@ import { loadVerifyKey } from "../gate/receipt-store.ts";
 import { verifyReceipts } from "../gate/receipts.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
-import { CliError, EXIT_FAILURE, printJson } from "./common.ts";
+import { CliError, decisionExitCode, EXIT_FAILURE, printJson, UsageError } from "./common.ts";
 
 export interface CheckOptions {
   policy?: string;
@@ -21,6 +21,7 @@ export interface CheckOptions {
   receipts?: string;
   ask?: boolean;
   corpus?: string;
+  exitCode?: boolean;
 }
 
 function callsFromInput(text: string, cwd: string): { calls: ToolCall[]; session?: string } {
@@ -39,8 +40,7 @@ function callsFromInput(text: string, cwd: string): { calls: ToolCall[]; session
 
 export async function check(opts: CheckOptions): Promise<void> {
   const given = [opts.shell, opts.input, opts.corpus].filter((x) => x !== undefined).length;
-  if (given !== 1)
-    throw new CliError('give exactly one of --shell "CMD", --input FILE|- or --corpus FILE', 2);
+  if (given !== 1) throw new UsageError('give exactly one of --shell "CMD", --input FILE|- or --corpus FILE');
   if (opts.corpus !== undefined) return checkCorpus(opts.corpus, opts);
   const cwd = resolve(opts.cwd ?? process.cwd());
   const parsed =
@@ -81,13 +81,14 @@ export async function check(opts: CheckOptions): Promise<void> {
     process.stdout.write(
       `${d.decision} (tier ${d.tier}, ${d.step}${d.rule ? ` ${d.rule}` : ""}): ${d.reason}\n${d.rewrite?.kind === "shell" ? `as: ${d.rewrite.command}\n` : ""}`,
     );
+  if (opts.exitCode) process.exitCode = decisionExitCode(d.decision);
 }
 
 export function verify(file: string, opts: { key?: string; json?: boolean; head?: string }): void {
   let expectHead: { seq: number; hash: string } | undefined;
   if (opts.head !== undefined) {
     const m = /^(\d+):(sha256:[0-9a-f]{64})$/.exec(opts.head);
-    if (!m) throw new CliError(`--head must be SEQ:sha256:HEX (as printed by verify), got "${opts.head}"`, 2);
+    if (!m) throw new UsageError(`--head must be SEQ:sha256:HEX (as printed by verify), got "${opts.head}"`);
     expectHead = { seq: Number(m[1]), hash: m[2] as string };
   }
   let text: string;
