@@ -12,7 +12,7 @@ import type { ShellAnalysis } from "./shell/types.ts";
 const MAX_REPOS = 8;
 
 /** Keys of the config that belongs to the repository in `dir` (local and worktree scope). */
-export function repoFacts(dir: string): GitRepoFacts {
+function repoFacts(dir: string): GitRepoFacts {
   // git cannot start in a directory that does not exist: there is no config it could obey.
   if (!existsSync(dir)) return { localKeys: [] };
   const env: Record<string, string> = {};

@@ -9,7 +9,7 @@ import type { ShellAnalysis, SimpleCommand } from "./shell/types.ts";
 import { basename } from "./shell/wrappers.ts";
 
 /** Inserted before the subcommand: no pager, no index writes, and every exec-capable setting disarmed. */
-export const GIT_GLOBAL_OVERRIDES = [
+const GIT_GLOBAL_OVERRIDES = [
   "--no-pager",
   "--no-optional-locks",
   "-c core.fsmonitor=false",

@@ -129,7 +129,7 @@ export function pathReadings(
 }
 
 /** The one variable a file glob may start with: wherever Airlock keeps its state. */
-export const AIRLOCK_HOME = "$AIRLOCK_HOME";
+const AIRLOCK_HOME = "$AIRLOCK_HOME";
 
 /** Resolves a rule's file glob: `/abs`, `~/x`, `**\/x` (anywhere), else relative to the workdir. */
 export function resolveGlob(paths: Paths, glob: string): string {

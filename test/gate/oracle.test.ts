@@ -115,7 +115,7 @@ const TRACED = ["execve", "execveat", "open", "openat", "connect", "bind", "send
 const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir.replace(/\/+$/, "")}/`);
 
 /** The violations in one line's traces (one file per process, `strace -ff`). */
-export function violations(p: Planned, traces: string[]): string[] {
+function violations(p: Planned, traces: string[]): string[] {
   const out: string[] = [];
   const decoys = [...DECOYS.map((d) => join(home, d)), join(project, ".env"), join(home, ".bashrc")];
   const resolveAll = (path: string) =>
