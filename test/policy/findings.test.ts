@@ -232,3 +232,14 @@ network_policies:
   ];
   for (const rule of outside) assert.equal(inside(rule).ok, false, JSON.stringify(rule));
 });
+
+test("children: true is a security note: the binary's descendants get the rule", () => {
+  const a = analyze("agent", {
+    endpoints: [{ host: "api.anthropic.com", port: 443 }],
+    binaries: [{ path: "/usr/bin/claude", children: true }, { path: "/usr/bin/curl" }],
+  });
+  const note = a.findings.find((f) => f.kind === "children_grant");
+  assert.ok(note?.security);
+  assert.match(note.sentence, /\/usr\/bin\/claude with children: true/);
+  assert.equal(a.findings.filter((f) => f.kind === "children_grant").length, 1);
+});
