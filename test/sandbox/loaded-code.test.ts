@@ -37,10 +37,8 @@ test("foreignCode: only executable mappings; the binary itself, anonymous and ke
     map("r-xp", "[vdso]"),
   ].join("\n");
   assert.equal(foreignCode(maps, "/home/u/proj/bin/tool", mounts), null);
-  assert.equal(
-    foreignCode(`${maps}\n${map("r-xp", "/tmp/evil.so")}`, "/usr/bin/curl", mounts),
-    "/tmp/evil.so",
-  );
+  assert.equal(foreignCode(maps, "/usr/bin/curl", mounts), "/home/u/proj/bin/tool", "another program's file");
+  assert.equal(foreignCode(map("r-xp", "/tmp/evil.so"), "/usr/bin/curl", mounts), "/tmp/evil.so");
   assert.equal(foreignCode(map("r-xp", "/memfd:x (deleted)"), "/usr/bin/curl", mounts), "/memfd:x (deleted)");
   assert.equal(
     foreignCode(map("r-xp", "/usr/lib/libgone.so (deleted)"), "/usr/bin/curl", mounts),
