@@ -341,7 +341,8 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     const ancestors = proxyCode.grantsToChildren(current);
     const result = await identifier.identify(socket, { ancestors });
     if (result.ok) return { binary: result.binary, ancestors: result.ancestors, pid: result.pid };
-    return { unidentified: result.binary ? `${result.reason} (${result.binary})` : result.reason };
+    const named = result.binary === undefined || result.reason.includes(result.binary);
+    return { unidentified: named ? result.reason : `${result.reason} (${result.binary})` };
   };
   const proposalsEnabled =
     options.proposalsEnabled ??
