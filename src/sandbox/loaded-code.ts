@@ -7,6 +7,8 @@ export interface MountEntry {
   /** Mount point as the sandbox sees it. */
   point: string;
   readOnly: boolean;
+  /** The filesystem's device, "major:minor" in decimal. */
+  device: string;
 }
 
 /** Facts read from /proc/<pid>/ for one process. */
@@ -36,7 +38,11 @@ export function parseMountInfo(text: string): MountEntry[] {
     const fields = line.split(" ");
     if (fields.length < 6) continue;
     const options = (fields[5] as string).split(",");
-    out.push({ point: unescapeMountPath(fields[4] as string), readOnly: options.includes("ro") });
+    out.push({
+      point: unescapeMountPath(fields[4] as string),
+      readOnly: options.includes("ro"),
+      device: fields[2] as string,
+    });
   }
   return out;
 }
@@ -72,23 +78,29 @@ export function tracerOf(status: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-const MAPS_LINE = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ \S+ \d+ *(.*)$/;
+const MAPS_LINE = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ ([0-9a-f]+):([0-9a-f]+) \d+ *(.*)$/;
 
 /**
  * The first executable mapping whose code is not the binary's own nor from a file on a read-only
- * mount (which the sandbox cannot have written): a deleted file (memfd, a library unlinked after
- * loading) or a file on a writable mount. Anonymous and kernel mappings ([vdso], JIT memory) are
- * the process's own making and pass.
+ * mount (which the sandbox cannot have written): a file on a writable mount, or memory that
+ * names no file the host put there (a memfd, SysV or shared memory, all shown as deleted files
+ * of the kernel's internal filesystem). A file the host deleted while it was mapped (a package
+ * upgrade) still names its read-only mount and that mount's device. Anonymous and kernel
+ * mappings ([vdso], JIT memory) are the process's own making and pass.
  */
 export function foreignCode(maps: string, exe: string, mounts: readonly MountEntry[]): string | null {
   for (const line of maps.split("\n")) {
     const m = MAPS_LINE.exec(line);
     if (!m || !(m[1] as string).includes("x")) continue;
-    const path = m[2] as string;
-    if (path === "" || path.startsWith("[")) continue;
-    if (path.endsWith(DELETED) || !path.startsWith("/")) return path;
+    const shown = m[4] as string;
+    if (shown === "" || shown.startsWith("[")) continue;
+    const deleted = shown.endsWith(DELETED);
+    const path = deleted ? shown.slice(0, -DELETED.length) : shown;
     if (path === exe) continue;
-    if (!mountOf(mounts, path)?.readOnly) return path;
+    const mount = path.startsWith("/") ? mountOf(mounts, path) : null;
+    if (!mount?.readOnly) return shown;
+    const device = `${Number.parseInt(m[2] as string, 16)}:${Number.parseInt(m[3] as string, 16)}`;
+    if (deleted && device !== mount.device) return shown;
   }
   return null;
 }

@@ -17,6 +17,7 @@ const MOUNTINFO = [
 ].join("\n");
 const mounts = parseMountInfo(MOUNTINFO);
 
+/** A mapping on the root filesystem (fe:00 is 254:0, the device of "/" above). */
 const map = (perms: string, path: string) =>
   `7f0000000000-7f0000001000 ${perms} 00000000 fe:00 1234    ${path}`;
 
@@ -39,11 +40,23 @@ test("foreignCode: only executable mappings; the binary itself, anonymous and ke
   assert.equal(foreignCode(maps, "/home/u/proj/bin/tool", mounts), null);
   assert.equal(foreignCode(maps, "/usr/bin/curl", mounts), "/home/u/proj/bin/tool", "another program's file");
   assert.equal(foreignCode(map("r-xp", "/tmp/evil.so"), "/usr/bin/curl", mounts), "/tmp/evil.so");
-  assert.equal(foreignCode(map("r-xp", "/memfd:x (deleted)"), "/usr/bin/curl", mounts), "/memfd:x (deleted)");
+  const memfd = "7f0000000000-7f0000001000 r-xp 00000000 00:01 98    /memfd:x (deleted)";
+  assert.equal(foreignCode(memfd, "/usr/bin/curl", mounts), "/memfd:x (deleted)");
   assert.equal(
     foreignCode(map("r-xp", "/usr/lib/libgone.so (deleted)"), "/usr/bin/curl", mounts),
-    "/usr/lib/libgone.so (deleted)",
-    "a deleted file cannot be told from a memfd",
+    null,
+    "a library the host replaced while it ran: its read-only mount, its device",
+  );
+  const shmem = "7f0000000000-7f0000001000 r-xp 00000000 00:01 99    /SYSV00000000 (deleted)";
+  assert.equal(
+    foreignCode(shmem, "/usr/bin/curl", mounts),
+    "/SYSV00000000 (deleted)",
+    "kernel memory, not a file",
+  );
+  assert.equal(
+    foreignCode(map("r-xp", "/usr/bin/curl (deleted)"), "/usr/bin/curl", mounts),
+    null,
+    "the binary itself, replaced on disk",
   );
 });
 
