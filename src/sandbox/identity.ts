@@ -45,12 +45,11 @@ function listDir(path: string): string[] | null {
   }
 }
 
-/** Parent pid and state from /proc/<pid>/stat (the command name may hold spaces and parentheses). */
-function statOf(dir: string): { ppid: number; state: string } | null {
+/** Parent pid from /proc/<pid>/stat (the command name may hold spaces and parentheses). */
+function parentOf(dir: string): number | null {
   const stat = readText(`${dir}/stat`);
   if (!stat) return null;
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { state: fields[0] as string, ppid: Number(fields[1]) };
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
 
 /** The executable as the sandbox names it (the kernel reports paths relative to the reader's
@@ -199,8 +198,9 @@ export class SandboxIdentifier {
       if (!NUMERIC.test(name)) continue;
       const pid = Number(name);
       if (this.own.has(pid)) continue;
-      const dir = this.fdOwnerDir(pid);
-      if (dir === null || !holds(dir, link)) continue;
+      const table = this.fdTable(pid);
+      if (table === null || !holds(table, link)) continue;
+      const dir = table.dir;
       const exe = exePath(dir);
       if (exe === null) return `cannot read the executable of pid ${pid}`;
       out.push({ pid, dir, exe });
@@ -212,16 +212,17 @@ export class SandboxIdentifier {
    * Where a process's descriptors can be read. A thread-group leader that exited while its other
    * threads run shows no descriptors (and no executable) of its own: read them through a live thread.
    */
-  private fdOwnerDir(pid: number): string | null {
+  private fdTable(pid: number): FdTable | null {
     const dir = `${this.proc}/${pid}`;
     const fds = listDir(`${dir}/fd`);
-    if (fds !== null && fds.length > 0) return dir;
+    if (fds !== null && fds.length > 0) return { dir, fds };
     for (const tid of listDir(`${dir}/task`) ?? []) {
       if (tid === String(pid)) continue;
       const threadDir = `${dir}/task/${tid}`;
-      if ((listDir(`${threadDir}/fd`)?.length ?? 0) > 0) return threadDir;
+      const threadFds = listDir(`${threadDir}/fd`);
+      if (threadFds !== null && threadFds.length > 0) return { dir: threadDir, fds: threadFds };
     }
-    return fds === null ? null : dir;
+    return null;
   }
 
   private mounts(): MountEntry[] {
@@ -276,10 +277,10 @@ export class SandboxIdentifier {
   /** Parent pids from the process up to, not including, the init (sandbox numbering). */
   private ancestorPids(pid: number): number[] {
     const out: number[] = [];
-    let current = statOf(`${this.proc}/${pid}`)?.ppid ?? null;
+    let current = parentOf(`${this.proc}/${pid}`);
     while (current !== null && current > 1 && !this.own.has(current) && out.length < 256) {
       out.push(current);
-      current = statOf(`${this.proc}/${current}`)?.ppid ?? null;
+      current = parentOf(`${this.proc}/${current}`);
     }
     return out;
   }
@@ -293,9 +294,12 @@ function namespacePid(hostPid: number): number | null {
   return last === undefined ? null : Number(last);
 }
 
-function holds(dir: string, link: string): boolean {
-  const fds = listDir(`${dir}/fd`);
-  if (!fds) return false;
+interface FdTable {
+  dir: string;
+  fds: string[];
+}
+
+function holds({ dir, fds }: FdTable, link: string): boolean {
   for (const fd of fds) {
     try {
       if (readlinkSync(`${dir}/fd/${fd}`) === link) return true;

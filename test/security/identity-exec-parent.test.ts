@@ -2,11 +2,12 @@
 // curl ...` makes python a child of a process that now runs curl. An ancestor grants only where
 // the rule says `children: true`; the recording upstream shows what got through.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import {
+  LIBZ,
   RAW_CLIENT,
   type RecordingUpstream,
   recordingUpstream,
@@ -59,5 +60,19 @@ describe("identity through an exec'd parent", () => {
     const run = await runIn(upstream, policy, workdir("b"), join(dir, "h"), ATTACK);
     assert.equal(run.code, 0, run.stderr);
     assert.match(upstream.received(), /GET \/execd-child-marker/);
+  });
+
+  test("children: true grants nothing through a parent with code loaded into it", async () => {
+    const wd = workdir("c");
+    copyFileSync(LIBZ, join(wd, "libcopy.so"));
+    const policy = recPolicy(dir, "[{ path: /usr/bin/curl, children: true }]");
+    // curl stays busy reading a pipe (no network) while its child connects.
+    const preloaded =
+      "sleep 3 | ( ( sleep 1; /usr/bin/python3 client.py execd-child-preloaded-marker ) & " +
+      "LD_PRELOAD=$PWD/libcopy.so exec /usr/bin/curl -s -o /dev/null file:///dev/stdin )";
+    const run = await runIn(upstream, policy, wd, join(dir, "h"), preloaded);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(upstream.received(), /execd-child-preloaded-marker/);
+    assert.match(run.stdout, /execd-child-preloaded-marker HTTP\/1\.1 403 .*binary not allowed/);
   });
 });

@@ -1,10 +1,17 @@
 // Shared by the binary-identity attacks: a plain-HTTP upstream on loopback that records every raw
 // byte it receives, reached from inside a real `airlock run` as http://rec.test/ (--connect-to),
 // and the run itself with a policy naming which binaries may reach it.
-import { realpathSync, writeFileSync } from "node:fs";
+import { existsSync, realpathSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { type CliRun, runCli } from "../sandbox/cli-helpers.ts";
+
+/** A shared library every Debian-like system has, which loads without side effects. */
+export const LIBZ = [
+  "/usr/lib/x86_64-linux-gnu/libz.so.1",
+  "/usr/lib/aarch64-linux-gnu/libz.so.1",
+  "/lib64/libz.so.1",
+].find((p) => existsSync(p)) as string;
 
 /** python3 as the kernel names it (a symlink on most systems): what identity reports. */
 export const PYTHON = realpathSync("/usr/bin/python3");

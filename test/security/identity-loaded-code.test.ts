@@ -4,11 +4,12 @@
 // through, and the 403 says why. A tracer is the other way in: ptrace is refused by the seccomp
 // filter (seccomp.test.ts), so here it is shown refused on a real curl.
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import {
+  LIBZ,
   PYTHON,
   RAW_CLIENT,
   type RecordingUpstream,
@@ -16,13 +17,6 @@ import {
   recPolicy,
   runIn,
 } from "./identity-helpers.ts";
-
-/** A shared library every Debian-like system has, which loads without side effects. */
-const LIBZ = [
-  "/usr/lib/x86_64-linux-gnu/libz.so.1",
-  "/usr/lib/aarch64-linux-gnu/libz.so.1",
-  "/lib64/libz.so.1",
-].find((p) => existsSync(p)) as string;
 
 const LOADER = `${RAW_CLIENT}
 import ctypes, os
