@@ -2,7 +2,7 @@
 //   start-to-exit of `true`: no sandbox | Airlock (supervisor in process) | `airlock run` (the
 //   CLI, from the bundle in dist/) | `srt -c true` (@anthropic-ai/sandbox-runtime)
 //   a new connection per request from a real process inside the sandbox (curl, 200 requests):
-//   direct | inside Airlock (its proxy, binary identity of every connection) | inside srt (its
+//   direct | inside Airlock (its proxy, binary identity of every request) | inside srt (its
 //   proxy, reached over its socat bridge). srt needs socat: installed here with apt-get when
 //   missing and possible, otherwise the run fails saying so.
 // Runs are interleaved and bounded; every figure is also a ratio against its baseline.
@@ -20,6 +20,7 @@ import { runSupervised } from "../src/supervisor/supervisor.ts";
 const QUICK = process.argv.includes("--quick");
 const ROUNDS = QUICK ? 3 : 10;
 const REQUESTS = QUICK ? 40 : 200;
+const REQUEST_ROUNDS = QUICK ? 2 : 10;
 const ROOT = join(fileURLToPath(import.meta.url), "..", "..");
 const SRT = join(ROOT, "node_modules", ".bin", "srt");
 const AIRLOCK = join(ROOT, "bin", "airlock.js");
@@ -148,26 +149,6 @@ async function main(): Promise<void> {
     policyFile,
     "version: 1\nnetwork_policies:\n  bench:\n    endpoints: [{ host: bench.test, port: 80 }]\n    binaries: [{ path: /usr/bin/curl }]\n",
   );
-  const direct = await capture("/bin/sh", ["-c", curlLoop(`http://127.0.0.1:${port}/`, REQUESTS)]);
-  const inside = await capture(
-    AIRLOCK,
-    [
-      "run",
-      "-q",
-      "--no-gateway",
-      "--policy",
-      policyFile,
-      "--connect-to",
-      `bench.test:80:127.0.0.1:${port}`,
-      "--workdir",
-      workdir,
-      "--",
-      "/bin/sh",
-      "-c",
-      curlLoop("http://bench.test/", REQUESTS),
-    ],
-    { ...process.env, AIRLOCK_HOME: home },
-  );
   // srt's proxy allows 127.0.0.1 by name; its NO_PROXY lists loopback, so curl is told to use
   // the proxy anyway (as it does for any other host).
   const srtSettings = join(base, "srt-settings.json");
@@ -178,24 +159,54 @@ async function main(): Promise<void> {
       filesystem: { denyRead: [], allowWrite: [workdir], denyWrite: [] },
     }),
   );
-  const srtRun = hasSrt
-    ? await capture(SRT, [
-        "-s",
-        srtSettings,
-        "-c",
-        curlLoop(`http://127.0.0.1:${port}/`, REQUESTS, "--noproxy ''"),
-      ])
-    : null;
+  const airlockArgs = (n: number) => [
+    "run",
+    "-q",
+    "--no-gateway",
+    "--policy",
+    policyFile,
+    "--connect-to",
+    `bench.test:80:127.0.0.1:${port}`,
+    "--workdir",
+    workdir,
+    "--",
+    "/bin/sh",
+    "-c",
+    curlLoop("http://bench.test/", n),
+  ];
+  // Interleaved rounds: a busy machine's load changes by the second, and each path should see
+  // the same mix of it.
+  const perRound = REQUESTS / REQUEST_ROUNDS;
+  const reqDirect: number[] = [];
+  const reqSandbox: number[] = [];
+  const reqSrt: number[] = [];
+  const collect = (
+    into: number[],
+    what: string,
+    run: { code: number | null; stdout: string; stderr: string },
+  ) => {
+    const times = parseTimes(run.stdout);
+    if (times.length !== perRound)
+      throw new Error(`${what} failed (${run.code}): ${run.stdout}${run.stderr}`);
+    into.push(...times);
+  };
+  for (let round = 0; round < REQUEST_ROUNDS; round++) {
+    collect(
+      reqDirect,
+      "direct requests",
+      await capture("/bin/sh", ["-c", curlLoop(`http://127.0.0.1:${port}/`, perRound)]),
+    );
+    collect(
+      reqSandbox,
+      "requests inside Airlock",
+      await capture(AIRLOCK, airlockArgs(perRound), { ...process.env, AIRLOCK_HOME: home }),
+    );
+    if (hasSrt) {
+      const loop = curlLoop(`http://127.0.0.1:${port}/`, perRound, "--noproxy ''");
+      collect(reqSrt, "requests inside srt", await capture(SRT, ["-s", srtSettings, "-c", loop]));
+    }
+  }
   server.close();
-  const reqDirect = parseTimes(direct.stdout);
-  const reqSandbox = parseTimes(inside.stdout);
-  if (reqSandbox.length !== REQUESTS) {
-    throw new Error(`sandboxed requests failed (${inside.code}): ${inside.stdout}${inside.stderr}`);
-  }
-  const reqSrt = srtRun ? parseTimes(srtRun.stdout) : [];
-  if (srtRun && reqSrt.length !== REQUESTS) {
-    throw new Error(`requests inside srt failed (${srtRun.code}): ${srtRun.stdout}${srtRun.stderr}`);
-  }
 
   const d = median(start.direct);
   const s = median(start.supervised);
@@ -226,7 +237,9 @@ async function main(): Promise<void> {
   const ps99 = percentile(reqSandbox, 99);
   const pr50 = hasSrt ? median(reqSrt) : Number.NaN;
   const pr99 = hasSrt ? percentile(reqSrt, 99) : Number.NaN;
-  console.log(`\none HTTP request with curl (new connection each; ${REQUESTS} requests)`);
+  console.log(
+    `\none HTTP request with curl (new connection each; ${REQUESTS} requests in ${REQUEST_ROUNDS} interleaved rounds)`,
+  );
   console.log("path                              p50         p99        vs direct   vs srt");
   console.log(`direct                       ${f(pd50)}${f(pd99)}      1.00x       ${x(pd50 / pr50)}`);
   console.log(

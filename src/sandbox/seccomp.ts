@@ -60,10 +60,27 @@ export const BLOCKED_CALLS = [
 type BlockedCall = (typeof BLOCKED_CALLS)[number];
 type Call = BlockedCall | "clone" | "clone3" | "unshare" | "ioctl";
 
+/** Calls added since Linux 5.1 have one number on every architecture. */
+const UNIFIED: Partial<Record<Call, number>> = {
+  open_tree: 428,
+  move_mount: 429,
+  fsopen: 430,
+  fsconfig: 431,
+  fsmount: 432,
+  fspick: 433,
+  clone3: 435,
+  pidfd_getfd: 438,
+  process_madvise: 440,
+  mount_setattr: 442,
+  quotactl_fd: 443,
+  open_tree_attr: 467,
+};
+
 /** System call numbers (arch/x86/entry/syscalls/syscall_64.tbl, include/uapi/asm-generic/unistd.h).
  * A call the architecture does not have is absent. */
 export const SYSCALLS: Record<SeccompArch, Partial<Record<Call, number>>> = {
   x86_64: {
+    ...UNIFIED,
     ioctl: 16,
     clone: 56,
     ptrace: 101,
@@ -97,20 +114,9 @@ export const SYSCALLS: Record<SeccompArch, Partial<Record<Call, number>>> = {
     kexec_file_load: 320,
     bpf: 321,
     userfaultfd: 323,
-    open_tree: 428,
-    move_mount: 429,
-    fsopen: 430,
-    fsconfig: 431,
-    fsmount: 432,
-    fspick: 433,
-    clone3: 435,
-    pidfd_getfd: 438,
-    process_madvise: 440,
-    mount_setattr: 442,
-    quotactl_fd: 443,
-    open_tree_attr: 467,
   },
   aarch64: {
+    ...UNIFIED,
     lookup_dcookie: 18,
     ioctl: 29,
     umount2: 39,
@@ -141,18 +147,6 @@ export const SYSCALLS: Record<SeccompArch, Partial<Record<Call, number>>> = {
     bpf: 280,
     userfaultfd: 282,
     kexec_file_load: 294,
-    open_tree: 428,
-    move_mount: 429,
-    fsopen: 430,
-    fsconfig: 431,
-    fsmount: 432,
-    fspick: 433,
-    clone3: 435,
-    pidfd_getfd: 438,
-    process_madvise: 440,
-    mount_setattr: 442,
-    quotactl_fd: 443,
-    open_tree_attr: 467,
   },
 };
 

@@ -124,3 +124,18 @@ def request(s, marker):
         body += chunk
     print(marker, head.split(b"\\r\\n")[0].decode(), body.decode(errors="replace").replace("\\n", " "), flush=True)
 `;
+
+/** Python: hands socket `s` to whoever listens on ./h.sock (SCM_RIGHTS); returns that unix socket. */
+export const HAND_OVER = `
+import socket, time
+def hand_over(s):
+    u = socket.socket(socket.AF_UNIX)
+    for _ in range(100):
+        try:
+            u.connect("h.sock")
+            break
+        except OSError:
+            time.sleep(0.05)
+    socket.send_fds(u, [b"x"], [s.fileno()])
+    return u
+`;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import {
+  HAND_OVER,
   PYTHON,
   RAW_CLIENT,
   type RecordingUpstream,
@@ -39,18 +40,11 @@ conn.recv(16)
 `;
 
 // The unlisted copy: connects, hands the socket over, and sends its request when told to.
-const ATTACKER = `${RAW_CLIENT}
+const ATTACKER = `${RAW_CLIENT}${HAND_OVER}
 import os, time
 mode = sys.argv[1]
 s = socket.create_connection(("127.0.0.1", 3128))
-u = socket.socket(socket.AF_UNIX)
-for _ in range(100):
-    try:
-        u.connect("h.sock")
-        break
-    except OSError:
-        time.sleep(0.05)
-socket.send_fds(u, [b"x"], [s.fileno()])
+u = hand_over(s)
 if mode == "shared":
     time.sleep(0.3)
     request(s, "attacker-shared-marker")

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type FakeGithub, fakeGithub, runCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
-import { PYTHON } from "./identity-helpers.ts";
+import { HAND_OVER, PYTHON } from "./identity-helpers.ts";
 
 const COMMON = `
 import os, socket, ssl, sys, time
@@ -50,16 +50,9 @@ get(own, "/repos/holder-own-marker")
 `;
 
 // The unlisted copy of python.
-const ATTACKER = `${COMMON}
+const ATTACKER = `${COMMON}${HAND_OVER}
 s = socket.create_connection(("127.0.0.1", 3128))
-u = socket.socket(socket.AF_UNIX)
-for _ in range(100):
-    try:
-        u.connect("h.sock")
-        break
-    except OSError:
-        time.sleep(0.05)
-socket.send_fds(u, [b"x"], [s.fileno()])
+u = hand_over(s)
 s.close()
 u.send(b"c")
 _, fds, _, _ = socket.recv_fds(u, 16, 1)
