@@ -7,7 +7,15 @@
 // recorded on first use; a later different hash for the same path is a deny. Ancestors are
 // read only when a rule grants to a binary's children. argv never grants anything.
 import { createHash } from "node:crypto";
-import { createReadStream, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from "node:fs";
 import type { Socket } from "node:net";
 import { loadedCodeProblem, type MountEntry, parseMountInfo } from "./loaded-code.ts";
 import { findClientInode, parseProcNetTcp } from "./proc-net.ts";
@@ -29,11 +37,34 @@ export type IdentityResult =
 const DELETED = " (deleted)";
 const NUMERIC = /^\d+$/;
 
+/** One buffer for every /proc read: these files report size 0, so readFileSync would stat and
+ * grow a fresh buffer each time, and a lookup reads several per holder. */
+let procBuffer = Buffer.allocUnsafe(64 * 1024);
+
 function readText(path: string): string | null {
+  let fd: number;
   try {
-    return readFileSync(path, "utf8");
+    fd = openSync(path, "r");
   } catch {
     return null;
+  }
+  try {
+    let length = 0;
+    for (;;) {
+      if (length === procBuffer.length) {
+        const bigger = Buffer.allocUnsafe(procBuffer.length * 2);
+        procBuffer.copy(bigger, 0, 0, length);
+        procBuffer = bigger;
+      }
+      const n = readSync(fd, procBuffer, length, procBuffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return procBuffer.toString("utf8", 0, length);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }
 
