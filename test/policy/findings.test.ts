@@ -243,3 +243,14 @@ test("children: true is a security note: the binary's descendants get the rule",
   assert.match(note.sentence, /\/usr\/bin\/claude with children: true/);
   assert.equal(a.findings.filter((f) => f.kind === "children_grant").length, 1);
 });
+
+test("a binary glob over every program is a security note", () => {
+  const a = analyze("any_binary", {
+    endpoints: [{ host: "api.example.com", port: 443 }],
+    binaries: [{ path: "/**" }, { path: "/usr/bin/*" }],
+  });
+  const notes = a.findings.filter((f) => f.kind === "any_binary");
+  assert.equal(notes.length, 1, JSON.stringify(a.findings));
+  assert.equal(notes[0]?.security, true);
+  assert.match(notes[0]?.sentence ?? "", /"\/\*\*" matches every program/);
+});
