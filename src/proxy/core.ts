@@ -134,7 +134,6 @@ export interface ProxyCore {
   readonly localRouter: LocalRouter | undefined;
   /** The internal HTTP server that parses requests inside terminated TLS. */
   readonly inner: Server;
-  connState(socket: Socket): ConnState | undefined;
   /**
    * Identifies who holds the client socket now. Called when a request head arrives (CONNECT, and
    * every request on a connection), never at accept: a socket can change hands in between.

@@ -5,7 +5,7 @@
 //   const proxy = new EgressProxy({
 //     policy,                       // Policy (validated); compiled once per generation
 //     ca,                           // SandboxCA (ca.ts): leaf certificates for inspected hosts
-//     identify: async (socket) => ({ binary, ancestors, pid }) | null,   // null/throw = unknown = deny
+//     identify: async (socket) => ({ binary, ancestors, pid }) | null,   // at every request head; null/throw = deny
 //     fixedIdentity: { binary: "/usr/bin/curl" },    // standalone: used when `identify` is absent
 //     connectTo: ["api.github.com:443:127.0.0.1:8443"],  // curl-style, or parsed ConnectToEntry values
 //     upstreamCAs: [pem],           // extra CAs trusted upstream, beside the system store
@@ -157,7 +157,6 @@ export class EgressProxy {
       leaves: options.ca ? new LeafCache(options.ca) : undefined,
       localRouter: options.localRouter,
       inner: this.inner,
-      connState: (socket) => this.states.get(socket),
       identify: (socket) => this.identifyNow(socket),
       tunnel: (socket) => this.tunnels.get(socket),
       setTunnel: (socket, tunnel) => {

@@ -158,6 +158,8 @@ export class SandboxIdentifier {
   /** Pids (as the sandbox sees them) that are Airlock's, not the command's: PID 1 and the init. */
   private readonly own: ReadonlySet<number>;
   private mountTable: MountEntry[] | undefined;
+  /** The client end's inode per accepted socket: fixed for the connection's life (its 4-tuple is). */
+  private readonly inodes = new WeakMap<Socket, number>();
 
   constructor(private readonly options: IdentifierOptions) {
     this.hashes = options.hashes ?? new BinaryHashes();
@@ -167,10 +169,14 @@ export class SandboxIdentifier {
 
   /** Identity of whoever holds, right now, the client end of a socket accepted on the sandbox's listener. */
   async identify(socket: Socket, opts: IdentifyOptions = {}): Promise<IdentityResult> {
-    const peer = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
-    const listener = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
-    const inode = this.findInode(peer, listener);
-    if (inode === null) return { ok: false, reason: "no socket in the sandbox matches the connection" };
+    let inode = this.inodes.get(socket) ?? null;
+    if (inode === null) {
+      const peer = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+      const listener = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
+      inode = this.findInode(peer, listener);
+      if (inode === null) return { ok: false, reason: "no socket in the sandbox matches the connection" };
+      this.inodes.set(socket, inode);
+    }
     const found = this.holders(`socket:[${inode}]`);
     if (typeof found === "string") return { ok: false, reason: found };
     if (found.length === 0) return { ok: false, reason: "no process in the sandbox holds the connection" };
