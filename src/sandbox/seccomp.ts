@@ -1,6 +1,8 @@
 // The sandbox's seccomp filter (classic BPF, handed to bubblewrap's `--seccomp FD`). Pure.
 // What it refuses are calls that reach into another process (ptrace, process_vm_*, pidfd_getfd,
-// kcmp, process_madvise), into the terminal the sandbox was started from (TIOCSTI, TIOCLINUX),
+// kcmp, process_madvise), that use a file without a descriptor (io_uring's registered files
+// would let a process send on a socket no /proc/<pid>/fd shows it holding, hiding it from
+// binary identity; libuv and others fall back to plain calls), into the terminal the sandbox was started from (TIOCSTI, TIOCLINUX),
 // into the kernel's own state (keyrings, bpf, perf, modules, kexec, swap, reboot, quotas,
 // accounting, handle-based opens), or that would let it rebuild its own view of the system (new
 // user namespaces, setns, every mount-family call). Refused calls fail with EPERM, so programs
@@ -21,6 +23,9 @@ export const BLOCKED_CALLS = [
   "pidfd_getfd",
   "process_madvise",
   "kcmp",
+  "io_uring_setup",
+  "io_uring_enter",
+  "io_uring_register",
   "keyctl",
   "add_key",
   "request_key",
@@ -62,6 +67,9 @@ type Call = BlockedCall | "clone" | "clone3" | "unshare" | "ioctl";
 
 /** Calls added since Linux 5.1 have one number on every architecture. */
 const UNIFIED: Partial<Record<Call, number>> = {
+  io_uring_setup: 425,
+  io_uring_enter: 426,
+  io_uring_register: 427,
   open_tree: 428,
   move_mount: 429,
   fsopen: 430,
