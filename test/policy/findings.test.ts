@@ -254,3 +254,17 @@ test("a binary glob over every program is a security note", () => {
   assert.equal(notes[0]?.security, true);
   assert.match(notes[0]?.sentence ?? "", /"\/\*\*" matches every program/);
 });
+
+test("the summary says uninspected only for L4: access: full at L7 is still inspected", () => {
+  const full = analyze("full_l7", {
+    endpoints: [{ host: "api.example.com", port: 443, protocol: "rest", access: "full" }],
+    binaries: [{ path: "/usr/bin/curl" }],
+  });
+  assert.doesNotMatch(full.summary, /uninspected/);
+  assert.match(full.summary, /send any request \(each one inspected and logged\) on api\.example\.com:443/);
+  const raw = analyze("raw_l4", {
+    endpoints: [{ host: "api.example.com", port: 443 }],
+    binaries: [{ path: "/usr/bin/curl" }],
+  });
+  assert.match(raw.summary, /open uninspected connections \(any traffic\) on api\.example\.com:443/);
+});
