@@ -36,6 +36,7 @@ export interface SetupOptions {
   dir?: string;
   policy?: string;
   codexBin?: string;
+  askWait?: string;
 }
 
 export interface DoctorOptions {
@@ -108,7 +109,11 @@ export async function setup(agent: AgentFlavor, opts: SetupOptions): Promise<voi
       `no gate policy at ${policy}: give --policy FILE (e.g. examples/policies/gate.yaml) or put one there`,
     );
   const home = process.env["AIRLOCK_HOME"] ? airlockHome() : undefined;
+  const wait = opts.askWait === undefined ? undefined : Number(opts.askWait);
+  if (wait !== undefined && !(Number.isInteger(wait) && wait >= 0 && wait <= 300))
+    throw new CliError(`--ask-wait: ${opts.askWait} is not a whole number of seconds from 0 to 300`, 2);
   const command = hookCommand(agent, {
+    ...(wait !== undefined ? { wait } : {}),
     script: packagePath("bin", "airlock-hook"),
     policy,
     ...(home ? { home } : {}),

@@ -27,6 +27,7 @@ export function registerAgentCommands(program: Command): void {
     .option("--dir <dir>", "the project directory (default: the current one)")
     .option("--policy <file>", "gate policy (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml)")
     .option("--codex-bin <path>", "the codex to ask for its hook trust (default: codex on PATH)")
+    .option("--ask-wait <seconds>", "how long an ask waits for the developer before it is denied", "50")
     .action(async (name: string, opts) => {
       const { setup } = await import("./agent-setup.ts");
       await setup(agentArg(name), opts);

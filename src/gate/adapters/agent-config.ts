@@ -4,18 +4,22 @@
 import { shellQuote } from "../../sandbox/shell-quote.ts";
 import type { AgentFlavor } from "./wire.ts";
 
-/** How long an ask waits for the developer, on the gateway. */
+/** How long an ask waits for the developer, on the gateway (default). */
 export const HOOK_WAIT_SECONDS = 50;
+/** The margin each deadline keeps over the one inside it. */
+const MARGIN_SECONDS = 5;
 /** The hook's own deadline (bin/airlock-hook --max-time): the wait plus a margin for the decision. */
-export const HOOK_MAX_TIME_SECONDS = 55;
-/** The agent's timeout for the hook: longer than the hook's deadline, so the hook always answers first. */
-export const AGENT_TIMEOUT_SECONDS = 60;
+export const hookMaxTime = (wait: number) => wait + MARGIN_SECONDS;
+/** The agent's timeout for the hook: past the hook's deadline, so the hook always answers first. */
+export const agentTimeout = (wait: number) => hookMaxTime(wait) + MARGIN_SECONDS;
 
 export interface HookCommandOptions {
   script: string;
   policy: string;
   /** Set when it is not the default ~/.airlock, so the hook finds the gateway the developer uses. */
   home?: string;
+  /** Seconds an ask waits for the developer (default HOOK_WAIT_SECONDS). */
+  wait?: number;
 }
 
 export function hookCommand(agent: AgentFlavor, o: HookCommandOptions): string {
@@ -25,9 +29,9 @@ export function hookCommand(agent: AgentFlavor, o: HookCommandOptions): string {
     "--policy",
     o.policy,
     "--wait",
-    String(HOOK_WAIT_SECONDS),
+    String(o.wait ?? HOOK_WAIT_SECONDS),
     "--max-time",
-    String(HOOK_MAX_TIME_SECONDS),
+    String(hookMaxTime(o.wait ?? HOOK_WAIT_SECONDS)),
     ...(o.home ? ["--home", o.home] : []),
   ]
     .map(shellQuote)
@@ -43,10 +47,11 @@ export interface HookHandler {
 }
 
 export function hookHandler(agent: AgentFlavor, command: string): HookHandler {
+  const timeout = hookDeadlineSeconds(command) + MARGIN_SECONDS;
   // Codex has no onFailure (a failing hook lets the call through there: the hook itself denies).
   return agent === "claude-code"
-    ? { type: "command", command, timeout: AGENT_TIMEOUT_SECONDS, onFailure: "block" }
-    : { type: "command", command, timeout: AGENT_TIMEOUT_SECONDS };
+    ? { type: "command", command, timeout, onFailure: "block" }
+    : { type: "command", command, timeout };
 }
 
 /** An Airlock hook, whichever way it was installed (this one, or `airlock hook AGENT`). */
@@ -113,7 +118,7 @@ export function findAirlockHooks(config: Json, agent: AgentFlavor): FoundHook[] 
 /** The deadline a hook command gives itself (`--max-time S`; bin/airlock-hook's default otherwise). */
 export function hookDeadlineSeconds(command: string): number {
   const m = /--max-time'? '?(\d+(?:\.\d+)?)/.exec(command);
-  return m ? Number(m[1]) : HOOK_MAX_TIME_SECONDS;
+  return m ? Number(m[1]) : hookMaxTime(HOOK_WAIT_SECONDS);
 }
 
 export interface Problem {
