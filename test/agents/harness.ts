@@ -105,12 +105,20 @@ export function makeProject(): Project {
   return { userHome, workdir, victim };
 }
 
-/** `airlock agent setup AGENT --user` for this user and gateway (asks wait `wait` seconds). */
+/** A home whose gateway.json and token point the hook at `url` (a stand-in, or nothing at all). */
+export function homePointingAt(url: string): string {
+  const home = mkdtempSync(join(tmpdir(), "airlock-standin-"));
+  writeFileSync(gatewayInfoFile(home), `${JSON.stringify({ url }, null, 2)}\n`);
+  writeFileSync(join(home, "operator.token"), "standin-token\n");
+  return home;
+}
+
+/** `airlock agent setup AGENT --user` for this user and the gateway of `home` (asks wait `wait` seconds). */
 export function setupAgent(
   agent: AgentName,
-  a: Airlock,
+  home: string,
   p: Project,
-  o: { wait: number; codexBin?: string; extra?: string[] },
+  o: { wait: number; codexBin?: string; policy?: string; extra?: string[] },
 ): Promise<CliRun> {
   return airlock(
     [
@@ -119,21 +127,36 @@ export function setupAgent(
       agent,
       "--user",
       "--policy",
-      GATE_POLICY,
+      o.policy ?? GATE_POLICY,
       "--ask-wait",
       String(o.wait),
       ...(o.codexBin ? ["--codex-bin", o.codexBin] : []),
       ...(o.extra ?? []),
     ],
-    {
-      HOME: p.userHome,
-      AIRLOCK_HOME: a.home,
-      AIRLOCK_GATEWAY: undefined,
-      AIRLOCK_TOKEN: undefined,
-      AIRLOCK_GATE_POLICY: undefined,
-      CODEX_HOME: undefined,
-      CLAUDE_CONFIG_DIR: undefined,
-    },
+    userEnv(home, p),
     p.workdir,
   );
+}
+
+/** The environment `airlock agent ...` runs in: the scratch user's, with the given Airlock home. */
+export function userEnv(home: string, p: Project): Record<string, string | undefined> {
+  return {
+    HOME: p.userHome,
+    AIRLOCK_HOME: home,
+    AIRLOCK_GATEWAY: undefined,
+    AIRLOCK_TOKEN: undefined,
+    AIRLOCK_GATE_POLICY: undefined,
+    CODEX_HOME: undefined,
+    CLAUDE_CONFIG_DIR: undefined,
+  };
+}
+
+/** `airlock agent doctor AGENT` for this user. */
+export function doctorAgent(
+  agent: AgentName,
+  home: string,
+  p: Project,
+  extra: string[] = [],
+): Promise<CliRun> {
+  return airlock(["agent", "doctor", agent, ...extra], userEnv(home, p), p.workdir);
 }

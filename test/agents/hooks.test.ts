@@ -55,7 +55,7 @@ for (const agent of ["claude-code", "codex"] as const)
         const bin = requireAgent(agent, t);
         if (!bin) return;
         const p = makeProject();
-        const set = await setupAgent(agent, airlock, p, {
+        const set = await setupAgent(agent, airlock.home, p, {
           wait: 2,
           ...(agent === "codex" ? { codexBin: bin } : {}),
         });
