@@ -7,12 +7,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseScenario } from "./fake-model/scenario.ts";
-import { startFakeModel } from "./fake-model/server.ts";
+import { startFakeModel, toolResults } from "./fake-model/server.ts";
 import {
   type Airlock,
   doctorAgent,
   homePointingAt,
   makeProject,
+  SECRET,
   setupAgent,
   startAirlock,
 } from "./harness.ts";
@@ -105,7 +106,7 @@ for (const agent of ["claude-code", "codex"] as const)
     });
   });
 
-test("codex: a hook without Codex's trust never runs; after setup it does", async (t) => {
+test("codex: a hook setup trusted runs; without Codex's trust entry it is skipped, and doctor says so", async (t) => {
   const bin = requireAgent("codex", t);
   if (!bin) return;
   const p = makeProject();
@@ -116,9 +117,9 @@ test("codex: a hook without Codex's trust never runs; after setup it does", asyn
     config,
     /\[hooks\.state\."[^"]+hooks\.json:pre_tool_use:0:0"\]\ntrusted_hash = "sha256:[0-9a-f]{64}"/,
   );
-  const rm = { tool: "exec_command", input: { cmd: `rm -rf ${p.victim}` } };
+  const readSecret = { tool: "exec_command", input: { cmd: "cat .env" } };
   const run = async () => {
-    const model = await startFakeModel({ scenario: parseScenario({ turns: [rm] }) });
+    const model = await startFakeModel({ scenario: parseScenario({ turns: [readSecret] }) });
     try {
       const r = await runAgent({
         agent: "codex",
@@ -130,6 +131,7 @@ test("codex: a hook without Codex's trust never runs; after setup it does", asyn
         args: ["--dangerously-bypass-approvals-and-sandbox"],
       });
       assert.equal(r.status, 0, r.stderr);
+      return toolResults(model.turns().at(-1))[0] ?? "";
     } finally {
       await model.close();
     }
@@ -144,6 +146,9 @@ test("codex: a hook without Codex's trust never runs; after setup it does", asyn
   writeFileSync(join(p.userHome, ".codex", "config.toml"), "");
   const doc = await doctorAgent("codex", airlock.home, p, ["--codex-bin", bin]);
   assert.match(doc.stdout, /pre_tool_use:0:0: untrusted \(Codex skips untrusted hooks/);
-  await run();
-  assert.throws(() => readFileSync(join(p.victim, "keep.txt")), "untrusted: Codex ran rm -rf ungated");
+  const ungated = await run();
+  assert.ok(
+    ungated.includes(SECRET),
+    `untrusted: Codex ran cat .env ungated and sent the secret on: ${ungated}`,
+  );
 });
