@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { registerAgentCommands } from "./agent.ts";
 import { CliError, EXIT_USAGE } from "./common.ts";
+import { registerCompletionCommands } from "./completion.ts";
 import { registerDemoCommands } from "./demo.ts";
 import { registerDenialsCommands } from "./denials.ts";
 import { registerGateCommands } from "./gate.ts";
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerInboxCommands(program);
   registerDemoCommands(program);
+  registerCompletionCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
