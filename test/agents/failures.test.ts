@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parseScenario, type Turn } from "./fake-model/scenario.ts";
+import { parseScenario } from "./fake-model/scenario.ts";
 import { startFakeModel, toolResults } from "./fake-model/server.ts";
 import {
   type Airlock,
@@ -19,15 +19,11 @@ import {
   MARKER,
   makeProject,
   setupAgent,
+  shellTurn as shell,
   startAirlock,
 } from "./harness.ts";
 import { type AgentName, requireAgent } from "./locate.ts";
 import { runAgent } from "./run-agent.ts";
-
-const shell = (agent: AgentName, command: string): Turn =>
-  agent === "claude-code"
-    ? { tool: "Bash", input: { command, description: "step" } }
-    : { tool: "exec_command", input: { cmd: command } };
 
 const FULL_ACCESS: Record<AgentName, { permissionMode?: string; args?: string[] }> = {
   "claude-code": { permissionMode: "bypassPermissions" },
@@ -47,7 +43,7 @@ async function oneCall(
   agent: AgentName,
   bin: string,
   home: string,
-  o: { policy?: string; wait?: number } = {},
+  o: { policy?: string; wait?: number; afterSetup?: () => void } = {},
 ): Promise<{ result: string; output: string; ran: boolean }> {
   const p = makeProject();
   const set = await setupAgent(agent, home, p, {
@@ -56,6 +52,7 @@ async function oneCall(
     ...(agent === "codex" ? { codexBin: bin } : {}),
   });
   assert.equal(set.status, 0, set.stderr + set.stdout);
+  o.afterSetup?.();
   const model = await startFakeModel({
     scenario: parseScenario({ turns: [shell(agent, "cat marker.txt")] }),
   });
@@ -140,30 +137,12 @@ for (const agent of ["claude-code", "codex"] as const)
       if (!bin) return;
       const policy = join(mkdtempSync(join(tmpdir(), "airlock-policy-")), "gate.yaml");
       copyFileSync(GATE_POLICY, policy);
-      const p = makeProject();
-      const set = await setupAgent(agent, airlock.home, p, {
-        wait: 1,
+      const r = await oneCall(agent, bin, airlock.home, {
         policy,
-        ...(agent === "codex" ? { codexBin: bin } : {}),
+        afterSetup: () => writeFileSync(policy, `${readFileSync(policy, "utf8")}\n  oops: [\n`),
       });
-      assert.equal(set.status, 0, set.stderr);
-      writeFileSync(policy, `${readFileSync(policy, "utf8")}\n  oops: [\n`);
-      const model = await startFakeModel({
-        scenario: parseScenario({ turns: [shell(agent, "cat marker.txt")] }),
-      });
-      t.after(() => model.close());
-      const run = await runAgent({
-        agent,
-        bin,
-        model,
-        prompt: "go",
-        cwd: p.workdir,
-        home: p.userHome,
-        ...FULL_ACCESS[agent],
-      });
-      assert.equal(run.status, 0, run.stderr);
-      const result = toolResults(model.turns().at(-1))[0] ?? "";
-      assert.ok(!result.includes(MARKER), result);
+      assert.equal(r.ran, false, r.result);
+      const result = r.result;
       assert.match(result, /cannot decide \(gate_policy: .*gate\.yaml.*\); denied/s);
     });
   });

@@ -9,6 +9,7 @@ import { createGateDecider } from "../../src/gate/decider.ts";
 import { GatewayClient } from "../../src/gateway/client.ts";
 import { gatewayInfoFile } from "../../src/gateway/home.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
+import type { Turn } from "./fake-model/scenario.ts";
 import type { AgentName } from "./locate.ts";
 
 export const GATE_POLICY = join(import.meta.dirname, "fixtures", "gate.yaml");
@@ -159,4 +160,11 @@ export function doctorAgent(
   extra: string[] = [],
 ): Promise<CliRun> {
   return airlock(["agent", "doctor", agent, ...extra], userEnv(home, p), p.workdir);
+}
+
+/** The model's turn that runs `command` in the agent's shell tool. */
+export function shellTurn(agent: AgentName, command: string): Turn {
+  return agent === "claude-code"
+    ? { tool: "Bash", input: { command, description: "step" } }
+    : { tool: "exec_command", input: { cmd: command } };
 }

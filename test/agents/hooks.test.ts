@@ -10,14 +10,17 @@ import { after, before, describe, test } from "node:test";
 import { WITHDRAWN_NOTE } from "../../src/gate/adapters/wire.ts";
 import { parseScenario, type Turn } from "./fake-model/scenario.ts";
 import { startFakeModel, toolResults } from "./fake-model/server.ts";
-import { type Airlock, MARKER, makeProject, SECRET, setupAgent, startAirlock } from "./harness.ts";
+import {
+  type Airlock,
+  MARKER,
+  makeProject,
+  SECRET,
+  setupAgent,
+  shellTurn as shell,
+  startAirlock,
+} from "./harness.ts";
 import { type AgentName, locateAgent, requireAgent } from "./locate.ts";
 import { runAgent } from "./run-agent.ts";
-
-const shell = (agent: AgentName, command: string): Turn =>
-  agent === "claude-code"
-    ? { tool: "Bash", input: { command, description: "step" } }
-    : { tool: "exec_command", input: { cmd: command } };
 
 const MODES: Record<AgentName, Array<{ name: string; permissionMode?: string; args?: string[] }>> = {
   "claude-code": [

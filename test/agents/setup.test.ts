@@ -3,19 +3,21 @@
 // fixes it; Codex's trust is Codex's own (a hook Codex does not trust never runs, a hook setup
 // trusted does).
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseScenario } from "./fake-model/scenario.ts";
 import { startFakeModel, toolResults } from "./fake-model/server.ts";
 import {
   type Airlock,
+  airlock as airlockCli,
   doctorAgent,
   homePointingAt,
   makeProject,
   SECRET,
   setupAgent,
   startAirlock,
+  userEnv,
 } from "./harness.ts";
 import { type AgentName, requireAgent } from "./locate.ts";
 import { runAgent } from "./run-agent.ts";
@@ -151,4 +153,36 @@ test("codex: a hook setup trusted runs; without Codex's trust entry it is skippe
     ungated.includes(SECRET),
     `untrusted: Codex ran cat .env ungated and sent the secret on: ${ungated}`,
   );
+});
+
+test("doctor --preset: the sandbox policy must let the installed agent binary reach its API", async (t) => {
+  const bin = requireAgent("claude-code", t);
+  if (!bin) return;
+  const p = makeProject();
+  const set = await setupAgent("claude-code", airlock.home, p, { wait: 50 });
+  assert.equal(set.status, 0, set.stderr);
+  const real = realpathSync(bin);
+  const preset = (binary: string) => {
+    const file = join(p.userHome, `preset-${binary.length}.yaml`);
+    writeFileSync(
+      file,
+      `version: 1\nnetwork_policies:\n  api:\n    endpoints: [{ host: api.anthropic.com, port: 443 }]\n    binaries: [{ path: "${binary}" }]\n`,
+    );
+    return file;
+  };
+  const path = { PATH: `${dirname(bin)}:${process.env["PATH"]}` };
+  const doctor = (file: string) =>
+    airlockCli(
+      ["agent", "doctor", "claude-code", "--preset", file],
+      { ...userEnv(airlock.home, p), ...path },
+      p.workdir,
+    );
+  // The npm layout's binary is …/@anthropic-ai/claude-code/bin/claude.exe: a `/**/claude` rule misses it.
+  const missed = await doctor(preset("/**/claude"));
+  assert.equal(missed.status, 1, missed.stdout);
+  assert.match(missed.stdout, new RegExp(`does not list the agent's binary ${real.replaceAll(".", "\\.")}`));
+  assert.match(missed.stdout, /fix: add "- path: .*claude\.exe" to the binaries/);
+  const listed = await doctor(preset(real));
+  assert.equal(listed.status, 0, listed.stdout);
+  assert.match(listed.stdout, /lets .*claude\.exe reach api\.anthropic\.com/);
 });
