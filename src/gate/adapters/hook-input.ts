@@ -64,11 +64,15 @@ function field(
   if (typeof v === "string") return v;
   if (v === undefined && optional) return undefined;
   return {
-    error: `${name}: tool_input.${key} is ${v === undefined ? "missing" : `a ${kindOf(v)}, not a string`}`,
+    error: `${name}: tool_input.${key} is ${v === undefined ? "missing" : `${kindOf(v)}, not a string`}`,
   };
 }
 
-const kindOf = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+/** What a value is, for an error message: "null", "an array", "an object", "a number". */
+const kindOf = (v: unknown) => {
+  const kind = v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+  return kind === "null" ? kind : /^[aeiou]/.test(kind) ? `an ${kind}` : `a ${kind}`;
+};
 const failed = (v: unknown): v is { error: string } => typeof v === "object" && v !== null;
 
 /** A shell command: a string, or (Codex) an argv array of strings, quoted so the line means exactly that argv. */
@@ -156,7 +160,7 @@ function checkCall(call: Record<string, unknown>, kind: ToolCall["kind"]): strin
     if (type === "object?" && v === undefined) continue;
     const ok = type === "string" ? typeof v === "string" : isRecord(v);
     if (!ok)
-      return `${kind}: ${key} is ${v === undefined ? "missing" : `a ${kindOf(v)}`}, not ${type === "string" ? "a string" : "an object"}`;
+      return `${kind}: ${key} is ${v === undefined ? "missing" : kindOf(v)}, not ${type === "string" ? "a string" : "an object"}`;
   }
   return null;
 }
