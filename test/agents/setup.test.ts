@@ -102,6 +102,20 @@ for (const agent of ["claude-code", "codex"] as const)
       assert.match(bad.stdout, new RegExp(`fix: airlock agent setup ${agent} --user`));
       const down = await doctorAgent(agent, homePointingAt("http://127.0.0.1:9"), p, codexArgs);
       assert.match(down.stdout, /gateway unreachable .*\n\s+fix: airlock gateway start/);
+      const policy = join(p.userHome, "gate.yaml");
+      writeFileSync(policy, "gate:\n  hard_stops: [\n");
+      const withBrokenPolicy = await setupAgent(agent, airlock.home, p, {
+        wait: 50,
+        policy,
+        ...(agent === "codex" ? { codexBin: bin } : {}),
+      });
+      assert.equal(withBrokenPolicy.status, 0, withBrokenPolicy.stderr);
+      const unloadable = await doctorAgent(agent, airlock.home, p, codexArgs);
+      assert.equal(unloadable.status, 1);
+      assert.match(
+        unloadable.stdout,
+        /the gate policy fails to load: [\s\S]*?gate\.yaml[\s\S]*?fix: airlock gate check --policy /,
+      );
       writeFileSync(file, "{ not json");
       const broken = await doctorAgent(agent, airlock.home, p, codexArgs);
       assert.match(broken.stdout, /not valid JSON .* then ignores every hook in it/);
