@@ -11,13 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseScenario } from "./fake-model/scenario.ts";
-import { startFakeModel, toolResults } from "./fake-model/server.ts";
+import { type FakeModel, startFakeModel, toolResults } from "./fake-model/server.ts";
 import {
   type Airlock,
   GATE_POLICY,
   homePointingAt,
   MARKER,
   makeProject,
+  type Project,
   setupAgent,
   shellTurn as shell,
   startAirlock,
@@ -29,6 +30,21 @@ const FULL_ACCESS: Record<AgentName, { permissionMode?: string; args?: string[] 
   "claude-code": { permissionMode: "bypassPermissions" },
   codex: { args: ["--dangerously-bypass-approvals-and-sandbox"] },
 };
+
+/** The agent in its most permissive mode, so that only the hook stands between a call and its running. */
+function runFullAccess(agent: AgentName, bin: string, model: FakeModel, p: Project, extra: string[] = []) {
+  const full = FULL_ACCESS[agent];
+  return runAgent({
+    agent,
+    bin,
+    model,
+    prompt: "go",
+    cwd: p.workdir,
+    home: p.userHome,
+    ...(full.permissionMode ? { permissionMode: full.permissionMode } : {}),
+    args: [...(full.args ?? []), ...extra],
+  });
+}
 
 function listen(server: Server): Promise<string> {
   return new Promise((resolve) =>
@@ -57,15 +73,7 @@ async function oneCall(
     scenario: parseScenario({ turns: [shell(agent, "cat marker.txt")] }),
   });
   try {
-    const run = await runAgent({
-      agent,
-      bin,
-      model,
-      prompt: "go",
-      cwd: p.workdir,
-      home: p.userHome,
-      ...FULL_ACCESS[agent],
-    });
+    const run = await runFullAccess(agent, bin, model, p);
     assert.equal(run.status, 0, run.stderr.slice(-2000));
     const result = toolResults(model.turns().at(-1))[0] ?? "";
     return { result, output: run.stdout + run.stderr, ran: result.includes(MARKER) };
@@ -185,16 +193,7 @@ describe("the agents' own rules for a hook that crashes or overruns (why bin/air
         });
         t.after(() => model.close());
         const codexTrust = agent === "codex" ? ["--dangerously-bypass-hook-trust"] : [];
-        const run = await runAgent({
-          agent,
-          bin,
-          model,
-          prompt: "go",
-          cwd: p.workdir,
-          home: p.userHome,
-          ...FULL_ACCESS[agent],
-          args: [...(FULL_ACCESS[agent].args ?? []), ...codexTrust],
-        });
+        const run = await runFullAccess(agent, bin, model, p, codexTrust);
         assert.equal(run.status, 0, run.stderr.slice(-2000));
         if (command === "echo not-json" || command === "echo '{oops'") {
           // Both read an exit-0 answer they cannot parse as no decision (onFailure does not cover it).
