@@ -1,4 +1,5 @@
-// OCSF 1.x event builders (DESIGN.md §4 "Logs"): NET 4001, HTTP 4002, CONFIG 5019, PROC 1007.
+// OCSF 1.x event builders (DESIGN.md §4 "Logs"): NET 4001, HTTP 4002, CONFIG 5019, PROC 1007,
+// FILE 1001.
 // Pure: every input is a value (time included); redaction happens here, when the event is built.
 import { oneLine, redactedUrl, redactQueryIn, splitTarget } from "./redact.ts";
 
@@ -46,6 +47,7 @@ export interface OcsfEvent {
   };
   firewall_rule?: { name: string; type: string; desc?: string };
   config?: { name: string; version?: number; hash?: string };
+  file?: { path: string; name: string; type: string };
   metadata: { version: string; product: { name: string; vendor_name: string; feature?: { name: string } } };
   /** Airlock's own fields: the shorthand line is rendered from these. */
   unmapped: {
@@ -361,6 +363,53 @@ export function buildProcessEvent(input: ProcessEventInput): OcsfEvent {
     time: input.time,
     message: `${name} ${input.actor.binary}`,
     process: processOf(input.actor),
+    metadata: metadata("sandbox"),
+    unmapped: { airlock: { shorthand, ...(input.sandbox ? { sandbox: input.sandbox } : {}) } },
+  };
+}
+
+export interface HostRunFileEventInput {
+  time: number;
+  path: string;
+  /** The host tool that would run or obey it (git, direnv, Claude Code...). */
+  tool: string;
+  change: "created" | "changed";
+  /** Where it was moved; absent when it was kept (or could not be moved: `error`). */
+  disarmedTo?: string;
+  error?: string;
+  sandbox?: string;
+}
+
+/**
+ * FILE 1001 (File System Activity): at the end of a run, a file the sandbox created or changed
+ * that a host tool runs or obeys on its own, and whether it was moved aside.
+ */
+export function buildHostRunFileEvent(input: HostRunFileEventInput): OcsfEvent {
+  const disarmed = input.disarmedTo !== undefined;
+  const word = disarmed ? "DISARMED" : input.error ? "FAILED" : "KEPT";
+  const activity = disarmed
+    ? { id: 5, name: "Rename" }
+    : { id: input.change === "created" ? 1 : 3, name: input.change === "created" ? "Create" : "Update" };
+  const path = oneLine(input.path);
+  const where = disarmed
+    ? ` -> ${oneLine(input.disarmedTo as string)}`
+    : input.error
+      ? ` [error:${oneLine(input.error)}]`
+      : "";
+  const shorthand = `FILE:${word} [HIGH] ${word} ${input.change} ${path} [tool:${oneLine(input.tool)}]${where}`;
+  return {
+    class_uid: 1001,
+    class_name: "File System Activity",
+    category_uid: 1,
+    activity_id: activity.id,
+    activity_name: activity.name,
+    type_uid: 1001 * 100 + activity.id,
+    severity_id: SEVERITY_ID.HIGH,
+    severity: SEVERITY_NAME.HIGH,
+    time: input.time,
+    message: `${word} ${input.change} ${path} (${input.tool})`,
+    ...(input.error ? { status_detail: oneLine(input.error) } : {}),
+    file: { path: input.path, name: baseName(input.path), type: input.tool },
     metadata: metadata("sandbox"),
     unmapped: { airlock: { shorthand, ...(input.sandbox ? { sandbox: input.sandbox } : {}) } },
   };

@@ -1,0 +1,70 @@
+// The end of a run: what the sandbox created or changed that a host tool runs or obeys on its
+// own (a new repository, a hook, `.envrc`, agent or editor settings...), found by walking the
+// writable roots again and comparing with the start. By default each is moved aside under a
+// name no tool reads (`filesystem_policy.host_run_files: keep` leaves them in place).
+import { renameSync } from "node:fs";
+import { within } from "./mounts.ts";
+import { disarmedName } from "./protected.ts";
+import { type HostRunEntry, scanTree, type TreeScan } from "./tree-scan.ts";
+
+export interface HostRunFinding {
+  path: string;
+  tool: string;
+  change: "created" | "changed";
+  /** Where it was moved (absent: kept, or the move failed). */
+  disarmedTo?: string;
+  error?: string;
+}
+
+export interface HostRunReview {
+  findings: HostRunFinding[];
+  /** Roots whose walk stopped at its bounds: what lies beyond was not checked. */
+  incomplete: string[];
+}
+
+/**
+ * New or changed entries between two scans, outermost first; what lies inside a new directory
+ * (a whole new repository) is that directory's finding. Pure.
+ */
+export function hostRunChanges(
+  before: ReadonlyMap<string, HostRunEntry>,
+  after: ReadonlyMap<string, HostRunEntry>,
+  ignore: ReadonlySet<string> = new Set(),
+): Array<Omit<HostRunFinding, "disarmedTo" | "error">> {
+  const out: Array<Omit<HostRunFinding, "disarmedTo" | "error">> = [];
+  const created: string[] = [];
+  for (const path of [...after.keys()].sort()) {
+    if (ignore.has(path) || created.some((c) => within(path, c))) continue;
+    const now = after.get(path) as HostRunEntry;
+    const then = before.get(path);
+    if (then?.signature === now.signature) continue;
+    out.push({ path, tool: now.tool, change: then ? "changed" : "created" });
+    if (!then && now.signature.startsWith("dir:")) created.push(path);
+  }
+  return out;
+}
+
+export function reviewHostRun(
+  scans: readonly TreeScan[],
+  options: { home: string; disarm: boolean; time: number; ignore?: ReadonlySet<string> },
+): HostRunReview {
+  const review: HostRunReview = { findings: [], incomplete: [] };
+  for (const start of scans) {
+    const end = scanTree(start.root, start.bounds, options.home);
+    if (!end.complete) review.incomplete.push(start.root);
+    for (const change of hostRunChanges(start.hostRun, end.hostRun, options.ignore)) {
+      const finding: HostRunFinding = { ...change };
+      if (options.disarm) {
+        const to = disarmedName(change.path, options.time);
+        try {
+          renameSync(change.path, to);
+          finding.disarmedTo = to;
+        } catch (error) {
+          finding.error = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        }
+      }
+      review.findings.push(finding);
+    }
+  }
+  return review;
+}
