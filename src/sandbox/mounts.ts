@@ -195,7 +195,6 @@ export function planMounts(input: MountPlanInput): MountPlan {
   for (const path of [...(input.workdir ? [input.workdir] : []), ...input.readWrite]) listed.set(path, true);
   for (const path of byDepth(listed.keys())) {
     const rw = listed.get(path) === true;
-    const kind = rw ? "read_write" : "read_only";
     if (denied(path)) {
       if (rw) notes.push(`read_write ${path} is inside a deny path; it stays hidden`);
       continue;
@@ -207,7 +206,7 @@ export function planMounts(input: MountPlanInput): MountPlan {
     // Shown read-only anyway (through the read-only root), unless something above hides it.
     if (!rw && !unseen(path) && !binds.some((b) => within(path, b.path))) continue;
     if (probe(path) === "missing") {
-      if (rw || unseen(path)) notes.push(`${kind} ${path} does not exist; skipped`);
+      if (rw) notes.push(`read_write ${path} does not exist; skipped`);
       continue;
     }
     const src = path === input.workdir && input.workdirSource ? input.workdirSource : path;
