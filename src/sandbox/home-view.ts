@@ -40,7 +40,7 @@ function real(path: string): string | null {
   }
 }
 
-/** The user's own data, configuration, state and cache: never part of a toolchain. */
+/** The user's own data, state, configuration and cache (in that order): never part of a toolchain. */
 function userDataDirs(home: string, env: NodeJS.ProcessEnv): string[] {
   const xdg = (name: string, fallback: string) => {
     const value = env[name];
@@ -121,6 +121,8 @@ export function homeView(input: HomeViewInput): HomeView {
       const target = real(link);
       if (target === null) continue;
       const targetDir = isDir(target) ? target : dirname(target);
+      // Not through a link: a home's own top level or the user's configuration (~/.ssh, ~/.config/gh).
+      if (hidden.includes(dirname(targetDir)) || within(targetDir, dataDirs[2] as string)) continue;
       show(toolchainRoot(targetDir, hidden, dataDirs), `${link} points there`);
     }
   }

@@ -50,7 +50,9 @@ export function reviewHostRun(
 ): HostRunReview {
   const review: HostRunReview = { findings: [], incomplete: [] };
   for (const start of scans) {
-    const end = scanTree(start.root, start.bounds, options.home);
+    // Wider than at start (the sandbox may have made many directories to bury a file), but bounded.
+    const bounds = { maxDirs: start.bounds.maxDirs * 10, maxDepth: start.bounds.maxDepth };
+    const end = scanTree(start.root, bounds, options.home);
     if (!end.complete) review.incomplete.push(start.root);
     for (const change of hostRunChanges(start.hostRun, end.hostRun, options.ignore)) {
       const finding: HostRunFinding = { ...change };
