@@ -83,13 +83,20 @@ describe("the sandbox's view of the host", () => {
     mustFail("toolchain-read-only", `touch ${h}/.tool/bin/new`),
   ];
 
-  test("without a policy: the home is empty but for the toolchains", async () => {
-    const checks = [...unseen(home), mustFail("home-listing", `ls -A ${home} | grep -q -x .ssh`)];
-    const run = await runCli(["run", "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")], {
-      airlockHome: join(dir, "airlock-1"),
+  /** Runs the checks in a real sandbox (with a preset, if named) and asserts every one is ok. */
+  async function check(checks: readonly string[], airlockHome: string, preset?: string) {
+    const policy = preset ? ["--policy", join(PRESETS, preset)] : [];
+    const run = await runCli(["run", ...policy, "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")], {
+      airlockHome: join(dir, airlockHome),
       env,
     });
     assertAllOk(run.stdout, checkNames(checks), run.stderr);
+    return run;
+  }
+
+  test("without a policy: the home is empty but for the toolchains", async () => {
+    const checks = [...unseen(home), mustFail("home-listing", `ls -A ${home} | grep -q -x .ssh`)];
+    const run = await check(checks, "airlock-1");
     assert.match(run.stderr, /home directories hidden/);
     assert.match(run.stderr, new RegExp(`${join(home, ".tool").replace(/[.]/g, "\\.")} \\(PATH entry`));
   });
@@ -106,21 +113,7 @@ describe("the sandbox's view of the host", () => {
       mustFail("claude-user-settings", `echo '{"hooks":{}}' > ${home}/.claude/settings.json`),
       mustPass("cache-writable", `touch ${home}/.cache/x`),
     ];
-    const run = await runCli(
-      [
-        "run",
-        "--policy",
-        join(PRESETS, "claude-code.yaml"),
-        "--workdir",
-        wd,
-        "--",
-        "/bin/sh",
-        "-c",
-        checks.join("\n"),
-      ],
-      { airlockHome: join(dir, "airlock-2"), env },
-    );
-    assertAllOk(run.stdout, checkNames(checks), run.stderr);
+    await check(checks, "airlock-2", "claude-code.yaml");
     assert.equal(statSync(join(home, ".claude")).mode & 0o777, 0o700);
     assert.equal(statSync(join(home, ".claude.json")).mode & 0o777, 0o600);
     assert.equal(existsSync(join(home, ".claude", "state.json")), true, "the agent's state persists");
@@ -134,12 +127,7 @@ describe("the sandbox's view of the host", () => {
       assert.equal(first.code, 0, first.stderr);
       write(join(outside, "operator.token"), "secret\n");
       chmodSync(join(outside, "operator.token"), 0o600);
-      const checks = [mustFail("registered-home", `cat ${outside}/operator.token`)];
-      const run = await runCli(["run", "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")], {
-        airlockHome: join(dir, "airlock-3"),
-        env,
-      });
-      assertAllOk(run.stdout, checkNames(checks), run.stderr);
+      await check([mustFail("registered-home", `cat ${outside}/operator.token`)], "airlock-3");
     } finally {
       removeDir(outside);
     }
@@ -148,21 +136,7 @@ describe("the sandbox's view of the host", () => {
   test("github-readonly preset (read_write: [/tmp]): /tmp is fresh, and a start does not depend on it", async () => {
     const checks = unseen(home).filter((c) => !/toolchain|linked|python3|node/.test(c));
     for (let i = 0; i < 2; i++) {
-      const run = await runCli(
-        [
-          "run",
-          "--policy",
-          join(PRESETS, "github-readonly.yaml"),
-          "--workdir",
-          wd,
-          "--",
-          "/bin/sh",
-          "-c",
-          checks.join("\n"),
-        ],
-        { airlockHome: join(dir, "airlock-4"), env },
-      );
-      assertAllOk(run.stdout, checkNames(checks), run.stderr);
+      await check(checks, "airlock-4", "github-readonly.yaml");
       rmSync(hostTmp, { recursive: true, force: true }); // gone before the second start
     }
   });
