@@ -2,10 +2,11 @@
 // own (a new repository, a hook, `.envrc`, agent or editor settings...), found by walking the
 // writable roots again and comparing with the start. By default each is moved aside under a
 // name no tool reads (`filesystem_policy.host_run_files: keep` leaves them in place).
-import { renameSync } from "node:fs";
+import { lstatSync, renameSync } from "node:fs";
+import { join } from "node:path";
 import { within } from "./mounts.ts";
-import { disarmedName } from "./protected.ts";
-import { type HostRunEntry, scanTree, type TreeScan } from "./tree-scan.ts";
+import { disarmedName, GIT_DIR_PROTECTED } from "./protected.ts";
+import { GIT_REPOSITORY, type HostRunEntry, scanTree, type TreeScan } from "./tree-scan.ts";
 
 export interface HostRunFinding {
   path: string;
@@ -44,6 +45,23 @@ export function hostRunChanges(
   return out;
 }
 
+/**
+ * A git directory keeps its layout under any name (git takes a directory holding HEAD, objects
+ * and refs for a bare repository when started in it): what git obeys in it is moved aside too.
+ */
+function disarm(change: { path: string; tool: string }, time: number): void {
+  if (change.tool !== GIT_REPOSITORY) return;
+  for (const name of GIT_DIR_PROTECTED) {
+    const inner = join(change.path, name);
+    try {
+      lstatSync(inner);
+    } catch {
+      continue;
+    }
+    renameSync(inner, disarmedName(inner, time));
+  }
+}
+
 export function reviewHostRun(
   scans: readonly TreeScan[],
   options: { home: string; disarm: boolean; time: number; ignore?: ReadonlySet<string> },
@@ -59,6 +77,7 @@ export function reviewHostRun(
       if (options.disarm) {
         const to = disarmedName(change.path, options.time);
         try {
+          disarm(change, options.time);
           renameSync(change.path, to);
           finding.disarmedTo = to;
         } catch (error) {

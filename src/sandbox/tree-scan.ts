@@ -26,6 +26,9 @@ export const WORKDIR_BOUNDS: ScanBounds = { maxDirs: 20_000, maxDepth: 64 };
 /** Other writable roots (caches, agent homes): their top levels. */
 export const SHALLOW_BOUNDS: ScanBounds = { maxDirs: 2_000, maxDepth: 3 };
 
+/** The tool named for a git directory or a `.git` file: a repository git would use. */
+export const GIT_REPOSITORY = "git repository";
+
 export interface HostRunEntry {
   tool: string;
   /** Identity and content: inode, size and change time (a change time cannot be set back). */
@@ -173,7 +176,7 @@ export function scanTree(root: string, bounds: ScanBounds, home: string): TreeSc
     // By name too: a `.git` directory git does not accept yet becomes a repository with one file.
     if (isGitDir(entries) || (insideGit === null && dir !== root && basename(dir) === ".git")) {
       addGitDir(dir);
-      record(dir, "git repository");
+      record(dir, GIT_REPOSITORY);
       gitDir = dir;
     } else if (insideGit === null && isAirlockHome(dir, entries)) {
       scan.airlockHomes.push(dir);
@@ -190,7 +193,7 @@ export function scanTree(root: string, bounds: ScanBounds, home: string): TreeSc
         if (tool !== null) record(path, tool);
         if (entry.name === ".git" && entry.isFile()) {
           scan.gitFiles.push(path);
-          record(path, "git repository");
+          record(path, GIT_REPOSITORY);
           const target = gitFileTarget(path);
           if (target !== null) {
             addGitDir(target);

@@ -18,12 +18,14 @@ const PLANTED = [
   "pkg/.vscode/tasks.json",
   "pkg/.npmrc",
   "lib/.venv/lib/python3.11/site-packages/evil.pth",
+  "evil.git",
 ];
 
 function plantScript(marker: string): string {
   return [
     "set -e",
     `mkdir -p newrepo && cd newrepo && git init -q . && printf '%s' '${fsmonitorConfig(marker)}' > .git/config && cd ..`,
+    `git init -q --bare evil.git && printf '%s' '${fsmonitorConfig(marker)}' > evil.git/config`,
     "mkdir -p pkg/.claude pkg/.vscode lib/.venv/lib/python3.11/site-packages",
     `echo 'touch ${marker}' > pkg/.envrc`,
     `echo '{"hooks":{"SessionStart":[{"hooks":[{"type":"command","command":"touch ${marker}"}]}]}}' > pkg/.claude/settings.json`,
@@ -73,8 +75,19 @@ describe("files a host tool runs on its own, left by the sandbox", () => {
     assert.equal(readdirSync(join(wd, "pkg")).includes("notes.txt"), true, "ordinary files are left alone");
     const events = allLogLines(home).filter((l) => l.includes("OCSF FILE:DISARMED"));
     assert.equal(events.length, PLANTED.length, events.join("\n"));
-    // The developer's next git status in the new repository's folder obeys nothing planted.
+    // The developer's next git status obeys nothing planted in the new repository's folder; a
+    // moved-aside git directory (git takes one for a bare repository when started in it) keeps
+    // nothing git obeys under its own name.
     assert.equal(hostGitRanPayload(join(wd, "newrepo"), marker), false);
+    for (const [parent, base] of [
+      [wd, "evil.git"],
+      [join(wd, "newrepo"), ".git"],
+    ] as const) {
+      const moved = readdirSync(parent).find((n) => n.startsWith(`${base}.airlock-disarmed-`)) as string;
+      const left = readdirSync(join(parent, moved));
+      for (const name of ["config", "hooks", "commondir"])
+        assert.ok(!left.includes(name), `${moved}/${name}`);
+    }
     assert.equal(existsSync(marker), false);
   });
 
