@@ -12,6 +12,7 @@ export interface HostRunFinding {
   path: string;
   tool: string;
   change: "created" | "changed";
+  directory: boolean;
   /** Where it was moved (absent: kept, or the move failed). */
   disarmedTo?: string;
   error?: string;
@@ -39,8 +40,9 @@ export function hostRunChanges(
     const now = after.get(path) as HostRunEntry;
     const then = before.get(path);
     if (then?.signature === now.signature) continue;
-    out.push({ path, tool: now.tool, change: then ? "changed" : "created" });
-    if (!then && now.signature.startsWith("dir:")) created.push(path);
+    const directory = now.signature.startsWith("dir:");
+    out.push({ path, tool: now.tool, change: then ? "changed" : "created", directory });
+    if (!then && directory) created.push(path);
   }
   return out;
 }

@@ -179,8 +179,8 @@ describe("host-run files", () => {
       ["/w/p/.npmrc", { tool: "npm", signature: "file:11:0:1" }],
     ]);
     assert.deepEqual(hostRunChanges(before, after, new Set(["/w/p/.npmrc"])), [
-      { path: "/w/.envrc", tool: "direnv", change: "changed" },
-      { path: "/w/n/.git", tool: "git repository", change: "created" },
+      { path: "/w/.envrc", tool: "direnv", change: "changed", directory: false },
+      { path: "/w/n/.git", tool: "git repository", change: "created", directory: true },
     ]);
   });
 });
