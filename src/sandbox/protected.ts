@@ -2,7 +2,6 @@
 // could write `.bashrc`, a git hook or an agent settings file would escape on the developer's
 // next shell, commit or agent start. Pure data and pure functions; the walk that finds these on
 // disk is in tree-scan.ts, the mounts that keep them read-only in mounts.ts.
-import { compilePathGlob } from "../policy/path.ts";
 
 /**
  * Read-only relative to every writable root (the workdir, `read_write` directories) and to the
@@ -140,12 +139,51 @@ const HOST_RUN: ReadonlyArray<readonly [string, string]> = [
   ["usercustomize.py", "Python"],
 ];
 
-const HOST_RUN_COMPILED = HOST_RUN.map(([glob, tool]) => [compilePathGlob(`/**/${glob}`), tool] as const);
+/** One pattern segment: literal, or `*` within the name. */
+function segmentMatcher(glob: string): (name: string) => boolean {
+  if (!glob.includes("*")) return (name) => name === glob;
+  const re = new RegExp(
+    `^${glob
+      .split("*")
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join("[^/]*")}$`,
+  );
+  return (name) => re.test(name);
+}
+
+interface HostRunPattern {
+  /** The segments the path must end with; with `under`, a directory the path lies in (or is). */
+  segments: ReadonlyArray<(name: string) => boolean>;
+  under: boolean;
+  tool: string;
+}
+
+// Indexed by last literal segment: the walk asks about every entry of the workdir.
+const BY_NAME = new Map<string, HostRunPattern[]>();
+const OTHER: HostRunPattern[] = [];
+for (const [glob, tool] of HOST_RUN) {
+  const under = glob.endsWith("/**");
+  const parts = (under ? glob.slice(0, -3) : glob).split("/");
+  const pattern = { segments: parts.map(segmentMatcher), under, tool };
+  const last = parts[parts.length - 1] as string;
+  if (!under && !last.includes("*")) BY_NAME.set(last, [...(BY_NAME.get(last) ?? []), pattern]);
+  else OTHER.push(pattern);
+}
+
+function endsWith(parts: readonly string[], end: number, segments: HostRunPattern["segments"]): boolean {
+  if (end < segments.length) return false;
+  return segments.every((match, i) => match(parts[end - segments.length + i] as string));
+}
 
 /** The tool that would run or obey the file at `relative` (below a scanned root), or null. */
 export function hostRunTool(relative: string): string | null {
-  const path = `/${relative}`;
-  for (const [re, tool] of HOST_RUN_COMPILED) if (re.test(path)) return tool;
+  const parts = relative.split("/");
+  const candidates = [...(BY_NAME.get(parts[parts.length - 1] as string) ?? []), ...OTHER];
+  for (const p of candidates) {
+    if (!p.under && endsWith(parts, parts.length, p.segments)) return p.tool;
+    if (p.under)
+      for (let end = parts.length; end > 0; end--) if (endsWith(parts, end, p.segments)) return p.tool;
+  }
   return null;
 }
 

@@ -215,7 +215,12 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     list: listDir,
     ...(spec.overlay && includeWorkdir ? { workdirSource: overlayLayers(spec.overlay).merged } : {}),
   });
-  plan.notes.unshift(...notes);
+  plan.notes.unshift(
+    ...notes,
+    ...scans
+      .flatMap((s) => s.symlinked)
+      .map((p) => `${p} is a symbolic link: not pinned; a change to what it names is not seen at the end`),
+  );
   const { uid, gid } = ids(spec.policy);
   const args = bwrapArgs({
     name: spec.name,
