@@ -30,13 +30,13 @@ export interface TreeFacts {
   gitDirs: readonly string[];
   /** `.git` files (linked worktrees, submodule checkouts). */
   gitFiles: readonly string[];
-  /** Where repositories' `core.hooksPath` points. */
-  hooksPaths: readonly string[];
+  /** What repositories' config names: `core.hooksPath`, included config files. */
+  namedByConfig: readonly string[];
   /** Protected entries that exist in directories below a writable root. */
   nested: readonly string[];
 }
 
-export const NO_TREE_FACTS: TreeFacts = { gitDirs: [], gitFiles: [], hooksPaths: [], nested: [] };
+export const NO_TREE_FACTS: TreeFacts = { gitDirs: [], gitFiles: [], namedByConfig: [], nested: [] };
 
 export interface MountPlanInput {
   /** Absolute, symlinks resolved; null when `include_workdir: false`. */
@@ -290,7 +290,7 @@ function protectedOps(
     for (const name of GIT_DIR_PROTECTED) want(join2(dir, name), true);
   }
   for (const file of tree.gitFiles) want(file, false);
-  for (const dir of tree.hooksPaths) want(dir, true);
+  for (const path of tree.namedByConfig) want(path, true);
   for (const path of tree.nested) want(path, false);
 
   const readOnly: string[] = [];

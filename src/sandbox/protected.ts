@@ -192,10 +192,17 @@ export function disarmedName(path: string, time: number): string {
   return `${path}.airlock-disarmed-${new Date(time).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "")}`;
 }
 
-/** `core.hooksPath` from a git config file's text (the last one wins, as in git), or null. */
-export function hooksPathOf(configText: string): string | null {
+export interface ConfigReferences {
+  /** `core.hooksPath` (the last one wins, as in git), or null. */
+  hooksPath: string | null;
+  /** `include.path` and `includeIf.<cond>.path`: more config, obeyed like the file itself. */
+  includes: string[];
+}
+
+/** What a git config file's text points git at, beyond itself. */
+export function configReferences(configText: string): ConfigReferences {
+  const refs: ConfigReferences = { hooksPath: null, includes: [] };
   let section = "";
-  let found: string | null = null;
   for (const raw of configText.split("\n")) {
     const line = raw.trim();
     const header = /^\[\s*([A-Za-z0-9.-]+)(?:\s+"[^"]*")?\s*\]/.exec(line);
@@ -203,8 +210,13 @@ export function hooksPathOf(configText: string): string | null {
       section = (header[1] as string).toLowerCase();
       continue;
     }
-    const entry = /^hookspath\s*=\s*(.*?)\s*$/i.exec(line);
-    if (section === "core" && entry) found = (entry[1] as string).replace(/^"(.*)"$/, "$1");
+    const entry = /^(hookspath|path)\s*=\s*(.*?)\s*$/i.exec(line);
+    if (!entry) continue;
+    const key = (entry[1] as string).toLowerCase();
+    const value = (entry[2] as string).replace(/^"(.*)"$/, "$1");
+    if (section === "core" && key === "hookspath") refs.hooksPath = value;
+    if ((section === "include" || section === "includeif") && key === "path" && value !== "")
+      refs.includes.push(value);
   }
-  return found;
+  return refs;
 }

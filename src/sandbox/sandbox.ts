@@ -126,7 +126,7 @@ function treeFacts(scans: readonly TreeScan[]): TreeFacts {
   return {
     gitDirs: [...new Set(scans.flatMap((s) => s.gitDirs))],
     gitFiles: scans.flatMap((s) => s.gitFiles),
-    hooksPaths: [...new Set(scans.flatMap((s) => s.hooksPaths))],
+    namedByConfig: [...new Set(scans.flatMap((s) => s.namedByConfig))],
     nested: scans.flatMap((s) => s.nested),
   };
 }

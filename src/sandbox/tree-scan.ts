@@ -6,9 +6,9 @@ import { type Dirent, lstatSync, readdirSync, readFileSync, realpathSync } from 
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { within } from "./mounts.ts";
 import {
+  configReferences,
   GIT_DIR_PROTECTED,
   GIT_DIR_SKIPPED,
-  hooksPathOf,
   hostRunTool,
   PROTECTED,
   SKIPPED_DIRS,
@@ -42,8 +42,8 @@ export interface TreeScan {
   gitDirs: string[];
   /** `.git` files: linked worktrees and submodule checkouts. */
   gitFiles: string[];
-  /** `core.hooksPath` of the repositories found, resolved. */
-  hooksPaths: string[];
+  /** What the repositories' config names (core.hooksPath, included files), resolved. */
+  namedByConfig: string[];
   /** Protected entries that exist in a directory below the root (not in the root itself). */
   nested: string[];
   /** Directories holding an Airlock home's files (tokens, keys, sandboxes). */
@@ -114,18 +114,27 @@ function commonDirOf(gitDir: string): string | null {
   }
 }
 
-function hooksPath(gitDir: string, home: string): string | null {
+/**
+ * What a git directory's config names that git obeys like the config itself: the hooks
+ * directory (relative to the top of the worktree, a `.git` directory's parent) and included
+ * config files (relative to the config's directory).
+ */
+function namedByConfig(gitDir: string, home: string): string[] {
   let text: string;
   try {
     text = readFileSync(join(gitDir, "config"), "utf8");
   } catch {
-    return null;
+    return [];
   }
-  const value = hooksPathOf(text);
-  if (value === null || value === "") return null;
-  if (value === "~" || value.startsWith("~/")) return join(home, value.slice(1));
-  // Relative to where hooks run: the top of the worktree (a `.git` directory's parent).
-  return isAbsolute(value) ? value : resolve(dirname(gitDir), value);
+  const refs = configReferences(text);
+  const resolveFrom = (base: string, value: string) => {
+    if (value === "~" || value.startsWith("~/")) return join(home, value.slice(1));
+    return isAbsolute(value) ? value : resolve(base, value);
+  };
+  return [
+    ...(refs.hooksPath ? [resolveFrom(dirname(gitDir), refs.hooksPath)] : []),
+    ...refs.includes.map((p) => resolveFrom(gitDir, p)),
+  ];
 }
 
 /** `path` relative to `dir`, which holds it (path.relative, without its cost per entry). */
@@ -140,7 +149,7 @@ export function scanTree(root: string, bounds: ScanBounds, home: string): TreeSc
     bounds,
     gitDirs: [],
     gitFiles: [],
-    hooksPaths: [],
+    namedByConfig: [],
     nested: [],
     airlockHomes: [],
     symlinked: [],
@@ -157,8 +166,8 @@ export function scanTree(root: string, bounds: ScanBounds, home: string): TreeSc
   const addGitDir = (dir: string) => {
     if (scan.gitDirs.includes(dir)) return;
     scan.gitDirs.push(dir);
-    const hooks = hooksPath(dir, home);
-    if (hooks !== null && !scan.hooksPaths.includes(hooks)) scan.hooksPaths.push(hooks);
+    for (const path of namedByConfig(dir, home))
+      if (!scan.namedByConfig.includes(path)) scan.namedByConfig.push(path);
   };
   const queue: Array<{ dir: string; depth: number; gitDir: string | null }> = [
     { dir: root, depth: 0, gitDir: null },
@@ -221,11 +230,12 @@ export function scanTree(root: string, bounds: ScanBounds, home: string): TreeSc
       queue.push({ dir: path, depth: depth + 1, gitDir });
     }
   }
-  for (const dir of scan.hooksPaths) {
+  for (const path of scan.namedByConfig) {
     try {
-      const real = realpathSync(dir);
-      if (real !== dir) continue; // through a link: not listed (the start refuses to pin it, too)
-      for (const name of readdirSync(dir)) record(join(dir, name), "git hook");
+      const real = realpathSync(path);
+      if (real !== path) continue; // through a link: not listed (the start refuses to pin it, too)
+      record(path, "git");
+      for (const name of readdirSync(path)) record(join(path, name), "git hook");
     } catch {
       // absent: it is blocked at start, and a new one shows at the end
     }

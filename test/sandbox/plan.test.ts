@@ -39,7 +39,7 @@ function plan(extra: Partial<Parameters<typeof planMounts>[0]> = {}) {
     readWrite: [],
     readOnly: [],
     deny: ["/home/u/.ssh", "/home/u/.netrc"],
-    tree: { gitDirs: ["/home/u/p/.git"], gitFiles: ["/home/u/wt/.git"], hooksPaths: [], nested: [] },
+    tree: { gitDirs: ["/home/u/p/.git"], gitFiles: ["/home/u/wt/.git"], namedByConfig: [], nested: [] },
     etc: [{ name: "hosts" }, { name: "mtab", symlinkTarget: "../proc/self/mounts" }],
     airlockFiles: { "init.cjs": "/opt/airlock/init.cjs" },
     probe: probeOf(TREE),

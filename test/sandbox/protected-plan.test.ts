@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { hostRunChanges } from "../../src/sandbox/host-run.ts";
 import { type MountOp, type PathKind, planMounts } from "../../src/sandbox/mounts.ts";
-import { disarmedName, hooksPathOf, hostRunTool } from "../../src/sandbox/protected.ts";
+import { configReferences, disarmedName, hostRunTool } from "../../src/sandbox/protected.ts";
 
 const TREE: Record<string, PathKind> = {
   "/tmp": "dir",
@@ -46,7 +46,7 @@ function plan(extra: Partial<Parameters<typeof planMounts>[0]> = {}) {
     tree: {
       gitDirs: ["/home/u/p/.git", "/home/u/p/.git/modules/sub", "/home/u/p/a/b/.git"],
       gitFiles: ["/home/u/p/sub/.git"],
-      hooksPaths: [],
+      namedByConfig: [],
       nested: ["/home/u/p/link/.envrc"],
     },
     etc: [],
@@ -158,10 +158,12 @@ describe("host-run files", () => {
     );
   });
 
-  test("core.hooksPath: the last one in [core] wins, other sections do not count", () => {
-    assert.equal(hooksPathOf("[core]\n\thooksPath = .husky\n[alias]\n\thookspath = no\n"), ".husky");
-    assert.equal(hooksPathOf('[core]\nhooksPath = a\n[core]\n  HooksPath = "b c"\n'), "b c");
-    assert.equal(hooksPathOf("[user]\nname = x\n"), null);
+  test("git config references: the last core.hooksPath wins, includes are collected, other sections do not count", () => {
+    const refs = configReferences(
+      '[core]\n\thooksPath = .husky\n[alias]\n\thookspath = no\n[include]\n\tpath = ../shared.gitconfig\n[includeIf "gitdir:~/w/"]\n  path = "x y"\n[core]\n  HooksPath = b\n',
+    );
+    assert.deepEqual(refs, { hooksPath: "b", includes: ["../shared.gitconfig", "x y"] });
+    assert.deepEqual(configReferences("[user]\nname = x\npath = no\n"), { hooksPath: null, includes: [] });
   });
 
   test("changes: created and changed are reported, a new directory stands for what is in it", () => {

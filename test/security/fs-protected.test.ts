@@ -32,6 +32,7 @@ describe("protected paths cannot be replaced from inside", () => {
     "sub/.git",
     ".git/modules/sub/config",
     ".git/worktrees/wt/commondir",
+    "project.gitconfig",
   ];
   before(() => {
     dir = scratchDir("fs-protected");
@@ -45,6 +46,9 @@ describe("protected paths cannot be replaced from inside", () => {
     makeRepo(join(dir, "upstream-sub"));
     git(wd, "submodule", "add", "-q", join(dir, "upstream-sub"), "sub");
     git(wd, "commit", "-q", "-m", "submodule");
+    // Config the repository includes from the worktree: obeyed like .git/config itself.
+    writeFileSync(join(wd, "project.gitconfig"), "[user]\n\tname = t\n");
+    git(wd, "config", "include.path", "../project.gitconfig");
     for (const f of protectedFiles) snapshot.set(f, readFileSync(join(wd, f), "utf8"));
   });
   after(() => removeDir(dir));
@@ -70,6 +74,8 @@ describe("protected paths cannot be replaced from inside", () => {
       mustFail("rm-git", "rm -rf .git && test ! -e .git"),
       mustFail("symlink-over-git", "ln -sfn /tmp .git && test -L .git"),
       mustFail("write-config", `printf '%s' '${evil}' >> .git/config`),
+      mustFail("included-config", `printf '%s' '${evil}' >> project.gitconfig`),
+      mustFail("included-config-replace", "rm -f project.gitconfig"),
       mustFail("new-hook", `echo 'touch ${marker}' > .git/hooks/pre-commit`),
       mustFail("hooks-dir-rename", "mv .git/hooks .git/hooks-x"),
       mustFail("commondir-plant", "echo /tmp/g > .git/commondir"),
