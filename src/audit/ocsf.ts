@@ -419,6 +419,9 @@ export interface HostRunFileEventInput {
   change: "created" | "changed";
   /** Where it was moved; absent when it was kept (or could not be moved: `error`). */
   disarmedTo?: string;
+  /** The entry of an agent's state file that holds a command (`mcpServers.x`), put back as it was. */
+  entry?: string;
+  restored?: boolean;
   error?: string;
   sandbox?: string;
 }
@@ -432,11 +435,11 @@ function fileOf(path: string, directory: boolean): NonNullable<OcsfEvent["file"]
 /**
  * FILE 1001 (File System Activity): at the end of a run, a file the sandbox created or changed
  * that a host tool runs or obeys on its own, moved aside by the supervisor (Rename, with the new
- * name as the result) or kept (Create / Update).
+ * name as the result), an entry of it put back (Update), or kept (Create / Update).
  */
 export function buildHostRunFileEvent(input: HostRunFileEventInput): OcsfEvent {
   const disarmed = input.disarmedTo !== undefined;
-  const word = disarmed ? "DISARMED" : input.error ? "FAILED" : "KEPT";
+  const word = disarmed ? "DISARMED" : input.restored ? "RESTORED" : input.error ? "FAILED" : "KEPT";
   const activity = disarmed
     ? { id: 5, name: "Rename" }
     : input.change === "created"
@@ -449,7 +452,8 @@ export function buildHostRunFileEvent(input: HostRunFileEventInput): OcsfEvent {
       ? ` [error:${oneLine(input.error)}]`
       : "";
   const tool = oneLine(input.tool);
-  const shorthand = `FILE:${word} [HIGH] ${word} ${input.change} ${path} [tool:${tool}]${where}`;
+  const entry = input.entry ? ` [entry:${oneLine(input.entry)}]` : "";
+  const shorthand = `FILE:${word} [HIGH] ${word} ${input.change} ${path}${entry} [tool:${tool}]${where}`;
   return {
     class_uid: 1001,
     class_name: "File System Activity",

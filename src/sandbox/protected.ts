@@ -30,7 +30,8 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   { path: ".envrc" }, // direnv runs it on `cd`
   { path: ".gitconfig" },
   // Agent configuration: settings grant permissions and run hooks; MCP files start servers.
-  { path: ".claude", inner: ["settings.json", "settings.local.json"] },
+  // In the agent's own home: its settings, the hook scripts they run, installed plugins (hooks, MCP servers).
+  { path: ".claude", inner: ["settings.json", "settings.local.json", "hooks", "plugins"] },
   { path: ".mcp.json" },
   { path: ".codex", inner: ["config.toml"] },
   { path: ".vscode" },

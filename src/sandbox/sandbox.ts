@@ -19,6 +19,7 @@ import type { Policy } from "../policy/schema.ts";
 import { homesRecordDir, registerAirlockHome } from "./airlock-homes.ts";
 import { bwrapArgs, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
+import { type CommandKeySnapshot, snapshotCommandKeys } from "./command-keys.ts";
 import { createMissingWritable, type HomeView, homeView } from "./home-view.ts";
 import {
   processAlive as alive,
@@ -76,6 +77,8 @@ export interface PreparedSandbox {
   gid?: number;
   /** The writable roots as they were at start: compared with the end (host-run.ts). */
   scans: TreeScan[];
+  /** Entries holding commands in agent state files the policy makes writable (command-keys.ts). */
+  commandKeys: CommandKeySnapshot[];
   /** What of the homes the sandbox sees. */
   view: HomeView;
   home: string;
@@ -232,7 +235,8 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     command: spec.command,
   });
   const env = sandboxEnv(hostEnv, spec.name);
-  const base = { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid, scans, view, home };
+  const commandKeys = snapshotCommandKeys(home, readWrite);
+  const base = { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid, scans, commandKeys, view, home };
   if (!spec.overlay) return base;
   if (!includeWorkdir) throw new PreflightError("an overlay needs filesystem_policy.include_workdir");
   // Tells the command its writes to the workdir are staged (a contained run).

@@ -17,6 +17,7 @@ import type { SandboxCA } from "../proxy/ca.ts";
 import { CA_CERT_FILE } from "../proxy/ca-files.ts";
 import { parseConnectTo } from "../proxy/connect-to.ts";
 import type { DenialEvent, ProcessIdentity, Unidentified } from "../proxy/proxy.ts";
+import { reviewCommandKeys } from "../sandbox/command-keys.ts";
 import type { HomeView } from "../sandbox/home-view.ts";
 import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.ts";
 import { reviewHostRun } from "../sandbox/host-run.ts";
@@ -194,15 +195,25 @@ function reportHostRunFiles(
       `airlock: warning: ${root} holds too many directories to check them all for files a host tool runs on its own; review what the run left there`,
     );
   }
-  if (review.findings.length === 0) return;
-  const n = review.findings.length;
+  const entries = reviewCommandKeys(prepared.commandKeys, disarm);
+  if (review.findings.length + entries.length === 0) return;
+  const n = review.findings.length + entries.length;
   log(
-    `airlock: the sandbox created or changed ${n} file${n === 1 ? "" : "s"} a host tool runs or obeys on its own${disarm ? " (moved aside; filesystem_policy.host_run_files: keep leaves them)" : " (kept: filesystem_policy.host_run_files is keep)"}:`,
+    `airlock: the sandbox created or changed ${n} file${n === 1 ? "" : "s"} a host tool runs or obeys on its own${disarm ? " (moved aside or put back; filesystem_policy.host_run_files: keep leaves them)" : " (kept: filesystem_policy.host_run_files is keep)"}:`,
   );
   for (const f of review.findings) {
     audit.write(buildHostRunFileEvent({ time, ...f, sandbox }));
     const outcome = f.disarmedTo ? ` -> ${f.disarmedTo}` : f.error ? ` (could not move it: ${f.error})` : "";
     log(`airlock:   ${f.change} ${f.path} (${f.tool})${outcome}`);
+  }
+  for (const e of entries) {
+    audit.write(buildHostRunFileEvent({ time, path: e.file, ...e, sandbox }));
+    const outcome = e.restored
+      ? " -> put back as it was"
+      : e.error
+        ? ` (could not put it back: ${e.error})`
+        : "";
+    log(`airlock:   ${e.change} ${e.entry} in ${e.file} (${e.tool})${outcome}`);
   }
 }
 

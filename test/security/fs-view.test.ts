@@ -2,7 +2,16 @@
 // (this one or any other), nothing of the home directories but the policy's paths and the
 // toolchains run from there. Real `airlock run`; the user's home is a scratch directory (HOME).
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { REPO, runCli } from "../sandbox/cli-helpers.ts";
@@ -108,16 +117,23 @@ describe("the sandbox's view of the host", () => {
       mustPass("claude-dir-writable", `echo state > ${home}/.claude/state.json`),
       mustPass(
         "claude-json-writable",
-        `grep -q '{}' ${home}/.claude.json && echo '{"a":1}' > ${home}/.claude.json`,
+        `grep -q '{}' ${home}/.claude.json && echo '{"a":1,"mcpServers":{"evil":{"command":"touch","args":["/x"]}}}' > ${home}/.claude.json`,
       ),
+      mustFail("claude-hooks-dir", `mkdir ${home}/.claude/hooks`),
       mustFail("claude-user-settings", `echo '{"hooks":{}}' > ${home}/.claude/settings.json`),
       mustPass("cache-writable", `touch ${home}/.cache/x`),
     ];
-    await check(checks, "airlock-2", "claude-code.yaml");
+    const run = await check(checks, "airlock-2", "claude-code.yaml");
     assert.equal(statSync(join(home, ".claude")).mode & 0o777, 0o700);
     assert.equal(statSync(join(home, ".claude.json")).mode & 0o777, 0o600);
     assert.equal(existsSync(join(home, ".claude", "state.json")), true, "the agent's state persists");
     assert.equal(existsSync(join(home, ".claude", "settings.json")), false);
+    // The agent's state stays; the MCP server it added (a command the host's Claude would start) does not.
+    assert.deepEqual(JSON.parse(readFileSync(join(home, ".claude.json"), "utf8")), { a: 1, mcpServers: {} });
+    assert.match(
+      run.stderr,
+      /created mcpServers\.evil in .*\.claude\.json \(Claude Code\) -> put back as it was/,
+    );
   });
 
   test("an Airlock home outside the home directories is hidden once any run has used it", async () => {
