@@ -171,7 +171,8 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   }
   const includeWorkdir = fs?.include_workdir ?? true;
   const readWrite = expand(fs?.read_write);
-  const notes = createMissingWritable(readWrite, home).map(
+  const creatable = readWrite.filter((p) => !deny.some((d) => within(p, d)));
+  const notes = createMissingWritable(creatable, home).map(
     (p) => `created ${p} (owner only): the policy lists it as writable and the home is hidden`,
   );
   // The file must exist to be mounted; the sandbox's CA is added before the command may start.
