@@ -72,7 +72,7 @@ export function reviewHostRun(
   for (const start of scans) {
     // Wider than at start (the sandbox may have made many directories to bury a file), but bounded.
     const bounds = { maxDirs: start.bounds.maxDirs * 10, maxDepth: start.bounds.maxDepth };
-    const end = scanTree(start.root, bounds, options.home);
+    const end = scanTree(start.root, bounds, options.home, false);
     if (!end.complete) review.incomplete.push(start.root);
     for (const change of hostRunChanges(start.hostRun, end.hostRun, options.ignore)) {
       const finding: HostRunFinding = { ...change };

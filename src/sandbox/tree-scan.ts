@@ -143,7 +143,14 @@ function below(dir: string, path: string): string {
 }
 
 /** Walks `root` breadth-first within `bounds`; never follows symbolic links. */
-export function scanTree(root: string, bounds: ScanBounds, home: string): TreeScan {
+export function scanTree(
+  root: string,
+  bounds: ScanBounds,
+  home: string,
+  /** At start: an Airlock home is hidden as a whole, so not walked. At the end every directory is
+   * walked: a sandbox could make any directory look like a home to have it skipped. */
+  skipAirlockHomes = true,
+): TreeScan {
   const scan: TreeScan = {
     root,
     bounds,
@@ -192,7 +199,7 @@ export function scanTree(root: string, bounds: ScanBounds, home: string): TreeSc
       addGitDir(dir);
       record(dir, GIT_REPOSITORY);
       gitDir = dir;
-    } else if (insideGit === null && isAirlockHome(dir, entries)) {
+    } else if (skipAirlockHomes && insideGit === null && isAirlockHome(dir, entries)) {
       scan.airlockHomes.push(dir);
       continue; // hidden as a whole: nothing in it is shown
     }

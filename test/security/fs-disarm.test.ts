@@ -19,6 +19,7 @@ const PLANTED = [
   "pkg/.npmrc",
   "lib/.venv/lib/python3.11/site-packages/evil.pth",
   "evil.git",
+  "decoy/.envrc",
 ];
 
 function plantScript(marker: string): string {
@@ -33,6 +34,8 @@ function plantScript(marker: string): string {
     `echo '{"tasks":[{"runOptions":{"runOn":"folderOpen"},"command":"touch ${marker}"}]}' > pkg/.vscode/tasks.json`,
     "echo 'node-options=--require /tmp/x.js' > pkg/.npmrc",
     `echo 'import os; os.system("touch ${marker}")' > lib/.venv/lib/python3.11/site-packages/evil.pth`,
+    // A directory dressed as an Airlock home (which the start does not walk) is still checked.
+    `mkdir decoy && touch decoy/operator.token && echo 'touch ${marker}' > decoy/.envrc`,
     "echo ordinary > pkg/notes.txt",
     "echo done",
   ].join("\n");
