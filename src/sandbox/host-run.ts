@@ -73,7 +73,9 @@ export function reviewHostRun(
     // Wider than at start (the sandbox may have made many directories to bury a file), but bounded.
     const bounds = { maxDirs: start.bounds.maxDirs * 10, maxDepth: start.bounds.maxDepth };
     const end = scanTree(start.root, bounds, options.home, false);
-    if (!end.complete) review.incomplete.push(start.root);
+    // A root only ever walked in part (a cache's top levels) is not news; a workdir the sandbox
+    // filled past the bounds is.
+    if (start.complete && !end.complete) review.incomplete.push(start.root);
     for (const change of hostRunChanges(start.hostRun, end.hostRun, options.ignore)) {
       const finding: HostRunFinding = { ...change };
       if (options.disarm) {

@@ -107,7 +107,7 @@ function scanWritable(workdir: string | null, readWrite: readonly string[], home
     const scan = scanTree(workdir, WORKDIR_BOUNDS, home);
     if (!scan.complete) {
       throw new PreflightError(
-        `the workdir ${workdir} has more than ${WORKDIR_BOUNDS.maxDirs} directories (node_modules and __pycache__ not counted): too many to find every repository in it, whose hooks and config must stay read-only; run in a smaller directory`,
+        `the workdir ${workdir} has more than ${WORKDIR_BOUNDS.maxDirs} directories or more than ${WORKDIR_BOUNDS.maxDepth} levels (node_modules and __pycache__ not counted): too many to find every repository in it, whose hooks and config must stay read-only; run in a smaller directory`,
       );
     }
     scans.push(scan);

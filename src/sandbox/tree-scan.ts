@@ -231,8 +231,11 @@ export function scanTree(
           }
         }
       }
-      if (!entry.isDirectory() || depth >= bounds.maxDepth) continue;
-      if (SKIPPED_DIRS.has(entry.name)) continue;
+      if (!entry.isDirectory() || SKIPPED_DIRS.has(entry.name)) continue;
+      if (depth >= bounds.maxDepth) {
+        scan.complete = false;
+        continue;
+      }
       if (gitDir !== null && dir === gitDir && GIT_DIR_SKIPPED.has(entry.name)) continue;
       queue.push({ dir: path, depth: depth + 1, gitDir });
     }

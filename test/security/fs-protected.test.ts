@@ -114,4 +114,14 @@ describe("protected paths cannot be replaced from inside", () => {
     }
     assert.equal(existsSync(marker), false);
   });
+
+  test("a workdir past the scan's bounds is refused, not half protected", async () => {
+    const deep = join(dir, "deep");
+    mkdirSync(join(deep, ...Array.from({ length: 70 }, (_, i) => `d${i}`)), { recursive: true });
+    const run = await runCli(["run", "--workdir", deep, "--", "true"], {
+      airlockHome: join(dir, "airlock-deep"),
+    });
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /too many to find every repository in it/);
+  });
 });
