@@ -7,8 +7,9 @@ import type { Command } from "commander";
 import { followLog } from "../audit/follow.ts";
 import { type LogKind, readRecentLines } from "../audit/reader.ts";
 import { redactQueryIn } from "../audit/redact.ts";
+import { sandboxLogDir } from "../gateway/home.ts";
 import { airlockHome } from "../supervisor/paths.ts";
-import { CliError } from "./common.ts";
+import { CliError, UsageError } from "./common.ts";
 
 export interface SandboxEntry {
   name: string;
@@ -68,10 +69,10 @@ export function registerLogsCommands(program: Command): void {
     .option("--json", "print the OCSF JSON events (one per line) instead of shorthand lines")
     .action(async (sandbox: string | undefined, opts: LogsOptions) => {
       if (!/^\d+$/.test(opts.last))
-        throw new CliError(`--last must be a number of lines (0 or more), got "${opts.last}"`);
+        throw new UsageError(`--last must be a number of lines (0 or more), got "${opts.last}"`);
       const home = airlockHome();
       const name = pickSandbox(listSandboxes(home), sandbox, home);
-      const dir = join(home, "sandboxes", name, "logs");
+      const dir = sandboxLogDir(home, name);
       const kind: LogKind = opts.json ? "ocsf" : "shorthand";
       // Shorthand lines are redacted when written; redacting again costs little and covers any origin.
       const show = opts.json ? (line: string) => line : redactQueryIn;

@@ -20,6 +20,8 @@ export interface SessionOptions {
   sandbox: string;
   policy: Policy;
   log: (line: string) => void;
+  /** Log the gateway link's connection progress too. */
+  verbose?: boolean;
   /** How often denials are flushed to the gateway (DESIGN.md §8: 2 s). */
   flushMs?: number;
 }
@@ -70,6 +72,7 @@ export class GatewaySession {
       policy: opts.policy,
       applyPolicy: (policy, version) => this.apply(policy, version),
       log: opts.log,
+      verbose: opts.verbose,
     });
     this.aggregator = new DenialAggregator((groups) => this.submitMechanistic(groups));
     this.link.on("event", (event: GatewayEvent) => {

@@ -20,7 +20,9 @@ function sh(
 ) {
   const result = spawnSync(command, args, {
     encoding: "utf8",
-    timeout: 300_000,
+    // The install compiles better-sqlite3 (no prebuilt binary is reachable from CI): minutes on a
+    // busy machine.
+    timeout: 900_000,
     cwd: options.cwd ?? REPO,
     env: { ...process.env, AIRLOCK_FROM_SOURCE: "", ...options.env },
     input: options.input,
@@ -54,6 +56,7 @@ describe("the npm package", () => {
     const prefix = join(scratch, "prefix");
     sh("npm", ["install", "-g", "--prefix", prefix, "--prefer-offline", "--no-audit", "--no-fund", tarball], {
       cwd: scratch,
+      env: { JOBS: "max" }, // node-gyp builds on every core
     });
     installed = join(prefix, "lib", "node_modules", "airlock");
     airlock = join(prefix, "bin", "airlock");
