@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { within } from "./mounts.ts";
 
 /** Relative to the user's home: the file, and the key whose values are commands. */
-export const COMMAND_KEYS: ReadonlyArray<{ path: string; key: string; tool: string }> = [
+const COMMAND_KEYS: ReadonlyArray<{ path: string; key: string; tool: string }> = [
   { path: ".claude.json", key: "mcpServers", tool: "Claude Code" },
 ];
 

@@ -60,7 +60,7 @@ function userDataDirs(home: string, env: NodeJS.ProcessEnv): string[] {
  * `versions/node/vX`, `~/.pyenv`), unless the prefix is a home itself or holds the user's data
  * (`~/.local`: its share/ and state/ are not a toolchain). Otherwise the directory alone.
  */
-export function toolchainRoot(dir: string, hidden: readonly string[], dataDirs: readonly string[]): string {
+function toolchainRoot(dir: string, hidden: readonly string[], dataDirs: readonly string[]): string {
   const prefix = dirname(dir);
   if (!TOOLCHAIN_BIN.has(basename(dir)) || hidden.includes(prefix)) return dir;
   if (dataDirs.some((d) => within(d, prefix))) return dir;

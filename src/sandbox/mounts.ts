@@ -36,7 +36,7 @@ export interface TreeFacts {
   nested: readonly string[];
 }
 
-export const NO_TREE_FACTS: TreeFacts = { gitDirs: [], gitFiles: [], namedByConfig: [], nested: [] };
+const NO_TREE_FACTS: TreeFacts = { gitDirs: [], gitFiles: [], namedByConfig: [], nested: [] };
 
 export interface MountPlanInput {
   /** Absolute, symlinks resolved; null when `include_workdir: false`. */

@@ -92,7 +92,7 @@ function isAirlockHome(dir: string, entries: Map<string, Dirent>): boolean {
 }
 
 /** Where a `.git` file points (`gitdir: PATH`, relative to the file's directory), or null. */
-export function gitFileTarget(file: string): string | null {
+function gitFileTarget(file: string): string | null {
   try {
     const m = /^gitdir:\s*(.+?)\s*$/m.exec(readFileSync(file, "utf8").slice(0, 4096));
     if (!m) return null;

@@ -163,7 +163,7 @@ function readCAs(files: readonly string[]): string[] {
 }
 
 /** What of the homes the sandbox sees, and why: the run summary's first lines. */
-export function homeSummary(view: HomeView): string[] {
+function homeSummary(view: HomeView): string[] {
   if (view.hidden.length === 0) return [];
   return [
     `home directories hidden (${view.hidden.join(", ")}): the sandbox sees only what the policy lists${view.visible.length > 0 ? ", and read-only:" : ""}`,
