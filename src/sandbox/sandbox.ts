@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
 import { homesRecordDir, registerAirlockHome } from "./airlock-homes.ts";
-import { bwrapArgs, sandboxEnv } from "./bwrap.ts";
+import { bwrapArgs, privateTcpTable, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
 import { type CommandKeySnapshot, snapshotCommandKeys } from "./command-keys.ts";
 import { createMissingWritable, type HomeView, homeView } from "./home-view.ts";
@@ -32,7 +32,7 @@ import {
 import { launchSandbox, type RunningSandbox, SandboxStartError } from "./launch.ts";
 import { FRESH_DIRS, type MountPlan, planMounts, type TreeFacts, within } from "./mounts.ts";
 import { OVERLAY_EXIT, type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
-import { checkUserNamespaces, checkWorkdir, findBwrap, PreflightError } from "./preflight.ts";
+import { checkUserNamespaces, checkWorkdir, findBwrap, findExecutable, PreflightError } from "./preflight.ts";
 import { SELF_COMMONDIR } from "./protected.ts";
 import { SHALLOW_BOUNDS, scanTree, type TreeScan, WORKDIR_BOUNDS } from "./tree-scan.ts";
 
@@ -84,6 +84,8 @@ export interface PreparedSandbox {
   home: string;
   /** Started instead of bubblewrap, and runs it (the overlay's namespace). */
   wrapper?: { file: string; args: string[] };
+  /** Execs bubblewrap in the same process (the sandbox's own TCP table, bwrap.ts privateTcpTable). */
+  execVia?: string[];
 }
 
 function ids(policy: Policy): { uid?: number; gid?: number } {
@@ -225,7 +227,10 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
       .flatMap((s) => s.symlinked)
       .map((p) => `${p} is a symbolic link: not pinned; a change to what it names is not seen at the end`),
   );
-  const { uid, gid } = ids(spec.policy);
+  const unshare = spec.overlay ? null : findExecutable("unshare", hostEnv["PATH"]);
+  // privateTcpTable's namespace maps the user to root: bubblewrap is told the ids to keep.
+  const kept = unshare ? { uid: process.getuid?.(), gid: process.getgid?.() } : {};
+  const { uid, gid } = { ...kept, ...ids(spec.policy) };
   const args = bwrapArgs({
     name: spec.name,
     mounts: plan.ops,
@@ -238,7 +243,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   const env = sandboxEnv(hostEnv, spec.name);
   const commandKeys = snapshotCommandKeys(home, readWrite);
   const base = { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid, scans, commandKeys, view, home };
-  if (!spec.overlay) return base;
+  if (!spec.overlay) return unshare ? { ...base, execVia: privateTcpTable(unshare) } : base;
   if (!includeWorkdir) throw new PreflightError("an overlay needs filesystem_policy.include_workdir");
   // Tells the command its writes to the workdir are staged (a contained run).
   env["AIRLOCK_CONTAINED"] = "1";
@@ -270,6 +275,7 @@ export async function startSandbox(
     args: prepared.args,
     env: prepared.env,
     via: prepared.wrapper,
+    execVia: prepared.execVia,
     startTimeoutMs: spec.startTimeoutMs,
     stdio: spec.stdio,
   });
