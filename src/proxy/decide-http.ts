@@ -12,7 +12,16 @@ import {
 import { actorOf, type DenyRecord, type ProxyCore, requestDenial } from "./core.ts";
 import { type ProxyResponse, sendResponse } from "./deny.ts";
 import { type Destination, relayRequest } from "./relay.ts";
-import { carriedMethods, decideCarried, expectsFormBody, requestFormProblem } from "./request-checks.ts";
+import {
+  bodyMethods,
+  carriedMethods,
+  carriedTargets,
+  decideCarried,
+  decideCarriedTargets,
+  expectsFormBody,
+  type FieldBody,
+  requestFormProblem,
+} from "./request-checks.ts";
 
 export type DenyBase = Pick<DenyRecord, "scheme" | "host" | "port" | "identity" | "method" | "target">;
 
@@ -25,12 +34,12 @@ export interface DecidedRequest {
   base: DenyBase;
   input: RequestInput;
   cp: CompiledPolicy;
-  formBody: boolean;
+  formBody: FieldBody | null;
 }
 
 export type HttpVerdict =
   | { ok: false; response: ProxyResponse }
-  | { ok: true; d: RequestDecision; formBody: boolean };
+  | { ok: true; d: RequestDecision; formBody: FieldBody | null };
 
 function queryOf(target: string): string {
   const q = target.indexOf("?");
@@ -65,13 +74,17 @@ export function decideHttp(
   // The policy first: a request no rule allows is denied as such (with what rule is missing).
   const d = decideRequest(cp, input);
   if (d.decision === "deny") return { ok: false, response: core.deny(requestDenial(base, d)) };
-  const problem = requestFormProblem(input.path, rawHeaders);
+  const problem = requestFormProblem(input.method, input.path, rawHeaders);
   if (problem) return { ok: false, response: refuseForm(core, base, problem) };
-  const carried = carriedMethods(rawHeaders, queryOf(input.path), null);
+  const carried = carriedMethods(rawHeaders, queryOf(input.path));
   if (!carried.ok) return { ok: false, response: refuseForm(core, base, carried.reason) };
   const other = decideCarried(cp, input, carried.methods);
   if (other)
     return { ok: false, response: core.deny(requestDenial({ ...base, method: other.method }, other)) };
+  const targets = carriedTargets(rawHeaders);
+  if (!targets.ok) return { ok: false, response: refuseForm(core, base, targets.reason) };
+  const elsewhere = decideCarriedTargets(cp, input, targets.targets);
+  if (elsewhere) return { ok: false, response: core.deny(requestDenial(base, elsewhere)) };
   return { ok: true, d, formBody: expectsFormBody(input.method, rawHeaders) };
 }
 
@@ -88,7 +101,7 @@ export async function forwardDecided(
     return;
   }
   const body = await readFormBody(req, core.limits.maxFormBodyBytes);
-  const refused = decideForm(core, v.cp, v.base, v.input, body);
+  const refused = decideForm(core, v.cp, v.base, v.input, v.formBody, body);
   if (refused) {
     sendResponse(res, refused);
     return;
@@ -130,16 +143,17 @@ function decideForm(
   cp: CompiledPolicy,
   base: DenyBase,
   input: RequestInput,
+  kind: FieldBody,
   body: Buffer | null,
 ): ProxyResponse | null {
   if (body === null) {
     return refuseForm(
       core,
       base,
-      `a urlencoded form body larger than ${core.limits.maxFormBodyBytes} bytes cannot be checked for a _method field`,
+      `a form or JSON body larger than ${core.limits.maxFormBodyBytes} bytes cannot be checked for a _method field`,
     );
   }
-  const carried = carriedMethods([], "", body.toString("latin1"));
+  const carried = bodyMethods(kind, body);
   if (!carried.ok) return refuseForm(core, base, carried.reason);
   const other = decideCarried(cp, input, carried.methods);
   return other ? core.deny(requestDenial({ ...base, method: other.method }, other)) : null;
