@@ -34,12 +34,12 @@ export interface DecidedRequest {
   base: DenyBase;
   input: RequestInput;
   cp: CompiledPolicy;
-  formBody: FieldBody | null;
+  formBody: FieldBody[];
 }
 
 export type HttpVerdict =
   | { ok: false; response: ProxyResponse }
-  | { ok: true; d: RequestDecision; formBody: FieldBody | null };
+  | { ok: true; d: RequestDecision; formBody: FieldBody[] };
 
 function queryOf(target: string): string {
   const q = target.indexOf("?");
@@ -95,7 +95,7 @@ export async function forwardDecided(
   res: ServerResponse,
   v: DecidedRequest,
 ): Promise<void> {
-  if (!v.formBody) {
+  if (v.formBody.length === 0) {
     logAllowedRequest(core, v.base, v.d);
     relayRequest(core, req, res, v.dest, v.path);
     return;
@@ -143,7 +143,7 @@ function decideForm(
   cp: CompiledPolicy,
   base: DenyBase,
   input: RequestInput,
-  kind: FieldBody,
+  kinds: readonly FieldBody[],
   body: Buffer | null,
 ): ProxyResponse | null {
   if (body === null) {
@@ -153,7 +153,7 @@ function decideForm(
       `a form or JSON body larger than ${core.limits.maxFormBodyBytes} bytes cannot be checked for a _method field`,
     );
   }
-  const carried = bodyMethods(kind, body);
+  const carried = bodyMethods(kinds, body);
   if (!carried.ok) return refuseForm(core, base, carried.reason);
   const other = decideCarried(cp, input, carried.methods);
   return other ? core.deny(requestDenial({ ...base, method: other.method }, other)) : null;

@@ -161,12 +161,14 @@ const FORM_TYPE = "application/x-www-form-urlencoded";
 export type FieldBody = "form" | "multipart" | "json";
 
 /**
- * The kind of field-carrying body on its way, or null: urlencoded (Rack also reads a POST body
- * without Content-Type as one), multipart (PHP, Rack) or JSON (Laravel, Express). Its `_method`
- * fields must be read before the request is decided.
+ * The kinds of field-carrying body on their way (none, one, or several when the type names
+ * several): urlencoded (Rack also reads a POST body without a media type as one), multipart
+ * (PHP, Rack) or JSON (Laravel, Express). Their `_method` fields must be read before the
+ * request is decided.
  */
-export function expectsFormBody(method: string, rawHeaders: readonly string[]): FieldBody | null {
-  let type: string | undefined;
+export function expectsFormBody(method: string, rawHeaders: readonly string[]): FieldBody[] {
+  // Several Content-Type lines: a parser may read any one of them, so every one counts.
+  const types: string[] = [];
   let body = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const raw = rawHeaders[i] as string;
@@ -174,26 +176,33 @@ export function expectsFormBody(method: string, rawHeaders: readonly string[]): 
     if (raw.length !== 12 && raw.length !== 14 && raw.length !== 17) continue;
     const name = raw.toLowerCase();
     const value = rawHeaders[i + 1] as string;
-    if (name === "content-type") type = `${type ?? ""}${value.trim().toLowerCase()}`;
+    if (name === "content-type") types.push(value.trim().toLowerCase());
     else if (name === "transfer-encoding" || (name === "content-length" && value.trim() !== "0")) body = true;
   }
-  if (!body) return null;
-  if (type === undefined) return method.toUpperCase() === "POST" ? "form" : null;
-  if (type.includes(FORM_TYPE)) return "form";
-  if (type.includes("multipart/")) return "multipart";
-  return type.includes("json") ? "json" : null;
+  if (!body) return [];
+  const type = types.join(",");
+  // No media type before its parameters is none at all (Rack: a POST without one is a form).
+  const untyped = types.length === 0 || types.some((t) => /^\s*(?:[;,]|$)/.test(t));
+  const kinds: FieldBody[] = [];
+  if ((untyped && method.toUpperCase() === "POST") || type.includes(FORM_TYPE)) kinds.push("form");
+  if (type.includes("multipart/")) kinds.push("multipart");
+  if (type.includes("json")) kinds.push("json");
+  return kinds;
 }
 
 /** The methods the `_method` fields of a body read whole name. */
-export function bodyMethods(kind: FieldBody, body: Buffer): Carried {
+export function bodyMethods(kinds: readonly FieldBody[], body: Buffer): Carried {
   const methods: CarriedMethod[] = [];
-  const problem =
-    kind === "form"
-      ? fromParams(methods, body.toString("latin1"), "form")
-      : kind === "json"
-        ? fromJson(methods, body.toString("utf8"))
-        : fromMultipart(methods, body.toString("latin1"));
-  return problem ? { ok: false, reason: problem } : { ok: true, methods };
+  for (const kind of kinds) {
+    const problem =
+      kind === "form"
+        ? fromParams(methods, body.toString("latin1"), "form")
+        : kind === "json"
+          ? fromJson(methods, body.toString("utf8"))
+          : fromMultipart(methods, body.toString("latin1"));
+    if (problem) return { ok: false, reason: problem };
+  }
+  return { ok: true, methods };
 }
 
 function fromJson(out: CarriedMethod[], text: string): string | null {

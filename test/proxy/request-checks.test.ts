@@ -51,7 +51,7 @@ test("override carriers: three headers, _method in the query and in a form, esca
     ok: true,
     methods: [{ method: "DELETE", carrier: "_method in the query" }],
   });
-  assert.deepEqual(bodyMethods("form", Buffer.from("a=1;_method=DELETE")), {
+  assert.deepEqual(bodyMethods(["form"], Buffer.from("a=1;_method=DELETE")), {
     ok: true,
     methods: [{ method: "DELETE", carrier: "_method in the form" }],
   });
@@ -72,20 +72,27 @@ test("_method fields in multipart and JSON bodies", () => {
   const mp = (name: string, value: string) =>
     Buffer.from(`--b\r\nContent-Disposition: form-data; name=${name}\r\n\r\n${value}\r\n--b--\r\n`);
   const methods = (c: ReturnType<typeof bodyMethods>) => (c.ok ? c.methods.map((m) => m.method) : c.reason);
-  assert.deepEqual(methods(bodyMethods("multipart", mp('"_method"', "DELETE"))), ["DELETE"]);
-  assert.deepEqual(methods(bodyMethods("multipart", mp("_method", "put"))), ["PUT"]);
-  assert.deepEqual(methods(bodyMethods("multipart", mp(`"a"; filename="_method"`, "DELETE"))), []);
-  assert.deepEqual(methods(bodyMethods("multipart", mp("\"x\"; name*=utf-8''%5Fmethod", "PATCH"))), [
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp('"_method"', "DELETE"))), ["DELETE"]);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp("_method", "put"))), ["PUT"]);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp(`"a"; filename="_method"`, "DELETE"))), []);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp("\"x\"; name*=utf-8''%5Fmethod", "PATCH"))), [
     "PATCH",
   ]);
   assert.match(
-    String(methods(bodyMethods("multipart", Buffer.from('Content-Disposition: form-data; name="_method"')))),
+    String(
+      methods(bodyMethods(["multipart"], Buffer.from('Content-Disposition: form-data; name="_method"'))),
+    ),
     /malformed/,
   );
-  assert.deepEqual(methods(bodyMethods("json", Buffer.from('{"\\u005fmethod":"delete","a":1}'))), ["DELETE"]);
-  assert.deepEqual(methods(bodyMethods("json", Buffer.from('[{"_method":"DELETE"}]'))), []);
-  assert.match(String(methods(bodyMethods("json", Buffer.from('{"_method":["DELETE"]}')))), /does not name/);
-  assert.match(String(methods(bodyMethods("json", Buffer.from("{nope")))), /malformed JSON/);
+  assert.deepEqual(methods(bodyMethods(["json"], Buffer.from('{"\\u005fmethod":"delete","a":1}'))), [
+    "DELETE",
+  ]);
+  assert.deepEqual(methods(bodyMethods(["json"], Buffer.from('[{"_method":"DELETE"}]'))), []);
+  assert.match(
+    String(methods(bodyMethods(["json"], Buffer.from('{"_method":["DELETE"]}')))),
+    /does not name/,
+  );
+  assert.match(String(methods(bodyMethods(["json"], Buffer.from("{nope")))), /malformed JSON/);
 });
 
 test("a body on GET, HEAD or TRACE is refused; X-Original-URL is a target of its own", () => {
@@ -128,18 +135,36 @@ network_policies:
 
 test("a urlencoded body, or a POST body without a type, is read for its _method field", () => {
   const form = ["Content-Type", "application/x-www-form-urlencoded; charset=utf-8", "Content-Length", "9"];
-  assert.equal(expectsFormBody("POST", form), "form");
-  assert.equal(expectsFormBody("PUT", form), "form");
-  assert.equal(expectsFormBody("POST", ["Content-Length", "9"]), "form");
-  assert.equal(expectsFormBody("PUT", ["Content-Length", "9"]), null);
-  assert.equal(expectsFormBody("POST", ["Content-Type", "application/json", "Content-Length", "9"]), "json");
-  assert.equal(
+  assert.deepEqual(expectsFormBody("POST", form), ["form"]);
+  assert.deepEqual(expectsFormBody("PUT", form), ["form"]);
+  assert.deepEqual(expectsFormBody("POST", ["Content-Length", "9"]), ["form"]);
+  assert.deepEqual(expectsFormBody("PUT", ["Content-Length", "9"]), []);
+  assert.deepEqual(expectsFormBody("POST", ["Content-Type", "application/json", "Content-Length", "9"]), [
+    "json",
+  ]);
+  assert.deepEqual(
     expectsFormBody("POST", ["Content-Type", "multipart/form-data; boundary=b", "Content-Length", "9"]),
-    "multipart",
+    ["multipart"],
   );
-  assert.equal(expectsFormBody("POST", ["Content-Type", "text/plain", "Content-Length", "9"]), null);
-  assert.equal(
+  assert.deepEqual(expectsFormBody("POST", ["Content-Type", "text/plain", "Content-Length", "9"]), []);
+  assert.deepEqual(
     expectsFormBody("POST", ["Content-Type", "application/x-www-form-urlencoded", "Content-Length", "0"]),
-    null,
+    [],
+  );
+  // An empty media type is none (Rack reads the POST as a form); several types: each one.
+  assert.deepEqual(expectsFormBody("POST", ["Content-Type", "", "Content-Length", "9"]), ["form"]);
+  assert.deepEqual(expectsFormBody("POST", ["Content-Type", "; charset=utf-8", "Content-Length", "9"]), [
+    "form",
+  ]);
+  assert.deepEqual(
+    expectsFormBody("POST", [
+      "Content-Type",
+      "application/json",
+      "Content-Type",
+      "multipart/form-data; boundary=b",
+      "Content-Length",
+      "9",
+    ]),
+    ["multipart", "json"],
   );
 });

@@ -56,6 +56,13 @@ const TLS_CASES: Array<[string, string, number, RegExp?]> = [
   ["json-method", post("application/json", '{"_method":"DELETE"}'), 403, /JSON body asks for DELETE/],
   ["json-escaped", post("application/vnd.api+json", '{"\\u005fmethod":"delete"}'), 403, /asks for DELETE/],
   ["json-malformed", post("application/json", '{"_method":"DELETE",'), 403, /malformed JSON/],
+  ["empty-type-form", post("", "_method=DELETE"), 403, /form asks for DELETE/],
+  [
+    "json-behind-multipart-type",
+    `POST ${ISSUES} HTTP/1.1\r\n${H}Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{"_method":"DELETE"}`,
+    403,
+    /JSON body asks for DELETE/,
+  ],
   ["php-dot-query", `POST ${ISSUES}?.method=DELETE HTTP/1.1\r\n${H}${NO_BODY}`, 403, /query asks for DELETE/],
   ["php-bracket-query", `POST ${ISSUES}?[method=DELETE HTTP/1.1\r\n${H}${NO_BODY}`, 403, /asks for DELETE/],
   ["php-array-query", `POST ${ISSUES}?_method[]=DELETE HTTP/1.1\r\n${H}${NO_BODY}`, 403, /asks for DELETE/],
