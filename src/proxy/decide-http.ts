@@ -1,6 +1,6 @@
 // One HTTP request's verdict, shared by inspected (inspect.ts) and forward-proxy (forward.ts)
 // requests: the form checks, the policy on the method, then on every method an override
-// carrier names (headers and query first; a urlencoded form body once it has been read).
+// carrier names (headers and query first; a form, multipart or JSON body once it has been read).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { buildHttpEvent } from "../audit/ocsf.ts";
 import {
@@ -88,7 +88,7 @@ export function decideHttp(
   return { ok: true, d, formBody: expectsFormBody(input.method, rawHeaders) };
 }
 
-/** Logs and relays an allowed request; a urlencoded form is read whole and its `_method` fields decided first. */
+/** Logs and relays an allowed request; a body with fields (form, multipart, JSON) is read whole and its `_method` fields decided first. */
 export async function forwardDecided(
   core: ProxyCore,
   req: IncomingMessage,

@@ -229,13 +229,16 @@ function fromJson(out: CarriedMethod[], text: string): string | null {
  * any multipart parser finds, whatever boundary it settles on).
  */
 const DISPOSITION = /content-disposition[ \t]*:([^\r\n]*)/gi;
-const PART_NAME = /(?:^|;)[ \t]*name(\*?)[ \t]*=[ \t]*(?:"([^"]*)"|([^;\s]*))/gi;
+const PART_NAME = /(?:^|[;,\s])name(\*?)[ \t]*=[ \t]*(?:"([^"]*)"|'([^']*)'|([^;,\s]*))/gi;
 
-/** Every name a part's disposition gives (`name`, `name*`): any of them may be the one a parser keeps. */
+/**
+ * Every name a part's disposition gives (`name`, `name*`; in either quotes, PHP's backslash
+ * escapes dropped): any of them may be the one a parser keeps.
+ */
 function partNames(disposition: string): string[] | null {
   const names: string[] = [];
   for (const param of disposition.matchAll(PART_NAME)) {
-    const name = param[2] ?? param[3] ?? "";
+    const name = (param[2] ?? param[3] ?? param[4] ?? "").replaceAll("\\", "");
     if (param[1] !== "*") names.push(name);
     else {
       try {
@@ -250,11 +253,13 @@ function partNames(disposition: string): string[] | null {
 
 function fromMultipart(out: CarriedMethod[], text: string): string | null {
   const unreadable = "malformed multipart body: the method it may carry cannot be read";
-  for (const m of text.matchAll(DISPOSITION)) {
+  // Part headers may be folded (PHP joins the lines): read them unfolded.
+  const unfolded = text.replace(/\r?\n[ \t]+/g, " ");
+  for (const m of unfolded.matchAll(DISPOSITION)) {
     const names = partNames(m[1] as string);
     if (names === null) return unreadable;
     if (!names.some(isOverrideParam)) continue;
-    const rest = text.slice((m.index as number) + m[0].length);
+    const rest = unfolded.slice((m.index as number) + m[0].length);
     const start = /\r?\n\r?\n/.exec(rest);
     const end = start ? /\r?\n--/.exec(rest.slice(start.index + start[0].length)) : null;
     if (!start || !end) return unreadable;

@@ -74,6 +74,9 @@ test("_method fields in multipart and JSON bodies", () => {
   const methods = (c: ReturnType<typeof bodyMethods>) => (c.ok ? c.methods.map((m) => m.method) : c.reason);
   assert.deepEqual(methods(bodyMethods(["multipart"], mp('"_method"', "DELETE"))), ["DELETE"]);
   assert.deepEqual(methods(bodyMethods(["multipart"], mp("_method", "put"))), ["PUT"]);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp("'_method'", "PUT"))), ["PUT"]);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp('"\\_method"', "PUT"))), ["PUT"]);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp('\r\n\t"_method"', "PUT"))), ["PUT"]);
   assert.deepEqual(methods(bodyMethods(["multipart"], mp(`"a"; filename="_method"`, "DELETE"))), []);
   assert.deepEqual(methods(bodyMethods(["multipart"], mp("\"x\"; name*=utf-8''%5Fmethod", "PATCH"))), [
     "PATCH",

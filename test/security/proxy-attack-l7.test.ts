@@ -53,6 +53,8 @@ const TLS_CASES: Array<[string, string, number, RegExp?]> = [
     /_method in the multipart body asks for DELETE/,
   ],
   ["multipart-method-ext", multipart(`"t"; name*=utf-8''%5Fmethod`, "PUT"), 403, /asks for PUT/],
+  ["multipart-single-quotes", multipart("'_method'", "DELETE"), 403, /multipart body asks for DELETE/],
+  ["multipart-folded", multipart('\r\n\t"_method"', "DELETE"), 403, /multipart body asks for DELETE/],
   ["json-method", post("application/json", '{"_method":"DELETE"}'), 403, /JSON body asks for DELETE/],
   ["json-escaped", post("application/vnd.api+json", '{"\\u005fmethod":"delete"}'), 403, /asks for DELETE/],
   ["json-malformed", post("application/json", '{"_method":"DELETE",'), 403, /malformed JSON/],
