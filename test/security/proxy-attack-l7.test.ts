@@ -162,6 +162,17 @@ const FORWARD_CASES: Array<[string, string, number, RegExp?]> = [
     403,
     /body on GET/,
   ],
+  // A tunnel to an inspected host that never speaks TLS: plain bytes must not be spliced.
+  [
+    "connect-then-plaintext",
+    `CONNECT ${API}:443 HTTP/1.1\r\nHost: ${API}:443\r\n\r\nDELETE /repos/o/r HTTP/1.1\r\n${H}\r\n`,
+    200,
+  ],
+  [
+    "connect-then-second-connect",
+    `CONNECT ${API}:443 HTTP/1.1\r\nHost: ${API}:443\r\n\r\nCONNECT ${API}:443 HTTP/1.1\r\n${H}\r\n${SMUGGLED}`,
+    200,
+  ],
   ["fwd-origin-form", `GET /repos/o/r HTTP/1.1\r\nHost: ${PLAIN}\r\n\r\n`, 400],
   [
     "fwd-pipelined-delete",
