@@ -83,7 +83,7 @@ export function decideHttp(
     return { ok: false, response: core.deny(requestDenial({ ...base, method: other.method }, other)) };
   const targets = carriedTargets(rawHeaders);
   if (!targets.ok) return { ok: false, response: refuseForm(core, base, targets.reason) };
-  const elsewhere = decideCarriedTargets(cp, input, targets.targets);
+  const elsewhere = decideCarriedTargets(cp, input, targets.targets, carried.methods);
   if (elsewhere) return { ok: false, response: core.deny(requestDenial(base, elsewhere)) };
   return { ok: true, d, formBody: expectsFormBody(input.method, rawHeaders) };
 }

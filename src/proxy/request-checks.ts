@@ -292,15 +292,22 @@ export function carriedTargets(
   return { ok: true, targets };
 }
 
-/** The request decided at each target its headers name: the first denial, or null. */
+/**
+ * The request decided at each target its headers name, as its own method and as every method
+ * its carriers name (a server may honour both): the first denial, or null.
+ */
 export function decideCarriedTargets(
   cp: CompiledPolicy,
   input: RequestInput,
   targets: ReadonlyArray<{ target: string; carrier: string }>,
+  methods: readonly CarriedMethod[],
 ): RequestDecision | null {
   for (const { target, carrier } of targets) {
-    const d = decideRequest(cp, { ...input, path: target });
-    if (d.decision === "deny") return { ...d, reason: `${carrier} asks for ${target}: ${d.reason}` };
+    for (const method of [input.method, ...methods.map((m) => m.method)]) {
+      const d = decideRequest(cp, { ...input, method, path: target });
+      if (d.decision === "deny")
+        return { ...d, reason: `${carrier} asks for ${method} ${target}: ${d.reason}` };
+    }
   }
   return null;
 }

@@ -80,9 +80,21 @@ const TLS_CASES: Array<[string, string, number, RegExp?]> = [
     "x-original-url",
     `GET /repos/o/r HTTP/1.1\r\n${H}X-Original-URL: /admin\r\n\r\n`,
     403,
-    /X-Original-URL asks for \/admin/,
+    /X-Original-URL asks for GET \/admin/,
   ],
-  ["x-rewrite-url", `GET /repos/o/r HTTP/1.1\r\n${H}X-Rewrite-URL: /admin\r\n\r\n`, 403, /asks for \/admin/],
+  [
+    "x-rewrite-url",
+    `GET /repos/o/r HTTP/1.1\r\n${H}X-Rewrite-URL: /admin\r\n\r\n`,
+    403,
+    /asks for GET \/admin/,
+  ],
+  [
+    // An allowed POST pointed at a path where only GET is allowed.
+    "x-original-url-post",
+    `POST ${ISSUES} HTTP/1.1\r\n${H}X-Original-URL: /repos/o/r\r\n${NO_BODY}`,
+    403,
+    /X-Original-URL asks for POST \/repos\/o\/r/,
+  ],
   // A body on GET: a server that ignores it (CL.0) reads it as the next request.
   [
     "get-body",
