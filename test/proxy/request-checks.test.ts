@@ -7,6 +7,7 @@ import {
   carriedMethods,
   carriedTargets,
   decideCarried,
+  decideCarriedTargets,
   expectsFormBody,
   requestFormProblem,
 } from "../../src/proxy/request-checks.ts";
@@ -170,4 +171,28 @@ test("a urlencoded body, or a POST body without a type, is read for its _method 
     ]),
     ["multipart", "json"],
   );
+});
+
+test("a carried target is decided with every carried method too", () => {
+  const cp = compilePolicy(
+    policyFrom(`
+version: 1
+network_policies:
+  gh:
+    endpoints:
+      - host: api.github.com
+        port: 443
+        protocol: rest
+        rules:
+          - allow: { method: POST, path: "/a/**" }
+          - allow: { method: DELETE, path: "/a/**" }
+          - allow: { method: POST, path: "/b" }
+    binaries: [{ path: /usr/bin/curl }]
+`),
+  );
+  const input = { host: "api.github.com", port: 443, binary: "/usr/bin/curl", method: "POST", path: "/a/x" };
+  const targets = [{ target: "/b", carrier: "X-Original-URL" }];
+  assert.equal(decideCarriedTargets(cp, input, targets, []), null);
+  const d = decideCarriedTargets(cp, input, targets, [{ method: "DELETE", carrier: "X-HTTP-Method" }]);
+  assert.match(d?.reason ?? "", /^X-Original-URL asks for DELETE \/b: /);
 });
