@@ -58,6 +58,15 @@ describe("hook payloads with missing or wrong-typed fields", () => {
       { kind: "shell", command: "ls -la" },
     ]);
     assert.deepEqual(callsOf(hook("Glob", { pattern: "*" })), [{ kind: "file_read", path: "/w" }]);
+    // A search reads where its file glob starts too, wherever that is.
+    assert.deepEqual(callsOf(hook("Glob", { pattern: "~/.ssh/*" })), [
+      { kind: "file_read", path: "/w" },
+      { kind: "file_read", path: "~/.ssh" },
+    ]);
+    assert.deepEqual(callsOf(hook("Grep", { pattern: "KEY", glob: "../../etc/*.conf", path: "/w" })), [
+      { kind: "file_read", path: "/w" },
+      { kind: "file_read", path: "/w/../../etc" },
+    ]);
     assert.deepEqual(callsOf(hook("Bash", { command: ["ls", "a b"] })), [
       { kind: "shell", command: "ls 'a b'" },
     ]);

@@ -1,6 +1,6 @@
 // Claude Code / Codex PreToolUse payloads → the calls the gate decides. Pure.
 import { shellQuote } from "../../sandbox/shell-quote.ts";
-import type { ToolCall } from "../call.ts";
+import { searchReads, type ToolCall } from "../call.ts";
 import type { GateDecision } from "../cascade.ts";
 
 export interface HookPayload {
@@ -119,7 +119,15 @@ export function callsFromHook(p: HookPayload, cwd: string): Calls {
     case "NotebookEdit":
       return one(name === "NotebookRead" ? "file_read" : "file_write", "notebook_path");
     case "Glob":
-    case "Grep":
+    case "Grep": {
+      // What a search reads: its path, and the fixed directory its file glob starts from (Glob's
+      // pattern, Grep's glob; Grep's own pattern is a regex over contents, not a path).
+      const path = field(name, input, "path", true);
+      if (failed(path)) return path;
+      const glob = field(name, input, name === "Glob" ? "pattern" : "glob", name === "Grep");
+      if (failed(glob)) return glob;
+      return searchReads(path, glob, cwd);
+    }
     case "LS":
       return one("file_read", "path", true);
     case "apply_patch": {
