@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { callsFromValue, worstDecision } from "../gate/adapters/hook-input.ts";
-import type { ToolCall } from "../gate/call.ts";
+import { checkCalls, type ToolCall } from "../gate/call.ts";
 import { loadVerifyKey, readHead } from "../gate/receipt-store.ts";
 import { checkHead, type ReceiptHead, verifyReceipts } from "../gate/receipts.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
@@ -33,7 +33,9 @@ function callsFromInput(text: string, cwd: string): { calls: ToolCall[]; session
   }
   const parsed = callsFromValue(value, cwd);
   if ("error" in parsed) throw new CliError(`--input: ${parsed.error}`);
-  return parsed;
+  const checked = checkCalls(parsed.calls);
+  if ("problem" in checked) throw new CliError(`--input: ${checked.problem}`);
+  return { ...parsed, calls: checked.calls };
 }
 
 export async function check(opts: CheckOptions): Promise<void> {
