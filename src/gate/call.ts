@@ -61,6 +61,11 @@ export interface CallContext {
   canAsk: boolean;
   /** Can a contained run carry out this call (a shell hook that can rewrite the command)? */
   canContain: boolean;
+  /**
+   * Where an absolute path really leads on this machine (symlinks, `/proc/self/...`): the edge
+   * passes the filesystem in (see real-path.ts); without it paths are matched as written.
+   */
+  realPath?: (absolute: string) => string;
 }
 
 export function describeCall(call: ToolCall): string {

@@ -54,7 +54,12 @@ export function decideDeterministic(
   ctx: CallContext,
   analysis?: ShellAnalysis,
 ): Deterministic {
-  const target: Target = { call, paths: pathsOf(ctx), ...(analysis ? { analysis } : {}) };
+  const target: Target = {
+    call,
+    paths: pathsOf(ctx),
+    ...(ctx.realPath ? { realPath: ctx.realPath } : {}),
+    ...(analysis ? { analysis } : {}),
+  };
   if (call.kind === "shell" && analysis?.parseError) {
     return {
       done: finish(

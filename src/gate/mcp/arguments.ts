@@ -1,0 +1,139 @@
+// What an MCP call's arguments name: every string in them, the paths, URLs and hosts those may
+// be, and the normalised text content rules match. The tool's own argument names are chosen by
+// the server (and its values by the agent), so nothing here trusts a name: every string is
+// looked at. Pure; real paths come from the resolver the edge hands in.
+import { fileURLToPath } from "node:url";
+import { type Paths, resolvePath } from "../paths.ts";
+
+/** How many strings of one call are looked at; a call with more is not knowable. */
+export const MAX_STRINGS = 512;
+/** Longer strings are content, never a path or a host. */
+const MAX_PATH_LENGTH = 4096;
+
+/** Maps an absolute path to where it really leads (symlinks, `/proc/self/...`), on the edge's filesystem. */
+export type RealPath = (absolute: string) => string;
+
+export interface ArgumentString {
+  /** Where it sits: `path`, `files[0]`, `opts.dir`. */
+  at: string;
+  /** The last key on the way (`path` for `opts.path`), "" inside arrays at the top. */
+  key: string;
+  value: string;
+}
+
+/** Every string in the arguments (keys too: a server may read a path from a key), at most MAX_STRINGS. */
+export function argumentStrings(args: Record<string, unknown>): {
+  strings: ArgumentString[];
+  complete: boolean;
+} {
+  const strings: ArgumentString[] = [];
+  const stack: Array<[unknown, string, string]> = [[args, "", ""]];
+  while (stack.length > 0) {
+    const [value, at, key] = stack.pop() as [unknown, string, string];
+    if (strings.length >= MAX_STRINGS) return { strings, complete: false };
+    if (typeof value === "string") strings.push({ at, key, value });
+    else if (Array.isArray(value)) value.forEach((v, i) => stack.push([v, `${at}[${i}]`, key]));
+    else if (value !== null && typeof value === "object") {
+      for (const [k, v] of Object.entries(value)) {
+        const where = at ? `${at}.${k}` : k;
+        strings.push({ at: `${where} (key)`, key: k, value: k });
+        stack.push([v, where, k]);
+      }
+    } else if (value !== undefined && value !== null) {
+      strings.push({ at, key, value: String(value) });
+    }
+  }
+  return { strings, complete: true };
+}
+
+/** Text as content rules compare it: NFKC, lower case, SQL comments and runs of space as one space. */
+export function normalizeContent(text: string): string {
+  return text
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/\/\*[\s\S]*?(\*\/|$)/g, " ")
+    .replace(/--[^\n]*/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+const HOST = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$/i;
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Does a string, by its form, name a file (so an allow must cover it)? */
+function looksLikePath(value: string, key: string): boolean {
+  if (/^(\/|~(\/|$)|\.\.?(\/|$)|file:)/i.test(value)) return true;
+  return /path|file|dir|folder|root|cwd|source|src|dest|target|location/i.test(key) && !URL_SCHEME.test(value);
+}
+
+function filePath(paths: Paths, value: string): string | null {
+  if (value.length > MAX_PATH_LENGTH || value.includes("\n") || value.includes("\0")) return null;
+  if (/^file:/i.test(value)) {
+    try {
+      return fileURLToPath(value);
+    } catch {
+      return null;
+    }
+  }
+  return URL_SCHEME.test(value) ? null : resolvePath(paths, value);
+}
+
+/** Both readings of a path: as written, and where the filesystem leads it. */
+function bothReadings(absolute: string, real: RealPath | undefined): string[] {
+  if (!real) return [absolute];
+  let resolved: string;
+  try {
+    resolved = real(absolute);
+  } catch {
+    return [absolute];
+  }
+  return resolved === absolute ? [absolute] : [absolute, resolved];
+}
+
+function webUrl(value: string): string | null {
+  if (!/^https?:\/\//i.test(value)) return null;
+  try {
+    return new URL(value).href;
+  } catch {
+    return null;
+  }
+}
+
+export interface NamedTargets {
+  /** Every absolute path a string may name (as written and resolved). */
+  paths: string[];
+  /** The subset an allow must cover: strings that by form or key are paths. */
+  namedPaths: string[];
+  /** http(s) URLs, and `https://HOST/` for strings that are host names. */
+  urls: string[];
+  /** URLs written as URLs (an allow must cover them); bare host names are not in here. */
+  namedUrls: string[];
+  /** Fewer than all strings were looked at. */
+  complete: boolean;
+}
+
+/** The paths, URLs and hosts an MCP call's arguments may name. */
+export function namedTargets(
+  args: Record<string, unknown>,
+  paths: Paths,
+  real: RealPath | undefined,
+): NamedTargets {
+  const { strings, complete } = argumentStrings(args);
+  const out: NamedTargets = { paths: [], namedPaths: [], urls: [], namedUrls: [], complete };
+  for (const { key, value, at } of strings) {
+    const isKey = at.endsWith(" (key)");
+    const url = webUrl(value);
+    if (url) {
+      out.urls.push(url);
+      if (!isKey) out.namedUrls.push(url);
+      continue;
+    }
+    if (HOST.test(value)) out.urls.push(`https://${value.replace(/\.$/, "")}/`);
+    const absolute = filePath(paths, value);
+    if (!absolute) continue;
+    const readings = bothReadings(absolute, real);
+    out.paths.push(...readings);
+    if (!isKey && looksLikePath(value, key)) out.namedPaths.push(...readings);
+  }
+  return out;
+}
