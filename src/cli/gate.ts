@@ -31,8 +31,9 @@ export function registerGateCommands(program: Command): void {
     .option("--head <seq:hash>", "a head printed by an earlier verify: fail if it is gone (truncation)")
     .option("--no-signed-head", "skip the signed head beside the file (a log written before heads existed)")
     .option("--json", "print the result as JSON")
-    .action(async (file: string, opts: { key?: string; json?: boolean; head?: string; signedHead?: boolean }) =>
-      (await import("./gate-actions.ts")).verify(file, opts),
+    .action(
+      async (file: string, opts: { key?: string; json?: boolean; head?: string; signedHead?: boolean }) =>
+        (await import("./gate-actions.ts")).verify(file, opts),
     );
 
   const contain = gate

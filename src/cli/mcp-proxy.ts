@@ -95,7 +95,14 @@ export function registerMcpProxyCommands(program: Command): void {
         offLimits: [home],
         // No one answers questions on an MCP pipe itself: an ask waits on the gateway (below);
         // anything but an allow there is refused with the reason.
-        ctx: { cwd, workdir: cwd, home: homedir(), canAsk: true, canContain: false, realPath: realPathOnDisk },
+        ctx: {
+          cwd,
+          workdir: cwd,
+          home: homedir(),
+          canAsk: true,
+          canContain: false,
+          realPath: realPathOnDisk,
+        },
         ask: async (call, decision) => {
           if (wait === 0) return { verdict: "ask", reason: "asks are not waited for (--ask-wait-ms 0)" };
           const req = { ...askDraft([call]), decision };

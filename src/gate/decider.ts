@@ -5,10 +5,11 @@ import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import type { GateVerdict } from "../gateway/asks.ts";
-import { callsFromValue, worstDecision } from "./adapters/hook-input.ts";
 import { nestsDeeperThan } from "../policy/json-depth.ts";
+import { callsFromValue, worstDecision } from "./adapters/hook-input.ts";
 import { askDraft } from "./ask-summary.ts";
 import { checkCalls } from "./call.ts";
+import { realPathOnDisk } from "./real-path.ts";
 import { type GateRuntime, openGate, resolveGatePolicy } from "./runtime.ts";
 
 /** The verdict shape the gateway's asks service consumes (one definition, in src/gateway/asks.ts). */
@@ -50,7 +51,8 @@ export function createGateDecider(options: GateDeciderOptions = {}) {
       const parsed = callsFromValue(input, cwd);
       if ("error" in parsed) return { ok: false, status: 400, code: "invalid_input", detail: parsed.error };
       const checked = checkCalls(parsed.calls);
-      if ("problem" in checked) return { ok: false, status: 400, code: "invalid_input", detail: checked.problem };
+      if ("problem" in checked)
+        return { ok: false, status: 400, code: "invalid_input", detail: checked.problem };
       const calls = checked.calls;
       let runtime: GateRuntime;
       try {
@@ -65,6 +67,7 @@ export function createGateDecider(options: GateDeciderOptions = {}) {
         home: homedir(),
         canAsk: true,
         canContain: false,
+        realPath: realPathOnDisk,
       };
       const decisions = await Promise.all(calls.map((c) => runtime.decide(c, ctx, parsed.session)));
       const d = worstDecision(decisions);

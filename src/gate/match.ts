@@ -3,7 +3,7 @@ import { type HostPattern, hostPatternMatches, parseHostPattern } from "../polic
 import { compilePathGlob, compileValueGlob, normalizePath } from "../policy/path.ts";
 import { describeCall, type ToolCall } from "./call.ts";
 import type { RealPath } from "./mcp/arguments.ts";
-import { type CompiledMcp, compileMcpMatch, matchMcp, argumentsStopped, mcpNamedCalls } from "./mcp/rule.ts";
+import { argumentsStopped, type CompiledMcp, compileMcpMatch, matchMcp, mcpNamedCalls } from "./mcp/rule.ts";
 import {
   type BaseDirs,
   baseDirs,
@@ -342,7 +342,8 @@ export function coverCall(
     const used = [rule.id];
     for (const c of named) {
       const cover = rules.find((r) => matchDirect(r, { ...t, call: c }, "allow") === "yes");
-      if (!cover) return { covered: false, reason: `no allow rule covers ${describeCall(c)} (named in the arguments)` };
+      if (!cover)
+        return { covered: false, reason: `no allow rule covers ${describeCall(c)} (named in the arguments)` };
       used.push(cover.id);
     }
     return { covered: true, rules: [...new Set(used)] };

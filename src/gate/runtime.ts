@@ -84,7 +84,12 @@ export async function openGate(
     ? createClassifier(gate.classifier, { breaker: options.breaker ?? fileBreaker() })
     : undefined;
   const receipts = options.receipts === undefined ? defaultReceiptsFile() : options.receipts;
-  const record = (call: ToolCall, decision: GateDecision, latency_ms: number, session: string | undefined) => {
+  const record = (
+    call: ToolCall,
+    decision: GateDecision,
+    latency_ms: number,
+    session: string | undefined,
+  ) => {
     if (receipts === false) return;
     appendReceipt(receipts, {
       time: new Date().toISOString(),

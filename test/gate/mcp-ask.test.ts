@@ -17,6 +17,8 @@ writeFileSync(
   policy,
   `gate:
   default: ask
+  hard_stops:
+    - { id: confirm-delete, decision: ask, reason: deleting is irreversible, mcp: { server: demo, tool: "delete_*" } }
   allow:
     - { id: weather, mcp: { server: demo, tool: get_weather } }
 `,
@@ -57,10 +59,21 @@ describe("airlock mcp-proxy asks on the gateway", { timeout: 60_000 }, () => {
         ["mcp:demo/list_repos", "mcp demo/list_repos (no arguments)"],
       );
       const deny = await whenAsked(op, (askId) => op.denyAsk(askId, "not now"));
-      const refused = await client.callTool({ name: "delete_repo", arguments: { name: "x" } });
-      await deny.done;
+      const name = `prod -- read-only ${"x".repeat(400)}`;
+      const token = `ghp_${"A1".repeat(20)}`;
+      const refused = await client.callTool({ name: "delete_repo", arguments: { name, token } });
+      const denied = await op.getAsk(await deny.done);
       assert.equal(refused.isError, true);
       assert.match(text(refused), /denied by operator .*: not now/);
+      // The developer sees the values (the agent picks the names too), secrets redacted, long
+      // values cut with a mark, and the rule that asked.
+      assert.match(
+        denied.summary,
+        /^mcp demo\/delete_repo \{"name":"prod -- read-only x{140,}…\[\+\d+ chars\]"/,
+      );
+      assert.doesNotMatch(denied.summary, /A1A1A1/);
+      assert.match(denied.summary, /"token":"\[redacted\]"|\[redacted\]/);
+      assert.deepEqual([denied.rule, denied.reason], ["confirm-delete", "deleting is irreversible"]);
     } finally {
       await client.close();
     }

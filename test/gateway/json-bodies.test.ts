@@ -23,7 +23,7 @@ const MALFORMED: Record<string, string> = {
   "a fetch without url": `{"kind":"fetch","method":"GET"}`,
   "a relative cwd": `{"kind":"shell","command":"ls","cwd":"rel"}`,
   "an array": "[1,2]",
-  "null": "null",
+  null: "null",
   "a string": '"x"',
   "not JSON": "{",
 };

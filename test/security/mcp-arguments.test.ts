@@ -3,7 +3,15 @@
 // and SQL spelled to dodge content rules. A real SDK server that reads any file it is asked for
 // logs every message it receives; the tests assert on that log and on what reached the client.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -49,7 +57,10 @@ writeFileSync(
 
 type Result = { isError?: boolean; content: Array<{ text: string }> };
 const text = (r: unknown) => (r as Result).content.map((c) => c.text).join("\n");
-const received = (): Array<{ method?: string; params?: { name?: string; arguments?: unknown; uri?: string } }> =>
+const received = (): Array<{
+  method?: string;
+  params?: { name?: string; arguments?: unknown; uri?: string };
+}> =>
   existsSync(serverLog)
     ? readFileSync(serverLog, "utf8")
         .trim()
@@ -129,7 +140,11 @@ describe("MCP proxy: what the arguments name", { timeout: 120_000 }, () => {
   });
 
   it("an allowed tool reading a path outside the file rules' allow is asked about, not allowed", async () => {
-    await refusedUnseen("read_file", { path: "/etc/hostname" }, /ask .*no allow rule covers read \/etc\/hostname/);
+    await refusedUnseen(
+      "read_file",
+      { path: "/etc/hostname" },
+      /ask .*no allow rule covers read \/etc\/hostname/,
+    );
   });
 
   it("URLs and hosts in the arguments meet the fetch rules", async () => {

@@ -3,7 +3,15 @@
 // never listed. The pin store fails closed, and servers need an identity of their own.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -85,7 +93,10 @@ describe("MCP proxy: rug pulls", { timeout: 180_000 }, () => {
       await using(s.session({ TOOL_CHANGE: field }), async (c) => {
         const tools = await c.listTools();
         assert.ok(!tools.tools.some((t) => t.name === "get_weather"), "withheld from the agent");
-        assert.ok(tools.tools.some((t) => t.name === "read_file"), "the unchanged tools stay");
+        assert.ok(
+          tools.tools.some((t) => t.name === "read_file"),
+          "the unchanged tools stay",
+        );
         const r = await c.callTool({ name: "get_weather", arguments: { city: "Oslo" } });
         assert.equal((r as Result).isError, true);
         assert.match(text(r), /changed since it was pinned/);
@@ -144,7 +155,10 @@ describe("MCP proxy: rug pulls", { timeout: 180_000 }, () => {
     });
     assert.equal(s.toolCalls("get_secret_admin"), 0);
     assert.deepEqual(
-      s.receipts().filter((r) => r.tool === "mcp:github/get_secret_admin").map((r) => r.decision),
+      s
+        .receipts()
+        .filter((r) => r.tool === "mcp:github/get_secret_admin")
+        .map((r) => r.decision),
       ["deny"],
     );
   });
@@ -179,12 +193,16 @@ describe("MCP proxy: rug pulls", { timeout: 180_000 }, () => {
   it("servers without --name must not share an identity; pins never live in the workdir", () => {
     const s = setup("identity");
     const run = (args: string[]) =>
-      spawnSync(process.execPath, [join(process.cwd(), "bin/airlock.js"), "mcp-proxy", "--policy", policy, ...args], {
-        cwd: s.dir,
-        env: { ...process.env, AIRLOCK_HOME: s.airlockHome },
-        encoding: "utf8",
-        input: "",
-      });
+      spawnSync(
+        process.execPath,
+        [join(process.cwd(), "bin/airlock.js"), "mcp-proxy", "--policy", policy, ...args],
+        {
+          cwd: s.dir,
+          env: { ...process.env, AIRLOCK_HOME: s.airlockHome },
+          encoding: "utf8",
+          input: "",
+        },
+      );
     const unnamed = run(["--", "node", "server.js"]);
     assert.equal(unnamed.status, 2);
     assert.match(unnamed.stderr, /--name/);

@@ -32,8 +32,9 @@ export function argumentStrings(args: Record<string, unknown>): {
     const [value, at, key] = stack.pop() as [unknown, string, string];
     if (strings.length >= MAX_STRINGS) return { strings, complete: false };
     if (typeof value === "string") strings.push({ at, key, value });
-    else if (Array.isArray(value)) value.forEach((v, i) => stack.push([v, `${at}[${i}]`, key]));
-    else if (value !== null && typeof value === "object") {
+    else if (Array.isArray(value)) {
+      for (const [i, v] of value.entries()) stack.push([v, `${at}[${i}]`, key]);
+    } else if (value !== null && typeof value === "object") {
       for (const [k, v] of Object.entries(value)) {
         const where = at ? `${at}.${k}` : k;
         strings.push({ at: `${where} (key)`, key: k, value: k });
@@ -63,7 +64,9 @@ const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 /** Does a string, by its form, name a file (so an allow must cover it)? */
 function looksLikePath(value: string, key: string): boolean {
   if (/^(\/|~(\/|$)|\.\.?(\/|$)|file:)/i.test(value)) return true;
-  return /path|file|dir|folder|root|cwd|source|src|dest|target|location/i.test(key) && !URL_SCHEME.test(value);
+  return (
+    /path|file|dir|folder|root|cwd|source|src|dest|target|location/i.test(key) && !URL_SCHEME.test(value)
+  );
 }
 
 function filePath(paths: Paths, value: string): string | null {

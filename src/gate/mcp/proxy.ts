@@ -147,7 +147,13 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
           const reason = `${server_}/${tool.name} appeared mid-session and is not pinned; it is withheld until the next session pins it`;
           withheld.set(tool.name, stop("mcp-pin", "deny", reason));
         }
-        tell({ server: server_, tool: tool.name, kind: "unpinned_newcomer", hash, detail: "appeared mid-session" });
+        tell({
+          server: server_,
+          tool: tool.name,
+          kind: "unpinned_newcomer",
+          hash,
+          detail: "appeared mid-session",
+        });
       } else if (s && !withheld.has(tool.name)) visible.set(tool.name, tool);
     }
   };
