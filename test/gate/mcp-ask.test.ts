@@ -79,6 +79,27 @@ describe("airlock mcp-proxy asks on the gateway", { timeout: 60_000 }, () => {
     }
   });
 
+  it("a tool that changed since it was pinned is reported in the developer's inbox", async () => {
+    const env = { AIRLOCK_GATEWAY: gw.url, AIRLOCK_TOKEN: gw.operatorToken };
+    const first = await connect(env);
+    await first.listTools(); // pins the tools (if the first test has not)
+    await first.close();
+    const client = await connect({ ...env, TOOL_VARIANT: "2" });
+    try {
+      const listed = await client.listTools();
+      assert.ok(!listed.tools.some((t) => t.name === "get_weather"));
+    } finally {
+      await client.close();
+    }
+    let notice: Awaited<ReturnType<typeof op.listAsks>>[number] | undefined;
+    for (let i = 0; i < 100 && !notice; i++) {
+      notice = (await op.listAsks()).find((a) => a.rule === "mcp-pin" && a.tool === "mcp:demo/get_weather");
+      if (!notice) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(notice, "an inbox entry names the changed tool");
+    assert.match(notice.summary, /changed: description \(withheld from the agent\)/);
+  });
+
   it("no gateway → refused with the reason", async () => {
     const client = await connect({
       AIRLOCK_GATEWAY: "",
