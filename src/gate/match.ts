@@ -338,7 +338,7 @@ export function coverCall(
     if (call.kind !== "mcp") return { covered: true, rules: [rule.id] };
     // The paths and URLs an MCP call names need the file and fetch rules' allow as well.
     const named = mcpNamedCalls(call, t.paths, t.realPath);
-    if (!named) return { covered: false, reason: "the arguments hold more strings than the gate looks at" };
+    if ("uncovered" in named) return { covered: false, reason: named.uncovered };
     const used = [rule.id];
     for (const c of named) {
       const cover = rules.find((r) => matchDirect(r, { ...t, call: c }, "allow") === "yes");

@@ -121,6 +121,24 @@ describe("MCP proxy: what the arguments name", { timeout: 120_000 }, () => {
       await refusedUnseen("read_file", { path }, /deny.*secrets/);
   });
 
+  it("spellings a server may expand, decode, trim or normalise are stopped too", async () => {
+    for (const path of [
+      "$HOME/.ssh/id_rsa",
+      "${HOME}/.ssh/id_rsa",
+      " ~/.ssh/id_rsa\n",
+      "%7E/.ssh/id_rsa",
+      `${home}/.ssh/${"./".repeat(3000)}id_rsa`,
+    ])
+      await refusedUnseen("read_file", { path }, /deny.*secrets/);
+  });
+
+  it("what the gate cannot read plainly is not allowed: odd paths, too many strings", async () => {
+    await refusedUnseen("read_file", { path: "README$X.md" }, /ask .*not a plain path/);
+    const padding = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`k${i}`, "x"]));
+    // Not every string looked at: the secrets stop may hold, so it asks.
+    await refusedUnseen("read_file", { path: "README.md", ...padding }, /ask .*may be: credentials/);
+  });
+
   it("the secret is stopped in any argument, under any key, nested", async () => {
     await refusedUnseen("get_weather", { city: "~/.ssh/id_rsa" }, /secrets/);
     await refusedUnseen("read_query", { query: "x", opts: { files: ["k"] } }, /secrets/);
@@ -150,6 +168,7 @@ describe("MCP proxy: what the arguments name", { timeout: 120_000 }, () => {
   it("URLs and hosts in the arguments meet the fetch rules", async () => {
     await refusedUnseen("get_page", { address: "https://pastebin.com/raw/x" }, /paste-sites/);
     await refusedUnseen("get_page", { address: "pastebin.com" }, /paste-sites/);
+    await refusedUnseen("get_page", { address: "pastebin.com/raw/x" }, /paste-sites/);
   });
 
   it("content rules see through case, spacing and SQL comments, on every tool of the server", async () => {

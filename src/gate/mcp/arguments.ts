@@ -7,8 +7,6 @@ import { type Paths, resolvePath } from "../paths.ts";
 
 /** How many strings of one call are looked at; a call with more is not knowable. */
 export const MAX_STRINGS = 512;
-/** Longer strings are content, never a path or a host. */
-const MAX_PATH_LENGTH = 4096;
 
 /** Maps an absolute path to where it really leads (symlinks, `/proc/self/...`), on the edge's filesystem. */
 export type RealPath = (absolute: string) => string;
@@ -59,6 +57,8 @@ export function normalizeContent(text: string): string {
 }
 
 const HOST = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$/i;
+/** A host name with a port or path after it (`pastebin.com/raw/x`): a server may add the scheme. */
+const HOST_THEN = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}(?::\d{1,5})?[/?#]/i;
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /** Does a string, by its form, name a file (so an allow must cover it)? */
@@ -70,7 +70,6 @@ function looksLikePath(value: string, key: string): boolean {
 }
 
 function filePath(paths: Paths, value: string): string | null {
-  if (value.length > MAX_PATH_LENGTH || value.includes("\n") || value.includes("\0")) return null;
   if (/^file:/i.test(value)) {
     try {
       return fileURLToPath(value);
@@ -79,6 +78,24 @@ function filePath(paths: Paths, value: string): string | null {
     }
   }
   return URL_SCHEME.test(value) ? null : resolvePath(paths, value);
+}
+
+/**
+ * The ways a server may read a string as a path: as written, trimmed, percent-decoded, with
+ * `$HOME` expanded. A hard stop looks at all of them; an allow only at plain paths.
+ */
+function pathSpellings(value: string, home: string): string[] {
+  const out = new Set([value, value.trim()]);
+  try {
+    out.add(decodeURIComponent(value).trim());
+  } catch {}
+  for (const v of [...out]) out.add(v.replace(/\$\{HOME\}|\$HOME\b/g, home));
+  return [...out].filter((v) => v !== "");
+}
+
+/** A path an allow can vouch for: no expansions, escapes or control characters a server may act on. */
+export function plainPath(value: string): boolean {
+  return !/[$%`\\\p{Cc}]|^\s|\s$|.~/u.test(value);
 }
 
 /** Both readings of a path: as written, and where the filesystem leads it. */
@@ -111,6 +128,8 @@ export interface NamedTargets {
   urls: string[];
   /** URLs written as URLs (an allow must cover them); bare host names are not in here. */
   namedUrls: string[];
+  /** Named paths that are not plain (`$HOME/x`, `%2e%2e`, ` x`): no allow can cover them. */
+  unplain: string[];
   /** Fewer than all strings were looked at. */
   complete: boolean;
 }
@@ -122,7 +141,7 @@ export function namedTargets(
   real: RealPath | undefined,
 ): NamedTargets {
   const { strings, complete } = argumentStrings(args);
-  const out: NamedTargets = { paths: [], namedPaths: [], urls: [], namedUrls: [], complete };
+  const out: NamedTargets = { paths: [], namedPaths: [], urls: [], namedUrls: [], unplain: [], complete };
   for (const { key, value, at } of strings) {
     const isKey = at.endsWith(" (key)");
     const url = webUrl(value);
@@ -132,11 +151,16 @@ export function namedTargets(
       continue;
     }
     if (HOST.test(value)) out.urls.push(`https://${value.replace(/\.$/, "")}/`);
-    const absolute = filePath(paths, value);
-    if (!absolute) continue;
-    const readings = bothReadings(absolute, real);
-    out.paths.push(...readings);
-    if (!isKey && looksLikePath(value, key)) out.namedPaths.push(...readings);
+    else if (HOST_THEN.test(value)) out.urls.push(`https://${value}`);
+    const named = !isKey && looksLikePath(value, key);
+    if (named && !plainPath(value)) out.unplain.push(value);
+    for (const spelling of pathSpellings(value, paths.home)) {
+      const absolute = filePath(paths, spelling);
+      if (!absolute) continue;
+      const readings = bothReadings(absolute, real);
+      out.paths.push(...readings);
+      if (named) out.namedPaths.push(...readings);
+    }
   }
   return out;
 }

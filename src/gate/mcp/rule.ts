@@ -108,9 +108,14 @@ export function mcpNamedCalls(
   call: Extract<ToolCall, { kind: "mcp" }>,
   paths: Paths,
   real: RealPath | undefined,
-): ToolCall[] | null {
+): ToolCall[] | { uncovered: string } {
   const targets = namedTargets(call.arguments, paths, real);
-  if (!targets.complete) return null;
+  if (!targets.complete) return { uncovered: "the arguments hold more strings than the gate looks at" };
+  const odd = targets.unplain[0];
+  if (odd !== undefined)
+    return {
+      uncovered: `${JSON.stringify(odd.slice(0, 80))} is not a plain path (a server may expand or decode it)`,
+    };
   return [
     ...[...new Set(targets.namedPaths)].map((path) => ({ kind: "file_read" as const, path })),
     ...[...new Set(targets.namedUrls)].map((url) => ({ kind: "fetch" as const, method: "GET", url })),
