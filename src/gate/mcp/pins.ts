@@ -56,6 +56,7 @@ function isPin(value: unknown): value is ToolPin {
     typeof p.hash === "string" &&
     typeof p.fields === "object" &&
     p.fields !== null &&
+    !Array.isArray(p.fields) &&
     Object.values(p.fields).every((h) => typeof h === "string")
   );
 }
@@ -69,10 +70,17 @@ export function parsePinFile(text: string, file: string): PinFile {
     throw new PinStoreError(`${file} is not JSON (${(error as Error).message}); the pins cannot be checked`);
   }
   const v = value as PinFile;
-  if (typeof v !== "object" || v === null || v.v !== 1 || typeof v.servers !== "object" || v.servers === null)
+  if (
+    typeof v !== "object" ||
+    v === null ||
+    v.v !== 1 ||
+    typeof v.servers !== "object" ||
+    v.servers === null ||
+    Array.isArray(v.servers)
+  )
     throw new PinStoreError(`${file} is not a pin file (expected {"v":1,"servers":{...}})`);
   for (const [server, tools] of Object.entries(v.servers)) {
-    if (typeof tools !== "object" || tools === null)
+    if (typeof tools !== "object" || tools === null || Array.isArray(tools))
       throw new PinStoreError(`${file}: servers.${server} is not an object`);
     for (const [tool, pin] of Object.entries(tools))
       if (!isPin(pin)) throw new PinStoreError(`${file}: servers.${server}.${tool} is not a pin`);
