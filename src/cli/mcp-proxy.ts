@@ -5,7 +5,7 @@ import { homedir } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import type { PinNotice } from "../gate/mcp/proxy.ts";
-import { CliError } from "./common.ts";
+import { CliError, UsageError } from "./common.ts";
 
 interface McpProxyFlags {
   policy?: string;
@@ -23,14 +23,13 @@ interface McpProxyFlags {
 export function serverIdentity(command: string[], name: string | undefined): string {
   if (name !== undefined) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name))
-      throw new CliError(`--name "${name}": letters, digits, _ . - (at most 64)`, 2);
+      throw new UsageError(`--name "${name}": letters, digits, _ . - (at most 64)`);
     return name;
   }
   const [cmd = "", ...args] = command;
   if (args.length > 0) {
-    throw new CliError(
+    throw new UsageError(
       `give the server a name with --name (its command line "${command.join(" ")}" is more than a command name, and servers started through one launcher must not share an identity)`,
-      2,
     );
   }
   return basename(cmd);
@@ -62,10 +61,10 @@ export function registerMcpProxyCommands(program: Command): void {
     .argument("<command...>", "the MCP server command, after --")
     .action(async (command: string[], opts: McpProxyFlags) => {
       const [cmd, ...args] = command;
-      if (!cmd) throw new CliError("give the server command after --", 2);
+      if (!cmd) throw new UsageError("give the server command after --");
       const serverName = serverIdentity(command, opts.name);
       const wait = Number(opts.askWaitMs);
-      if (!Number.isFinite(wait) || wait < 0) throw new CliError("--ask-wait-ms must be a number ≥ 0", 2);
+      if (!Number.isFinite(wait) || wait < 0) throw new UsageError("--ask-wait-ms must be a number ≥ 0");
       const { PinStore } = await import("../gate/mcp/pins.ts");
       const { runMcpProxy } = await import("../gate/mcp/proxy.ts");
       const { airlockHome, defaultReceiptsFile } = await import("../gate/receipt-store.ts");
@@ -75,7 +74,7 @@ export function registerMcpProxyCommands(program: Command): void {
       const pinFile = resolve(opts.pins ?? join(home, "gate", "mcp-pins.json"));
       // The agent writes its workdir: pins kept there could be rewritten to match a rug pull.
       if (inside(realPathOnDisk(cwd), realPathOnDisk(pinFile)))
-        throw new CliError(`--pins ${pinFile}: the pin file must be outside the workdir (${cwd})`, 2);
+        throw new UsageError(`--pins ${pinFile}: the pin file must be outside the workdir (${cwd})`);
       const { GateLoadError, openGate } = await import("../gate/runtime.ts");
       let runtime: Awaited<ReturnType<typeof openGate>>;
       try {

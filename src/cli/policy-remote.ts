@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem } from "../policy/load.ts";
-import { CliError, getOrCreateGroup, printJson } from "./common.ts";
+import { CliError, getOrCreateGroup, printJson, UsageError } from "./common.ts";
 import { call, connect, resolveSandbox } from "./connect.ts";
 
 export function registerPolicyRemoteCommands(program: Command): void {
@@ -14,7 +14,7 @@ export function registerPolicyRemoteCommands(program: Command): void {
     .description("print a sandbox's policy (head revision, or --rev N) as canonical YAML")
     .argument("[sandbox]", "sandbox name (default: the most recent)")
     .option("--rev <n>", "revision number", (v) => {
-      if (!/^\d+$/.test(v)) throw new CliError(`--rev must be a revision number, got "${v}"`);
+      if (!/^\d+$/.test(v)) throw new UsageError(`--rev must be a revision number, got "${v}"`);
       return Number(v);
     })
     .option("--json", "print as JSON")

@@ -6,7 +6,7 @@ import { CHUNK_STATUSES, parseDuration, REJECTION_HINTS } from "../gateway/vocab
 import { formatProblem, parseYamlAgainst } from "../policy/load.ts";
 import { renderEndpoint } from "../policy/render.ts";
 import { NetworkRuleSchema } from "../policy/schema.ts";
-import { CliError, printJson } from "./common.ts";
+import { CliError, printJson, UsageError } from "./common.ts";
 import { call, connect, resolveSandbox } from "./connect.ts";
 
 export function renderChunk(c: Chunk): string[] {
@@ -63,7 +63,7 @@ export function registerRuleCommands(program: Command): void {
     .action(
       async (sandbox: string | undefined, opts: { status?: string; chunkId?: string; json?: boolean }) => {
         if (opts.status && !(CHUNK_STATUSES as readonly string[]).includes(opts.status))
-          throw new CliError(`--status must be ${CHUNK_STATUSES.join(", ")}, got "${opts.status}"`);
+          throw new UsageError(`--status must be ${CHUNK_STATUSES.join(", ")}, got "${opts.status}"`);
         const client = connect();
         const chunks = opts.chunkId
           ? [await chunkFor(sandbox, opts.chunkId)]
@@ -86,7 +86,7 @@ export function registerRuleCommands(program: Command): void {
     .action(
       async (sandbox: string | undefined, opts: { chunkId: string; reviewToken?: string; for?: string }) => {
         const seconds = opts.for === undefined ? undefined : parseDuration(opts.for);
-        if (seconds === null) throw new CliError(`--for must look like 30m, 2h or 1d, got "${opts.for}"`);
+        if (seconds === null) throw new UsageError(`--for must look like 30m, 2h or 1d, got "${opts.for}"`);
         const chunk = await chunkFor(sandbox, opts.chunkId);
         const client = connect();
         const { revision } = await call(() =>
@@ -108,7 +108,7 @@ export function registerRuleCommands(program: Command): void {
     .action(
       async (sandbox: string | undefined, opts: { chunkId: string; reason?: string; hint?: string }) => {
         if (opts.hint && !(REJECTION_HINTS as readonly string[]).includes(opts.hint))
-          throw new CliError(`--hint must be one of ${REJECTION_HINTS.join(", ")}, got "${opts.hint}"`);
+          throw new UsageError(`--hint must be one of ${REJECTION_HINTS.join(", ")}, got "${opts.hint}"`);
         const chunk = await chunkFor(sandbox, opts.chunkId);
         const { revision } = await call(() => connect().reject(chunk.id, opts.reason, opts.hint));
         process.stdout.write(

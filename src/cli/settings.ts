@@ -1,12 +1,12 @@
 // `airlock settings get|set KEY [VALUE] [--sandbox S]`: pushed live to running sandboxes.
 import type { Command } from "commander";
 import { SETTING_KEYS } from "../gateway/vocabulary.ts";
-import { CliError, printJson } from "./common.ts";
+import { printJson, UsageError } from "./common.ts";
 import { call, connect } from "./connect.ts";
 
 function checkKey(key: string): void {
   if (!(SETTING_KEYS as readonly string[]).includes(key))
-    throw new CliError(`unknown setting "${key}"; known: ${SETTING_KEYS.join(", ")}`);
+    throw new UsageError(`unknown setting "${key}"; known: ${SETTING_KEYS.join(", ")}`);
 }
 
 export function registerSettingsCommands(program: Command): void {
