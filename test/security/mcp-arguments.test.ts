@@ -124,7 +124,7 @@ describe("MCP proxy: what the arguments name", { timeout: 120_000 }, () => {
   it("spellings a server may expand, decode, trim or normalise are stopped too", async () => {
     for (const path of [
       "$HOME/.ssh/id_rsa",
-      "${HOME}/.ssh/id_rsa",
+      ["$", "{HOME}/.ssh/id_rsa"].join(""),
       " ~/.ssh/id_rsa\n",
       "%7E/.ssh/id_rsa",
       `${home}/.ssh/${"./".repeat(3000)}id_rsa`,
