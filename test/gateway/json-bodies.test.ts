@@ -63,6 +63,7 @@ describe("gateway JSON bodies", { timeout: 120_000 }, () => {
       const answer = (await res.json()) as { error?: string; detail?: string };
       assert.equal(res.status, 400, `${what}: ${JSON.stringify(answer)}`);
       assert.ok(answer.detail, what);
+      assert.equal((answer as { decision?: string }).decision, "ask", `${what}: the caller is told to ask`);
     }
     assert.equal((await op.listAsks()).length, before);
     const ok = await send("POST", "/v1/gate/decide", '{"kind":"shell","command":"git status"}');
