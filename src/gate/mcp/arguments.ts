@@ -134,12 +134,23 @@ export interface NamedTargets {
   complete: boolean;
 }
 
-/** The paths, URLs and hosts an MCP call's arguments may name. */
+const targetCache = new WeakMap<object, { key: string; real: RealPath | undefined; targets: NamedTargets }>();
+
+/** The paths, URLs and hosts an MCP call's arguments may name (worked out once per call and context). */
 export function namedTargets(
   args: Record<string, unknown>,
   paths: Paths,
   real: RealPath | undefined,
 ): NamedTargets {
+  const key = `${paths.cwd}\0${paths.workdir}\0${paths.home}`;
+  const cached = targetCache.get(args);
+  if (cached && cached.key === key && cached.real === real) return cached.targets;
+  const targets = findTargets(args, paths, real);
+  targetCache.set(args, { key, real, targets });
+  return targets;
+}
+
+function findTargets(args: Record<string, unknown>, paths: Paths, real: RealPath | undefined): NamedTargets {
   const { strings, complete } = argumentStrings(args);
   const out: NamedTargets = { paths: [], namedPaths: [], urls: [], namedUrls: [], unplain: [], complete };
   for (const { key, value, at } of strings) {
