@@ -69,6 +69,12 @@ describe("MCP rules", () => {
       "ask",
       "a directory above a secret",
     );
+    assert.equal(
+      (await run(mcp("fs", "get", { q: '{"p": ["~/.ssh/id_rsa"]}' }))).decision,
+      "deny",
+      "JSON in a string",
+    );
+    assert.equal((await run(mcp("fs", "get", { u: "file://host/home/user/.ssh/k" }))).decision, "deny");
     // Hard stops apply to every tool kind: a generic tool's input too.
     const tool: ToolCall = { kind: "tool", name: "Anything", input: { file: "~/.ssh/id_rsa" } };
     assert.equal((await run(tool)).decision, "deny");

@@ -3,6 +3,7 @@
 // the server (and its values by the agent), so nothing here trusts a name: every string is
 // looked at. Pure; real paths come from the resolver the edge hands in.
 import { fileURLToPath } from "node:url";
+import { nestsDeeperThan } from "../../policy/json-depth.ts";
 import { type Paths, resolvePath } from "../paths.ts";
 
 /** How many strings of one call are looked at; a call with more is not knowable. */
@@ -29,8 +30,12 @@ export function argumentStrings(args: Record<string, unknown>): {
   while (stack.length > 0) {
     const [value, at, key] = stack.pop() as [unknown, string, string];
     if (strings.length >= MAX_STRINGS) return { strings, complete: false };
-    if (typeof value === "string") strings.push({ at, key, value });
-    else if (Array.isArray(value)) {
+    if (typeof value === "string") {
+      strings.push({ at, key, value });
+      // JSON inside a string is read by many servers: its strings count too.
+      const inner = embeddedJson(value);
+      if (inner !== undefined) stack.push([inner, `${at} (json)`, key]);
+    } else if (Array.isArray(value)) {
       for (const [i, v] of value.entries()) stack.push([v, `${at}[${i}]`, key]);
     } else if (value !== null && typeof value === "object") {
       for (const [k, v] of Object.entries(value)) {
@@ -43,6 +48,16 @@ export function argumentStrings(args: Record<string, unknown>): {
     }
   }
   return { strings, complete: true };
+}
+
+function embeddedJson(value: string): unknown {
+  if (!/^\s*[[{]/.test(value)) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return nestsDeeperThan(parsed) ? undefined : parsed;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Text as content rules compare it: NFKC, lower case, SQL comments and runs of space as one space. */
@@ -74,7 +89,12 @@ function filePath(paths: Paths, value: string): string | null {
     try {
       return fileURLToPath(value);
     } catch {
-      return null;
+      // file://HOST/p names no local file for Node; a server may still open /p.
+      try {
+        return decodeURIComponent(new URL(value).pathname);
+      } catch {
+        return null;
+      }
     }
   }
   return URL_SCHEME.test(value) ? null : resolvePath(paths, value);
