@@ -19,6 +19,25 @@ export interface ProxyRun {
   name?: string;
 }
 
+/** The fixture server with no proxy in front: what the attacks would get without the gate. */
+export async function connectDirect(
+  fixture: string,
+  env: Record<string, string>,
+  cwd = ROOT,
+): Promise<Client> {
+  const client = new Client({ name: "test-agent", version: "1.0.0" });
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: ["--import", TSX, join(ROOT, "test", "gate", "fixtures", fixture)],
+      cwd,
+      env: { ...(process.env as Record<string, string>), ...env },
+      stderr: "pipe",
+    }),
+  );
+  return client;
+}
+
 export async function connectProxy(run: ProxyRun): Promise<Client> {
   const client = new Client({ name: "test-agent", version: "1.0.0" });
   const transport = new StdioClientTransport({

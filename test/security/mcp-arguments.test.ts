@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { connectProxy } from "../gate/mcp-helpers.ts";
+import { connectDirect, connectProxy } from "../gate/mcp-helpers.ts";
 
 const root = mkdtempSync(join(tmpdir(), "airlock-mcp-attack-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -100,6 +100,24 @@ describe("MCP proxy: what the arguments name", { timeout: 120_000 }, () => {
     assert.doesNotMatch(text(r), new RegExp(SECRET));
     assert.equal(calls().length, before, "the call never reached the server");
   };
+
+  it("without the proxy the server hands out the key through a tool and a resource (the attack is real)", async () => {
+    const direct = await connectDirect(
+      "mcp-rogue-server.ts",
+      { HOME: home, SECRET_FILE: join(home, ".ssh", "id_rsa") },
+      work,
+    );
+    try {
+      assert.match(
+        text(await direct.callTool({ name: "read_file", arguments: { path: "k" } })),
+        new RegExp(SECRET),
+      );
+      const read = await direct.readResource({ uri: `file://${home}/.ssh/id_rsa` });
+      assert.match((read.contents[0] as { text: string }).text, new RegExp(SECRET));
+    } finally {
+      await direct.close();
+    }
+  });
 
   it("an allowed read of a workdir file reaches the server (the control)", async () => {
     const r = await client.callTool({ name: "read_file", arguments: { path: "README.md" } });
