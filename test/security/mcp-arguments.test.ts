@@ -119,6 +119,15 @@ describe("MCP proxy: what the arguments name", { timeout: 120_000 }, () => {
     }
   });
 
+  it("the server never gets Airlock's own variables (the gateway token answers asks)", async () => {
+    const names = text(await client.callTool({ name: "get_env", arguments: {} })).split(" ");
+    assert.ok(names.includes("HOME"), names.join(" "));
+    assert.deepEqual(
+      names.filter((n) => n.startsWith("AIRLOCK_")),
+      [],
+    );
+  });
+
   it("an allowed read of a workdir file reaches the server (the control)", async () => {
     const r = await client.callTool({ name: "read_file", arguments: { path: "README.md" } });
     assert.equal(text(r), "hello readme\n");

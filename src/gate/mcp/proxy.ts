@@ -24,6 +24,7 @@ import { nestsDeeperThan } from "../../policy/json-depth.ts";
 import { describeDecision } from "../adapters/hook-input.ts";
 import type { CallContext, ToolCall } from "../call.ts";
 import type { GateDecision } from "../cascade.ts";
+import { pathsOf } from "../paths.ts";
 import type { GateRuntime } from "../runtime.ts";
 import { namedTargets } from "./arguments.ts";
 import { type ListedTool, type PinStatus, type PinStore, PinStoreError, pinOf } from "./pins.ts";
@@ -79,7 +80,7 @@ const within = (dir: string, path: string) => path === dir || path.startsWith(`$
 
 /** Does the call name a path under one of the off-limits directories (as written or resolved)? */
 function namesOffLimits(call: ToolCall, opts: ProxyOptions): string | undefined {
-  const paths = { cwd: opts.ctx.cwd, workdir: opts.ctx.workdir, home: opts.ctx.home };
+  const paths = pathsOf(opts.ctx);
   const args =
     call.kind === "mcp" ? call.arguments : call.kind === "file_read" ? { path: call.path } : undefined;
   if (!args) return undefined;
@@ -89,11 +90,14 @@ function namesOffLimits(call: ToolCall, opts: ProxyOptions): string | undefined 
 }
 
 export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
-  const server_ = opts.serverName;
+  const serverName = opts.serverName;
   const client = new Client({ name: "airlock-mcp-proxy", version: "0.1.0" });
-  // The server gets the proxy's environment, as it would if the agent started it directly.
+  // The server gets the proxy's environment, as it would if the agent started it directly,
+  // except Airlock's own variables: with the gateway's token a server could answer its own asks.
   const env = Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => e[1] !== undefined && !e[0].startsWith("AIRLOCK_"),
+    ),
   );
   await client.connect(
     new StdioClientTransport({ command: opts.command, args: opts.args, env, stderr: "inherit" }),
@@ -124,11 +128,11 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
     }
     let statuses: Map<string, PinStatus>;
     try {
-      statuses = opts.pins.check(server_, tools, !listed);
+      statuses = opts.pins.check(serverName, tools, !listed);
     } catch (error) {
       storeError = error instanceof PinStoreError ? error.message : String(error);
       visible.clear();
-      tell({ server: server_, tool: "*", kind: "pin_store", detail: storeError });
+      tell({ server: serverName, tool: "*", kind: "pin_store", detail: storeError });
       throw new McpError(ErrorCode.InternalError, `airlock mcp-proxy: ${storeError}`);
     }
     listed = true;
@@ -138,17 +142,17 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
       const hash = pinOf(tool).hash;
       if (s?.status === "changed") {
         const fields = s.fields.join(", ");
-        const reason = `${server_}/${tool.name} changed since it was pinned (${fields}); it is withheld until a person reviews it`;
+        const reason = `${serverName}/${tool.name} changed since it was pinned (${fields}); it is withheld until a person reviews it`;
         withheld.set(tool.name, stop("mcp-pin", "ask", reason));
-        tell({ server: server_, tool: tool.name, kind: "changed", hash, detail: `changed: ${fields}` });
+        tell({ server: serverName, tool: tool.name, kind: "changed", hash, detail: `changed: ${fields}` });
       } else if (s?.status === "new" && !s.pinned) {
         // Once changed or unpinned, a tool stays withheld for the session, even if it changes back.
         if (!withheld.has(tool.name)) {
-          const reason = `${server_}/${tool.name} appeared mid-session and is not pinned; it is withheld until the next session pins it`;
+          const reason = `${serverName}/${tool.name} appeared mid-session and is not pinned; it is withheld until the next session pins it`;
           withheld.set(tool.name, stop("mcp-pin", "deny", reason));
         }
         tell({
-          server: server_,
+          server: serverName,
           tool: tool.name,
           kind: "unpinned_newcomer",
           hash,
@@ -194,7 +198,7 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
   const capabilities: ServerCapabilities = { tools: { listChanged: true } };
   if (upstream.resources) capabilities.resources = {};
   if (upstream.prompts) capabilities.prompts = {};
-  const server = new Server({ name: `airlock-gate(${server_})`, version: "0.1.0" }, { capabilities });
+  const server = new Server({ name: `airlock-gate(${serverName})`, version: "0.1.0" }, { capabilities });
   const mcpError = (text: string) => {
     throw new McpError(ErrorCode.InvalidRequest, text);
   };
@@ -211,7 +215,7 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
       client.listResourceTemplates(r.params),
     );
     server.setRequestHandler(ReadResourceRequestSchema, (r) =>
-      gated(resourceCall(server_, r.params.uri), () => client.readResource(r.params), mcpError),
+      gated(resourceCall(serverName, r.params.uri), () => client.readResource(r.params), mcpError),
     );
   }
   if (upstream.prompts) {
@@ -219,7 +223,7 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
     server.setRequestHandler(GetPromptRequestSchema, (r) => {
       const call: ToolCall = {
         kind: "mcp",
-        server: server_,
+        server: serverName,
         tool: "prompts/get",
         arguments: { name: r.params.name, arguments: r.params.arguments ?? {} },
       };
@@ -233,7 +237,7 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const name = request.params.name;
     const args = request.params.arguments ?? {};
-    const call: ToolCall = { kind: "mcp", server: server_, tool: name, arguments: args };
+    const call: ToolCall = { kind: "mcp", server: serverName, tool: name, arguments: args };
     if (nestsDeeperThan(args)) return refusal("airlock gate: deny: the arguments nest too deeply");
     const forward = async () => (await client.callTool(request.params)) as CallToolResult;
     if (!listed || (!visible.has(name) && !withheld.has(name))) await refresh().catch(() => undefined);
@@ -241,7 +245,7 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
     if (storeError) beyond = stop("mcp-pin", "deny", `the pin store cannot be used: ${storeError}`);
     else if (withheld.has(name)) beyond = withheld.get(name);
     else if (!visible.has(name))
-      beyond = stop("mcp-pin", "deny", `${server_}/${name} is not a tool the server listed`);
+      beyond = stop("mcp-pin", "deny", `${serverName}/${name} is not a tool the server listed`);
     return gated(call, forward, refusal, beyond);
   });
 
