@@ -268,11 +268,7 @@ function matchDirect(rule: CompiledRule, t: Target, mode: Mode): Tri {
       const m = rule.file;
       if (!m || !opApplies(m.op, call.kind === "file_read" ? "read" : "write")) return "no";
       if (m.op !== "any" && m.op !== (call.kind === "file_read" ? "read" : "write")) return "no";
-      // As written and where it really leads: a stop hits on either, an allow needs both.
-      const written = resolvePath(t.paths, call.path);
-      const readings = t.realPath ? [written, t.realPath(written)] : [written];
-      const hits = readings.map((p) => fileGlobMatches(t.paths, m.globs, p));
-      return (mode === "stop" ? hits.some(Boolean) : hits.every(Boolean)) ? "yes" : "no";
+      return fileGlobMatches(t.paths, m.globs, resolvePath(t.paths, call.path)) ? "yes" : "no";
     }
     case "tool":
       if (rule.tool) return anyMatch(rule.tool.names, call.name) ? "yes" : "no";
