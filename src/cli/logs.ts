@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { followLog } from "../audit/follow.ts";
 import { type LogKind, readRecentLines } from "../audit/reader.ts";
 import { redactQueryIn } from "../audit/redact.ts";
+import { sandboxLogDir } from "../gateway/home.ts";
 import { airlockHome } from "../supervisor/paths.ts";
 import { CliError, UsageError } from "./common.ts";
 
@@ -71,7 +72,7 @@ export function registerLogsCommands(program: Command): void {
         throw new UsageError(`--last must be a number of lines (0 or more), got "${opts.last}"`);
       const home = airlockHome();
       const name = pickSandbox(listSandboxes(home), sandbox, home);
-      const dir = join(home, "sandboxes", name, "logs");
+      const dir = sandboxLogDir(home, name);
       const kind: LogKind = opts.json ? "ocsf" : "shorthand";
       // Shorthand lines are redacted when written; redacting again costs little and covers any origin.
       const show = opts.json ? (line: string) => line : redactQueryIn;

@@ -38,11 +38,19 @@ export function registerSettingsCommands(program: Command): void {
     .argument("<key>", "setting name")
     .argument("<value>", "true|false for flags, manual|auto for approval_mode, or default")
     .option("--sandbox <name>", "only for this sandbox (a global value still wins)")
-    .action(async (key: string, value: string, opts: { sandbox?: string }) => {
+    .option("--json", "print what changed as JSON")
+    .action(async (key: string, value: string, opts: { sandbox?: string; json?: boolean }) => {
       checkKey(key);
       const view = await call(() =>
         connect().setSetting(key, value === "default" ? null : value, opts.sandbox),
       );
+      if (opts.json)
+        return printJson({
+          key,
+          set: value === "default" ? null : value,
+          scope: opts.sandbox ? { sandbox: opts.sandbox } : "global",
+          effective: view.effective[key as keyof typeof view.effective],
+        });
       process.stdout.write(
         `${key} = ${JSON.stringify(view.effective[key as keyof typeof view.effective])} (effective${opts.sandbox ? ` for ${opts.sandbox}` : ""})\n`,
       );

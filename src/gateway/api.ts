@@ -57,6 +57,8 @@ export interface ApiOptions {
   inboxSessions?: InboxSessions;
   /** The inbox page (default: src/gateway/inbox/index.html, read once here). */
   inboxPage?: InboxPage;
+  /** $AIRLOCK_HOME, where local sandboxes' logs are (the inbox timeline). */
+  home?: string;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -169,9 +171,10 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
   route({ method: "get", path: "/v1/health", summary: "liveness", auth: "none" }, (c) =>
     c.json({ ok: true, store: service.store.kind }),
   );
-  route({ method: "get", path: "/v1/openapi.json", summary: "this document", auth: "none" }, (c) =>
-    c.json(openApi(routes)),
-  );
+  for (const path of ["/v1/openapi.json", "/openapi.json"])
+    route({ method: "get", path, summary: "this document (OpenAPI 3.1)", auth: "none" }, (c) =>
+      c.json(openApi(routes)),
+    );
 
   route(
     {
@@ -473,7 +476,14 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
     },
   );
 
-  registerInboxRoutes({ app, route, service, sessions, page: opts.inboxPage ?? loadInboxPage() });
+  registerInboxRoutes({
+    app,
+    route,
+    service,
+    sessions,
+    page: opts.inboxPage ?? loadInboxPage(),
+    home: opts.home,
+  });
 
   return { app, routes };
 }

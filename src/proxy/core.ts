@@ -5,6 +5,7 @@ import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
 import { buildHttpEvent, buildNetworkEvent, type OcsfEvent, type Severity } from "../audit/ocsf.ts";
 import type { CompiledPolicy, RequestDecision, RuleMissing } from "../policy/engine.ts";
+import type { IpAddress } from "../policy/ip.ts";
 import type { LeafCache } from "./ca.ts";
 import type { ConnectToEntry } from "./connect-to.ts";
 import { denyResponse, type ProxyResponse } from "./deny.ts";
@@ -25,7 +26,7 @@ export const UNKNOWN_BINARY = "unknown";
 export interface DenialEvent {
   time: number;
   layer: "l4" | "l7";
-  /** Which check refused: l4, l7, ssrf, identity, sni, host_header. */
+  /** Which check refused: l4, l7, ssrf, identity, sni, host_header, canonical, upgrade. */
   engine: string;
   host: string;
   port: number;
@@ -125,6 +126,8 @@ export interface ProxyCore {
   readonly localRouter: LocalRouter | undefined;
   /** The internal HTTP server that parses requests inside terminated TLS. */
   readonly inner: Server;
+  /** The host's own interface addresses, blocked like loopback (read at every check). */
+  hostAddresses(): readonly IpAddress[];
   connState(socket: Socket): ConnState | undefined;
   tunnel(socket: Socket): InspectedTunnel | undefined;
   setTunnel(socket: Socket, tunnel: InspectedTunnel): void;

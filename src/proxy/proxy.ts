@@ -40,10 +40,15 @@
 //   the head went out; an upstream connection is reused only after a complete, well-framed
 //   HTTP/1.1 response without Connection: close. Response trailers are dropped.
 // - Audit lines are written at the end of the event-loop turn (batched), not per event.
+// - Requests go upstream rebuilt in the canonical form that was decided, or are refused
+//   (decide-http.ts, request-checks.ts); method-override carriers are decided as their method.
+// - An upgrade is spliced only after the upstream's 101, and only where the policy allows raw
+//   bytes to the endpoint (upgrade.ts). The host's own addresses are blocked like loopback.
 //
 // Flow: CONNECT → connect.ts (identity, L4, SSRF/pinning, splice or TLS termination) →
-// inspect.ts (per-request L7); absolute-form http:// → forward.ts; bytes → relay.ts; one
-// upstream HTTP/1.1 request/response → exchange.ts (strict response parser: http1-response.ts);
+// inspect.ts (per-request L7); absolute-form http:// → forward.ts; both → decide-http.ts;
+// upgrades → upgrade.ts; bytes → relay.ts; one upstream HTTP/1.1 request/response →
+// exchange.ts (strict response parser: http1-response.ts); host addresses → host-addresses.ts;
 // DNS, connect-to, trust store → upstream.ts; upstream keep-alive pools → pool.ts; limits.ts;
 // the one deny body → deny.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -76,6 +81,7 @@ import {
 } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse } from "./deny.ts";
 import { handleForwardRequest, handleForwardUpgrade } from "./forward.ts";
+import { hostInterfaceAddresses, parseAddresses } from "./host-addresses.ts";
 import { handleInspectedRequest, handleInspectedUpgrade } from "./inspect.ts";
 import { httpServerOptions, type ProxyLimits, resolveLimits } from "./limits.ts";
 import { createPools, type Resolver, systemResolver, upstreamTrust } from "./upstream.ts";
@@ -98,6 +104,8 @@ export interface EgressProxyOptions {
   limits?: Partial<ProxyLimits>;
   /** Clock for audit events (tests inject one). */
   now?: () => number;
+  /** The host's own addresses (default: every interface's, read at each check); tests inject some. */
+  hostAddresses?: () => readonly string[];
   /** Facts about a policy read from the host (listed binaries that are symlinks), per revision. */
   hostFacts?: (policy: Policy) => PolicyHostFacts;
 }
@@ -156,6 +164,7 @@ export class EgressProxy {
       leaves: options.ca ? new LeafCache(options.ca) : undefined,
       localRouter: options.localRouter,
       inner: this.inner,
+      hostAddresses: () => parseAddresses((options.hostAddresses ?? hostInterfaceAddresses)()),
       connState: (socket) => this.states.get(socket),
       tunnel: (socket) => this.tunnels.get(socket),
       setTunnel: (socket, tunnel) => {
