@@ -20,7 +20,7 @@ interface McpProxyFlags {
  * when it is the whole command line. `node server.js` and `npx pkg` say nothing by their
  * command's name, and two servers must never share one identity.
  */
-export function serverIdentity(command: string[], name: string | undefined): string {
+function serverIdentity(command: string[], name: string | undefined): string {
   if (name !== undefined) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name))
       throw new UsageError(`--name "${name}": letters, digits, _ . - (at most 64)`);

@@ -15,7 +15,7 @@ export type ToolCall =
 const Input = z.record(z.string(), z.unknown());
 
 /** What a call must look like before the gate decides it: a field of the wrong type is refused. */
-export const ToolCallSchema = z.discriminatedUnion("kind", [
+const ToolCallSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("shell"), command: z.string() }),
   z.object({
     kind: z.literal("mcp"),
@@ -30,7 +30,7 @@ export const ToolCallSchema = z.discriminatedUnion("kind", [
 ]);
 
 /** The call as the gate decides it (fields it does not know dropped), or why it cannot be. */
-export function checkCall(call: unknown): { call: ToolCall } | { problem: string } {
+function checkCall(call: unknown): { call: ToolCall } | { problem: string } {
   if (nestsDeeperThan(call)) return { problem: `the call nests deeper than ${MAX_JSON_DEPTH} levels` };
   const parsed = ToolCallSchema.safeParse(call);
   if (parsed.success) return { call: parsed.data as ToolCall };

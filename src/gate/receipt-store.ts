@@ -106,7 +106,7 @@ function lastLine(file: string): string | undefined {
   }
 }
 
-export const headFile = (file: string) => `${file}.head`;
+const headFile = (file: string) => `${file}.head`;
 
 /** The signed head beside a log: undefined when there is none, an error when it is unreadable. */
 export function readHead(file: string): ReceiptHead | undefined {

@@ -7,12 +7,12 @@ import { nestsDeeperThan } from "../../policy/json-depth.ts";
 import { type Paths, resolvePath } from "../paths.ts";
 
 /** How many strings of one call are looked at; a call with more is not knowable. */
-export const MAX_STRINGS = 512;
+const MAX_STRINGS = 512;
 
 /** Maps an absolute path to where it really leads (symlinks, `/proc/self/...`), on the edge's filesystem. */
 export type RealPath = (absolute: string) => string;
 
-export interface ArgumentString {
+interface ArgumentString {
   /** Where it sits: `path`, `files[0]`, `opts.dir`. */
   at: string;
   /** The last key on the way (`path` for `opts.path`), "" inside arrays at the top. */
@@ -114,7 +114,7 @@ function pathSpellings(value: string, home: string): string[] {
 }
 
 /** A path an allow can vouch for: no expansions, escapes or control characters a server may act on. */
-export function plainPath(value: string): boolean {
+function plainPath(value: string): boolean {
   return !/[$%`\\\p{Cc}]|^\s|\s$|.~/u.test(value);
 }
 
