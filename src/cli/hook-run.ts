@@ -78,6 +78,7 @@ export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> 
       home: homedir(),
       canAsk: true,
       canContain: single && flavor === "claude-code",
+      canRewrite: single && flavor === "claude-code",
     };
     const decisions = await Promise.all(calls.map((c) => runtime.decide(c, ctx, payload.session_id)));
     const d = worstDecision(decisions);
@@ -130,6 +131,11 @@ export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> 
           ? `${describeDecision(d)} (${outcome.reason}; asking here instead)`
           : outcome.reason,
       );
+      return;
+    }
+    if (d.decision === "allow" && d.rewrite?.kind === "shell") {
+      // Allowed as rewritten only (git with its exec-capable settings disarmed).
+      emit("allow", describeDecision(d), { ...payload.tool_input, command: d.rewrite.command });
       return;
     }
     emit(d.decision === "contain" ? "ask" : d.decision, describeDecision(d));

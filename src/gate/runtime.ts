@@ -7,6 +7,7 @@ import { decide, type GateDecision } from "./cascade.ts";
 import { type BreakerState, type BreakerStore, createClassifier } from "./classifier.ts";
 import type { CompiledGate } from "./compile.ts";
 import { loadGateFile } from "./file.ts";
+import { gatherFacts } from "./path-facts.ts";
 import { airlockHome, appendReceipt, defaultReceiptsFile } from "./receipt-store.ts";
 import { type AnalyzeShell, loadShellAnalyzer } from "./shell/parser.ts";
 
@@ -110,7 +111,12 @@ export async function openGate(
     policyFile,
     async decide(call, ctx, session, overrule) {
       const started = performance.now();
-      const decided = await decide(gate, call, ctx, { analyze, ...(classify ? { classify } : {}) });
+      const where = { ...ctx, airlockHome: ctx.airlockHome ?? airlockHome() };
+      const decided = await decide(gate, call, where, {
+        analyze,
+        facts: gatherFacts,
+        ...(classify ? { classify } : {}),
+      });
       const decision = overrule ? overrule(decided) : decided;
       const latency_ms = Math.round((performance.now() - started) * 1000) / 1000;
       try {

@@ -48,9 +48,14 @@ export interface CompiledEndpoint {
   connectReason: string;
 }
 
-interface BinaryMatcher {
+interface PathMatcher {
   exact: ReadonlySet<string>;
   globs: readonly RegExp[];
+}
+
+interface BinaryMatcher extends PathMatcher {
+  /** The listed binaries whose rule opted in with `children: true`: they grant as an ancestor. */
+  parents: PathMatcher;
   /** Listed paths that are symlinks, by their target: named when their target is denied. */
   linked: ReadonlyMap<string, string>;
 }
@@ -214,8 +219,8 @@ export function compilePolicy(policy: Policy, facts: PolicyHostFacts = {}): Comp
   for (const [ruleKey, rule] of Object.entries(policy.network_policies)) {
     const paths = rule.binaries.map((b) => b.path);
     const binaries: BinaryMatcher = {
-      exact: new Set(paths.filter((p) => !GLOB_CHARS.test(p))),
-      globs: paths.filter((p) => GLOB_CHARS.test(p)).map(compileBinaryGlob),
+      ...pathMatcher(paths),
+      parents: pathMatcher(rule.binaries.filter((b) => b.children === true).map((b) => b.path)),
       linked: new Map(
         paths.flatMap((p) => {
           const target = facts.symlinks?.get(p);
@@ -252,13 +257,31 @@ export function endpointsFor(cp: CompiledPolicy, host: string, port: number): Co
   return out;
 }
 
-function binaryMatches(matcher: BinaryMatcher, identity: Identity): boolean {
-  const chain = [identity.binary, ...(identity.ancestors ?? [])];
-  for (const exe of chain) {
-    if (matcher.exact.has(exe)) return true;
-    for (const glob of matcher.globs) if (glob.test(exe)) return true;
-  }
+function pathMatcher(paths: readonly string[]): PathMatcher {
+  return {
+    exact: new Set(paths.filter((p) => !GLOB_CHARS.test(p))),
+    globs: paths.filter((p) => GLOB_CHARS.test(p)).map(compileBinaryGlob),
+  };
+}
+
+function pathMatches(matcher: PathMatcher, exe: string): boolean {
+  if (matcher.exact.has(exe)) return true;
+  for (const glob of matcher.globs) if (glob.test(exe)) return true;
   return false;
+}
+
+/** Does any rule let a binary's descendants use it (`children: true`)? Identity needs ancestors only then. */
+export function grantsToChildren(policy: Policy): boolean {
+  return Object.values(policy.network_policies).some((rule) =>
+    rule.binaries.some((b) => b.children === true),
+  );
+}
+
+/** The binary itself, or an ancestor listed with `children: true`. */
+function binaryMatches(matcher: BinaryMatcher, identity: Identity): boolean {
+  if (pathMatches(matcher, identity.binary)) return true;
+  if (matcher.parents.exact.size === 0 && matcher.parents.globs.length === 0) return false;
+  return (identity.ancestors ?? []).some((exe) => pathMatches(matcher.parents, exe));
 }
 
 /** Only names made of digits, dots, hex and colons can be IP literals; skip parsing the rest. */

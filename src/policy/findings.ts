@@ -96,6 +96,14 @@ export function securityNotes(
       note("full_access", "medium", `${shown}: every method including DELETE on every path`);
     }
   }
+  for (const binary of rule.binaries) {
+    if (binary.children !== true) continue;
+    note(
+      "children_grant",
+      "high",
+      `${binary.path} with children: true: every process it starts, and what those start, gets this rule whatever it runs`,
+    );
+  }
   for (const [key, other] of Object.entries(current.network_policies)) {
     if (key === ruleKey) continue;
     for (const ep of rule.endpoints) {

@@ -27,8 +27,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
       ),
     };
   }
-  const state = core.connState(req.socket as Socket);
-  const identity = (await state?.identity) ?? null;
+  const { identity, unidentified } = await core.identify(req.socket as Socket);
   const { host, port, target } = abs;
   if (host === POLICY_LOCAL_HOST) {
     if (abs.scheme !== "http" || port !== POLICY_LOCAL_PORT) {
@@ -60,7 +59,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
         layer: "l4",
         engine: "identity",
         policy: null,
-        reason: state?.unidentified ?? UNIDENTIFIED_REASON,
+        reason: unidentified ?? UNIDENTIFIED_REASON,
         path: rawPath,
       }),
     };

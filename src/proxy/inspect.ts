@@ -5,7 +5,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { checkAddresses, decideConnect, type RequestInput } from "../policy/engine.ts";
-import type { DenyRecord, InspectedTunnel, ProxyCore } from "./core.ts";
+import {
+  type DenyRecord,
+  type Identified,
+  type InspectedTunnel,
+  type ProxyCore,
+  UNIDENTIFIED_REASON,
+} from "./core.ts";
 import { type DecidedRequest, type DenyBase, decideHttp, forwardDecided } from "./decide-http.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
 import { hostHeaderIn, hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
@@ -50,12 +56,23 @@ function refuse(
   };
 }
 
-function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
+/** Why the holder identified for this request may not use the tunnel, or null. */
+function holderProblem(t: InspectedTunnel, now: Identified): string | null {
+  if (!now.identity) return now.unidentified ?? UNIDENTIFIED_REASON;
+  if (now.identity.binary !== t.identity.binary)
+    return `the connection changed hands: ${t.identity.binary} opened it, ${now.identity.binary} holds it now`;
+  return null;
+}
+
+function decideInspected(core: ProxyCore, req: IncomingMessage, now: Identified): Verdict {
   const t = core.tunnel(req.socket as Socket);
   if (!t) return { ok: false, response: errorResponse("invalid_request", "not an inspected connection") };
   const method = (req.method ?? "GET").toUpperCase();
   let target = req.url ?? "/";
-  const base: Base = { scheme: "https", host: t.host, port: t.port, identity: t.identity, method };
+  const identity = now.identity ?? t.identity;
+  const base: Base = { scheme: "https", host: t.host, port: t.port, identity, method };
+  const handedOver = holderProblem(t, now);
+  if (handedOver) return refuse(core, base, target, "identity", handedOver, splitQuery(target).path);
   if (!target.startsWith("/")) {
     const abs = parseAbsoluteForm(target);
     if (abs?.scheme !== "https" || abs.host !== t.host || abs.port !== t.port) {
@@ -93,7 +110,7 @@ function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
   const gen = core.generation();
   if (gen.id !== t.generation && !t.trusted) {
     // A newer policy applies: the pinned address must still pass its SSRF check.
-    const endpoints = decideConnect(gen.cp, t.host, t.port, t.identity).endpoints;
+    const endpoints = decideConnect(gen.cp, t.host, t.port, identity).endpoints;
     const check =
       endpoints.length > 0
         ? checkAddresses(endpoints, t.host, [t.address], core.hostAddresses())
@@ -104,8 +121,8 @@ function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
   const input: RequestInput = {
     host: t.host,
     port: t.port,
-    binary: t.identity.binary,
-    ancestors: t.identity.ancestors,
+    binary: identity.binary,
+    ancestors: identity.ancestors,
     method,
     path: target,
   };
@@ -127,13 +144,19 @@ function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
   };
 }
 
-export function handleInspectedRequest(
+/** Who holds the tunnel's client socket as this request arrives (a keep-alive socket can change hands). */
+function holderNow(core: ProxyCore, req: IncomingMessage): Promise<Identified> {
+  const t = core.tunnel(req.socket as Socket);
+  return t ? core.identify(t.client) : Promise.resolve({ identity: null });
+}
+
+export async function handleInspectedRequest(
   core: ProxyCore,
   req: IncomingMessage,
   res: ServerResponse,
   expectsContinue = false,
-): void {
-  const verdict = decideInspected(core, req);
+): Promise<void> {
+  const verdict = decideInspected(core, req, await holderNow(core, req));
   if (!verdict.ok) {
     sendResponse(res, verdict.response);
     return;
@@ -142,14 +165,14 @@ export function handleInspectedRequest(
   forwardDecided(core, req, res, verdict).catch(() => res.destroy());
 }
 
-export function handleInspectedUpgrade(
+export async function handleInspectedUpgrade(
   core: ProxyCore,
   req: IncomingMessage,
   socket: Socket,
   head: Buffer,
-): void {
+): Promise<void> {
   socket.on("error", () => socket.destroy());
-  const verdict = decideInspected(core, req);
+  const verdict = decideInspected(core, req, await holderNow(core, req));
   if (!verdict.ok) {
     socket.end(rawResponse(verdict.response));
     return;

@@ -5,7 +5,7 @@
 //   const proxy = new EgressProxy({
 //     policy,                       // Policy (validated); compiled once per generation
 //     ca,                           // SandboxCA (ca.ts): leaf certificates for inspected hosts
-//     identify: async (socket) => ({ binary, ancestors, pid }) | null,   // null/throw = unknown = deny
+//     identify: async (socket) => ({ binary, ancestors, pid }) | null,   // at every request head; null/throw = deny
 //     fixedIdentity: { binary: "/usr/bin/curl" },    // standalone: used when `identify` is absent
 //     connectTo: ["api.github.com:443:127.0.0.1:8443"],  // curl-style, or parsed ConnectToEntry values
 //     upstreamCAs: [pem],           // extra CAs trusted upstream, beside the system store
@@ -72,6 +72,7 @@ import {
   type DenialEvent,
   type DenyRecord,
   type Generation,
+  type Identified,
   type InspectedTunnel,
   type LocalRouter,
   type ProcessIdentity,
@@ -165,7 +166,7 @@ export class EgressProxy {
       localRouter: options.localRouter,
       inner: this.inner,
       hostAddresses: () => parseAddresses((options.hostAddresses ?? hostInterfaceAddresses)()),
-      connState: (socket) => this.states.get(socket),
+      identify: (socket) => this.identifyNow(socket),
       tunnel: (socket) => this.tunnels.get(socket),
       setTunnel: (socket, tunnel) => {
         this.tunnels.set(socket, tunnel);
@@ -190,15 +191,15 @@ export class EgressProxy {
     this.outer.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
       handleForwardUpgrade(core, req, socket, head).catch(fail(socket));
     });
-    this.inner.on("request", (req: IncomingMessage, res: ServerResponse) =>
-      handleInspectedRequest(core, req, res),
-    );
-    this.inner.on("checkContinue", (req: IncomingMessage, res: ServerResponse) =>
-      handleInspectedRequest(core, req, res, true),
-    );
-    this.inner.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) =>
-      handleInspectedUpgrade(core, req, socket, head),
-    );
+    this.inner.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      handleInspectedRequest(core, req, res).catch(() => res.destroy());
+    });
+    this.inner.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+      handleInspectedRequest(core, req, res, true).catch(() => res.destroy());
+    });
+    this.inner.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      handleInspectedUpgrade(core, req, socket, head).catch(fail(socket));
+    });
     this.inner.on("connect", (_req: IncomingMessage, socket: Socket) => {
       socket.end(rawResponse(errorResponse("invalid_request", "CONNECT inside a tunnel is not allowed")));
     });
@@ -240,10 +241,17 @@ export class EgressProxy {
     }
     this.live.add(socket);
     socket.once("close", () => this.live.delete(socket));
+    this.states.set(socket, { identity: Promise.resolve(this.options.fixedIdentity ?? null) });
+    this.outer.emit("connection", socket);
+  }
+
+  /** A fresh identification of the socket's holder, kept as the connection's latest (for its log lines). */
+  private async identifyNow(socket: Socket): Promise<Identified> {
     const state: ConnState = { identity: Promise.resolve(null) };
     state.identity = this.identify(socket, state);
     this.states.set(socket, state);
-    this.outer.emit("connection", socket);
+    const identity = await state.identity;
+    return { identity, ...(state.unidentified !== undefined ? { unidentified: state.unidentified } : {}) };
   }
 
   private async identify(socket: Socket, state: ConnState): Promise<ProcessIdentity | null> {

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkAddresses, compilePolicy, decideConnect, decideRequest } from "../../src/policy/engine.ts";
+import {
+  checkAddresses,
+  compilePolicy,
+  decideConnect,
+  decideRequest,
+  grantsToChildren,
+} from "../../src/policy/engine.ts";
 import { parseIp } from "../../src/policy/ip.ts";
 import { policyFrom } from "./helpers.ts";
 
@@ -124,12 +130,24 @@ network_policies:
   assert.doesNotMatch(noFacts.reason, /symlink/);
 });
 
-test("binaries: an ancestor in the chain grants; argv never does", () => {
-  const d = decideConnect(cp, "api.github.com", 443, {
-    binary: "/bin/sh",
-    ancestors: ["/usr/bin/bash", "/usr/bin/curl"],
-  });
-  assert.equal(d.decision, "allow");
+test("binaries: an ancestor grants only where its rule says children: true", () => {
+  // A process can exec into a listed binary and leave children behind: without the opt-in the
+  // ancestor chain grants nothing.
+  const execd = { binary: "/usr/bin/python3", ancestors: ["/usr/bin/bash", "/usr/bin/curl"] };
+  assert.equal(decideConnect(cp, "api.github.com", 443, execd).decision, "deny");
+  const parents = compile(`
+version: 1
+network_policies:
+  agent:
+    endpoints: [{ host: api.example.com, port: 443 }]
+    binaries: [{ path: /usr/bin/claude, children: true }, { path: /usr/bin/curl }]
+`);
+  const child = { binary: "/usr/bin/python3", ancestors: ["/usr/bin/bash", "/usr/bin/claude"] };
+  assert.equal(decideConnect(parents, "api.example.com", 443, child).decision, "allow");
+  const underCurl = { binary: "/usr/bin/python3", ancestors: ["/usr/bin/curl"] };
+  assert.equal(decideConnect(parents, "api.example.com", 443, underCurl).decision, "deny");
+  assert.equal(grantsToChildren(parents.policy), true);
+  assert.equal(grantsToChildren(cp.policy), false);
 });
 
 test("binaries: ** and ? globs", () => {

@@ -253,6 +253,17 @@ test("allowed_ips naming one of the host's own addresses is a critical finding",
   );
 });
 
+test("children: true is a security note: the binary's descendants get the rule", () => {
+  const a = analyze("agent", {
+    endpoints: [{ host: "api.anthropic.com", port: 443 }],
+    binaries: [{ path: "/usr/bin/claude", children: true }, { path: "/usr/bin/curl" }],
+  });
+  const note = a.findings.find((f) => f.kind === "children_grant");
+  assert.ok(note?.security);
+  assert.match(note.sentence, /\/usr\/bin\/claude with children: true/);
+  assert.equal(a.findings.filter((f) => f.kind === "children_grant").length, 1);
+});
+
 test("a binary glob over every program is a security note", () => {
   const a = analyze("any_binary", {
     endpoints: [{ host: "api.example.com", port: 443 }],

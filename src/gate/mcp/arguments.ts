@@ -10,7 +10,7 @@ import { type Paths, resolvePath } from "../paths.ts";
 const MAX_STRINGS = 512;
 
 /** Maps an absolute path to where it really leads (symlinks, `/proc/self/...`), on the edge's filesystem. */
-export type RealPath = (absolute: string) => string;
+export type ResolvePath = (absolute: string) => string;
 
 interface ArgumentString {
   /** Where it sits: `path`, `files[0]`, `opts.dir`. */
@@ -119,7 +119,7 @@ function plainPath(value: string): boolean {
 }
 
 /** Both readings of a path: as written, and where the filesystem leads it. */
-function bothReadings(absolute: string, real: RealPath | undefined): string[] {
+function bothReadings(absolute: string, real: ResolvePath | undefined): string[] {
   if (!real) return [absolute];
   let resolved: string;
   try {
@@ -154,13 +154,16 @@ export interface NamedTargets {
   complete: boolean;
 }
 
-const targetCache = new WeakMap<object, { key: string; real: RealPath | undefined; targets: NamedTargets }>();
+const targetCache = new WeakMap<
+  object,
+  { key: string; real: ResolvePath | undefined; targets: NamedTargets }
+>();
 
 /** The paths, URLs and hosts an MCP call's arguments may name (worked out once per call and context). */
 export function namedTargets(
   args: Record<string, unknown>,
   paths: Paths,
-  real: RealPath | undefined,
+  real: ResolvePath | undefined,
 ): NamedTargets {
   const key = `${paths.cwd}\0${paths.workdir}\0${paths.home}`;
   const cached = targetCache.get(args);
@@ -170,7 +173,11 @@ export function namedTargets(
   return targets;
 }
 
-function findTargets(args: Record<string, unknown>, paths: Paths, real: RealPath | undefined): NamedTargets {
+function findTargets(
+  args: Record<string, unknown>,
+  paths: Paths,
+  real: ResolvePath | undefined,
+): NamedTargets {
   const { strings, complete } = argumentStrings(args);
   const out: NamedTargets = { paths: [], namedPaths: [], urls: [], namedUrls: [], unplain: [], complete };
   for (const { key, value, at } of strings) {

@@ -9,7 +9,7 @@ import type { ToolCall } from "../call.ts";
 import type { CompiledRule, Mode, Tri } from "../match.ts";
 import { fileGlobMatches, isAncestorOfGlob, type Paths } from "../paths.ts";
 import type { McpMatch } from "../schema.ts";
-import { argumentStrings, namedTargets, normalizeContent, type RealPath } from "./arguments.ts";
+import { argumentStrings, namedTargets, normalizeContent, type ResolvePath } from "./arguments.ts";
 
 interface ContentGlob {
   raw: RegExp;
@@ -75,7 +75,7 @@ export function argumentsStopped(
   rule: CompiledRule,
   args: Record<string, unknown>,
   paths: Paths,
-  real: RealPath | undefined,
+  real: ResolvePath | undefined,
   fetchHit: (call: ToolCall) => Tri,
 ): Tri {
   const targets = namedTargets(args, paths, real);
@@ -107,7 +107,7 @@ export function argumentsStopped(
 export function mcpNamedCalls(
   call: Extract<ToolCall, { kind: "mcp" }>,
   paths: Paths,
-  real: RealPath | undefined,
+  real: ResolvePath | undefined,
 ): ToolCall[] | { uncovered: string } {
   const targets = namedTargets(call.arguments, paths, real);
   if (!targets.complete) return { uncovered: "the arguments hold more strings than the gate looks at" };
