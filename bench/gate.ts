@@ -1,6 +1,7 @@
 // Gate benchmark: decision latency of the deterministic tiers in process, shell parse cost per
-// command, and the Claude Code hook's round trip as a process. Each figure is also given as a
-// ratio against a baseline measured in the same run.
+// command, the Claude Code hook's round trip as a process, and the time Claude Code itself
+// reports per hook call (bench/agent-hook.ts). Each figure is also given as a ratio against a
+// baseline measured in the same run.
 //   npx tsx bench/gate.ts
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,6 +13,7 @@ import { gatherGitFacts } from "../src/gate/git-facts.ts";
 import { loadGateText } from "../src/gate/load.ts";
 import { gatherRealPaths } from "../src/gate/path-facts.ts";
 import { loadShellAnalyzer } from "../src/gate/shell/parser.ts";
+import { measureClaudeHooks } from "./agent-hook.ts";
 
 const analyze = await loadShellAnalyzer();
 const policyFile = "examples/policies/gate.yaml";
@@ -173,6 +175,17 @@ console.log(`git repository facts (a git process, edge only): p50 ${gitFactsMs.t
 console.log(
   `hook round trip (process): p50 ${hookMs.toFixed(0)} ms, max ${(hookRuns.at(-1) as number).toFixed(0)} ms (baseline bare node ${nodeMs.toFixed(0)} ms, ${(hookMs / nodeMs).toFixed(1)}x)`,
 );
+// What the agent itself measures per tool call (Claude Code's hook timing), beside a no-op hook.
+const agent = await measureClaudeHooks(process.argv.includes("--quick") ? 6 : 15);
+if (!agent)
+  console.log(
+    "Claude Code's own hook figure: skipped (claude-code not in the agent cache; source .ci/install)",
+  );
+else
+  for (const f of agent.figures)
+    console.log(
+      `as Claude Code measures it: ${f.hook}: p50 ${f.p50_ms} ms, max ${f.max_ms} ms over ${f.calls} calls (bare node ${agent.node_ms_p50} ms)`,
+    );
 const worstP99 = Math.max(...rows.map((r) => r.p99_us));
 const worstCpuP99 = Math.max(...rows.map((r) => r.p99_cpu_us));
 // p99 tails of multi-command parses are sensitive to CPU contention: print the load they ran under.
@@ -191,6 +204,7 @@ console.log(
     hook_round_trip_ms_p50: +hookMs.toFixed(1),
     node_startup_ms_p50: +nodeMs.toFixed(1),
     hook_ratio_vs_node: +(hookMs / nodeMs).toFixed(2),
+    agent_hook: agent,
     worst_p99_us: worstP99,
     worst_p99_cpu_us: worstCpuP99,
     load_average: load,

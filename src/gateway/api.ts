@@ -7,6 +7,7 @@ import { z } from "zod";
 import { dumpPolicyYaml } from "../policy/canonical.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../policy/json-depth.ts";
 import { registerAskRoutes } from "./asks-api.ts";
+import { registerHookRoute } from "./hook-api.ts";
 import {
   checkCookieSession,
   type InboxPage,
@@ -452,6 +453,7 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
     },
   );
   registerAskRoutes({ service, route, jsonBody, param, actor });
+  registerHookRoute({ service, route, jsonBody, param, actor });
   route(
     {
       method: "get",
