@@ -46,6 +46,7 @@ const EXCEPTIONS: Exception[] = [
   })),
   { from: "supervisor/session.ts", to: "gateway/types.ts", why: "wire types of the gateway session" },
   { from: "supervisor/paths.ts", to: "gateway/home.ts", why: "the home layout lives in gateway/home.ts" },
+  { from: "gate/receipt-store.ts", to: "gateway/home.ts", why: "receipts go under the one $AIRLOCK_HOME" },
   {
     from: "gate/decider.ts",
     to: "gateway/asks.ts",
