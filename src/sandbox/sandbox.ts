@@ -11,8 +11,9 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createRequire } from "node:module";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
 import { bwrapArgs, sandboxEnv } from "./bwrap.ts";
@@ -40,6 +41,12 @@ const MOUNT_POINTS_FILE = "mountpoints.json";
 
 export const INIT_SOURCE = packagePath("src", "sandbox", "init.cjs");
 export const SKILL_SOURCE = packagePath("src", "sandbox", "skills", "policy_advisor.md");
+export const NODE_PROXY_SOURCE = packagePath("src", "sandbox", "node-proxy.cjs");
+
+/** undici's package folder, wherever npm put it (the preload loads it inside the sandbox). */
+function undiciDir(): string {
+  return dirname(createRequire(import.meta.url).resolve("undici"));
+}
 
 export interface SandboxSpec {
   name: string;
@@ -122,6 +129,9 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
       "init.cjs": INIT_SOURCE,
       "ca-bundle.pem": bundlePath,
       "skills/policy_advisor.md": SKILL_SOURCE,
+      "certs/ca-bundle.pem": bundlePath,
+      "node-proxy.cjs": NODE_PROXY_SOURCE,
+      "node/undici": undiciDir(),
     },
     probe: hostProbe,
     ...(spec.overlay && includeWorkdir ? { workdirSource: overlayLayers(spec.overlay).merged } : {}),
