@@ -157,10 +157,14 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
 
 /**
  * Completes the sandbox's CA bundle with its CA (certificate only; the key never enters the
- * sandbox). Written in place, so the bind mount shows it; call before `release()`.
+ * sandbox) and the extra CAs the proxy trusts upstream. Written in place, so the bind mount shows it; call before `release()`.
  */
-export function writeCaBundle(prepared: PreparedSandbox, caCertPem: string): void {
-  writeFileSync(prepared.caBundlePath, caBundle(systemCaPem(), caCertPem), { mode: 0o644 });
+export function writeCaBundle(
+  prepared: PreparedSandbox,
+  caCertPem: string,
+  upstreamCaPems: readonly string[] = [],
+): void {
+  writeFileSync(prepared.caBundlePath, caBundle(systemCaPem(), caCertPem, upstreamCaPems), { mode: 0o644 });
 }
 
 export async function startSandbox(

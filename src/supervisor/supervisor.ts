@@ -324,7 +324,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   try {
     proxyCode = await loadProxyCode();
     ca = await proxyCode.loadOrCreateSandboxCA(join(stateDir, "ca"), name);
-    writeCaBundle(prepared, ca.certPem);
+    writeCaBundle(prepared, ca.certPem, upstreamCAs);
     writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(policy), { mode: 0o600 });
   } catch (error) {
     return abandon(error);
