@@ -18,6 +18,7 @@ import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
 import { bwrapArgs, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
+import { codexEtc } from "./codex-config.ts";
 import {
   processAlive as alive,
   etcEntries,
@@ -118,13 +119,14 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   const writableRoots = [...(includeWorkdir ? [workdir] : []), ...readWrite].filter(
     (p) => hostProbe(p) === "dir",
   );
+  const codex = codexEtc();
   const plan = planMounts({
     workdir: includeWorkdir ? workdir : null,
     readWrite,
     readOnly: expand(fs?.read_only),
     deny,
     nestedProtected: writableRoots.flatMap((root) => nestedProtected(root)),
-    etc: etcEntries(),
+    etc: [...etcEntries(), ...codex.etcEntries],
     airlockFiles: {
       "init.cjs": INIT_SOURCE,
       "ca-bundle.pem": bundlePath,
@@ -132,6 +134,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
       "certs/ca-bundle.pem": bundlePath,
       "node-proxy.cjs": NODE_PROXY_SOURCE,
       "node/undici": undiciDir(),
+      ...codex.airlockFiles,
     },
     probe: hostProbe,
     ...(spec.overlay && includeWorkdir ? { workdirSource: overlayLayers(spec.overlay).merged } : {}),
