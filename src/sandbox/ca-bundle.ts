@@ -30,8 +30,14 @@ export function systemCaPem(): string {
  * endpoint is spliced, so the client verifies that upstream itself, as the proxy would), and the
  * sandbox's CA (every endpoint the proxy terminates).
  */
-export function caBundle(systemPem: string, sandboxCaPem: string, upstreamPems: readonly string[] = []): string {
+export function caBundle(
+  systemPem: string,
+  sandboxCaPem: string,
+  upstreamPems: readonly string[] = [],
+): string {
   const base = systemPem.endsWith("\n") ? systemPem : `${systemPem}\n`;
-  const upstream = upstreamPems.map((pem) => `# Trusted upstream by this sandbox's proxy\n${pem.trim()}\n`).join("");
+  const upstream = upstreamPems
+    .map((pem) => `# Trusted upstream by this sandbox's proxy\n${pem.trim()}\n`)
+    .join("");
   return `${base}${upstream}# Airlock sandbox CA\n${sandboxCaPem.trim()}\n`;
 }

@@ -41,8 +41,12 @@ test("codex.yaml: the binary Codex's npm wrapper runs reaches OpenAI, the node w
   const pkg = join(realpathSync(bin), "..", "..", "..");
   const native = join(pkg, "codex-linux-x64", "vendor", "x86_64-unknown-linux-musl", "bin", "codex");
   assert.ok(realpathSync(native), "the npm install has the native binary");
-  for (const host of ["api.openai.com", "auth.openai.com", "chatgpt.com"]) assert.ok(allows(cp, native, host), host);
+  for (const host of ["api.openai.com", "auth.openai.com", "chatgpt.com"])
+    assert.ok(allows(cp, native, host), host);
   assert.ok(allows(cp, "/usr/local/bin/codex", "api.openai.com"), "a release binary");
   assert.ok(!allows(cp, "/usr/bin/node", "api.openai.com"), "node scripts do not reach OpenAI");
-  assert.ok(!allows(cp, native, "ab.chatgpt.com"), "analytics: not allowed (and off inside, docs/sandbox.md)");
+  assert.ok(
+    !allows(cp, native, "ab.chatgpt.com"),
+    "analytics: not allowed (and off inside, docs/sandbox.md)",
+  );
 });

@@ -56,18 +56,30 @@ for (const preset of ["claude-code", "codex"]) {
           policyFile,
           workdir: wd,
           upstreams: [github],
-          env: { GIT_AUTHOR_NAME: "a", GIT_AUTHOR_EMAIL: "a@x", GIT_COMMITTER_NAME: "a", GIT_COMMITTER_EMAIL: "a@x" },
+          env: {
+            GIT_AUTHOR_NAME: "a",
+            GIT_AUTHOR_EMAIL: "a@x",
+            GIT_COMMITTER_NAME: "a",
+            GIT_COMMITTER_EMAIL: "a@x",
+          },
         },
         "cd site && git merge -q --ff-only origin/main && echo x > x && git add x && git commit -qm x && git push origin HEAD:main",
       );
       assert.notEqual(push.code, 0, "the push fails");
       assert.match(push.stderr, /403/);
-      assert.equal(git(["rev-parse", "main"], join(root, "acme", "site.git")), before, "the repository is unchanged");
+      assert.equal(
+        git(["rev-parse", "main"], join(root, "acme", "site.git")),
+        before,
+        "the repository is unchanged",
+      );
       assert.ok(
         !github.seen.some((r) => r.method === "POST" && r.path.endsWith("/git-receive-pack")),
         "no receive-pack request reached the server",
       );
-      assert.ok(github.seen.some((r) => r.path.endsWith("/git-upload-pack")), "fetches went through");
+      assert.ok(
+        github.seen.some((r) => r.path.endsWith("/git-upload-pack")),
+        "fetches went through",
+      );
       assert.ok(readFileSync(policyFile, "utf8").includes("git-upload-pack"));
     });
   });

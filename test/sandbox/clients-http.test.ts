@@ -7,8 +7,8 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { removeDir, scratchDir } from "./helpers.ts";
 import { runInSandbox, sendJson, startUpstream, type Upstream, writePolicy } from "./clients-helpers.ts";
+import { removeDir, scratchDir } from "./helpers.ts";
 
 const FIXTURES = join(import.meta.dirname, "fixtures", "clients");
 const NODE = realpathSync(process.execPath);
@@ -67,7 +67,12 @@ describe("HTTP clients inside airlock run", () => {
       network_policies: {
         example_api: {
           endpoints: [
-            { host: "api.example.com", port: 443, protocol: "rest", rules: [{ allow: { method: "GET", path: "/ok" } }] },
+            {
+              host: "api.example.com",
+              port: 443,
+              protocol: "rest",
+              rules: [{ allow: { method: "GET", path: "/ok" } }],
+            },
           ],
           binaries: [
             { path: "/usr/bin/curl" },
@@ -129,6 +134,9 @@ describe("HTTP clients inside airlock run", () => {
     }
     const reached = api.seen.slice(before);
     assert.equal(reached.length, clients.length, "one allowed request per client reached the upstream");
-    assert.ok(reached.every((r) => r.path === "/ok"), "no denied request reached the upstream");
+    assert.ok(
+      reached.every((r) => r.path === "/ok"),
+      "no denied request reached the upstream",
+    );
   });
 });

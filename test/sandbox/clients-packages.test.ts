@@ -18,7 +18,10 @@ const PY_PACKAGE = "airlock_demo_pkg";
 function npmTarball(dir: string): Buffer {
   const src = join(dir, "npm-src");
   mkdirSync(join(src, "package"), { recursive: true });
-  writeFileSync(join(src, "package", "package.json"), JSON.stringify({ name: NPM_PACKAGE, version: "1.0.0" }));
+  writeFileSync(
+    join(src, "package", "package.json"),
+    JSON.stringify({ name: NPM_PACKAGE, version: "1.0.0" }),
+  );
   writeFileSync(join(src, "package", "index.js"), "module.exports = 'from the stand-in registry';\n");
   const tar = spawnSync("tar", ["-czf", "-", "-C", src, "package"]);
   assert.equal(tar.status, 0, String(tar.stderr));
