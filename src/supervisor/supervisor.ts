@@ -16,7 +16,7 @@ import type { SandboxCA } from "../proxy/ca.ts";
 import { CA_CERT_FILE } from "../proxy/ca-files.ts";
 import { parseConnectTo } from "../proxy/connect-to.ts";
 import type { DenialEvent, ProcessIdentity, Unidentified } from "../proxy/proxy.ts";
-import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.ts";
+import { symlinkedBinaries } from "../sandbox/host-facts.ts";
 import { SandboxIdentifier } from "../sandbox/identity.ts";
 import type { RunningSandbox } from "../sandbox/launch.ts";
 import { generateName } from "../sandbox/names.ts";
@@ -37,6 +37,7 @@ import {
   writeCaBundle,
 } from "../sandbox/sandbox.ts";
 import type { ProposalsHandler } from "./local-routes.ts";
+import { readSandboxRecord } from "./sandbox-records.ts";
 
 export class SupervisorError extends Error {}
 
@@ -111,15 +112,7 @@ export function loadPolicyOrFail(file: string | undefined, warn: (line: string) 
 
 /** A sandbox of that name is running now (its supervisor is alive and it has not ended). */
 export function sandboxRunning(airlockHome: string, name: string): boolean {
-  try {
-    const info = JSON.parse(readFileSync(join(airlockHome, "sandboxes", name, "sandbox.json"), "utf8")) as {
-      pid?: number;
-      ended?: string;
-    };
-    return !info.ended && typeof info.pid === "number" && alive(info.pid);
-  } catch {
-    return false;
-  }
+  return readSandboxRecord(airlockHome, name)?.running ?? false;
 }
 
 function listedBinaries(policy: Policy): string[] {
