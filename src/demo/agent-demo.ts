@@ -1,0 +1,148 @@
+// `airlock demo --agent claude-code|codex`: the demo's loop with the real agent, installed on
+// PATH, in place of the scripted one. The model is scripted (test/agents/fake-model, run as its
+// own process) and answers as the agent's API under its real name through --connect-to; its turns
+// are the loop of agent-loop.ts. The agent runs with a scratch home of the demo's, so the user's
+// own settings, credentials and hooks are never read or changed.
+import { type ChildProcess, spawn } from "node:child_process";
+import { accessSync, constants, mkdirSync, writeFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { createInterface } from "node:readline";
+import { PACKAGE_ROOT, packagePath } from "../package-root.ts";
+import {
+  AGENT_API_HOST,
+  AGENT_PACKAGE,
+  agentArgs,
+  agentEnv,
+  loopTurns,
+  type RealAgent,
+} from "./agent-loop.ts";
+import { DemoError } from "./demo-error.ts";
+
+const LABEL: Record<RealAgent, string> = { "claude-code": "Claude Code", codex: "Codex" };
+const FAKE_MODEL = packagePath("test", "agents", "fake-model", "main.ts");
+
+export interface ScriptedModel {
+  port: number;
+  caFile: string;
+  close(): Promise<void>;
+}
+
+export interface AgentDemo {
+  label: string;
+  apiHost: string;
+  presetName: string;
+  presetFile: string;
+  command: string[];
+  /** One line of the agent's output as the demo shows it (null: not shown). */
+  narrate(line: string): string | null;
+  env(dir: string): Record<string, string>;
+  startModel(dir: string): Promise<ScriptedModel>;
+}
+
+/** The executable `name` on PATH, or null. */
+export function onPath(name: string, path = process.env["PATH"] ?? ""): string | null {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // next directory
+    }
+  }
+  return null;
+}
+
+export function installHint(agent: RealAgent): string {
+  const { package: pkg, bin } = AGENT_PACKAGE[agent];
+  return (
+    `${LABEL[agent]} is not installed (no \`${bin}\` on PATH). Install it with ` +
+    `\`npm install -g ${pkg}\`, then run \`airlock demo --agent ${agent}\` again ` +
+    "(`airlock demo` alone runs the scripted agent and needs nothing else)."
+  );
+}
+
+function startScriptedModel(agent: RealAgent, dir: string): Promise<ScriptedModel> {
+  const scenario = join(dir, `${agent}-scenario.json`);
+  writeFileSync(scenario, JSON.stringify({ turns: loopTurns(agent) }));
+  // From the package root: `--import tsx` resolves there, whether airlock runs from the bundle or not.
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ["--import", "tsx", FAKE_MODEL, scenario, "--host", AGENT_API_HOST[agent]],
+    { cwd: PACKAGE_ROOT, stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const close = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.stdin?.end();
+    });
+  return new Promise((resolve, reject) => {
+    child.once("error", (error) =>
+      reject(new DemoError(`cannot start the scripted model: ${error.message}`)),
+    );
+    child.once("exit", (code) => reject(new DemoError(`the scripted model exited (status ${code})`)));
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.once("line", (line) => {
+      try {
+        const ready = JSON.parse(line) as { httpsUrl: string; caFile: string };
+        resolve({ port: Number(new URL(ready.httpsUrl).port), caFile: ready.caFile, close });
+      } catch {
+        reject(new DemoError(`the scripted model said: ${line}`));
+      }
+    });
+  });
+}
+
+const firstLine = (text: string, max = 160) => {
+  const line = text.split("\n")[0] ?? "";
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+};
+
+/** Claude Code's stream-json events, as lines a person reads: tool calls, their results, its text. */
+export function narrateClaudeEvent(line: string): string | null {
+  let event: { type?: string; message?: { content?: unknown } };
+  try {
+    event = JSON.parse(line);
+  } catch {
+    return line; // not an event (a warning on stderr): shown as it is
+  }
+  const content = Array.isArray(event.message?.content)
+    ? (event.message?.content as Record<string, unknown>[])
+    : [];
+  const out: string[] = [];
+  for (const part of content) {
+    if (part["type"] === "tool_use") {
+      const input = part["input"] as { command?: unknown } | undefined;
+      out.push(
+        `claude> ${String(part["name"])}: ${firstLine(String(input?.command ?? JSON.stringify(input)))}`,
+      );
+    } else if (part["type"] === "tool_result") {
+      const text = typeof part["content"] === "string" ? part["content"] : JSON.stringify(part["content"]);
+      out.push(`  tool> ${firstLine(text)}`);
+    } else if (part["type"] === "text") out.push(`claude> ${firstLine(String(part["text"]))}`);
+  }
+  return out.length > 0 ? out.join("\n") : null;
+}
+
+/** What the demo needs to run this agent; a DemoError naming the install command if it is missing. */
+export function prepareAgentDemo(agent: RealAgent, path = process.env["PATH"]): AgentDemo {
+  const bin = onPath(AGENT_PACKAGE[agent].bin, path);
+  if (!bin) throw new DemoError(installHint(agent));
+  return {
+    label: LABEL[agent],
+    apiHost: AGENT_API_HOST[agent],
+    presetName: `examples/policies/${agent}.yaml`,
+    presetFile: packagePath("examples", "policies", `${agent}.yaml`),
+    command: [bin, ...agentArgs(agent)],
+    narrate: agent === "claude-code" ? narrateClaudeEvent : (line) => line,
+    env(dir) {
+      const home = join(dir, "agent-home");
+      // The agent's own state folder, so its first run has somewhere to write.
+      mkdirSync(join(home, agent === "codex" ? ".codex" : ".claude"), { recursive: true });
+      return { HOME: home, ...agentEnv(agent) };
+    },
+    startModel: (dir) => startScriptedModel(agent, dir),
+  };
+}
