@@ -37,7 +37,10 @@ test("a new run expires the earlier run's pending chunks; they are never merged 
   assert.deepEqual(await h.op.listChunks({ sandbox: "worker", status: "pending" }), []);
 
   // The review token shown for the earlier run no longer merges anything.
-  await assert.rejects(h.op.approve(id, pending.review_token), /expired when a new run of sandbox worker started/);
+  await assert.rejects(
+    h.op.approve(id, pending.review_token),
+    /expired when a new run of sandbox worker started/,
+  );
   // Nor its current one: the agent that proposed it is gone.
   await assert.rejects(h.op.approve(id, expired.review_token), /expired when a new run/);
   const head = await h.op.getPolicy("worker");
