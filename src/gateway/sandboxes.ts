@@ -8,6 +8,7 @@ import type { Policy } from "../policy/schema.ts";
 import { type Head, runEndedNote } from "./lifecycle.ts";
 import type { Repo, SandboxRow, Store } from "./store/store.ts";
 import {
+  type Chunk,
   type Deny,
   type Provenance,
   type Revision,
@@ -132,29 +133,33 @@ export class SandboxService {
    */
   private async expireEarlierRun(tx: Repo, name: string, now: string): Promise<void> {
     const reason = runEndedNote(name, now);
-    for (const chunk of await tx.listChunks({ sandbox: name, status: "pending" })) {
-      await tx.updateChunk({
-        ...chunk,
-        status: "rejected",
-        rejection_reason: reason,
-        decided_at: now,
-        decided_by: "system",
-      });
-      await tx.insertDecision({
-        sandbox: name,
-        chunk_id: chunk.id,
-        action: "reject",
-        actor: "system",
-        reason,
-        at: now,
-      });
-      await tx.appendEvent(
-        "chunk.decided",
-        name,
-        { id: chunk.id, status: "rejected", rejection_reason: reason, rejection_hint: null },
-        now,
-      );
-    }
+    for (const chunk of await tx.listChunks({ sandbox: name, status: "pending" }))
+      await this.rejectBySystem(tx, chunk, reason, now);
+  }
+
+  /** A pending chunk the system ends (superseded, expired): rejected, with the reason the agent reads. */
+  protected async rejectBySystem(tx: Repo, chunk: Chunk, reason: string, now: string): Promise<void> {
+    await tx.updateChunk({
+      ...chunk,
+      status: "rejected",
+      rejection_reason: reason,
+      decided_at: now,
+      decided_by: "system",
+    });
+    await tx.insertDecision({
+      sandbox: chunk.sandbox,
+      chunk_id: chunk.id,
+      action: "reject",
+      actor: "system",
+      reason,
+      at: now,
+    });
+    await tx.appendEvent(
+      "chunk.decided",
+      chunk.sandbox,
+      { id: chunk.id, status: "rejected", rejection_reason: reason, rejection_hint: null },
+      now,
+    );
   }
 
   /** The sandbox a token belongs to, or null. Tokens are `alk_sb_<name>.<secret>`; only hashes are stored. */

@@ -7,39 +7,19 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { afterTurn, runLoopInSandbox } from "./sandbox-loop.ts";
+import { assertLoop, runLoopInSandbox } from "./sandbox-loop.ts";
 
 test("codex in airlock run: denied, proposes, approved from the host, retry succeeds", async (t) => {
   const result = await runLoopInSandbox("codex", t, {
     prepareHome: (home) => mkdirSync(join(home, ".codex")),
   });
   if (!result) return;
-  const { run, model, github, approved, logLines } = result;
-  assert.equal(run.code, 0, `${run.stderr}\n${run.stdout.slice(-3000)}`);
-  assert.ok(
-    logLines.some((l) => l.includes("ALLOWED CONNECT api.openai.com:443") && l.includes("/bin/codex")),
-    "the agent's own binary reached its API through the proxy",
-  );
-  assert.ok(!logLines.some((l) => l.includes("ab.chatgpt.com")), "Codex's analytics are off inside");
-  assert.doesNotMatch(run.stdout + run.stderr, /Creating new namespace failed/, "Codex's own sandbox is off");
-  const denied = afterTurn(model, 0);
-  assert.match(denied, /policy_denied/, "the PUT's structured 403 reached the model");
-  assert.match(denied, /next_steps/);
-  assert.match(afterTurn(model, 1), /policy\.local/, "the skill file was read");
-  const decision = afterTurn(model, 2);
-  assert.match(decision, /accepted_chunk_ids/);
-  assert.match(decision, /\\"status\\":\\"approved\\"/);
-  assert.match(decision, /policy_reloaded\\":true/);
-  assert.equal(approved.length, 1, "one proposal, approved from the host");
-  assert.equal(
-    github.files.get("docs/getting-started.md")?.includes("real agent"),
-    true,
-    "the retry's PUT landed",
-  );
-  assert.deepEqual(
-    github.seen.filter((s) => s.startsWith("PUT")),
-    ["PUT /repos/acme/site/contents/docs/getting-started.md"],
-    "the denied PUT never reached the upstream; the retry did",
+  assertLoop(result, { host: "api.openai.com", binary: /\/bin\/codex\b/ });
+  assert.ok(!result.logLines.some((l) => l.includes("ab.chatgpt.com")), "Codex's analytics are off inside");
+  assert.doesNotMatch(
+    result.run.stdout + result.run.stderr,
+    /Creating new namespace failed/,
+    "Codex's own sandbox is off",
   );
 });
 

@@ -2,6 +2,7 @@
 // model through the loop of src/demo/agent-loop.ts: the denied PUT, the skill, a proposal and its
 // /wait, the developer's approval from the host, the retry. The model and api.github.com are
 // stand-ins on loopback, reached under their real names through --connect-to.
+import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
@@ -100,4 +101,37 @@ export async function runLoopInSandbox(
 /** The request the model got after turn `n` ran (it carries that tool call's result). */
 export function afterTurn(model: FakeModel, n: number): string {
   return model.turns().find((r) => r.turn === n + 1)?.body ?? "";
+}
+
+/**
+ * What every real agent's loop must show: its own binary reached its API through the proxy, the
+ * structured 403 and the skill reached the model, the proposal was approved from the host and the
+ * /wait said so, and only the retry's PUT reached the upstream.
+ */
+export function assertLoop(result: LoopResult, api: { host: string; binary: RegExp }): void {
+  const { run, model, github, approved, logLines } = result;
+  assert.equal(run.code, 0, `${run.stderr}\n${run.stdout.slice(-3000)}`);
+  assert.ok(
+    logLines.some((l) => l.includes(`ALLOWED CONNECT ${api.host}:443`) && api.binary.test(l)),
+    "the agent's own binary reached its API through the proxy",
+  );
+  const denied = afterTurn(model, 0);
+  assert.match(denied, /policy_denied/, "the PUT's structured 403 reached the model");
+  assert.match(denied, /next_steps/);
+  assert.match(afterTurn(model, 1), /policy\.local/, "the skill file was read");
+  const decision = afterTurn(model, 2);
+  assert.match(decision, /accepted_chunk_ids/);
+  assert.match(decision, /\\"status\\":\\"approved\\"/);
+  assert.match(decision, /policy_reloaded\\":true/);
+  assert.equal(approved.length, 1, "one proposal, approved from the host");
+  assert.equal(
+    github.files.get("docs/getting-started.md")?.includes("real agent"),
+    true,
+    "the retry's PUT landed",
+  );
+  assert.deepEqual(
+    github.seen.filter((s) => s.startsWith("PUT")),
+    ["PUT /repos/acme/site/contents/docs/getting-started.md"],
+    "the denied PUT never reached the upstream; the retry did",
+  );
 }
