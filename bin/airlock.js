@@ -2,7 +2,8 @@
 //bin/true; [ "$1" = run ] && [ -n "$NODE_EXTRA_CA_CERTS" ] && case "$AIRLOCK_GATEWAY" in [Hh][Tt][Tt][Pp][Ss]:*) ;; *) export AIRLOCK_DEFERRED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS ;; esac; exec node "$0" "$@"
 // The `airlock` command. Runs the bundle in dist/ (made by `npm run build`, which `npm install`
 // runs) when every source file it was built from is unchanged; otherwise it loads the TypeScript
-// sources through tsx, so an edited tree never runs stale code.
+// sources through tsx, so an edited tree never runs stale code. An installed package (npm pack
+// ships `files` from package.json: the bundle, not the sources, and no tsx) always runs the bundle.
 //
 // The file is a shell script and a CommonJS module at once. The shell runs line 2 (`//bin/true`
 // is /bin/true) and starts node on this file, for which line 2 is a comment. The shell is here
@@ -16,7 +17,7 @@
 // CommonJS (bin/package.json says so) because an ES module as the entry point has node set up
 // its ESM loader first, 5 to 7 ms of every start, and the bundle needs none of it.
 "use strict";
-const { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require("node:fs");
+const { existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require("node:fs");
 const { createRequire } = require("node:module");
 const { dirname, join } = require("node:path");
 const vm = require("node:vm");
@@ -29,6 +30,9 @@ function bundleIsCurrent() {
   try {
     const { builtAt, inputs } = JSON.parse(readFileSync(join(ROOT, "dist", "build.json"), "utf8"));
     statSync(BUNDLE); // a build record without its bundle runs the sources too
+    // An installed package ships the bundle without its TypeScript sources (package.json's
+    // `files`): there is nothing it could be stale against, and nothing else to run.
+    if (!existsSync(join(ROOT, "src", "cli", "main.ts"))) return true;
     return inputs.every((file) => statSync(join(ROOT, file)).mtimeMs <= builtAt);
   } catch {
     return false;
@@ -97,6 +101,10 @@ if (process.env[DEFERRED] !== undefined) {
 }
 
 async function loadSources() {
+  if (!existsSync(join(ROOT, "src", "cli", "main.ts")))
+    throw new Error(
+      `${BUNDLE} is missing or unreadable, and this package has no sources to run instead: reinstall airlock`,
+    );
   const { register } = await import("tsx/esm/api");
   register();
   return import("../src/cli/main.ts");

@@ -1,8 +1,10 @@
-// OCSF 1.x event builders (DESIGN.md §4 "Logs"): NET 4001, HTTP 4002, CONFIG 5019, PROC 1007.
-// Pure: every input is a value (time included); redaction happens here, when the event is built.
+// OCSF event builders (DESIGN.md §4 "Logs"): NET 4001, HTTP 4002, CONFIG 5019, PROC 1007, each a
+// valid instance of its class in the schema version below (test/audit/ocsf-valid.test.ts checks
+// the events of real runs against the compiled schema source). Pure: every input is a value (time
+// included); redaction happens here, when the event is built.
 import { oneLine, redactedUrl, redactQueryIn, splitTarget } from "./redact.ts";
 
-export const OCSF_VERSION = "1.3.0";
+export const OCSF_VERSION = "1.8.0";
 
 export type Severity = "INFO" | "LOW" | "MED" | "HIGH" | "CRIT";
 export const SEVERITY_ID: Record<Severity, number> = { INFO: 1, LOW: 2, MED: 3, HIGH: 4, CRIT: 5 };
@@ -38,14 +40,16 @@ export interface OcsfEvent {
   message: string;
   status_detail?: string;
   dst_endpoint?: { hostname: string; port: number; ip?: string };
-  actor?: { process: OcsfProcess };
+  actor?: { process: OcsfProcess } | { app_name: string };
   process?: OcsfProcess;
+  /** The sandbox, as the device a config change or a process belongs to. */
+  device?: { type_id: 6; type: "Virtual"; name: string };
+  exit_code?: number;
   http_request?: {
     http_method: string;
     url: { scheme: string; hostname: string; port: number; path: string; url_string: string };
   };
   firewall_rule?: { name: string; type: string; desc?: string };
-  config?: { name: string; version?: number; hash?: string };
   metadata: { version: string; product: { name: string; vendor_name: string; feature?: { name: string } } };
   /** Airlock's own fields: the shorthand line is rendered from these. */
   unmapped: {
@@ -58,14 +62,17 @@ export interface OcsfEvent {
       chunk?: string;
       decided_by?: string;
       auto?: boolean;
+      /** What a config event loaded or decided (5019 has no attribute for it). */
+      config?: { name: string; version?: number; hash?: string };
     };
   };
 }
 
 interface OcsfProcess {
   pid?: number;
-  file: { path: string; name: string };
-  parent_process?: OcsfProcess;
+  file: { path: string; name: string; type_id: 1; type: "Regular File" };
+  /** The ancestors' executables, parent first. */
+  ancestry?: { path: string; name: string }[];
 }
 
 function metadata(feature: string): OcsfEvent["metadata"] {
@@ -76,15 +83,24 @@ function metadata(feature: string): OcsfEvent["metadata"] {
 }
 
 function processOf(actor: ActorInfo): OcsfProcess {
-  let parent: OcsfProcess | undefined;
-  for (const exe of [...(actor.ancestors ?? [])].reverse()) {
-    parent = { file: { path: exe, name: baseName(exe) }, ...(parent ? { parent_process: parent } : {}) };
-  }
+  const ancestry = (actor.ancestors ?? []).map((path) => ({ path, name: baseName(path) }));
   return {
     ...(actor.pid !== undefined ? { pid: actor.pid } : {}),
-    file: { path: actor.binary, name: baseName(actor.binary) },
-    ...(parent ? { parent_process: parent } : {}),
+    file: { path: actor.binary, name: baseName(actor.binary), type_id: 1, type: "Regular File" },
+    ...(ancestry.length > 0 ? { ancestry } : {}),
   };
+}
+
+/**
+ * The actor behind a connection. OCSF needs a process to carry a pid; a connection whose owner
+ * could not be identified has none, so it is named as an application instead.
+ */
+function actorOf(actor: ActorInfo): NonNullable<OcsfEvent["actor"]> {
+  return actor.pid === undefined ? { app_name: actor.binary } : { process: processOf(actor) };
+}
+
+function sandboxDevice(sandbox: string | undefined): NonNullable<OcsfEvent["device"]> {
+  return { type_id: 6, type: "Virtual", name: sandbox ?? "airlock" };
 }
 
 function baseName(path: string): string {
@@ -161,23 +177,24 @@ export function buildNetworkEvent(input: NetworkEventInput): OcsfEvent {
     message: `${word} CONNECT ${host}:${input.port}`,
     ...(reason ? { status_detail: reason } : {}),
     dst_endpoint: { hostname: host, port: input.port, ...(input.ip ? { ip: input.ip } : {}) },
-    actor: { process: processOf(input.actor) },
+    actor: actorOf(input.actor),
     firewall_rule: { name: input.policy ?? "-", type: input.engine, ...(reason ? { desc: reason } : {}) },
     metadata: metadata("proxy"),
     unmapped: { airlock: { shorthand, layer: "l4", ...(input.sandbox ? { sandbox: input.sandbox } : {}) } },
   };
 }
 
-const HTTP_ACTIVITY: Record<string, number> = {
-  CONNECT: 1,
-  DELETE: 2,
-  GET: 3,
-  HEAD: 4,
-  OPTIONS: 5,
-  POST: 6,
-  PUT: 7,
-  TRACE: 8,
-  PATCH: 9,
+/** HTTP Activity's activity per method, with the schema's caption for it. */
+const HTTP_ACTIVITY: Record<string, [number, string]> = {
+  CONNECT: [1, "Connect"],
+  DELETE: [2, "Delete"],
+  GET: [3, "Get"],
+  HEAD: [4, "Head"],
+  OPTIONS: [5, "Options"],
+  POST: [6, "Post"],
+  PUT: [7, "Put"],
+  TRACE: [8, "Trace"],
+  PATCH: [9, "Patch"],
 };
 
 export interface HttpEventInput {
@@ -204,7 +221,7 @@ export interface HttpEventInput {
 export function buildHttpEvent(input: HttpEventInput): OcsfEvent {
   const method = oneLine(input.method.toUpperCase());
   const severity = input.severity ?? (!input.allowed ? "MED" : input.auditViolation ? "LOW" : "INFO");
-  const activityId = HTTP_ACTIVITY[method] ?? 99;
+  const [activityId, activityName] = HTTP_ACTIVITY[method] ?? [99, method];
   const host = oneLine(input.host);
   const url = redactedUrl(input.scheme, host, input.port, input.target);
   const { path } = splitTarget(input.target);
@@ -222,14 +239,14 @@ export function buildHttpEvent(input: HttpEventInput): OcsfEvent {
     class_name: "HTTP Activity",
     category_uid: 4,
     activity_id: activityId,
-    activity_name: method,
+    activity_name: activityName,
     type_uid: 4002 * 100 + activityId,
     ...decisionFields(input.allowed, severity),
     time: input.time,
     message: `${word} ${method} ${url}`,
     ...(reason ? { status_detail: reason } : {}),
     dst_endpoint: { hostname: host, port: input.port },
-    actor: { process: processOf(input.actor) },
+    actor: actorOf(input.actor),
     http_request: {
       http_method: method,
       url: { scheme: input.scheme, hostname: host, port: input.port, path: oneLine(path), url_string: url },
@@ -278,13 +295,19 @@ export function buildConfigEvent(input: ConfigEventInput): OcsfEvent {
     time: input.time,
     message: `${word} ${input.name}`,
     ...(input.detail ? { status_detail: oneLine(input.detail) } : {}),
-    config: {
-      name: input.name,
-      ...(input.version !== undefined ? { version: input.version } : {}),
-      ...(input.hash ? { hash: input.hash } : {}),
-    },
+    device: sandboxDevice(input.sandbox),
     metadata: metadata("supervisor"),
-    unmapped: { airlock: { shorthand, ...(input.sandbox ? { sandbox: input.sandbox } : {}) } },
+    unmapped: {
+      airlock: {
+        shorthand,
+        config: {
+          name: input.name,
+          ...(input.version !== undefined ? { version: input.version } : {}),
+          ...(input.hash ? { hash: input.hash } : {}),
+        },
+        ...(input.sandbox ? { sandbox: input.sandbox } : {}),
+      },
+    },
   };
 }
 
@@ -298,15 +321,27 @@ export interface DecisionEventInput {
   auto: boolean;
   revision?: number | null;
   reason?: string | null;
+  /** The most severe security note the rule carried at review, if any. */
+  securityFinding?: "low" | "medium" | "high" | "critical";
   sandbox?: string;
 }
+
+const FINDING_SEVERITY: Record<NonNullable<DecisionEventInput["securityFinding"]>, Severity> = {
+  low: "MED",
+  medium: "MED",
+  high: "HIGH",
+  critical: "CRIT",
+};
 
 /** CONFIG 5019: a developer's (or auto-approval's) decision on a proposed rule. */
 export function buildDecisionEvent(input: DecisionEventInput): OcsfEvent {
   const word = input.status === "approved" ? "APPROVED" : "REJECTED";
   const revision = input.revision ? ` revision:${input.revision}` : "";
   const reason = input.reason ? ` [reason:${oneLine(input.reason)}]` : "";
-  const shorthand = `CONFIG:${word} [INFO] ${word} rule ${oneLine(input.ruleName)} [auto:${input.auto} by:${oneLine(input.by)} chunk:${input.chunkId}${revision}]${reason}`;
+  // Approving a rule a reviewer was warned about is worth a look later; a rejection is not.
+  const severity: Severity =
+    input.status === "approved" && input.securityFinding ? FINDING_SEVERITY[input.securityFinding] : "INFO";
+  const shorthand = `CONFIG:${word} [${severity}] ${word} rule ${oneLine(input.ruleName)} [auto:${input.auto} by:${oneLine(input.by)} chunk:${input.chunkId}${revision}]${reason}`;
   return {
     class_uid: 5019,
     class_name: "Device Config State Change",
@@ -314,16 +349,17 @@ export function buildDecisionEvent(input: DecisionEventInput): OcsfEvent {
     activity_id: 1,
     activity_name: "Log",
     type_uid: 5019 * 100 + 1,
-    severity_id: SEVERITY_ID.INFO,
-    severity: SEVERITY_NAME.INFO,
+    severity_id: SEVERITY_ID[severity],
+    severity: SEVERITY_NAME[severity],
     time: input.time,
     message: `${word} rule ${input.ruleName}`,
     ...(input.reason ? { status_detail: oneLine(input.reason) } : {}),
-    config: { name: input.ruleName, ...(input.revision ? { version: input.revision } : {}) },
+    device: sandboxDevice(input.sandbox),
     metadata: metadata("supervisor"),
     unmapped: {
       airlock: {
         shorthand,
+        config: { name: input.ruleName, ...(input.revision ? { version: input.revision } : {}) },
         chunk: input.chunkId,
         decided_by: input.by,
         auto: input.auto,
@@ -360,7 +396,11 @@ export function buildProcessEvent(input: ProcessEventInput): OcsfEvent {
     severity: "Informational",
     time: input.time,
     message: `${name} ${input.actor.binary}`,
+    // The supervisor starts the sandbox's command and sees it end.
+    actor: { app_name: "Airlock supervisor" },
     process: processOf(input.actor),
+    device: sandboxDevice(input.sandbox),
+    ...(input.exitCode !== undefined ? { exit_code: input.exitCode } : {}),
     metadata: metadata("sandbox"),
     unmapped: { airlock: { shorthand, ...(input.sandbox ? { sandbox: input.sandbox } : {}) } },
   };

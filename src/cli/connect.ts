@@ -1,5 +1,10 @@
 // CLI side of the gateway: a client from the environment, errors turned into what to do next.
-import { GatewayClient, GatewayRequestError, GatewayUnavailableError } from "../gateway/client.ts";
+import {
+  GatewayClient,
+  GatewayRequestError,
+  GatewayTokenMissingError,
+  GatewayUnavailableError,
+} from "../gateway/client.ts";
 import { airlockHome } from "../gateway/home.ts";
 import { readSandboxRecord } from "../supervisor/sandbox-records.ts";
 import { CliError } from "./common.ts";
@@ -14,7 +19,8 @@ export function connect(): GatewayClient {
 }
 
 export function explain(error: unknown): unknown {
-  if (error instanceof GatewayUnavailableError) return new CliError(error.message);
+  if (error instanceof GatewayUnavailableError || error instanceof GatewayTokenMissingError)
+    return new CliError(error.message);
   if (error instanceof GatewayRequestError) {
     if (error.status === 401)
       return new CliError(

@@ -1,6 +1,6 @@
 // `airlock denials [SANDBOX] [--last N]`: observed denies the gateway holds for a sandbox.
 import type { Command } from "commander";
-import { CliError, printJson } from "./common.ts";
+import { printJson, UsageError } from "./common.ts";
 import { call, connect, resolveSandbox } from "./connect.ts";
 
 export function registerDenialsCommands(program: Command): void {
@@ -14,7 +14,7 @@ export function registerDenialsCommands(program: Command): void {
     .option("--json", "print as JSON")
     .action(async (sandbox: string | undefined, opts: { last: string; json?: boolean }) => {
       if (!/^\d+$/.test(opts.last) || Number(opts.last) < 1)
-        throw new CliError(`--last must be a positive number, got "${opts.last}"`);
+        throw new UsageError(`--last must be a positive number, got "${opts.last}"`);
       const client = connect();
       const name = await resolveSandbox(client, sandbox);
       const denials = await call(() => client.denials(name, Number(opts.last)));

@@ -9,7 +9,7 @@ import { loadVerifyKey } from "../gate/receipt-store.ts";
 import { verifyReceipts } from "../gate/receipts.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
-import { CliError, EXIT_FAILURE, printJson } from "./common.ts";
+import { CliError, decisionExitCode, EXIT_FAILURE, printJson, UsageError } from "./common.ts";
 
 export interface CheckOptions {
   policy?: string;
@@ -20,6 +20,7 @@ export interface CheckOptions {
   workdir?: string;
   receipts?: string;
   ask?: boolean;
+  exitCode?: boolean;
 }
 
 function callsFromInput(text: string, cwd: string): { calls: ToolCall[]; session?: string } {
@@ -38,7 +39,7 @@ function callsFromInput(text: string, cwd: string): { calls: ToolCall[]; session
 
 export async function check(opts: CheckOptions): Promise<void> {
   if ((opts.shell === undefined) === (opts.input === undefined)) {
-    throw new CliError('give exactly one of --shell "CMD" or --input FILE|-', 2);
+    throw new UsageError('give exactly one of --shell "CMD" or --input FILE|-');
   }
   const cwd = resolve(opts.cwd ?? process.cwd());
   const parsed =
@@ -77,13 +78,14 @@ export async function check(opts: CheckOptions): Promise<void> {
     process.stdout.write(
       `${d.decision} (tier ${d.tier}, ${d.step}${d.rule ? ` ${d.rule}` : ""}): ${d.reason}\n`,
     );
+  if (opts.exitCode) process.exitCode = decisionExitCode(d.decision);
 }
 
 export function verify(file: string, opts: { key?: string; json?: boolean; head?: string }): void {
   let expectHead: { seq: number; hash: string } | undefined;
   if (opts.head !== undefined) {
     const m = /^(\d+):(sha256:[0-9a-f]{64})$/.exec(opts.head);
-    if (!m) throw new CliError(`--head must be SEQ:sha256:HEX (as printed by verify), got "${opts.head}"`, 2);
+    if (!m) throw new UsageError(`--head must be SEQ:sha256:HEX (as printed by verify), got "${opts.head}"`);
     expectHead = { seq: Number(m[1]), hash: m[2] as string };
   }
   let text: string;

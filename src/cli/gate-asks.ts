@@ -2,7 +2,7 @@
 import type { Ask } from "../gateway/ask-types.ts";
 import { ASK_STATUSES } from "../gateway/ask-types.ts";
 import { GatewayRequestError } from "../gateway/client.ts";
-import { CliError, printJson } from "./common.ts";
+import { CliError, printJson, UsageError } from "./common.ts";
 import { call, connect } from "./connect.ts";
 
 export function renderAsk(a: Ask): string[] {
@@ -21,7 +21,7 @@ export function renderAsk(a: Ask): string[] {
 
 export async function listAsks(opts: { status?: string; json?: boolean }): Promise<void> {
   if (opts.status !== undefined && !(ASK_STATUSES as readonly string[]).includes(opts.status))
-    throw new CliError(`--status must be one of ${ASK_STATUSES.join(", ")}, got "${opts.status}"`, 2);
+    throw new UsageError(`--status must be one of ${ASK_STATUSES.join(", ")}, got "${opts.status}"`);
   const client = connect();
   const asks = await call(() => client.listAsks(opts.status ? { status: opts.status } : {}));
   if (opts.json) return printJson(asks);

@@ -14,7 +14,7 @@ import { GateLoadError, openGate } from "../gate/runtime.ts";
 import type { ContainConfig } from "../gate/schema.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
 import type { Policy } from "../policy/schema.ts";
-import { CliError } from "./common.ts";
+import { CliError, UsageError } from "./common.ts";
 
 export interface ContainOptions {
   policy?: string;
@@ -71,7 +71,7 @@ async function networkPolicy(file: string | undefined): Promise<Policy> {
 }
 
 export async function contain(command: string[], opts: ContainOptions): Promise<void> {
-  if (command.length === 0) throw new CliError("give the command after --", 2);
+  if (command.length === 0) throw new UsageError("give the command after --");
   const workdir = resolve(opts.workdir ?? process.cwd());
   if (workdir === "/" || !existsSync(workdir) || !statSync(workdir).isDirectory()) {
     throw new CliError(`--workdir ${workdir}: not a directory the run can overlay`);

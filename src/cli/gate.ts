@@ -1,7 +1,7 @@
 // `airlock gate check|verify|contain|asks|allow|deny`: the tool-call gate from the command line.
 // Registration only: the work is loaded when a command runs, so other commands start fast.
 import type { Command } from "commander";
-import { upstreamOptions } from "./common.ts";
+import { EXIT_CODE_HELP, upstreamOptions } from "./common.ts";
 import type { CheckOptions } from "./gate-actions.ts";
 import type { ContainOptions } from "./gate-contain.ts";
 
@@ -21,6 +21,7 @@ export function registerGateCommands(program: Command): void {
     .option("--receipts <file>", "also append a signed receipt to this file")
     .option("--no-ask", "no one can be asked: asks become denials")
     .option("--json", "print the decision as JSON")
+    .option("--exit-code", EXIT_CODE_HELP)
     .action(async (opts: CheckOptions) => (await import("./gate-actions.ts")).check(opts));
 
   gate

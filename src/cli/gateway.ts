@@ -113,8 +113,10 @@ export function registerGatewayCommands(program: Command): void {
       "--gate-policy <file>",
       "gate policy for POST /v1/gate/decide (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml)",
     )
-    .action(async (opts: StartOptions) => {
+    .option("--json", "print whether it started, and where it runs, as JSON")
+    .action(async (opts: StartOptions & { json?: boolean }) => {
       const { info, started } = await ensureGateway(opts);
+      if (opts.json) return printJson({ started, ...info });
       process.stdout.write(
         `${started ? "gateway started" : "gateway already running"} at ${info.url} (pid ${info.pid}, store ${info.db})\n`,
       );

@@ -8,7 +8,7 @@ import { type LogKind, readRecentLines } from "../audit/reader.ts";
 import { redactQueryIn } from "../audit/redact.ts";
 import { airlockHome } from "../supervisor/paths.ts";
 import { readSandboxRecords, type SandboxRecord } from "../supervisor/sandbox-records.ts";
-import { CliError } from "./common.ts";
+import { CliError, UsageError } from "./common.ts";
 import { chooseSandbox } from "./pick-sandbox.ts";
 
 /** The asked-for sandbox, or the one meant when none is named (src/cli/pick-sandbox.ts). */
@@ -44,7 +44,7 @@ export function registerLogsCommands(program: Command): void {
     .option("--json", "print the OCSF JSON events (one per line) instead of shorthand lines")
     .action(async (sandbox: string | undefined, opts: LogsOptions) => {
       if (!/^\d+$/.test(opts.last))
-        throw new CliError(`--last must be a number of lines (0 or more), got "${opts.last}"`);
+        throw new UsageError(`--last must be a number of lines (0 or more), got "${opts.last}"`);
       const home = airlockHome();
       const name = pickSandbox(readSandboxRecords(home), sandbox, home);
       const dir = join(home, "sandboxes", name, "logs");

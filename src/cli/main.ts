@@ -1,6 +1,7 @@
 // The `airlock` command: parses flags, calls the parts, renders. Exit codes: 0 ok, 1 failure, 2 usage.
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT_USAGE } from "./common.ts";
+import { registerCompletionCommands } from "./completion.ts";
 import { registerDemoCommands } from "./demo.ts";
 import { registerDenialsCommands } from "./denials.ts";
 import { registerGateCommands } from "./gate.ts";
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerInboxCommands(program);
   registerDemoCommands(program);
+  registerCompletionCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

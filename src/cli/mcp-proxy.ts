@@ -2,7 +2,7 @@
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import type { Command } from "commander";
-import { CliError } from "./common.ts";
+import { CliError, UsageError } from "./common.ts";
 
 export function registerMcpProxyCommands(program: Command): void {
   program
@@ -24,14 +24,14 @@ export function registerMcpProxyCommands(program: Command): void {
         opts: { policy?: string; name?: string; pins?: string; receipts?: string; askWaitMs: string },
       ) => {
         const [cmd, ...args] = command;
-        if (!cmd) throw new CliError("give the server command after --", 2);
+        if (!cmd) throw new UsageError("give the server command after --");
         const { PinStore } = await import("../gate/mcp/pins.ts");
         const { runMcpProxy } = await import("../gate/mcp/proxy.ts");
         const { airlockHome, defaultReceiptsFile } = await import("../gate/receipt-store.ts");
         const { askDraft } = await import("../gate/ask-summary.ts");
         const { askThroughGateway, recordOutcome } = await import("./ask-gateway.ts");
         const wait = Number(opts.askWaitMs);
-        if (!Number.isFinite(wait) || wait < 0) throw new CliError("--ask-wait-ms must be a number ≥ 0", 2);
+        if (!Number.isFinite(wait) || wait < 0) throw new UsageError("--ask-wait-ms must be a number ≥ 0");
         const { GateLoadError, openGate } = await import("../gate/runtime.ts");
         let runtime: Awaited<ReturnType<typeof openGate>>;
         try {

@@ -5,7 +5,15 @@ import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem } from "../policy/load.ts";
 import { renderRule } from "../policy/render.ts";
 import type { Policy } from "../policy/schema.ts";
-import { CliError, collect, EXIT_FAILURE, parsePort, printJson } from "./common.ts";
+import {
+  CliError,
+  collect,
+  decisionExitCode,
+  EXIT_CODE_HELP,
+  EXIT_FAILURE,
+  parsePort,
+  printJson,
+} from "./common.ts";
 
 function loadOrFail(file: string): Policy {
   const loaded = loadPolicyFile(file);
@@ -42,6 +50,7 @@ interface EvalOptions {
   method?: string;
   path?: string;
   json?: boolean;
+  exitCode?: boolean;
 }
 
 export function registerPolicyCommands(program: Command): void {
@@ -81,6 +90,7 @@ export function registerPolicyCommands(program: Command): void {
     .option("--method <method>", "HTTP method (decides at L7)")
     .option("--path <path>", "request path with optional ?query (decides at L7)")
     .option("--json", "print the decision as JSON")
+    .option("--exit-code", EXIT_CODE_HELP)
     .action((file: string, opts: EvalOptions) => {
       const compiled = compilePolicy(loadOrFail(file));
       const identity = { binary: opts.binary, ancestors: opts.ancestor ?? [] };
@@ -116,5 +126,6 @@ export function registerPolicyCommands(program: Command): void {
         );
         if (result.ruleMissing) process.stdout.write(`missing: ${JSON.stringify(result.ruleMissing)}\n`);
       }
+      if (opts.exitCode) process.exitCode = decisionExitCode(result.decision);
     });
 }

@@ -6,7 +6,7 @@ import { CHUNK_STATUSES, parseDuration, REJECTION_HINTS } from "../gateway/vocab
 import { formatProblem, parseYamlAgainst } from "../policy/load.ts";
 import { renderEndpoint } from "../policy/render.ts";
 import { NetworkRuleSchema } from "../policy/schema.ts";
-import { CliError, printJson } from "./common.ts";
+import { CliError, printJson, UsageError } from "./common.ts";
 import { call, connect, resolveSandbox } from "./connect.ts";
 
 export function renderChunk(c: Chunk): string[] {
@@ -63,7 +63,7 @@ export function registerRuleCommands(program: Command): void {
     .action(
       async (sandbox: string | undefined, opts: { status?: string; chunkId?: string; json?: boolean }) => {
         if (opts.status && !(CHUNK_STATUSES as readonly string[]).includes(opts.status))
-          throw new CliError(`--status must be ${CHUNK_STATUSES.join(", ")}, got "${opts.status}"`);
+          throw new UsageError(`--status must be ${CHUNK_STATUSES.join(", ")}, got "${opts.status}"`);
         const client = connect();
         const chunks = opts.chunkId
           ? [await chunkFor(sandbox, opts.chunkId)]
@@ -83,15 +83,20 @@ export function registerRuleCommands(program: Command): void {
     .requiredOption("--chunk-id <id>", "chunk to approve")
     .option("--review-token <token>", "the token shown by `rule get` (default: the chunk's current one)")
     .option("--for <duration>", "timed grant, e.g. 30m, 2h, 1d: revoked automatically at expiry")
+    .option("--json", "print what changed as JSON")
     .action(
-      async (sandbox: string | undefined, opts: { chunkId: string; reviewToken?: string; for?: string }) => {
+      async (
+        sandbox: string | undefined,
+        opts: { chunkId: string; reviewToken?: string; for?: string; json?: boolean },
+      ) => {
         const seconds = opts.for === undefined ? undefined : parseDuration(opts.for);
-        if (seconds === null) throw new CliError(`--for must look like 30m, 2h or 1d, got "${opts.for}"`);
+        if (seconds === null) throw new UsageError(`--for must look like 30m, 2h or 1d, got "${opts.for}"`);
         const chunk = await chunkFor(sandbox, opts.chunkId);
         const client = connect();
         const { revision } = await call(() =>
           client.approve(chunk.id, opts.reviewToken ?? chunk.review_token, seconds),
         );
+        if (opts.json) return printJson(changed("approved", chunk, revision));
         process.stdout.write(
           `approved ${chunk.rule_name} (${chunk.id}): ${chunk.sandbox} policy revision ${revision.version}\n`,
         );
@@ -105,12 +110,18 @@ export function registerRuleCommands(program: Command): void {
     .requiredOption("--chunk-id <id>", "chunk to reject")
     .option("--reason <text>", "why (the agent sees it byte for byte)")
     .option("--hint <hint>", `structured hint: ${REJECTION_HINTS.join("|")}`)
+    .option("--json", "print what changed as JSON")
     .action(
-      async (sandbox: string | undefined, opts: { chunkId: string; reason?: string; hint?: string }) => {
+      async (
+        sandbox: string | undefined,
+        opts: { chunkId: string; reason?: string; hint?: string; json?: boolean },
+      ) => {
         if (opts.hint && !(REJECTION_HINTS as readonly string[]).includes(opts.hint))
-          throw new CliError(`--hint must be one of ${REJECTION_HINTS.join(", ")}, got "${opts.hint}"`);
+          throw new UsageError(`--hint must be one of ${REJECTION_HINTS.join(", ")}, got "${opts.hint}"`);
         const chunk = await chunkFor(sandbox, opts.chunkId);
         const { revision } = await call(() => connect().reject(chunk.id, opts.reason, opts.hint));
+        if (opts.json)
+          return printJson(changed(chunk.status === "approved" ? "revoked" : "rejected", chunk, revision));
         process.stdout.write(
           `${chunk.status === "approved" ? "revoked" : "rejected"} ${chunk.rule_name} (${chunk.id})${revision ? `: policy revision ${revision.version}` : ""}\n`,
         );
@@ -144,8 +155,12 @@ export function registerRuleCommands(program: Command): void {
     .requiredOption("--chunk-id <id>", "chunk to edit")
     .requiredOption("--file <rule.yaml>", "the new rule")
     .option("--rule-name <name>", "rename the rule")
+    .option("--json", "print the edited chunk as JSON")
     .action(
-      async (sandbox: string | undefined, opts: { chunkId: string; file: string; ruleName?: string }) => {
+      async (
+        sandbox: string | undefined,
+        opts: { chunkId: string; file: string; ruleName?: string; json?: boolean },
+      ) => {
         let text: string;
         try {
           text = readFileSync(opts.file, "utf8");
@@ -156,6 +171,7 @@ export function registerRuleCommands(program: Command): void {
         if (!parsed.ok) throw new CliError(parsed.errors.map(formatProblem).join("\n"));
         const chunk = await chunkFor(sandbox, opts.chunkId);
         const edited = await call(() => connect().edit(chunk.id, parsed.value, opts.ruleName));
+        if (opts.json) return printJson({ action: "edited", chunk: edited });
         process.stdout.write(`${renderChunk(edited).join("\n")}\n`);
       },
     );
@@ -165,9 +181,11 @@ export function registerRuleCommands(program: Command): void {
     .description("undo an approval: the chunk returns to pending and exactly what it added is removed")
     .argument("[sandbox]", "sandbox name (checked against the chunk)")
     .requiredOption("--chunk-id <id>", "chunk whose approval to undo")
-    .action(async (sandbox: string | undefined, opts: { chunkId: string }) => {
+    .option("--json", "print what changed as JSON")
+    .action(async (sandbox: string | undefined, opts: { chunkId: string; json?: boolean }) => {
       const chunk = await chunkFor(sandbox, opts.chunkId);
       const { revision } = await call(() => connect().undo(chunk.id));
+      if (opts.json) return printJson(changed("undone", chunk, revision));
       process.stdout.write(
         `undid approval of ${chunk.rule_name} (${chunk.id})${revision ? `: policy revision ${revision.version}` : ""}\n`,
       );
@@ -189,4 +207,13 @@ export function registerRuleCommands(program: Command): void {
           `${d.at}  ${d.action.padEnd(10)} ${d.actor.padEnd(12)} ${d.chunk_id ?? "-"}${d.revision ? ` rev ${d.revision}` : ""}${d.reason ? `  ${d.reason}` : ""}\n`,
         );
     });
+}
+
+/** What a decision changed, for --json: the chunk it acted on and the policy revision it made (if any). */
+function changed(action: string, chunk: Chunk, revision: { version: number } | null | undefined) {
+  return {
+    action,
+    chunk: { id: chunk.id, rule_name: chunk.rule_name, sandbox: chunk.sandbox, status_before: chunk.status },
+    revision: revision ?? null,
+  };
 }

@@ -16,6 +16,7 @@ interface RunOptions {
   upstreamCa?: string[];
   enableProposals?: boolean;
   quiet?: boolean;
+  verbose?: boolean;
   gateway?: boolean;
 }
 
@@ -43,6 +44,7 @@ async function connectGateway(
       sandbox: name,
       policy,
       log: say,
+      verbose: opts.verbose === true,
     });
     const connected = await session.start();
     if (!connected)
@@ -71,6 +73,7 @@ export function registerRunCommands(program: Command): void {
   upstreamOptions(run)
     .option("--enable-proposals", "let the agent read its policy and propose rules via http://policy.local")
     .option("-q, --quiet", "do not print the sandbox name and log folder")
+    .option("-v, --verbose", "also print the gateway link's connection progress (disconnects and retries)")
     .option("--no-gateway", "run without the control plane: the policy file is final, no proposals")
     .action(async (command: string[], opts: RunOptions) => {
       // The supervisor (proxy, TLS, sandbox) loads only for this command.

@@ -1,12 +1,12 @@
 // `airlock settings get|set KEY [VALUE] [--sandbox S]`: pushed live to running sandboxes.
 import type { Command } from "commander";
 import { SETTING_KEYS } from "../gateway/vocabulary.ts";
-import { CliError, printJson } from "./common.ts";
+import { printJson, UsageError } from "./common.ts";
 import { call, connect } from "./connect.ts";
 
 function checkKey(key: string): void {
   if (!(SETTING_KEYS as readonly string[]).includes(key))
-    throw new CliError(`unknown setting "${key}"; known: ${SETTING_KEYS.join(", ")}`);
+    throw new UsageError(`unknown setting "${key}"; known: ${SETTING_KEYS.join(", ")}`);
 }
 
 export function registerSettingsCommands(program: Command): void {
@@ -38,11 +38,19 @@ export function registerSettingsCommands(program: Command): void {
     .argument("<key>", "setting name")
     .argument("<value>", "true|false for flags, manual|auto for approval_mode, or default")
     .option("--sandbox <name>", "only for this sandbox (a global value still wins)")
-    .action(async (key: string, value: string, opts: { sandbox?: string }) => {
+    .option("--json", "print what changed as JSON")
+    .action(async (key: string, value: string, opts: { sandbox?: string; json?: boolean }) => {
       checkKey(key);
       const view = await call(() =>
         connect().setSetting(key, value === "default" ? null : value, opts.sandbox),
       );
+      if (opts.json)
+        return printJson({
+          key,
+          set: value === "default" ? null : value,
+          scope: opts.sandbox ? { sandbox: opts.sandbox } : "global",
+          effective: view.effective[key as keyof typeof view.effective],
+        });
       process.stdout.write(
         `${key} = ${JSON.stringify(view.effective[key as keyof typeof view.effective])} (effective${opts.sandbox ? ` for ${opts.sandbox}` : ""})\n`,
       );

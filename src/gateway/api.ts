@@ -160,9 +160,10 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
   route({ method: "get", path: "/v1/health", summary: "liveness", auth: "none" }, (c) =>
     c.json({ ok: true, store: service.store.kind }),
   );
-  route({ method: "get", path: "/v1/openapi.json", summary: "this document", auth: "none" }, (c) =>
-    c.json(openApi(routes)),
-  );
+  for (const path of ["/v1/openapi.json", "/openapi.json"])
+    route({ method: "get", path, summary: "this document (OpenAPI 3.1)", auth: "none" }, (c) =>
+      c.json(openApi(routes)),
+    );
 
   route(
     {

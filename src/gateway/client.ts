@@ -35,6 +35,15 @@ export class GatewayUnavailableError extends Error {
   }
 }
 
+/** No token to send: nothing was asked of the gateway, so nothing was refused. */
+export class GatewayTokenMissingError extends Error {
+  constructor(home: string) {
+    super(
+      `no gateway token: set AIRLOCK_TOKEN (the gateway's operator or sandbox token), or use a local gateway whose token is ${home}/operator.token`,
+    );
+  }
+}
+
 export interface ClientOptions {
   url: string;
   token: string;
@@ -51,12 +60,7 @@ export function resolveClientOptions(env: NodeJS.ProcessEnv = process.env): Clie
       new Error("no AIRLOCK_GATEWAY and no local gateway.json"),
     );
   const token = env.AIRLOCK_TOKEN || readOperatorToken(home);
-  if (!token)
-    throw new GatewayRequestError(
-      401,
-      "unauthorized",
-      `no token: set AIRLOCK_TOKEN or start a local gateway (${home}/operator.token)`,
-    );
+  if (!token) throw new GatewayTokenMissingError(home);
   return { url: url.replace(/\/+$/, ""), token };
 }
 

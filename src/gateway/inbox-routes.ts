@@ -50,9 +50,20 @@ export function loadInboxPage(): InboxPage {
 }
 
 export const LoginCodeSchema = z.object({ url: z.string(), expires_at: z.string() });
+const ReachSchema = z.enum(["none", "some", "all", "raw"]);
+
 export const InboxStateSchema = z.object({
   pending: z.array(
-    ChunkSchema.extend({ rendered_endpoints: z.array(z.string()), diff: z.array(z.string()) }),
+    ChunkSchema.extend({
+      rendered_endpoints: z.array(z.string()),
+      diff: z.array(z.string()),
+      reach: z.array(
+        z.object({
+          destination: z.string(),
+          cells: z.array(z.object({ method: z.string(), before: ReachSchema, after: ReachSchema })),
+        }),
+      ),
+    }),
   ),
   decided: z.array(ChunkSchema),
   denies: z.array(DenySchema),

@@ -1,5 +1,6 @@
 // What the web inbox shows, as pure functions over values: each pending chunk with its rendered
 // endpoints and its diff against the sandbox's current policy, the recent decisions, the denies.
+import { policyGrants } from "../policy/capabilities.ts";
 import { renderEndpoint, renderRule } from "../policy/render.ts";
 import type { Policy } from "../policy/schema.ts";
 import { planMerge } from "./merge-plan.ts";
@@ -8,7 +9,62 @@ import type { Chunk, Deny } from "./types.ts";
 export const DECIDED_SHOWN = 20;
 export const DENIES_SHOWN = 50;
 
-export type InboxChunk = Chunk & { rendered_endpoints: string[]; diff: string[] };
+/** What a sandbox can do with one method on one destination: nothing, some paths, every path, or raw bytes. */
+export type Reach = "none" | "some" | "all" | "raw";
+export const REACH_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"] as const;
+/** One destination the chunk touches, each method's reach before and after approving it. */
+export interface ReachRow {
+  destination: string;
+  cells: Array<{ method: string; before: Reach; after: Reach }>;
+}
+
+export type InboxChunk = Chunk & { rendered_endpoints: string[]; diff: string[]; reach: ReachRow[] };
+
+const REACH_ORDER: Reach[] = ["none", "some", "all", "raw"];
+const widest = (a: Reach, b: Reach): Reach => (REACH_ORDER.indexOf(a) >= REACH_ORDER.indexOf(b) ? a : b);
+
+/** Per destination and method, the widest reach any binary has under `policy`. */
+function reachOf(policy: Policy): Map<string, Map<string, Reach>> {
+  const out = new Map<string, Map<string, Reach>>();
+  for (const grant of policyGrants(policy)) {
+    const destination = `${grant.host}:${grant.port}`;
+    const row = out.get(destination) ?? new Map<string, Reach>();
+    out.set(destination, row);
+    for (const method of REACH_METHODS) {
+      let reach: Reach = "none";
+      if (!grant.inspected) reach = "raw";
+      else
+        for (const allow of grant.allows)
+          if (allow.method === "*" || allow.method === method)
+            reach = widest(reach, allow.path === "/**" && !allow.query ? "all" : "some");
+      row.set(method, widest(row.get(method) ?? "none", reach));
+    }
+  }
+  return out;
+}
+
+/** Before/after reach on the destinations a chunk's rule names (hosts × methods), for the page to draw. */
+export function reachChange(before: Policy, after: Policy, rule: Chunk["proposed_rule"]): ReachRow[] {
+  const was = reachOf(before);
+  const will = reachOf(after);
+  const destinations = [
+    ...new Set(
+      rule.endpoints.flatMap((ep) =>
+        (ep.ports ?? (ep.port === undefined ? [] : [ep.port])).map(
+          (port) => `${ep.host.toLowerCase()}:${port}`,
+        ),
+      ),
+    ),
+  ];
+  return destinations.map((destination) => ({
+    destination,
+    cells: REACH_METHODS.map((method) => ({
+      method,
+      before: was.get(destination)?.get(method) ?? "none",
+      after: will.get(destination)?.get(method) ?? "none",
+    })),
+  }));
+}
 
 export interface InboxState {
   pending: InboxChunk[];
@@ -39,10 +95,12 @@ export function chunkDiff(current: Policy, chunk: Pick<Chunk, "rule_name" | "pro
 }
 
 export function inboxChunk(current: Policy | null, chunk: Chunk): InboxChunk {
+  const plan = current ? planMerge(current, chunk.rule_name, chunk.proposed_rule) : null;
   return {
     ...chunk,
     rendered_endpoints: chunk.proposed_rule.endpoints.map(renderEndpoint),
     diff: current ? chunkDiff(current, chunk) : ["! the sandbox's policy could not be read"],
+    reach: current && plan?.ok ? reachChange(current, plan.policy, chunk.proposed_rule) : [],
   };
 }
 

@@ -48,6 +48,8 @@ export interface CapabilityChange {
   port: number;
   method?: string;
   path?: string;
+  /** For new reads and writes: whether the proxy decides each request (L7) or passes bytes (L4). */
+  inspected?: boolean;
   sentence: string;
 }
 
@@ -188,6 +190,7 @@ export function capabilityDiff(current: Policy, candidate: Policy): CapabilityCh
         port: grant.port,
         method: m.method,
         path: m.path,
+        inspected: grant.inspected,
         sentence: `${write ? "adds write capability" : "adds read access"} ${m.method} ${m.path} on ${where} via ${grant.binary}`,
       });
     }
@@ -210,10 +213,16 @@ export function summarizeChanges(changes: readonly CapabilityChange[]): string {
     const hosts = [...new Set(list.map((c) => `${c.host}:${c.port}`))];
     const requests = list
       .filter((c) => c.method)
-      .map((c) => (c.method === "*" && c.path === "/**" ? "send any request" : `${c.method} ${c.path}`));
+      .map((c) =>
+        c.method === "*" && c.path === "/**"
+          ? "send any request (each one inspected and logged)"
+          : `${c.method} ${c.path}`,
+      );
+    // Raw only when bytes pass uninspected: an L4 grant. `access: full` at L7 still decides and
+    // logs every request.
     const raw =
       list.some((c) => c.kind === "l4_on_inspected_host") ||
-      (list.some((c) => c.kind === "new_reach") && requests.includes("send any request"));
+      list.some((c) => c.method === "*" && c.path === "/**" && c.inspected === false);
     const what = raw
       ? "open uninspected connections (any traffic)"
       : requests.length > 0

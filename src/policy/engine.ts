@@ -119,6 +119,16 @@ function compileBinaryGlob(glob: string): RegExp {
   return new RegExp(`^${source}$`);
 }
 
+/**
+ * Whether a binary pattern matches any program at all: it matches a path under a top-level
+ * folder no system has. Such a rule identifies nothing, whatever its endpoints say.
+ */
+export function matchesEveryBinary(pattern: string): boolean {
+  return (
+    GLOB_CHARS.test(pattern) && compileBinaryGlob(pattern).test("/\u0001airlock-no-such-dir/no-such-binary")
+  );
+}
+
 function compileQuery(query: Record<string, QueryMatcher> | undefined): CompiledL7["query"] {
   return Object.entries(query ?? {})
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

@@ -1,7 +1,7 @@
 // Findings a reviewer sees before approving a proposed rule: security notes on the rule itself
 // and the capability diff it causes (DESIGN.md §8). Pure.
 import { type CapabilityChange, capabilityDiff, summarizeChanges } from "./capabilities.ts";
-import { alwaysBlockedHost } from "./engine.ts";
+import { alwaysBlockedHost, matchesEveryBinary } from "./engine.ts";
 import { parseHostPattern } from "./host.ts";
 import { classifyAddress, parseCidr, parseIp } from "./ip.ts";
 import { endpointPorts, renderEndpoint } from "./render.ts";
@@ -39,6 +39,13 @@ export function securityNotes(ruleKey: string, rule: NetworkRule, current: Polic
   const out: Finding[] = [];
   const note = (kind: string, severity: Severity, sentence: string) =>
     out.push({ kind, severity, sentence, security: true });
+  for (const binary of rule.binaries)
+    if (matchesEveryBinary(binary.path))
+      note(
+        "any_binary",
+        "high",
+        `binary "${binary.path}" matches every program: any process in the sandbox gets this rule`,
+      );
   for (const ep of rule.endpoints) {
     const shown = renderEndpoint(ep);
     const blocked = alwaysBlockedHost(ep.host);

@@ -1,4 +1,6 @@
 // The one host matcher: pattern syntax, validation and matching. Pure.
+import { createRequire } from "node:module";
+import type { getPublicSuffix as GetPublicSuffix } from "tldts";
 import { parseIp } from "./ip.ts";
 
 export type HostPattern =
@@ -8,68 +10,18 @@ export type HostPattern =
 
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
+let publicSuffixOf: typeof GetPublicSuffix | undefined;
+
 /**
- * Multi-label public suffixes a wildcard may not sit directly on. Single-label suffixes
- * (`*.com`, `*.io`) are caught by the label count; this list covers the common
- * second-level registries where `*.co.uk` would be just as broad.
+ * Whether `suffix` is itself a public suffix, on the full Public Suffix List, private section
+ * included (`github.io`, `r2.dev`, `*.compute.amazonaws.com`...): a wildcard sitting directly on
+ * one reaches hosts of unrelated owners. tldts is loaded on the first wildcard only (about 10 ms
+ * of list to evaluate), so a policy without wildcards never pays for it.
  */
-const MULTI_LABEL_PUBLIC_SUFFIXES = new Set([
-  "co.uk",
-  "org.uk",
-  "ac.uk",
-  "gov.uk",
-  "me.uk",
-  "net.uk",
-  "ltd.uk",
-  "plc.uk",
-  "com.au",
-  "net.au",
-  "org.au",
-  "edu.au",
-  "gov.au",
-  "co.jp",
-  "ne.jp",
-  "or.jp",
-  "ac.jp",
-  "go.jp",
-  "co.nz",
-  "org.nz",
-  "net.nz",
-  "co.za",
-  "org.za",
-  "co.in",
-  "net.in",
-  "org.in",
-  "co.kr",
-  "or.kr",
-  "com.br",
-  "net.br",
-  "org.br",
-  "com.cn",
-  "net.cn",
-  "org.cn",
-  "com.mx",
-  "com.tw",
-  "com.hk",
-  "com.sg",
-  "com.tr",
-  "com.ar",
-  "co.il",
-  "com.ua",
-  "github.io",
-  "githubusercontent.com",
-  "herokuapp.com",
-  "vercel.app",
-  "netlify.app",
-  "pages.dev",
-  "workers.dev",
-  "appspot.com",
-  "cloudfront.net",
-  "amazonaws.com",
-  "azurewebsites.net",
-  "blob.core.windows.net",
-  "s3.amazonaws.com",
-]);
+function isPublicSuffix(suffix: string): boolean {
+  publicSuffixOf ??= (createRequire(import.meta.url)("tldts") as typeof import("tldts")).getPublicSuffix;
+  return publicSuffixOf(suffix, { allowPrivateDomains: true }) === suffix;
+}
 
 /** Lower-case, without one trailing dot, without IPv6 brackets. */
 export function normalizeHost(host: string): string {
@@ -100,7 +52,7 @@ export function parseHostPattern(raw: string): HostPattern | { error: string } {
   if (host.length > 253) return { error: `"${raw}" is longer than 253 characters` };
   if (!wildcard) return { kind: "exact", host };
   const suffix = rest.join(".");
-  if (rest.length < 2 || MULTI_LABEL_PUBLIC_SUFFIXES.has(suffix)) {
+  if (rest.length < 2 || isPublicSuffix(suffix)) {
     return { error: `"${raw}": a wildcard over the public suffix "${suffix}" alone is too broad` };
   }
   return first === "*" ? { kind: "one_label", suffix } : { kind: "many_labels", suffix };

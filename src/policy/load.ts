@@ -3,6 +3,7 @@ import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocume
 import type { z } from "zod";
 // The functional form parses classic and zod/mini schemas alike (schema.ts is zod/mini).
 import { safeParse } from "zod/mini";
+import { matchesEveryBinary } from "./engine.ts";
 import { type Policy, PolicySchema } from "./schema.ts";
 
 export interface Problem {
@@ -236,12 +237,26 @@ function policyWarnings(src: Located, policy: Policy): Problem[] {
         ),
       );
     for (const [i, binary] of rule.binaries.entries()) {
+      if (matchesEveryBinary(binary.path))
+        out.push(
+          warn(
+            ["network_policies", key, "binaries", i, "path"],
+            `"${binary.path}" matches every binary, so this rule identifies no program; name the binaries that need it`,
+          ),
+        );
       if (binary.harness !== undefined)
         out.push(
           warn(["network_policies", key, "binaries", i, "harness"], "deprecated OpenShell flag; ignored"),
         );
     }
     for (const [i, ep] of rule.endpoints.entries()) {
+      if (ep.protocol === "tcp")
+        out.push(
+          warn(
+            ["network_policies", key, "endpoints", i, "protocol"],
+            "OpenShell's plain TCP: loaded as an L4 endpoint (host:port by binary, through the proxy; transparent TCP is not supported yet)",
+          ),
+        );
       for (const field of [
         "websocket_credential_rewrite",
         "request_body_credential_rewrite",

@@ -72,8 +72,9 @@ export const EndpointSchema = z
     port: z.optional(PortSchema),
     ports: z.optional(z.array(PortSchema).check(z.minLength(1, { error: "ports: needs at least one port" }))),
     protocol: z.optional(
-      z.enum(["rest"], {
-        error: (iss) => `must be "rest" (or omitted for L4), got ${JSON.stringify(iss.input)}`,
+      // "tcp" is OpenShell's plain L4; Airlock treats it as an omitted protocol (with a warning).
+      z.enum(["rest", "tcp"], {
+        error: (iss) => `must be "rest", or "tcp" or omitted for L4, got ${JSON.stringify(iss.input)}`,
       }),
     ),
     enforcement: z.optional(z.enum(["enforce", "audit"])),

@@ -27,6 +27,8 @@ export interface LinkOptions {
   applyPolicy: ApplyPolicy;
   backoff?: { initialMs?: number; maxMs?: number };
   log?: (line: string) => void;
+  /** Also log connection progress (disconnects, retries); reloads and failures are always logged. */
+  verbose?: boolean;
 }
 
 /**
@@ -116,7 +118,8 @@ export class GatewayLink extends EventEmitter {
     });
   }
 
-  private log(line: string): void {
+  private log(line: string, progress = false): void {
+    if (progress && !this.opts.verbose) return;
     this.opts.log?.(`gateway-link[${this.opts.sandbox}]: ${line}`);
   }
 
@@ -158,7 +161,7 @@ export class GatewayLink extends EventEmitter {
       } catch (error) {
         if (error instanceof GatewayRequestError && error.status === 401) this.token = null;
         if (!this.stopped)
-          this.log(`disconnected: ${error instanceof Error ? error.message : String(error)}`);
+          this.log(`disconnected: ${error instanceof Error ? error.message : String(error)}`, true);
       }
       if (this.connected) {
         this.connected = false;

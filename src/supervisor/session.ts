@@ -4,7 +4,7 @@
 // enforcing its last loaded policy and nothing here throws into the proxy.
 
 import { buildDecisionEvent, type OcsfEvent } from "../audit/ocsf.ts";
-import type { GatewayEvent } from "../gateway/types.ts";
+import type { Finding, GatewayEvent } from "../gateway/types.ts";
 import { compilePolicy } from "../policy/engine.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { DenialEvent, ProcessIdentity } from "../proxy/proxy.ts";
@@ -20,6 +20,8 @@ export interface SessionOptions {
   sandbox: string;
   policy: Policy;
   log: (line: string) => void;
+  /** Log the gateway link's connection progress too. */
+  verbose?: boolean;
   /** How often denials are flushed to the gateway (DESIGN.md §8: 2 s). */
   flushMs?: number;
 }
@@ -70,6 +72,7 @@ export class GatewaySession {
       policy: opts.policy,
       applyPolicy: (policy, version) => this.apply(policy, version),
       log: opts.log,
+      verbose: opts.verbose,
     });
     this.aggregator = new DenialAggregator((groups) => this.submitMechanistic(groups));
     this.link.on("event", (event: GatewayEvent) => {
@@ -119,6 +122,7 @@ export class GatewaySession {
           auto: chunk.decided_by === "auto",
           revision: chunk.revision,
           reason: chunk.rejection_reason,
+          ...securityFindingOf(chunk.findings),
           sandbox: this.opts.sandbox,
         }),
       );
@@ -221,4 +225,16 @@ export class GatewaySession {
     await this.flush().catch(() => undefined);
     await this.link.stop();
   }
+}
+
+const FINDING_RANK = ["low", "medium", "high", "critical"] as const;
+
+/** The most severe security note a chunk carried at review, for its decision event's severity. */
+function securityFindingOf(findings: readonly Finding[]): {
+  securityFinding?: (typeof FINDING_RANK)[number];
+} {
+  let worst = -1;
+  for (const finding of findings)
+    if (finding.security) worst = Math.max(worst, FINDING_RANK.indexOf(finding.severity as never), 0);
+  return worst < 0 ? {} : { securityFinding: FINDING_RANK[worst] };
 }

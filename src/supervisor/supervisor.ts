@@ -2,6 +2,7 @@
 // folder (logs, CA, policy snapshot), starts the sandbox, embeds the egress proxy on the
 // listener the sandbox hands over, identifies each connection's binary, serves policy.local,
 // forwards signals, and exits with the command's status.
+
 import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
@@ -36,6 +37,7 @@ import {
   startSandbox,
   writeCaBundle,
 } from "../sandbox/sandbox.ts";
+import { commandPath } from "./command-path.ts";
 import type { ProposalsHandler } from "./local-routes.ts";
 import { readSandboxRecord } from "./sandbox-records.ts";
 
@@ -367,13 +369,14 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     return abandon(error);
   }
   identifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
+  const commandBinary = commandPath(options.command[0] as string, process.env.PATH, options.cwd ?? workdir);
   sandbox.listener.on("connection", (socket) => proxy.handle(socket));
   sandbox.release();
   audit.write(
     buildProcessEvent({
       time: Date.now(),
       activity: "launch",
-      actor: { binary: options.command[0] as string, pid: sandbox.initPid },
+      actor: { binary: commandBinary, pid: sandbox.initPid },
       sandbox: name,
     }),
   );
@@ -391,7 +394,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
       buildProcessEvent({
         time: Date.now(),
         activity: "terminate",
-        actor: { binary: options.command[0] as string, pid: sandbox.initPid },
+        actor: { binary: commandBinary, pid: sandbox.initPid },
         exitCode: status.code,
         sandbox: name,
       }),

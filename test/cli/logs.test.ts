@@ -65,7 +65,7 @@ describe("airlock logs", () => {
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /unknown sandbox "nope".*known sandboxes: logs-one/);
     const bad = await runCli(["logs", "--last", "x"], { airlockHome: home });
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, "a usage error");
     assert.match(bad.stderr, /--last/);
   });
 

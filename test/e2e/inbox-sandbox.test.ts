@@ -147,7 +147,7 @@ describe("web inbox × a real sandbox (chromium)", {
       (await card.textContent()) ?? "",
       /api\.github\.com:443 \[L7 rest, allow PUT \/repos\/acme\/site\/contents\/docs\/getting-started\.md\]/,
     );
-    await card.getByRole("button", { name: "Approve" }).click();
+    await card.getByRole("button", { name: "Approve", exact: true }).click();
     const result = await agent.done;
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.match(result.stdout, /approved and the sandbox's policy is reloaded/);

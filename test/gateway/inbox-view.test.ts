@@ -1,7 +1,7 @@
 // The web inbox's pure view: the diff against the current policy, through the one renderer.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { chunkDiff, inboxState } from "../../src/gateway/inbox-view.ts";
+import { chunkDiff, inboxState, reachChange } from "../../src/gateway/inbox-view.ts";
 import type { Chunk } from "../../src/gateway/types.ts";
 import type { NetworkRule, Policy } from "../../src/policy/schema.ts";
 import { BASE_POLICY, l4Rule, putRule } from "./fixtures.ts";
@@ -57,4 +57,26 @@ test("inboxState: pending grouped by sandbox, newest 20 decided first", () => {
   assert.deepEqual(state.pending[2]?.diff, ["! the sandbox's policy could not be read"]);
   assert.equal(state.decided.length, 20);
   assert.equal(state.decided[0]?.id, "d24");
+});
+
+test("reachChange: hosts × methods before and after, L7 paths, every path, raw L4", () => {
+  const before = policy;
+  const put = rule(putRule("/repos/o/r/contents/x.md"));
+  const merged = {
+    ...policy,
+    network_policies: { ...policy.network_policies, put_x: put },
+  } as Policy;
+  const [row] = reachChange(before, merged, put);
+  assert.equal(row?.destination, "api.github.com:443");
+  const cell = (m: string) => row?.cells.find((c) => c.method === m);
+  assert.deepEqual(cell("GET"), { method: "GET", before: "all", after: "all" });
+  assert.deepEqual(cell("PUT"), { method: "PUT", before: "none", after: "some" });
+  assert.deepEqual(cell("DELETE"), { method: "DELETE", before: "none", after: "none" });
+  const raw = rule(l4Rule("raw.example"));
+  const [rawRow] = reachChange(
+    before,
+    { ...policy, network_policies: { ...policy.network_policies, raw } } as Policy,
+    raw,
+  );
+  assert.ok(rawRow?.cells.every((c) => c.before === "none" && c.after === "raw"));
 });

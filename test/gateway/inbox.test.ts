@@ -94,7 +94,7 @@ test("web inbox in chromium: one-time login, live proposals, approve/reject wake
 
     // ...and clicking Approve wakes the agent's /wait, with the policy reloaded.
     const xWait = waitProposal(link, putX, "30");
-    await xCard.getByRole("button", { name: "Approve" }).click();
+    await xCard.getByRole("button", { name: "Approve", exact: true }).click();
     const xDone = await xWait;
     assert.equal(xDone.body.status, "approved", JSON.stringify(xDone.body));
     assert.equal(xDone.body.policy_reloaded, true);
@@ -156,7 +156,8 @@ test("web inbox in chromium: one-time login, live proposals, approve/reject wake
     const k2Done = await k2Wait;
     assert.deepEqual([k2Done.body.status, k2Done.body.rejection_reason], ["rejected", "typed with keys"]);
 
-    // A security-flagged proposal is not approved by the shortcut; its button (Enter) does it.
+    // A security-flagged proposal is not approved by the shortcut, nor by its button alone: the
+    // button restates the risk and approves only once the reviewer confirms it.
     const db = await submit(link, "allow_db_example_5432", l4Rule("db.example", 5432, "/usr/bin/psql"));
     const dbCard = card(page, db);
     await dbCard.waitFor();
@@ -166,8 +167,16 @@ test("web inbox in chromium: one-time login, live proposals, approve/reject wake
     await page.locator("#toast", { hasText: "Security-flagged" }).waitFor();
     assert.equal((await h.op.getChunk(db)).status, "pending");
     const dbWait = waitProposal(link, db, "30");
-    await dbCard.getByRole("button", { name: "Approve" }).focus();
+    await dbCard.getByRole("button", { name: "Approve", exact: true }).focus();
     await page.keyboard.press("Enter");
+    const confirm = dbCard.getByRole("group", { name: /Confirm approving/ });
+    await confirm.waitFor();
+    assert.match((await confirm.textContent()) ?? "", /5432 is the PostgreSQL port: direct database access/);
+    const anyway = confirm.getByRole("button", { name: "Approve despite the risk" });
+    assert.equal(await anyway.isDisabled(), true);
+    assert.equal((await h.op.getChunk(db)).status, "pending");
+    await confirm.getByRole("checkbox").check();
+    await anyway.click();
     assert.equal((await dbWait).body.status, "approved");
     await page.locator("#chunks .empty").waitFor();
 

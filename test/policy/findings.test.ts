@@ -232,3 +232,28 @@ network_policies:
   ];
   for (const rule of outside) assert.equal(inside(rule).ok, false, JSON.stringify(rule));
 });
+
+test("a binary glob over every program is a security note", () => {
+  const a = analyze("any_binary", {
+    endpoints: [{ host: "api.example.com", port: 443 }],
+    binaries: [{ path: "/**" }, { path: "/usr/bin/*" }],
+  });
+  const notes = a.findings.filter((f) => f.kind === "any_binary");
+  assert.equal(notes.length, 1, JSON.stringify(a.findings));
+  assert.equal(notes[0]?.security, true);
+  assert.match(notes[0]?.sentence ?? "", /"\/\*\*" matches every program/);
+});
+
+test("the summary says uninspected only for L4: access: full at L7 is still inspected", () => {
+  const full = analyze("full_l7", {
+    endpoints: [{ host: "api.example.com", port: 443, protocol: "rest", access: "full" }],
+    binaries: [{ path: "/usr/bin/curl" }],
+  });
+  assert.doesNotMatch(full.summary, /uninspected/);
+  assert.match(full.summary, /send any request \(each one inspected and logged\) on api\.example\.com:443/);
+  const raw = analyze("raw_l4", {
+    endpoints: [{ host: "api.example.com", port: 443 }],
+    binaries: [{ path: "/usr/bin/curl" }],
+  });
+  assert.match(raw.summary, /open uninspected connections \(any traffic\) on api\.example\.com:443/);
+});

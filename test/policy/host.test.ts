@@ -48,6 +48,16 @@ const invalid: Array<[string, RegExp]> = [
   ["*.com", /public suffix "com"/],
   ["**.io", /public suffix "io"/],
   ["*.co.uk", /public suffix "co.uk"/],
+  // The Public Suffix List's private section: each of these hosts many unrelated owners.
+  ["*.r2.dev", /public suffix "r2.dev"/],
+  ["*.web.app", /public suffix "web.app"/],
+  ["**.fly.dev", /public suffix "fly.dev"/],
+  ["*.gitlab.io", /public suffix "gitlab.io"/],
+  ["*.ngrok-free.app", /public suffix "ngrok-free.app"/],
+  ["*.github.io", /public suffix "github.io"/],
+  ["*.s3.amazonaws.com", /public suffix "s3.amazonaws.com"/],
+  // A wildcard rule of the list (`*.compute.amazonaws.com`) makes every name under it public.
+  ["*.eu-west-1.compute.amazonaws.com", /public suffix "eu-west-1.compute.amazonaws.com"/],
   ["a.*.example.com", /whole first label/],
   ["api-*.example.com", /whole first label/],
   ["exa mple.com", /not a valid DNS label/],

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { compilePolicy, decideConnect } from "../../src/policy/engine.ts";
 import { formatProblem, loadPolicyText } from "../../src/policy/load.ts";
 
 /** Wraps one endpoint (at line 5) in a valid rule so each case varies one thing. */
@@ -101,7 +102,7 @@ const cases: Array<{ name: string; yaml: string; line: number; message: RegExp }
     name: "unknown protocol",
     yaml: endpoint("host: a.example.com\nport: 443\nprotocol: grpc"),
     line: 7,
-    message: /must be "rest" \(or omitted for L4\), got "grpc"/,
+    message: /must be "rest", or "tcp" or omitted for L4, got "grpc"/,
   },
   {
     name: "access without rest",
@@ -384,4 +385,32 @@ network_middlewares: {}
   assert.match(text, /network_middlewares: accepted for OpenShell compatibility/);
   assert.match(text, /network_policies\.claude_code: lists no binaries, so it allows nothing/);
   assert.match(text, /harness: deprecated OpenShell flag; ignored/);
+});
+
+test("OpenShell's protocol: tcp loads as L4, with a warning; a binary glob over everything is warned about", () => {
+  const loaded = loadPolicyText(
+    `version: 1
+network_policies:
+  db:
+    endpoints:
+      - { host: db.example.com, port: 5432, protocol: tcp }
+    binaries:
+      - { path: "/**" }
+      - { path: /usr/bin/psql }
+`,
+    "tcp.yaml",
+  );
+  assert.ok(loaded.ok, JSON.stringify(loaded));
+  const text = loaded.warnings.map(formatProblem).join("\n");
+  assert.match(
+    text,
+    /tcp\.yaml:5:\d+: network_policies\.db\.endpoints\[0\]\.protocol: OpenShell's plain TCP: loaded as an L4 endpoint/,
+  );
+  assert.match(text, /tcp\.yaml:7:\d+: .*binaries\[0\]\.path: "\/\*\*" matches every binary/);
+  assert.doesNotMatch(text, /psql/);
+  const decision = decideConnect(compilePolicy(loaded.value), "db.example.com", 5432, {
+    binary: "/usr/bin/psql",
+  });
+  assert.equal(decision.decision, "allow");
+  assert.equal(decision.decision === "allow" && decision.inspect, false);
 });
