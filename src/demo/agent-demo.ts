@@ -1,13 +1,11 @@
 // `airlock demo --agent claude-code|codex`: the demo's loop with the real agent, installed on
-// PATH, in place of the scripted one. The model is scripted (test/agents/fake-model, run as its
-// own process) and answers as the agent's API under its real name through --connect-to; its turns
+// PATH, in place of the scripted one. The model is scripted (./fake-model, the one the real-agent
+// tests use) and answers as the agent's API under its real name through --connect-to; its turns
 // are the loop of agent-loop.ts. The agent runs with a scratch home of the demo's, so the user's
 // own settings, credentials and hooks are never read or changed.
-import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, mkdirSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { createInterface } from "node:readline";
-import { PACKAGE_ROOT, packagePath } from "../package-root.ts";
+import { packagePath } from "../package-root.ts";
 import {
   AGENT_API_HOST,
   AGENT_PACKAGE,
@@ -17,9 +15,10 @@ import {
   type RealAgent,
 } from "./agent-loop.ts";
 import { DemoError } from "./demo-error.ts";
+import { parseScenario } from "./fake-model/scenario.ts";
+import { startFakeModel } from "./fake-model/server.ts";
 
 const LABEL: Record<RealAgent, string> = { "claude-code": "Claude Code", codex: "Codex" };
-const FAKE_MODEL = packagePath("test", "agents", "fake-model", "main.ts");
 
 export interface ScriptedModel {
   port: number;
@@ -36,7 +35,7 @@ export interface AgentDemo {
   /** One line of the agent's output as the demo shows it (null: not shown). */
   narrate(line: string): string | null;
   env(dir: string): Record<string, string>;
-  startModel(dir: string): Promise<ScriptedModel>;
+  startModel(): Promise<ScriptedModel>;
 }
 
 /** The executable `name` on PATH, or null. */
@@ -63,36 +62,12 @@ export function installHint(agent: RealAgent): string {
   );
 }
 
-function startScriptedModel(agent: RealAgent, dir: string): Promise<ScriptedModel> {
-  const scenario = join(dir, `${agent}-scenario.json`);
-  writeFileSync(scenario, JSON.stringify({ turns: loopTurns(agent) }));
-  // From the package root: `--import tsx` resolves there, whether airlock runs from the bundle or not.
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ["--import", "tsx", FAKE_MODEL, scenario, "--host", AGENT_API_HOST[agent]],
-    { cwd: PACKAGE_ROOT, stdio: ["pipe", "pipe", "inherit"] },
-  );
-  const close = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.stdin?.end();
-    });
-  return new Promise((resolve, reject) => {
-    child.once("error", (error) =>
-      reject(new DemoError(`cannot start the scripted model: ${error.message}`)),
-    );
-    child.once("exit", (code) => reject(new DemoError(`the scripted model exited (status ${code})`)));
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.once("line", (line) => {
-      try {
-        const ready = JSON.parse(line) as { httpsUrl: string; caFile: string };
-        resolve({ port: Number(new URL(ready.httpsUrl).port), caFile: ready.caFile, close });
-      } catch {
-        reject(new DemoError(`the scripted model said: ${line}`));
-      }
-    });
+async function startScriptedModel(agent: RealAgent): Promise<ScriptedModel> {
+  const model = await startFakeModel({
+    scenario: parseScenario({ turns: loopTurns(agent) }),
+    hosts: [AGENT_API_HOST[agent]],
   });
+  return { port: Number(new URL(model.httpsUrl).port), caFile: model.caFile, close: () => model.close() };
 }
 
 const firstLine = (text: string, max = 160) => {
@@ -143,6 +118,6 @@ export function prepareAgentDemo(agent: RealAgent, path = process.env["PATH"]): 
       mkdirSync(join(home, agent === "codex" ? ".codex" : ".claude"), { recursive: true });
       return { HOME: home, ...agentEnv(agent) };
     },
-    startModel: (dir) => startScriptedModel(agent, dir),
+    startModel: () => startScriptedModel(agent),
   };
 }

@@ -65,7 +65,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     github = await startFakeGitHub(dir);
     out(`fake api.github.com on 127.0.0.1:${github.port}, certificate from its own CA (${github.caFile})`);
     if (agentDemo) {
-      model = await agentDemo.startModel(dir);
+      model = await agentDemo.startModel();
       out(
         `scripted model for ${agentDemo.label} as ${agentDemo.apiHost} on 127.0.0.1:${model.port} (its own CA)`,
       );

@@ -8,10 +8,10 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { AGENT_API_HOST, agentArgs, agentEnv, loopTurns, type RealAgent } from "../../src/demo/agent-loop.ts";
 import { type FakeGitHub, startFakeGitHub } from "../../src/demo/fake-github.ts";
+import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
+import { type FakeModel, startFakeModel } from "../../src/demo/fake-model/server.ts";
 import { allLogLines, type CliRun, REPO, runCli, startCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
-import { parseScenario } from "./fake-model/scenario.ts";
-import { type FakeModel, startFakeModel } from "./fake-model/server.ts";
 import { requireAgent } from "./locate.ts";
 
 export interface LoopResult {
