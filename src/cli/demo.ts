@@ -1,7 +1,7 @@
 // `airlock demo`: the end-to-end loop on the embedded default, narrated (src/demo/demo.ts).
 import type { Command } from "commander";
 import { REAL_AGENTS, type RealAgent } from "../demo/agent-loop.ts";
-import { CliError, EXIT_USAGE } from "./common.ts";
+import { CliError, UsageError } from "./common.ts";
 
 export function registerDemoCommands(program: Command): void {
   program
