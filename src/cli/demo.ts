@@ -15,10 +15,7 @@ export function registerDemoCommands(program: Command): void {
     .option("--keep", "keep the demo's state folder (logs, gateway database) afterwards")
     .action(async (opts: { agent?: string; interactive?: boolean; keep?: boolean }) => {
       if (opts.agent !== undefined && !(REAL_AGENTS as readonly string[]).includes(opts.agent))
-        throw new CliError(
-          `--agent: expected one of ${REAL_AGENTS.join(", ")}, got "${opts.agent}"`,
-          EXIT_USAGE,
-        );
+        throw new UsageError(`--agent: expected one of ${REAL_AGENTS.join(", ")}, got "${opts.agent}"`);
       const agent = opts.agent as RealAgent | undefined;
       const { DemoError, runDemo } = await import("../demo/demo.ts"); // loaded only for this command
       try {
