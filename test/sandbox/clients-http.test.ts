@@ -93,7 +93,9 @@ describe("HTTP clients inside airlock run", () => {
   test("each client: an allowed GET reaches the upstream, a denied one gets the structured 403", async () => {
     const ok = "https://api.example.com/ok";
     const blocked = "https://api.example.com/blocked?token=s3cret";
-    const urls = `${ok} '${blocked}' http://policy.local/v1/policy/current`;
+    // No rule names this host: the tunnel itself is refused (L4).
+    const unlisted = "https://unlisted.example.com/";
+    const urls = `${ok} '${blocked}' http://policy.local/v1/policy/current ${unlisted}`;
     const script = [
       `for u in ${ok} '${blocked}'; do printf '{"client":"curl","url":"%s","status":%s,"body":%s}\\n' "$u" ` +
         `"$(curl -sS -o body.txt -w '%{http_code}' "$u")" "$(node -e 'process.stdout.write(JSON.stringify(require("fs").readFileSync("body.txt","utf8")))')"; done`,
@@ -130,6 +132,10 @@ describe("HTTP clients inside airlock run", () => {
         const local = mine.find((r) => r.url.startsWith("http://policy.local/"));
         assert.equal(local?.status, 200, `${client} reaches policy.local: ${JSON.stringify(local)}`);
         assert.match(JSON.parse(local.body ?? "").policy_yaml, /example_api/, client);
+        const refused = mine.find((r) => r.url === unlisted);
+        assert.match(refused?.error ?? "", /403/, `${client}: ${JSON.stringify(refused)}`);
+        // The https module's error carries the proxy's structured answer; undici's names the status.
+        if (client.endsWith("-core")) assert.match(refused?.error ?? "", /"error":"policy_denied"/, client);
       }
     }
     const reached = api.seen.slice(before);
