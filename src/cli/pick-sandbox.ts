@@ -3,7 +3,7 @@
 // them. A finished sandbox is never taken over a running one.
 import { CliError } from "./common.ts";
 
-export interface SandboxCandidate {
+interface SandboxCandidate {
   name: string;
   running: boolean;
   /** When it last started (RFC 3339; "" unknown). */

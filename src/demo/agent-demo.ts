@@ -20,7 +20,7 @@ import { startFakeModel } from "./fake-model/server.ts";
 
 const LABEL: Record<RealAgent, string> = { "claude-code": "Claude Code", codex: "Codex" };
 
-export interface ScriptedModel {
+interface ScriptedModel {
   port: number;
   caFile: string;
   close(): Promise<void>;
@@ -39,7 +39,7 @@ export interface AgentDemo {
 }
 
 /** The executable `name` on PATH, or null. */
-export function onPath(name: string, path = process.env["PATH"] ?? ""): string | null {
+function onPath(name: string, path = process.env["PATH"] ?? ""): string | null {
   for (const dir of path.split(delimiter)) {
     if (!dir) continue;
     const file = join(dir, name);
@@ -53,7 +53,7 @@ export function onPath(name: string, path = process.env["PATH"] ?? ""): string |
   return null;
 }
 
-export function installHint(agent: RealAgent): string {
+function installHint(agent: RealAgent): string {
   const { package: pkg, bin } = AGENT_PACKAGE[agent];
   return (
     `${LABEL[agent]} is not installed (no \`${bin}\` on PATH). Install it with ` +
@@ -76,7 +76,7 @@ const firstLine = (text: string, max = 160) => {
 };
 
 /** Claude Code's stream-json events, as lines a person reads: tool calls, their results, its text. */
-export function narrateClaudeEvent(line: string): string | null {
+function narrateClaudeEvent(line: string): string | null {
   let event: { type?: string; message?: { content?: unknown } };
   try {
     event = JSON.parse(line);

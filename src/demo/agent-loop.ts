@@ -17,7 +17,7 @@ export const AGENT_PACKAGE: Record<RealAgent, { package: string; bin: string }> 
   codex: { package: "@openai/codex", bin: "codex" },
 };
 
-export const LOOP_TARGET = "https://api.github.com/repos/acme/site/contents/docs/getting-started.md";
+const LOOP_TARGET = "https://api.github.com/repos/acme/site/contents/docs/getting-started.md";
 const CONTENT = Buffer.from(
   "# Getting started\n\nWritten by a real agent inside an Airlock sandbox.\n",
 ).toString("base64");
@@ -25,7 +25,7 @@ const CONTENT = Buffer.from(
 const WAIT_SECONDS = 25;
 
 /** A turn the scripted model plays: the agent's shell tool with this command. */
-export type LoopTurn = { tool: string; input: Record<string, unknown> };
+type LoopTurn = { tool: string; input: Record<string, unknown> };
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -69,7 +69,7 @@ function proposeAndWait(): string {
 }
 
 /** The commands in order: the denied PUT, the skill, the proposal and its /wait, the retry. */
-export function loopCommands(): string[] {
+function loopCommands(): string[] {
   return [put(), "cat /etc/airlock/skills/policy_advisor.md", proposeAndWait(), put()];
 }
 
@@ -82,7 +82,7 @@ export function loopTurns(agent: RealAgent): LoopTurn[] {
   );
 }
 
-export const LOOP_PROMPT = "Write docs/getting-started.md in acme/site through the GitHub API.";
+const LOOP_PROMPT = "Write docs/getting-started.md in acme/site through the GitHub API.";
 
 /** The agent's command line inside the sandbox: non-interactive, its permissions its own business. */
 export function agentArgs(agent: RealAgent): string[] {

@@ -195,7 +195,7 @@ export function runEndedNote(sandbox: string, at: string): string {
 }
 
 /** Expired by a new run: its agent is gone, so no one may approve it into the new run's policy. */
-export function expiredByNewRun(chunk: Chunk): boolean {
+function expiredByNewRun(chunk: Chunk): boolean {
   return (
     chunk.status === "rejected" &&
     chunk.decided_by === "system" &&

@@ -7,11 +7,9 @@ export const INIT_PATH = `${AIRLOCK_ETC}/init.cjs`;
 export const CA_BUNDLE_PATH = `${AIRLOCK_ETC}/ca-bundle.pem`;
 export const SKILL_PATH = `${AIRLOCK_ETC}/skills/policy_advisor.md`;
 /** A directory holding only the bundle, for variables that name a directory of CAs. */
-export const CA_DIR_PATH = `${AIRLOCK_ETC}/certs`;
+const CA_DIR_PATH = `${AIRLOCK_ETC}/certs`;
 /** Preloaded into node programs: fetch and http/https through the proxy (node-proxy.cjs). */
-export const NODE_PROXY_PRELOAD_PATH = `${AIRLOCK_ETC}/node-proxy.cjs`;
-/** undici, which the preload loads from here (mounted read-only, whatever the filesystem policy). */
-export const NODE_UNDICI_PATH = `${AIRLOCK_ETC}/node/undici`;
+const NODE_PROXY_PRELOAD_PATH = `${AIRLOCK_ETC}/node-proxy.cjs`;
 
 export interface InitConfig {
   listenHost: string;
@@ -107,7 +105,7 @@ export const CA_VARIABLES = [
   "NIX_SSL_CERT_FILE",
 ] as const;
 /** Variables that name a directory of CAs (OpenSSL's hashed directory, Go's SSL_CERT_DIR). */
-export const CA_DIR_VARIABLES = ["SSL_CERT_DIR"] as const;
+const CA_DIR_VARIABLES = ["SSL_CERT_DIR"] as const;
 
 export function sandboxEnv(host: NodeJS.ProcessEnv, name: string): Record<string, string> {
   const env: Record<string, string> = {};

@@ -8,9 +8,9 @@ import { existsSync } from "node:fs";
 import { packagePath } from "../package-root.ts";
 
 /** The file mounted at /etc/airlock/codex/managed_config.toml (and seen as /etc/codex/...). */
-export const CODEX_MANAGED_CONFIG_SOURCE = packagePath("src", "sandbox", "codex-managed-config.toml");
+const CODEX_MANAGED_CONFIG_SOURCE = packagePath("src", "sandbox", "codex-managed-config.toml");
 
-export interface CodexEtc {
+interface CodexEtc {
   /** Added to the sandbox's /etc/airlock (relative name → host file). */
   airlockFiles: Record<string, string>;
   /** Extra /etc entries: `codex` as a symlink into /etc/airlock. */
