@@ -1,11 +1,11 @@
 // Stand-in upstreams for the client tests: one HTTPS server on loopback answering for several
 // host names (one leaf certificate naming all of them, from a throwaway CA the proxy is told to
 // trust), recording every request that reaches it; and `airlock run` with --connect-to for each.
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { createSandboxCA, LeafCache } from "../../src/proxy/ca.ts";
 import { type CliRun, runCli } from "./cli-helpers.ts";
@@ -78,6 +78,12 @@ export async function startUpstream(
   };
 }
 
+function scratchHome(workdir: string): string {
+  const home = join(dirname(workdir), "user-home");
+  mkdirSync(home, { recursive: true });
+  return home;
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
@@ -91,7 +97,11 @@ export function writePolicy(dir: string, name: string, policy: unknown): string 
   return file;
 }
 
-/** `airlock run` (no gateway) with the upstreams routed in, running `script` under /bin/sh. */
+/**
+ * `airlock run` (no gateway) with the upstreams routed in, running `script` under /bin/sh. HOME is
+ * a scratch folder beside the workdir: the presets make `~/.cache` writable, and the real one holds
+ * other tests' sandboxes coming and going.
+ */
 export function runInSandbox(
   options: {
     airlockHome: string;
@@ -122,7 +132,7 @@ export function runInSandbox(
     {
       airlockHome: options.airlockHome,
       cwd: options.workdir,
-      env: options.env,
+      env: { HOME: scratchHome(options.workdir), ...options.env },
       timeoutMs: options.timeoutMs ?? 120_000,
     },
   );
