@@ -1,7 +1,10 @@
 // bench/sandbox: how much a sandbox costs, side by side in one run (DESIGN.md §11).
 //   start-to-exit of `true`: no sandbox | Airlock (supervisor in process) | `airlock run` (the
 //   CLI, from the bundle in dist/) | `srt -c true` (@anthropic-ai/sandbox-runtime)
-//   one HTTP request: curl direct | curl inside a running Airlock sandbox through its proxy
+//   a new connection per request from a real process inside the sandbox (curl, 200 requests):
+//   direct | inside Airlock (its proxy, binary identity of every request) | inside srt (its
+//   proxy, reached over its socat bridge). srt needs socat: installed here with apt-get when
+//   missing and possible, otherwise the run fails saying so.
 // Runs are interleaved and bounded; every figure is also a ratio against its baseline.
 // When NODE_EXTRA_CA_CERTS is set (it makes every node start parse that bundle, tens of ms), the
 // CLI and srt are also timed without it, in the same rounds.
@@ -16,7 +19,8 @@ import { runSupervised } from "../src/supervisor/supervisor.ts";
 
 const QUICK = process.argv.includes("--quick");
 const ROUNDS = QUICK ? 3 : 10;
-const REQUESTS = QUICK ? 20 : 100;
+const REQUESTS = QUICK ? 40 : 200;
+const REQUEST_ROUNDS = QUICK ? 2 : 10;
 const ROOT = join(fileURLToPath(import.meta.url), "..", "..");
 const SRT = join(ROOT, "node_modules", ".bin", "srt");
 const AIRLOCK = join(ROOT, "bin", "airlock.js");
@@ -77,14 +81,25 @@ function capture(
   });
 }
 
-function srtWorks(): boolean {
-  if (!existsSync(SRT)) return false;
-  return spawnSync(SRT, ["-c", "true"], { cwd: workdir, stdio: "ignore", timeout: 30_000 }).status === 0;
+/** Why srt cannot run here, or null. Its socat prerequisite is installed when missing (as root). */
+function srtProblem(): string | null {
+  if (!existsSync(SRT))
+    return `${SRT} is missing (npm install: @anthropic-ai/sandbox-runtime is a devDependency)`;
+  const hasSocat = () => spawnSync("socat", ["-V"], { stdio: "ignore" }).status === 0;
+  if (!hasSocat() && process.getuid?.() === 0) {
+    console.log("srt needs socat: apt-get install -y socat");
+    spawnSync("apt-get", ["install", "-y", "-qq", "socat"], { stdio: "inherit", timeout: 300_000 });
+  }
+  if (!hasSocat()) return "srt needs socat, which is not installed (apt-get install socat)";
+  const r = spawnSync(SRT, ["-c", "true"], { cwd: workdir, encoding: "utf8", timeout: 30_000 });
+  return r.status === 0
+    ? null
+    : `srt -c true exited ${r.status ?? r.signal}: ${r.stderr.trim().slice(0, 300)}`;
 }
 
 /** `curl` N times in a loop, printing each request's total time; run directly or in a sandbox. */
-function curlLoop(url: string, n: number): string {
-  return `for i in $(seq ${n}); do curl -s -o /dev/null -w '%{time_total}\\n' ${url}; done`;
+function curlLoop(url: string, n: number, curlArgs = ""): string {
+  return `for i in $(seq ${n}); do curl ${curlArgs} -s -o /dev/null -w '%{time_total}\\n' ${url}; done`;
 }
 function parseTimes(out: string): number[] {
   return out
@@ -94,7 +109,9 @@ function parseTimes(out: string): number[] {
 }
 
 async function main(): Promise<void> {
-  const hasSrt = srtWorks();
+  const srtFailure = srtProblem();
+  if (srtFailure) console.log(`srt: FAILED: ${srtFailure}`);
+  const hasSrt = srtFailure === null;
   const start = {
     direct: [] as number[],
     supervised: [] as number[],
@@ -132,32 +149,64 @@ async function main(): Promise<void> {
     policyFile,
     "version: 1\nnetwork_policies:\n  bench:\n    endpoints: [{ host: bench.test, port: 80 }]\n    binaries: [{ path: /usr/bin/curl }]\n",
   );
-  const direct = await capture("/bin/sh", ["-c", curlLoop(`http://127.0.0.1:${port}/`, REQUESTS)]);
-  const inside = await capture(
-    AIRLOCK,
-    [
-      "run",
-      "-q",
-      "--no-gateway",
-      "--policy",
-      policyFile,
-      "--connect-to",
-      `bench.test:80:127.0.0.1:${port}`,
-      "--workdir",
-      workdir,
-      "--",
-      "/bin/sh",
-      "-c",
-      curlLoop("http://bench.test/", REQUESTS),
-    ],
-    { ...process.env, AIRLOCK_HOME: home },
+  // srt's proxy allows 127.0.0.1 by name; its NO_PROXY lists loopback, so curl is told to use
+  // the proxy anyway (as it does for any other host).
+  const srtSettings = join(base, "srt-settings.json");
+  writeFileSync(
+    srtSettings,
+    JSON.stringify({
+      network: { allowedDomains: ["127.0.0.1"], deniedDomains: [] },
+      filesystem: { denyRead: [], allowWrite: [workdir], denyWrite: [] },
+    }),
   );
-  server.close();
-  const reqDirect = parseTimes(direct.stdout);
-  const reqSandbox = parseTimes(inside.stdout);
-  if (reqSandbox.length !== REQUESTS) {
-    throw new Error(`sandboxed requests failed (${inside.code}): ${inside.stdout}${inside.stderr}`);
+  const airlockArgs = (n: number) => [
+    "run",
+    "-q",
+    "--no-gateway",
+    "--policy",
+    policyFile,
+    "--connect-to",
+    `bench.test:80:127.0.0.1:${port}`,
+    "--workdir",
+    workdir,
+    "--",
+    "/bin/sh",
+    "-c",
+    curlLoop("http://bench.test/", n),
+  ];
+  // Interleaved rounds: a busy machine's load changes by the second, and each path should see
+  // the same mix of it.
+  const perRound = REQUESTS / REQUEST_ROUNDS;
+  const reqDirect: number[] = [];
+  const reqSandbox: number[] = [];
+  const reqSrt: number[] = [];
+  const collect = (
+    into: number[],
+    what: string,
+    run: { code: number | null; stdout: string; stderr: string },
+  ) => {
+    const times = parseTimes(run.stdout);
+    if (times.length !== perRound)
+      throw new Error(`${what} failed (${run.code}): ${run.stdout}${run.stderr}`);
+    into.push(...times);
+  };
+  for (let round = 0; round < REQUEST_ROUNDS; round++) {
+    collect(
+      reqDirect,
+      "direct requests",
+      await capture("/bin/sh", ["-c", curlLoop(`http://127.0.0.1:${port}/`, perRound)]),
+    );
+    collect(
+      reqSandbox,
+      "requests inside Airlock",
+      await capture(AIRLOCK, airlockArgs(perRound), { ...process.env, AIRLOCK_HOME: home }),
+    );
+    if (hasSrt) {
+      const loop = curlLoop(`http://127.0.0.1:${port}/`, perRound, "--noproxy ''");
+      collect(reqSrt, "requests inside srt", await capture(SRT, ["-s", srtSettings, "-c", loop]));
+    }
   }
+  server.close();
 
   const d = median(start.direct);
   const s = median(start.supervised);
@@ -186,10 +235,19 @@ async function main(): Promise<void> {
   const ps50 = median(reqSandbox);
   const pd99 = percentile(reqDirect, 99);
   const ps99 = percentile(reqSandbox, 99);
-  console.log(`\none HTTP request with curl (new connection each; ${REQUESTS} requests)`);
-  console.log("path                              p50         p99        ratio p50");
-  console.log(`direct                       ${f(pd50)}${f(pd99)}      1.00x`);
-  console.log(`inside sandbox via proxy     ${f(ps50)}${f(ps99)}      ${x(ps50 / pd50)}`);
+  const pr50 = hasSrt ? median(reqSrt) : Number.NaN;
+  const pr99 = hasSrt ? percentile(reqSrt, 99) : Number.NaN;
+  console.log(
+    `\none HTTP request with curl (new connection each; ${REQUESTS} requests in ${REQUEST_ROUNDS} interleaved rounds)`,
+  );
+  console.log("path                              p50         p99        vs direct   vs srt");
+  console.log(`direct                       ${f(pd50)}${f(pd99)}      1.00x       ${x(pd50 / pr50)}`);
+  console.log(
+    `inside Airlock via proxy     ${f(ps50)}${f(ps99)}      ${x(ps50 / pd50).padEnd(12)}${x(ps50 / pr50)}`,
+  );
+  console.log(
+    `inside srt via its proxy     ${hasSrt ? f(pr50) + f(pr99) : "   (failed)           "}      ${x(pr50 / pd50).padEnd(12)}${hasSrt ? "1.00x" : "n/a"}`,
+  );
   console.log(
     JSON.stringify({
       bench: "sandbox",
@@ -202,10 +260,20 @@ async function main(): Promise<void> {
         ...(extraCa ? { airlock_cli_vs_srt_without_extra_ca_certs: hasSrt ? cb / rb : null } : {}),
       },
       ...(extraCa ? { start_ms_without_extra_ca_certs: { airlock_cli: cb, srt: hasSrt ? rb : null } } : {}),
-      request_ms: { direct_p50: pd50, direct_p99: pd99, sandbox_p50: ps50, sandbox_p99: ps99 },
+      request_ms: {
+        direct_p50: pd50,
+        direct_p99: pd99,
+        sandbox_p50: ps50,
+        sandbox_p99: ps99,
+        srt_p50: hasSrt ? pr50 : null,
+        srt_p99: hasSrt ? pr99 : null,
+      },
       request_ratio_p50: ps50 / pd50,
+      request_ratio_p50_vs_srt: hasSrt ? ps50 / pr50 : null,
+      ...(srtFailure ? { srt_failure: srtFailure } : {}),
     }),
   );
+  if (srtFailure) process.exitCode = 1;
 }
 
 try {

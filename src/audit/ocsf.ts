@@ -150,13 +150,19 @@ export interface NetworkEventInput {
   reason?: string;
   severity?: Severity;
   sandbox?: string;
+  /** The end of an allowed connection (an upgraded one: its reason says how many bytes each way). */
+  closed?: boolean;
 }
 
-/** NET 4001: a CONNECT (or forward-proxy host:port) decision, opened or refused. */
+/** NET 4001: a CONNECT (or forward-proxy host:port) decision, opened or refused; or its end. */
 export function buildNetworkEvent(input: NetworkEventInput): OcsfEvent {
   const severity = input.severity ?? (input.allowed ? "INFO" : "MED");
-  const activity = input.allowed ? { id: 1, name: "Open" } : { id: 5, name: "Refuse" };
-  const { word } = verdict(input.allowed);
+  const activity = input.closed
+    ? { id: 2, name: "Close" }
+    : input.allowed
+      ? { id: 1, name: "Open" }
+      : { id: 5, name: "Refuse" };
+  const word = input.closed ? "CLOSED" : verdict(input.allowed).word;
   const host = oneLine(input.host);
   const reason = input.reason === undefined ? undefined : oneLine(redactQueryIn(input.reason));
   const shorthand = `NET:${activity.name.toUpperCase()} [${severity}] ${word} CONNECT ${host}:${input.port} ${tags(

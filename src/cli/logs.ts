@@ -1,11 +1,11 @@
 // `airlock logs [SANDBOX] [--follow] [--json] [--last N]`: a sandbox's audit log, read from its
 // daily files under $AIRLOCK_HOME/sandboxes/<name>/logs/ (no gateway needed): shorthand lines, or
 // the OCSF JSONL events with --json; --follow keeps printing what is appended until Ctrl-C.
-import { join } from "node:path";
 import type { Command } from "commander";
 import { followLog } from "../audit/follow.ts";
 import { type LogKind, readRecentLines } from "../audit/reader.ts";
 import { redactQueryIn } from "../audit/redact.ts";
+import { sandboxLogDir } from "../gateway/home.ts";
 import { airlockHome } from "../supervisor/paths.ts";
 import { readSandboxRecords, type SandboxRecord } from "../supervisor/sandbox-records.ts";
 import { CliError, UsageError } from "./common.ts";
@@ -47,7 +47,7 @@ export function registerLogsCommands(program: Command): void {
         throw new UsageError(`--last must be a number of lines (0 or more), got "${opts.last}"`);
       const home = airlockHome();
       const name = pickSandbox(readSandboxRecords(home), sandbox, home);
-      const dir = join(home, "sandboxes", name, "logs");
+      const dir = sandboxLogDir(home, name);
       const kind: LogKind = opts.json ? "ocsf" : "shorthand";
       // Shorthand lines are redacted when written; redacting again costs little and covers any origin.
       const show = opts.json ? (line: string) => line : redactQueryIn;

@@ -56,6 +56,8 @@ export interface ApiOptions {
   inboxSessions?: InboxSessions;
   /** The inbox page (default: src/gateway/inbox/index.html, read once here). */
   inboxPage?: InboxPage;
+  /** $AIRLOCK_HOME, where local sandboxes' logs are (the inbox timeline). */
+  home?: string;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -470,7 +472,14 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
     },
   );
 
-  registerInboxRoutes({ app, route, service, sessions, page: opts.inboxPage ?? loadInboxPage() });
+  registerInboxRoutes({
+    app,
+    route,
+    service,
+    sessions,
+    page: opts.inboxPage ?? loadInboxPage(),
+    home: opts.home,
+  });
 
   return { app, routes };
 }

@@ -17,6 +17,11 @@ export interface GatewayInfo {
   started_at: string;
 }
 
+/** A sandbox's audit log folder (shorthand and OCSF daily files). */
+export function sandboxLogDir(home: string, sandbox: string): string {
+  return join(home, "sandboxes", sandbox, "logs");
+}
+
 export function gatewayInfoFile(home: string): string {
   return join(home, "gateway.json");
 }

@@ -7,11 +7,21 @@ import { readFileSync } from "node:fs";
 import type { Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
+import { readRecentLines } from "../audit/reader.ts";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
 import { AskSchema } from "./ask-types.ts";
+import { sandboxLogDir } from "./home.ts";
 import { type InboxSessions, SESSION_COOKIE, SESSION_TTL_MS } from "./inbox-sessions.ts";
-import { DENIES_SHOWN, type InboxState, inboxState } from "./inbox-view.ts";
+import {
+  DENIES_SHOWN,
+  type InboxState,
+  inboxState,
+  requestTimeline,
+  TIMELINE_WINDOW_MS,
+  type Timeline,
+  type TimelineEvent,
+} from "./inbox-view.ts";
 import type { RouteDoc } from "./openapi.ts";
 import type { ApiEnv } from "./principal.ts";
 import { GatewayError, type GatewayService } from "./service.ts";
@@ -51,6 +61,18 @@ export function loadInboxPage(): InboxPage {
 
 export const LoginCodeSchema = z.object({ url: z.string(), expires_at: z.string() });
 const ReachSchema = z.enum(["none", "some", "all", "raw"]);
+const TimelineSchema = z.object({
+  from: z.number(),
+  bucket_ms: z.number(),
+  sandboxes: z.array(
+    z.object({
+      sandbox: z.string(),
+      destinations: z.array(
+        z.object({ destination: z.string(), allowed: z.array(z.number()), denied: z.array(z.number()) }),
+      ),
+    }),
+  ),
+});
 
 export const InboxStateSchema = z.object({
   pending: z.array(
@@ -92,12 +114,53 @@ export async function readInboxState(service: GatewayService): Promise<InboxStat
   return inboxState({ pending, decided: [...approved, ...rejected], denies, asks, policies });
 }
 
+/** The OCSF events of the last hour the timeline counts: NET 4001 and HTTP 4002 decisions. */
+const TIMELINE_EVENTS_READ = 20_000;
+
+function timelineEvents(dir: string, since: number): TimelineEvent[] {
+  const out: TimelineEvent[] = [];
+  // Newest lines first, but a line's place is when it was written: skip, never stop at, an old one.
+  const { lines } = readRecentLines(dir, "ocsf", TIMELINE_EVENTS_READ, (line) =>
+    line.includes('"class_uid":400'),
+  );
+  for (const line of lines) {
+    let event: {
+      time?: unknown;
+      class_uid?: unknown;
+      action_id?: unknown;
+      dst_endpoint?: { hostname?: unknown; port?: unknown };
+    };
+    try {
+      event = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof event.time !== "number") continue;
+    if (event.time < since) continue;
+    const host = event.dst_endpoint?.hostname;
+    const port = event.dst_endpoint?.port;
+    if (typeof host !== "string" || typeof port !== "number") continue;
+    out.push({ time: event.time, destination: `${host}:${port}`, allowed: event.action_id === 1 });
+  }
+  return out;
+}
+
+/** The request timeline from the sandboxes' own logs, where this gateway's home holds them. */
+export async function readTimeline(service: GatewayService, home: string, now: number): Promise<Timeline> {
+  const bySandbox = new Map<string, TimelineEvent[]>();
+  for (const { name } of await service.listSandboxes())
+    bySandbox.set(name, timelineEvents(sandboxLogDir(home, name), now - TIMELINE_WINDOW_MS));
+  return requestTimeline(bySandbox, now);
+}
+
 export interface InboxRouteDeps {
   app: Hono<ApiEnv>;
   route(doc: RouteDoc, handler: (c: Context<ApiEnv>) => Promise<Response> | Response): void;
   service: GatewayService;
   sessions: InboxSessions;
   page: InboxPage;
+  /** $AIRLOCK_HOME of this gateway, where local sandboxes keep their logs (the timeline reads them). */
+  home?: string;
 }
 
 /**
@@ -130,7 +193,7 @@ export function sessionCookie(c: Context): string | undefined {
 }
 
 export function registerInboxRoutes(deps: InboxRouteDeps): void {
-  const { app, route, service, sessions, page } = deps;
+  const { app, route, service, sessions, page, home } = deps;
 
   app.get("/inbox", (c) => {
     c.header("content-security-policy", page.csp);
@@ -199,5 +262,17 @@ export function registerInboxRoutes(deps: InboxRouteDeps): void {
       response: InboxStateSchema,
     },
     async (c) => c.json(await readInboxState(service)),
+  );
+  route(
+    {
+      method: "get",
+      path: "/v1/inbox/timeline",
+      summary:
+        "allowed and denied requests per destination for each sandbox, per minute over the last hour, from the OCSF logs under this gateway's home (empty for sandboxes on other machines)",
+      auth: "operator",
+      response: TimelineSchema,
+    },
+    async (c) =>
+      c.json(home ? await readTimeline(service, home, Date.now()) : requestTimeline(new Map(), Date.now())),
   );
 }

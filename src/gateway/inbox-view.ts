@@ -125,3 +125,57 @@ export function inboxState(input: {
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** One decided connection or request, as read back from a sandbox's OCSF log. */
+export interface TimelineEvent {
+  time: number;
+  destination: string;
+  allowed: boolean;
+}
+
+export interface Timeline {
+  from: number;
+  bucket_ms: number;
+  sandboxes: Array<{
+    sandbox: string;
+    destinations: Array<{ destination: string; allowed: number[]; denied: number[] }>;
+  }>;
+}
+
+export const TIMELINE_WINDOW_MS = 3_600_000;
+export const TIMELINE_BUCKETS = 60;
+export const TIMELINE_DESTINATIONS = 12;
+
+/**
+ * Allowed and denied counts per destination in one-minute buckets over the last hour, for each
+ * sandbox; the busiest destinations first (at most TIMELINE_DESTINATIONS per sandbox).
+ */
+export function requestTimeline(
+  bySandbox: ReadonlyMap<string, readonly TimelineEvent[]>,
+  now: number,
+): Timeline {
+  const bucketMs = TIMELINE_WINDOW_MS / TIMELINE_BUCKETS;
+  const from = now - TIMELINE_WINDOW_MS;
+  const sandboxes: Timeline["sandboxes"] = [];
+  for (const [sandbox, events] of bySandbox) {
+    const rows = new Map<string, { allowed: number[]; denied: number[] }>();
+    for (const e of events) {
+      const i = Math.floor((e.time - from) / bucketMs);
+      if (i < 0 || i >= TIMELINE_BUCKETS) continue;
+      let row = rows.get(e.destination);
+      if (!row) {
+        row = { allowed: new Array(TIMELINE_BUCKETS).fill(0), denied: new Array(TIMELINE_BUCKETS).fill(0) };
+        rows.set(e.destination, row);
+      }
+      (e.allowed ? row.allowed : row.denied)[i] = ((e.allowed ? row.allowed : row.denied)[i] ?? 0) + 1;
+    }
+    const total = (r: { allowed: number[]; denied: number[] }) =>
+      r.allowed.reduce((a, b) => a + b, 0) + r.denied.reduce((a, b) => a + b, 0);
+    const destinations = [...rows.entries()]
+      .map(([destination, r]) => ({ destination, ...r }))
+      .sort((a, b) => total(b) - total(a) || cmp(a.destination, b.destination))
+      .slice(0, TIMELINE_DESTINATIONS);
+    if (destinations.length) sandboxes.push({ sandbox, destinations });
+  }
+  return { from, bucket_ms: bucketMs, sandboxes };
+}

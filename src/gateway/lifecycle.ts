@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { canonicalRule, policyHash, stableJson } from "../policy/canonical.ts";
 import { compilePolicy, decideConnect, decideRequest } from "../policy/engine.ts";
+import type { ReviewFacts } from "../policy/findings.ts";
 import { normalizeHost } from "../policy/host.ts";
 import { endpointPorts } from "../policy/render.ts";
 import type { NetworkRule, Policy } from "../policy/schema.ts";
@@ -90,6 +91,7 @@ export function review(
   head: Head,
   ruleName: string,
   rule: NetworkRule,
+  facts: ReviewFacts = {},
 ): Pick<
   Chunk,
   | "validation_result"
@@ -101,7 +103,7 @@ export function review(
   | "candidate_policy_hash"
   | "review_token"
 > {
-  const v = validateChunk(head.policy, { rule_name: ruleName, proposed_rule: rule });
+  const v = validateChunk(head.policy, { rule_name: ruleName, proposed_rule: rule }, facts);
   const merged = planMerge(head.policy, ruleName, rule);
   const candidate = merged.ok ? policyHash(merged.policy) : null;
   return {
@@ -127,7 +129,7 @@ export interface NewChunkInput {
   now: string;
 }
 
-export function newChunk(head: Head, input: NewChunkInput): Chunk {
+export function newChunk(head: Head, input: NewChunkInput, facts: ReviewFacts = {}): Chunk {
   const triples = ruleTriples(input.rule);
   return {
     id: input.id,
@@ -144,7 +146,7 @@ export function newChunk(head: Head, input: NewChunkInput): Chunk {
     hit_count: input.hitCount,
     first_seen: input.now,
     last_seen: input.now,
-    ...review(head, input.ruleName, input.rule),
+    ...review(head, input.ruleName, input.rule, facts),
     rejection_reason: null,
     rejection_hint: null,
     created_at: input.now,

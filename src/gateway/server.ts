@@ -64,6 +64,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     operatorToken,
     heartbeatMs: opts.heartbeatMs,
     inboxSessions: opts.inboxSessions,
+    home: opts.home,
   });
   const host = opts.host ?? "127.0.0.1";
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -2,8 +2,10 @@
 // lifecycle (lifecycle.ts, merge-plan.ts). Every decision checks the head policy hash it read.
 import { randomUUID } from "node:crypto";
 import { withinCeiling } from "../policy/capabilities.ts";
+import type { ReviewFacts } from "../policy/findings.ts";
 import { MergeOperationSchema } from "../policy/merge.ts";
 import { type NetworkRule, NetworkRuleSchema } from "../policy/schema.ts";
+import { hostInterfaceAddresses } from "../proxy/host-addresses.ts";
 import type { Ask } from "./ask-types.ts";
 import { AskService } from "./asks.ts";
 import {
@@ -32,6 +34,11 @@ import { securityFlagged } from "./validate.ts";
 export { type Clock, effective, GatewayError, parsePolicyInput } from "./sandboxes.ts";
 
 export class GatewayService extends SandboxService {
+  /** Read from this host at each review: a rule naming one of its addresses gets a finding. */
+  private reviewFacts(): ReviewFacts {
+    return { hostAddresses: hostInterfaceAddresses() };
+  }
+
   /** Gate asks (asks.ts): decide, create, wait, allow, deny, expire. */
   readonly asks: AskService = new AskService(this.store, this.clock);
 
@@ -91,7 +98,7 @@ export class GatewayService extends SandboxService {
           hitCount: body.hit_count ?? 1,
           now,
         };
-        let chunk = newChunk(head, input);
+        let chunk = newChunk(head, input, this.reviewFacts());
         if (chunk.source === "agent_authored") {
           chunk = {
             ...chunk,
@@ -187,7 +194,7 @@ export class GatewayService extends SandboxService {
       const head = heads.get(c.sandbox);
       out.push(
         head && head.hash !== c.current_policy_hash
-          ? { ...c, ...review(head, c.rule_name, c.proposed_rule) }
+          ? { ...c, ...review(head, c.rule_name, c.proposed_rule, this.reviewFacts()) }
           : c,
       );
     }
@@ -230,7 +237,7 @@ export class GatewayService extends SandboxService {
     const chunk = await this.mustChunk(tx, id);
     const sb = await this.mustSandbox(tx, chunk.sandbox);
     const head = await this.headOf(tx, sb);
-    const fresh = review(head, chunk.rule_name, chunk.proposed_rule);
+    const fresh = review(head, chunk.rule_name, chunk.proposed_rule, this.reviewFacts());
     const check = checkApprove(chunk, fresh, token);
     if (!check.ok) throw new GatewayError(409, check.code, check.detail);
     const plan = planMerge(head.policy, chunk.rule_name, chunk.proposed_rule);
@@ -356,7 +363,7 @@ export class GatewayService extends SandboxService {
       const head = await this.headOf(tx, sb);
       const pending: Chunk = {
         ...chunk,
-        ...review(head, chunk.rule_name, chunk.proposed_rule),
+        ...review(head, chunk.rule_name, chunk.proposed_rule, this.reviewFacts()),
         status: "pending",
         decided_at: null,
         decided_by: null,
@@ -397,19 +404,23 @@ export class GatewayService extends SandboxService {
         );
       const head = await this.headOf(tx, await this.mustSandbox(tx, chunk.sandbox));
       const name = ruleName ?? chunk.rule_name;
-      const edited = newChunk(head, {
-        id,
-        sandbox: chunk.sandbox,
-        submissionId: chunk.submission_id,
-        ruleName: name,
-        rule: parsed.data,
-        source: chunk.source,
-        rationale: chunk.rationale,
-        intentSummary: chunk.intent_summary,
-        confidence: chunk.confidence,
-        hitCount: chunk.hit_count,
-        now: chunk.created_at,
-      });
+      const edited = newChunk(
+        head,
+        {
+          id,
+          sandbox: chunk.sandbox,
+          submissionId: chunk.submission_id,
+          ruleName: name,
+          rule: parsed.data,
+          source: chunk.source,
+          rationale: chunk.rationale,
+          intentSummary: chunk.intent_summary,
+          confidence: chunk.confidence,
+          hitCount: chunk.hit_count,
+          now: chunk.created_at,
+        },
+        this.reviewFacts(),
+      );
       const updated: Chunk = {
         ...edited,
         first_seen: chunk.first_seen,
@@ -441,7 +452,12 @@ export class GatewayService extends SandboxService {
           if (current.status !== "pending")
             throw new GatewayError(409, "conflict", `chunk is ${current.status}`);
           const head = await this.headOf(tx, await this.mustSandbox(tx, sandbox));
-          const token = review(head, current.rule_name, current.proposed_rule).review_token;
+          const token = review(
+            head,
+            current.rule_name,
+            current.proposed_rule,
+            this.reviewFacts(),
+          ).review_token;
           return this.approveIn(tx, chunk.id, token, by);
         });
         approved.push(chunk.id);

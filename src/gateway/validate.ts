@@ -1,6 +1,6 @@
 // Validation before approval (DESIGN.md §8): what a reviewer sees beside a chunk. Pure: the
 // merge plan, then the policy core's analysis (security notes, capability diff, summary).
-import { analyzeRule } from "../policy/findings.ts";
+import { analyzeRule, type ReviewFacts } from "../policy/findings.ts";
 import type { NetworkRule, Policy } from "../policy/schema.ts";
 import { planMerge } from "./merge-plan.ts";
 import type { Finding } from "./types.ts";
@@ -17,7 +17,11 @@ export interface ChunkUnderReview {
   proposed_rule: NetworkRule;
 }
 
-export function validateChunk(current: Policy, chunk: ChunkUnderReview): ChunkValidation {
+export function validateChunk(
+  current: Policy,
+  chunk: ChunkUnderReview,
+  facts: ReviewFacts = {},
+): ChunkValidation {
   const merged = planMerge(current, chunk.rule_name, chunk.proposed_rule);
   if (!merged.ok) {
     return {
@@ -27,7 +31,7 @@ export function validateChunk(current: Policy, chunk: ChunkUnderReview): ChunkVa
       summary: `Cannot be merged: ${merged.error}`,
     };
   }
-  const analysis = analyzeRule(chunk.rule_name, chunk.proposed_rule, current, merged.policy);
+  const analysis = analyzeRule(chunk.rule_name, chunk.proposed_rule, current, merged.policy, facts);
   const findings = analysis.findings.map((f) => ({
     kind: f.kind,
     severity: f.severity,

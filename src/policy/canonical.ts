@@ -56,14 +56,20 @@ export function canonicalEndpoint(ep: Endpoint): Endpoint {
   return sortKeys(rest) as Endpoint;
 }
 
+/** One entry per path; `children` only when true (a path listed twice keeps the wider grant). */
+function canonicalBinaries(binaries: NetworkRule["binaries"]): NetworkRule["binaries"] {
+  const children = new Map<string, boolean>();
+  for (const b of binaries) children.set(b.path, (children.get(b.path) ?? false) || b.children === true);
+  return [...children.keys()]
+    .sort()
+    .map((path) => (children.get(path) ? { path, children: true } : { path }));
+}
+
 export function canonicalRule(key: string, rule: NetworkRule): NetworkRule {
   return sortKeys({
     name: rule.name ?? key,
     endpoints: sortedUnique(rule.endpoints.map(canonicalEndpoint), (e) => JSON.stringify(e)),
-    binaries: sortedUnique(
-      rule.binaries.map((b) => ({ path: b.path })),
-      (b) => b.path,
-    ),
+    binaries: canonicalBinaries(rule.binaries),
   }) as NetworkRule;
 }
 

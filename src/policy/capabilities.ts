@@ -123,7 +123,8 @@ function coveredBy(
   if (!grant.inspected) return { reach: true, inspectedThere: true, missing: [{ method: "*", path: "/**" }] };
   const missing: Array<{ method: string; path: string }> = [];
   for (const allow of grant.allows) {
-    const path = representative(allow.path, "/");
+    // Globs are written decoded; a request carries what a glob names only percent-encoded.
+    const path = encodeURI(representative(allow.path, "/")).replaceAll("#", "%23");
     const query = representativeQuery(allow.query);
     for (const method of methodsOf(allow)) {
       const d = decideRequest(cp, { ...identity, host, port: grant.port, method, path, query });

@@ -6,8 +6,11 @@ import {
   anyCidrContains,
   type Cidr,
   classifyAddress,
+  type IpAddress,
+  namesExactAddress,
   parseCidr,
   parseIp,
+  sameAddress,
 } from "./ip.ts";
 import { compilePathGlob, compileValueGlob, type NormalizedPath, normalizePath, parseQuery } from "./path.ts";
 import { ACCESS_METHODS, type Endpoint, type Policy, type QueryMatcher } from "./schema.ts";
@@ -20,6 +23,11 @@ export interface CompiledL7 {
   text: string;
   /** The decision reason when this rule decides, built once at compile time (hot path). */
   reason: string;
+  /**
+   * The rule's path names a `;`: only such a rule allows a path with parameters (servlet
+   * containers strip `;...` from a segment before routing, other servers do not).
+   */
+  semicolon: boolean;
 }
 
 export interface CompiledEndpoint {
@@ -40,9 +48,14 @@ export interface CompiledEndpoint {
   connectReason: string;
 }
 
-interface BinaryMatcher {
+interface PathMatcher {
   exact: ReadonlySet<string>;
   globs: readonly RegExp[];
+}
+
+interface BinaryMatcher extends PathMatcher {
+  /** The listed binaries whose rule opted in with `children: true`: they grant as an ancestor. */
+  parents: PathMatcher;
   /** Listed paths that are symlinks, by their target: named when their target is denied. */
   linked: ReadonlyMap<string, string>;
 }
@@ -155,7 +168,14 @@ function compileL7(
   const text = l7RuleText(method, path, query);
   const reason =
     kind === "allow" ? `allowed by "${text}" in ${ruleKey}` : `blocked by deny rule "${text}" in ${ruleKey}`;
-  return { method, path: compilePathGlob(path), query: compileQuery(query), text, reason };
+  return {
+    method,
+    path: compilePathGlob(path),
+    query: compileQuery(query),
+    text,
+    reason,
+    semicolon: path.includes(";"),
+  };
 }
 
 function compileEndpoint(
@@ -199,8 +219,8 @@ export function compilePolicy(policy: Policy, facts: PolicyHostFacts = {}): Comp
   for (const [ruleKey, rule] of Object.entries(policy.network_policies)) {
     const paths = rule.binaries.map((b) => b.path);
     const binaries: BinaryMatcher = {
-      exact: new Set(paths.filter((p) => !GLOB_CHARS.test(p))),
-      globs: paths.filter((p) => GLOB_CHARS.test(p)).map(compileBinaryGlob),
+      ...pathMatcher(paths),
+      parents: pathMatcher(rule.binaries.filter((b) => b.children === true).map((b) => b.path)),
       linked: new Map(
         paths.flatMap((p) => {
           const target = facts.symlinks?.get(p);
@@ -237,13 +257,31 @@ export function endpointsFor(cp: CompiledPolicy, host: string, port: number): Co
   return out;
 }
 
-function binaryMatches(matcher: BinaryMatcher, identity: Identity): boolean {
-  const chain = [identity.binary, ...(identity.ancestors ?? [])];
-  for (const exe of chain) {
-    if (matcher.exact.has(exe)) return true;
-    for (const glob of matcher.globs) if (glob.test(exe)) return true;
-  }
+function pathMatcher(paths: readonly string[]): PathMatcher {
+  return {
+    exact: new Set(paths.filter((p) => !GLOB_CHARS.test(p))),
+    globs: paths.filter((p) => GLOB_CHARS.test(p)).map(compileBinaryGlob),
+  };
+}
+
+function pathMatches(matcher: PathMatcher, exe: string): boolean {
+  if (matcher.exact.has(exe)) return true;
+  for (const glob of matcher.globs) if (glob.test(exe)) return true;
   return false;
+}
+
+/** Does any rule let a binary's descendants use it (`children: true`)? Identity needs ancestors only then. */
+export function grantsToChildren(policy: Policy): boolean {
+  return Object.values(policy.network_policies).some((rule) =>
+    rule.binaries.some((b) => b.children === true),
+  );
+}
+
+/** The binary itself, or an ancestor listed with `children: true`. */
+function binaryMatches(matcher: BinaryMatcher, identity: Identity): boolean {
+  if (pathMatches(matcher, identity.binary)) return true;
+  if (matcher.parents.exact.size === 0 && matcher.parents.globs.length === 0) return false;
+  return (identity.ancestors ?? []).some((exe) => pathMatches(matcher.parents, exe));
 }
 
 /** Only names made of digits, dots, hex and colons can be IP literals; skip parsing the rest. */
@@ -405,7 +443,9 @@ export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestD
     const norm = ep.allowEncodedSlash ? lenient : strict;
     if (!norm.ok) continue;
     anyPathOk = true;
+    const parameters = norm.path.includes(";");
     for (const rule of ep.allows) {
+      if (parameters && !rule.semicolon) continue;
       if (l7Matches(rule, method, norm.path, params)) {
         const reason = rule.reason;
         return {
@@ -427,7 +467,12 @@ export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestD
       ? { ...base, decision: "deny", reason }
       : { ...base, decision: "allow", reason, auditViolation: reason };
   }
-  const reason = params.parsed === null ? "malformed query string" : "no allow rule matches";
+  const reason =
+    params.parsed === null
+      ? "malformed query string"
+      : shownPath.includes(";")
+        ? "no allow rule matches: a path with ; (path parameters) needs a rule whose path names the ;"
+        : "no allow rule matches";
   if (!enforce)
     return { ...base, decision: "allow", reason, forwardPath: strictForward, auditViolation: reason };
   const ruleMissing: RuleMissing = {
@@ -446,12 +491,16 @@ export type AddressCheck = { ok: true } | { ok: false; reason: string };
 
 /**
  * The SSRF guard's verdict on the addresses a name resolved to: every one must be public,
- * or private and covered by an allowed endpoint's `allowed_ips`. Always-blocked space never passes.
+ * or private and covered by an allowed endpoint's `allowed_ips`. Always-blocked space never
+ * passes. An address of the host's own interfaces (`hostAddresses`, read by the caller) is
+ * blocked like loopback unless an endpoint's `allowed_ips` names exactly that address: a range
+ * that happens to cover it is not enough, since services bound to every interface answer there.
  */
 export function checkAddresses(
   endpoints: readonly CompiledEndpoint[],
   host: string,
   addresses: readonly string[],
+  hostAddresses: readonly IpAddress[] = [],
 ): AddressCheck {
   if (addresses.length === 0) return { ok: false, reason: `${host} did not resolve to any address` };
   const ranges = endpoints.flatMap((ep) => ep.allowedIps);
@@ -461,6 +510,13 @@ export function checkAddresses(
     const cls = classifyAddress(address);
     if (cls.kind === "always_blocked") {
       return { ok: false, reason: `${host} resolves to ${text}, a ${cls.label} address, always blocked` };
+    }
+    if (hostAddresses.some((own) => sameAddress(own, address))) {
+      if (namesExactAddress(ranges, address)) continue;
+      return {
+        ok: false,
+        reason: `${host} resolves to ${text}, an address of this host, always blocked unless allowed_ips names exactly ${text}`,
+      };
     }
     if (cls.kind === "private" && !anyCidrContains(ranges, address)) {
       return {

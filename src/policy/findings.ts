@@ -3,7 +3,7 @@
 import { type CapabilityChange, capabilityDiff, summarizeChanges } from "./capabilities.ts";
 import { alwaysBlockedHost, matchesEveryBinary } from "./engine.ts";
 import { parseHostPattern } from "./host.ts";
-import { classifyAddress, parseCidr, parseIp } from "./ip.ts";
+import { classifyAddress, type IpAddress, namesExactAddress, parseCidr, parseIp } from "./ip.ts";
 import { endpointPorts, renderEndpoint } from "./render.ts";
 import type { NetworkRule, Policy } from "./schema.ts";
 
@@ -34,8 +34,20 @@ const DATABASE_PORTS = new Map<number, string>([
 ]);
 const COMMON_HIGH_PORTS = new Set([8080, 8443]);
 
+/** What the caller read from the host the policy runs on (the analysis itself touches nothing). */
+export interface ReviewFacts {
+  /** Addresses of the host's own interfaces: reachable only where allowed_ips names one exactly. */
+  hostAddresses?: readonly string[];
+}
+
 /** Notes on the rule as written, independent of what the policy already allows. */
-export function securityNotes(ruleKey: string, rule: NetworkRule, current: Policy): Finding[] {
+export function securityNotes(
+  ruleKey: string,
+  rule: NetworkRule,
+  current: Policy,
+  facts: ReviewFacts = {},
+): Finding[] {
+  const own = (facts.hostAddresses ?? []).map(parseIp).filter((ip): ip is IpAddress => ip !== null);
   const out: Finding[] = [];
   const note = (kind: string, severity: Severity, sentence: string) =>
     out.push({ kind, severity, sentence, security: true });
@@ -66,6 +78,13 @@ export function securityNotes(ruleKey: string, rule: NetworkRule, current: Polic
       const internal =
         range && range.bits < (range.version === 4 ? 32 : 128) ? `range ${text}` : `address ${text}`;
       note("internal_allowed_ips", "high", `${shown}: allowed_ips opens internal ${internal}`);
+      const hostAddress = range ? own.find((ip) => namesExactAddress([range], ip)) : undefined;
+      if (hostAddress)
+        note(
+          "host_address",
+          "critical",
+          `${shown}: allowed_ips names ${text}, an address of this host: the sandbox reaches every service the host binds on all interfaces there`,
+        );
     }
     for (const port of endpointPorts(ep)) {
       const db = DATABASE_PORTS.get(port);
@@ -76,6 +95,14 @@ export function securityNotes(ruleKey: string, rule: NetworkRule, current: Polic
     if (ep.protocol === "rest" && ep.access === "full") {
       note("full_access", "medium", `${shown}: every method including DELETE on every path`);
     }
+  }
+  for (const binary of rule.binaries) {
+    if (binary.children !== true) continue;
+    note(
+      "children_grant",
+      "high",
+      `${binary.path} with children: true: every process it starts, and what those start, gets this rule whatever it runs`,
+    );
   }
   for (const [key, other] of Object.entries(current.network_policies)) {
     if (key === ruleKey) continue;
@@ -118,9 +145,10 @@ export function analyzeRule(
   rule: NetworkRule,
   current: Policy,
   candidate: Policy,
+  facts: ReviewFacts = {},
 ): Analysis {
   const changes = capabilityDiff(current, candidate);
-  const notes = securityNotes(ruleKey, rule, current);
+  const notes = securityNotes(ruleKey, rule, current, facts);
   const fromDiff: Finding[] = changes
     .filter(
       (c) => !(c.kind === "l4_on_inspected_host" && notes.some((n) => n.kind === "l4_on_inspected_host")),

@@ -144,6 +144,23 @@ export function classifyAddress(address: IpAddress): AddressClass {
   return { kind: "public" };
 }
 
+/** The address as the engine compares it: IPv4-mapped IPv6 is the IPv4 address. */
+export function sameAddress(a: IpAddress, b: IpAddress): boolean {
+  const x = unmap(a);
+  const y = unmap(b);
+  return x.version === y.version && x.value === y.value;
+}
+
+/** True when `ranges` lists exactly this one address (a /32 or /128 entry, or a bare address). */
+export function namesExactAddress(ranges: readonly Cidr[], address: IpAddress): boolean {
+  const plain = unmap(address);
+  return ranges.some(
+    (range) =>
+      range.bits === (range.version === 4 ? 32 : 128) &&
+      sameAddress({ version: range.version, value: range.base }, plain),
+  );
+}
+
 export function anyCidrContains(ranges: readonly Cidr[], address: IpAddress): boolean {
   const plain = unmap(address);
   return ranges.some((range) => cidrContains(range, plain) || cidrContains(range, address));

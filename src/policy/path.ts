@@ -6,19 +6,37 @@ const HEX = /^[0-9a-fA-F]{2}$/;
 /** Characters a path segment may carry unencoded when forwarded (RFC 3986 pchar). */
 const PCHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
 
+/** What a raw path may contain: RFC 3986 pchar, "/" and escapes. */
+const RAW_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
+
 /**
- * Decodes percent-escapes once, refuses encoded slashes (unless allowed), second-level
- * encoding, control characters and bad escapes, removes dot segments and empty segments.
+ * Decodes percent-escapes once, removes dot segments and empty segments. Refused, because
+ * common servers read them differently (so no one canonical form exists): raw characters
+ * outside RFC 3986 (backslash, `#`, spaces, controls, raw non-ASCII bytes), encoded slashes
+ * (unless allowed), second-level encoding, control characters, bad escapes, a dot segment
+ * written with escapes (`%2e%2e`) and a dot segment with parameters (`..;x`).
  * `path` is what policy matches; `forwardPath` is the same path re-encoded, so the upstream
  * sees exactly what was judged.
  */
 export function normalizePath(raw: string, allowEncodedSlash = false): NormalizedPath {
   if (!raw.startsWith("/")) return { ok: false, reason: "path must start with /" };
   if (isCanonical(raw)) return { ok: true, path: raw, forwardPath: raw };
+  if (!RAW_PATH.test(raw)) {
+    return {
+      ok: false,
+      reason: "character outside RFC 3986 in path (a backslash, #, space, control or raw non-ASCII byte)",
+    };
+  }
   const segments: string[] = [];
   for (const rawSegment of raw.split("/").slice(1)) {
     const decoded = decodeSegment(rawSegment, allowEncodedSlash);
     if (typeof decoded !== "string") return decoded;
+    if (decoded !== rawSegment && (decoded === "." || decoded === ".."))
+      return { ok: false, reason: "dot segment written with escapes (%2E) in path" };
+    const semicolon = decoded.indexOf(";");
+    const beforeParameters = semicolon === -1 ? null : decoded.slice(0, semicolon);
+    if (beforeParameters === "." || beforeParameters === "..")
+      return { ok: false, reason: "dot segment with parameters (..;) in path" };
     segments.push(decoded);
   }
   const output: string[] = [];
@@ -48,7 +66,8 @@ function isCanonical(raw: string): boolean {
     if (code === 0x2f && (previous === 0x2f || previous === 0x2e)) return false; // "//", "./"
     if (code === 0x2e && previous === 0x2f) {
       const next = raw.charCodeAt(i + 1);
-      if (Number.isNaN(next) || next === 0x2f || next === 0x2e) return false; // "/.", "/..", "/./"
+      // "/.", "/..", "/./", "/.;"
+      if (Number.isNaN(next) || next === 0x2f || next === 0x2e || next === 0x3b) return false;
     }
     if (code === 0x25 || code < 0x21 || code > 0x7e) return false; // "%", controls, space, non-ASCII
     previous = code;

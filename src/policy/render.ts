@@ -32,6 +32,8 @@ export function renderEndpoint(ep: Endpoint): string {
 export function renderRule(key: string, rule: NetworkRule): string[] {
   const name = rule.name && rule.name !== key ? ` (${rule.name})` : "";
   const binaries =
-    rule.binaries.length > 0 ? rule.binaries.map((b) => b.path).join(", ") : "no binaries: allows nothing";
+    rule.binaries.length > 0
+      ? rule.binaries.map((b) => (b.children ? `${b.path} (and its children)` : b.path)).join(", ")
+      : "no binaries: allows nothing";
   return [`${key}${name}: ${binaries}`, ...rule.endpoints.map((ep) => `  ${renderEndpoint(ep)}`)];
 }

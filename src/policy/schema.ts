@@ -165,6 +165,10 @@ export const BinarySchema = z.strictObject({
       error: (iss) => `binary path must be absolute (glob allowed), got ${JSON.stringify(iss.input)}`,
     }),
   ),
+  // The binary's descendants (what it runs, and what those run) get the rule too. Off by default:
+  // a process can exec into a listed binary and leave children behind, so an ancestor grants
+  // only where the rule says so (and review flags it).
+  children: z.optional(z.boolean()),
   // OpenShell's deprecated flag; ignored with a warning.
   harness: z.optional(z.boolean()),
 });

@@ -48,8 +48,7 @@ export async function handleConnect(
     );
     return;
   }
-  const state = core.connState(socket);
-  const identity = (await state?.identity) ?? null;
+  const { identity, unidentified } = await core.identify(socket);
   const base = {
     layer: "l4" as const,
     scheme: "https" as const,
@@ -66,7 +65,7 @@ export async function handleConnect(
         ...base,
         engine: "identity",
         policy: null,
-        reason: state?.unidentified ?? UNIDENTIFIED_REASON,
+        reason: unidentified ?? UNIDENTIFIED_REASON,
       }),
     );
     return;
@@ -86,7 +85,14 @@ export async function handleConnect(
     );
     return;
   }
-  const pin = await pinDestination(core.resolver, core.connectTo, decision.endpoints, host, port);
+  const pin = await pinDestination(
+    core.resolver,
+    core.connectTo,
+    decision.endpoints,
+    host,
+    port,
+    core.hostAddresses(),
+  );
   if (!pin.ok) {
     answer(
       socket,
@@ -126,6 +132,7 @@ export async function handleConnect(
     trusted: pin.trusted,
     generation: gen.id,
     identity,
+    client: socket,
   };
   if (decision.inspect) await terminate(core, socket, head, tunnel, logAllowed);
   else openTunnel(core, socket, head, tunnel, pin.addresses, logAllowed);

@@ -5,6 +5,7 @@ import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
 import { buildHttpEvent, buildNetworkEvent, type OcsfEvent, type Severity } from "../audit/ocsf.ts";
 import type { CompiledPolicy, RequestDecision, RuleMissing } from "../policy/engine.ts";
+import type { IpAddress } from "../policy/ip.ts";
 import type { LeafCache } from "./ca.ts";
 import type { ConnectToEntry } from "./connect-to.ts";
 import { denyResponse, type ProxyResponse } from "./deny.ts";
@@ -25,7 +26,7 @@ export const UNKNOWN_BINARY = "unknown";
 export interface DenialEvent {
   time: number;
   layer: "l4" | "l7";
-  /** Which check refused: l4, l7, ssrf, identity, sni, host_header. */
+  /** Which check refused: l4, l7, ssrf, identity, sni, host_header, canonical, upgrade. */
   engine: string;
   host: string;
   port: number;
@@ -52,10 +53,17 @@ export interface Unidentified {
 
 export const UNIDENTIFIED_REASON = "the connecting process could not be identified";
 
-/** State of one accepted client connection. */
+/** State of one accepted client connection: its latest identification. */
 export interface ConnState {
   identity: Promise<ProcessIdentity | null>;
   /** Set (before `identity` resolves to null) when the identifier explained the failure. */
+  unidentified?: string;
+}
+
+/** Who holds a client connection at the moment a request head arrived. */
+export interface Identified {
+  identity: ProcessIdentity | null;
+  /** Why `identity` is null, when the identifier said. */
   unidentified?: string;
 }
 
@@ -70,6 +78,8 @@ export interface InspectedTunnel {
   /** Policy generation whose endpoints checked the address (re-checked when a newer one applies). */
   generation: number;
   identity: ProcessIdentity;
+  /** The accepted client socket under the TLS: each request re-identifies its holder. */
+  client: Socket;
   /** Set when the client's SNI named another host: every request on it is denied. */
   sniMismatch?: string;
 }
@@ -125,7 +135,13 @@ export interface ProxyCore {
   readonly localRouter: LocalRouter | undefined;
   /** The internal HTTP server that parses requests inside terminated TLS. */
   readonly inner: Server;
-  connState(socket: Socket): ConnState | undefined;
+  /** The host's own interface addresses, blocked like loopback (read at every check). */
+  hostAddresses(): readonly IpAddress[];
+  /**
+   * Identifies who holds the client socket now. Called when a request head arrives (CONNECT, and
+   * every request on a connection), never at accept: a socket can change hands in between.
+   */
+  identify(socket: Socket): Promise<Identified>;
   tunnel(socket: Socket): InspectedTunnel | undefined;
   setTunnel(socket: Socket, tunnel: InspectedTunnel): void;
   /** Logs the denial, emits it to onDenial and returns the structured 403. */

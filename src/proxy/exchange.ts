@@ -22,29 +22,36 @@ export interface RelayedRequest {
   /** The request head, CRLFCRLF included. */
   head: string;
   body: "none" | "length" | "chunked";
+  /** A body read whole before the decision; sent right after the head (its length is in it). */
+  prefetched?: Buffer;
   headRequest: boolean;
   maxHeadBytes: number;
   /** Named in a 502 detail as `host:port (address)`: the name asked for and the address dialled. */
   upstream: { host: string; port: number; address: string };
 }
 
-/** Request line plus headers; the target and values come from llhttp (no CR, LF or NUL in them). */
+/**
+ * Request line plus headers; the target and values come from llhttp (no CR, LF or NUL in them).
+ * `fixedLength`: the body was read whole and goes out with exactly this Content-Length.
+ */
 export function requestHead(
   method: string,
   path: string,
   rawHeaders: readonly string[],
   transferEncoding: string | undefined,
+  fixedLength?: number,
 ): string {
   const headers = forwardableHeaders(rawHeaders);
+  const reframed = transferEncoding !== undefined || fixedLength !== undefined;
   let head = `${method} ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i] as string;
     // A chunked body is framed by chunks alone (llhttp refuses both, this is belt and braces).
-    if (transferEncoding !== undefined && name.length === 14 && name.toLowerCase() === "content-length")
-      continue;
+    if (reframed && name.length === 14 && name.toLowerCase() === "content-length") continue;
     head += `${name}: ${headers[i + 1]}\r\n`;
   }
-  if (transferEncoding !== undefined) head += `Transfer-Encoding: ${transferEncoding}\r\n`;
+  if (fixedLength !== undefined) head += `Content-Length: ${fixedLength}\r\n`;
+  else if (transferEncoding !== undefined) head += "Transfer-Encoding: chunked\r\n";
   return `${head}\r\n`;
 }
 
@@ -97,6 +104,7 @@ class Exchange implements UpstreamUser, ResponseSink {
     this.conn = this.r.pool.acquire(this.r.target, this, fresh);
     // latin1: llhttp hands over header bytes as latin1 text; this writes the same bytes back.
     this.conn.socket.write(this.r.head, "latin1");
+    if (this.r.prefetched && this.r.prefetched.length > 0) this.conn.socket.write(this.r.prefetched);
     exchangeOf.set(this.r.res, this);
     this.r.res.on("close", onResponseClose);
     if (this.r.body !== "none") this.body = new RequestBodyPump(this, this.r, this.conn.socket);

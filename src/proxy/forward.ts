@@ -2,19 +2,19 @@
 // and the same structured bodies as CONNECT tunnels; `policy.local` goes to the local router.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { buildHttpEvent } from "../audit/ocsf.ts";
-import { decideConnect, decideRequest } from "../policy/engine.ts";
-import { actorOf, type ProcessIdentity, type ProxyCore, requestDenial, UNIDENTIFIED_REASON } from "./core.ts";
+import { decideConnect, type RequestInput } from "../policy/engine.ts";
+import { type ProcessIdentity, type ProxyCore, UNIDENTIFIED_REASON } from "./core.ts";
+import { type DecidedRequest, decideHttp, forwardDecided } from "./decide-http.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
 import { hostHeaderIn, hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
 import { POLICY_LOCAL_HOST, POLICY_LOCAL_PORT } from "./policy-local-routes.ts";
-import { type Destination, relayRequest, relayUpgrade } from "./relay.ts";
+import { handleUpgrade } from "./upgrade.ts";
 import { pinDestination } from "./upstream.ts";
 
 type Verdict =
   | { kind: "answer"; response: ProxyResponse }
   | { kind: "local"; identity: ProcessIdentity | null }
-  | { kind: "forward"; dest: Destination; path: string };
+  | ({ kind: "forward" } & DecidedRequest);
 
 async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Verdict> {
   const abs = parseAbsoluteForm(req.url ?? "");
@@ -27,8 +27,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
       ),
     };
   }
-  const state = core.connState(req.socket as Socket);
-  const identity = (await state?.identity) ?? null;
+  const { identity, unidentified } = await core.identify(req.socket as Socket);
   const { host, port, target } = abs;
   if (host === POLICY_LOCAL_HOST) {
     if (abs.scheme !== "http" || port !== POLICY_LOCAL_PORT) {
@@ -60,7 +59,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
         layer: "l4",
         engine: "identity",
         policy: null,
-        reason: state?.unidentified ?? UNIDENTIFIED_REASON,
+        reason: unidentified ?? UNIDENTIFIED_REASON,
         path: rawPath,
       }),
     };
@@ -83,21 +82,25 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
       };
     }
   }
-  const d = decideRequest(gen.cp, {
+  const input: RequestInput = {
     host,
     port,
     binary: identity.binary,
     ancestors: identity.ancestors,
     method,
     path: target,
-  });
-  if (d.decision === "deny") {
-    return {
-      kind: "answer",
-      response: core.deny(requestDenial(base, d)),
-    };
-  }
-  const pin = await pinDestination(core.resolver, core.connectTo, connect.endpoints, host, port);
+  };
+  const verdict = decideHttp(core, gen.cp, base, input, req.rawHeaders);
+  if (!verdict.ok) return { kind: "answer", response: verdict.response };
+  const { d } = verdict;
+  const pin = await pinDestination(
+    core.resolver,
+    core.connectTo,
+    connect.endpoints,
+    host,
+    port,
+    core.hostAddresses(),
+  );
   if (!pin.ok) {
     return {
       kind: "answer",
@@ -113,27 +116,16 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
         : errorResponse("upstream_unreachable", pin.reason),
     };
   }
-  core.log(
-    buildHttpEvent({
-      time: core.now(),
-      allowed: true,
-      scheme: "http",
-      host,
-      port,
-      method,
-      target,
-      actor: actorOf(identity),
-      policy: d.policy,
-      engine: d.layer,
-      reason: d.reason,
-      auditViolation: d.auditViolation,
-    }),
-  );
   const forwardPath = d.forwardPath ?? rawPath;
   return {
     kind: "forward",
     dest: { scheme: "http", host, port, address: pin.address, addressPort: pin.port },
     path: q === -1 ? forwardPath : `${forwardPath}${target.slice(q)}`,
+    d,
+    base,
+    input,
+    cp: gen.cp,
+    formBody: verdict.formBody,
   };
 }
 
@@ -152,7 +144,7 @@ export async function handleForwardRequest(
     } else sendResponse(res, errorResponse("not_found", "policy.local is not served by this proxy"));
   } else {
     if (expectsContinue) res.writeContinue();
-    relayRequest(core, req, res, verdict.dest, verdict.path);
+    await forwardDecided(core, req, res, verdict);
   }
 }
 
@@ -164,7 +156,8 @@ export async function handleForwardUpgrade(
 ): Promise<void> {
   socket.on("error", () => socket.destroy());
   const verdict = await decideForward(core, req);
-  if (verdict.kind === "forward") relayUpgrade(core, req, socket, head, verdict.dest, verdict.path);
-  else if (verdict.kind === "answer") socket.end(rawResponse(verdict.response));
+  if (verdict.kind === "forward") {
+    handleUpgrade(core, req, socket, head, verdict.base, verdict.d, verdict.dest, verdict.path);
+  } else if (verdict.kind === "answer") socket.end(rawResponse(verdict.response));
   else socket.end(rawResponse(errorResponse("invalid_request", "policy.local does not upgrade connections")));
 }

@@ -21,6 +21,11 @@ export interface ResponseSink {
   onEnd(): void;
   /** Terminal: nothing else is emitted. Also reported after onEnd for bytes beyond the response. */
   onError(reason: string): void;
+  /**
+   * A 101 answered an upgrade (only with `upgrade` set): terminal; `rest` is what followed the
+   * head in the same read, the first bytes of the new protocol.
+   */
+  onSwitch?(head: ResponseHead, rest: Buffer): void;
 }
 
 export interface ResponseParserOptions {
@@ -28,6 +33,8 @@ export interface ResponseParserOptions {
   headRequest: boolean;
   /** Cap on one head (status line + headers), and on the trailer section. */
   maxHeadBytes: number;
+  /** The request asked for an upgrade: a 101 ends parsing (onSwitch) instead of failing. */
+  upgrade?: boolean;
 }
 
 const HEAD = 0;
@@ -39,6 +46,7 @@ const TRAILERS = 5;
 const CLOSE_BODY = 6;
 const DONE = 7;
 const FAILED = 8;
+const SWITCHED = 9;
 
 /** A server may send a few interim 1xx responses; an endless stream of them is an attack. */
 const MAX_INTERIM = 16;
@@ -69,6 +77,8 @@ export class ResponseParser {
   /** The CR after a chunk's data was seen (its LF may come in the next feed). */
   private crSeen = false;
   private trailerBytes = 0;
+  /** The 101 head, between parsing it and handing it over with the rest of its read. */
+  private switched: ResponseHead | null = null;
 
   constructor(
     private readonly options: ResponseParserOptions,
@@ -86,6 +96,10 @@ export class ResponseParser {
       switch (this.state) {
         case HEAD:
           at = this.readHead(chunk, at);
+          if ((this.state as number) === SWITCHED) {
+            this.sink.onSwitch?.(this.switched as ResponseHead, chunk.subarray(at));
+            return;
+          }
           break;
         case LENGTH_BODY: {
           const n = Math.min(this.remaining, chunk.length - at);
@@ -148,7 +162,9 @@ export class ResponseParser {
     if (this.state === CLOSE_BODY) this.end();
     else if (this.state === HEAD && this.spillLength === 0 && this.interim === 0) {
       this.fail("connection closed before a response");
-    } else if (this.state !== DONE && this.state !== FAILED) this.fail("connection closed mid-response");
+    } else if (this.state !== DONE && this.state !== FAILED && this.state !== SWITCHED) {
+      this.fail("connection closed mid-response");
+    }
   }
 
   // ------------------------------------------------------------------ head
@@ -225,6 +241,11 @@ export class ResponseParser {
         if (value.split(",").some((t) => t.trim().toLowerCase() === "close")) close = true;
       }
     }
+    if (code === 101 && this.options.upgrade) {
+      this.switched = { status: code, minor, rawHeaders, keepAlive: false };
+      this.state = SWITCHED;
+      return;
+    }
     if (code < 200) {
       this.onInterim(code);
       return;
@@ -239,7 +260,7 @@ export class ResponseParser {
   }
 
   private onInterim(code: number): void {
-    // 101 only answers an upgrade request, and upgrades never come through here.
+    // 101 only answers an upgrade request (parsed with the `upgrade` option).
     if (code === 101) {
       this.fail("101 Switching Protocols to a request that asked for none");
       return;

@@ -1,17 +1,24 @@
 // L7 inspection inside a terminated CONNECT tunnel: every request on the keep-alive connection
 // is decided on its own against the newest policy generation (SNI and Host must name the
-// CONNECT host), then streamed to the pinned upstream; WebSocket upgrades are decided as the
-// GET they are and spliced.
+// CONNECT host), then streamed to the pinned upstream in the canonical form that was decided;
+// an upgrade is a permission of its own (upgrade.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { buildHttpEvent } from "../audit/ocsf.ts";
-import { checkAddresses, decideConnect, decideRequest } from "../policy/engine.ts";
-import { actorOf, type DenyRecord, type InspectedTunnel, type ProxyCore, requestDenial } from "./core.ts";
+import { checkAddresses, decideConnect, type RequestInput } from "../policy/engine.ts";
+import {
+  type DenyRecord,
+  type Identified,
+  type InspectedTunnel,
+  type ProxyCore,
+  UNIDENTIFIED_REASON,
+} from "./core.ts";
+import { type DecidedRequest, type DenyBase, decideHttp, forwardDecided } from "./decide-http.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
 import { hostHeaderIn, hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
-import { type Destination, relayRequest, relayUpgrade } from "./relay.ts";
+import type { Destination } from "./relay.ts";
+import { handleUpgrade } from "./upgrade.ts";
 
-type Verdict = { ok: false; response: ProxyResponse } | { ok: true; dest: Destination; path: string };
+type Verdict = { ok: false; response: ProxyResponse } | ({ ok: true } & DecidedRequest);
 
 /** Per tunnel: its destination (built once, so its TLS options are too) and the last Host header value that matched. */
 const perTunnel = new WeakMap<InspectedTunnel, { dest: Destination; hostHeader?: string }>();
@@ -49,12 +56,23 @@ function refuse(
   };
 }
 
-function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
+/** Why the holder identified for this request may not use the tunnel, or null. */
+function holderProblem(t: InspectedTunnel, now: Identified): string | null {
+  if (!now.identity) return now.unidentified ?? UNIDENTIFIED_REASON;
+  if (now.identity.binary !== t.identity.binary)
+    return `the connection changed hands: ${t.identity.binary} opened it, ${now.identity.binary} holds it now`;
+  return null;
+}
+
+function decideInspected(core: ProxyCore, req: IncomingMessage, now: Identified): Verdict {
   const t = core.tunnel(req.socket as Socket);
   if (!t) return { ok: false, response: errorResponse("invalid_request", "not an inspected connection") };
   const method = (req.method ?? "GET").toUpperCase();
   let target = req.url ?? "/";
-  const base: Base = { scheme: "https", host: t.host, port: t.port, identity: t.identity, method };
+  const identity = now.identity ?? t.identity;
+  const base: Base = { scheme: "https", host: t.host, port: t.port, identity, method };
+  const handedOver = holderProblem(t, now);
+  if (handedOver) return refuse(core, base, target, "identity", handedOver, splitQuery(target).path);
   if (!target.startsWith("/")) {
     const abs = parseAbsoluteForm(target);
     if (abs?.scheme !== "https" || abs.host !== t.host || abs.port !== t.port) {
@@ -92,77 +110,72 @@ function decideInspected(core: ProxyCore, req: IncomingMessage): Verdict {
   const gen = core.generation();
   if (gen.id !== t.generation && !t.trusted) {
     // A newer policy applies: the pinned address must still pass its SSRF check.
-    const endpoints = decideConnect(gen.cp, t.host, t.port, t.identity).endpoints;
+    const endpoints = decideConnect(gen.cp, t.host, t.port, identity).endpoints;
     const check =
-      endpoints.length > 0 ? checkAddresses(endpoints, t.host, [t.address]) : { ok: true as const };
+      endpoints.length > 0
+        ? checkAddresses(endpoints, t.host, [t.address], core.hostAddresses())
+        : { ok: true as const };
     if (!check.ok) return refuse(core, base, target, "ssrf", check.reason, rawPath);
     t.generation = gen.id;
   }
-  const d = decideRequest(gen.cp, {
+  const input: RequestInput = {
     host: t.host,
     port: t.port,
-    binary: t.identity.binary,
-    ancestors: t.identity.ancestors,
+    binary: identity.binary,
+    ancestors: identity.ancestors,
     method,
     path: target,
-  });
-  if (d.decision === "deny") {
-    return {
-      ok: false,
-      response: core.deny(requestDenial({ ...base, target }, d)),
-    };
-  }
-  core.log(
-    buildHttpEvent({
-      time: core.now(),
-      allowed: true,
-      scheme: "https",
-      host: t.host,
-      port: t.port,
-      method,
-      target,
-      actor: actorOf(t.identity),
-      policy: d.policy,
-      engine: d.layer,
-      reason: d.reason,
-      auditViolation: d.auditViolation,
-    }),
-  );
+  };
+  const full: DenyBase = { ...base, target };
+  const verdict = decideHttp(core, gen.cp, full, input, req.rawHeaders);
+  if (!verdict.ok) return verdict;
+  const { d } = verdict;
   const { query } = splitQuery(target);
   const forwardPath = d.forwardPath ?? rawPath;
   return {
     ok: true,
     dest: cached.dest,
     path: query === null ? forwardPath : `${forwardPath}?${query}`,
+    d,
+    base: full,
+    input,
+    cp: gen.cp,
+    formBody: verdict.formBody,
   };
 }
 
-export function handleInspectedRequest(
+/** Who holds the tunnel's client socket as this request arrives (a keep-alive socket can change hands). */
+function holderNow(core: ProxyCore, req: IncomingMessage): Promise<Identified> {
+  const t = core.tunnel(req.socket as Socket);
+  return t ? core.identify(t.client) : Promise.resolve({ identity: null });
+}
+
+export async function handleInspectedRequest(
   core: ProxyCore,
   req: IncomingMessage,
   res: ServerResponse,
   expectsContinue = false,
-): void {
-  const verdict = decideInspected(core, req);
+): Promise<void> {
+  const verdict = decideInspected(core, req, await holderNow(core, req));
   if (!verdict.ok) {
     sendResponse(res, verdict.response);
     return;
   }
   if (expectsContinue) res.writeContinue();
-  relayRequest(core, req, res, verdict.dest, verdict.path);
+  forwardDecided(core, req, res, verdict).catch(() => res.destroy());
 }
 
-export function handleInspectedUpgrade(
+export async function handleInspectedUpgrade(
   core: ProxyCore,
   req: IncomingMessage,
   socket: Socket,
   head: Buffer,
-): void {
+): Promise<void> {
   socket.on("error", () => socket.destroy());
-  const verdict = decideInspected(core, req);
+  const verdict = decideInspected(core, req, await holderNow(core, req));
   if (!verdict.ok) {
     socket.end(rawResponse(verdict.response));
     return;
   }
-  relayUpgrade(core, req, socket, head, verdict.dest, verdict.path);
+  handleUpgrade(core, req, socket, head, verdict.base, verdict.d, verdict.dest, verdict.path);
 }

@@ -9,6 +9,8 @@ export interface ProxyLimits {
   maxHeaderBytes: number;
   /** Live client connections accepted at once; the next one gets 503 connection_limit. */
   maxConnections: number;
+  /** A urlencoded form body is read whole (for its `_method` field) before it is forwarded; larger is refused. */
+  maxFormBodyBytes: number;
 }
 
 export const DEFAULT_LIMITS: ProxyLimits = {
@@ -16,6 +18,7 @@ export const DEFAULT_LIMITS: ProxyLimits = {
   idleTimeoutMs: 600_000,
   maxHeaderBytes: 32 * 1024,
   maxConnections: 1024,
+  maxFormBodyBytes: 1024 * 1024,
 };
 
 export function resolveLimits(partial: Partial<ProxyLimits> | undefined): ProxyLimits {

@@ -5,7 +5,7 @@
 //   const proxy = new EgressProxy({
 //     policy,                       // Policy (validated); compiled once per generation
 //     ca,                           // SandboxCA (ca.ts): leaf certificates for inspected hosts
-//     identify: async (socket) => ({ binary, ancestors, pid }) | null,   // null/throw = unknown = deny
+//     identify: async (socket) => ({ binary, ancestors, pid }) | null,   // at every request head; null/throw = deny
 //     fixedIdentity: { binary: "/usr/bin/curl" },    // standalone: used when `identify` is absent
 //     connectTo: ["api.github.com:443:127.0.0.1:8443"],  // curl-style, or parsed ConnectToEntry values
 //     upstreamCAs: [pem],           // extra CAs trusted upstream, beside the system store
@@ -40,10 +40,15 @@
 //   the head went out; an upstream connection is reused only after a complete, well-framed
 //   HTTP/1.1 response without Connection: close. Response trailers are dropped.
 // - Audit lines are written at the end of the event-loop turn (batched), not per event.
+// - Requests go upstream rebuilt in the canonical form that was decided, or are refused
+//   (decide-http.ts, request-checks.ts); method-override carriers are decided as their method.
+// - An upgrade is spliced only after the upstream's 101, and only where the policy allows raw
+//   bytes to the endpoint (upgrade.ts). The host's own addresses are blocked like loopback.
 //
 // Flow: CONNECT → connect.ts (identity, L4, SSRF/pinning, splice or TLS termination) →
-// inspect.ts (per-request L7); absolute-form http:// → forward.ts; bytes → relay.ts; one
-// upstream HTTP/1.1 request/response → exchange.ts (strict response parser: http1-response.ts);
+// inspect.ts (per-request L7); absolute-form http:// → forward.ts; both → decide-http.ts;
+// upgrades → upgrade.ts; bytes → relay.ts; one upstream HTTP/1.1 request/response →
+// exchange.ts (strict response parser: http1-response.ts); host addresses → host-addresses.ts;
 // DNS, connect-to, trust store → upstream.ts; upstream keep-alive pools → pool.ts; limits.ts;
 // the one deny body → deny.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -67,6 +72,7 @@ import {
   type DenialEvent,
   type DenyRecord,
   type Generation,
+  type Identified,
   type InspectedTunnel,
   type LocalRouter,
   type ProcessIdentity,
@@ -76,6 +82,7 @@ import {
 } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse } from "./deny.ts";
 import { handleForwardRequest, handleForwardUpgrade } from "./forward.ts";
+import { hostInterfaceAddresses, parseAddresses } from "./host-addresses.ts";
 import { handleInspectedRequest, handleInspectedUpgrade } from "./inspect.ts";
 import { httpServerOptions, type ProxyLimits, resolveLimits } from "./limits.ts";
 import { createPools, type Resolver, systemResolver, upstreamTrust } from "./upstream.ts";
@@ -98,6 +105,8 @@ export interface EgressProxyOptions {
   limits?: Partial<ProxyLimits>;
   /** Clock for audit events (tests inject one). */
   now?: () => number;
+  /** The host's own addresses (default: every interface's, read at each check); tests inject some. */
+  hostAddresses?: () => readonly string[];
   /** Facts about a policy read from the host (listed binaries that are symlinks), per revision. */
   hostFacts?: (policy: Policy) => PolicyHostFacts;
 }
@@ -156,7 +165,8 @@ export class EgressProxy {
       leaves: options.ca ? new LeafCache(options.ca) : undefined,
       localRouter: options.localRouter,
       inner: this.inner,
-      connState: (socket) => this.states.get(socket),
+      hostAddresses: () => parseAddresses((options.hostAddresses ?? hostInterfaceAddresses)()),
+      identify: (socket) => this.identifyNow(socket),
       tunnel: (socket) => this.tunnels.get(socket),
       setTunnel: (socket, tunnel) => {
         this.tunnels.set(socket, tunnel);
@@ -181,15 +191,15 @@ export class EgressProxy {
     this.outer.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
       handleForwardUpgrade(core, req, socket, head).catch(fail(socket));
     });
-    this.inner.on("request", (req: IncomingMessage, res: ServerResponse) =>
-      handleInspectedRequest(core, req, res),
-    );
-    this.inner.on("checkContinue", (req: IncomingMessage, res: ServerResponse) =>
-      handleInspectedRequest(core, req, res, true),
-    );
-    this.inner.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) =>
-      handleInspectedUpgrade(core, req, socket, head),
-    );
+    this.inner.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      handleInspectedRequest(core, req, res).catch(() => res.destroy());
+    });
+    this.inner.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+      handleInspectedRequest(core, req, res, true).catch(() => res.destroy());
+    });
+    this.inner.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      handleInspectedUpgrade(core, req, socket, head).catch(fail(socket));
+    });
     this.inner.on("connect", (_req: IncomingMessage, socket: Socket) => {
       socket.end(rawResponse(errorResponse("invalid_request", "CONNECT inside a tunnel is not allowed")));
     });
@@ -231,10 +241,17 @@ export class EgressProxy {
     }
     this.live.add(socket);
     socket.once("close", () => this.live.delete(socket));
+    this.states.set(socket, { identity: Promise.resolve(this.options.fixedIdentity ?? null) });
+    this.outer.emit("connection", socket);
+  }
+
+  /** A fresh identification of the socket's holder, kept as the connection's latest (for its log lines). */
+  private async identifyNow(socket: Socket): Promise<Identified> {
     const state: ConnState = { identity: Promise.resolve(null) };
     state.identity = this.identify(socket, state);
     this.states.set(socket, state);
-    this.outer.emit("connection", socket);
+    const identity = await state.identity;
+    return { identity, ...(state.unidentified !== undefined ? { unidentified: state.unidentified } : {}) };
   }
 
   private async identify(socket: Socket, state: ConnState): Promise<ProcessIdentity | null> {

@@ -1,14 +1,13 @@
 // Moving bytes: a decided request streamed to the pinned upstream (pooled, verified TLS, one
-// hand-written HTTP/1.1 exchange: exchange.ts), a WebSocket upgrade, and raw splicing of
-// tunnels. Bodies stream both ways, never buffered whole.
+// hand-written HTTP/1.1 exchange: exchange.ts) and raw splicing of tunnels (and of upgraded
+// connections: upgrade.ts). Bodies stream both ways, never buffered whole (but for a urlencoded
+// form, read first for its `_method` field: decide-http.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isIP, connect as netConnect, type Socket } from "node:net";
-import { checkServerIdentity, connect as tlsConnect } from "node:tls";
+import { isIP, type Socket } from "node:net";
+import { checkServerIdentity } from "node:tls";
 import type { ProxyCore } from "./core.ts";
-import { errorResponse, rawResponse } from "./deny.ts";
 import { requestHead, startExchange } from "./exchange.ts";
 import type { UpstreamTarget } from "./pool.ts";
-import { forwardableHeaders } from "./upstream.ts";
 
 export interface Destination {
   scheme: "http" | "https";
@@ -23,7 +22,7 @@ export interface Destination {
 /** Computed once per destination object (an inspected tunnel reuses its destination for every request). */
 const targetOf = new WeakMap<Destination, UpstreamTarget>();
 
-function upstreamTarget(core: ProxyCore, dest: Destination): UpstreamTarget {
+export function upstreamTarget(core: ProxyCore, dest: Destination): UpstreamTarget {
   let target = targetOf.get(dest);
   if (!target) {
     const servername = isIP(dest.host) ? undefined : dest.host;
@@ -51,6 +50,7 @@ function upstreamTarget(core: ProxyCore, dest: Destination): UpstreamTarget {
  * Streams the request to the upstream and the response back. A safe, body-less request that
  * fails on a reused pooled socket (the upstream closed it while idle) is retried once on a
  * fresh one; anything else that fails before a response becomes 502 upstream_unreachable.
+ * `body` is a body already read whole (a form checked for its `_method` field).
  */
 export function relayRequest(
   core: ProxyCore,
@@ -58,9 +58,10 @@ export function relayRequest(
   res: ServerResponse,
   dest: Destination,
   path: string,
+  body?: Buffer,
 ): void {
   const method = req.method ?? "GET";
-  const transferEncoding = req.headers["transfer-encoding"];
+  const transferEncoding = body ? undefined : req.headers["transfer-encoding"];
   const length = req.headers["content-length"];
   startExchange({
     req,
@@ -68,41 +69,19 @@ export function relayRequest(
     pool: dest.scheme === "https" ? core.pools.https : core.pools.http,
     target: upstreamTarget(core, dest),
     // llhttp accepts a request Transfer-Encoding only when chunked is its last coding.
-    head: requestHead(method, path, req.rawHeaders, transferEncoding),
+    head: requestHead(method, path, req.rawHeaders, transferEncoding, body?.length),
     body:
-      transferEncoding !== undefined ? "chunked" : length === undefined || length === "0" ? "none" : "length",
+      body !== undefined
+        ? "none"
+        : transferEncoding !== undefined
+          ? "chunked"
+          : length === undefined || length === "0"
+            ? "none"
+            : "length",
+    prefetched: body,
     headRequest: method === "HEAD",
     maxHeadBytes: core.limits.maxHeaderBytes,
     upstream: dest,
-  });
-}
-
-/** Opens the upstream for an upgrade, replays the request head, then splices both ways. */
-export function relayUpgrade(
-  core: ProxyCore,
-  req: IncomingMessage,
-  client: Socket,
-  head: Buffer,
-  dest: Destination,
-  path: string,
-): void {
-  const onReady = () => {
-    const headers = forwardableHeaders(req.rawHeaders, true);
-    let requestHead = `${req.method} ${path} HTTP/1.1\r\n`;
-    for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    // latin1: header bytes beyond ASCII go out as llhttp received them.
-    upstream.write(`${requestHead}\r\n`, "latin1");
-    splice(client, upstream, head, core.limits.idleTimeoutMs);
-  };
-  const { host, port, tls } = upstreamTarget(core, dest);
-  const upstream: Socket = tls
-    ? tlsConnect({ host, port, ...tls }, onReady)
-    : netConnect({ host, port }, onReady);
-  upstream.once("error", (err) => {
-    const code = (err as NodeJS.ErrnoException).code ?? err.message;
-    if (client.writable) {
-      client.end(rawResponse(errorResponse("upstream_unreachable", `${dest.host}:${dest.port}: ${code}`)));
-    }
   });
 }
 

@@ -8,6 +8,7 @@ import { isIP } from "node:net";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { type CompiledEndpoint, checkAddresses } from "../policy/engine.ts";
 import { normalizeHost } from "../policy/host.ts";
+import type { IpAddress } from "../policy/ip.ts";
 import type { ConnectToEntry } from "./connect-to.ts";
 import { UpstreamPool } from "./pool.ts";
 
@@ -39,6 +40,7 @@ export async function pinDestination(
   endpoints: readonly CompiledEndpoint[],
   host: string,
   port: number,
+  hostAddresses: readonly IpAddress[],
 ): Promise<Pin> {
   const h = normalizeHost(host);
   const override = connectTo.find((e) => e.host === h && e.port === port);
@@ -65,7 +67,7 @@ export async function pinDestination(
       };
     }
   }
-  const verdict = checkAddresses(endpoints, h, addresses);
+  const verdict = checkAddresses(endpoints, h, addresses, hostAddresses);
   if (!verdict.ok) return { ok: false, policy: true, reason: verdict.reason };
   return { ok: true, address: addresses[0] as string, port, trusted: false, addresses };
 }
@@ -98,7 +100,7 @@ export function createPools(idleTimeoutMs: number): { http: UpstreamPool; https:
 }
 
 /** Hop-by-hop headers and the proxy's own: never forwarded either way. */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -109,6 +111,8 @@ const HOP_BY_HOP = new Set([
   "transfer-encoding",
   "upgrade",
   "expect",
+  // The h2c upgrade's settings (RFC 9113 §3.2.1): hop-by-hop by definition.
+  "http2-settings",
 ]);
 
 const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((name) => name.length));

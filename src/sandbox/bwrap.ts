@@ -10,6 +10,10 @@ export const SKILL_PATH = `${AIRLOCK_ETC}/skills/policy_advisor.md`;
 const CA_DIR_PATH = `${AIRLOCK_ETC}/certs`;
 /** Preloaded into node programs: fetch and http/https through the proxy (node-proxy.cjs). */
 const NODE_PROXY_PRELOAD_PATH = `${AIRLOCK_ETC}/node-proxy.cjs`;
+/** bubblewrap reads the seccomp filter (seccomp.ts) from this descriptor; launch.ts passes it there. */
+export const SECCOMP_FD = 4;
+/** Buckets of the sandbox's own TCP hash table (see privateTcpTable). */
+export const SANDBOX_TCP_HASH_ENTRIES = 4096;
 
 export interface InitConfig {
   listenHost: string;
@@ -41,7 +45,23 @@ export const ISOLATION_ARGS: readonly string[] = [
   "--new-session",
   "--cap-drop",
   "ALL",
+  "--seccomp",
+  String(SECCOMP_FD),
 ];
+
+/**
+ * The argv that starts bubblewrap (appended, exec'd in the same process) in a user and network
+ * namespace whose `net.ipv4.tcp_child_ehash_entries` gives the sandbox's network namespace a TCP
+ * hash table of its own (Linux 6.1+; older kernels ignore the setting). Binary identity reads the
+ * sandbox's /proc/net/tcp for every connection, and the kernel walks the whole table to print it:
+ * the host's is sized for the machine (hundreds of thousands of buckets) and holds every host
+ * socket, so the lookup would cost what the host's sockets cost, not the sandbox's. The namespace
+ * maps the user to root (only root there may set it): bubblewrap must be given the ids to keep.
+ */
+export function privateTcpTable(unshare: string): string[] {
+  const script = `echo ${SANDBOX_TCP_HASH_ENTRIES} > /proc/sys/net/ipv4/tcp_child_ehash_entries 2>/dev/null; exec "$0" "$@"`;
+  return [unshare, "--user", "--map-root-user", "--net", "--", "/bin/sh", "-c", script];
+}
 
 export function bwrapArgs(spec: BwrapSpec): string[] {
   const init: InitConfig = { listenHost: PROXY_HOST, listenPort: PROXY_PORT, command: [...spec.command] };

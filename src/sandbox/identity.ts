@@ -1,17 +1,31 @@
-// Binary identity (DESIGN.md §4): which executable inside the sandbox opened a connection.
-// 4-tuple → client socket inode (/proc/<sandbox>/net/tcp{,6}) → the sandbox processes holding
-// that inode (/proc/<pid>/fd) → /proc/<pid>/exe and the parent chain up to the sandbox init.
-// Every owner must run the same executable; each executable's SHA-256 is recorded on first use
-// and a later different hash for the same path is a deny. argv never grants anything.
+// Binary identity (DESIGN.md §4): which executable inside the sandbox holds a connection, taken
+// each time a request head arrives (a socket can change hands between requests: fork, exec,
+// SCM_RIGHTS). 4-tuple → the client socket's inode (/proc/<sandbox>/net/tcp{,6}) → every
+// sandbox process holding it, found in the sandbox's own /proc (its pid namespace: only its
+// processes are scanned) → each holder's executable. Every holder must run the same executable
+// and none may run code loaded from elsewhere (loaded-code.ts). Each executable's SHA-256 is
+// recorded on first use; a later different hash for the same path is a deny. Ancestors are
+// read only when a rule grants to a binary's children. argv never grants anything.
 import { createHash } from "node:crypto";
-import { createReadStream, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from "node:fs";
 import type { Socket } from "node:net";
+import { loadedCodeProblem, type MountEntry, parseMountInfo } from "./loaded-code.ts";
 import { findClientInode, parseProcNetTcp } from "./proc-net.ts";
 
 export interface SandboxIdentity {
   binary: string;
-  /** Executables of the parent chain, nearest first, up to (not including) the sandbox init. */
+  /** Executables of the parent chain, nearest first, up to (not including) the sandbox init; only
+   * those that run nothing loaded from elsewhere. Empty unless asked for. */
   ancestors: string[];
+  /** The holder's pid as the sandbox sees it (the lowest, when several hold the socket). */
   pid: number;
   sha256: string;
 }
@@ -21,66 +35,59 @@ export type IdentityResult =
   | { ok: false; reason: string; binary?: string };
 
 const DELETED = " (deleted)";
+const NUMERIC = /^\d+$/;
+
+/** One buffer for every /proc read: these files report size 0, so readFileSync would stat and
+ * grow a fresh buffer each time, and a lookup reads several per holder. */
+let procBuffer = Buffer.allocUnsafe(64 * 1024);
 
 function readText(path: string): string | null {
+  let fd: number;
   try {
-    return readFileSync(path, "utf8");
+    fd = openSync(path, "r");
+  } catch {
+    return null;
+  }
+  try {
+    let length = 0;
+    for (;;) {
+      if (length === procBuffer.length) {
+        const bigger = Buffer.allocUnsafe(procBuffer.length * 2);
+        procBuffer.copy(bigger, 0, 0, length);
+        procBuffer = bigger;
+      }
+      const n = readSync(fd, procBuffer, length, procBuffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return procBuffer.toString("utf8", 0, length);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function listDir(path: string): string[] | null {
+  try {
+    return readdirSync(path);
   } catch {
     return null;
   }
 }
 
-/** Host pids of every process in the sandbox, found from its PID 1 (orphans reparent to it). */
-export function sandboxPids(reaperPid: number): number[] {
-  const out: number[] = [];
-  const queue = [reaperPid];
-  while (queue.length > 0 && out.length < 100_000) {
-    const pid = queue.shift() as number;
-    out.push(pid);
-    let tasks: string[];
-    try {
-      tasks = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tasks) {
-      const children = readText(`/proc/${pid}/task/${tid}/children`);
-      if (!children) continue;
-      for (const c of children.trim().split(/\s+/)) if (c) queue.push(Number(c));
-    }
-  }
-  return out;
-}
-
-function parentPid(pid: number): number | null {
-  const stat = readText(`/proc/${pid}/stat`);
+/** Parent pid from /proc/<pid>/stat (the command name may hold spaces and parentheses). */
+function parentOf(dir: string): number | null {
+  const stat = readText(`${dir}/stat`);
   if (!stat) return null;
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[1]);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
 
-function ownsSocket(pid: number, link: string): boolean {
-  let fds: string[];
+/** The executable as the sandbox names it (the kernel reports paths relative to the reader's
+ * view of the process's mounts, which for a sandbox bound from `/` is the sandbox's own path). */
+function exePath(dir: string): string | null {
   try {
-    fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return false;
-  }
-  for (const fd of fds) {
-    try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === link) return true;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return false;
-}
-
-/** The executable as the sandbox names it; the sandbox's root is `/` bound from the host, and the
- * kernel reports the path relative to the process's own root, so no translation is needed. */
-function exePath(pid: number): string | null {
-  try {
-    const path = readlinkSync(`/proc/${pid}/exe`);
+    const path = readlinkSync(`${dir}/exe`);
     return path.endsWith(DELETED) ? path.slice(0, -DELETED.length) : path;
   } catch {
     return null;
@@ -92,15 +99,15 @@ export class BinaryHashes {
   private readonly byFile = new Map<string, Promise<string>>();
   readonly byPath = new Map<string, string>();
 
-  /** Hash of the file a process is executing (read through /proc/<pid>/exe: the very inode). */
-  async hashOf(pid: number): Promise<string> {
-    const st = statSync(`/proc/${pid}/exe`);
+  /** Hash of the file a process is executing, read through `<dir>/exe`: the very inode it runs. */
+  async hashOf(dir: string): Promise<string> {
+    const st = statSync(`${dir}/exe`);
     const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
     let hash = this.byFile.get(key);
     if (!hash) {
       hash = new Promise<string>((resolve, reject) => {
         const h = createHash("sha256");
-        createReadStream(`/proc/${pid}/exe`)
+        createReadStream(`${dir}/exe`)
           .on("data", (chunk) => h.update(chunk))
           .on("end", () => resolve(h.digest("hex")))
           .on("error", reject);
@@ -124,42 +131,86 @@ export class BinaryHashes {
 }
 
 export interface IdentifierOptions {
-  /** Host pid of the sandbox's PID 1 (bubblewrap's reaper): its net namespace is the sandbox's. */
+  /** Host pid of the sandbox's PID 1 (bubblewrap's reaper): its net namespace and /proc are the sandbox's. */
   reaperPid: number;
   /** Host pid of the Airlock init; the ancestor chain stops below it. */
   initPid: number;
   hashes?: BinaryHashes;
-  cacheSize?: number;
 }
 
-/** Identifies the process behind each accepted connection. One per sandbox. */
+export interface IdentifyOptions {
+  /** Read the parent chain too (only a rule with `children: true` needs it). */
+  ancestors?: boolean;
+}
+
+interface Holder {
+  pid: number;
+  /** /proc directory to read it through: the process's, or a live thread's when its leader exited. */
+  dir: string;
+  exe: string;
+}
+
+/** Identifies the process holding each client connection. One per sandbox. */
 export class SandboxIdentifier {
   readonly hashes: BinaryHashes;
-  private readonly cache = new Map<number, Promise<IdentityResult>>();
+  /** The sandbox's /proc (its own pid namespace), reached through its PID 1's root. */
+  private readonly proc: string;
+  /** Pids (as the sandbox sees them) that are Airlock's, not the command's: PID 1 and the init. */
+  private readonly own: ReadonlySet<number>;
+  private mountTable: MountEntry[] | undefined;
+  /** The client end's inode per accepted socket: fixed for the connection's life (its 4-tuple is). */
+  private readonly inodes = new WeakMap<Socket, number>();
 
   constructor(private readonly options: IdentifierOptions) {
     this.hashes = options.hashes ?? new BinaryHashes();
+    this.proc = `/proc/${options.reaperPid}/root/proc`;
+    this.own = new Set([1, namespacePid(options.initPid) ?? -1]);
   }
 
-  /** Identity of the client of a socket the supervisor accepted on the sandbox's listener. */
-  async identify(socket: Socket): Promise<IdentityResult> {
-    const peer = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
-    const listener = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
-    const inode = this.findInode(peer, listener);
-    if (inode === null) return { ok: false, reason: "no socket in the sandbox matches the connection" };
-    let result = this.cache.get(inode);
-    if (!result) {
-      result = this.identifyInode(inode);
-      this.remember(inode, result);
-      socket.once("close", () => this.cache.delete(inode));
+  /** Identity of whoever holds, right now, the client end of a socket accepted on the sandbox's listener. */
+  async identify(socket: Socket, opts: IdentifyOptions = {}): Promise<IdentityResult> {
+    let inode = this.inodes.get(socket) ?? null;
+    if (inode === null) {
+      const peer = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+      const listener = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
+      inode = this.findInode(peer, listener);
+      if (inode === null) return { ok: false, reason: "no socket in the sandbox matches the connection" };
+      this.inodes.set(socket, inode);
     }
-    return result;
-  }
-
-  private remember(inode: number, result: Promise<IdentityResult>): void {
-    this.cache.set(inode, result);
-    const max = this.options.cacheSize ?? 4096;
-    if (this.cache.size > max) this.cache.delete(this.cache.keys().next().value as number);
+    const found = this.holders(`socket:[${inode}]`);
+    if (typeof found === "string") return { ok: false, reason: found };
+    if (found.length === 0) return { ok: false, reason: "no process in the sandbox holds the connection" };
+    const binaries = new Set(found.map((h) => h.exe));
+    if (binaries.size > 1) {
+      return {
+        ok: false,
+        reason: `processes running different binaries share the connection (${[...binaries].sort().join(", ")})`,
+      };
+    }
+    const binary = found[0]?.exe as string;
+    const mounts = this.mounts();
+    for (const h of found) {
+      const problem = this.loadedCode(h, mounts);
+      if (problem) return { ok: false, reason: problem, binary };
+    }
+    const first = found.reduce((a, b) => (b.pid < a.pid ? b : a));
+    try {
+      let sha256 = "";
+      for (const h of found) {
+        sha256 = await this.hashes.hashOf(h.dir);
+        const changed = this.hashes.check(binary, sha256);
+        if (changed) return { ok: false, reason: changed, binary };
+      }
+      const ancestors = opts.ancestors ? await this.commonAncestors(found, mounts) : [];
+      if (typeof ancestors === "string") return { ok: false, reason: ancestors, binary };
+      return { ok: true, binary, ancestors, pid: first.pid, sha256 };
+    } catch (error) {
+      return {
+        ok: false,
+        reason: `cannot hash the executable of pid ${first.pid}: ${(error as Error).message}`,
+        binary,
+      };
+    }
   }
 
   private findInode(
@@ -175,62 +226,123 @@ export class SandboxIdentifier {
     return null;
   }
 
-  private async identifyInode(inode: number): Promise<IdentityResult> {
-    const link = `socket:[${inode}]`;
-    const pids = sandboxPids(this.options.reaperPid).filter(
-      (p) => p !== this.options.reaperPid && p !== this.options.initPid,
-    );
-    const owners = pids.filter((pid) => ownsSocket(pid, link));
-    if (owners.length === 0) return { ok: false, reason: "no process in the sandbox holds the connection" };
-    const binaries = new Set<string>();
-    for (const pid of owners) {
-      const exe = exePath(pid);
-      if (exe === null) return { ok: false, reason: `cannot read the executable of pid ${pid}` };
-      binaries.add(exe);
-    }
-    if (binaries.size > 1) {
-      return {
-        ok: false,
-        reason: `processes running different binaries share the connection (${[...binaries].join(", ")})`,
-      };
-    }
-    const pid = Math.min(...owners);
-    const binary = [...binaries][0] as string;
-    const chain = this.ancestorPids(pid);
-    const ancestors: string[] = [];
-    try {
-      const sha256 = await this.hashes.hashOf(pid);
-      for (const [exe, p] of [[binary, pid] as const, ...chain.map((a) => [exePath(a), a] as const)]) {
-        if (exe === null) return { ok: false, reason: `cannot read the executable of pid ${p}`, binary };
-        const hash = p === pid ? sha256 : await this.hashes.hashOf(p);
-        const changed = this.hashes.check(exe, hash);
-        if (changed) return { ok: false, reason: changed, binary };
-        if (p !== pid) ancestors.push(exe);
-      }
-      return { ok: true, binary, ancestors, pid, sha256 };
-    } catch (error) {
-      return {
-        ok: false,
-        reason: `cannot hash the executable of pid ${pid}: ${(error as Error).message}`,
-        binary,
-      };
-    }
-  }
-
-  /** Parent pids from the process up to, not including, the init. */
-  private ancestorPids(pid: number): number[] {
-    const out: number[] = [];
-    let current = parentPid(pid);
-    while (
-      current !== null &&
-      current !== this.options.initPid &&
-      current !== this.options.reaperPid &&
-      current > 1
-    ) {
-      out.push(current);
-      if (out.length > 256) break;
-      current = parentPid(current);
+  /** Every sandbox process with a descriptor on `link`, or why they cannot be known. */
+  private holders(link: string): Holder[] | string {
+    const pids = listDir(this.proc);
+    if (!pids) return "cannot list the sandbox's processes";
+    const out: Holder[] = [];
+    for (const name of pids) {
+      if (!NUMERIC.test(name)) continue;
+      const pid = Number(name);
+      if (this.own.has(pid)) continue;
+      const table = this.fdTable(pid);
+      if (table === null || !holds(table, link)) continue;
+      const dir = table.dir;
+      const exe = exePath(dir);
+      if (exe === null) return `cannot read the executable of pid ${pid}`;
+      out.push({ pid, dir, exe });
     }
     return out;
   }
+
+  /**
+   * Where a process's descriptors can be read. A thread-group leader that exited while its other
+   * threads run shows no descriptors (and no executable) of its own: read them through a live thread.
+   */
+  private fdTable(pid: number): FdTable | null {
+    const dir = `${this.proc}/${pid}`;
+    const fds = listDir(`${dir}/fd`);
+    if (fds !== null && fds.length > 0) return { dir, fds };
+    for (const tid of listDir(`${dir}/task`) ?? []) {
+      if (tid === String(pid)) continue;
+      const threadDir = `${dir}/task/${tid}`;
+      const threadFds = listDir(`${threadDir}/fd`);
+      if (threadFds !== null && threadFds.length > 0) return { dir: threadDir, fds: threadFds };
+    }
+    return null;
+  }
+
+  private mounts(): MountEntry[] {
+    // The sandbox cannot mount (no capabilities, no user namespaces, seccomp): read once.
+    this.mountTable ??= parseMountInfo(readText(`/proc/${this.options.initPid}/mountinfo`) ?? "");
+    return this.mountTable;
+  }
+
+  private loadedCode(h: Holder, mounts: readonly MountEntry[]): string | null {
+    if (mounts.length === 0) return "cannot read the sandbox's mounts";
+    return loadedCodeProblem(
+      {
+        pid: h.pid,
+        exe: h.exe,
+        environ: readText(`${h.dir}/environ`),
+        maps: readText(`${h.dir}/maps`),
+        status: readText(`${h.dir}/status`),
+      },
+      mounts,
+    );
+  }
+
+  /**
+   * The ancestors every holder shares, nearest first. An ancestor running loaded code is left
+   * out (it is not the binary it names, so it grants nothing to its children); one whose
+   * executable changed is a deny.
+   */
+  private async commonAncestors(
+    found: readonly Holder[],
+    mounts: readonly MountEntry[],
+  ): Promise<string[] | string> {
+    const chains = found.map((h) => this.ancestorPids(h.pid));
+    const shared = (chains[0] ?? []).filter((pid) => chains.every((c) => c.includes(pid)));
+    const out: string[] = [];
+    for (const pid of shared) {
+      const dir = `${this.proc}/${pid}`;
+      const exe = exePath(dir);
+      if (exe === null) continue;
+      let sha256: string;
+      try {
+        sha256 = await this.hashes.hashOf(dir);
+      } catch {
+        continue;
+      }
+      const changed = this.hashes.check(exe, sha256);
+      if (changed) return changed;
+      if (this.loadedCode({ pid, dir, exe }, mounts) === null) out.push(exe);
+    }
+    return out;
+  }
+
+  /** Parent pids from the process up to, not including, the init (sandbox numbering). */
+  private ancestorPids(pid: number): number[] {
+    const out: number[] = [];
+    let current = parentOf(`${this.proc}/${pid}`);
+    while (current !== null && current > 1 && !this.own.has(current) && out.length < 256) {
+      out.push(current);
+      current = parentOf(`${this.proc}/${current}`);
+    }
+    return out;
+  }
+}
+
+/** A host pid's number inside its own (innermost) pid namespace, from the NSpid line. */
+function namespacePid(hostPid: number): number | null {
+  const status = readText(`/proc/${hostPid}/status`);
+  const line = status ? /^NSpid:\s*(.+)$/m.exec(status) : null;
+  const last = line?.[1]?.trim().split(/\s+/).pop();
+  return last === undefined ? null : Number(last);
+}
+
+interface FdTable {
+  dir: string;
+  fds: string[];
+}
+
+function holds({ dir, fds }: FdTable, link: string): boolean {
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`${dir}/fd/${fd}`) === link) return true;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return false;
 }

@@ -6,6 +6,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Server } from "node:net";
 import { constants } from "node:os";
+import type { Writable } from "node:stream";
+import { SECCOMP_FD } from "./bwrap.ts";
+import { seccompFilter } from "./seccomp.ts";
 
 export interface LaunchOptions {
   bwrap: string;
@@ -17,6 +20,8 @@ export interface LaunchOptions {
   stdio?: "inherit" | "pipe";
   /** Started instead of bubblewrap; runs it (with `args`) as its only child (see overlay.ts). */
   via?: { file: string; args: readonly string[] };
+  /** An argv that execs bubblewrap (appended with `args`) in the same process (bwrap.ts privateTcpTable). */
+  execVia?: readonly string[];
 }
 
 export interface ExitStatus {
@@ -68,14 +73,28 @@ function statusOf(code: number | null, signal: NodeJS.Signals | null): ExitStatu
   return { code: 128 + (signal ? (constants.signals[signal] ?? 1) : 1), signal };
 }
 
+/** The program started and its argv: a wrapper, the exec chain, or bubblewrap itself. */
+function startArgv(options: LaunchOptions): [string, readonly string[]] {
+  if (options.via) return [options.via.file, options.via.args];
+  const [file, ...rest] = [...(options.execVia ?? []), options.bwrap, ...options.args];
+  return [file as string, rest];
+}
+
 export function launchSandbox(options: LaunchOptions): Promise<RunningSandbox> {
-  const child: ChildProcess = spawn(options.via?.file ?? options.bwrap, options.via?.args ?? options.args, {
-    stdio: [options.stdio ?? "inherit", options.stdio ?? "inherit", options.stdio ?? "inherit", "ipc"],
+  const [file, args] = startArgv(options);
+  const io = options.stdio ?? "inherit";
+  const child: ChildProcess = spawn(file, args, {
+    // fd 3: Node's IPC channel (the listener hand-off); fd SECCOMP_FD: the seccomp filter, read
+    // by bubblewrap to its end (the supervisor writes it and closes its side).
+    stdio: [io, io, io, "ipc", "pipe"],
     env: options.env,
     // Its own process group: a terminal's Ctrl-C reaches the supervisor, which forwards it to
     // the command; bubblewrap itself must not die of it.
     detached: true,
   });
+  const filterPipe = child.stdio[SECCOMP_FD] as Writable | null | undefined;
+  filterPipe?.on("error", () => {}); // bubblewrap gone before reading: its exit says why
+  filterPipe?.end(seccompFilter());
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once("exit", (code, signal) => resolve(statusOf(code, signal)));
   });

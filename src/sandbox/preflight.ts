@@ -4,11 +4,11 @@ import { delimiter, join } from "node:path";
 
 export class PreflightError extends Error {}
 
-/** bwrap on PATH, or a clear instruction to install it. */
-export function findBwrap(path = process.env["PATH"] ?? ""): string {
+/** An executable on PATH, or null. */
+export function findExecutable(name: string, path = process.env["PATH"] ?? ""): string | null {
   for (const dir of path.split(delimiter)) {
     if (!dir) continue;
-    const candidate = join(dir, "bwrap");
+    const candidate = join(dir, name);
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
@@ -16,6 +16,13 @@ export function findBwrap(path = process.env["PATH"] ?? ""): string {
       // not here
     }
   }
+  return null;
+}
+
+/** bwrap on PATH, or a clear instruction to install it. */
+export function findBwrap(path = process.env["PATH"] ?? ""): string {
+  const found = findExecutable("bwrap", path);
+  if (found) return found;
   throw new PreflightError(
     "bubblewrap (bwrap) is not installed; install it with `apt-get install bubblewrap` " +
       "(Debian/Ubuntu) or `dnf install bubblewrap` (Fedora), then run again",

@@ -16,7 +16,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
-import { bwrapArgs, sandboxEnv } from "./bwrap.ts";
+import { bwrapArgs, privateTcpTable, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
 import { codexEtc } from "./codex-config.ts";
 import {
@@ -31,7 +31,7 @@ import {
 import { launchSandbox, type RunningSandbox, SandboxStartError } from "./launch.ts";
 import { type MountPlan, planMounts, within } from "./mounts.ts";
 import { OVERLAY_EXIT, type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
-import { checkUserNamespaces, checkWorkdir, findBwrap, PreflightError } from "./preflight.ts";
+import { checkUserNamespaces, checkWorkdir, findBwrap, findExecutable, PreflightError } from "./preflight.ts";
 
 /**
  * `mountpoints.json` lives from the start of a sandbox until its mount points are cleaned up, so
@@ -80,6 +80,8 @@ export interface PreparedSandbox {
   gid?: number;
   /** Started instead of bubblewrap, and runs it (the overlay's namespace). */
   wrapper?: { file: string; args: string[] };
+  /** Execs bubblewrap in the same process (the sandbox's own TCP table, bwrap.ts privateTcpTable). */
+  execVia?: string[];
 }
 
 function ids(policy: Policy): { uid?: number; gid?: number } {
@@ -139,7 +141,12 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     probe: hostProbe,
     ...(spec.overlay && includeWorkdir ? { workdirSource: overlayLayers(spec.overlay).merged } : {}),
   });
-  const { uid, gid } = ids(spec.policy);
+  const unshare = spec.overlay
+    ? null
+    : findExecutable("unshare", spec.hostEnv?.["PATH"] ?? process.env["PATH"]);
+  // privateTcpTable's namespace maps the user to root: bubblewrap is told the ids to keep.
+  const kept = unshare ? { uid: process.getuid?.(), gid: process.getgid?.() } : {};
+  const { uid, gid } = { ...kept, ...ids(spec.policy) };
   const args = bwrapArgs({
     name: spec.name,
     mounts: plan.ops,
@@ -151,7 +158,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   });
   const env = sandboxEnv(spec.hostEnv ?? process.env, spec.name);
   const base = { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid };
-  if (!spec.overlay) return base;
+  if (!spec.overlay) return unshare ? { ...base, execVia: privateTcpTable(unshare) } : base;
   if (!includeWorkdir) throw new PreflightError("an overlay needs filesystem_policy.include_workdir");
   // Tells the command its writes to the workdir are staged (a contained run).
   env["AIRLOCK_CONTAINED"] = "1";
@@ -180,6 +187,7 @@ export async function startSandbox(
     args: prepared.args,
     env: prepared.env,
     via: prepared.wrapper,
+    execVia: prepared.execVia,
     startTimeoutMs: spec.startTimeoutMs,
     stdio: spec.stdio,
   });

@@ -170,12 +170,14 @@ export interface SupervisedSandbox {
  * modules, which nothing before the spawn needs.
  */
 async function loadProxyCode() {
-  const [{ EgressProxy }, { loadOrCreateSandboxCA }, { createLocalRouter }] = await Promise.all([
-    import("../proxy/proxy.ts"),
-    import("../proxy/ca.ts"),
-    import("./local-routes.ts"),
-  ]);
-  return { EgressProxy, loadOrCreateSandboxCA, createLocalRouter };
+  const [{ EgressProxy }, { loadOrCreateSandboxCA }, { createLocalRouter }, { grantsToChildren }] =
+    await Promise.all([
+      import("../proxy/proxy.ts"),
+      import("../proxy/ca.ts"),
+      import("./local-routes.ts"),
+      import("../policy/engine.ts"),
+    ]);
+  return { EgressProxy, loadOrCreateSandboxCA, createLocalRouter, grantsToChildren };
 }
 type ProxyCode = Awaited<ReturnType<typeof loadProxyCode>>;
 
@@ -330,9 +332,12 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   // the 403 and the proxy's log line.
   const identify = async (socket: Socket): Promise<ProcessIdentity | Unidentified | null> => {
     if (!identifier) return null;
-    const result = await identifier.identify(socket);
+    // The parent chain costs a read per ancestor and grants only through `children: true`.
+    const ancestors = proxyCode.grantsToChildren(current);
+    const result = await identifier.identify(socket, { ancestors });
     if (result.ok) return { binary: result.binary, ancestors: result.ancestors, pid: result.pid };
-    return { unidentified: result.binary ? `${result.reason} (${result.binary})` : result.reason };
+    const named = result.binary === undefined || result.reason.includes(result.binary);
+    return { unidentified: named ? result.reason : `${result.reason} (${result.binary})` };
   };
   const proposalsEnabled =
     options.proposalsEnabled ??

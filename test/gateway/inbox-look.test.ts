@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { Page } from "playwright-core";
+import { buildHttpEvent, buildNetworkEvent } from "../../src/audit/ocsf.ts";
+import { AuditLog } from "../../src/audit/writer.ts";
 import type { Policy } from "../../src/policy/schema.ts";
 import { GatewayLink } from "../../src/supervisor/gateway-link.ts";
 import { submitProposal } from "../../src/supervisor/proposals.ts";
@@ -103,6 +105,43 @@ test("the web inbox at desktop and phone sizes: fits, accessible, confirms risk,
     const decided = await submit("allow_pkg_example_443", l4Rule("pkg.example"));
     await h.op.approve(decided, (await h.op.getChunk(decided)).review_token);
 
+    // The sandbox's own audit log, written by the real writer: the timeline reads it back.
+    const audit = new AuditLog(join(h.home, "sandboxes", "look-sandbox", "logs"));
+    const actor = { binary: "/usr/bin/curl", pid: 7 };
+    const now = Date.now();
+    for (const [ago, allowed] of [
+      [50, true],
+      [40, true],
+      [40, false],
+      [5, true],
+    ] as const)
+      audit.write(
+        buildHttpEvent({
+          time: now - ago * 60_000,
+          allowed,
+          scheme: "https",
+          host: "api.github.com",
+          port: 443,
+          method: allowed ? "GET" : "PUT",
+          target: "/repos/acme/site",
+          actor,
+          policy: allowed ? "github_api" : null,
+          engine: "l7",
+        }),
+      );
+    audit.write(
+      buildNetworkEvent({
+        time: now - 3 * 3_600_000,
+        allowed: false,
+        host: "old.example",
+        port: 443,
+        actor,
+        policy: null,
+        engine: "l4",
+      }),
+    );
+    audit.close();
+
     browser = await openBrowser();
     const { page, problems } = await firstPage(browser, 15_000);
     await page.goto((await h.op.inboxLoginCode()).url);
@@ -118,6 +157,14 @@ test("the web inbox at desktop and phone sizes: fits, accessible, confirms risk,
     assert.match(
       (await chunkCard(page, db).getByRole("img").getAttribute("aria-label")) ?? "",
       /GET db\.example:5432: nothing → any traffic, uninspected/,
+    );
+
+    // The timeline: one row per destination of the last hour, counted from the log.
+    const timeline = page.locator('#timeline [data-sandbox="look-sandbox"]').getByRole("img");
+    await timeline.waitFor();
+    assert.equal(
+      await timeline.getAttribute("aria-label"),
+      "Sandbox look-sandbox, last hour: api.github.com:443: 3 allowed, 1 denied",
     );
 
     for (const size of SIZES) {

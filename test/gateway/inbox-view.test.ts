@@ -1,7 +1,7 @@
 // The web inbox's pure view: the diff against the current policy, through the one renderer.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { chunkDiff, inboxState, reachChange } from "../../src/gateway/inbox-view.ts";
+import { chunkDiff, inboxState, reachChange, requestTimeline } from "../../src/gateway/inbox-view.ts";
 import type { Chunk } from "../../src/gateway/types.ts";
 import type { NetworkRule, Policy } from "../../src/policy/schema.ts";
 import { BASE_POLICY, l4Rule, putRule } from "./fixtures.ts";
@@ -79,4 +79,26 @@ test("reachChange: hosts × methods before and after, L7 paths, every path, raw 
     raw,
   );
   assert.ok(rawRow?.cells.every((c) => c.before === "none" && c.after === "raw"));
+});
+
+test("requestTimeline: one-minute buckets over the last hour, busiest destinations first", () => {
+  const now = 10_000_000;
+  const events = [
+    { time: now - 59 * 60_000 - 1, destination: "a:443", allowed: true },
+    { time: now - 1, destination: "a:443", allowed: false },
+    { time: now - 1, destination: "b:443", allowed: true },
+    { time: now - 1, destination: "b:443", allowed: true },
+    { time: now - 2, destination: "b:443", allowed: true },
+    { time: now - 61 * 60_000, destination: "old:443", allowed: true },
+  ];
+  const t = requestTimeline(new Map([["sb", events]]), now);
+  assert.equal(t.bucket_ms, 60_000);
+  assert.deepEqual(
+    t.sandboxes[0]?.destinations.map((d) => d.destination),
+    ["b:443", "a:443"],
+  );
+  const a = t.sandboxes[0]?.destinations[1];
+  assert.equal(a?.allowed[0], 1);
+  assert.equal(a?.denied[59], 1);
+  assert.deepEqual(requestTimeline(new Map([["empty", []]]), now).sandboxes, []);
 });

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkAddresses, compilePolicy, decideConnect, decideRequest } from "../../src/policy/engine.ts";
+import {
+  checkAddresses,
+  compilePolicy,
+  decideConnect,
+  decideRequest,
+  grantsToChildren,
+} from "../../src/policy/engine.ts";
+import { parseIp } from "../../src/policy/ip.ts";
 import { policyFrom } from "./helpers.ts";
 
 function compile(yaml: string) {
@@ -123,12 +130,24 @@ network_policies:
   assert.doesNotMatch(noFacts.reason, /symlink/);
 });
 
-test("binaries: an ancestor in the chain grants; argv never does", () => {
-  const d = decideConnect(cp, "api.github.com", 443, {
-    binary: "/bin/sh",
-    ancestors: ["/usr/bin/bash", "/usr/bin/curl"],
-  });
-  assert.equal(d.decision, "allow");
+test("binaries: an ancestor grants only where its rule says children: true", () => {
+  // A process can exec into a listed binary and leave children behind: without the opt-in the
+  // ancestor chain grants nothing.
+  const execd = { binary: "/usr/bin/python3", ancestors: ["/usr/bin/bash", "/usr/bin/curl"] };
+  assert.equal(decideConnect(cp, "api.github.com", 443, execd).decision, "deny");
+  const parents = compile(`
+version: 1
+network_policies:
+  agent:
+    endpoints: [{ host: api.example.com, port: 443 }]
+    binaries: [{ path: /usr/bin/claude, children: true }, { path: /usr/bin/curl }]
+`);
+  const child = { binary: "/usr/bin/python3", ancestors: ["/usr/bin/bash", "/usr/bin/claude"] };
+  assert.equal(decideConnect(parents, "api.example.com", 443, child).decision, "allow");
+  const underCurl = { binary: "/usr/bin/python3", ancestors: ["/usr/bin/curl"] };
+  assert.equal(decideConnect(parents, "api.example.com", 443, underCurl).decision, "deny");
+  assert.equal(grantsToChildren(parents.policy), true);
+  assert.equal(grantsToChildren(cp.policy), false);
 });
 
 test("binaries: ** and ? globs", () => {
@@ -315,4 +334,63 @@ test("SSRF: resolved addresses are classified and private ones need allowed_ips"
     assert.equal(verdict.ok, false, address);
   }
   assert.equal(checkAddresses(registry.endpoints, "x", []).ok, false);
+});
+
+test("SSRF: the host's own addresses are blocked like loopback unless allowed_ips names exactly one", () => {
+  const own = [parseIp("192.0.2.2"), parseIp("fd00::2")].filter((ip) => ip !== null);
+  const local = compilePolicy(
+    policyFrom(`
+version: 1
+network_policies:
+  host_public:
+    endpoints:
+      - { host: 192.0.2.2, port: 8080 }
+      - { host: box.example.com, port: 443, allowed_ips: [192.0.2.0/24, "fd00::/64"] }
+      - { host: exact.example.com, port: 443, allowed_ips: [192.0.2.2/32] }
+    binaries: [{ path: /usr/bin/curl }]
+`),
+  );
+  const endpoints = (host: string, port: number) => decideConnect(local, host, port, curl).endpoints;
+  // A public address of the host: open to any rule until the host's facts say whose it is.
+  assert.equal(checkAddresses(endpoints("192.0.2.2", 8080), "192.0.2.2", ["192.0.2.2"]).ok, true);
+  const literal = checkAddresses(endpoints("192.0.2.2", 8080), "192.0.2.2", ["192.0.2.2"], own);
+  assert.equal(literal.ok, false);
+  assert.match(
+    literal.ok ? "" : literal.reason,
+    /an address of this host, always blocked unless allowed_ips names exactly 192\.0\.2\.2/,
+  );
+  // A range that covers the host's address is not enough; the exact address is.
+  assert.equal(checkAddresses(endpoints("box.example.com", 443), "box", ["192.0.2.2"], own).ok, false);
+  assert.equal(checkAddresses(endpoints("box.example.com", 443), "box", ["fd00::2"], own).ok, false);
+  assert.equal(checkAddresses(endpoints("box.example.com", 443), "box", ["192.0.2.9"], own).ok, true);
+  assert.equal(checkAddresses(endpoints("exact.example.com", 443), "e", ["192.0.2.2"], own).ok, true);
+  assert.equal(checkAddresses(endpoints("exact.example.com", 443), "e", ["::ffff:192.0.2.2"], own).ok, true);
+  assert.equal(checkAddresses(endpoints("192.0.2.2", 8080), "m", ["::ffff:192.0.2.2"], own).ok, false);
+});
+
+test("L7: a path with ; is allowed only by a rule whose path names the ;", () => {
+  const semi = compilePolicy(
+    policyFrom(`
+version: 1
+network_policies:
+  app:
+    endpoints:
+      - host: app.example.com
+        port: 443
+        protocol: rest
+        access: read-only
+        rules:
+          - allow: { method: GET, path: "/matrix;v=1/**" }
+    binaries: [{ path: /usr/bin/curl }]
+`),
+  );
+  const get = (path: string) =>
+    decideRequest(semi, { host: "app.example.com", port: 443, ...curl, method: "GET", path });
+  assert.equal(get("/a/b").decision, "allow");
+  const params = get("/a;jsessionid=1/b");
+  assert.equal(params.decision, "deny");
+  assert.match(params.reason, /needs a rule whose path names the ;/);
+  assert.equal(get("/a%3Bx/b").decision, "deny");
+  assert.equal(get("/matrix;v=1/x").decision, "allow");
+  assert.match(get("/matrix;v=1/..;/admin").reason, /dot segment with parameters/);
 });

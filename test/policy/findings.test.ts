@@ -233,6 +233,37 @@ network_policies:
   for (const rule of outside) assert.equal(inside(rule).ok, false, JSON.stringify(rule));
 });
 
+test("allowed_ips naming one of the host's own addresses is a critical finding", () => {
+  const rule: NetworkRule = {
+    endpoints: [{ host: "box.example.com", port: 443, allowed_ips: ["192.0.2.2", "10.0.0.0/8"] }],
+    binaries: [{ path: "/usr/bin/curl" }],
+  };
+  const merged = applyOperation(current, { addRule: { ruleName: "box", rule } });
+  if (!merged.ok) throw new Error(merged.error);
+  const facts = { hostAddresses: ["127.0.0.1", "192.0.2.2", "fd00::2"] };
+  const found = analyzeRule("box", rule, current, merged.policy, facts).findings.filter(
+    (f) => f.kind === "host_address",
+  );
+  assert.equal(found.length, 1);
+  assert.equal(found[0]?.severity, "critical");
+  assert.match(found[0]?.sentence ?? "", /allowed_ips names 192\.0\.2\.2, an address of this host/);
+  assert.equal(
+    analyzeRule("box", rule, current, merged.policy).findings.filter((f) => f.kind === "host_address").length,
+    0,
+  );
+});
+
+test("children: true is a security note: the binary's descendants get the rule", () => {
+  const a = analyze("agent", {
+    endpoints: [{ host: "api.anthropic.com", port: 443 }],
+    binaries: [{ path: "/usr/bin/claude", children: true }, { path: "/usr/bin/curl" }],
+  });
+  const note = a.findings.find((f) => f.kind === "children_grant");
+  assert.ok(note?.security);
+  assert.match(note.sentence, /\/usr\/bin\/claude with children: true/);
+  assert.equal(a.findings.filter((f) => f.kind === "children_grant").length, 1);
+});
+
 test("a binary glob over every program is a security note", () => {
   const a = analyze("any_binary", {
     endpoints: [{ host: "api.example.com", port: 443 }],
@@ -242,6 +273,23 @@ test("a binary glob over every program is a security note", () => {
   assert.equal(notes.length, 1, JSON.stringify(a.findings));
   assert.equal(notes[0]?.security, true);
   assert.match(notes[0]?.sentence ?? "", /"\/\*\*" matches every program/);
+});
+
+test("a glob naming non-ASCII or spaces is covered by a wider one (requests carry them encoded)", () => {
+  const rest = (path: string) =>
+    load(`
+version: 1
+network_policies:
+  a:
+    endpoints:
+      - host: h.example.com
+        port: 443
+        protocol: rest
+        rules: [{ allow: { method: PUT, path: "${path}" } }]
+    binaries: [{ path: /usr/bin/curl }]
+`);
+  assert.deepEqual(capabilityDiff(rest("/café/**"), rest("/café/a b")), []);
+  assert.equal(capabilityDiff(rest("/café/**"), rest("/other/x"))[0]?.kind, "new_write");
 });
 
 test("the summary says uninspected only for L4: access: full at L7 is still inspected", () => {

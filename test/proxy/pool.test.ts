@@ -125,7 +125,7 @@ test("a safe request on a socket the upstream dropped is retried on a fresh one 
 });
 
 test("idle upstream connections are closed after the idle timeout; close() ends the rest", async () => {
-  await withProxy(300, async (p) => {
+  await withProxy(1500, async (p) => {
     const t = await tunnel(p);
     const open = accepted - closed;
     assert.equal((await requestOn(t, get("/idle"))).status, 200);

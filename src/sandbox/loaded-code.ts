@@ -1,0 +1,125 @@
+// Whether a process runs only its own binary's code, judged from what /proc says about it. Pure.
+// A listed binary is trusted for what its file does; code loaded into it from elsewhere (a
+// loader variable, a library or memfd the sandbox wrote, a tracer rewriting it) makes it
+// someone else's program under a trusted name, so it does not hold that binary's identity.
+
+export interface MountEntry {
+  /** Mount point as the sandbox sees it. */
+  point: string;
+  readOnly: boolean;
+  /** The filesystem's device, "major:minor" in decimal. */
+  device: string;
+}
+
+/** Facts read from /proc/<pid>/ for one process. */
+export interface ProcessFacts {
+  pid: number;
+  /** The executable's path (from /proc/<pid>/exe, " (deleted)" removed). */
+  exe: string;
+  /** /proc/<pid>/environ (NUL-separated), null when unreadable. */
+  environ: string | null;
+  /** /proc/<pid>/maps, null when unreadable. */
+  maps: string | null;
+  /** /proc/<pid>/status, null when unreadable. */
+  status: string | null;
+}
+
+const DELETED = " (deleted)";
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo. */
+function unescapeMountPath(text: string): string {
+  return text.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+}
+
+/** /proc/<pid>/mountinfo: each mount's point and whether that mount is read-only, in mount order. */
+export function parseMountInfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split("\n")) {
+    const fields = line.split(" ");
+    if (fields.length < 6) continue;
+    const options = (fields[5] as string).split(",");
+    out.push({
+      point: unescapeMountPath(fields[4] as string),
+      readOnly: options.includes("ro"),
+      device: fields[2] as string,
+    });
+  }
+  return out;
+}
+
+/** The mount a path lives on: the deepest mount point above it, the latest one of equal depth. */
+export function mountOf(mounts: readonly MountEntry[], path: string): MountEntry | null {
+  let best: MountEntry | null = null;
+  for (const m of mounts) {
+    const covers = m.point === "/" || path === m.point || path.startsWith(`${m.point}/`);
+    if (covers && (best === null || m.point.length >= best.point.length)) best = m;
+  }
+  return best;
+}
+
+/**
+ * Variables the dynamic loader reads (glibc and musl both name theirs LD_*). Any one set makes the
+ * loader take code or search paths from the environment instead of the binary.
+ */
+export function loaderVariables(environ: string): string[] {
+  const out: string[] = [];
+  for (const entry of environ.split("\0")) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0 || eq === entry.length - 1) continue;
+    const name = entry.slice(0, eq);
+    if (name.startsWith("LD_")) out.push(name);
+  }
+  return out;
+}
+
+/** TracerPid from /proc/<pid>/status (0: not traced); null when the line is missing. */
+export function tracerOf(status: string): number | null {
+  const m = /^TracerPid:\s*(\d+)$/m.exec(status);
+  return m ? Number(m[1]) : null;
+}
+
+const MAPS_LINE = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ ([0-9a-f]+):([0-9a-f]+) \d+ *(.*)$/;
+
+/**
+ * The first executable mapping whose code is not the binary's own nor from a file on a read-only
+ * mount (which the sandbox cannot have written): a file on a writable mount, or memory that
+ * names no file the host put there (a memfd, SysV or shared memory, all shown as deleted files
+ * of the kernel's internal filesystem). A file the host deleted while it was mapped (a package
+ * upgrade) still names its read-only mount and that mount's device. Anonymous and kernel
+ * mappings ([vdso], JIT memory) are the process's own making and pass.
+ */
+export function foreignCode(maps: string, exe: string, mounts: readonly MountEntry[]): string | null {
+  for (const line of maps.split("\n")) {
+    const m = MAPS_LINE.exec(line);
+    if (!m || !(m[1] as string).includes("x")) continue;
+    const shown = m[4] as string;
+    if (shown === "" || shown.startsWith("[")) continue;
+    const deleted = shown.endsWith(DELETED);
+    const path = deleted ? shown.slice(0, -DELETED.length) : shown;
+    if (path === exe) continue;
+    const mount = path.startsWith("/") ? mountOf(mounts, path) : null;
+    if (!mount?.readOnly) return shown;
+    const device = `${Number.parseInt(m[2] as string, 16)}:${Number.parseInt(m[3] as string, 16)}`;
+    if (deleted && device !== mount.device) return shown;
+  }
+  return null;
+}
+
+/** Why this process does not hold its binary's identity, or null when nothing was loaded into it. */
+export function loadedCodeProblem(facts: ProcessFacts, mounts: readonly MountEntry[]): string | null {
+  const who = `pid ${facts.pid} (${facts.exe})`;
+  const voids = `so it does not hold the identity of ${facts.exe}`;
+  if (facts.environ === null || facts.maps === null || facts.status === null)
+    return `cannot read what ${who} runs (/proc/${facts.pid})`;
+  const tracer = tracerOf(facts.status);
+  if (tracer === null) return `cannot read whether ${who} is traced`;
+  if (tracer !== 0)
+    return `${who} is traced by pid ${tracer}: a tracer can change the code it runs, ${voids}`;
+  const variables = loaderVariables(facts.environ);
+  if (variables.length > 0)
+    return `${who} was started with ${variables.join(", ")} set: the loader can load other code into it, ${voids}`;
+  const foreign = foreignCode(facts.maps, facts.exe, mounts);
+  if (foreign !== null)
+    return `${who} runs code from ${foreign}, which is neither the binary itself nor a file on a read-only mount, ${voids}`;
+  return null;
+}

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  foreignCode,
+  loadedCodeProblem,
+  loaderVariables,
+  mountOf,
+  parseMountInfo,
+} from "../../src/sandbox/loaded-code.ts";
+
+const MOUNTINFO = [
+  "111 46 254:0 / / ro,nosuid,nodev,relatime - ext4 /dev/vda rw",
+  "142 111 0:54 / /tmp rw,nosuid,nodev,relatime - tmpfs tmpfs rw,mode=755",
+  "150 111 254:0 /home/u/proj /home/u/proj rw,relatime - ext4 /dev/vda rw",
+  "151 150 254:0 /home/u/proj/.git/hooks /home/u/proj/.git/hooks ro,relatime - ext4 /dev/vda rw",
+  "152 111 254:0 /srv/a\\040b /srv/a\\040b rw,relatime - ext4 /dev/vda rw",
+].join("\n");
+const mounts = parseMountInfo(MOUNTINFO);
+
+/** A mapping on the root filesystem (fe:00 is 254:0, the device of "/" above). */
+const map = (perms: string, path: string) =>
+  `7f0000000000-7f0000001000 ${perms} 00000000 fe:00 1234    ${path}`;
+
+test("mountOf: the deepest mount point above the path, on segment boundaries", () => {
+  assert.equal(mountOf(mounts, "/usr/lib/libc.so.6")?.readOnly, true);
+  assert.equal(mountOf(mounts, "/tmp/x.so")?.readOnly, false);
+  assert.equal(mountOf(mounts, "/tmpfoo/x.so")?.point, "/");
+  assert.equal(mountOf(mounts, "/home/u/proj/.git/hooks/x")?.readOnly, true);
+  assert.equal(mountOf(mounts, "/srv/a b/lib.so")?.readOnly, false, "mountinfo escapes decoded");
+});
+
+test("foreignCode: only executable mappings; the binary itself, anonymous and kernel mappings pass", () => {
+  const maps = [
+    map("r-xp", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
+    map("r-xp", "/home/u/proj/bin/tool"),
+    map("rw-p", "/tmp/data.bin"),
+    map("rwxp", ""),
+    map("r-xp", "[vdso]"),
+  ].join("\n");
+  assert.equal(foreignCode(maps, "/home/u/proj/bin/tool", mounts), null);
+  assert.equal(foreignCode(maps, "/usr/bin/curl", mounts), "/home/u/proj/bin/tool", "another program's file");
+  assert.equal(foreignCode(map("r-xp", "/tmp/evil.so"), "/usr/bin/curl", mounts), "/tmp/evil.so");
+  const memfd = "7f0000000000-7f0000001000 r-xp 00000000 00:01 98    /memfd:x (deleted)";
+  assert.equal(foreignCode(memfd, "/usr/bin/curl", mounts), "/memfd:x (deleted)");
+  assert.equal(
+    foreignCode(map("r-xp", "/usr/lib/libgone.so (deleted)"), "/usr/bin/curl", mounts),
+    null,
+    "a library the host replaced while it ran: its read-only mount, its device",
+  );
+  const shmem = "7f0000000000-7f0000001000 r-xp 00000000 00:01 99    /SYSV00000000 (deleted)";
+  assert.equal(
+    foreignCode(shmem, "/usr/bin/curl", mounts),
+    "/SYSV00000000 (deleted)",
+    "kernel memory, not a file",
+  );
+  assert.equal(
+    foreignCode(map("r-xp", "/usr/bin/curl (deleted)"), "/usr/bin/curl", mounts),
+    null,
+    "the binary itself, replaced on disk",
+  );
+});
+
+test("loaderVariables: LD_* names with a value", () => {
+  assert.deepEqual(loaderVariables("PATH=/bin\0LD_PRELOAD=/tmp/x.so\0LD_AUDIT=\0LD_BIND_NOW=1\0"), [
+    "LD_PRELOAD",
+    "LD_BIND_NOW",
+  ]);
+});
+
+test("loadedCodeProblem: a tracer, a loader variable, foreign code, unreadable facts", () => {
+  const clean = {
+    pid: 7,
+    exe: "/usr/bin/curl",
+    environ: "PATH=/bin\0",
+    maps: map("r-xp", "/usr/bin/curl"),
+    status: "Name:\tcurl\nTracerPid:\t0\n",
+  };
+  assert.equal(loadedCodeProblem(clean, mounts), null);
+  assert.match(
+    loadedCodeProblem({ ...clean, status: "TracerPid:\t12\n" }, mounts) ?? "",
+    /pid 7 \(\/usr\/bin\/curl\) is traced by pid 12/,
+  );
+  assert.match(
+    loadedCodeProblem({ ...clean, environ: "LD_AUDIT=/tmp/a.so\0" }, mounts) ?? "",
+    /started with LD_AUDIT set/,
+  );
+  assert.match(
+    loadedCodeProblem({ ...clean, maps: map("r-xp", "/tmp/evil.so") }, mounts) ?? "",
+    /runs code from \/tmp\/evil\.so/,
+  );
+  assert.match(loadedCodeProblem({ ...clean, maps: null }, mounts) ?? "", /cannot read what pid 7/);
+  assert.match(loadedCodeProblem({ ...clean, status: "Name:\tcurl\n" }, mounts) ?? "", /cannot read whether/);
+});
