@@ -29,7 +29,7 @@ import {
   resolveId,
 } from "./host-facts.ts";
 import { launchSandbox, type RunningSandbox, SandboxStartError } from "./launch.ts";
-import { type MountPlan, planMounts, within } from "./mounts.ts";
+import { FRESH_DIRS, type MountPlan, planMounts, within } from "./mounts.ts";
 import { OVERLAY_EXIT, type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
 import { checkUserNamespaces, checkWorkdir, findBwrap, findExecutable, PreflightError } from "./preflight.ts";
 
@@ -118,8 +118,10 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   // The file must exist to be mounted; the sandbox's CA is added before the command may start.
   const bundlePath = join(spec.stateDir, "ca-bundle.pem");
   writeFileSync(bundlePath, systemCaPem(), { mode: 0o644 });
+  // A fresh directory (/tmp...) shows nothing of the host's: no host file in it needs protecting,
+  // and scanning it would race with whatever else comes and goes there.
   const writableRoots = [...(includeWorkdir ? [workdir] : []), ...readWrite].filter(
-    (p) => hostProbe(p) === "dir",
+    (p) => !FRESH_DIRS.some((f) => p === f) && hostProbe(p) === "dir",
   );
   const codex = codexEtc();
   const plan = planMounts({
