@@ -1,6 +1,7 @@
 // Gate benchmark: decision latency of the deterministic tiers in process, shell parse cost per
-// command, and the Claude Code hook's round trip as a process. Each figure is also given as a
-// ratio against a baseline measured in the same run.
+// command, the Claude Code hook's round trip as a process, and the time Claude Code itself
+// reports per hook call (bench/agent-hook.ts). Each figure is also given as a ratio against a
+// baseline measured in the same run.
 //   npx tsx bench/gate.ts
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -8,20 +9,25 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CallContext, callDigest, type ToolCall } from "../src/gate/call.ts";
 import { decideDeterministic } from "../src/gate/cascade.ts";
+import { gatherGitFacts } from "../src/gate/git-facts.ts";
 import { loadGateText } from "../src/gate/load.ts";
+import { gatherRealPaths } from "../src/gate/path-facts.ts";
 import { loadShellAnalyzer } from "../src/gate/shell/parser.ts";
+import { measureClaudeHooks } from "./agent-hook.ts";
 
 const analyze = await loadShellAnalyzer();
 const policyFile = "examples/policies/gate.yaml";
 const loaded = loadGateText(readFileSync(policyFile, "utf8"), policyFile, analyze);
 if (!loaded.ok) throw new Error("example policy does not load");
 const gate = loaded.gate;
+// A real directory: every path a call names is resolved on the filesystem, as hooks do.
 const ctx: CallContext = {
-  cwd: "/work/p",
-  workdir: "/work/p",
+  cwd: process.cwd(),
+  workdir: process.cwd(),
   home: "/home/u",
   canAsk: true,
   canContain: true,
+  canRewrite: true,
 };
 
 function percentile(sorted: number[], p: number): number {
@@ -59,9 +65,14 @@ const rows: Array<{
 }> = [];
 const N = 5000;
 // Interleaved: every round times every case once, so pauses (GC, a busy machine) fall on all alike.
+// Git's repository facts are measured on their own below (they start a git process).
+const gitFacts = gatherGitFacts(analyze("git status"), ctx);
 const decideOnce = (call: ToolCall) => {
   const analysis = call.kind === "shell" ? analyze(call.command) : undefined;
-  decideDeterministic(gate, call, ctx, analysis);
+  decideDeterministic(gate, call, ctx, analysis, {
+    real: gatherRealPaths(call, analysis, ctx),
+    git: gitFacts,
+  });
 };
 // Wall time, and CPU time (which leaves out time the process spent descheduled on a busy machine).
 const samples = CASES.map(() => ({ times: [] as number[], cpu: [] as number[], baseline: [] as number[] }));
@@ -114,6 +125,10 @@ const digestTimes = timeEach(N, () => {
 const parsePerCommand = percentile(parseTimes, 50) / LINES.length;
 const digestPerCommand = percentile(digestTimes, 50) / LINES.length;
 
+// Git's repository facts: one `git config --list` per directory a git command runs in.
+const gitFactTimes = timeEach(30, () => gatherGitFacts(analyze("git status"), ctx));
+const gitFactsMs = percentile(gitFactTimes, 50) / 1000;
+
 // The hook as a process, against bare `node` startup.
 const home = mkdtempSync(join(tmpdir(), "airlock-bench-"));
 const env = { ...process.env, AIRLOCK_HOME: home, AIRLOCK_GATE_POLICY: policyFile };
@@ -156,9 +171,21 @@ for (const r of rows) {
 console.log(
   `shell parse per command: ${parsePerCommand.toFixed(1)} µs (baseline digest ${digestPerCommand.toFixed(1)} µs, ${(parsePerCommand / digestPerCommand).toFixed(1)}x)`,
 );
+console.log(`git repository facts (a git process, edge only): p50 ${gitFactsMs.toFixed(1)} ms`);
 console.log(
   `hook round trip (process): p50 ${hookMs.toFixed(0)} ms, max ${(hookRuns.at(-1) as number).toFixed(0)} ms (baseline bare node ${nodeMs.toFixed(0)} ms, ${(hookMs / nodeMs).toFixed(1)}x)`,
 );
+// What the agent itself measures per tool call (Claude Code's hook timing), beside a no-op hook.
+const agent = await measureClaudeHooks(process.argv.includes("--quick") ? 6 : 15);
+if (!agent)
+  console.log(
+    "Claude Code's own hook figure: skipped (claude-code not in the agent cache; source .ci/install)",
+  );
+else
+  for (const f of agent.figures)
+    console.log(
+      `as Claude Code measures it: ${f.hook}: p50 ${f.p50_ms} ms, max ${f.max_ms} ms over ${f.calls} calls (bare node ${agent.node_ms_p50} ms)`,
+    );
 const worstP99 = Math.max(...rows.map((r) => r.p99_us));
 const worstCpuP99 = Math.max(...rows.map((r) => r.p99_cpu_us));
 // p99 tails of multi-command parses are sensitive to CPU contention: print the load they ran under.
@@ -173,9 +200,11 @@ console.log(
     decisions: rows,
     parse_us_per_command: +parsePerCommand.toFixed(1),
     parse_ratio_vs_digest: +(parsePerCommand / digestPerCommand).toFixed(2),
+    git_facts_ms_p50: +gitFactsMs.toFixed(1),
     hook_round_trip_ms_p50: +hookMs.toFixed(1),
     node_startup_ms_p50: +nodeMs.toFixed(1),
     hook_ratio_vs_node: +(hookMs / nodeMs).toFixed(2),
+    agent_hook: agent,
     worst_p99_us: worstP99,
     worst_p99_cpu_us: worstCpuP99,
     load_average: load,

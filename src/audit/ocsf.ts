@@ -1,4 +1,4 @@
-// OCSF event builders (DESIGN.md §4 "Logs"): NET 4001, HTTP 4002, CONFIG 5019, PROC 1007, each a
+// OCSF event builders (DESIGN.md §4 "Logs"): NET 4001, HTTP 4002, CONFIG 5019, PROC 1007, FILE 1001, each a
 // valid instance of its class in the schema version below (test/audit/ocsf-valid.test.ts checks
 // the events of real runs against the compiled schema source). Pure: every input is a value (time
 // included); redaction happens here, when the event is built.
@@ -50,6 +50,8 @@ export interface OcsfEvent {
     url: { scheme: string; hostname: string; port: number; path: string; url_string: string };
   };
   firewall_rule?: { name: string; type: string; desc?: string };
+  file?: { path: string; name: string; type_id: 1 | 2; type: "Regular File" | "Folder" };
+  file_result?: { path: string; name: string; type_id: 1 | 2; type: "Regular File" | "Folder" };
   metadata: { version: string; product: { name: string; vendor_name: string; feature?: { name: string } } };
   /** Airlock's own fields: the shorthand line is rendered from these. */
   unmapped: {
@@ -62,6 +64,8 @@ export interface OcsfEvent {
       chunk?: string;
       decided_by?: string;
       auto?: boolean;
+      /** The host tool that runs or obeys a file the sandbox left (FILE events). */
+      host_tool?: string;
       /** What a config event loaded or decided (5019 has no attribute for it). */
       config?: { name: string; version?: number; hash?: string };
     };
@@ -409,6 +413,73 @@ export function buildProcessEvent(input: ProcessEventInput): OcsfEvent {
     ...(input.exitCode !== undefined ? { exit_code: input.exitCode } : {}),
     metadata: metadata("sandbox"),
     unmapped: { airlock: { shorthand, ...(input.sandbox ? { sandbox: input.sandbox } : {}) } },
+  };
+}
+
+export interface HostRunFileEventInput {
+  time: number;
+  path: string;
+  directory?: boolean;
+  /** The host tool that would run or obey it (git, direnv, Claude Code...). */
+  tool: string;
+  change: "created" | "changed";
+  /** Where it was moved; absent when it was kept (or could not be moved: `error`). */
+  disarmedTo?: string;
+  /** The entry of an agent's state file that holds a command (`mcpServers.x`), put back as it was. */
+  entry?: string;
+  restored?: boolean;
+  error?: string;
+  sandbox?: string;
+}
+
+function fileOf(path: string, directory: boolean): NonNullable<OcsfEvent["file"]> {
+  return directory
+    ? { path, name: baseName(path), type_id: 2, type: "Folder" }
+    : { path, name: baseName(path), type_id: 1, type: "Regular File" };
+}
+
+/**
+ * FILE 1001 (File System Activity): at the end of a run, a file the sandbox created or changed
+ * that a host tool runs or obeys on its own, moved aside by the supervisor (Rename, with the new
+ * name as the result), an entry of it put back (Update), or kept (Create / Update).
+ */
+export function buildHostRunFileEvent(input: HostRunFileEventInput): OcsfEvent {
+  const disarmed = input.disarmedTo !== undefined;
+  const word = disarmed ? "DISARMED" : input.restored ? "RESTORED" : input.error ? "FAILED" : "KEPT";
+  const activity = disarmed
+    ? { id: 5, name: "Rename" }
+    : input.change === "created"
+      ? { id: 1, name: "Create" }
+      : { id: 3, name: "Update" };
+  const path = oneLine(input.path);
+  const where = disarmed
+    ? ` -> ${oneLine(input.disarmedTo as string)}`
+    : input.error
+      ? ` [error:${oneLine(input.error)}]`
+      : "";
+  const tool = oneLine(input.tool);
+  const entry = input.entry ? ` [entry:${oneLine(input.entry)}]` : "";
+  const shorthand = `FILE:${word} [HIGH] ${word} ${input.change} ${path}${entry} [tool:${tool}]${where}`;
+  return {
+    class_uid: 1001,
+    class_name: "File System Activity",
+    category_uid: 1,
+    activity_id: activity.id,
+    activity_name: activity.name,
+    type_uid: 1001 * 100 + activity.id,
+    severity_id: SEVERITY_ID.HIGH,
+    severity: SEVERITY_NAME.HIGH,
+    time: input.time,
+    message: `${word} ${input.change} ${path} (${tool})`,
+    ...(input.error ? { status_detail: oneLine(input.error) } : {}),
+    actor: { app_name: "Airlock supervisor" },
+    device: sandboxDevice(input.sandbox),
+    file: fileOf(input.path, input.directory === true),
+    ...(disarmed ? { file_result: fileOf(input.disarmedTo as string, input.directory === true) } : {}),
+    metadata: metadata("sandbox"),
+    unmapped: {
+      airlock: { shorthand, host_tool: tool, ...(input.sandbox ? { sandbox: input.sandbox } : {}) },
+    },
   };
 }
 

@@ -1,6 +1,8 @@
 // An adapter's ask put to the developer through the gateway: create the ask, wait (pushed, not
 // polled) within the adapter's own time budget, and turn the outcome into a verdict. Fails
-// closed: a timeout, an expiry or any gateway trouble is "ask" (the agent's own prompt), never allow.
+// closed: no decision in time is "deny" and the ask is withdrawn from the inbox with a note;
+// gateway trouble is "ask" (the agent's own prompt, which Codex turns into a denial); never allow.
+import { developerAnswer, WITHDRAWN_NOTE } from "../gate/adapters/wire.ts";
 import type { AskDraft } from "../gate/ask-summary.ts";
 import type { GateDecision } from "../gate/cascade.ts";
 import { appendReceipt } from "../gate/receipt-store.ts";
@@ -66,31 +68,51 @@ export async function askThroughGateway(
     );
     id = ask.id;
     const left = (deadline - Date.now()) / 1000;
-    if (left <= 0.2) return fallback("ask_timeout", `no decision on ask ${id} in time`, id);
+    if (left <= 0.2) return await withdraw(client, id, waitSeconds);
     // The gateway answers at its timeout; the request itself may outlive it by a second (the
     // adapter keeps that much margin inside its own limit).
     const decided = await client.waitAsk(id, Math.floor(left * 10) / 10, left * 1000 + 1000);
-    const by = decided.decided_by ?? "operator";
-    if (decided.status === "allowed")
-      return {
-        verdict: "allow",
-        reason: `airlock gate: allowed by ${by} (ask ${id})${decided.decision_reason ? `: ${decided.decision_reason}` : ""}`,
-        ask_id: id,
-        step: "operator",
-      };
-    if (decided.status === "denied")
-      return {
-        verdict: "deny",
-        reason: `airlock gate: denied by ${by} (ask ${id}): ${decided.decision_reason ?? "no reason given"}`,
-        ask_id: id,
-        step: "operator",
-      };
-    return fallback("ask_timeout", `no decision on ask ${id} within ${waitSeconds}s`, id);
+    const answered = answerOf(decided, id);
+    if (answered) return answered;
+    return await withdraw(client, id, waitSeconds);
   } catch (error) {
-    if (id && Date.now() >= deadline)
-      return fallback("ask_timeout", `no decision on ask ${id} within ${waitSeconds}s`, id);
+    if (id && Date.now() >= deadline) return await withdraw(client, id, waitSeconds);
     return fallback("ask_unavailable", `gateway trouble (${message(error)})`, id);
   }
+}
+
+type AskState = Parameters<typeof developerAnswer>[0];
+
+function answerOf(ask: AskState, id: string): AskOutcome | null {
+  const answer = developerAnswer(ask, id);
+  return answer ? { ...answer, ask_id: id, step: "operator" } : null;
+}
+
+/**
+ * Nobody answered within the wait: the call is refused, and the ask leaves the inbox with a note
+ * (an approval after this moment would approve nothing). An answer that beat the withdrawal stands.
+ */
+async function withdraw(client: GatewayClient, id: string, waitSeconds: number): Promise<AskOutcome> {
+  const refused: AskOutcome = {
+    verdict: "deny",
+    reason: `airlock gate: no decision on ask ${id} within ${waitSeconds}s; denied (the ask is withdrawn)`,
+    ask_id: id,
+    step: "ask_timeout",
+  };
+  try {
+    const ask = await client.request<AskState>(
+      "POST",
+      `/v1/gate/asks/${encodeURIComponent(id)}/withdraw`,
+      { reason: WITHDRAWN_NOTE },
+      undefined,
+      1500,
+    );
+    const answered = answerOf(ask, id);
+    if (answered) return answered;
+  } catch {
+    // The ask still expires on its own at the end of the wait.
+  }
+  return refused;
 }
 
 /** The receipt of the final answer. Without it an allow stands unrecorded: then it is an ask. */

@@ -16,6 +16,10 @@ export function registerGateCommands(program: Command): void {
     .option("--policy <file>", "gate policy (default $AIRLOCK_GATE_POLICY or $AIRLOCK_HOME/gate.yaml)")
     .option("--shell <command>", "a shell command line")
     .option("--input <file>", "a JSON call or hook payload (- for stdin)")
+    .option(
+      "--corpus <file>",
+      'JSON lines {"expect":"routine"|"dangerous","input":CALL}: report friction (routine calls asked) and violations (dangerous calls allowed)',
+    )
     .option("--cwd <dir>", "working directory the call runs in (default: the current directory)")
     .option("--workdir <dir>", "the project root (default: --cwd)")
     .option("--receipts <file>", "also append a signed receipt to this file")

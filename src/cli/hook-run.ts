@@ -2,14 +2,8 @@
 
 import { homedir } from "node:os";
 import { resolve } from "node:path";
-import {
-  callsFromHook,
-  describeDecision,
-  type HookVerdict,
-  hookOutput,
-  parseHookPayload,
-  worstDecision,
-} from "../gate/adapters/hook-input.ts";
+import { callsFromHook, parseHookPayload, worstDecision } from "../gate/adapters/hook-input.ts";
+import { type AgentFlavor, agentAnswer, describeDecision, type HookVerdict } from "../gate/adapters/wire.ts";
 import { askDraft } from "../gate/ask-summary.ts";
 import { defaultReceiptsFile } from "../gate/receipt-store.ts";
 import { openGate } from "../gate/runtime.ts";
@@ -17,7 +11,7 @@ import { tuneForOneShot } from "../gate/shell/parser.ts";
 import { shellQuote } from "../sandbox/shell-quote.ts";
 import { askThroughGateway, recordOutcome } from "./ask-gateway.ts";
 
-export type Flavor = "claude-code" | "codex";
+export type Flavor = AgentFlavor;
 
 export interface HookOptions {
   policy?: string;
@@ -45,19 +39,17 @@ function readStdin(): Promise<string> {
 
 export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> {
   let done = false;
-  // Codex hooks cannot put a question to the user: an ask there is a denial with the reason.
   const emit = (verdict: HookVerdict, reason: string, updatedInput?: Record<string, unknown>) => {
     if (done) return;
     done = true;
-    const v: HookVerdict = flavor === "codex" && verdict === "ask" ? "deny" : verdict;
-    const text = flavor === "codex" && verdict === "ask" ? `needs approval (ask): ${reason}` : reason;
-    process.stdout.write(`${JSON.stringify(hookOutput(v, text, updatedInput))}\n`);
+    process.stdout.write(agentAnswer(flavor, verdict, reason, updatedInput));
   };
   const given = Number(opts.timeoutMs);
   const limit = Number.isFinite(given) && given > 0 ? given : 55000;
   const deadline = Date.now() + limit;
   const timer = setTimeout(() => {
-    emit("ask", `airlock gate: no decision within ${limit} ms; asking instead`);
+    // Out of time is a refusal, never silence (which both agents read as "go ahead").
+    emit("deny", `airlock gate: no decision within ${limit} ms; denied`);
     process.exit(0);
   }, limit);
   try {
@@ -71,6 +63,10 @@ export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> 
     tuneForOneShot();
     const runtime = await openGate(opts.policy, opts.receipts ? { receipts: opts.receipts } : {});
     const calls = callsFromHook(payload, cwd);
+    if ("error" in calls) {
+      emit("ask", `airlock gate: ${calls.error}; asking instead`);
+      return;
+    }
     const single = calls.length === 1 && calls[0]?.kind === "shell";
     const ctx = {
       cwd,
@@ -78,6 +74,7 @@ export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> 
       home: homedir(),
       canAsk: true,
       canContain: single && flavor === "claude-code",
+      canRewrite: single && flavor === "claude-code",
     };
     const decisions = await Promise.all(calls.map((c) => runtime.decide(c, ctx, payload.session_id)));
     const d = worstDecision(decisions);
@@ -130,6 +127,11 @@ export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> 
           ? `${describeDecision(d)} (${outcome.reason}; asking here instead)`
           : outcome.reason,
       );
+      return;
+    }
+    if (d.decision === "allow" && d.rewrite?.kind === "shell") {
+      // Allowed as rewritten only (git with its exec-capable settings disarmed).
+      emit("allow", describeDecision(d), { ...payload.tool_input, command: d.rewrite.command });
       return;
     }
     emit(d.decision === "contain" ? "ask" : d.decision, describeDecision(d));

@@ -1,5 +1,6 @@
 // The `airlock` command: parses flags, calls the parts, renders. Exit codes: 0 ok, 1 failure, 2 usage.
 import { Command, CommanderError } from "commander";
+import { registerAgentCommands } from "./agent.ts";
 import { CliError, EXIT_USAGE } from "./common.ts";
 import { registerCompletionCommands } from "./completion.ts";
 import { registerDemoCommands } from "./demo.ts";
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerLogsCommands(program);
   registerGateCommands(program);
   registerHookCommands(program);
+  registerAgentCommands(program);
   registerMcpProxyCommands(program);
   registerRunCommands(program);
   registerInboxCommands(program);

@@ -17,10 +17,14 @@ export interface CallContext {
   workdir: string;
   /** The user's home, for `~/` in rules and commands. */
   home: string;
+  /** Airlock's state folder, for `$AIRLOCK_HOME/…` in rules (default `~/.airlock`). */
+  airlockHome?: string;
   /** Can a person be asked (hook with a UI)? If not, ask becomes deny. */
   canAsk: boolean;
   /** Can a contained run carry out this call (a shell hook that can rewrite the command)? */
   canContain: boolean;
+  /** Can the caller carry out a rewritten call (`GateDecision.rewrite`) instead of the original? */
+  canRewrite?: boolean;
 }
 
 export function describeCall(call: ToolCall): string {
@@ -54,4 +58,25 @@ export function toolLabel(call: ToolCall): string {
 /** SHA-256 of the call's canonical JSON: receipts carry this, never the input itself. */
 export function callDigest(call: ToolCall): string {
   return `sha256:${createHash("sha256").update(stableJson(call)).digest("hex")}`;
+}
+
+/**
+ * The directories a file search reads (Claude Code's Glob and Grep): its `path`, and for a glob
+ * the fixed directory its pattern starts with, which may lie elsewhere (`~/.ssh/*`, `../../x/**`).
+ */
+export function searchReads(path: string | undefined, pattern: string | undefined, cwd: string): ToolCall[] {
+  const base = path ?? cwd;
+  const calls: ToolCall[] = [{ kind: "file_read", path: base }];
+  if (pattern === undefined) return calls;
+  const segments = pattern.split("/");
+  const wild = segments.findIndex((s) => /[*?[{]/.test(s));
+  const fixed = (wild < 0 ? segments.slice(0, -1) : segments.slice(0, wild)).join("/");
+  if (fixed === "" && !pattern.startsWith("/")) return calls;
+  const root = fixed === "" ? "/" : fixed;
+  const inBase =
+    root.startsWith("/") || root === "~" || root.startsWith("~/")
+      ? root
+      : `${base.replace(/\/+$/, "")}/${root}`;
+  calls.push({ kind: "file_read", path: inBase });
+  return calls;
 }

@@ -2,8 +2,9 @@
 // Pure: the classifier is a function handed in; every failure of it becomes ask (or deny).
 import { type CallContext, describeCall, type ToolCall } from "./call.ts";
 import type { CompiledGate } from "./compile.ts";
+import { type GitRepoFacts, gitTier0 } from "./git.ts";
 import { coverCall, hardStopMatches, type Target } from "./match.ts";
-import { pathsOf } from "./paths.ts";
+import { baseDirs, pathsOf, type RealPath } from "./paths.ts";
 import type { Capability } from "./schema.ts";
 import type { AnalyzeShell } from "./shell/parser.ts";
 import type { ShellAnalysis } from "./shell/types.ts";
@@ -21,6 +22,12 @@ export interface GateDecision {
   /** The classifier's suggestion when it answers retry. */
   hint?: string;
   capabilities: Capability[];
+  /**
+   * The call to carry out instead of the one asked for (an allow only): the same command with
+   * settings that would run other programs disarmed. An adapter that cannot substitute it
+   * must not allow the call (`CallContext.canRewrite`).
+   */
+  rewrite?: ToolCall;
 }
 
 export interface ClassifierQuestion {
@@ -53,8 +60,14 @@ export function decideDeterministic(
   call: ToolCall,
   ctx: CallContext,
   analysis?: ShellAnalysis,
+  facts?: CallFacts,
 ): Deterministic {
-  const target: Target = { call, paths: pathsOf(ctx), ...(analysis ? { analysis } : {}) };
+  const target: Target = {
+    call,
+    paths: { ...pathsOf(ctx), ...(facts?.real ? { real: facts.real } : {}) },
+    inertEnv: gate.inertEnv,
+    ...(analysis ? { analysis } : {}),
+  };
   if (call.kind === "shell" && analysis?.parseError) {
     return {
       done: finish(
@@ -95,8 +108,20 @@ export function decideDeterministic(
   }
   const stopped = askHit ?? possible;
   if (stopped) return { done: finish(stopped, ctx) };
-  // 2. Allowlist.
-  const allowed = coverCall(gate.allow, target, "allow");
+  // 2. Allowlist (git only rewritten with its exec-capable settings disarmed).
+  let allowed = coverCall(gate.allow, target, "allow");
+  let rewrite: ToolCall | undefined;
+  if (allowed.covered && call.kind === "shell" && analysis) {
+    const git = gitTier0(
+      analysis,
+      target.paths,
+      baseDirs(target.paths, analysis),
+      facts?.git,
+      ctx.canRewrite === true || facts?.git === undefined,
+    );
+    if (!git.ok) allowed = { covered: false, reason: git.reason };
+    else if (git.command !== undefined) rewrite = { kind: "shell", command: git.command };
+  }
   if (allowed.covered) {
     const rules = gate.allow.filter((r) => allowed.rules.includes(r.id));
     return {
@@ -107,6 +132,7 @@ export function decideDeterministic(
         rule: allowed.rules.join(",") || null,
         reason: rules.map((r) => r.reason).find(Boolean) ?? "matches the allowlist",
         capabilities: [...new Set(rules.flatMap((r) => r.capabilities))],
+        ...(rewrite ? { rewrite } : {}),
       },
     };
   }
@@ -174,9 +200,19 @@ export function afterClassifier(answer: ClassifierAnswer, ctx: CallContext): Gat
   return finish({ ...base, tier: 3, decision: "ask", reason: answer.reason }, ctx);
 }
 
+/** What the edge found out about a call before the pure cascade judges it. */
+export interface CallFacts {
+  /** Where each path the call names really leads (see `namedPathKeys`). */
+  real?: ReadonlyMap<string, RealPath>;
+  /** The git repository facts for each directory a git command runs in (see `gitDirs`). */
+  git?: ReadonlyMap<string, GitRepoFacts>;
+}
+
 export interface DecideDeps {
   analyze: AnalyzeShell;
   classify?: Classify;
+  /** Gathers facts from the filesystem (the imperative edge); without it, paths match as text. */
+  facts?: (call: ToolCall, analysis: ShellAnalysis | undefined, ctx: CallContext) => CallFacts;
 }
 
 /** The whole cascade for one call. Never throws: an internal error asks (or denies). */
@@ -188,7 +224,8 @@ export async function decide(
 ): Promise<GateDecision> {
   try {
     const analysis = call.kind === "shell" ? deps.analyze(call.command) : undefined;
-    const step = decideDeterministic(gate, call, ctx, analysis);
+    const facts = deps.facts?.(call, analysis, ctx);
+    const step = decideDeterministic(gate, call, ctx, analysis, facts);
     if ("done" in step) return step.done;
     if (!deps.classify) return afterClassifier({ ok: false, error: "no classifier client" }, ctx);
     let answer: ClassifierAnswer;

@@ -2,6 +2,7 @@
 import type { ToolCall } from "./call.ts";
 import { type CompiledRule, compileRule } from "./match.ts";
 import type { ClassifierConfig, ContainConfig, ExampleCall, GateConfig } from "./schema.ts";
+import { DEFAULT_INERT_ENV } from "./shell/grammar.ts";
 
 export interface CompiledHardStop extends CompiledRule {
   decision: "deny" | "ask";
@@ -17,6 +18,8 @@ export interface CompiledGate {
   /** Text of the classifier's instruction files, read by the shell that loaded the file. */
   instructions: string;
   default: "ask" | "deny";
+  /** Variables a `NAME=literal` command prefix may set at tier 0. */
+  inertEnv: ReadonlySet<string>;
 }
 
 export function compileGate(config: GateConfig, instructions = ""): CompiledGate {
@@ -32,6 +35,7 @@ export function compileGate(config: GateConfig, instructions = ""): CompiledGate
     classifier: config.classifier,
     instructions,
     default: config.default,
+    inertEnv: new Set([...DEFAULT_INERT_ENV, ...config.inert_env]),
   };
 }
 

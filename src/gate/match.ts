@@ -11,11 +11,15 @@ import {
   isAncestorOfGlob,
   isRelative,
   type Paths,
-  resolvePath,
+  pathForms,
+  pathReadings,
+  rawPath,
+  unsafePathProblem,
 } from "./paths.ts";
 import type { AllowRule, Capability } from "./schema.ts";
-import { canonicalFlag, parseArgs } from "./shell/flags.ts";
-import type { ShellAnalysis, SimpleCommand, Word } from "./shell/types.ts";
+import { canonicalFlag, hasRefusedFlag, parseArgs, type RefusedFlag, refusedFlag } from "./shell/flags.ts";
+import { DEFAULT_INERT_ENV, INERT_VALUE } from "./shell/grammar.ts";
+import type { EnvAssignment, ShellAnalysis, SimpleCommand, Word } from "./shell/types.ts";
 import { basename } from "./shell/wrappers.ts";
 
 /** yes: the rule applies; maybe: it could, given what only run time knows; no: it does not. */
@@ -29,8 +33,12 @@ const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.i
 /** Directories where a command given by absolute path still counts as that command. */
 const SYSTEM_BIN = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$/;
 
-/** Environment prefixes that change nothing about which program runs or what it loads. */
-const SAFE_ENV = /^(LANG|LANGUAGE|LC_\w+|TZ|NO_COLOR|FORCE_COLOR|CLICOLOR\w*|TERM|COLUMNS|LINES|CI)$/;
+const DEFAULT_INERT = new Set(DEFAULT_INERT_ENV);
+
+/** A `NAME=literal` prefix of an inert name (the policy's list) with a value that names no file. */
+function inertAssignment(inert: ReadonlySet<string>, e: EnvAssignment): boolean {
+  return inert.has(e.name) && !e.value.dynamic && !e.value.glob && INERT_VALUE.test(e.value.value);
+}
 
 const GIT_GLOBAL_WITH_VALUE = new Set(["-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path"]);
 
@@ -57,7 +65,7 @@ interface CompiledShell {
   names: RegExp[];
   subcommands: RegExp[];
   flags: string[];
-  noFlags: string[];
+  noFlags: RefusedFlag[];
   anyArg: RegExp[];
   allArgs: RegExp[];
   outsideWorkdir: boolean;
@@ -75,7 +83,7 @@ export function compileRule(rule: AllowRule, id: string): CompiledRule {
         names: valueGlobs(names),
         subcommands: valueGlobs(list(s.subcommand)),
         flags: list(s.flags).flatMap((f) => names.map((n) => canonicalFlag(n, f))),
-        noFlags: list(s.no_flags).flatMap((f) => names.map((n) => canonicalFlag(n, f))),
+        noFlags: list(s.no_flags).flatMap((f) => names.map((n) => refusedFlag(n, f))),
         anyArg: valueGlobs(list(s.any_arg)),
         allArgs: valueGlobs(list(s.all_args)),
         outsideWorkdir: s.outside_workdir ?? false,
@@ -116,16 +124,22 @@ function foldName(name: string): string {
   return basename(name.normalize("NFKC")).toLowerCase();
 }
 
-function subcommandOf(cmd: SimpleCommand): Word | undefined {
+/** Index in `cmd.args` of the first operand (git: after its global options), or -1. */
+export function subcommandIndex(cmd: SimpleCommand): number {
   const isGit = basename(cmd.name.value) === "git";
   for (let i = 0; i < cmd.args.length; i++) {
     const arg = cmd.args[i] as Word;
-    if (arg.dynamic) return arg;
-    if (arg.value === "--") return cmd.args[i + 1];
-    if (!arg.value.startsWith("-")) return arg;
+    if (arg.dynamic) return i;
+    if (arg.value === "--") return i + 1 < cmd.args.length ? i + 1 : -1;
+    if (!arg.value.startsWith("-")) return i;
     if (isGit && GIT_GLOBAL_WITH_VALUE.has(arg.value)) i++;
   }
-  return undefined;
+  return -1;
+}
+
+function subcommandOf(cmd: SimpleCommand): Word | undefined {
+  const i = subcommandIndex(cmd);
+  return i < 0 ? undefined : cmd.args[i];
 }
 
 const combine = (results: Tri[]): Tri =>
@@ -138,6 +152,7 @@ export function matchShellCommand(
   paths: Paths,
   mode: Mode,
   bd: BaseDirs = { bases: [paths.cwd], unknown: false },
+  inert: ReadonlySet<string> = DEFAULT_INERT,
 ): Tri {
   const certain = mode !== "stop";
   const results: Tri[] = [];
@@ -152,7 +167,7 @@ export function matchShellCommand(
   } else if (!anyMatch(m.names, foldName(cmd.name.value)) && !anyMatch(m.names, cmd.name.value)) return "no";
   if (certain) {
     if (cmd.appendedArgs && mode === "allow") return "no";
-    if (mode === "allow" && cmd.env.some((e) => !SAFE_ENV.test(e.name) || e.value.dynamic)) return "no";
+    if (mode === "allow" && !cmd.env.every((e) => inertAssignment(inert, e))) return "no";
     if (mode === "allow" && cmd.args.some((a) => a.dynamic || a.glob)) return "no";
   }
   const parsed = parseArgs(cmd);
@@ -172,7 +187,7 @@ export function matchShellCommand(
     }
   }
   if (m.noFlags.length > 0) {
-    if (m.noFlags.some((f) => parsed.flags.has(f))) return "no";
+    if (m.noFlags.some((f) => hasRefusedFlag(parsed, f))) return "no";
     if (parsed.dynamicOption) {
       if (certain) return "no";
     }
@@ -232,6 +247,24 @@ export interface Target {
   call: ToolCall;
   analysis?: ShellAnalysis;
   paths: Paths;
+  /** Variables a command prefix may set at tier 0 (default: the built-in few). */
+  inertEnv?: ReadonlySet<string>;
+}
+
+/**
+ * Every path the call names, as the keys `Paths.real` is looked up by: the edge resolves each on
+ * the filesystem before the pure matchers run.
+ */
+export function namedPathKeys(call: ToolCall, analysis: ShellAnalysis | undefined, paths: Paths): string[] {
+  if (call.kind === "file_read" || call.kind === "file_write") return [rawPath(paths, call.path)];
+  if (call.kind !== "shell" || !analysis) return [];
+  const bd = baseDirs(paths, analysis);
+  const keys = new Set<string>(bd.bases);
+  for (const { word } of shellPaths(analysis)) {
+    if (word.dynamic) continue;
+    for (const { raw, base } of pathReadings(paths, bd, word.value)) keys.add(rawPath(paths, raw, base));
+  }
+  return [...keys];
 }
 
 function fetchParts(call: { method: string; url: string }): { host: string; path: string } | null {
@@ -279,7 +312,16 @@ function matchDirect(rule: CompiledRule, t: Target, mode: Mode): Tri {
       const m = rule.file;
       if (!m || !opApplies(m.op, call.kind === "file_read" ? "read" : "write")) return "no";
       if (m.op !== "any" && m.op !== (call.kind === "file_read" ? "read" : "write")) return "no";
-      return fileGlobMatches(t.paths, m.globs, resolvePath(t.paths, call.path)) ? "yes" : "no";
+      const forms = pathForms(t.paths, call.path);
+      // A hard stop hits if the text or the real target hits; an allow needs both, resolved safely.
+      if (mode === "stop") {
+        if (forms.some((p) => fileGlobMatches(t.paths, m.globs, p))) return "yes";
+        // Listing or searching a directory above protected files (Glob, Grep, LS) may reach them.
+        const above = call.kind === "file_read" && m.op !== "write";
+        return above && forms.some((p) => isAncestorOfGlob(t.paths, m.globs, p)) ? "maybe" : "no";
+      }
+      if (unsafePathProblem(t.paths, call.path)) return "no";
+      return forms.every((p) => fileGlobMatches(t.paths, m.globs, p)) ? "yes" : "no";
     }
     case "tool":
       return rule.tool && anyMatch(rule.tool.names, call.name) ? "yes" : "no";
@@ -320,7 +362,7 @@ export function hardStopMatches(rule: CompiledRule, t: Target): Tri {
   return best;
 }
 
-const HARMLESS_WRITES = new Set(["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"]);
+const HARMLESS_WRITES = new Set(["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"]);
 
 /**
  * Allow/contain semantics over a set of rules: every part of the call must be covered.
@@ -350,19 +392,25 @@ export function coverCall(
     // A wrapper (time, env, bash -c) is judged through its inner command, but its own
     // environment prefix (BASH_ENV=... bash -c) still counts.
     if (cmd.transparent) {
-      if (mode === "allow" && cmd.env.some((e) => !SAFE_ENV.test(e.name) || e.value.dynamic)) {
+      if (mode === "allow" && !cmd.env.every((e) => inertAssignment(t.inertEnv ?? DEFAULT_INERT, e))) {
         return { covered: false, reason: `environment prefix on ${JSON.stringify(cmd.text.slice(0, 80))}` };
       }
       continue;
     }
-    const hit = rules.find((r) => r.shell && matchShellCommand(r.shell, cmd, t.paths, mode) === "yes");
+    const hit = rules.find(
+      (r) =>
+        r.shell &&
+        matchShellCommand(r.shell, cmd, t.paths, mode, undefined, t.inertEnv ?? DEFAULT_INERT) === "yes",
+    );
     if (hit) {
       used.add(hit.id);
       own++;
       continue;
     }
     const other = alsoCovering.find(
-      (r) => r.shell && matchShellCommand(r.shell, cmd, t.paths, "allow") === "yes",
+      (r) =>
+        r.shell &&
+        matchShellCommand(r.shell, cmd, t.paths, "allow", undefined, t.inertEnv ?? DEFAULT_INERT) === "yes",
     );
     if (other) {
       used.add(other.id);
@@ -371,13 +419,23 @@ export function coverCall(
     return { covered: false, reason: `no ${mode} rule covers ${JSON.stringify(cmd.text.slice(0, 80))}` };
   }
   if (mode === "contain" && own === 0) return { covered: false, reason: "no contain rule matches" };
+  const bd = baseDirs(t.paths, analysis);
+  if (mode === "allow") {
+    // Every path the line names, read or written, must lead somewhere known and ordinary.
+    for (const { word } of shellPaths(analysis)) {
+      if (word.dynamic) continue;
+      for (const { raw, base } of pathReadings(t.paths, bd, word.value)) {
+        const problem = unsafePathProblem(t.paths, raw, base);
+        if (problem) return { covered: false, reason: problem };
+      }
+    }
+  }
   for (const r of analysis.redirects) {
     if (r.path.dynamic) {
       if (mode === "allow") return { covered: false, reason: "redirection to a path known only at run time" };
       continue;
     }
     if (r.op === "read" || mode === "contain") continue;
-    const bd = baseDirs(t.paths, analysis);
     if (bd.unknown && isRelative(r.path.value)) {
       return {
         covered: false,

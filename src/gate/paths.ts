@@ -5,15 +5,67 @@ import { compilePathGlob } from "../policy/path.ts";
 import type { CallContext } from "./call.ts";
 import type { ShellAnalysis } from "./shell/types.ts";
 
+/** Where a path the call names really leads, found on the filesystem at the edge. */
+export interface RealPath {
+  /** The resolved path (symlinks, `..` after a symlink, /proc/self/root|cwd followed). */
+  path: string;
+  /** Resolved without doubt, and nothing a tier-0 call may not touch (/proc, /sys, devices). */
+  safe: boolean;
+}
+
 export interface Paths {
   cwd: string;
   workdir: string;
   home: string;
+  /** Airlock's own state folder, for `$AIRLOCK_HOME/…` globs (default `~/.airlock`). */
+  airlockHome?: string;
+  /**
+   * Facts about the paths the call names, keyed by `rawPath` (unnormalised, since `link/..` is
+   * not what it reads). Absent: matching is by text only (inline examples, pure tests).
+   */
+  real?: ReadonlyMap<string, RealPath>;
+}
+
+/** The path as the kernel is handed it: `~` expanded and joined to the base, nothing normalised. */
+export function rawPath(paths: Paths, raw: string, base = paths.cwd): string {
+  const expanded = raw === "~" ? paths.home : raw.startsWith("~/") ? `${paths.home}${raw.slice(1)}` : raw;
+  if (expanded.startsWith("/")) return expanded;
+  return `${base.replace(/\/+$/, "")}/${expanded}`;
 }
 
 export function resolvePath(paths: Paths, raw: string): string {
-  const expanded = raw === "~" ? paths.home : raw.startsWith("~/") ? `${paths.home}${raw.slice(1)}` : raw;
-  return posix.resolve(paths.cwd, expanded);
+  return posix.resolve(rawPath(paths, raw));
+}
+
+/** Devices a tier-0 call may name: the null device and the command's own standard streams. */
+const PLAIN_DEVICES = /^\/dev\/(null|stdin|stdout|stderr|fd\/[012])$/;
+
+/** Why a path is never tier 0 whatever the filesystem says (network and device paths), if it is. */
+export function specialPathProblem(lexical: string): string | undefined {
+  if (/^\/dev(\/|$)/.test(lexical) && !PLAIN_DEVICES.test(lexical))
+    return `${lexical} is a device or a network connection`;
+  if (/^\/(proc|sys)(\/|$)/.test(lexical)) return `${lexical} is a kernel interface`;
+  return undefined;
+}
+
+/** Every form of one path for matching: the text resolved, and where it really leads. */
+export function pathForms(paths: Paths, raw: string, base = paths.cwd): string[] {
+  const key = rawPath(paths, raw, base);
+  const lexical = posix.resolve(key);
+  const real = paths.real?.get(key);
+  return real && real.path !== lexical ? [lexical, real.path] : [lexical];
+}
+
+/** Allow semantics: the path must have been resolved, safely. Returns why not, if not. */
+export function unsafePathProblem(paths: Paths, raw: string, base = paths.cwd): string | undefined {
+  const key = rawPath(paths, raw, base);
+  const special = specialPathProblem(posix.resolve(key));
+  if (special) return special;
+  if (!paths.real) return undefined;
+  const real = paths.real.get(key);
+  if (!real) return `${raw} was not resolved`;
+  if (!real.safe) return `${raw} cannot be resolved safely (${real.path})`;
+  return specialPathProblem(real.path);
 }
 
 /** Directories relative paths of a shell line may resolve against: its cwd and every `cd` target. */
@@ -38,7 +90,7 @@ export function baseDirs(paths: Paths, analysis: ShellAnalysis | undefined): Bas
     }
     for (const base of [...bases]) {
       if (bases.size >= 16) break;
-      bases.add(resolvePath({ ...paths, cwd: base }, target.value));
+      bases.add(rawPath(paths, target.value, base));
     }
   }
   const out = { bases: [...bases], unknown };
@@ -53,20 +105,39 @@ export const isRelative = (value: string) => !value.startsWith("/") && !value.st
  * `host:path` / `REV:path` forms (scp, git show), the part after the last colon as well.
  */
 export function candidatePaths(paths: Paths, bd: BaseDirs, value: string): string[] {
+  const out = new Set<string>();
+  for (const { raw, base } of pathReadings(paths, bd, value))
+    for (const p of pathForms(paths, raw, base)) out.add(p);
+  return [...out];
+}
+
+/** Each way a word may be read as a path: against each base, and its `host:`/`REV:` tail. */
+export function pathReadings(
+  paths: Paths,
+  bd: BaseDirs,
+  value: string,
+): Array<{ raw: string; base: string }> {
   const forms = [value];
   const colon = value.lastIndexOf(":");
   if (colon >= 0 && colon < value.length - 1) forms.push(value.slice(colon + 1));
-  const out: string[] = [];
+  const out: Array<{ raw: string; base: string }> = [];
   for (const form of forms) {
-    if (!isRelative(form)) out.push(resolvePath(paths, form));
-    else for (const base of bd.bases) out.push(resolvePath({ ...paths, cwd: base }, form));
+    if (!isRelative(form)) out.push({ raw: form, base: paths.cwd });
+    else for (const base of bd.bases) out.push({ raw: form, base });
   }
   return out;
 }
 
+/** The one variable a file glob may start with: wherever Airlock keeps its state. */
+const AIRLOCK_HOME = "$AIRLOCK_HOME";
+
 /** Resolves a rule's file glob: `/abs`, `~/x`, `**\/x` (anywhere), else relative to the workdir. */
 export function resolveGlob(paths: Paths, glob: string): string {
   if (glob.startsWith("/") || glob.startsWith("**")) return glob;
+  if (glob === AIRLOCK_HOME || glob.startsWith(`${AIRLOCK_HOME}/`)) {
+    const home = (paths.airlockHome ?? `${paths.home}/.airlock`).replace(/\/+$/, "");
+    return `${home}${glob.slice(AIRLOCK_HOME.length)}`;
+  }
   if (glob === "~" || glob.startsWith("~/")) return `${paths.home}${glob.slice(1)}`;
   return `${paths.workdir.replace(/\/+$/, "")}/${glob.replace(/^\.\//, "")}`;
 }
@@ -81,7 +152,7 @@ const globCache = new Map<string, ResolvedGlob>();
 
 /** A rule glob resolved for this home and workdir, compiled once. */
 function resolvedGlob(paths: Paths, glob: string): ResolvedGlob {
-  const key = `${paths.home}\0${paths.workdir}\0${glob}`;
+  const key = `${paths.home}\0${paths.workdir}\0${paths.airlockHome ?? ""}\0${glob}`;
   let hit = globCache.get(key);
   if (!hit) {
     const resolved = resolveGlob(paths, glob);
@@ -97,8 +168,18 @@ function resolvedGlob(paths: Paths, glob: string): ResolvedGlob {
   return hit;
 }
 
+/** One expression for a whole glob list, for this home, workdir and state folder (rules list dozens). */
+function combined(paths: Paths, globs: GlobList): RegExp {
+  const key = `${paths.home}\0${paths.workdir}\0${paths.airlockHome ?? ""}`;
+  const hit = globs.compiled;
+  if (hit && hit.key === key) return hit.re;
+  const re = new RegExp(globs.raw.map((g) => `(?:${resolvedGlob(paths, g).re.source})`).join("|"), "s");
+  globs.compiled = { key, re };
+  return re;
+}
+
 export function fileGlobMatches(paths: Paths, globs: GlobList, absolute: string): boolean {
-  return globs.raw.some((g) => resolvedGlob(paths, g).re.test(absolute));
+  return combined(paths, globs).test(absolute);
 }
 
 /**
@@ -118,8 +199,15 @@ export function isAncestorOfGlob(paths: Paths, globs: GlobList, absolute: string
 /** A rule's file globs, as written (resolved per call: `~/` and relative globs depend on it). */
 export interface GlobList {
   raw: string[];
+  /** The list compiled for the layout it was last matched in. */
+  compiled?: { key: string; re: RegExp };
 }
 
 export function pathsOf(ctx: CallContext): Paths {
-  return { cwd: ctx.cwd, workdir: ctx.workdir, home: ctx.home };
+  return {
+    cwd: ctx.cwd,
+    workdir: ctx.workdir,
+    home: ctx.home,
+    ...(ctx.airlockHome ? { airlockHome: ctx.airlockHome } : {}),
+  };
 }

@@ -7,6 +7,7 @@ import { decide, type GateDecision } from "./cascade.ts";
 import { type BreakerState, type BreakerStore, createClassifier } from "./classifier.ts";
 import type { CompiledGate } from "./compile.ts";
 import { loadGateFile } from "./file.ts";
+import { gatherFacts } from "./path-facts.ts";
 import { airlockHome, appendReceipt, defaultReceiptsFile } from "./receipt-store.ts";
 import { type AnalyzeShell, loadShellAnalyzer } from "./shell/parser.ts";
 
@@ -80,7 +81,12 @@ export async function openGate(
     policyFile,
     async decide(call, ctx, session) {
       const started = performance.now();
-      const decision = await decide(gate, call, ctx, { analyze, ...(classify ? { classify } : {}) });
+      const where = { ...ctx, airlockHome: ctx.airlockHome ?? airlockHome() };
+      const decision = await decide(gate, call, where, {
+        analyze,
+        facts: gatherFacts,
+        ...(classify ? { classify } : {}),
+      });
       const latency_ms = Math.round((performance.now() - started) * 1000) / 1000;
       if (receipts === false) return { ...decision, latency_ms };
       try {

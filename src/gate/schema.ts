@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { parseHostPattern } from "../policy/host.ts";
 import { MethodSchema, PathGlobSchema } from "../policy/schema.ts";
+import { DANGEROUS_ENV } from "./shell/grammar.ts";
 
 const oneOrMany = <T extends z.core.$ZodType>(item: T) =>
   z.union([item, z.array(item).min(1, { error: "needs at least one entry" })], {
@@ -65,6 +66,12 @@ const FileGlobSchema = z.string().superRefine((glob, ctx) => {
   if (glob === "") ctx.addIssue({ code: "custom", message: "path glob must not be empty" });
   if (/(^|\/)\.\.(\/|$)/.test(glob))
     ctx.addIssue({ code: "custom", message: `"${glob}" must not contain ..` });
+  const rest = /^\$AIRLOCK_HOME(\/|$)/.test(glob) ? glob.slice("$AIRLOCK_HOME".length) : glob;
+  if (rest.includes("$"))
+    ctx.addIssue({
+      code: "custom",
+      message: `"${glob}": the only variable a path may use is a leading $AIRLOCK_HOME`,
+    });
 });
 
 export const FileMatchSchema = z.strictObject({
@@ -168,8 +175,17 @@ export const ClassifierSchema = z.strictObject({
   cooldown_ms: z.number().int().nonnegative().default(60000),
 });
 
+const InertEnvName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be a variable name" })
+  .refine((name) => !DANGEROUS_ENV.test(name), {
+    error: (iss) => `${String(iss.input)} changes what a command runs or loads; it can never be inert`,
+  });
+
 export const GateSchema = z.strictObject({
   default: z.enum(["ask", "deny"]).default("ask"),
+  /** More variables a command prefix may set at tier 0 (`NAME=literal`), besides the built-in few. */
+  inert_env: z.array(InertEnvName).default([]),
   hard_stops: z.array(HardStopSchema).default([]),
   allow: z.array(AllowRuleSchema).default([]),
   contain: ContainSchema.optional(),

@@ -6,6 +6,7 @@ import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { dumpPolicyYaml } from "../policy/canonical.ts";
 import { registerAskRoutes } from "./asks-api.ts";
+import { registerHookRoute } from "./hook-api.ts";
 import {
   checkCookieSession,
   type InboxPage,
@@ -448,6 +449,7 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
     },
   );
   registerAskRoutes({ service, route, jsonBody, param, actor });
+  registerHookRoute({ service, route, jsonBody, param, actor });
   route(
     {
       method: "get",

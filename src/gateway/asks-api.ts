@@ -124,6 +124,23 @@ export function registerAskRoutes(kit: AskRouteKit): void {
       return c.json(await asks.waitAsk(id, seconds * 1000, c.req.raw.signal));
     },
   );
+  route(
+    {
+      method: "post",
+      path: "/v1/gate/asks/:id/withdraw",
+      summary:
+        "the asker gives up waiting: a pending ask ends as expired with the reason as its note; an ask decided already is returned as it is",
+      auth: "any",
+      body: DecideAskBodySchema,
+      response: AskSchema,
+    },
+    async (c) => {
+      const id = param(c, "id");
+      await visible(c, id);
+      const body = await jsonBody(c, DecideAskBodySchema);
+      return c.json(await asks.withdraw(id, actor(c), body.reason ?? "withdrawn by the asker"));
+    },
+  );
   for (const action of ["allow", "deny"] as const) {
     route(
       {

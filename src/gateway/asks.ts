@@ -221,6 +221,20 @@ export class AskService {
     return this.decideAsk(id, "denied", by, reason);
   }
 
+  /**
+   * The asker gives up (its agent's deadline): a pending ask ends as expired with `note`, so the
+   * inbox stops offering it. Returns the ask as it ends up: one decided a moment earlier stays so.
+   */
+  async withdraw(id: string, by: string, note: string): Promise<Ask> {
+    const now = this.now();
+    return this.store.write(async (tx) => {
+      const ask = await tx.getAsk(id);
+      if (!ask) throw unknownAsk(id);
+      if (ask.status !== "pending") return ask;
+      return this.finish(tx, ask, "expired", by, note, now);
+    });
+  }
+
   private async decideAsk(
     id: string,
     status: "allowed" | "denied",

@@ -86,6 +86,8 @@ export function canonicalPolicy(policy: Policy): Policy {
       read_only: sortedUnique(fs?.read_only ?? []),
       read_write: sortedUnique(fs?.read_write ?? []),
       deny: sortedUnique(fs?.deny ?? []),
+      // Only when it differs from the default: existing policies keep their hash.
+      ...(fs?.host_run_files === "keep" ? { host_run_files: "keep" } : {}),
     },
     process: policy.process ?? {},
     network_policies: rules,

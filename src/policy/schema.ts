@@ -213,6 +213,12 @@ export const FilesystemPolicySchema = z.strictObject({
     [],
   ),
   deny: z._default(z.array(fsPath(true)), []),
+  /**
+   * What becomes of files the sandbox created or changed that a host tool runs or obeys on its
+   * own (a new repository, a git hook, `.envrc`, agent or editor settings): listed at the end of
+   * every run, and moved aside (`disarm`) or left in place (`keep`).
+   */
+  host_run_files: z.optional(z.enum(["disarm", "keep"])), // default: disarm
 });
 
 const UserSchema = z

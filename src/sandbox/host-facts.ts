@@ -3,7 +3,6 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statS
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { EtcEntry, PathKind, Probe } from "./mounts.ts";
-import { isClaudeSettings } from "./protected.ts";
 
 export const hostProbe: Probe = (path: string): PathKind => {
   try {
@@ -24,46 +23,6 @@ export function expandHome(path: string, home = homedir()): string {
   if (path === "~") return home;
   if (path.startsWith("~/")) return join(home, path.slice(2));
   return path;
-}
-
-const SKIP_DIRS = new Set(["node_modules", ".git", "target", "dist", "build", "vendor", "__pycache__"]);
-
-/**
- * Protected paths that already exist below a writable root, in nested repositories and
- * projects (`sub/.git/hooks`, `pkg/.claude/settings.local.json`). Bounded in depth and in
- * directories visited so a huge tree cannot stall the start.
- */
-export function nestedProtected(root: string, maxDepth = 3, maxDirs = 4000): string[] {
-  const found: string[] = [];
-  const queue: Array<[string, number]> = [[root, 0]];
-  let visited = 0;
-  while (queue.length > 0 && visited < maxDirs) {
-    const [dir, depth] = queue.shift() as [string, number];
-    visited++;
-    let entries: import("node:fs").Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      if (entry.name === ".git" && entry.isDirectory() && dir !== root) {
-        found.push(join(path, "hooks"), join(path, "config"));
-      }
-      if (entry.name === ".claude" && entry.isDirectory()) {
-        try {
-          for (const name of readdirSync(path)) if (isClaudeSettings(name)) found.push(join(path, name));
-        } catch {
-          // unreadable: nothing to add
-        }
-      }
-      if ((entry.name === ".mcp.json" || entry.name === ".envrc") && dir !== root) found.push(path);
-      if (entry.isDirectory() && !SKIP_DIRS.has(entry.name) && depth < maxDepth)
-        queue.push([path, depth + 1]);
-    }
-  }
-  return found.filter((p) => hostProbe(p) !== "missing");
 }
 
 /** A user or group given by name in the policy → its number, from /etc/passwd or /etc/group. */

@@ -1,9 +1,12 @@
 // The sandbox's filesystem (DESIGN.md §4 "Sandbox") as an ordered list of bubblewrap mount
-// operations. Pure: what the host filesystem looks like comes in as a probe, so tests can
-// describe any layout. Later operations shadow earlier ones, so the order is the policy:
+// operations. Pure: what the host filesystem looks like comes in as a probe and as the facts the
+// start-time scans found, so tests can describe any layout. Later operations shadow earlier ones,
+// so the order is the policy:
 //   / read-only → fresh /dev, /proc, tmpfs → /etc rebuilt around /etc/airlock →
-//   writable roots → read_only inside them → protected files → deny (always wins).
-import { PROTECTED_NAMES } from "./protected.ts";
+//   homes replaced by empty tmpfs, toolchains shown read-only in them →
+//   read_write and read_only paths, deepest last → protected paths and the mount points that keep
+//   them in place → deny (always wins).
+import { GIT_DIR_PROTECTED, isClaudeSettings, PROTECTED, SELF_COMMONDIR } from "./protected.ts";
 
 export type PathKind = "dir" | "file" | "missing";
 
@@ -11,7 +14,7 @@ export type PathKind = "dir" | "file" | "missing";
 export type Probe = (path: string) => PathKind;
 
 export type MountOp =
-  | { op: "ro-bind" | "bind"; src: string; dest: string }
+  | { op: "ro-bind" | "bind" | "ro-bind-try"; src: string; dest: string }
   | { op: "tmpfs" | "remount-ro" | "dev" | "proc"; dest: string }
   | { op: "symlink"; target: string; dest: string };
 
@@ -21,19 +24,47 @@ export interface EtcEntry {
   symlinkTarget?: string;
 }
 
+/** What the start-time scans of the writable roots found (tree-scan.ts). */
+export interface TreeFacts {
+  /** Git directories: `.git` directories, submodules' and worktrees' git directories, bare repositories. */
+  gitDirs: readonly string[];
+  /** `.git` files (linked worktrees, submodule checkouts). */
+  gitFiles: readonly string[];
+  /** What repositories' config names: `core.hooksPath`, included config files. */
+  namedByConfig: readonly string[];
+  /** Protected entries that exist in directories below a writable root. */
+  nested: readonly string[];
+}
+
+const NO_TREE_FACTS: TreeFacts = { gitDirs: [], gitFiles: [], namedByConfig: [], nested: [] };
+
 export interface MountPlanInput {
   /** Absolute, symlinks resolved; null when `include_workdir: false`. */
   workdir: string | null;
   readWrite: readonly string[];
   readOnly: readonly string[];
-  /** `filesystem_policy.deny` plus what Airlock hides itself (its home, with tokens and keys). */
+  /** `filesystem_policy.deny` plus what Airlock hides itself (its homes, with tokens and keys). */
   deny: readonly string[];
-  /** Existing protected paths found below the writable roots (nested repositories). */
-  nestedProtected: readonly string[];
+  /** The user's home: protected names count relative to it too (`~/.claude/settings.json`). */
+  home?: string;
+  /** Directories replaced by an empty tmpfs (the homes), and what is shown read-only in them. */
+  hidden?: readonly string[];
+  visible?: ReadonlyArray<{ path: string }>;
+  tree?: TreeFacts;
   etc: readonly EtcEntry[];
   /** Host files shown read-only under /etc/airlock/. */
   airlockFiles: Readonly<Record<string, string>>;
   probe: Probe;
+  /** An empty read-only host file, bound where an absent protected path would start: reads of it
+   * find nothing, as git expects of an empty `commondir` (default /dev/null, which cannot be read
+   * on bubblewrap's nodev mounts). */
+  emptyFile?: string;
+  /** A read-only host file holding SELF_COMMONDIR: the placeholder of an absent `commondir`. */
+  selfCommondir?: string;
+  /** Is this path itself a symbolic link (not following it)? A link cannot be pinned in place. */
+  isLink?: (path: string) => boolean;
+  /** The names in a directory (for `settings*.json` in an agent's own writable home). */
+  list?: (dir: string) => readonly string[];
   /**
    * The workdir is shown from this directory instead (an overlay's merged view, see overlay.ts).
    * Every write to it is staged, and the commit rules refuse protected files, so no protected
@@ -46,6 +77,9 @@ export interface MountPlan {
   ops: MountOp[];
   /** Mount points bubblewrap creates on the host (absent protected files); removed after exit. */
   createdOnHost: string[];
+  /** Placeholders made on the host before the start, with this content (`commondir`, which git
+   * must be able to read during the run); also in createdOnHost. */
+  prefill: Array<{ path: string; content: string }>;
   /** Things the user should know (a read_write path that does not exist...). */
   notes: string[];
 }
@@ -76,6 +110,18 @@ function byDepth(paths: Iterable<string>): string[] {
   return [...new Set(paths)].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+function join2(dir: string, name: string): string {
+  return `${dir === "/" ? "" : dir}/${name}`;
+}
+
 /** The first component of `path` below an existing ancestor that does not exist, or null when a
  * file sits above it (nothing can be created under a file, so nothing needs blocking). */
 export function firstMissing(path: string, probe: Probe): string | null {
@@ -91,12 +137,25 @@ export function firstMissing(path: string, probe: Probe): string | null {
   return path;
 }
 
+/** The directories strictly between `root` and `path`. */
+function between(root: string, path: string): string[] {
+  const out: string[] = [];
+  let current = path.slice(0, path.lastIndexOf("/"));
+  while (current.length > root.length && within(current, root)) {
+    out.push(current);
+    current = current.slice(0, current.lastIndexOf("/"));
+  }
+  return out;
+}
+
 export function planMounts(input: MountPlanInput): MountPlan {
   const { probe } = input;
   const ops: MountOp[] = [{ op: "ro-bind", src: "/", dest: "/" }];
   const notes: string[] = [];
   const createdOnHost: string[] = [];
   const denied = (p: string) => input.deny.some((d) => within(p, d));
+  const hidden = input.hidden ?? [];
+  const visible = (input.visible ?? []).map((v) => v.path);
 
   ops.push({ op: "dev", dest: "/dev" }, { op: "proc", dest: "/proc" });
   for (const dir of FRESH_DIRS) {
@@ -118,69 +177,172 @@ export function planMounts(input: MountPlanInput): MountPlan {
   }
   ops.push({ op: "remount-ro", dest: "/etc" });
 
+  // The homes: empty, with the toolchains shown read-only. A toolchain that vanished since the
+  // scan is skipped (`-try`): no start depends on a host path the policy does not name.
+  for (const dir of byDepth(hidden)) ops.push({ op: "tmpfs", dest: dir });
+  for (const path of byDepth(visible)) {
+    if (!denied(path)) ops.push({ op: "ro-bind-try", src: path, dest: path });
+  }
+  const unseen = (p: string) =>
+    [...FRESH_DIRS, ...hidden].some((f) => within(p, f)) && !visible.some((v) => within(p, v));
+
+  // The policy's paths, shallowest first, so the deepest listed path decides the mode below it.
   const fresh = (p: string) => FRESH_DIRS.some((f) => p === f);
   const writable: string[] = [];
-  for (const path of byDepth([...(input.workdir ? [input.workdir] : []), ...input.readWrite])) {
+  const binds: Array<{ path: string; writable: boolean }> = [];
+  const listed = new Map<string, boolean>();
+  for (const path of input.readOnly) listed.set(path, false);
+  for (const path of [...(input.workdir ? [input.workdir] : []), ...input.readWrite]) listed.set(path, true);
+  for (const path of byDepth(listed.keys())) {
+    const rw = listed.get(path) === true;
     if (denied(path)) {
-      notes.push(`read_write ${path} is inside a deny path; it stays hidden`);
+      if (rw) notes.push(`read_write ${path} is inside a deny path; it stays hidden`);
       continue;
     }
-    if (fresh(path)) {
+    if (rw && fresh(path)) {
       writable.push(path); // already a writable tmpfs; the host's copy is never shown
       continue;
     }
+    // Shown read-only anyway (through the read-only root), unless something above hides it.
+    if (!rw && !unseen(path) && !binds.some((b) => within(path, b.path))) continue;
     if (probe(path) === "missing") {
-      notes.push(`read_write ${path} does not exist; skipped`);
+      if (rw) notes.push(`read_write ${path} does not exist; skipped`);
       continue;
     }
     const src = path === input.workdir && input.workdirSource ? input.workdirSource : path;
-    ops.push({ op: "bind", src, dest: sandboxPath(path) });
-    writable.push(path);
+    ops.push({ op: rw ? "bind" : "ro-bind", src, dest: sandboxPath(path) });
+    binds.push({ path, writable: rw });
+    if (rw) writable.push(path);
   }
-  const inWritable = (p: string) => writable.some((w) => within(p, w));
+  /** The deepest policy bind holding `p`: what decides whether it can be written. */
+  const holder = (p: string) => {
+    let best: { path: string; writable: boolean } | undefined;
+    for (const b of binds) if (within(p, b.path) && (!best || b.path.length > best.path.length)) best = b;
+    return best;
+  };
 
-  for (const path of byDepth(input.readOnly)) {
-    if (!inWritable(path) || denied(path) || probe(path) === "missing") continue;
-    ops.push({ op: "ro-bind", src: path, dest: sandboxPath(path) });
-  }
-
-  const protectedPaths = new Set(input.nestedProtected);
-  for (const root of writable) {
-    if (fresh(root) || probe(root) !== "dir") continue;
-    for (const name of PROTECTED_NAMES) protectedPaths.add(`${root === "/" ? "" : root}/${name}`);
-  }
-  const overlaid = (p: string) =>
-    input.workdirSource !== undefined && input.workdir !== null && within(p, input.workdir);
-  for (const path of byDepth(protectedPaths)) {
-    if (denied(path) || overlaid(path)) continue;
-    if (probe(path) !== "missing") {
-      ops.push({ op: "ro-bind", src: path, dest: sandboxPath(path) });
-      continue;
-    }
-    const blocker = firstMissing(path, probe);
-    if (blocker === null || createdOnHost.includes(blocker)) continue;
-    // An empty read-only file where the path would start: nothing can be created there.
-    ops.push({ op: "ro-bind", src: "/dev/null", dest: sandboxPath(blocker) });
-    createdOnHost.push(blocker);
-  }
+  const prefill: MountPlan["prefill"] = [];
+  ops.push(...protectedOps(input, binds, holder, writable, createdOnHost, prefill, notes));
 
   for (const path of byDepth(input.deny)) {
-    // Below a fresh tmpfs and no bind, the host path is not visible anyway.
-    if (FRESH_DIRS.some((f) => within(path, f)) && !writable.some((w) => !fresh(w) && within(path, w)))
-      continue;
+    // Below a fresh or hidden directory and no bind, the host path is not visible anyway.
+    if (unseen(path) && !binds.some((b) => within(path, b.path))) continue;
     const kind = probe(path);
     const dest = sandboxPath(path);
     if (kind === "dir") ops.push({ op: "tmpfs", dest }, { op: "remount-ro", dest });
     else if (kind === "file") ops.push({ op: "ro-bind", src: "/dev/null", dest });
   }
-  return { ops, createdOnHost, notes };
+  return { ops, createdOnHost, prefill, notes };
+}
+
+/**
+ * Protected paths inside writable binds: each read-only (an absent one blocked where it would
+ * start), and every directory between the bind and it a mount point of its own (a self-bind:
+ * its content stays writable, but it cannot be renamed, removed or replaced, EBUSY), so no
+ * ancestor can be moved aside and rebuilt. Git directories are mount points too: git writes in
+ * them, but what it obeys there (config, commondir, hooks) is read-only.
+ */
+function protectedOps(
+  input: MountPlanInput,
+  binds: ReadonlyArray<{ path: string; writable: boolean }>,
+  holder: (p: string) => { path: string; writable: boolean } | undefined,
+  writable: readonly string[],
+  createdOnHost: string[],
+  prefill: Array<{ path: string; content: string }>,
+  notes: string[],
+): MountOp[] {
+  const { probe } = input;
+  const tree = input.tree ?? NO_TREE_FACTS;
+  const overlaid = (p: string) =>
+    input.workdirSource !== undefined && input.workdir !== null && within(p, input.workdir);
+  const denied = (p: string) => input.deny.some((d) => within(p, d));
+  const rwHolder = (p: string) => {
+    const h = holder(p);
+    return h?.writable && !denied(p) && !overlaid(p) ? h.path : null;
+  };
+  /** Protected path → whether an absent one is blocked. */
+  const wanted = new Map<string, boolean>();
+  const want = (path: string, block: boolean) => {
+    if (rwHolder(path) !== null) wanted.set(path, block || wanted.get(path) === true);
+  };
+  const pins = new Set<string>();
+
+  const roots = writable.filter((w) => binds.some((b) => b.path === w) && probe(w) === "dir");
+  const configRoots = [...roots, ...(input.home && probe(input.home) === "dir" ? [input.home] : [])];
+  for (const root of configRoots) {
+    for (const entry of PROTECTED) {
+      const path = join2(root, entry.path);
+      if (writable.includes(path)) {
+        // The policy lists it as writable (an agent's own home): what in it runs things stays put.
+        const inner = new Set(entry.inner ?? []);
+        if (entry.path === ".claude")
+          for (const name of input.list?.(path) ?? []) if (isClaudeSettings(name)) inner.add(name);
+        for (const name of inner) want(join2(path, name), true);
+      } else if (path !== root) want(path, true);
+    }
+  }
+  // A root that is not a repository stays one (`git init` there fails): a planted repository's
+  // config would run on the host's next `git status` there.
+  for (const root of roots) if (probe(join2(root, ".git")) === "missing") want(join2(root, ".git"), true);
+  for (const dir of tree.gitDirs) {
+    if (rwHolder(dir) === null || probe(dir) !== "dir") continue;
+    pins.add(dir);
+    for (const name of GIT_DIR_PROTECTED) want(join2(dir, name), true);
+  }
+  for (const file of tree.gitFiles) want(file, false);
+  for (const path of tree.namedByConfig) want(path, true);
+  for (const path of tree.nested) want(path, false);
+
+  const readOnly: string[] = [];
+  const ops: MountOp[] = [];
+  const targets: Array<{ dest: string; src: string }> = [];
+  for (const path of byDepth(wanted.keys())) {
+    if (readOnly.some((r) => within(path, r))) continue; // inside a read-only protected directory
+    const root = rwHolder(path) as string;
+    if (input.isLink && [path, ...between(root, path)].some((p) => input.isLink?.(p))) {
+      notes.push(`${path} is (below) a symbolic link: not pinned; a change to it is reported at the end`);
+      continue;
+    }
+    if (probe(path) !== "missing") {
+      targets.push({ src: path, dest: path });
+      readOnly.push(path);
+      continue;
+    }
+    if (!wanted.get(path)) continue;
+    const blocker = firstMissing(path, probe);
+    if (blocker === null || readOnly.includes(blocker)) continue;
+    // An empty read-only file where the path would start: nothing can be created there.
+    if (
+      input.selfCommondir &&
+      blocker === path &&
+      basename(path) === "commondir" &&
+      tree.gitDirs.includes(dirOf(path))
+    ) {
+      targets.push({ src: input.selfCommondir, dest: blocker });
+      prefill.push({ path: blocker, content: SELF_COMMONDIR });
+    } else targets.push({ src: input.emptyFile ?? "/dev/null", dest: blocker });
+    readOnly.push(blocker);
+    createdOnHost.push(blocker);
+  }
+  for (const { dest } of targets) for (const dir of between(rwHolder(dest) as string, dest)) pins.add(dir);
+  for (const dir of [...pins]) for (const a of between(rwHolder(dir) as string, dir)) pins.add(a);
+
+  const order = byDepth([...targets.map((t) => t.dest), ...pins]);
+  for (const dest of order) {
+    const target = targets.find((t) => t.dest === dest);
+    if (target) ops.push({ op: "ro-bind", src: target.src, dest: sandboxPath(dest) });
+    else if (!readOnly.some((r) => within(dest, r)) && !binds.some((b) => b.path === dest))
+      ops.push({ op: "bind", src: dest, dest: sandboxPath(dest) });
+  }
+  return ops;
 }
 
 /** bubblewrap arguments for the mount operations, in order. */
 export function mountArgs(ops: readonly MountOp[]): string[] {
   const args: string[] = [];
   for (const m of ops) {
-    if (m.op === "ro-bind" || m.op === "bind") args.push(`--${m.op}`, m.src, m.dest);
+    if (m.op === "ro-bind" || m.op === "bind" || m.op === "ro-bind-try")
+      args.push(`--${m.op}`, m.src, m.dest);
     else if (m.op === "symlink") args.push("--symlink", m.target, m.dest);
     else args.push(`--${m.op}`, m.dest);
   }

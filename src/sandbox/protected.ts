@@ -1,37 +1,223 @@
-// Files that stay read-only inside a writable directory (DESIGN.md §4 "Sandbox"): anything a
-// later process OUTSIDE the sandbox would execute or obey. A sandboxed agent that could write
-// `.bashrc`, a git hook or an agent settings file would escape on the developer's next shell,
-// commit or agent start. Pure data and one pure function.
+// What a host tool runs or obeys on its own (DESIGN.md §4 "Sandbox"): a sandboxed agent that
+// could write `.bashrc`, a git hook or an agent settings file would escape on the developer's
+// next shell, commit or agent start. Pure data and pure functions; the walk that finds these on
+// disk is in tree-scan.ts, the mounts that keep them read-only in mounts.ts.
 
-/** Relative to every writable root (the workdir, `read_write` directories). */
-export const PROTECTED_NAMES: readonly string[] = [
+/**
+ * Read-only relative to every writable root (the workdir, `read_write` directories) and to the
+ * user's home, **including when they do not exist yet** (an empty read-only file is bound where
+ * the path would start). A directory here is read-only as a whole and is a mount point, so it
+ * cannot be renamed or replaced either. `inner` is what stays read-only when the policy lists
+ * the directory itself as writable (an agent's own home, `~/.claude`).
+ */
+export interface ProtectedEntry {
+  path: string;
+  inner?: readonly string[];
+}
+
+export const PROTECTED: readonly ProtectedEntry[] = [
   // Shell startup files.
-  ".bashrc",
-  ".bash_profile",
-  ".bash_login",
-  ".profile",
-  ".zshrc",
-  ".zshenv",
-  ".zprofile",
-  ".zlogin",
-  ".config/fish",
-  ".envrc", // direnv runs it on `cd`
-  // Git: hooks run code, config can name programs (core.fsmonitor, core.hooksPath, aliases).
-  ".gitconfig",
-  ".git/hooks",
-  ".git/config",
+  { path: ".bashrc" },
+  { path: ".bash_profile" },
+  { path: ".bash_login" },
+  { path: ".bash_logout" },
+  { path: ".profile" },
+  { path: ".zshrc" },
+  { path: ".zshenv" },
+  { path: ".zprofile" },
+  { path: ".zlogin" },
+  { path: ".config/fish" },
+  { path: ".envrc" }, // direnv runs it on `cd`
+  { path: ".gitconfig" },
   // Agent configuration: settings grant permissions and run hooks; MCP files start servers.
-  ".claude/settings.json",
-  ".claude/settings.local.json",
-  ".mcp.json",
-  ".codex",
-  ".vscode/settings.json",
-  ".vscode/tasks.json",
+  // In the agent's own home: its settings, the hook scripts they run, installed plugins (hooks, MCP servers).
+  { path: ".claude", inner: ["settings.json", "settings.local.json", "hooks", "plugins"] },
+  { path: ".mcp.json" },
+  { path: ".codex", inner: ["config.toml"] },
+  { path: ".vscode" },
   // Airlock's own project configuration.
-  ".airlock",
+  { path: ".airlock" },
 ];
+
+/**
+ * What git obeys inside a git directory. `config` and `config.worktree` can name programs
+ * (core.fsmonitor, core.hooksPath, aliases); `commondir` points git at another git directory
+ * (and its config); `hooks/` run on commit, checkout, merge. An absent one is blocked like any
+ * protected path: an empty `config.worktree` means what its absence means, a `commondir` holding `.` too.
+ */
+export const GIT_DIR_PROTECTED: readonly string[] = ["config", "config.worktree", "commondir", "hooks"];
+
+/**
+ * What a placeholder for an absent `commondir` holds, on the host too: git refuses an empty one,
+ * and `.` names the git directory itself, which is what its absence means.
+ */
+export const SELF_COMMONDIR = ".\n";
+
+/** Every protected path as a relative name, the git ones as in a repository's `.git` (the contain
+ * rules refuse to commit these). */
+export const PROTECTED_NAMES: readonly string[] = [
+  ...PROTECTED.map((p) => p.path),
+  ...GIT_DIR_PROTECTED.map((name) => `.git/${name}`),
+];
+
+/** Below a git directory: big, and nothing in them is run. Not walked. */
+export const GIT_DIR_SKIPPED: ReadonlySet<string> = new Set(["objects", "refs", "logs", "lfs"]);
+
+/**
+ * Regenerable package caches skipped by the walk: repositories and host-run files inside them are
+ * neither protected at start nor reported at the end (no host tool starts in them by itself).
+ */
+export const SKIPPED_DIRS: ReadonlySet<string> = new Set(["node_modules", "__pycache__"]);
 
 /** Names that exist inside `.claude/` and match `settings*.json` are protected too. */
 export function isClaudeSettings(name: string): boolean {
   return /^settings.*\.json$/.test(name);
+}
+
+/**
+ * Files that a host tool reads on its own (on `cd`, on opening a folder, on start, on install)
+ * and that can make it run a program, by what reads them. Matched against the path's last
+ * components anywhere below a scanned root. Git directories are found by their layout instead
+ * (see tree-scan.ts), wherever they are and whatever they are called.
+ */
+const HOST_RUN: ReadonlyArray<readonly [string, string]> = [
+  // Shells and environment loaders.
+  [".bashrc", "shell startup"],
+  [".bash_profile", "shell startup"],
+  [".bash_login", "shell startup"],
+  [".bash_logout", "shell startup"],
+  [".profile", "shell startup"],
+  [".zshrc", "shell startup"],
+  [".zshenv", "shell startup"],
+  [".zprofile", "shell startup"],
+  [".zlogin", "shell startup"],
+  [".config/fish/**", "shell startup"],
+  [".envrc", "direnv"],
+  ["mise.toml", "mise"],
+  [".mise.toml", "mise"],
+  ["mise.local.toml", "mise"],
+  [".mise.local.toml", "mise"],
+  [".config/mise/**", "mise"],
+  // Git outside a git directory.
+  [".gitconfig", "git"],
+  [".pre-commit-config.yaml", "pre-commit"],
+  // Agents.
+  [".claude/settings*.json", "Claude Code"],
+  [".mcp.json", "MCP client"],
+  [".cursor/mcp.json", "MCP client"],
+  [".codex/config.toml", "Codex"],
+  [".gemini/settings.json", "Gemini CLI"],
+  [".aider.conf.yml", "aider"],
+  [".airlock/**", "Airlock"],
+  // Editors.
+  [".vscode/settings.json", "VS Code"],
+  [".vscode/tasks.json", "VS Code"],
+  [".vscode/launch.json", "VS Code"],
+  ["*.code-workspace", "VS Code"],
+  [".devcontainer.json", "dev container"],
+  [".devcontainer/**", "dev container"],
+  [".idea/workspace.xml", "JetBrains"],
+  [".zed/settings.json", "Zed"],
+  [".zed/tasks.json", "Zed"],
+  [".nvim.lua", "Neovim"],
+  [".nvimrc", "Neovim"],
+  [".exrc", "Vim"],
+  [".dir-locals.el", "Emacs"],
+  // Package managers and build tools: settings that name programs or code to load.
+  [".npmrc", "npm"],
+  [".yarnrc", "yarn"],
+  [".yarnrc.yml", "yarn"],
+  [".pnpmfile.cjs", "pnpm"],
+  [".cargo/config", "cargo"],
+  [".cargo/config.toml", "cargo"],
+  ["rust-toolchain", "rustup"],
+  ["rust-toolchain.toml", "rustup"],
+  [".mvn/**", "Maven"],
+  ["gradle/wrapper/gradle-wrapper.properties", "Gradle"],
+  // Python runs these at every interpreter start.
+  ["*.pth", "Python"],
+  ["sitecustomize.py", "Python"],
+  ["usercustomize.py", "Python"],
+];
+
+/** One pattern segment: literal, or `*` within the name. */
+function segmentMatcher(glob: string): (name: string) => boolean {
+  if (!glob.includes("*")) return (name) => name === glob;
+  const re = new RegExp(
+    `^${glob
+      .split("*")
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join("[^/]*")}$`,
+  );
+  return (name) => re.test(name);
+}
+
+interface HostRunPattern {
+  /** The segments the path must end with; with `under`, a directory the path lies in (or is). */
+  segments: ReadonlyArray<(name: string) => boolean>;
+  under: boolean;
+  tool: string;
+}
+
+// Indexed by last literal segment: the walk asks about every entry of the workdir.
+const BY_NAME = new Map<string, HostRunPattern[]>();
+const OTHER: HostRunPattern[] = [];
+for (const [glob, tool] of HOST_RUN) {
+  const under = glob.endsWith("/**");
+  const parts = (under ? glob.slice(0, -3) : glob).split("/");
+  const pattern = { segments: parts.map(segmentMatcher), under, tool };
+  const last = parts[parts.length - 1] as string;
+  if (!under && !last.includes("*")) BY_NAME.set(last, [...(BY_NAME.get(last) ?? []), pattern]);
+  else OTHER.push(pattern);
+}
+
+function endsWith(parts: readonly string[], end: number, segments: HostRunPattern["segments"]): boolean {
+  if (end < segments.length) return false;
+  return segments.every((match, i) => match(parts[end - segments.length + i] as string));
+}
+
+/** The tool that would run or obey the file at `relative` (below a scanned root), or null. */
+export function hostRunTool(relative: string): string | null {
+  const parts = relative.split("/");
+  const candidates = [...(BY_NAME.get(parts[parts.length - 1] as string) ?? []), ...OTHER];
+  for (const p of candidates) {
+    if (!p.under && endsWith(parts, parts.length, p.segments)) return p.tool;
+    if (p.under)
+      for (let end = parts.length; end > 0; end--) if (endsWith(parts, end, p.segments)) return p.tool;
+  }
+  return null;
+}
+
+/** Where a disarmed file goes: beside it, under a name no tool looks for. */
+export function disarmedName(path: string, time: number): string {
+  return `${path}.airlock-disarmed-${new Date(time).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "")}`;
+}
+
+export interface ConfigReferences {
+  /** `core.hooksPath` (the last one wins, as in git), or null. */
+  hooksPath: string | null;
+  /** `include.path` and `includeIf.<cond>.path`: more config, obeyed like the file itself. */
+  includes: string[];
+}
+
+/** What a git config file's text points git at, beyond itself. */
+export function configReferences(configText: string): ConfigReferences {
+  const refs: ConfigReferences = { hooksPath: null, includes: [] };
+  let section = "";
+  for (const raw of configText.split("\n")) {
+    const line = raw.trim();
+    const header = /^\[\s*([A-Za-z0-9.-]+)(?:\s+"[^"]*")?\s*\]/.exec(line);
+    if (header) {
+      section = (header[1] as string).toLowerCase();
+      continue;
+    }
+    const entry = /^(hookspath|path)\s*=\s*(.*?)\s*$/i.exec(line);
+    if (!entry) continue;
+    const key = (entry[1] as string).toLowerCase();
+    const value = (entry[2] as string).replace(/^"(.*)"$/, "$1");
+    if (section === "core" && key === "hookspath") refs.hooksPath = value;
+    if ((section === "include" || section === "includeif") && key === "path" && value !== "")
+      refs.includes.push(value);
+  }
+  return refs;
 }

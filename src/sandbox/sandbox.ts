@@ -2,6 +2,7 @@
 // the environment and CA bundle, the launch, and the cleanup of host mount points afterwards.
 import {
   existsSync,
+  lstatSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -16,22 +17,26 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
+import { homesRecordDir, registerAirlockHome } from "./airlock-homes.ts";
 import { bwrapArgs, privateTcpTable, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
 import { codexEtc } from "./codex-config.ts";
+import { type CommandKeySnapshot, snapshotCommandKeys } from "./command-keys.ts";
+import { createMissingWritable, type HomeView, homeView } from "./home-view.ts";
 import {
   processAlive as alive,
   etcEntries,
   expandHome,
   hostProbe,
-  nestedProtected,
   primaryGroup,
   resolveId,
 } from "./host-facts.ts";
 import { launchSandbox, type RunningSandbox, SandboxStartError } from "./launch.ts";
-import { FRESH_DIRS, type MountPlan, planMounts, within } from "./mounts.ts";
+import { FRESH_DIRS, type MountPlan, planMounts, type TreeFacts, within } from "./mounts.ts";
 import { OVERLAY_EXIT, type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
 import { checkUserNamespaces, checkWorkdir, findBwrap, findExecutable, PreflightError } from "./preflight.ts";
+import { SELF_COMMONDIR } from "./protected.ts";
+import { SHALLOW_BOUNDS, scanTree, type TreeScan, WORKDIR_BOUNDS } from "./tree-scan.ts";
 
 /**
  * `mountpoints.json` lives from the start of a sandbox until its mount points are cleaned up, so
@@ -78,6 +83,13 @@ export interface PreparedSandbox {
   caBundlePath: string;
   uid?: number;
   gid?: number;
+  /** The writable roots as they were at start: compared with the end (host-run.ts). */
+  scans: TreeScan[];
+  /** Entries holding commands in agent state files the policy makes writable (command-keys.ts). */
+  commandKeys: CommandKeySnapshot[];
+  /** What of the homes the sandbox sees. */
+  view: HomeView;
+  home: string;
   /** Started instead of bubblewrap, and runs it (the overlay's namespace). */
   wrapper?: { file: string; args: string[] };
   /** Execs bubblewrap in the same process (the sandbox's own TCP table, bwrap.ts privateTcpTable). */
@@ -97,16 +109,70 @@ function ids(policy: Policy): { uid?: number; gid?: number } {
   return { uid, gid };
 }
 
+/** The start-time scans of the writable roots: the workdir in full (refused past its bounds),
+ * the other roots' top levels. Roots are real paths; fresh directories are not the host's. */
+function scanWritable(workdir: string | null, readWrite: readonly string[], home: string): TreeScan[] {
+  const scans: TreeScan[] = [];
+  if (workdir !== null) {
+    const scan = scanTree(workdir, WORKDIR_BOUNDS, home);
+    if (!scan.complete) {
+      throw new PreflightError(
+        `the workdir ${workdir} has more than ${WORKDIR_BOUNDS.maxDirs} directories or more than ${WORKDIR_BOUNDS.maxDepth} levels (node_modules and __pycache__ not counted): too many to find every repository in it, whose hooks and config must stay read-only; run in a smaller directory`,
+      );
+    }
+    scans.push(scan);
+  }
+  for (const path of readWrite) {
+    if (FRESH_DIRS.some((f) => path === f) || hostProbe(path) !== "dir") continue;
+    let root: string;
+    try {
+      root = realpathSync(path);
+    } catch {
+      continue;
+    }
+    if (!scans.some((s) => s.root === root)) scans.push(scanTree(root, SHALLOW_BOUNDS, home));
+  }
+  return scans;
+}
+
+function treeFacts(scans: readonly TreeScan[]): TreeFacts {
+  return {
+    gitDirs: [...new Set(scans.flatMap((s) => s.gitDirs))],
+    gitFiles: scans.flatMap((s) => s.gitFiles),
+    namedByConfig: [...new Set(scans.flatMap((s) => s.namedByConfig))],
+    nested: scans.flatMap((s) => s.nested),
+  };
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Everything up to the launch: checks, mount plan, arguments, environment, CA bundle on disk. */
 export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
-  const bwrap = findBwrap(spec.hostEnv?.["PATH"] ?? process.env["PATH"]);
+  const hostEnv = spec.hostEnv ?? process.env;
+  const bwrap = findBwrap(hostEnv["PATH"]);
   checkUserNamespaces();
   checkWorkdir(spec.workdir);
   const workdir = realpathSync(spec.workdir);
   const home = spec.home ?? homedir();
   const fs = spec.policy.filesystem_policy;
   const expand = (paths: readonly string[] | undefined) => (paths ?? []).map((p) => expandHome(p, home));
-  const deny = [...expand(fs?.deny), spec.airlockHome];
+  const recordDir = homesRecordDir(home, hostEnv);
+  const airlockHomes = registerAirlockHome(recordDir, spec.airlockHome);
+  const deny = [...expand(fs?.deny), ...airlockHomes, recordDir];
   for (const d of deny) {
     if (within(workdir, d)) throw new PreflightError(`workdir ${workdir} is inside the hidden path ${d}`);
   }
@@ -115,21 +181,42 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   }
   const includeWorkdir = fs?.include_workdir ?? true;
   const readWrite = expand(fs?.read_write);
+  const creatable = readWrite.filter((p) => !deny.some((d) => within(p, d)));
+  const notes = createMissingWritable(creatable, home).map(
+    (p) => `created ${p} (owner only): the policy lists it as writable and the home is hidden`,
+  );
   // The file must exist to be mounted; the sandbox's CA is added before the command may start.
   const bundlePath = join(spec.stateDir, "ca-bundle.pem");
   writeFileSync(bundlePath, systemCaPem(), { mode: 0o644 });
-  // A fresh directory (/tmp...) shows nothing of the host's: no host file in it needs protecting,
-  // and scanning it would race with whatever else comes and goes there.
-  const writableRoots = [...(includeWorkdir ? [workdir] : []), ...readWrite].filter(
-    (p) => !FRESH_DIRS.some((f) => p === f) && hostProbe(p) === "dir",
-  );
+  const emptyFile = join(spec.stateDir, "empty");
+  const selfCommondir = join(spec.stateDir, "commondir");
+  for (const [file, content] of [
+    [emptyFile, ""],
+    [selfCommondir, SELF_COMMONDIR],
+  ] as const) {
+    rmSync(file, { force: true }); // read-only once made: replaced, not rewritten
+    writeFileSync(file, content, { mode: 0o444 });
+  }
+  const scans = scanWritable(includeWorkdir && !spec.overlay ? workdir : null, readWrite, home);
+  const tree = treeFacts(scans);
+  const view = homeView({ home, env: hostEnv, nodePath: process.execPath, program: spec.command[0] });
+  // A linked worktree or submodule whose repository lies in a hidden home: shown read-only, so
+  // git works inside (writes to it fail).
+  for (const dir of tree.gitDirs) {
+    const hiddenHere = view.hidden.some((h) => within(dir, h));
+    const shown = [...view.visible.map((v) => v.path), ...readWrite, workdir].some((v) => within(dir, v));
+    if (hiddenHere && !shown) view.visible.push({ path: dir, reason: "a worktree's git directory" });
+  }
   const codex = codexEtc();
   const plan = planMounts({
     workdir: includeWorkdir ? workdir : null,
     readWrite,
     readOnly: expand(fs?.read_only),
-    deny,
-    nestedProtected: writableRoots.flatMap((root) => nestedProtected(root)),
+    deny: [...deny, ...scans.flatMap((s) => s.airlockHomes)],
+    home,
+    hidden: view.hidden,
+    visible: view.visible,
+    tree,
     etc: [...etcEntries(), ...codex.etcEntries],
     airlockFiles: {
       "init.cjs": INIT_SOURCE,
@@ -141,11 +228,19 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
       ...codex.airlockFiles,
     },
     probe: hostProbe,
+    emptyFile,
+    selfCommondir,
+    isLink,
+    list: listDir,
     ...(spec.overlay && includeWorkdir ? { workdirSource: overlayLayers(spec.overlay).merged } : {}),
   });
-  const unshare = spec.overlay
-    ? null
-    : findExecutable("unshare", spec.hostEnv?.["PATH"] ?? process.env["PATH"]);
+  plan.notes.unshift(
+    ...notes,
+    ...scans
+      .flatMap((s) => s.symlinked)
+      .map((p) => `${p} is a symbolic link: not pinned; a change to what it names is not seen at the end`),
+  );
+  const unshare = spec.overlay ? null : findExecutable("unshare", hostEnv["PATH"]);
   // privateTcpTable's namespace maps the user to root: bubblewrap is told the ids to keep.
   const kept = unshare ? { uid: process.getuid?.(), gid: process.getgid?.() } : {};
   const { uid, gid } = { ...kept, ...ids(spec.policy) };
@@ -158,8 +253,9 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     nodePath: process.execPath,
     command: spec.command,
   });
-  const env = sandboxEnv(spec.hostEnv ?? process.env, spec.name);
-  const base = { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid };
+  const env = sandboxEnv(hostEnv, spec.name);
+  const commandKeys = snapshotCommandKeys(home, readWrite);
+  const base = { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid, scans, commandKeys, view, home };
   if (!spec.overlay) return unshare ? { ...base, execVia: privateTcpTable(unshare) } : base;
   if (!includeWorkdir) throw new PreflightError("an overlay needs filesystem_policy.include_workdir");
   // Tells the command its writes to the workdir are staged (a contained run).
@@ -184,6 +280,13 @@ export async function startSandbox(
   prepared = prepareSandbox(spec),
 ): Promise<RunningSandbox> {
   writeFileSync(join(spec.stateDir, MOUNT_POINTS_FILE), `${JSON.stringify(prepared.plan.createdOnHost)}\n`);
+  for (const { path, content } of prepared.plan.prefill) {
+    try {
+      writeFileSync(path, content, { flag: "wx" });
+    } catch {
+      // made meanwhile (another sandbox's placeholder, or git's own): bound as it is
+    }
+  }
   const launched = launchSandbox({
     bwrap: prepared.bwrap,
     args: prepared.args,
@@ -257,6 +360,14 @@ function inUseElsewhere(airlockHome: string, self: string): Set<string> {
   return used;
 }
 
+function isSelfCommondir(path: string): boolean {
+  try {
+    return path.endsWith("/commondir") && readFileSync(path, "utf8") === SELF_COMMONDIR;
+  } catch {
+    return false;
+  }
+}
+
 /** Removes the empty files and directories bubblewrap created on the host as mount points for
  * absent protected paths, unless they gained content or another live sandbox still uses them;
  * then the sandbox's record of them. */
@@ -266,7 +377,7 @@ export function removeHostMountPoints(paths: readonly string[], airlockHome: str
     if (keep.has(path)) continue;
     try {
       const st = statSync(path);
-      if (st.isFile() && st.size === 0) unlinkSync(path);
+      if (st.isFile() && (st.size === 0 || isSelfCommondir(path))) unlinkSync(path);
       else if (st.isDirectory()) rmdirSync(path); // fails (and stays) unless empty
     } catch {
       // gone already, or not empty: leave it

@@ -7,7 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { join, resolve } from "node:path";
-import { buildConfigEvent, buildProcessEvent, type OcsfEvent } from "../audit/ocsf.ts";
+import { buildConfigEvent, buildHostRunFileEvent, buildProcessEvent, type OcsfEvent } from "../audit/ocsf.ts";
 import { AuditLog } from "../audit/writer.ts";
 import { dumpPolicyYaml, policyHash } from "../policy/canonical.ts";
 import { loadPolicyFile } from "../policy/file.ts";
@@ -17,7 +17,10 @@ import type { SandboxCA } from "../proxy/ca.ts";
 import { CA_CERT_FILE } from "../proxy/ca-files.ts";
 import { parseConnectTo } from "../proxy/connect-to.ts";
 import type { DenialEvent, ProcessIdentity, Unidentified } from "../proxy/proxy.ts";
-import { symlinkedBinaries } from "../sandbox/host-facts.ts";
+import { reviewCommandKeys } from "../sandbox/command-keys.ts";
+import type { HomeView } from "../sandbox/home-view.ts";
+import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.ts";
+import { reviewHostRun } from "../sandbox/host-run.ts";
 import { SandboxIdentifier } from "../sandbox/identity.ts";
 import type { RunningSandbox } from "../sandbox/launch.ts";
 import { generateName } from "../sandbox/names.ts";
@@ -30,6 +33,7 @@ import {
   PreflightError,
 } from "../sandbox/preflight.ts";
 import {
+  type PreparedSandbox,
   prepareSandbox,
   recoverStaleMountPoints,
   removeHostMountPoints,
@@ -149,6 +153,61 @@ function readCAs(files: readonly string[]): string[] {
       throw new SupervisorError(`--upstream-ca ${file}: ${(error as Error).message}`);
     }
   });
+}
+
+/** What of the homes the sandbox sees, and why: the run summary's first lines. */
+function homeSummary(view: HomeView): string[] {
+  if (view.hidden.length === 0) return [];
+  return [
+    `home directories hidden (${view.hidden.join(", ")}): the sandbox sees only what the policy lists${view.visible.length > 0 ? ", and read-only:" : ""}`,
+    ...view.visible.map((v) => `  ${v.path} (${v.reason})`),
+  ];
+}
+
+/**
+ * The end of a run: lists what the sandbox created or changed that a host tool runs on its own,
+ * in the terminal and the audit log, after moving it aside unless the policy keeps it.
+ */
+function reportHostRunFiles(
+  prepared: PreparedSandbox,
+  policy: Policy,
+  sandbox: string,
+  audit: AuditLog,
+  log: (line: string) => void,
+): void {
+  const disarm = policy.filesystem_policy?.host_run_files !== "keep";
+  const time = Date.now();
+  const review = reviewHostRun(prepared.scans, {
+    home: prepared.home,
+    disarm,
+    time,
+    ignore: new Set(prepared.plan.createdOnHost),
+  });
+  for (const root of review.incomplete) {
+    log(
+      `airlock: warning: ${root} holds too many directories to check them all for files a host tool runs on its own; review what the run left there`,
+    );
+  }
+  const entries = reviewCommandKeys(prepared.commandKeys, disarm);
+  if (review.findings.length + entries.length === 0) return;
+  const n = review.findings.length + entries.length;
+  log(
+    `airlock: the sandbox created or changed ${n} file${n === 1 ? "" : "s"} a host tool runs or obeys on its own${disarm ? " (moved aside or put back; filesystem_policy.host_run_files: keep leaves them)" : " (kept: filesystem_policy.host_run_files is keep)"}:`,
+  );
+  for (const f of review.findings) {
+    audit.write(buildHostRunFileEvent({ time, ...f, sandbox }));
+    const outcome = f.disarmedTo ? ` -> ${f.disarmedTo}` : f.error ? ` (could not move it: ${f.error})` : "";
+    log(`airlock:   ${f.change} ${f.path} (${f.tool})${outcome}`);
+  }
+  for (const e of entries) {
+    audit.write(buildHostRunFileEvent({ time, path: e.file, ...e, sandbox }));
+    const outcome = e.restored
+      ? " -> put back as it was"
+      : e.error
+        ? ` (could not put it back: ${e.error})`
+        : "";
+    log(`airlock:   ${e.change} ${e.entry} in ${e.file} (${e.tool})${outcome}`);
+  }
 }
 
 /** A running supervised sandbox: the seam the gateway session (issue 5) attaches to. */
@@ -277,6 +336,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   const starting = startSandbox(spec, prepared);
   starting.catch(() => {});
   for (const note of prepared.plan.notes) log(`airlock: note: ${note}`);
+  if (!options.quiet) for (const line of homeSummary(prepared.view)) log(`airlock: ${line}`);
   for (const { path, target } of symlinkedBinaries(listedBinaries(policy))) {
     log(
       `airlock: note: policy binary ${path} is a symlink to ${target}; programs are identified by the target, so list ${target}`,
@@ -404,8 +464,9 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
         sandbox: name,
       }),
     );
-    audit.close();
     removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
+    reportHostRunFiles(prepared, policy, name, audit, log);
+    audit.close();
     writeFileSync(
       join(stateDir, "sandbox.json"),
       `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: status.code }, null, 2)}\n`,

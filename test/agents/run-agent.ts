@@ -86,7 +86,12 @@ export function agentEnv(o: RunAgentOptions, home: string): Record<string, strin
           // Claude Code refuses bypassPermissions as root unless it is told it is sandboxed.
           IS_SANDBOX: "1",
         }
-      : { OPENAI_API_KEY: "sk-fake-key" }),
+      : {
+          OPENAI_API_KEY: "sk-fake-key",
+          // Codex refuses to put its sandbox helper under the temp dir when ~/.codex is inside
+          // it (scratch homes are under /tmp): a temp dir of the home's own keeps its sandbox usable.
+          TMPDIR: join(home, ".tmp"),
+        }),
     ...(o.tls ? { NODE_EXTRA_CA_CERTS: o.model.caFile, SSL_CERT_FILE: o.model.caFile } : {}),
     ...(o.env ?? {}),
   };
@@ -94,6 +99,7 @@ export function agentEnv(o: RunAgentOptions, home: string): Record<string, strin
 
 export function runAgent(o: RunAgentOptions): Promise<AgentRun> {
   const home = o.home ?? scratchHome();
+  if (o.agent === "codex") mkdirSync(join(home, ".tmp"), { recursive: true });
   return new Promise((resolve, reject) => {
     const child = spawn(o.bin, agentArgs(o), {
       cwd: o.cwd,

@@ -6,7 +6,7 @@
 // escape the check.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as ocsf from "../../src/audit/ocsf.ts";
@@ -57,7 +57,6 @@ describe("OCSF events of real runs", { skip: SCHEMA_DIR === undefined && "no OCS
 
     const runHome = join(scratch, "run-home");
     const policy = join(scratch, "policy.yaml");
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(policy, "version: 1\nnetwork_policies: {}\n");
     const run = await runCli(
       [
@@ -77,6 +76,30 @@ describe("OCSF events of real runs", { skip: SCHEMA_DIR === undefined && "no OCS
     );
     assert.notEqual(run.code, null, run.stderr);
     events.push(...jsonlEvents(runHome));
+
+    // Runs that leave a file a host tool runs on its own: moved aside (Rename), kept (Create).
+    for (const mode of ["disarm", "keep"]) {
+      const wd = join(scratch, `wd-${mode}`);
+      const modePolicy = join(scratch, `${mode}.yaml`);
+      mkdirSync(wd);
+      writeFileSync(modePolicy, `version: 1\nfilesystem_policy:\n  host_run_files: ${mode}\n`);
+      const left = await runCli(
+        [
+          "run",
+          "--policy",
+          modePolicy,
+          "--workdir",
+          wd,
+          "--",
+          "/bin/sh",
+          "-c",
+          "mkdir d && echo x > d/.envrc",
+        ],
+        { airlockHome: join(scratch, `${mode}-home`) },
+      );
+      assert.equal(left.code, 0, left.stderr);
+      events.push(...jsonlEvents(join(scratch, `${mode}-home`)));
+    }
   });
   after(() => removeDir(scratch));
 
@@ -133,11 +156,20 @@ describe("OCSF events of real runs", { skip: SCHEMA_DIR === undefined && "no OCS
       }),
       ocsf.buildProcessEvent({ time: 0, activity: "launch", actor }),
       ocsf.buildProcessEvent({ time: 0, activity: "terminate", actor, exitCode: 0 }),
+      ocsf.buildHostRunFileEvent({
+        time: 0,
+        path: "/w/.envrc",
+        tool: "direnv",
+        change: "created",
+        disarmedTo: "/w/x",
+      }),
+      ocsf.buildHostRunFileEvent({ time: 0, path: "/w/.envrc", tool: "direnv", change: "created" }),
     ];
     const builders = Object.keys(ocsf).filter((name) => /^build\w+Event$/.test(name));
     assert.deepEqual(builders.sort(), [
       "buildConfigEvent",
       "buildDecisionEvent",
+      "buildHostRunFileEvent",
       "buildHttpEvent",
       "buildNetworkEvent",
       "buildProcessEvent",

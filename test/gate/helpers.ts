@@ -21,6 +21,19 @@ export const CTX: CallContext = {
   canContain: true,
 };
 
+/** An agent working in `project` with `home` as its home, as a Claude Code hook sees it. */
+export function agentContext(home: string, project: string): CallContext {
+  return {
+    cwd: project,
+    workdir: project,
+    home,
+    airlockHome: `${home}/.airlock`,
+    canAsk: true,
+    canContain: false,
+    canRewrite: true,
+  };
+}
+
 /** A gate that allows a few read-only commands, with secret and gate-config hard stops. */
 export const READ_ONLY_GATE = `
 gate:

@@ -46,3 +46,9 @@ export function decisionOf(run: HookRun): HookDecision {
   assert.equal(out.hookSpecificOutput.hookEventName, "PreToolUse");
   return out.hookSpecificOutput;
 }
+
+/** Codex's allow: an empty answer with exit 0 (Codex rejects permissionDecision "allow"). */
+export function assertCodexAllowed(run: HookRun): void {
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, "", "codex allow is an empty answer");
+}

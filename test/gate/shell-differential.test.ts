@@ -68,6 +68,12 @@ const CONTEXTS = [
   (x: string) => `C=${shellQuote(x)}; eval "$C"`,
   (x: string) => `$(echo bash) -c ${shellQuote(x)}`,
   (x: string) => `F() { ${x}; }; F`,
+  // code in arithmetic contexts and assignments that change what a later word runs
+  (x: string) => `(( 'a[$(${x})]' ))`,
+  (x: string) => `[[ 'a[$(${x})]' -eq 0 ]]`,
+  (x: string) => `a=1; [[ -v 'a[$(${x})]' ]]`,
+  (x: string) => `BASH_CMDS[zz]=${join(bin, "s1")}; zz; ${x}`,
+  (x: string) => `IFS[0]=1 ${x}`,
 ];
 
 function generate(r: () => number, depth: number): { line: string; simple: boolean } {

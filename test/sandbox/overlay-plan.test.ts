@@ -20,7 +20,7 @@ function plan(workdirSource?: string) {
     readWrite: ["/home/u/data"],
     readOnly: [],
     deny: [],
-    nestedProtected: [],
+    tree: { gitDirs: ["/home/u/p/.git"], gitFiles: [], namedByConfig: [], nested: [] },
     etc: [],
     airlockFiles: {},
     probe: (p) => TREE[p] ?? "missing",

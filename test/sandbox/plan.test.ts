@@ -39,7 +39,7 @@ function plan(extra: Partial<Parameters<typeof planMounts>[0]> = {}) {
     readWrite: [],
     readOnly: [],
     deny: ["/home/u/.ssh", "/home/u/.netrc"],
-    nestedProtected: [],
+    tree: { gitDirs: ["/home/u/p/.git"], gitFiles: ["/home/u/wt/.git"], namedByConfig: [], nested: [] },
     etc: [{ name: "hosts" }, { name: "mtab", symlinkTarget: "../proc/self/mounts" }],
     airlockFiles: { "init.cjs": "/opt/airlock/init.cjs" },
     probe: probeOf(TREE),
@@ -105,7 +105,11 @@ describe("mount plan", () => {
   test("nothing is blocked below a file (git worktree), a read_write path inside deny stays hidden", () => {
     assert.equal(firstMissing("/home/u/wt/.git/hooks", probeOf(TREE)), null);
     const { ops, notes } = plan({ workdir: "/home/u/wt", readWrite: ["/home/u/.ssh/keys"] });
-    assert.ok(!ops.some((m) => m.dest.startsWith("/home/u/wt/.git/") || m.dest === "/home/u/wt/.git"));
+    assert.ok(!ops.some((m) => m.dest.startsWith("/home/u/wt/.git/")));
+    assert.ok(
+      ops.some((m) => m.op === "ro-bind" && m.src === "/home/u/wt/.git" && m.dest === "/home/u/wt/.git"),
+      "the .git file itself is read-only (and a mount point)",
+    );
     assert.ok(!ops.some((m) => m.op === "bind" && m.dest === "/home/u/.ssh/keys"));
     assert.ok(notes.some((n) => n.includes("inside a deny path")));
   });

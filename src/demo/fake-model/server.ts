@@ -315,3 +315,24 @@ export async function startFakeModel(options: FakeModelOptions): Promise<FakeMod
     },
   };
 }
+
+/** The tool results the agent sent back, in order, from its latest request (Anthropic or Responses). */
+export function toolResults(request: RecordedRequest | undefined): string[] {
+  if (!request) return [];
+  const body = JSON.parse(request.body) as Body;
+  const text = (c: unknown): string =>
+    typeof c === "string"
+      ? c
+      : Array.isArray(c)
+        ? c.map((p) => text((p as Body)["text"] ?? p)).join("")
+        : JSON.stringify(c);
+  if (request.api === "anthropic")
+    return ((body["messages"] as Body[]) ?? []).flatMap((m) =>
+      Array.isArray(m["content"])
+        ? (m["content"] as Body[]).filter((b) => b["type"] === "tool_result").map((b) => text(b["content"]))
+        : [],
+    );
+  return ((body["input"] as Body[]) ?? [])
+    .filter((i) => i["type"] === "function_call_output" || i["type"] === "custom_tool_call_output")
+    .map((i) => text(i["output"]));
+}

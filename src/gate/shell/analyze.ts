@@ -1,5 +1,6 @@
 // A bash line → every simple command it would run, its redirections, and what cannot be known.
 import type { Node, Tree } from "web-tree-sitter";
+import { DANGEROUS_ENV, grammarProblem } from "./grammar.ts";
 import type { EnvAssignment, Redirect, ShellAnalysis, SimpleCommand, Word } from "./types.ts";
 import { dynamicWord, literalWord, wordOf } from "./words.ts";
 import { basename, findExecs, unwrap } from "./wrappers.ts";
@@ -7,10 +8,6 @@ import { basename, findExecs, unwrap } from "./wrappers.ts";
 export type ParseFn = (text: string) => Tree | null;
 
 const MAX_DEPTH = 8;
-
-/** Variables that change which program runs or what it loads; assigning them makes a line unknowable. */
-export const DANGEROUS_ENV =
-  /^(PATH|IFS|ENV|BASH_ENV|CDPATH|GLOBIGNORE|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|LD_\w+|DYLD_\w+|BASH_FUNC_.*|PYTHON(PATH|STARTUP|HOME)|NODE_OPTIONS|NODE_PATH|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_\w+|PAGER|MANPAGER|EDITOR|VISUAL|LESSOPEN|LESSCLOSE|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|HOME|TMPDIR|XDG_CONFIG_HOME|ZDOTDIR)$/;
 
 /** Commands whose argument is code run in the current shell: never statically known. */
 const CODE_RUNNERS: Record<string, string> = {
@@ -78,6 +75,8 @@ class Walker {
     try {
       const root = tree.rootNode;
       if (root.hasError) this.parseError ??= describeError(root);
+      const outside = grammarProblem(root);
+      if (outside) this.unknowns.push(outside);
       this.walk(root, via, depth);
     } finally {
       tree.delete();
@@ -113,6 +112,12 @@ class Walker {
           return;
         }
         break;
+      case "test_command":
+        // In `[ a > b ]` bash sees a redirection (it writes the file b); tree-sitter sees a test.
+        if (node.child(0)?.type === "[" && hasRedirectLikeOperator(node)) {
+          this.parseError ??= "< or > inside [ ] is a redirection to bash (ambiguous parse)";
+        }
+        break;
       case "heredoc_body":
         // Unquoted here-doc bodies expand substitutions; the walker finds them as children.
         break;
@@ -132,7 +137,12 @@ class Walker {
       for (const child of dest.namedChildren) if (child) this.walk(child, via, depth);
       const word = wordOf(dest);
       const isFd = op === ">&" || op === "<&" ? /^\d+-?$|^-$/.test(word.value) && !word.dynamic : false;
-      if (!isFd) this.redirects.push({ op: WRITE_OPS.has(op) ? "write" : "read", path: word });
+      const opKind = WRITE_OPS.has(op) ? "write" : "read";
+      if (!isFd) this.redirects.push({ op: opKind, path: word });
+      else if (/^\d+/.test(word.value) && Number.parseInt(word.value, 10) > 2) {
+        // A descriptor the line did not open: whatever the caller left there (seen as /dev/fd/N).
+        this.redirects.push({ op: opKind, path: literalWord(`/dev/fd/${Number.parseInt(word.value, 10)}`) });
+      }
     }
   }
 
@@ -140,6 +150,8 @@ class Walker {
     const env: EnvAssignment[] = [];
     let name: Word | undefined;
     const args: Word[] = [];
+    let nameEnd = -1;
+    const argEnds: number[] = [];
     for (const child of node.namedChildren) {
       if (!child) continue;
       if (child.type === "variable_assignment") {
@@ -153,11 +165,17 @@ class Walker {
           this.parseError ??= `the reserved word "${inner.text}" where a command should be (ambiguous parse)`;
         }
         name = inner ? wordOf(inner) : dynamicWord(child.text);
+        nameEnd = child.endIndex;
         for (const c of child.namedChildren) if (c) this.walk(c, via, depth);
-      } else if (child.type === "file_redirect" || child.type === "heredoc_redirect") {
+      } else if (
+        child.type === "file_redirect" ||
+        child.type === "heredoc_redirect" ||
+        child.type === "herestring_redirect"
+      ) {
         this.walk(child, via, depth);
       } else {
         args.push(wordOf(child));
+        argEnds.push(child.endIndex);
         this.walk(child, via, depth);
       }
     }
@@ -165,7 +183,8 @@ class Walker {
       for (const a of env) if (DANGEROUS_ENV.test(a.name)) this.unknowns.push(`assigns ${a.name}`);
       return;
     }
-    this.simple(name, args, env, via, depth, false, node.text);
+    const at = depth === 0 && via.length === 0 ? { nameEnd, argEnds } : undefined;
+    this.simple(name, args, env, via, depth, false, node.text, at);
   }
 
   private simple(
@@ -176,6 +195,7 @@ class Walker {
     depth: number,
     appendedArgs: boolean,
     text: string,
+    at?: SimpleCommand["at"],
   ): void {
     if (name.dynamic)
       this.unknowns.push(`the command name ${JSON.stringify(name.value)} is only known at run time`);
@@ -198,6 +218,7 @@ class Walker {
       transparent: unwrapped.kind !== "none" && unwrapped.transparent,
       appendedArgs,
       text,
+      ...(at ? { at } : {}),
     };
     this.commands.push(cmd);
     const innerVia = [...via, base];
@@ -240,6 +261,12 @@ class Walker {
       }
     }
   }
+}
+
+function hasRedirectLikeOperator(node: Node): boolean {
+  if (node.type === "binary_expression" && node.children.some((c) => c && !c.isNamed && /^[<>]/.test(c.type)))
+    return true;
+  return node.namedChildren.some((c) => c !== null && hasRedirectLikeOperator(c));
 }
 
 function describeError(root: Node): string {

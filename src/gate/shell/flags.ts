@@ -35,6 +35,8 @@ export interface ParsedArgs {
   flags: Set<string>;
   /** Operands (non-option words), including those after `--`. */
   operands: Word[];
+  /** Long options as written (`pr` for `--pr=sh`): GNU getopt and git accept unambiguous prefixes. */
+  longForms: string[];
   /** Every value given to an option as `--opt=value`: checked as paths like operands. */
   optionValues: Word[];
   /** An option word is only known at run time. */
@@ -58,6 +60,7 @@ function parseArgsUncached(cmd: SimpleCommand): ParsedArgs {
   const flags = new Set<string>();
   const operands: Word[] = [];
   const optionValues: Word[] = [];
+  const longForms: string[] = [];
   let dynamicOption = false;
   let endOfOptions = false;
   for (const arg of cmd.args) {
@@ -78,11 +81,38 @@ function parseArgsUncached(cmd: SimpleCommand): ParsedArgs {
     if (v.startsWith("--") || SINGLE_DASH_LONG.has(command)) {
       const body = v.replace(/^-+/, "");
       const eq = body.indexOf("=");
+      longForms.push(eq >= 0 ? body.slice(0, eq) : body);
       flags.add(canonicalFlag(command, eq >= 0 ? body.slice(0, eq) : body));
       if (eq >= 0) optionValues.push({ ...arg, value: body.slice(eq + 1) });
       continue;
     }
     for (const letter of v.slice(1)) flags.add(canonicalFlag(command, letter));
   }
-  return { flags, operands, optionValues, dynamicOption };
+  return { flags, operands, optionValues, longForms, dynamicOption };
+}
+
+/** A flag a rule refuses: its canonical name and every long spelling that means it. */
+export interface RefusedFlag {
+  canonical: string;
+  longNames: string[];
+}
+
+export function refusedFlag(command: string, flag: string): RefusedFlag {
+  const bare = flag.replace(/^-+/, "");
+  const canonical = canonicalFlag(command, bare);
+  const aliases = ALIASES[basename(command)] ?? {};
+  const longNames = [bare, canonical, ...Object.keys(aliases).filter((k) => aliases[k] === canonical)].filter(
+    (n) => n.length > 1,
+  );
+  return { canonical, longNames: [...new Set(longNames)] };
+}
+
+/**
+ * Is a refused flag given, in any spelling: exactly, bundled (`-ao` holds `-o`), or as a long
+ * option abbreviated to a prefix (`--pr` is `--pre` to getopt_long when unambiguous; an
+ * ambiguous prefix is an error, so counting it too refuses nothing that would run).
+ */
+export function hasRefusedFlag(parsed: ParsedArgs, refused: RefusedFlag): boolean {
+  if (parsed.flags.has(refused.canonical)) return true;
+  return parsed.longForms.some((given) => given !== "" && refused.longNames.some((n) => n.startsWith(given)));
 }

@@ -25,6 +25,11 @@ export interface SimpleCommand {
   /** Arguments are appended at run time (xargs, find -exec {}). */
   appendedArgs: boolean;
   text: string;
+  /**
+   * Where the command's words end in the line itself (character offsets), when it is written
+   * there directly (not inside a `bash -c` string or a wrapper): lets a call be rewritten.
+   */
+  at?: { nameEnd: number; argEnds: number[] };
 }
 
 export interface Redirect {

@@ -151,7 +151,13 @@ function unwrapEnv(args: Word[]): Unwrapped {
       env.push({ name: assignment[1] as string, value: { ...arg, value: v.slice(assignment[0].length) } });
       continue;
     }
-    if (v === "-u" || v === "--unset" || v === "-C" || v === "--chdir") {
+    if (v === "-C" || v === "--chdir" || v.startsWith("--chdir=") || /^-[^-]*C/.test(v)) {
+      // Relative paths of the inner command resolve elsewhere: not something a rule can see.
+      unknown = "env -C runs its command in another directory";
+      if (v === "-C" || v === "--chdir") i++;
+      continue;
+    }
+    if (v === "-u" || v === "--unset") {
       i++;
       continue;
     }
@@ -245,7 +251,13 @@ export function unwrap(nameWord: Word, args: Word[]): Unwrapped {
   let start = skipped.index;
   if (name === "nice" && args[0] && /^-\d+$/.test(args[0].value)) start = Math.max(start, 1);
   start += spec.extraOperand ?? 0;
-  const unknown = skipped.dynamic ? { unknown: `${name} with an option known only at run time` } : {};
+  const writes =
+    name === "time" && args.slice(0, start).some((a) => /^(-o|--output|-a|--append)/.test(a.value));
+  const unknown = skipped.dynamic
+    ? { unknown: `${name} with an option known only at run time` }
+    : writes
+      ? { unknown: "time -o writes a file" }
+      : {};
   const argv = args.slice(start);
   if (argv.length === 0) return { kind: "none", ...unknown };
   return { kind: "argv", transparent: spec.transparent, argv, env: [], appendedArgs: false, ...unknown };
