@@ -19,7 +19,7 @@ import { parseConnectTo } from "../proxy/connect-to.ts";
 import type { DenialEvent, ProcessIdentity, Unidentified } from "../proxy/proxy.ts";
 import { reviewCommandKeys } from "../sandbox/command-keys.ts";
 import type { HomeView } from "../sandbox/home-view.ts";
-import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.ts";
+import { symlinkedBinaries } from "../sandbox/host-facts.ts";
 import { reviewHostRun } from "../sandbox/host-run.ts";
 import { SandboxIdentifier } from "../sandbox/identity.ts";
 import type { RunningSandbox } from "../sandbox/launch.ts";
