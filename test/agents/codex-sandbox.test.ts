@@ -23,9 +23,7 @@ test("codex in airlock run: denied, proposes, approved from the host, retry succ
   );
 });
 
-test("codex in airlock run, first run: no ~/.codex yet", {
-  todo: "the sandbox creates a missing read_write path under the home (the mounts branch)",
-}, async (t) => {
+test("codex in airlock run, first run: no ~/.codex yet", async (t) => {
   const result = await runLoopInSandbox("codex", t, {
     prepareHome: (home) => assert.equal(existsSync(join(home, ".codex")), false),
   });
