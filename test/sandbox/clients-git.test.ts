@@ -31,8 +31,10 @@ for (const preset of ["claude-code", "codex"]) {
     });
 
     test("clone and fetch pass, a push is refused before the server", async () => {
+      // The agent works in a repository (a workdir that is not one has its .git blocked).
       const wd = join(dir, "wd");
       mkdirSync(wd);
+      git(["init", "-q", wd], dir);
       const home = join(dir, "airlock-home");
       const clone = await runInSandbox(
         { airlockHome: home, policyFile, workdir: wd, upstreams: [github] },
@@ -44,7 +46,7 @@ for (const preset of ["claude-code", "codex"]) {
       const second = commitFile(hostWork, "NEWS.md", "second\n");
       const fetched = await runInSandbox(
         { airlockHome: home, policyFile, workdir: wd, upstreams: [github] },
-        "cd site && git fetch -q origin && git rev-parse origin/main",
+        "cd site && git fetch -q https://github.com/acme/site.git main && git rev-parse FETCH_HEAD",
       );
       assert.equal(fetched.code, 0, fetched.stderr);
       assert.equal(fetched.stdout.trim(), second);
@@ -63,7 +65,7 @@ for (const preset of ["claude-code", "codex"]) {
             GIT_COMMITTER_EMAIL: "a@x",
           },
         },
-        "cd site && git merge -q --ff-only origin/main && echo x > x && git add x && git commit -qm x && git push origin HEAD:main",
+        "cd site && git merge -q --ff-only FETCH_HEAD && echo x > x && git add x && git commit -qm x && git push https://github.com/acme/site.git HEAD:main",
       );
       assert.notEqual(push.code, 0, "the push fails");
       assert.match(push.stderr, /403/);
