@@ -3,7 +3,8 @@
 // tests use) and answers as the agent's API under its real name through --connect-to; its turns
 // are the loop of agent-loop.ts. The agent runs with a scratch home of the demo's, so the user's
 // own settings, credentials and hooks are never read or changed.
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants, mkdirSync, mkdtempSync } from "node:fs";
+import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { packagePath } from "../package-root.ts";
 import {
@@ -34,7 +35,9 @@ export interface AgentDemo {
   command: string[];
   /** One line of the agent's output as the demo shows it (null: not shown). */
   narrate(line: string): string | null;
-  env(dir: string): Record<string, string>;
+  env(): Record<string, string>;
+  /** The scratch home env() made, to remove at the end. */
+  home?: string;
   startModel(): Promise<ScriptedModel>;
 }
 
@@ -112,10 +115,13 @@ export function prepareAgentDemo(agent: RealAgent, path = process.env["PATH"]): 
     presetFile: packagePath("examples", "policies", `${agent}.yaml`),
     command: [bin, ...agentArgs(agent)],
     narrate: agent === "claude-code" ? narrateClaudeEvent : (line) => line,
-    env(dir) {
-      const home = join(dir, "agent-home");
-      // The agent's own state folder, so its first run has somewhere to write.
-      mkdirSync(join(home, agent === "codex" ? ".codex" : ".claude"), { recursive: true });
+    env() {
+      // Outside the workdir (where .codex and .claude are protected) and outside /tmp (fresh
+      // inside the sandbox): under the user's cache, removed when the demo ends.
+      const base = join(homedir(), ".cache");
+      mkdirSync(base, { recursive: true });
+      const home = mkdtempSync(join(base, "airlock-demo-agent-"));
+      this.home = home;
       return { HOME: home, ...agentEnv(agent) };
     },
     startModel: () => startScriptedModel(agent),

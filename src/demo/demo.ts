@@ -104,7 +104,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
         model.caFile,
       );
       command = agentDemo.command;
-      agentEnv = agentDemo.env(dir);
+      agentEnv = agentDemo.env();
     } else {
       // The agent runs from the workdir: the sandbox shows a fresh /tmp, where this package may live.
       const agent = join(dir, "scripted-agent.mjs");
@@ -145,6 +145,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   } finally {
     child?.kill("SIGTERM");
     await model?.close();
+    if (agentDemo?.home) rmSync(agentDemo.home, { recursive: true, force: true });
     await github?.close();
     await gateway?.close();
     if (options.keep) out(`\nKept the demo's state in ${dir} (AIRLOCK_HOME=${home})`);
