@@ -4,9 +4,9 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { callsFromValue, worstDecision } from "../gate/adapters/hook-input.ts";
-import type { ToolCall } from "../gate/call.ts";
-import { loadVerifyKey } from "../gate/receipt-store.ts";
-import { verifyReceipts } from "../gate/receipts.ts";
+import { checkCalls, type ToolCall } from "../gate/call.ts";
+import { loadVerifyKey, readHead } from "../gate/receipt-store.ts";
+import { checkHead, type ReceiptHead, verifyReceipts } from "../gate/receipts.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
 import { CliError, decisionExitCode, EXIT_FAILURE, printJson, UsageError } from "./common.ts";
@@ -35,7 +35,9 @@ function callsFromInput(text: string, cwd: string): { calls: ToolCall[]; session
   }
   const parsed = callsFromValue(value, cwd);
   if ("error" in parsed) throw new CliError(`--input: ${parsed.error}`);
-  return parsed;
+  const checked = checkCalls(parsed.calls);
+  if ("problem" in checked) throw new CliError(`--input: ${checked.problem}`);
+  return { ...parsed, calls: checked.calls };
 }
 
 export async function check(opts: CheckOptions): Promise<void> {
@@ -84,7 +86,10 @@ export async function check(opts: CheckOptions): Promise<void> {
   if (opts.exitCode) process.exitCode = decisionExitCode(d.decision);
 }
 
-export function verify(file: string, opts: { key?: string; json?: boolean; head?: string }): void {
+export function verify(
+  file: string,
+  opts: { key?: string; json?: boolean; head?: string; signedHead?: boolean },
+): void {
   let expectHead: { seq: number; hash: string } | undefined;
   if (opts.head !== undefined) {
     const m = /^(\d+):(sha256:[0-9a-f]{64})$/.exec(opts.head);
@@ -92,12 +97,20 @@ export function verify(file: string, opts: { key?: string; json?: boolean; head?
     expectHead = { seq: Number(m[1]), hash: m[2] as string };
   }
   let text: string;
+  let head: ReceiptHead | undefined;
   try {
     text = readFileSync(file, "utf8");
+    head = opts.signedHead === false ? undefined : readHead(file);
   } catch (error) {
-    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
+    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
   }
-  const result = verifyReceipts(text.split("\n"), loadVerifyKey(opts.key), expectHead);
+  const key = loadVerifyKey(opts.key);
+  const result = verifyReceipts(text.split("\n"), key, expectHead);
+  if (opts.signedHead !== false) {
+    const problems = checkHead(head, result, key);
+    result.problems.push(...problems);
+    result.ok &&= problems.length === 0;
+  }
   if (opts.json) printJson(result);
   else if (result.ok) {
     process.stdout.write(

@@ -1,7 +1,7 @@
 // `airlock gate contain -- CMD` (loaded when the command runs): run in an Airlock sandbox (the
 // supervisor: proxy under the policy's network rules, logs, CA) with the workdir on an overlay,
 // then commit or discard the change set by the gate's contain rules.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -72,10 +72,12 @@ async function networkPolicy(file: string | undefined): Promise<Policy> {
 
 export async function contain(command: string[], opts: ContainOptions): Promise<void> {
   if (command.length === 0) throw new UsageError("give the command after --");
-  const workdir = resolve(opts.workdir ?? process.cwd());
-  if (workdir === "/" || !existsSync(workdir) || !statSync(workdir).isDirectory()) {
-    throw new CliError(`--workdir ${workdir}: not a directory the run can overlay`);
+  const given = resolve(opts.workdir ?? process.cwd());
+  if (given === "/" || !existsSync(given) || !statSync(given).isDirectory()) {
+    throw new CliError(`--workdir ${given}: not a directory the run can overlay`);
   }
+  // Its real path: where committed symlinks lead is compared with it.
+  const workdir = realpathSync(given);
   const cwd = process.cwd();
   const inside = !relative(workdir, cwd).startsWith("..") && !relative(workdir, cwd).startsWith("/");
   if (!inside)
@@ -143,7 +145,7 @@ export async function contain(command: string[], opts: ContainOptions): Promise<
     const head = commit
       ? `airlock gate contain: committed ${changes.length} change${changes.length === 1 ? "" : "s"} to ${workdir}`
       : `airlock gate contain: discarded ${changes.length} change${changes.length === 1 ? "" : "s"} (${verdict.reasons.join("; ")})`;
-    say([head, ...lines.map((l) => `  ${l}`)].join("\n"));
+    say([head, ...lines.map((l) => `  ${l}`), ...verdict.notes.map((n) => `  note: ${n}`)].join("\n"));
     if (opts.report) {
       writeFileSync(
         opts.report,
@@ -152,6 +154,7 @@ export async function contain(command: string[], opts: ContainOptions): Promise<
             exit_code: exitCode,
             committed: commit,
             reasons: verdict.reasons,
+            notes: verdict.notes,
             changes,
             sandbox: sandbox.name,
             logs: sandbox.logDir,

@@ -30,13 +30,15 @@ export function registerGateCommands(program: Command): void {
 
   gate
     .command("verify")
-    .description("verify a receipt file: hashes, chain, signatures, order")
+    .description("verify a receipt file: hashes, chain, signatures, order, and its signed head (count, end)")
     .argument("<file>", "receipts JSONL file")
     .option("--key <file>", "public key PEM (default $AIRLOCK_HOME/gate/receipt-key.pub.pem)")
     .option("--head <seq:hash>", "a head printed by an earlier verify: fail if it is gone (truncation)")
+    .option("--no-signed-head", "skip the signed head beside the file (a log written before heads existed)")
     .option("--json", "print the result as JSON")
-    .action(async (file: string, opts: { key?: string; json?: boolean; head?: string }) =>
-      (await import("./gate-actions.ts")).verify(file, opts),
+    .action(
+      async (file: string, opts: { key?: string; json?: boolean; head?: string; signedHead?: boolean }) =>
+        (await import("./gate-actions.ts")).verify(file, opts),
     );
 
   const contain = gate

@@ -17,6 +17,28 @@ function urlWithoutSecrets(raw: string): string {
 
 const keys = (o: Record<string, unknown>) => Object.keys(o).sort().join(", ");
 
+/** Longer string values are cut, with a mark saying how much is not shown. */
+const SHOWN_CHARS = 160;
+
+function cutValues(value: unknown, depth = 0): unknown {
+  if (typeof value === "string")
+    return value.length > SHOWN_CHARS
+      ? `${value.slice(0, SHOWN_CHARS)}…[+${value.length - SHOWN_CHARS} chars]`
+      : value;
+  if (depth > 8 || value === null || typeof value !== "object") return depth > 8 ? "…" : value;
+  if (Array.isArray(value)) return value.map((v) => cutValues(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cutValues(v, depth + 1)]));
+}
+
+/**
+ * An MCP call's arguments as the developer must see them to decide: the values (the agent
+ * chooses the names too), secrets redacted, long values cut with a visible mark.
+ */
+function argumentValues(args: Record<string, unknown>): string {
+  if (Object.keys(args).length === 0) return "(no arguments)";
+  return redactSecretsIn(stableJson(cutValues(args)), 1500);
+}
+
 /** One line per call: values that could carry secrets are left out or redacted. */
 export function summarizeCall(call: ToolCall): string {
   switch (call.kind) {
@@ -28,9 +50,9 @@ export function summarizeCall(call: ToolCall): string {
       return redactSecretsIn(`read ${call.path}`);
     case "file_write":
       return redactSecretsIn(`write ${call.path}`);
-    // Arguments of MCP and other tools are free-form: their names only.
     case "mcp":
-      return redactSecretsIn(`mcp ${call.server}/${call.tool} (${keys(call.arguments) || "no arguments"})`);
+      return redactSecretsIn(`mcp ${call.server}/${call.tool} ${argumentValues(call.arguments)}`, 1800);
+    // Other tools' input is free-form: its names only.
     case "tool":
       return redactSecretsIn(`tool ${call.name} (${keys(call.input) || "no input"})`);
   }

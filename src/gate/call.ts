@@ -1,6 +1,8 @@
 // The tool calls the gate decides, whatever adapter they came through.
 import { createHash } from "node:crypto";
+import { z } from "zod";
 import { stableJson } from "../policy/canonical.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../policy/json-depth.ts";
 
 export type ToolCall =
   | { kind: "shell"; command: string }
@@ -9,6 +11,44 @@ export type ToolCall =
   | { kind: "file_read"; path: string }
   | { kind: "file_write"; path: string }
   | { kind: "tool"; name: string; input: Record<string, unknown> };
+
+const Input = z.record(z.string(), z.unknown());
+
+/** What a call must look like before the gate decides it: a field of the wrong type is refused. */
+const ToolCallSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("shell"), command: z.string() }),
+  z.object({
+    kind: z.literal("mcp"),
+    server: z.string().min(1),
+    tool: z.string().min(1),
+    arguments: Input,
+  }),
+  z.object({ kind: z.literal("fetch"), method: z.string().min(1), url: z.string() }),
+  z.object({ kind: z.literal("file_read"), path: z.string() }),
+  z.object({ kind: z.literal("file_write"), path: z.string() }),
+  z.object({ kind: z.literal("tool"), name: z.string().min(1), input: Input }),
+]);
+
+/** The call as the gate decides it (fields it does not know dropped), or why it cannot be. */
+function checkCall(call: unknown): { call: ToolCall } | { problem: string } {
+  if (nestsDeeperThan(call)) return { problem: `the call nests deeper than ${MAX_JSON_DEPTH} levels` };
+  const parsed = ToolCallSchema.safeParse(call);
+  if (parsed.success) return { call: parsed.data as ToolCall };
+  return {
+    problem: parsed.error.issues.map((i) => `${i.path.join(".") || "(call)"}: ${i.message}`).join("; "),
+  };
+}
+
+/** Every call checked: the calls to decide, or the first problem. */
+export function checkCalls(calls: unknown[]): { calls: ToolCall[] } | { problem: string } {
+  const out: ToolCall[] = [];
+  for (const c of calls) {
+    const checked = checkCall(c);
+    if ("problem" in checked) return checked;
+    out.push(checked.call);
+  }
+  return { calls: out };
+}
 
 export interface CallContext {
   /** The agent's working directory: relative paths resolve against it. */
@@ -23,6 +63,11 @@ export interface CallContext {
   canAsk: boolean;
   /** Can a contained run carry out this call (a shell hook that can rewrite the command)? */
   canContain: boolean;
+  /**
+   * Where an absolute path really leads on this machine (symlinks, `/proc/self/...`): the edge
+   * passes the filesystem in (see real-path.ts); without it paths are matched as written.
+   */
+  realPath?: (absolute: string) => string;
   /** Can the caller carry out a rewritten call (`GateDecision.rewrite`) instead of the original? */
   canRewrite?: boolean;
 }

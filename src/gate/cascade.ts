@@ -66,6 +66,7 @@ export function decideDeterministic(
     call,
     paths: { ...pathsOf(ctx), ...(facts?.real ? { real: facts.real } : {}) },
     inertEnv: gate.inertEnv,
+    ...(ctx.realPath ? { realPath: ctx.realPath } : {}),
     ...(analysis ? { analysis } : {}),
   };
   if (call.kind === "shell" && analysis?.parseError) {

@@ -5,8 +5,11 @@ import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import type { GateVerdict } from "../gateway/asks.ts";
+import { nestsDeeperThan } from "../policy/json-depth.ts";
 import { callsFromValue, worstDecision } from "./adapters/hook-input.ts";
 import { askDraft } from "./ask-summary.ts";
+import { checkCalls } from "./call.ts";
+import { realPathOnDisk } from "./real-path.ts";
 import { type GateRuntime, openGate, resolveGatePolicy } from "./runtime.ts";
 
 /** The verdict shape the gateway's asks service consumes (one definition, in src/gateway/asks.ts). */
@@ -40,9 +43,17 @@ export function createGateDecider(options: GateDeciderOptions = {}) {
       if (opts.cwd !== undefined && !isAbsolute(opts.cwd))
         return { ok: false, status: 400, code: "invalid_request", detail: "cwd must be an absolute path" };
       const payloadCwd = typeof input["cwd"] === "string" ? (input["cwd"] as string) : undefined;
+      if (payloadCwd !== undefined && !isAbsolute(payloadCwd))
+        return { ok: false, status: 400, code: "invalid_input", detail: "cwd must be an absolute path" };
       const cwd = opts.cwd ?? payloadCwd ?? homedir();
+      if (nestsDeeperThan(input))
+        return { ok: false, status: 400, code: "invalid_input", detail: "the input nests too deeply" };
       const parsed = callsFromValue(input, cwd);
       if ("error" in parsed) return { ok: false, status: 400, code: "invalid_input", detail: parsed.error };
+      const checked = checkCalls(parsed.calls);
+      if ("problem" in checked)
+        return { ok: false, status: 400, code: "invalid_input", detail: checked.problem };
+      const calls = checked.calls;
       let runtime: GateRuntime;
       try {
         runtime = await runtimeFor(resolveGatePolicy(opts.policy ?? options.policy));
@@ -56,8 +67,9 @@ export function createGateDecider(options: GateDeciderOptions = {}) {
         home: homedir(),
         canAsk: true,
         canContain: false,
+        realPath: realPathOnDisk,
       };
-      const decisions = await Promise.all(parsed.calls.map((c) => runtime.decide(c, ctx, parsed.session)));
+      const decisions = await Promise.all(calls.map((c) => runtime.decide(c, ctx, parsed.session)));
       const d = worstDecision(decisions);
       return {
         ok: true,
@@ -69,7 +81,7 @@ export function createGateDecider(options: GateDeciderOptions = {}) {
         ...(d.hint ? { hint: d.hint } : {}),
         capabilities: d.capabilities,
         latency_ms: d.latency_ms,
-        ...askDraft(parsed.calls),
+        ...askDraft(calls),
         ...(parsed.session ? { session: parsed.session } : {}),
       };
     },

@@ -1,7 +1,9 @@
 // Rule matchers over one call. Host and path matching are the policy engine's (src/policy).
 import { type HostPattern, hostPatternMatches, parseHostPattern } from "../policy/host.ts";
 import { compilePathGlob, compileValueGlob, normalizePath } from "../policy/path.ts";
-import type { ToolCall } from "./call.ts";
+import { describeCall, type ToolCall } from "./call.ts";
+import type { ResolvePath } from "./mcp/arguments.ts";
+import { argumentsStopped, type CompiledMcp, compileMcpMatch, matchMcp, mcpNamedCalls } from "./mcp/rule.ts";
 import {
   type BaseDirs,
   baseDirs,
@@ -55,7 +57,7 @@ export interface CompiledRule {
   capabilities: Capability[];
   kind: "shell" | "mcp" | "fetch" | "file" | "tool";
   shell?: CompiledShell;
-  mcp?: { servers: RegExp[]; tools: RegExp[]; args: Array<[string, RegExp[]]> };
+  mcp?: CompiledMcp;
   fetch?: { methods: string[]; hosts: HostPattern[]; paths: RegExp[] };
   file?: { op: "read" | "write" | "any"; globs: GlobList };
   tool?: { names: RegExp[] };
@@ -90,17 +92,7 @@ export function compileRule(rule: AllowRule, id: string): CompiledRule {
       },
     };
   }
-  if (rule.mcp) {
-    return {
-      ...base,
-      kind: "mcp",
-      mcp: {
-        servers: valueGlobs(list(rule.mcp.server)),
-        tools: valueGlobs(list(rule.mcp.tool)),
-        args: Object.entries(rule.mcp.arguments ?? {}).map(([k, v]) => [k, valueGlobs(list(v))]),
-      },
-    };
-  }
+  if (rule.mcp) return { ...base, kind: "mcp", mcp: compileMcpMatch(rule.mcp) };
   if (rule.fetch) {
     return {
       ...base,
@@ -247,6 +239,8 @@ export interface Target {
   call: ToolCall;
   analysis?: ShellAnalysis;
   paths: Paths;
+  /** Where a path really leads (the edge's filesystem); absent, paths are taken as written. */
+  realPath?: ResolvePath;
   /** Variables a command prefix may set at tier 0 (default: the built-in few). */
   inertEnv?: ReadonlySet<string>;
 }
@@ -257,6 +251,11 @@ export interface Target {
  */
 export function namedPathKeys(call: ToolCall, analysis: ShellAnalysis | undefined, paths: Paths): string[] {
   if (call.kind === "file_read" || call.kind === "file_write") return [rawPath(paths, call.path)];
+  if (call.kind === "mcp") {
+    // The paths an allow must cover (mcpNamedCalls): the edge resolves them like file tools'.
+    const named = mcpNamedCalls(call, paths, undefined);
+    return "uncovered" in named ? [] : named.flatMap((c) => (c.kind === "file_read" ? [c.path] : []));
+  }
   if (call.kind !== "shell" || !analysis) return [];
   const bd = baseDirs(paths, analysis);
   const keys = new Set<string>(bd.bases);
@@ -280,22 +279,17 @@ function fetchParts(call: { method: string; url: string }): { host: string; path
   return { host: url.hostname, path: normalized.path };
 }
 
-function argText(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value ?? null);
-}
-
 /** Does a non-shell rule match a non-shell call? (stop mode: unparseable input is maybe.) */
 function matchDirect(rule: CompiledRule, t: Target, mode: Mode): Tri {
   const call = t.call;
   switch (call.kind) {
-    case "mcp": {
-      const m = rule.mcp;
-      if (!m || !anyMatch(m.servers, call.server) || !anyMatch(m.tools, call.tool)) return "no";
-      for (const [key, globs] of m.args) {
-        if (!(key in call.arguments) || !anyMatch(globs, argText(call.arguments[key]))) return "no";
-      }
-      return "yes";
-    }
+    case "mcp":
+      if (rule.mcp) return matchMcp(rule.mcp, call, mode);
+      // File and fetch hard stops apply to the paths and URLs an MCP call's arguments name.
+      if (mode !== "stop" || (!rule.file && !rule.fetch)) return "no";
+      return argumentsStopped(rule, call.arguments, t.paths, t.realPath, (c) =>
+        matchDirect(rule, { ...t, call: c }, mode),
+      );
     case "fetch": {
       const m = rule.fetch;
       if (!m) return "no";
@@ -324,7 +318,12 @@ function matchDirect(rule: CompiledRule, t: Target, mode: Mode): Tri {
       return forms.every((p) => fileGlobMatches(t.paths, m.globs, p)) ? "yes" : "no";
     }
     case "tool":
-      return rule.tool && anyMatch(rule.tool.names, call.name) ? "yes" : "no";
+      if (rule.tool) return anyMatch(rule.tool.names, call.name) ? "yes" : "no";
+      // Hard stops apply to every tool kind: a tool's input is looked at like MCP arguments.
+      if (mode !== "stop" || (!rule.file && !rule.fetch)) return "no";
+      return argumentsStopped(rule, call.input, t.paths, t.realPath, (c) =>
+        matchDirect(rule, { ...t, call: c }, mode),
+      );
     default:
       return "no";
   }
@@ -378,7 +377,20 @@ export function coverCall(
   if (call.kind !== "shell") {
     if (mode === "contain") return { covered: false, reason: "only shell commands run contained" };
     const rule = rules.find((r) => matchDirect(r, t, "allow") === "yes");
-    return rule ? { covered: true, rules: [rule.id] } : { covered: false, reason: "no allow rule matches" };
+    if (!rule) return { covered: false, reason: "no allow rule matches" };
+    if (call.kind !== "mcp") return { covered: true, rules: [rule.id] };
+    // The paths and URLs an MCP call names need the file and fetch rules' allow as well.
+    // Their real forms come from the edge's path facts (namedPathKeys), as for file tools.
+    const named = mcpNamedCalls(call, t.paths, undefined);
+    if ("uncovered" in named) return { covered: false, reason: named.uncovered };
+    const used = [rule.id];
+    for (const c of named) {
+      const cover = rules.find((r) => matchDirect(r, { ...t, call: c }, "allow") === "yes");
+      if (!cover)
+        return { covered: false, reason: `no allow rule covers ${describeCall(c)} (named in the arguments)` };
+      used.push(cover.id);
+    }
+    return { covered: true, rules: [...new Set(used)] };
   }
   const analysis = t.analysis;
   if (!analysis) return { covered: false, reason: "the command was not analysed" };

@@ -1,4 +1,6 @@
 // Appends receipts to a JSONL file under a lock, with the signing key kept under $AIRLOCK_HOME.
+// Beside the log, `<file>.head` holds the signed count and last hash, rewritten atomically with
+// every receipt: lines removed from the end, or an emptied log, no longer verify.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import {
   appendFileSync,
@@ -9,17 +11,23 @@ import {
   openSync,
   readFileSync,
   readSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { GENESIS, type Receipt, type ReceiptBody, sealReceipt } from "./receipts.ts";
+import { airlockHome } from "../gateway/home.ts";
+import {
+  GENESIS,
+  type Receipt,
+  type ReceiptBody,
+  type ReceiptHead,
+  sealReceipt,
+  signHead,
+} from "./receipts.ts";
 
-export function airlockHome(): string {
-  return process.env["AIRLOCK_HOME"] || join(homedir(), ".airlock");
-}
+export { airlockHome };
 
 export function defaultReceiptsFile(): string {
   return join(airlockHome(), "gate", "receipts.jsonl");
@@ -55,7 +63,7 @@ function sleep(ms: number): void {
 }
 
 /** An exclusive lock file; a lock older than 10 s is taken to be left by a dead process. */
-function withLock<T>(target: string, fn: () => T): T {
+export function withLock<T>(target: string, fn: () => T): T {
   const lock = `${target}.lock`;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -66,7 +74,7 @@ function withLock<T>(target: string, fn: () => T): T {
       try {
         if (Date.now() - statSync(lock).mtimeMs > 10000) rmSync(lock, { force: true });
       } catch {}
-      if (attempt > 2000) throw new Error(`receipt file ${target} stays locked (${lock})`);
+      if (attempt > 2000) throw new Error(`${target} stays locked (${lock})`);
       sleep(5);
     }
   }
@@ -98,6 +106,31 @@ function lastLine(file: string): string | undefined {
   }
 }
 
+const headFile = (file: string) => `${file}.head`;
+
+/** The signed head beside a log: undefined when there is none, an error when it is unreadable. */
+export function readHead(file: string): ReceiptHead | undefined {
+  let text: string;
+  try {
+    text = readFileSync(headFile(file), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  return JSON.parse(text) as ReceiptHead;
+}
+
+/** Writes a file by rename, so a reader sees the old or the new content, never a torn one. */
+export function writeAtomically(file: string, text: string, mode = 0o600): void {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, file);
+}
+
+/**
+ * Appends one receipt and moves the head. Refuses when the log's last line is not the head's
+ * (lines removed, the log emptied or swapped): chaining onto it would bury the evidence.
+ */
 export function appendReceipt(
   file: string,
   body: Omit<ReceiptBody, "seq" | "prev" | "v">,
@@ -107,11 +140,23 @@ export function appendReceipt(
   return withLock(file, () => {
     const last = lastLine(file);
     const previous = last ? (JSON.parse(last) as Receipt) : undefined;
+    const head = readHead(file);
+    if (head ? head.hash !== previous?.hash : previous !== undefined) {
+      throw new Error(
+        head
+          ? `${file} does not end at its signed head (seq ${head.seq}): receipts were removed or replaced`
+          : `${file} has receipts but no signed head (${headFile(file)}): it cannot be extended safely`,
+      );
+    }
     const receipt = sealReceipt(
       { v: 1, ...body, seq: previous ? previous.seq + 1 : 0, prev: previous ? previous.hash : GENESIS },
       key,
     );
     appendFileSync(file, `${JSON.stringify(receipt)}\n`, { mode: 0o600 });
+    writeAtomically(
+      headFile(file),
+      `${JSON.stringify(signHead({ count: receipt.seq + 1, seq: receipt.seq, hash: receipt.hash }, key))}\n`,
+    );
     return receipt;
   });
 }

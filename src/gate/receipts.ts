@@ -37,6 +37,48 @@ export function sealReceipt(body: ReceiptBody, privateKey: KeyObject): Receipt {
   return { ...body, hash, sig };
 }
 
+/** The log's signed end: how many receipts it holds and the hash of the last one. */
+export interface ReceiptHead {
+  v: 1;
+  count: number;
+  seq: number;
+  hash: string;
+  sig: string;
+}
+
+const headMessage = (h: Omit<ReceiptHead, "sig" | "v">) =>
+  Buffer.from(`airlock receipts head v1 count=${h.count} seq=${h.seq} hash=${h.hash}`);
+
+export function signHead(head: Omit<ReceiptHead, "sig" | "v">, privateKey: KeyObject): ReceiptHead {
+  return { v: 1, ...head, sig: sign(null, headMessage(head), privateKey).toString("base64") };
+}
+
+function headSigned(head: ReceiptHead, publicKey: KeyObject): boolean {
+  try {
+    return verify(null, headMessage(head), publicKey, Buffer.from(String(head.sig), "base64"));
+  } catch {
+    return false;
+  }
+}
+
+/** Problems with a log's signed head: missing (for a non-empty log), forged, or not the log's end. */
+export function checkHead(
+  head: ReceiptHead | undefined,
+  result: { count: number; head?: { seq: number; hash: string } },
+  publicKey: KeyObject,
+): string[] {
+  if (!head) {
+    return result.count > 0 ? ["no signed head beside the log: its end cannot be checked"] : [];
+  }
+  if (!headSigned(head, publicKey)) return ["the signed head has a bad signature"];
+  if (head.count !== result.count || head.hash !== result.head?.hash) {
+    return [
+      `the signed head records ${head.count} receipt${head.count === 1 ? "" : "s"} ending at seq ${head.seq}; the log has ${result.count}${result.head ? ` ending at seq ${result.head.seq}` : ""}: receipts were removed, added or replaced`,
+    ];
+  }
+  return [];
+}
+
 export interface VerifyResult {
   ok: boolean;
   count: number;

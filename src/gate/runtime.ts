@@ -50,7 +50,17 @@ export interface GateRuntime {
   gate: CompiledGate;
   analyze: AnalyzeShell;
   policyFile: string;
-  decide(call: ToolCall, ctx: CallContext, session?: string): Promise<GateDecision & { latency_ms: number }>;
+  /**
+   * The cascade's decision, recorded in a receipt. `overrule` lets the edge replace it with what
+   * it knows beyond the cascade (an MCP tool whose pin changed is asked about, not allowed)
+   * before the receipt is written, so the receipt says what was decided.
+   */
+  decide(
+    call: ToolCall,
+    ctx: CallContext,
+    session?: string,
+    overrule?: (decision: GateDecision) => GateDecision,
+  ): Promise<GateDecision & { latency_ms: number }>;
 }
 
 export interface RuntimeOptions {
@@ -75,33 +85,42 @@ export async function openGate(
     ? createClassifier(gate.classifier, { breaker: options.breaker ?? fileBreaker() })
     : undefined;
   const receipts = options.receipts === undefined ? defaultReceiptsFile() : options.receipts;
+  const record = (
+    call: ToolCall,
+    decision: GateDecision,
+    latency_ms: number,
+    session: string | undefined,
+  ) => {
+    if (receipts === false) return;
+    appendReceipt(receipts, {
+      time: new Date().toISOString(),
+      tool: toolLabel(call),
+      input_digest: callDigest(call),
+      decision: decision.decision,
+      tier: decision.tier,
+      step: decision.step,
+      rule: decision.rule,
+      reason: decision.reason,
+      latency_ms,
+      ...(session ? { session } : {}),
+    });
+  };
   return {
     gate,
     analyze,
     policyFile,
-    async decide(call, ctx, session) {
+    async decide(call, ctx, session, overrule) {
       const started = performance.now();
       const where = { ...ctx, airlockHome: ctx.airlockHome ?? airlockHome() };
-      const decision = await decide(gate, call, where, {
+      const decided = await decide(gate, call, where, {
         analyze,
         facts: gatherFacts,
         ...(classify ? { classify } : {}),
       });
+      const decision = overrule ? overrule(decided) : decided;
       const latency_ms = Math.round((performance.now() - started) * 1000) / 1000;
-      if (receipts === false) return { ...decision, latency_ms };
       try {
-        appendReceipt(receipts, {
-          time: new Date().toISOString(),
-          tool: toolLabel(call),
-          input_digest: callDigest(call),
-          decision: decision.decision,
-          tier: decision.tier,
-          step: decision.step,
-          rule: decision.rule,
-          reason: decision.reason,
-          latency_ms,
-          ...(session ? { session } : {}),
-        });
+        record(call, decision, latency_ms, session);
       } catch (error) {
         // No receipt, no permission: an unrecorded allow would be invisible afterwards.
         if (decision.decision === "allow" || decision.decision === "contain") {

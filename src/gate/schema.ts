@@ -199,6 +199,7 @@ export type GateConfig = z.infer<typeof GateSchema>;
 export type AllowRule = z.infer<typeof AllowRuleSchema>;
 export type HardStop = z.infer<typeof HardStopSchema>;
 export type ShellMatch = z.infer<typeof ShellMatchSchema>;
+export type McpMatch = z.infer<typeof McpMatchSchema>;
 export type ExampleCall = z.infer<typeof ExampleCallSchema>;
 export type ClassifierConfig = z.infer<typeof ClassifierSchema>;
 export type ContainConfig = z.infer<typeof ContainSchema>;

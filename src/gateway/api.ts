@@ -5,6 +5,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { dumpPolicyYaml } from "../policy/canonical.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../policy/json-depth.ts";
 import { registerAskRoutes } from "./asks-api.ts";
 import { registerHookRoute } from "./hook-api.ts";
 import {
@@ -67,13 +68,21 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+/** The request body as JSON; not JSON, or nested deeper than any request needs: 400. */
+async function readJson(c: Context, code = "invalid_json"): Promise<unknown> {
   let raw: unknown;
   try {
     raw = await c.req.json();
   } catch {
-    throw new GatewayError(400, "invalid_json", "request body must be JSON");
+    throw new GatewayError(400, code, "request body must be JSON");
   }
+  if (nestsDeeperThan(raw))
+    throw new GatewayError(400, code, `request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return raw;
+}
+
+async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  const raw = await readJson(c);
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
@@ -267,12 +276,7 @@ export function buildApi(opts: ApiOptions): { app: Hono<Env>; routes: RouteDoc[]
       response: SubmitResultSchema,
     },
     async (c) => {
-      let raw: unknown;
-      try {
-        raw = await c.req.json();
-      } catch {
-        throw new GatewayError(400, "invalid_proposal", "request body must be JSON");
-      }
+      const raw = await readJson(c, "invalid_proposal");
       return c.json(await service.submit(scope(c, param(c, "name")), raw as never, actor(c)), 202);
     },
   );

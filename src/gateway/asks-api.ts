@@ -59,9 +59,18 @@ export function registerAskRoutes(kit: AskRouteKit): void {
       response: GateDecideResultSchema,
     },
     async (c) => {
-      const body = await jsonBody(c, GateDecideBodySchema);
-      const p = principal(c);
-      return c.json(await asks.decide(body, askSandbox(p, body.sandbox), p.kind === "operator"));
+      try {
+        const body = await jsonBody(c, GateDecideBodySchema);
+        const p = principal(c);
+        return c.json(await asks.decide(body, askSandbox(p, body.sandbox), p.kind === "operator"));
+      } catch (error) {
+        // A caller that reads only `decision` must still fail closed on input it got wrong.
+        if (!(error instanceof GatewayError) || error.status >= 500) throw error;
+        return c.json(
+          { error: error.code, detail: error.message, decision: "ask", reason: error.message },
+          error.status,
+        );
+      }
     },
   );
   route(

@@ -3,9 +3,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
-/** $AIRLOCK_HOME (made absolute), default ~/.airlock (DESIGN.md §1). */
+/**
+ * $AIRLOCK_HOME, default ~/.airlock (DESIGN.md §1). A relative value is taken from the user's
+ * home, never the current directory: every process (gateway, hooks run in the agent's
+ * directory, the MCP proxy) must find the same home, and none may put it in the workdir.
+ */
 export function airlockHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.AIRLOCK_HOME ? resolve(env.AIRLOCK_HOME) : join(homedir(), ".airlock");
+  return env.AIRLOCK_HOME ? resolve(homedir(), env.AIRLOCK_HOME) : join(homedir(), ".airlock");
 }
 
 export interface GatewayInfo {

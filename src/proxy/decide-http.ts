@@ -1,6 +1,6 @@
 // One HTTP request's verdict, shared by inspected (inspect.ts) and forward-proxy (forward.ts)
 // requests: the form checks, the policy on the method, then on every method an override
-// carrier names (headers and query first; a urlencoded form body once it has been read).
+// carrier names (headers and query first; a form, multipart or JSON body once it has been read).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { buildHttpEvent } from "../audit/ocsf.ts";
 import {
@@ -12,7 +12,16 @@ import {
 import { actorOf, type DenyRecord, type ProxyCore, requestDenial } from "./core.ts";
 import { type ProxyResponse, sendResponse } from "./deny.ts";
 import { type Destination, relayRequest } from "./relay.ts";
-import { carriedMethods, decideCarried, expectsFormBody, requestFormProblem } from "./request-checks.ts";
+import {
+  bodyMethods,
+  carriedMethods,
+  carriedTargets,
+  decideCarried,
+  decideCarriedTargets,
+  expectsFormBody,
+  type FieldBody,
+  requestFormProblem,
+} from "./request-checks.ts";
 
 export type DenyBase = Pick<DenyRecord, "scheme" | "host" | "port" | "identity" | "method" | "target">;
 
@@ -25,12 +34,12 @@ export interface DecidedRequest {
   base: DenyBase;
   input: RequestInput;
   cp: CompiledPolicy;
-  formBody: boolean;
+  formBody: FieldBody[];
 }
 
 export type HttpVerdict =
   | { ok: false; response: ProxyResponse }
-  | { ok: true; d: RequestDecision; formBody: boolean };
+  | { ok: true; d: RequestDecision; formBody: FieldBody[] };
 
 function queryOf(target: string): string {
   const q = target.indexOf("?");
@@ -65,30 +74,34 @@ export function decideHttp(
   // The policy first: a request no rule allows is denied as such (with what rule is missing).
   const d = decideRequest(cp, input);
   if (d.decision === "deny") return { ok: false, response: core.deny(requestDenial(base, d)) };
-  const problem = requestFormProblem(input.path, rawHeaders);
+  const problem = requestFormProblem(input.method, input.path, rawHeaders);
   if (problem) return { ok: false, response: refuseForm(core, base, problem) };
-  const carried = carriedMethods(rawHeaders, queryOf(input.path), null);
+  const carried = carriedMethods(rawHeaders, queryOf(input.path));
   if (!carried.ok) return { ok: false, response: refuseForm(core, base, carried.reason) };
   const other = decideCarried(cp, input, carried.methods);
   if (other)
     return { ok: false, response: core.deny(requestDenial({ ...base, method: other.method }, other)) };
+  const targets = carriedTargets(rawHeaders);
+  if (!targets.ok) return { ok: false, response: refuseForm(core, base, targets.reason) };
+  const elsewhere = decideCarriedTargets(cp, input, targets.targets, carried.methods);
+  if (elsewhere) return { ok: false, response: core.deny(requestDenial(base, elsewhere)) };
   return { ok: true, d, formBody: expectsFormBody(input.method, rawHeaders) };
 }
 
-/** Logs and relays an allowed request; a urlencoded form is read whole and its `_method` fields decided first. */
+/** Logs and relays an allowed request; a body with fields (form, multipart, JSON) is read whole and its `_method` fields decided first. */
 export async function forwardDecided(
   core: ProxyCore,
   req: IncomingMessage,
   res: ServerResponse,
   v: DecidedRequest,
 ): Promise<void> {
-  if (!v.formBody) {
+  if (v.formBody.length === 0) {
     logAllowedRequest(core, v.base, v.d);
     relayRequest(core, req, res, v.dest, v.path);
     return;
   }
   const body = await readFormBody(req, core.limits.maxFormBodyBytes);
-  const refused = decideForm(core, v.cp, v.base, v.input, body);
+  const refused = decideForm(core, v.cp, v.base, v.input, v.formBody, body);
   if (refused) {
     sendResponse(res, refused);
     return;
@@ -130,16 +143,17 @@ function decideForm(
   cp: CompiledPolicy,
   base: DenyBase,
   input: RequestInput,
+  kinds: readonly FieldBody[],
   body: Buffer | null,
 ): ProxyResponse | null {
   if (body === null) {
     return refuseForm(
       core,
       base,
-      `a urlencoded form body larger than ${core.limits.maxFormBodyBytes} bytes cannot be checked for a _method field`,
+      `a form or JSON body larger than ${core.limits.maxFormBodyBytes} bytes cannot be checked for a _method field`,
     );
   }
-  const carried = carriedMethods([], "", body.toString("latin1"));
+  const carried = bodyMethods(kinds, body);
   if (!carried.ok) return refuseForm(core, base, carried.reason);
   const other = decideCarried(cp, input, carried.methods);
   return other ? core.deny(requestDenial({ ...base, method: other.method }, other)) : null;

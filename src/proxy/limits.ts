@@ -9,7 +9,7 @@ export interface ProxyLimits {
   maxHeaderBytes: number;
   /** Live client connections accepted at once; the next one gets 503 connection_limit. */
   maxConnections: number;
-  /** A urlencoded form body is read whole (for its `_method` field) before it is forwarded; larger is refused. */
+  /** A urlencoded, multipart or JSON body is read whole (for its `_method` field) before it is forwarded; larger is refused. */
   maxFormBodyBytes: number;
 }
 

@@ -1,7 +1,7 @@
 // Moving bytes: a decided request streamed to the pinned upstream (pooled, verified TLS, one
 // hand-written HTTP/1.1 exchange: exchange.ts) and raw splicing of tunnels (and of upgraded
-// connections: upgrade.ts). Bodies stream both ways, never buffered whole (but for a urlencoded
-// form, read first for its `_method` field: decide-http.ts).
+// connections: upgrade.ts). Bodies stream both ways, never buffered whole (but for a form,
+// multipart or JSON body, read first for its `_method` fields: decide-http.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP, type Socket } from "node:net";
 import { checkServerIdentity } from "node:tls";

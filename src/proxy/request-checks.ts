@@ -20,20 +20,34 @@ function shownName(name: string): string {
 }
 
 /**
+ * Methods whose content has no defined meaning (RFC 9110 §9.3.1, §9.3.2, §9.3.8): servers that
+ * ignore it read it as the next request on the connection, one the proxy never decided.
+ */
+const BODYLESS = new Set(["GET", "HEAD", "TRACE"]);
+
+/**
  * Null when the request can be forwarded as decided, else why not: a query with characters
  * outside printable ASCII, a Connection header that would make the proxy drop an end-to-end
  * header (Host, Content-Length, the ones the decision read), a transfer coding other than
- * `chunked` alone (the proxy forwards the body it decoded, re-chunked).
+ * `chunked` alone (the proxy forwards the body it decoded, re-chunked), a body on a method
+ * whose body has no meaning.
  */
-export function requestFormProblem(target: string, rawHeaders: readonly string[]): string | null {
+export function requestFormProblem(
+  method: string,
+  target: string,
+  rawHeaders: readonly string[],
+): string | null {
   const q = target.indexOf("?");
   if (q !== -1 && !QUERY.test(target.slice(q + 1))) {
     return "character outside printable ASCII (or a #) in the query";
   }
   let codings: string | undefined;
+  let body = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
-    if (name.length === 10 && name.toLowerCase() === "connection") {
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      if ((rawHeaders[i + 1] as string).trim() !== "0") body = true;
+    } else if (name.length === 10 && name.toLowerCase() === "connection") {
       for (const raw of (rawHeaders[i + 1] as string).split(",")) {
         const token = raw.trim().toLowerCase();
         if (token === "" || token === "close" || HOP_BY_HOP.has(token)) continue;
@@ -42,7 +56,11 @@ export function requestFormProblem(target: string, rawHeaders: readonly string[]
     } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
       const value = (rawHeaders[i + 1] as string).trim().toLowerCase();
       codings = codings === undefined ? value : `${codings}, ${value}`;
+      body = true;
     }
+  }
+  if (body && BODYLESS.has(method.toUpperCase())) {
+    return `a body on ${method.toUpperCase()} has no defined meaning (RFC 9110): a server that ignores it reads it as the next request`;
   }
   if (codings !== undefined && codings !== "chunked") {
     return "Transfer-Encoding other than chunked alone: the body is forwarded as decoded, re-chunked";
@@ -50,10 +68,26 @@ export function requestFormProblem(target: string, rawHeaders: readonly string[]
   return null;
 }
 
-/** Headers that common frameworks (Rails, Laravel, Symfony, Express) read as the request's method. */
+/**
+ * Headers that common frameworks (Rails, Laravel, Symfony, Express) read as the request's
+ * method. Compared as CGI does (HTTP_X_HTTP_METHOD_OVERRIDE): `_` and `-` are the same there.
+ */
 const OVERRIDE_HEADERS = new Set(["x-http-method-override", "x-http-method", "x-method-override"]);
-/** The form field and query parameter they read (Rails, Laravel, Symfony). */
-const OVERRIDE_PARAM = "_method";
+
+function cgiName(name: string): string {
+  return name.toLowerCase().replaceAll("_", "-");
+}
+
+/**
+ * The form field and query parameter they read (Rails, Laravel, Symfony), as PHP names it:
+ * leading spaces dropped, `.`, ` ` and an unmatched `[` read as `_`, `[...]` making an array of
+ * it. Any case, so the match is a superset of every framework's.
+ */
+const OVERRIDE_PARAM = /^[_. []method(?:\[.*)?$/;
+
+export function isOverrideParam(key: string): boolean {
+  return OVERRIDE_PARAM.test(key.trim().toLowerCase());
+}
 const METHOD = /^[A-Za-z]{1,20}$/;
 
 export interface CarriedMethod {
@@ -77,7 +111,7 @@ function fromParams(out: CarriedMethod[], text: string, where: "query" | "form")
   if (params === null)
     return `malformed ${where === "query" ? "query string" : "form body"}: the method it may carry cannot be read`;
   for (const [key, values] of params) {
-    if (key.trim().toLowerCase() !== OVERRIDE_PARAM) continue;
+    if (!isOverrideParam(key)) continue;
     for (const value of values) {
       const problem = addValue(out, value, `_method in the ${where}`);
       if (problem) return problem;
@@ -86,22 +120,18 @@ function fromParams(out: CarriedMethod[], text: string, where: "query" | "form")
   return null;
 }
 
-/** The methods a request's override carriers name: headers, `_method` in the query and in a urlencoded form body. */
-export function carriedMethods(rawHeaders: readonly string[], query: string, form: string | null): Carried {
+/** The methods a request's override carriers in its head name: headers and `_method` in the query. */
+export function carriedMethods(rawHeaders: readonly string[], query: string): Carried {
   const methods: CarriedMethod[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
-    if (name.length < 12 || name.length > 22 || !OVERRIDE_HEADERS.has(name.toLowerCase())) continue;
+    if (name.length < 12 || name.length > 22 || !OVERRIDE_HEADERS.has(cgiName(name))) continue;
     const problem = addValue(methods, rawHeaders[i + 1] as string, name);
     if (problem) return { ok: false, reason: problem };
   }
   // Only a query that could spell the name (plainly or escaped) is parsed.
   if (query.includes("%") || query.toLowerCase().includes("method")) {
     const problem = fromParams(methods, query, "query");
-    if (problem) return { ok: false, reason: problem };
-  }
-  if (form !== null) {
-    const problem = fromParams(methods, form, "form");
     if (problem) return { ok: false, reason: problem };
   }
   return { ok: true, methods };
@@ -127,12 +157,18 @@ export function decideCarried(
 
 const FORM_TYPE = "application/x-www-form-urlencoded";
 
+/** A body whose fields frameworks read as parameters (a `_method` among them). */
+export type FieldBody = "form" | "multipart" | "json";
+
 /**
- * A urlencoded form body is on its way (Rack also reads a POST body without Content-Type as
- * one): its `_method` field must be read before the request is decided.
+ * The kinds of field-carrying body on their way (none, one, or several when the type names
+ * several): urlencoded (Rack also reads a POST body without a media type as one), multipart
+ * (PHP, Rack) or JSON (Laravel, Express). Their `_method` fields must be read before the
+ * request is decided.
  */
-export function expectsFormBody(method: string, rawHeaders: readonly string[]): boolean {
-  let type: string | undefined;
+export function expectsFormBody(method: string, rawHeaders: readonly string[]): FieldBody[] {
+  // Several Content-Type lines: a parser may read any one of them, so every one counts.
+  const types: string[] = [];
   let body = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const raw = rawHeaders[i] as string;
@@ -140,9 +176,138 @@ export function expectsFormBody(method: string, rawHeaders: readonly string[]): 
     if (raw.length !== 12 && raw.length !== 14 && raw.length !== 17) continue;
     const name = raw.toLowerCase();
     const value = rawHeaders[i + 1] as string;
-    if (name === "content-type") type = `${type ?? ""}${value.trim().toLowerCase()}`;
+    if (name === "content-type") types.push(value.trim().toLowerCase());
     else if (name === "transfer-encoding" || (name === "content-length" && value.trim() !== "0")) body = true;
   }
-  if (!body) return false;
-  return type === undefined ? method.toUpperCase() === "POST" : type.includes(FORM_TYPE);
+  if (!body) return [];
+  const type = types.join(",");
+  // No media type before its parameters is none at all (Rack: a POST without one is a form).
+  const untyped = types.length === 0 || types.some((t) => /^\s*(?:[;,]|$)/.test(t));
+  const kinds: FieldBody[] = [];
+  if ((untyped && method.toUpperCase() === "POST") || type.includes(FORM_TYPE)) kinds.push("form");
+  if (type.includes("multipart/")) kinds.push("multipart");
+  if (type.includes("json")) kinds.push("json");
+  return kinds;
+}
+
+/** The methods the `_method` fields of a body read whole name. */
+export function bodyMethods(kinds: readonly FieldBody[], body: Buffer): Carried {
+  const methods: CarriedMethod[] = [];
+  for (const kind of kinds) {
+    const problem =
+      kind === "form"
+        ? fromParams(methods, body.toString("latin1"), "form")
+        : kind === "json"
+          ? fromJson(methods, body.toString("utf8"))
+          : fromMultipart(methods, body.toString("latin1"));
+    if (problem) return { ok: false, reason: problem };
+  }
+  return { ok: true, methods };
+}
+
+function fromJson(out: CarriedMethod[], text: string): string | null {
+  if (text.trim() === "") return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return "malformed JSON body: the method it may carry cannot be read";
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
+  for (const [key, field] of Object.entries(value)) {
+    if (!isOverrideParam(key)) continue;
+    const carrier = "_method in the JSON body";
+    const problem =
+      typeof field === "string" ? addValue(out, field, carrier) : `${carrier} does not name an HTTP method`;
+    if (problem) return problem;
+  }
+  return null;
+}
+
+/**
+ * Every Content-Disposition line anywhere in the body is read as a part's (a superset of what
+ * any multipart parser finds, whatever boundary it settles on).
+ */
+const DISPOSITION = /content-disposition[ \t]*:([^\r\n]*)/gi;
+const PART_NAME = /(?:^|[;,\s])name(\*?)[ \t]*=[ \t]*(?:"([^"]*)"|'([^']*)'|([^;,\s]*))/gi;
+
+/**
+ * Every name a part's disposition gives (`name`, `name*`; in either quotes, PHP's backslash
+ * escapes dropped): any of them may be the one a parser keeps.
+ */
+function partNames(disposition: string): string[] | null {
+  const names: string[] = [];
+  for (const param of disposition.matchAll(PART_NAME)) {
+    const name = (param[2] ?? param[3] ?? param[4] ?? "").replaceAll("\\", "");
+    if (param[1] !== "*") names.push(name);
+    else {
+      try {
+        names.push(decodeURIComponent(name.slice(name.lastIndexOf("'") + 1)));
+      } catch {
+        return null;
+      }
+    }
+  }
+  return names;
+}
+
+function fromMultipart(out: CarriedMethod[], text: string): string | null {
+  const unreadable = "malformed multipart body: the method it may carry cannot be read";
+  // Part headers may be folded (PHP joins the lines): read them unfolded.
+  const unfolded = text.replace(/\r?\n[ \t]+/g, " ");
+  for (const m of unfolded.matchAll(DISPOSITION)) {
+    const names = partNames(m[1] as string);
+    if (names === null) return unreadable;
+    if (!names.some(isOverrideParam)) continue;
+    const rest = unfolded.slice((m.index as number) + m[0].length);
+    const start = /\r?\n\r?\n/.exec(rest);
+    const end = start ? /\r?\n--/.exec(rest.slice(start.index + start[0].length)) : null;
+    if (!start || !end) return unreadable;
+    const value = rest.slice(start.index + start[0].length).slice(0, end.index);
+    const problem = addValue(out, value, "_method in the multipart body");
+    if (problem) return problem;
+  }
+  return null;
+}
+
+/**
+ * Headers that servers and frameworks (IIS, Zend/Laminas, older Symfony) read as the request's
+ * target instead of the request line. Compared as CGI does.
+ */
+const TARGET_HEADERS = new Set(["x-original-url", "x-rewrite-url"]);
+
+/** The targets a request's headers ask for instead of its own, or why they cannot be decided. */
+export function carriedTargets(
+  rawHeaders: readonly string[],
+): { ok: true; targets: Array<{ target: string; carrier: string }> } | { ok: false; reason: string } {
+  const targets: Array<{ target: string; carrier: string }> = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length !== 14 && name.length !== 13) continue;
+    if (!TARGET_HEADERS.has(cgiName(name))) continue;
+    const target = (rawHeaders[i + 1] as string).trim();
+    if (!target.startsWith("/")) return { ok: false, reason: `${name} does not name an origin-form target` };
+    targets.push({ target, carrier: name });
+  }
+  return { ok: true, targets };
+}
+
+/**
+ * The request decided at each target its headers name, as its own method and as every method
+ * its carriers name (a server may honour both): the first denial, or null.
+ */
+export function decideCarriedTargets(
+  cp: CompiledPolicy,
+  input: RequestInput,
+  targets: ReadonlyArray<{ target: string; carrier: string }>,
+  methods: readonly CarriedMethod[],
+): RequestDecision | null {
+  for (const { target, carrier } of targets) {
+    for (const method of [input.method, ...methods.map((m) => m.method)]) {
+      const d = decideRequest(cp, { ...input, method, path: target });
+      if (d.decision === "deny")
+        return { ...d, reason: `${carrier} asks for ${method} ${target}: ${d.reason}` };
+    }
+  }
+  return null;
 }

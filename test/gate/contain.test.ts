@@ -7,6 +7,8 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,6 +39,7 @@ interface Report {
   exit_code: number;
   committed: boolean;
   reasons: string[];
+  notes: string[];
   changes: Array<{ path: string; kind: string }>;
 }
 
@@ -151,6 +154,67 @@ describe("contained run (real overlay, real bubblewrap)", { timeout: 120000 }, (
   });
 });
 
+describe("what a contained run may never commit (real runs)", { timeout: 180000 }, () => {
+  it("symlinks that lead out of the workdir, or to a protected file, discard the run, each with a reason", async () => {
+    const wd = project("links-out");
+    // A link already in the workdir: a new link through it leads out, though it reads as inside.
+    symlinkSync("..", join(wd, "up"));
+    const r = await contain(
+      wd,
+      [
+        "ln -s ~/.ssh/id_rsa key",
+        "ln -s ../outside.txt rel",
+        "ln -s /etc/passwd abs",
+        "ln -s up/outside.txt chain",
+        "ln -s sub/../../x dots",
+        "echo s > .env && ln -s .env env-link",
+        "echo fine > n.txt",
+      ].join(" && "),
+    );
+    assert.equal(r.report.committed, false, r.stderr);
+    const reasons = r.report.reasons.join("\n");
+    for (const link of ["key", "rel", "abs", "chain", "dots"])
+      assert.match(reasons, new RegExp(`^${link}: a symlink to .* leads out of the workdir`, "m"));
+    assert.match(reasons, /^env-link: a symlink to a protected file/m);
+    for (const name of ["key", "rel", "abs", "chain", "dots", "env-link", "n.txt"])
+      assert.equal(existsSync(join(wd, name)), false, `${name} was not committed`);
+  });
+
+  it("fifos and sockets discard the run; hard links to files outside the change set too", async () => {
+    const wd = project("special");
+    const fifo = await contain(wd, "mkfifo pipe && echo fine > n.txt");
+    assert.equal(fifo.report.committed, false);
+    assert.match(fifo.report.reasons.join("\n"), /^pipe: a fifo is never committed/m);
+    const socket = await contain(
+      wd,
+      `${JSON.stringify(process.execPath)} -e 'require("net").createServer().listen("sock", () => process.exit(0))'`,
+    );
+    assert.equal(socket.report.committed, false, socket.stderr);
+    assert.match(socket.report.reasons.join("\n"), /^sock: a socket is never committed/m);
+    const linked = await contain(wd, "ln keep.txt hard");
+    assert.equal(linked.report.committed, false, linked.stderr);
+    assert.match(linked.report.reasons.join("\n"), /^hard: a hard link to a file outside the change set/m);
+    for (const name of ["pipe", "sock", "hard", "n.txt"]) assert.equal(existsSync(join(wd, name)), false);
+  });
+
+  it("setuid, setgid and sticky bits are stripped on commit, with a note for each", async () => {
+    const wd = project("setuid");
+    const r = await contain(
+      wd,
+      "echo x > suid && chmod 4755 suid && echo y > sgid && chmod 2755 sgid && mkdir sticky && chmod 1777 sticky && chmod 4755 keep.txt",
+    );
+    assert.equal(r.report.committed, true, r.stderr + r.report.reasons.join("; "));
+    assert.equal(statSync(join(wd, "suid")).mode & 0o7777, 0o755);
+    assert.equal(statSync(join(wd, "sgid")).mode & 0o7777, 0o755);
+    assert.equal(statSync(join(wd, "sticky")).mode & 0o7777, 0o777);
+    assert.equal(statSync(join(wd, "keep.txt")).mode & 0o7000, 0);
+    const notes = r.report.notes.join("\n");
+    for (const name of ["suid", "sgid", "sticky", "keep.txt"])
+      assert.match(notes, new RegExp(`^${name}: setuid/setgid/sticky bits stripped`, "m"));
+    assert.match(r.stderr, /note: suid: setuid\/setgid\/sticky bits stripped \(mode 4755 → 755\)/);
+  });
+});
+
 describe("commit rules", () => {
   const config = ContainSchema.parse({
     commit: { protected: ["**/.env", "secrets/**"], max_files: 2, max_bytes: 10 },
@@ -180,6 +244,19 @@ describe("commit rules", () => {
       size: 0,
     }));
     assert.equal(decideCommit(three, config, paths).commit, false);
+    const device = {
+      path: "d",
+      kind: "added" as const,
+      type: "special" as const,
+      size: 0,
+      special: "block device",
+    };
+    assert.deepEqual(decideCommit([device], config, paths).reasons, ["d: a block device is never committed"]);
+    const dangling = { path: "l", kind: "added" as const, type: "symlink" as const, size: 0, target: "x" };
+    assert.match(
+      decideCommit([dangling], config, paths).reasons.join(),
+      /where the symlink leads is not known/,
+    );
     assert.equal(
       decideCommit([{ path: "../x", kind: "added", type: "file", size: 0 }], config, paths).commit,
       false,

@@ -17,6 +17,8 @@ writeFileSync(
   policy,
   `gate:
   default: ask
+  hard_stops:
+    - { id: confirm-delete, decision: ask, reason: deleting is irreversible, mcp: { server: demo, tool: "delete_*" } }
   allow:
     - { id: weather, mcp: { server: demo, tool: get_weather } }
 `,
@@ -57,13 +59,45 @@ describe("airlock mcp-proxy asks on the gateway", { timeout: 60_000 }, () => {
         ["mcp:demo/list_repos", "mcp demo/list_repos (no arguments)"],
       );
       const deny = await whenAsked(op, (askId) => op.denyAsk(askId, "not now"));
-      const refused = await client.callTool({ name: "delete_repo", arguments: { name: "x" } });
-      await deny.done;
+      const name = `prod -- read-only ${"x".repeat(400)}`;
+      const token = `ghp_${"A1".repeat(20)}`;
+      const refused = await client.callTool({ name: "delete_repo", arguments: { name, token } });
+      const denied = await op.getAsk(await deny.done);
       assert.equal(refused.isError, true);
       assert.match(text(refused), /denied by operator .*: not now/);
+      // The developer sees the values (the agent picks the names too), secrets redacted, long
+      // values cut with a mark, and the rule that asked.
+      assert.match(
+        denied.summary,
+        /^mcp demo\/delete_repo \{"name":"prod -- read-only x{140,}…\[\+\d+ chars\]"/,
+      );
+      assert.doesNotMatch(denied.summary, /A1A1A1/);
+      assert.match(denied.summary, /"token":"\[redacted\]"|\[redacted\]/);
+      assert.deepEqual([denied.rule, denied.reason], ["confirm-delete", "deleting is irreversible"]);
     } finally {
       await client.close();
     }
+  });
+
+  it("a tool that changed since it was pinned is reported in the developer's inbox", async () => {
+    const env = { AIRLOCK_GATEWAY: gw.url, AIRLOCK_TOKEN: gw.operatorToken };
+    const first = await connect(env);
+    await first.listTools(); // pins the tools (if the first test has not)
+    await first.close();
+    const client = await connect({ ...env, TOOL_VARIANT: "2" });
+    try {
+      const listed = await client.listTools();
+      assert.ok(!listed.tools.some((t) => t.name === "get_weather"));
+    } finally {
+      await client.close();
+    }
+    let notice: Awaited<ReturnType<typeof op.listAsks>>[number] | undefined;
+    for (let i = 0; i < 100 && !notice; i++) {
+      notice = (await op.listAsks()).find((a) => a.rule === "mcp-pin" && a.tool === "mcp:demo/get_weather");
+      if (!notice) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(notice, "an inbox entry names the changed tool");
+    assert.match(notice.summary, /changed: description \(withheld from the agent\)/);
   });
 
   it("no gateway → refused with the reason", async () => {

@@ -16,6 +16,7 @@ writeFileSync(
     - { id: no-delete, decision: deny, reason: deleting repositories is irreversible, mcp: { server: demo, tool: "delete_*" } }
   allow:
     - { id: weather, mcp: { server: demo, tool: [get_weather, list_repos] } }
+    - { id: readme, mcp: { server: demo, tool: [resources/read, prompts/get] } }
 `,
 );
 
@@ -42,7 +43,7 @@ describe("airlock mcp-proxy", { timeout: 60000 }, () => {
     }
   });
 
-  it("passes resources and prompts through", async () => {
+  it("passes resources and prompts the policy allows through", async () => {
     const client = await connect("1");
     try {
       const resources = await client.listResources();
@@ -64,13 +65,14 @@ describe("airlock mcp-proxy", { timeout: 60000 }, () => {
 
   it("pins descriptions: a changed description turns that tool's calls into asks", async () => {
     const pins = JSON.parse(readFileSync(join(home, "gate", "mcp-pins.json"), "utf8"));
-    assert.match(pins.demo.get_weather, /^sha256:/);
+    assert.match(pins.servers.demo.get_weather.hash, /^sha256:/);
     const client = await connect("2");
     try {
-      await client.listTools();
+      const listed = await client.listTools();
+      assert.ok(!listed.tools.some((t) => t.name === "get_weather"), "a changed tool is withheld");
       const changed = await client.callTool({ name: "get_weather", arguments: { city: "Oslo" } });
       assert.equal(changed.isError, true);
-      assert.match(text(changed), /description of demo\/get_weather changed/);
+      assert.match(text(changed), /demo\/get_weather changed since it was pinned \(description\)/);
       const unchanged = await client.callTool({ name: "list_repos", arguments: {} });
       assert.equal(text(unchanged), "a, b");
     } finally {

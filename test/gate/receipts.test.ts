@@ -68,12 +68,56 @@ describe("receipts", () => {
     });
   }
 
+  it("detects the last receipts removed, or the log emptied, by its signed head", () => {
+    const log = join(home, "headed.jsonl");
+    writeReceipts(log, 4);
+    assert.equal(verify(log).status, 0, verify(log).stdout);
+    const full = readFileSync(log, "utf8");
+    const kept = full.trimEnd().split("\n");
+    writeFileSync(log, `${kept.slice(0, 2).join("\n")}\n`);
+    const cut = verify(log);
+    assert.equal(cut.status, 1, cut.stdout);
+    assert.match(cut.stdout, /signed head records 4 receipts ending at seq 3; the log has 2/);
+    writeFileSync(log, "");
+    const emptied = verify(log);
+    assert.equal(emptied.status, 1, emptied.stdout);
+    assert.match(emptied.stdout, /the log has 0/);
+    // Nor can the next receipt paper over it: appending to a log that lost its end is refused.
+    assert.throws(() => writeReceipts(log, 1), /does not end at its signed head/);
+    writeFileSync(log, full);
+    assert.equal(verify(log).status, 0);
+  });
+
+  it("detects a forged head, and a log whose head was deleted", () => {
+    const log = join(home, "forged-head.jsonl");
+    writeReceipts(log, 3);
+    const head = JSON.parse(readFileSync(`${log}.head`, "utf8"));
+    writeFileSync(`${log}.head`, JSON.stringify({ ...head, count: 2 }));
+    assert.match(verify(log).stdout, /bad signature/);
+    rmSync(`${log}.head`);
+    const r = verify(log);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /no signed head/);
+    assert.throws(() => writeReceipts(log, 1), /no signed head/);
+    const legacy = spawnSync(
+      process.execPath,
+      ["bin/airlock.js", "gate", "verify", log, "--no-signed-head"],
+      { env, encoding: "utf8" },
+    );
+    assert.equal(legacy.status, 0, legacy.stdout);
+  });
+
   it("detects lines removed from the end against a recorded head", () => {
     const head = JSON.parse(verify(file).stdout).head as { seq: number; hash: string };
     const cut = join(home, "truncated.jsonl");
     writeFileSync(cut, `${lines.slice(0, 3).join("\n")}\n`);
-    assert.equal(verify(cut).status, 0, "a shorter chain is valid on its own");
-    const args = ["bin/airlock.js", "gate", "verify", cut, "--head", `${head.seq}:${head.hash}`];
+    const noHead = ["bin/airlock.js", "gate", "verify", cut, "--no-signed-head"];
+    assert.equal(
+      spawnSync(process.execPath, noHead, { env, encoding: "utf8" }).status,
+      0,
+      "a shorter chain is valid on its own",
+    );
+    const args = [...noHead, "--head", `${head.seq}:${head.hash}`];
     const r = spawnSync(process.execPath, args, { env, encoding: "utf8" });
     assert.equal(r.status, 1);
     assert.match(r.stdout, /recorded head \(seq 4\) is missing/);
@@ -121,5 +165,19 @@ describe("receipts", () => {
     const bad = join(home, "forged.jsonl");
     writeFileSync(bad, `${[...lines.slice(0, 4), forged].join("\n")}\n`);
     assert.equal(verify(bad).status, 1);
+  });
+});
+
+describe("where receipts live", () => {
+  it("a relative $AIRLOCK_HOME is taken from the user's home, never the current directory", async () => {
+    const { homedir } = await import("node:os");
+    const { airlockHome } = await import("../../src/gate/receipt-store.ts");
+    const saved = process.env["AIRLOCK_HOME"];
+    process.env["AIRLOCK_HOME"] = "rel-airlock";
+    try {
+      assert.equal(airlockHome(), join(homedir(), "rel-airlock"));
+    } finally {
+      process.env["AIRLOCK_HOME"] = saved;
+    }
   });
 });

@@ -112,8 +112,11 @@ describe("gate asks API", () => {
   });
 
   it("POST /v1/gate/decide runs the cascade; an ask is stored, redacted, with its id", async () => {
-    const allow = await op.gateDecide({ kind: "shell", command: "git status" });
+    const allow = await op.gateDecide({ kind: "shell", command: "ls" });
     assert.equal(allow.decision, "allow");
+    // git is tier 0 only where the caller runs the rewritten, neutralised command; this route
+    // answers a decision, not a command, so git goes down the cascade.
+    assert.notEqual((await op.gateDecide({ kind: "shell", command: "git status" })).decision, "allow");
     assert.equal(allow.ask_id, undefined);
     const deny = await op.gateDecide({ kind: "shell", command: "rm -rf /" });
     assert.deepEqual([deny.decision, deny.tier, deny.step], ["deny", 3, "hard_stop"]);

@@ -3,56 +3,114 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { compilePolicy } from "../../src/policy/engine.ts";
 import {
+  bodyMethods,
   carriedMethods,
+  carriedTargets,
   decideCarried,
+  decideCarriedTargets,
   expectsFormBody,
   requestFormProblem,
 } from "../../src/proxy/request-checks.ts";
 import { policyFrom } from "./helpers.ts";
 
 test("Connection may name hop-by-hop headers only", () => {
-  assert.equal(requestFormProblem("/a", ["Connection", "keep-alive, Upgrade, close, TE"]), null);
+  assert.equal(requestFormProblem("POST", "/a", ["Connection", "keep-alive, Upgrade, close, TE"]), null);
   for (const named of ["Host", "content-length", "Authorization", "X-HTTP-Method-Override", "x-anything"]) {
     assert.match(
-      requestFormProblem("/a", ["Host", "h", "Connection", `close, ${named}`]) ?? "",
+      requestFormProblem("POST", "/a", ["Host", "h", "Connection", `close, ${named}`]) ?? "",
       /Connection names/,
     );
   }
 });
 
 test("a transfer coding other than chunked alone is refused; the query is printable ASCII", () => {
-  assert.equal(requestFormProblem("/a", ["Transfer-Encoding", "chunked"]), null);
-  assert.match(requestFormProblem("/a", ["Transfer-Encoding", "gzip, chunked"]) ?? "", /chunked alone/);
+  assert.equal(requestFormProblem("POST", "/a", ["Transfer-Encoding", "chunked"]), null);
   assert.match(
-    requestFormProblem("/a", ["Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked"]) ?? "",
+    requestFormProblem("POST", "/a", ["Transfer-Encoding", "gzip, chunked"]) ?? "",
     /chunked alone/,
   );
-  assert.equal(requestFormProblem("/a?x=[1]&y=a|b", []), null);
-  assert.match(requestFormProblem("/a?x=\u00e9", []) ?? "", /query/);
-  assert.match(requestFormProblem("/a?x=1#frag", []) ?? "", /query/);
+  assert.match(
+    requestFormProblem("POST", "/a", ["Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked"]) ?? "",
+    /chunked alone/,
+  );
+  assert.equal(requestFormProblem("POST", "/a?x=[1]&y=a|b", []), null);
+  assert.match(requestFormProblem("POST", "/a?x=\u00e9", []) ?? "", /query/);
+  assert.match(requestFormProblem("POST", "/a?x=1#frag", []) ?? "", /query/);
 });
 
 test("override carriers: three headers, _method in the query and in a form, escaped or not", () => {
   const got = carriedMethods(
     ["X-HTTP-Method-Override", "delete", "x-http-method", "PUT", "X-Method-Override", " patch "],
     "a=1&%5Fmethod=purge",
-    "x=1&_method=Trace",
   );
   assert.ok(got.ok);
   assert.deepEqual(
     got.methods.map((m) => m.method),
-    ["DELETE", "PUT", "PATCH", "PURGE", "TRACE"],
+    ["DELETE", "PUT", "PATCH", "PURGE"],
   );
-  assert.deepEqual(carriedMethods([], "_%6d%65thod=DELETE", null), {
+  assert.deepEqual(carriedMethods([], "_%6d%65thod=DELETE"), {
     ok: true,
     methods: [{ method: "DELETE", carrier: "_method in the query" }],
   });
-  assert.deepEqual(
-    carriedMethods([], "", "a=1;_method=DELETE").ok && carriedMethods([], "", "a=1;_method=DELETE"),
-    { ok: true, methods: [{ method: "DELETE", carrier: "_method in the form" }] },
+  assert.deepEqual(bodyMethods(["form"], Buffer.from("a=1;_method=DELETE")), {
+    ok: true,
+    methods: [{ method: "DELETE", carrier: "_method in the form" }],
+  });
+  assert.equal(carriedMethods(["X-HTTP-Method", "DELETE /x"], "").ok, false);
+  assert.equal(carriedMethods([], "_method=%zz").ok, false);
+});
+
+test("carriers as PHP and CGI servers read them: _ for -, PHP's field-name mangling", () => {
+  const names = (c: ReturnType<typeof carriedMethods>) => (c.ok ? c.methods.map((m) => m.method) : c.reason);
+  assert.deepEqual(names(carriedMethods(["X_HTTP_Method_Override", "DELETE"], "")), ["DELETE"]);
+  for (const key of [".method", "[method", "_method[]", "_METHOD", "%20_method"]) {
+    assert.deepEqual(names(carriedMethods([], `${key}=DELETE`)), ["DELETE"], key);
+  }
+  assert.deepEqual(names(carriedMethods([], "method=card&x_method=card")), []);
+});
+
+test("_method fields in multipart and JSON bodies", () => {
+  const mp = (name: string, value: string) =>
+    Buffer.from(`--b\r\nContent-Disposition: form-data; name=${name}\r\n\r\n${value}\r\n--b--\r\n`);
+  const methods = (c: ReturnType<typeof bodyMethods>) => (c.ok ? c.methods.map((m) => m.method) : c.reason);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp('"_method"', "DELETE"))), ["DELETE"]);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp("_method", "put"))), ["PUT"]);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp("'_method'", "PUT"))), ["PUT"]);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp('"\\_method"', "PUT"))), ["PUT"]);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp('\r\n\t"_method"', "PUT"))), ["PUT"]);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp(`"a"; filename="_method"`, "DELETE"))), []);
+  assert.deepEqual(methods(bodyMethods(["multipart"], mp("\"x\"; name*=utf-8''%5Fmethod", "PATCH"))), [
+    "PATCH",
+  ]);
+  assert.match(
+    String(
+      methods(bodyMethods(["multipart"], Buffer.from('Content-Disposition: form-data; name="_method"'))),
+    ),
+    /malformed/,
   );
-  assert.equal(carriedMethods(["X-HTTP-Method", "DELETE /x"], "", null).ok, false);
-  assert.equal(carriedMethods([], "_method=%zz", null).ok, false);
+  assert.deepEqual(methods(bodyMethods(["json"], Buffer.from('{"\\u005fmethod":"delete","a":1}'))), [
+    "DELETE",
+  ]);
+  assert.deepEqual(methods(bodyMethods(["json"], Buffer.from('[{"_method":"DELETE"}]'))), []);
+  assert.match(
+    String(methods(bodyMethods(["json"], Buffer.from('{"_method":["DELETE"]}')))),
+    /does not name/,
+  );
+  assert.match(String(methods(bodyMethods(["json"], Buffer.from("{nope")))), /malformed JSON/);
+});
+
+test("a body on GET, HEAD or TRACE is refused; X-Original-URL is a target of its own", () => {
+  assert.match(requestFormProblem("GET", "/a", ["Content-Length", "5"]) ?? "", /body on GET/);
+  assert.match(requestFormProblem("HEAD", "/a", ["Transfer-Encoding", "chunked"]) ?? "", /body on HEAD/);
+  assert.equal(requestFormProblem("GET", "/a", ["Content-Length", "0"]), null);
+  assert.deepEqual(carriedTargets(["X-Original-URL", "/admin", "X_Rewrite_URL", "/b"]), {
+    ok: true,
+    targets: [
+      { target: "/admin", carrier: "X-Original-URL" },
+      { target: "/b", carrier: "X_Rewrite_URL" },
+    ],
+  });
+  assert.equal(carriedTargets(["X-Rewrite-URL", "admin"]).ok, false);
 });
 
 test("each carried method must be allowed too", () => {
@@ -81,13 +139,60 @@ network_policies:
 
 test("a urlencoded body, or a POST body without a type, is read for its _method field", () => {
   const form = ["Content-Type", "application/x-www-form-urlencoded; charset=utf-8", "Content-Length", "9"];
-  assert.equal(expectsFormBody("POST", form), true);
-  assert.equal(expectsFormBody("PUT", form), true);
-  assert.equal(expectsFormBody("POST", ["Content-Length", "9"]), true);
-  assert.equal(expectsFormBody("PUT", ["Content-Length", "9"]), false);
-  assert.equal(expectsFormBody("POST", ["Content-Type", "application/json", "Content-Length", "9"]), false);
-  assert.equal(
-    expectsFormBody("POST", ["Content-Type", "application/x-www-form-urlencoded", "Content-Length", "0"]),
-    false,
+  assert.deepEqual(expectsFormBody("POST", form), ["form"]);
+  assert.deepEqual(expectsFormBody("PUT", form), ["form"]);
+  assert.deepEqual(expectsFormBody("POST", ["Content-Length", "9"]), ["form"]);
+  assert.deepEqual(expectsFormBody("PUT", ["Content-Length", "9"]), []);
+  assert.deepEqual(expectsFormBody("POST", ["Content-Type", "application/json", "Content-Length", "9"]), [
+    "json",
+  ]);
+  assert.deepEqual(
+    expectsFormBody("POST", ["Content-Type", "multipart/form-data; boundary=b", "Content-Length", "9"]),
+    ["multipart"],
   );
+  assert.deepEqual(expectsFormBody("POST", ["Content-Type", "text/plain", "Content-Length", "9"]), []);
+  assert.deepEqual(
+    expectsFormBody("POST", ["Content-Type", "application/x-www-form-urlencoded", "Content-Length", "0"]),
+    [],
+  );
+  // An empty media type is none (Rack reads the POST as a form); several types: each one.
+  assert.deepEqual(expectsFormBody("POST", ["Content-Type", "", "Content-Length", "9"]), ["form"]);
+  assert.deepEqual(expectsFormBody("POST", ["Content-Type", "; charset=utf-8", "Content-Length", "9"]), [
+    "form",
+  ]);
+  assert.deepEqual(
+    expectsFormBody("POST", [
+      "Content-Type",
+      "application/json",
+      "Content-Type",
+      "multipart/form-data; boundary=b",
+      "Content-Length",
+      "9",
+    ]),
+    ["multipart", "json"],
+  );
+});
+
+test("a carried target is decided with every carried method too", () => {
+  const cp = compilePolicy(
+    policyFrom(`
+version: 1
+network_policies:
+  gh:
+    endpoints:
+      - host: api.github.com
+        port: 443
+        protocol: rest
+        rules:
+          - allow: { method: POST, path: "/a/**" }
+          - allow: { method: DELETE, path: "/a/**" }
+          - allow: { method: POST, path: "/b" }
+    binaries: [{ path: /usr/bin/curl }]
+`),
+  );
+  const input = { host: "api.github.com", port: 443, binary: "/usr/bin/curl", method: "POST", path: "/a/x" };
+  const targets = [{ target: "/b", carrier: "X-Original-URL" }];
+  assert.equal(decideCarriedTargets(cp, input, targets, []), null);
+  const d = decideCarriedTargets(cp, input, targets, [{ method: "DELETE", carrier: "X-HTTP-Method" }]);
+  assert.match(d?.reason ?? "", /^X-Original-URL asks for DELETE \/b: /);
 });

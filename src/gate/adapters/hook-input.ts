@@ -2,6 +2,7 @@
 import { shellQuote } from "../../sandbox/shell-quote.ts";
 import { searchReads, type ToolCall } from "../call.ts";
 import type { GateDecision } from "../cascade.ts";
+import { mcpNameReadings } from "../mcp/names.ts";
 
 export interface HookPayload {
   tool_name: string;
@@ -91,8 +92,10 @@ export function callsFromHook(p: HookPayload, cwd: string): Calls {
   const name = p.tool_name;
   const input = p.tool_input;
   if (name.startsWith("mcp__")) {
-    const [server = "", ...rest] = name.slice(5).split("__");
-    return [{ kind: "mcp", server, tool: rest.join("__"), arguments: input }];
+    // A name that splits several ways is every one of them (the most severe decision stands).
+    const readings = mcpNameReadings(name);
+    if (readings.length > 0) return readings.map((r) => ({ kind: "mcp", ...r, arguments: input }));
+    return [{ kind: "tool", name, input }];
   }
   const one = (kind: "file_read" | "file_write", key: string, optional = false, fallback = cwd): Calls => {
     const path = field(name, input, key, optional);

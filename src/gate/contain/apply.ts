@@ -11,7 +11,7 @@ import {
   symlinkSync,
 } from "node:fs";
 import { dirname, join, sep } from "node:path";
-import { type Change, safeRelative } from "./changeset.ts";
+import { type Change, SPECIAL_BITS, safeRelative } from "./changeset.ts";
 
 function insideWorkdir(root: string, path: string): boolean {
   let parent: string;
@@ -47,14 +47,16 @@ export function applyChanges(workdir: string, staged: string, changes: Change[])
         exists = lstatSync(target).isDirectory();
       } catch {}
       if (!exists) mkdirSync(target);
-      if (c.mode !== undefined) chmodSync(target, c.mode);
+      if (c.mode !== undefined) chmodSync(target, c.mode & ~SPECIAL_BITS);
       continue;
     }
     const tmp = join(dirname(target), `.airlock-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    if (c.type === "special") throw new Error(`${c.path}: a special file is never committed`);
     if (c.type === "symlink") symlinkSync(c.target ?? "", tmp);
     else {
       copyFileSync(join(staged, "files", c.path), tmp);
-      if (c.mode !== undefined) chmodSync(tmp, c.mode);
+      // Always set: copyFile may carry the staged copy's bits; setuid/setgid/sticky never.
+      chmodSync(tmp, (c.mode ?? 0o644) & ~SPECIAL_BITS);
     }
     renameSync(tmp, target);
   }

@@ -11,14 +11,31 @@ import {
   type Stats,
   writeFileSync,
 } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { realPathOnDisk } from "../real-path.ts";
 import type { Change, EntryType } from "./changeset.ts";
 
-function typeOf(st: Stats): EntryType | null {
+function typeOf(st: Stats): EntryType {
   if (st.isDirectory()) return "dir";
   if (st.isSymbolicLink()) return "symlink";
   if (st.isFile()) return "file";
-  return null;
+  return "special";
+}
+
+function specialKind(st: Stats): string {
+  if (st.isFIFO()) return "fifo";
+  if (st.isSocket()) return "socket";
+  if (st.isCharacterDevice()) return "character device";
+  if (st.isBlockDevice()) return "block device";
+  return "special file";
+}
+
+/** Where a link in the merged view leads, in the workdir's terms (the lower dir is the workdir). */
+function resolvedInWorkdir(merged: string, lower: string, rel: string, target: string): string {
+  // The target, not the link: a dangling link still leads somewhere.
+  const real = realPathOnDisk(resolve(dirname(join(merged, rel)), target));
+  if (real === merged || real.startsWith(`${merged}/`)) return `${lower}${real.slice(merged.length)}`;
+  return real;
 }
 
 function lstatOrNull(path: string): Stats | null {
@@ -51,7 +68,7 @@ export function collectChanges(upper: string, lower: string, merged: string, out
     if (st.isFile()) copyFileSync(join(merged, rel), dest);
   };
   const deleted = (rel: string, before: Stats) => {
-    const type = typeOf(before) ?? "file";
+    const type = typeOf(before);
     changes.push({
       path: rel,
       kind: "deleted",
@@ -62,7 +79,6 @@ export function collectChanges(upper: string, lower: string, merged: string, out
   };
   const present = (rel: string, st: Stats, kind: Change["kind"], before?: Stats) => {
     const type = typeOf(st);
-    if (!type) return; // sockets, fifos, devices: never committed
     const change: Change = {
       path: rel,
       kind,
@@ -71,7 +87,15 @@ export function collectChanges(upper: string, lower: string, merged: string, out
       mode: st.mode & 0o7777,
     };
     if (before?.isFile()) change.before = before.size;
-    if (type === "symlink") change.target = readlinkSync(join(merged, rel));
+    if (type === "symlink") {
+      change.target = readlinkSync(join(merged, rel));
+      change.resolved = resolvedInWorkdir(merged, lower, rel, change.target);
+    }
+    if (type === "special") change.special = specialKind(st);
+    if (type === "file") {
+      change.links = st.nlink;
+      change.inode = st.ino;
+    }
     changes.push(change);
     stage(rel, st);
   };
