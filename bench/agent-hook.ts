@@ -9,12 +9,12 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseScenario } from "../src/demo/fake-model/scenario.ts";
+import { startFakeModel } from "../src/demo/fake-model/server.ts";
 import { createGateDecider } from "../src/gate/decider.ts";
 import { gatewayInfoFile } from "../src/gateway/home.ts";
 import { startGateway } from "../src/gateway/server.ts";
 import { shellQuote } from "../src/sandbox/shell-quote.ts";
-import { parseScenario } from "../test/agents/fake-model/scenario.ts";
-import { startFakeModel } from "../test/agents/fake-model/server.ts";
 import { locateAgent } from "../test/agents/locate.ts";
 import { runAgent } from "../test/agents/run-agent.ts";
 

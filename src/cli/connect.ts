@@ -5,7 +5,10 @@ import {
   GatewayTokenMissingError,
   GatewayUnavailableError,
 } from "../gateway/client.ts";
+import { airlockHome } from "../gateway/home.ts";
+import { readSandboxRecord } from "../supervisor/sandbox-records.ts";
 import { CliError } from "./common.ts";
+import { chooseSandbox } from "./pick-sandbox.ts";
 
 export function connect(): GatewayClient {
   try {
@@ -37,10 +40,17 @@ export async function call<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** SANDBOX defaults to the most recently registered sandbox. */
+/**
+ * SANDBOX, or the one meant when none is named: of those the gateway knows, the one running here
+ * (its record under $AIRLOCK_HOME), else the only one; otherwise the command lists them and stops.
+ */
 export async function resolveSandbox(client: GatewayClient, name: string | undefined): Promise<string> {
   if (name) return name;
-  const [latest] = await call(() => client.listSandboxes());
-  if (!latest) throw new CliError("no sandbox is registered with the gateway; start one with `airlock run`");
-  return latest.name;
+  const registered = await call(() => client.listSandboxes());
+  const home = airlockHome();
+  const candidates = registered.map((s) => {
+    const record = readSandboxRecord(home, s.name);
+    return { name: s.name, running: record?.running ?? false, started: record?.started || s.registered_at };
+  });
+  return chooseSandbox(candidates, "registered with the gateway");
 }

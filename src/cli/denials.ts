@@ -9,7 +9,7 @@ export function registerDenialsCommands(program: Command): void {
     .description(
       "observed denies of a sandbox (grouped by binary, host:port, method, path), most recent first",
     )
-    .argument("[sandbox]", "sandbox name (default: the most recent)")
+    .argument("[sandbox]", "sandbox name (default: the running one, or the only one)")
     .option("--last <n>", "how many groups (1..500)", "20")
     .option("--json", "print as JSON")
     .action(async (sandbox: string | undefined, opts: { last: string; json?: boolean }) => {

@@ -1,54 +1,29 @@
 // `airlock logs [SANDBOX] [--follow] [--json] [--last N]`: a sandbox's audit log, read from its
 // daily files under $AIRLOCK_HOME/sandboxes/<name>/logs/ (no gateway needed): shorthand lines, or
 // the OCSF JSONL events with --json; --follow keeps printing what is appended until Ctrl-C.
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Command } from "commander";
 import { followLog } from "../audit/follow.ts";
 import { type LogKind, readRecentLines } from "../audit/reader.ts";
 import { redactQueryIn } from "../audit/redact.ts";
 import { sandboxLogDir } from "../gateway/home.ts";
 import { airlockHome } from "../supervisor/paths.ts";
+import { readSandboxRecords, type SandboxRecord } from "../supervisor/sandbox-records.ts";
 import { CliError, UsageError } from "./common.ts";
+import { chooseSandbox } from "./pick-sandbox.ts";
 
-export interface SandboxEntry {
-  name: string;
-  /** RFC 3339 start time from sandbox.json ("" when unreadable: sorts oldest). */
-  started: string;
-}
-
-/** Every sandbox that has a state directory under `home`, with its start time. */
-export function listSandboxes(home: string): SandboxEntry[] {
-  let names: string[];
-  try {
-    names = readdirSync(join(home, "sandboxes"));
-  } catch {
-    return [];
-  }
-  const out: SandboxEntry[] = [];
-  for (const name of names) {
-    let info: { started?: unknown };
-    try {
-      info = JSON.parse(readFileSync(join(home, "sandboxes", name, "sandbox.json"), "utf8"));
-    } catch {
-      continue; // not a sandbox directory (or not written yet)
-    }
-    out.push({ name, started: typeof info.started === "string" ? info.started : "" });
-  }
-  return out;
-}
-
-/** The asked-for sandbox, or the most recently started one; errors say what to do. */
-export function pickSandbox(known: readonly SandboxEntry[], asked: string | undefined, home: string): string {
-  if (known.length === 0)
-    throw new CliError(`no sandbox yet under ${home}: start one with \`airlock run -- CMD...\``);
-  if (asked === undefined) return known.reduce((a, b) => (b.started > a.started ? b : a)).name; // ISO UTC times sort as text
+/** The asked-for sandbox, or the one meant when none is named (src/cli/pick-sandbox.ts). */
+export function pickSandbox(
+  known: readonly SandboxRecord[],
+  asked: string | undefined,
+  home: string,
+): string {
+  if (asked === undefined) return chooseSandbox(known, `under ${home}`);
   if (known.some((s) => s.name === asked)) return asked;
   const names = known
     .map((s) => s.name)
     .sort()
     .join(", ");
-  throw new CliError(`unknown sandbox "${asked}" under ${home}; known sandboxes: ${names}`);
+  throw new CliError(`unknown sandbox "${asked}" under ${home}; known sandboxes: ${names || "none"}`);
 }
 
 interface LogsOptions {
@@ -63,7 +38,7 @@ export function registerLogsCommands(program: Command): void {
     .description(
       "a sandbox's audit log: shorthand lines (or OCSF JSONL events with --json), oldest first; --follow prints new lines as they are written",
     )
-    .argument("[sandbox]", "sandbox name (default: the most recently started)")
+    .argument("[sandbox]", "sandbox name (default: the running one, or the only one)")
     .option("--last <n>", "how many of the newest lines to print first (0 for none)", "50")
     .option("--follow", "keep printing lines as they are appended, until Ctrl-C")
     .option("--json", "print the OCSF JSON events (one per line) instead of shorthand lines")
@@ -71,7 +46,7 @@ export function registerLogsCommands(program: Command): void {
       if (!/^\d+$/.test(opts.last))
         throw new UsageError(`--last must be a number of lines (0 or more), got "${opts.last}"`);
       const home = airlockHome();
-      const name = pickSandbox(listSandboxes(home), sandbox, home);
+      const name = pickSandbox(readSandboxRecords(home), sandbox, home);
       const dir = sandboxLogDir(home, name);
       const kind: LogKind = opts.json ? "ocsf" : "shorthand";
       // Shorthand lines are redacted when written; redacting again costs little and covers any origin.

@@ -12,7 +12,7 @@ export function registerPolicyRemoteCommands(program: Command): void {
   policy
     .command("get")
     .description("print a sandbox's policy (head revision, or --rev N) as canonical YAML")
-    .argument("[sandbox]", "sandbox name (default: the most recent)")
+    .argument("[sandbox]", "sandbox name (default: the running one, or the only one)")
     .option("--rev <n>", "revision number", (v) => {
       if (!/^\d+$/.test(v)) throw new UsageError(`--rev must be a revision number, got "${v}"`);
       return Number(v);
@@ -88,7 +88,7 @@ export function registerPolicyRemoteCommands(program: Command): void {
   policy
     .command("revisions")
     .description("a sandbox's policy revisions, newest first, with status and provenance")
-    .argument("[sandbox]", "sandbox name (default: the most recent)")
+    .argument("[sandbox]", "sandbox name (default: the running one, or the only one)")
     .option("--json", "print as JSON")
     .action(async (sandbox: string | undefined, opts: { json?: boolean }) => {
       const client = connect();

@@ -26,7 +26,7 @@ export function registerRuleCommands(program: Command): void {
   rule
     .command("get")
     .description(
-      "list chunks of a sandbox (default: the most recent one), with rendered endpoints and findings",
+      "list chunks of a sandbox (default: the running one, or the only one), with rendered endpoints and findings",
     )
     .argument("[sandbox]", "sandbox name")
     .option("--status <status>", `only ${CHUNK_STATUSES.join("|")}`)

@@ -14,9 +14,14 @@ import type { Chunk, GatewayEvent } from "../gateway/types.ts";
 import { AIRLOCK_BIN, packagePath } from "../package-root.ts";
 import { loadPolicyText } from "../policy/load.ts";
 import { renderRule } from "../policy/render.ts";
+import { type AgentDemo, prepareAgentDemo } from "./agent-demo.ts";
+import type { RealAgent } from "./agent-loop.ts";
+import { DemoError } from "./demo-error.ts";
 import { type FakeGitHub, startFakeGitHub } from "./fake-github.ts";
 
 export interface DemoOptions {
+  /** Run this real agent (installed on PATH) against the scripted model instead of the scripted agent. */
+  agent?: RealAgent;
   interactive?: boolean;
   keep?: boolean;
   out?: (line: string) => void;
@@ -39,15 +44,18 @@ network_policies:
       - path: /usr/bin/curl
 `;
 
-export class DemoError extends Error {}
+export { DemoError };
 
 export async function runDemo(options: DemoOptions = {}): Promise<number> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const step = (text: string) => out(`\n── ${text}`);
+  // Before anything starts: a missing agent is a clear message, not a half-run demo.
+  const agentDemo = options.agent ? prepareAgentDemo(options.agent) : undefined;
   const dir = mkdtempSync(join(tmpdir(), "airlock-demo-"));
   const home = join(dir, "home");
   let gateway: RunningGateway | undefined;
   let github: FakeGitHub | undefined;
+  let model: Awaited<ReturnType<AgentDemo["startModel"]>> | undefined;
   let child: ChildProcess | undefined;
   const started = Date.now();
   try {
@@ -56,11 +64,22 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     out(`gateway (SQLite, ${join(home, "gateway.db")}) at ${gateway.url}`);
     github = await startFakeGitHub(dir);
     out(`fake api.github.com on 127.0.0.1:${github.port}, certificate from its own CA (${github.caFile})`);
+    if (agentDemo) {
+      model = await agentDemo.startModel();
+      out(
+        `scripted model for ${agentDemo.label} as ${agentDemo.apiHost} on 127.0.0.1:${model.port} (its own CA)`,
+      );
+    }
 
-    step("2. The policy: GitHub's REST API read-only, for curl only, inspected at L7");
     const policyFile = join(dir, "policy.yaml");
-    writeFileSync(policyFile, POLICY);
-    const loaded = loadPolicyText(POLICY, policyFile);
+    const policyText = agentDemo ? readFileSync(agentDemo.presetFile, "utf8") : POLICY;
+    step(
+      agentDemo
+        ? `2. The policy: the shipped preset ${agentDemo.presetName}, unmodified`
+        : "2. The policy: GitHub's REST API read-only, for curl only, inspected at L7",
+    );
+    writeFileSync(policyFile, policyText);
+    const loaded = loadPolicyText(policyText, policyFile);
     if (!loaded.ok) throw new DemoError("the demo policy does not load");
     for (const [key, rule] of Object.entries(loaded.value.network_policies))
       for (const l of renderRule(key, rule)) out(l);
@@ -68,25 +87,48 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     const client = new GatewayClient({ url: gateway.url, token: gateway.operatorToken });
     const decided = watchChunks(gateway, client, out, options.interactive === true, home);
 
-    step("3. The agent runs in a sandbox; its only way out is Airlock's proxy");
+    step(
+      agentDemo
+        ? `3. ${agentDemo.label} runs in a sandbox; its only way out is Airlock's proxy`
+        : "3. The agent runs in a sandbox; its only way out is Airlock's proxy",
+    );
     const args = [AIRLOCK_BIN, "run", "--name", SANDBOX, "--policy", policyFile, "--workdir", dir];
     args.push("--connect-to", `api.github.com:443:127.0.0.1:${github.port}`, "--upstream-ca", github.caFile);
-    // The agent runs from the workdir: the sandbox shows a fresh /tmp, where this package may live.
-    const agent = join(dir, "scripted-agent.mjs");
-    copyFileSync(AGENT, agent);
-    args.push("--enable-proposals", "--", "/usr/bin/node", agent);
+    let command: string[];
+    let agentEnv: Record<string, string> = {};
+    if (agentDemo && model) {
+      args.push(
+        "--connect-to",
+        `${agentDemo.apiHost}:443:127.0.0.1:${model.port}`,
+        "--upstream-ca",
+        model.caFile,
+      );
+      command = agentDemo.command;
+      agentEnv = agentDemo.env();
+    } else {
+      // The agent runs from the workdir: the sandbox shows a fresh /tmp, where this package may live.
+      const agent = join(dir, "scripted-agent.mjs");
+      copyFileSync(AGENT, agent);
+      command = ["/usr/bin/node", agent];
+    }
+    args.push("--enable-proposals", "--", ...command);
     const env = {
       ...process.env,
+      ...agentEnv,
       AIRLOCK_HOME: home,
       AIRLOCK_GATEWAY: gateway.url,
       AIRLOCK_TOKEN: gateway.operatorToken,
       DEMO_WAIT_SECONDS: String(options.interactive ? 300 : 60),
     };
     child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    const narrate = agentDemo?.narrate ?? ((line: string) => line);
     const code = await pipeUntilExit(
       child,
-      out,
-      (options.timeoutSeconds ?? (options.interactive ? 900 : 120)) * 1000,
+      (line) => {
+        const shown = narrate(line.replace(/^ {3}/, ""));
+        if (shown !== null) for (const l of shown.split("\n")) out(`   ${l}`);
+      },
+      (options.timeoutSeconds ?? (options.interactive ? 900 : agentDemo ? 240 : 120)) * 1000,
     );
     decided.stop();
     if (code !== 0)
@@ -102,6 +144,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     return 0;
   } finally {
     child?.kill("SIGTERM");
+    await model?.close();
+    if (agentDemo?.home) rmSync(agentDemo.home, { recursive: true, force: true });
     await github?.close();
     await gateway?.close();
     if (options.keep) out(`\nKept the demo's state in ${dir} (AIRLOCK_HOME=${home})`);

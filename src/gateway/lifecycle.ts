@@ -189,9 +189,31 @@ export function supersededBy(fresh: Chunk, pending: readonly Chunk[]): Chunk[] {
 
 export type ApproveCheck = { ok: true } | { ok: false; code: string; detail: string };
 
+const RUN_ENDED = "expired: a new run of sandbox ";
+
+/** The note on a chunk that a new run of its sandbox expired (src/gateway/sandboxes.ts). */
+export function runEndedNote(sandbox: string, at: string): string {
+  return `${RUN_ENDED}${sandbox} started at ${at}; the run that proposed this has ended`;
+}
+
+/** Expired by a new run: its agent is gone, so no one may approve it into the new run's policy. */
+function expiredByNewRun(chunk: Chunk): boolean {
+  return (
+    chunk.status === "rejected" &&
+    chunk.decided_by === "system" &&
+    !!chunk.rejection_reason?.startsWith(RUN_ENDED)
+  );
+}
+
 export function checkApprove(chunk: Chunk, fresh: ReturnType<typeof review>, token: string): ApproveCheck {
   if (chunk.status === "approved")
     return { ok: false, code: "conflict", detail: `chunk ${chunk.id} is already approved` };
+  if (expiredByNewRun(chunk))
+    return {
+      ok: false,
+      code: "conflict",
+      detail: `chunk ${chunk.id} expired when a new run of sandbox ${chunk.sandbox} started; the agent that proposed it is gone (the running one can propose it again)`,
+    };
   if (fresh.review_token !== token)
     return {
       ok: false,

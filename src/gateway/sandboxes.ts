@@ -5,9 +5,10 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { policyHash } from "../policy/canonical.ts";
 import { validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
-import type { Head } from "./lifecycle.ts";
+import { type Head, runEndedNote } from "./lifecycle.ts";
 import type { Repo, SandboxRow, Store } from "./store/store.ts";
 import {
+  type Chunk,
   type Deny,
   type Provenance,
   type Revision,
@@ -110,6 +111,7 @@ export class SandboxService {
         return { sandbox: publicSandbox((await tx.getSandbox(name))!), token, revision };
       }
       await tx.reRegisterSandbox(name, hashToken(token), now);
+      await this.expireEarlierRun(tx, name, now);
       const head = await this.headOf(tx, existing);
       const revision =
         policyHash(policy) === head.hash
@@ -121,6 +123,43 @@ export class SandboxService {
             });
       return { sandbox: publicSandbox((await tx.getSandbox(name))!), token, revision };
     });
+  }
+
+  /**
+   * A new run of a name supersedes what the earlier run left pending: its agent is gone, and
+   * approving its proposal now would merge into the new run's policy a rule nobody running asked
+   * for. Each such chunk ends rejected by the system (as other lapses do), with a note that says
+   * why, so it is never merged unseen and the new run's agent proposes afresh.
+   */
+  private async expireEarlierRun(tx: Repo, name: string, now: string): Promise<void> {
+    const reason = runEndedNote(name, now);
+    for (const chunk of await tx.listChunks({ sandbox: name, status: "pending" }))
+      await this.rejectBySystem(tx, chunk, reason, now);
+  }
+
+  /** A pending chunk the system ends (superseded, expired): rejected, with the reason the agent reads. */
+  protected async rejectBySystem(tx: Repo, chunk: Chunk, reason: string, now: string): Promise<void> {
+    await tx.updateChunk({
+      ...chunk,
+      status: "rejected",
+      rejection_reason: reason,
+      decided_at: now,
+      decided_by: "system",
+    });
+    await tx.insertDecision({
+      sandbox: chunk.sandbox,
+      chunk_id: chunk.id,
+      action: "reject",
+      actor: "system",
+      reason,
+      at: now,
+    });
+    await tx.appendEvent(
+      "chunk.decided",
+      chunk.sandbox,
+      { id: chunk.id, status: "rejected", rejection_reason: reason, rejection_hint: null },
+      now,
+    );
   }
 
   /** The sandbox a token belongs to, or null. Tokens are `alk_sb_<name>.<secret>`; only hashes are stored. */

@@ -133,30 +133,8 @@ export class GatewayService extends SandboxService {
           chunks.push(chunk);
           continue;
         }
-        for (const old of supersededBy(chunk, await tx.listChunks({ sandbox, status: "pending" }))) {
-          const reason = `superseded by chunk ${chunk.id}`;
-          await tx.updateChunk({
-            ...old,
-            status: "rejected",
-            rejection_reason: reason,
-            decided_at: now,
-            decided_by: "system",
-          });
-          await tx.insertDecision({
-            sandbox,
-            chunk_id: old.id,
-            action: "reject",
-            actor: "system",
-            reason,
-            at: now,
-          });
-          await tx.appendEvent(
-            "chunk.decided",
-            sandbox,
-            { id: old.id, status: "rejected", rejection_reason: reason, rejection_hint: null },
-            now,
-          );
-        }
+        for (const old of supersededBy(chunk, await tx.listChunks({ sandbox, status: "pending" })))
+          await this.rejectBySystem(tx, old, `superseded by chunk ${chunk.id}`, now);
         await tx.insertChunk(chunk);
         await tx.insertDecision({ sandbox, chunk_id: chunk.id, action: "submit", actor, at: now });
         await tx.appendEvent(

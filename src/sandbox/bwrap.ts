@@ -5,6 +5,10 @@ export const PROXY_HOST = "127.0.0.1";
 export const PROXY_PORT = 3128;
 export const INIT_PATH = `${AIRLOCK_ETC}/init.cjs`;
 export const CA_BUNDLE_PATH = `${AIRLOCK_ETC}/ca-bundle.pem`;
+/** A directory holding only the bundle, for variables that name a directory of CAs. */
+const CA_DIR_PATH = `${AIRLOCK_ETC}/certs`;
+/** Preloaded into node programs: fetch and http/https through the proxy (node-proxy.cjs). */
+const NODE_PROXY_PRELOAD_PATH = `${AIRLOCK_ETC}/node-proxy.cjs`;
 /** bubblewrap reads the seccomp filter (seccomp.ts) from this descriptor; launch.ts passes it there. */
 export const SECCOMP_FD = 4;
 /** Buckets of the sandbox's own TCP hash table (see privateTcpTable). */
@@ -89,6 +93,9 @@ const DROPPED = [
   /^DOCKER_HOST$/,
   /^XDG_RUNTIME_DIR$/,
   /^(?:https?|all|no|ftp)_proxy$/i,
+  // Node's own proxy support (22.21+, 24) tunnels plain http:// too, which the proxy decides only
+  // as forward requests; the preload (node-proxy.cjs) routes node's traffic in every version.
+  /^NODE_USE_ENV_PROXY$/,
 ];
 
 /** Variables held back from the init (node itself) and restored by it for the command. */
@@ -96,13 +103,28 @@ export const HELD_FOR_COMMAND = ["NODE_OPTIONS", "NODE_EXTRA_CA_CERTS"] as const
 /** Where a held-back variable waits while the init starts (see sandboxEnv and init.cjs). */
 export const HELD_PREFIX = "AIRLOCK_INIT_SAVED_";
 
+/**
+ * Every variable a common client reads a CA file from. Each is set, whether or not the host set
+ * it: inside, the sandbox's bundle is the only trust that works, and a host value (a corporate
+ * bundle without the sandbox's CA) would break the client instead.
+ */
 export const CA_VARIABLES = [
-  "SSL_CERT_FILE",
+  "SSL_CERT_FILE", // OpenSSL (Python, Ruby, git's OpenSSL builds), Go, rustls-native-certs
   "CURL_CA_BUNDLE",
   "REQUESTS_CA_BUNDLE",
   "NODE_EXTRA_CA_CERTS",
   "GIT_SSL_CAINFO",
+  "PIP_CERT",
+  "AWS_CA_BUNDLE",
+  "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
+  "HTTPLIB2_CA_CERTS",
+  "CARGO_HTTP_CAINFO",
+  "NPM_CONFIG_CAFILE",
+  "DENO_CERT",
+  "NIX_SSL_CERT_FILE",
 ] as const;
+/** Variables that name a directory of CAs (OpenSSL's hashed directory, Go's SSL_CERT_DIR). */
+const CA_DIR_VARIABLES = ["SSL_CERT_DIR"] as const;
 
 export function sandboxEnv(host: NodeJS.ProcessEnv, name: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -116,8 +138,15 @@ export function sandboxEnv(host: NodeJS.ProcessEnv, name: string): Record<string
   }
   // Only the sandbox's own loopback: servers the agent starts stay reachable to it.
   env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1,::1";
+  // Case variants the host may have set (npm reads npm_config_cafile too) go, so none disagrees.
+  for (const key of Object.keys(env)) {
+    if ((CA_VARIABLES as readonly string[]).includes(key.toUpperCase())) delete env[key];
+  }
   for (const key of CA_VARIABLES) env[key] = CA_BUNDLE_PATH;
-  env["NODE_USE_ENV_PROXY"] = "1";
+  for (const key of CA_DIR_VARIABLES) env[key] = CA_DIR_PATH;
+  // Node 20/22 ignore the proxy variables in fetch and http/https; the preload routes them.
+  const userOptions = env["NODE_OPTIONS"];
+  env["NODE_OPTIONS"] = `--require ${NODE_PROXY_PRELOAD_PATH}${userOptions ? ` ${userOptions}` : ""}`;
   env["TMPDIR"] = "/tmp";
   env["AIRLOCK_SANDBOX"] = name;
   // The init is node too. The user's NODE_OPTIONS (say `--import tsx`) must not load into it,

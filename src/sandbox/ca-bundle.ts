@@ -25,7 +25,19 @@ export function systemCaPem(): string {
   return `${rootCertificates.join("\n")}\n`;
 }
 
-export function caBundle(systemPem: string, sandboxCaPem: string): string {
+/**
+ * What a client inside trusts: the system's CAs, the CAs the proxy also trusts upstream (an L4
+ * endpoint is spliced, so the client verifies that upstream itself, as the proxy would), and the
+ * sandbox's CA (every endpoint the proxy terminates).
+ */
+export function caBundle(
+  systemPem: string,
+  sandboxCaPem: string,
+  upstreamPems: readonly string[] = [],
+): string {
   const base = systemPem.endsWith("\n") ? systemPem : `${systemPem}\n`;
-  return `${base}# Airlock sandbox CA\n${sandboxCaPem.trim()}\n`;
+  const upstream = upstreamPems
+    .map((pem) => `# Trusted upstream by this sandbox's proxy\n${pem.trim()}\n`)
+    .join("");
+  return `${base}${upstream}# Airlock sandbox CA\n${sandboxCaPem.trim()}\n`;
 }

@@ -12,13 +12,15 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createRequire } from "node:module";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
 import { homesRecordDir, registerAirlockHome } from "./airlock-homes.ts";
 import { bwrapArgs, privateTcpTable, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
+import { codexEtc } from "./codex-config.ts";
 import { type CommandKeySnapshot, snapshotCommandKeys } from "./command-keys.ts";
 import { createMissingWritable, type HomeView, homeView } from "./home-view.ts";
 import {
@@ -45,6 +47,12 @@ const MOUNT_POINTS_FILE = "mountpoints.json";
 
 export const INIT_SOURCE = packagePath("src", "sandbox", "init.cjs");
 export const SKILL_SOURCE = packagePath("src", "sandbox", "skills", "policy_advisor.md");
+export const NODE_PROXY_SOURCE = packagePath("src", "sandbox", "node-proxy.cjs");
+
+/** undici's package folder, wherever npm put it (the preload loads it inside the sandbox). */
+function undiciDir(): string {
+  return dirname(createRequire(import.meta.url).resolve("undici"));
+}
 
 export interface SandboxSpec {
   name: string;
@@ -199,6 +207,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     const shown = [...view.visible.map((v) => v.path), ...readWrite, workdir].some((v) => within(dir, v));
     if (hiddenHere && !shown) view.visible.push({ path: dir, reason: "a worktree's git directory" });
   }
+  const codex = codexEtc();
   const plan = planMounts({
     workdir: includeWorkdir ? workdir : null,
     readWrite,
@@ -208,11 +217,15 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     hidden: view.hidden,
     visible: view.visible,
     tree,
-    etc: etcEntries(),
+    etc: [...etcEntries(), ...codex.etcEntries],
     airlockFiles: {
       "init.cjs": INIT_SOURCE,
       "ca-bundle.pem": bundlePath,
       "skills/policy_advisor.md": SKILL_SOURCE,
+      "certs/ca-bundle.pem": bundlePath,
+      "node-proxy.cjs": NODE_PROXY_SOURCE,
+      "node/undici": undiciDir(),
+      ...codex.airlockFiles,
     },
     probe: hostProbe,
     emptyFile,
@@ -252,10 +265,14 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
 
 /**
  * Completes the sandbox's CA bundle with its CA (certificate only; the key never enters the
- * sandbox). Written in place, so the bind mount shows it; call before `release()`.
+ * sandbox) and the extra CAs the proxy trusts upstream. Written in place, so the bind mount shows it; call before `release()`.
  */
-export function writeCaBundle(prepared: PreparedSandbox, caCertPem: string): void {
-  writeFileSync(prepared.caBundlePath, caBundle(systemCaPem(), caCertPem), { mode: 0o644 });
+export function writeCaBundle(
+  prepared: PreparedSandbox,
+  caCertPem: string,
+  upstreamCaPems: readonly string[] = [],
+): void {
+  writeFileSync(prepared.caBundlePath, caBundle(systemCaPem(), caCertPem, upstreamCaPems), { mode: 0o644 });
 }
 
 export async function startSandbox(

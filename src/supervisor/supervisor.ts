@@ -19,7 +19,7 @@ import { parseConnectTo } from "../proxy/connect-to.ts";
 import type { DenialEvent, ProcessIdentity, Unidentified } from "../proxy/proxy.ts";
 import { reviewCommandKeys } from "../sandbox/command-keys.ts";
 import type { HomeView } from "../sandbox/home-view.ts";
-import { processAlive as alive, symlinkedBinaries } from "../sandbox/host-facts.ts";
+import { symlinkedBinaries } from "../sandbox/host-facts.ts";
 import { reviewHostRun } from "../sandbox/host-run.ts";
 import { SandboxIdentifier } from "../sandbox/identity.ts";
 import type { RunningSandbox } from "../sandbox/launch.ts";
@@ -43,6 +43,7 @@ import {
 } from "../sandbox/sandbox.ts";
 import { commandPath } from "./command-path.ts";
 import type { ProposalsHandler } from "./local-routes.ts";
+import { readSandboxRecord } from "./sandbox-records.ts";
 
 export class SupervisorError extends Error {}
 
@@ -117,15 +118,7 @@ export function loadPolicyOrFail(file: string | undefined, warn: (line: string) 
 
 /** A sandbox of that name is running now (its supervisor is alive and it has not ended). */
 export function sandboxRunning(airlockHome: string, name: string): boolean {
-  try {
-    const info = JSON.parse(readFileSync(join(airlockHome, "sandboxes", name, "sandbox.json"), "utf8")) as {
-      pid?: number;
-      ended?: string;
-    };
-    return !info.ended && typeof info.pid === "number" && alive(info.pid);
-  } catch {
-    return false;
-  }
+  return readSandboxRecord(airlockHome, name)?.running ?? false;
 }
 
 function listedBinaries(policy: Policy): string[] {
@@ -388,7 +381,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   try {
     proxyCode = await loadProxyCode();
     ca = await proxyCode.loadOrCreateSandboxCA(join(stateDir, "ca"), name);
-    writeCaBundle(prepared, ca.certPem);
+    writeCaBundle(prepared, ca.certPem, upstreamCAs);
     writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(policy), { mode: 0o600 });
   } catch (error) {
     return abandon(error);

@@ -10,8 +10,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parseScenario } from "./fake-model/scenario.ts";
-import { type FakeModel, startFakeModel, toolResults } from "./fake-model/server.ts";
+import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
+import { type FakeModel, startFakeModel, toolResults } from "../../src/demo/fake-model/server.ts";
 import {
   type Airlock,
   GATE_POLICY,

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { parseScenario } from "./fake-model/scenario.ts";
-import { startFakeModel } from "./fake-model/server.ts";
+import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
+import { startFakeModel } from "../../src/demo/fake-model/server.ts";
 import { type AgentName, requireAgent } from "./locate.ts";
 import { runAgent, scratchHome } from "./run-agent.ts";
 

@@ -5,11 +5,11 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Turn } from "../../src/demo/fake-model/scenario.ts";
 import { createGateDecider } from "../../src/gate/decider.ts";
 import { GatewayClient } from "../../src/gateway/client.ts";
 import { gatewayInfoFile } from "../../src/gateway/home.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
-import type { Turn } from "./fake-model/scenario.ts";
 import type { AgentName } from "./locate.ts";
 
 export const GATE_POLICY = join(import.meta.dirname, "fixtures", "gate.yaml");

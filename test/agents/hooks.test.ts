@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parseScenario, type Turn } from "../../src/demo/fake-model/scenario.ts";
+import { startFakeModel, toolResults } from "../../src/demo/fake-model/server.ts";
 import { WITHDRAWN_NOTE } from "../../src/gate/adapters/wire.ts";
-import { parseScenario, type Turn } from "./fake-model/scenario.ts";
-import { startFakeModel, toolResults } from "./fake-model/server.ts";
 import {
   type Airlock,
   MARKER,

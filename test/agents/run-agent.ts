@@ -1,11 +1,11 @@
-// Runs a real agent CLI once, non-interactively, against a fake model (./fake-model), with a
+// Runs a real agent CLI once, non-interactively, against a fake model (src/demo/fake-model), with a
 // scratch HOME unless one is given. Asynchronous on purpose: the fake model usually lives in the
 // calling process, and a synchronous spawn would block its event loop.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { FakeModel } from "./fake-model/server.ts";
+import type { FakeModel } from "../../src/demo/fake-model/server.ts";
 import type { AgentName } from "./locate.ts";
 
 export interface AgentRun {

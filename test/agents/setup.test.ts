@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parseScenario } from "./fake-model/scenario.ts";
-import { startFakeModel, toolResults } from "./fake-model/server.ts";
+import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
+import { startFakeModel, toolResults } from "../../src/demo/fake-model/server.ts";
 import {
   type Airlock,
   airlock as airlockCli,

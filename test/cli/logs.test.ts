@@ -71,7 +71,15 @@ describe("airlock logs", () => {
 
   test("--follow prints a line appended later by another run, and stops on SIGINT", async () => {
     await curlIn("logs-two", "https://first.example/");
-    const following = startCli(["logs", "--follow", "--last", "1"], { airlockHome: home, timeoutMs: 60_000 });
+    // Two sandboxes, neither running: unnamed, the command would refuse to guess.
+    const unnamed = await runCli(["logs"], { airlockHome: home });
+    assert.equal(unnamed.code, 1);
+    assert.match(unnamed.stderr, /no sandbox is running; name the one you mean/);
+    assert.match(unnamed.stderr, /logs-one {2}not running/);
+    const following = startCli(["logs", "logs-two", "--follow", "--last", "1"], {
+      airlockHome: home,
+      timeoutMs: 60_000,
+    });
     let out = "";
     following.child.stdout?.on("data", (d) => (out += d));
     await until("the last line printed", () => out.includes("TERMINATE"));

@@ -94,7 +94,17 @@ describe("network isolation", () => {
 
   test("the environment points every client at the proxy and the sandbox CA bundle", async () => {
     const run = await runSandboxed(["/usr/bin/env"], {
-      env: { AIRLOCK_TOKEN: "secret-token", SSH_AUTH_SOCK: "/x", NODE_OPTIONS: "--no-warnings" },
+      env: {
+        AIRLOCK_TOKEN: "secret-token",
+        SSH_AUTH_SOCK: "/x",
+        NODE_OPTIONS: "--no-warnings",
+        NODE_USE_ENV_PROXY: "1",
+        // CA settings a host may carry (a corporate bundle): inside, only the sandbox's works.
+        AWS_CA_BUNDLE: "/host/corp.pem",
+        PIP_CERT: "/host/corp.pem",
+        SSL_CERT_DIR: "/host/certs",
+        npm_config_cafile: "/host/corp.pem",
+      },
     });
     const env = new Map(
       run.stdout.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
@@ -109,14 +119,25 @@ describe("network isolation", () => {
       "REQUESTS_CA_BUNDLE",
       "NODE_EXTRA_CA_CERTS",
       "GIT_SSL_CAINFO",
+      "AWS_CA_BUNDLE",
+      "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
+      "HTTPLIB2_CA_CERTS",
+      "PIP_CERT",
+      "NPM_CONFIG_CAFILE",
     ]) {
       assert.equal(env.get(key), "/etc/airlock/ca-bundle.pem", key);
     }
-    assert.equal(env.get("NODE_USE_ENV_PROXY"), "1");
+    assert.equal(env.get("SSL_CERT_DIR"), "/etc/airlock/certs");
+    assert.equal(env.has("npm_config_cafile"), false, "no case variant disagrees with the bundle");
+    assert.equal(env.has("NODE_USE_ENV_PROXY"), false, "node's traffic is routed by the preload");
     assert.equal(env.has("AIRLOCK_TOKEN"), false, "tokens never enter the sandbox");
     assert.equal(env.has("SSH_AUTH_SOCK"), false);
     assert.equal(env.has("NODE_CHANNEL_FD"), false);
-    assert.equal(env.get("NODE_OPTIONS"), "--no-warnings", "the command gets the user's NODE_OPTIONS back");
+    assert.equal(
+      env.get("NODE_OPTIONS"),
+      "--require /etc/airlock/node-proxy.cjs --no-warnings",
+      "the command gets the proxy preload and the user's NODE_OPTIONS back",
+    );
     assert.deepEqual(
       [...env.keys()].filter((k) => k.startsWith("AIRLOCK_INIT_SAVED_")),
       [],

@@ -1,4 +1,4 @@
-// The fake model as a process: `npx tsx test/agents/fake-model/main.ts SCENARIO [--host NAME]...`
+// The fake model as a process: `npx tsx src/demo/fake-model/main.ts SCENARIO [--host NAME]...`
 // prints one JSON line {httpUrl, httpsUrl, caFile} and serves until stdin closes or SIGTERM.
 import { loadScenario } from "./scenario.ts";
 import { startFakeModel } from "./server.ts";

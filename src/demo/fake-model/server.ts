@@ -11,7 +11,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSandboxCA, LeafCache } from "../../../src/proxy/ca.ts";
+import { createSandboxCA, LeafCache } from "../../proxy/ca.ts";
 import { type Scenario, type Turn, turnAt } from "./scenario.ts";
 
 export interface RecordedRequest {
