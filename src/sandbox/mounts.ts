@@ -281,9 +281,9 @@ function protectedOps(
       } else if (path !== root) want(path, true);
     }
   }
-  // A root that is not a repository stays one (`git init` there fails): a planted repository's
-  // config would run on the host's next `git status` there.
-  for (const root of roots) if (probe(join2(root, ".git")) === "missing") want(join2(root, ".git"), true);
+  // A root that is not a repository is left so: blocking its `.git` would break every git
+  // command run below it (`git clone` included, "invalid gitfile format"). A repository the run
+  // plants there is listed and disarmed when the run ends (host-run.ts), like any other.
   for (const dir of tree.gitDirs) {
     if (rwHolder(dir) === null || probe(dir) !== "dir") continue;
     pins.add(dir);
