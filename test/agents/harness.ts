@@ -30,7 +30,7 @@ export async function startAirlock(): Promise<Airlock> {
     home,
     port: 0,
     db: `sqlite:${join(home, "gateway.db")}`,
-    gate: createGateDecider({ policy: GATE_POLICY }),
+    gate: createGateDecider({ policy: GATE_POLICY, receipts: join(home, "gate", "receipts.jsonl") }),
   });
   const info = {
     pid: process.pid,

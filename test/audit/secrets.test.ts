@@ -31,10 +31,20 @@ test("secret-shaped text is removed, the rest stays readable", () => {
   assert.ok(Buffer.byteLength(redactSecretsIn("a ".repeat(1000))) <= 400);
 });
 
-test("call summaries leave out tool arguments and URL queries", () => {
+test("call summaries show argument values with secrets redacted, and leave out URL queries", () => {
+  // The developer decides on what the call does, not on the names the agent chose.
   assert.equal(
-    summarizeCall({ kind: "mcp", server: "db", tool: "query", arguments: { sql: "SELECT pw", dsn: "x" } }),
-    "mcp db/query (dsn, sql)",
+    summarizeCall({
+      kind: "mcp",
+      server: "db",
+      tool: "query",
+      arguments: {
+        sql: "SELECT pw",
+        dsn: "postgres://u:hunter2secretpass@db/x",
+        token: "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+      },
+    }),
+    'mcp db/query {"dsn":"postgres://[redacted]@db/x","sql":"SELECT pw","token":[redacted]}',
   );
   assert.equal(
     summarizeCall({ kind: "fetch", method: "get", url: "https://user:pw@h.example/p/q?k=v#f" }),

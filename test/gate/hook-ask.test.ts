@@ -60,7 +60,7 @@ describe("hooks wait for the developer on the gateway", () => {
       home,
       port: 0,
       db: `sqlite:${join(home, "gateway.db")}`,
-      gate: createGateDecider({ policy }),
+      gate: createGateDecider({ policy, receipts: join(home, "gate", "receipts.jsonl") }),
     });
     op = new GatewayClient({ url: gw.url, token: gw.operatorToken });
     env = { AIRLOCK_HOME: home, AIRLOCK_GATEWAY: gw.url, AIRLOCK_TOKEN: gw.operatorToken };
