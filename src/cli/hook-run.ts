@@ -5,10 +5,10 @@ import { resolve } from "node:path";
 import { callsFromHook, parseHookPayload, worstDecision } from "../gate/adapters/hook-input.ts";
 import { type AgentFlavor, agentAnswer, describeDecision, type HookVerdict } from "../gate/adapters/wire.ts";
 import { askDraft } from "../gate/ask-summary.ts";
+import { containedCommand } from "../gate/contain/command.ts";
 import { defaultReceiptsFile } from "../gate/receipt-store.ts";
 import { openGate } from "../gate/runtime.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
-import { shellQuote } from "../sandbox/shell-quote.ts";
 import { askThroughGateway, recordOutcome } from "./ask-gateway.ts";
 
 export type Flavor = AgentFlavor;
@@ -79,23 +79,7 @@ export async function runHook(flavor: Flavor, opts: HookOptions): Promise<void> 
     const decisions = await Promise.all(calls.map((c) => runtime.decide(c, ctx, payload.session_id)));
     const d = worstDecision(decisions);
     if (d.decision === "contain" && calls[0]?.kind === "shell") {
-      // Run it through `airlock gate contain`: same command, inside the sandbox, with the overlay.
-      const airlock = [process.execPath, resolve(process.argv[1] ?? "bin/airlock.js")];
-      const wrapped = [
-        ...airlock,
-        "gate",
-        "contain",
-        "--policy",
-        resolve(runtime.policyFile),
-        "--workdir",
-        workdir,
-        "--",
-        "bash",
-        "-c",
-        calls[0].command,
-      ]
-        .map(shellQuote)
-        .join(" ");
+      const wrapped = containedCommand(calls[0].command, resolve(runtime.policyFile), workdir);
       emit("allow", describeDecision(d), { ...payload.tool_input, command: wrapped });
       return;
     }

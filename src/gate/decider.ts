@@ -9,6 +9,7 @@ import { nestsDeeperThan } from "../policy/json-depth.ts";
 import { callsFromValue, worstDecision } from "./adapters/hook-input.ts";
 import { askDraft } from "./ask-summary.ts";
 import { checkCalls } from "./call.ts";
+import { containedCommand } from "./contain/command.ts";
 import { realPathOnDisk } from "./real-path.ts";
 import { type GateRuntime, openGate, resolveGatePolicy } from "./runtime.ts";
 
@@ -36,7 +37,7 @@ export function createGateDecider(options: GateDeciderOptions = {}) {
   return {
     async decide(
       input: Record<string, unknown>,
-      opts: { policy?: string; cwd?: string; workdir?: string },
+      opts: { policy?: string; cwd?: string; workdir?: string; canContain?: boolean },
     ): Promise<DeciderVerdict> {
       if (opts.policy !== undefined && !isAbsolute(opts.policy))
         return { ok: false, status: 400, code: "invalid_request", detail: "policy must be an absolute path" };
@@ -55,18 +56,22 @@ export function createGateDecider(options: GateDeciderOptions = {}) {
         return { ok: false, status: 400, code: "invalid_input", detail: checked.problem };
       const calls = checked.calls;
       let runtime: GateRuntime;
+      let policyFile: string;
       try {
-        runtime = await runtimeFor(resolveGatePolicy(opts.policy ?? options.policy));
+        policyFile = resolveGatePolicy(opts.policy ?? options.policy);
+        runtime = await runtimeFor(policyFile);
       } catch (error) {
         return { ok: false, status: 503, code: "gate_policy", detail: (error as Error).message };
       }
-      // The gateway can ask (that is what asks are); it cannot rewrite a command into a contained run.
+      // The gateway can ask (that is what asks are). A contained run only for a caller that can
+      // run the rewritten command (a Claude Code hook on the host), and one shell command.
+      const single = calls.length === 1 && calls[0]?.kind === "shell";
       const ctx = {
         cwd,
         workdir: opts.workdir ? resolve(cwd, opts.workdir) : cwd,
         home: homedir(),
         canAsk: true,
-        canContain: false,
+        canContain: opts.canContain === true && single,
         realPath: realPathOnDisk,
       };
       const decisions = await Promise.all(calls.map((c) => runtime.decide(c, ctx, parsed.session)));
@@ -83,6 +88,9 @@ export function createGateDecider(options: GateDeciderOptions = {}) {
         latency_ms: d.latency_ms,
         ...askDraft(calls),
         ...(parsed.session ? { session: parsed.session } : {}),
+        ...(d.decision === "contain" && calls[0]?.kind === "shell"
+          ? { contained_command: containedCommand(calls[0].command, policyFile, ctx.workdir) }
+          : {}),
       };
     },
   };

@@ -71,6 +71,8 @@ export const GateDecideResultSchema = z.object({
   hint: z.string().optional(),
   capabilities: z.array(z.string()),
   latency_ms: z.number(),
+  /** A contain decision for a caller that can run it (the Claude Code hook route only). */
+  contained_command: z.string().optional(),
   ask_id: z.string().optional(),
   ask: AskSchema.optional(),
 });

@@ -33,6 +33,8 @@ export type GateVerdict =
       input_digest: string;
       summary: string;
       session?: string;
+      /** A contain decision: the command that carries it out (for a caller that can rewrite). */
+      contained_command?: string;
     }
   | { ok: false; status: 400 | 503; code: string; detail: string };
 
@@ -40,7 +42,7 @@ export type GateVerdict =
 export interface GateDecider {
   decide(
     input: Record<string, unknown>,
-    opts: { policy?: string; cwd?: string; workdir?: string },
+    opts: { policy?: string; cwd?: string; workdir?: string; canContain?: boolean },
   ): Promise<GateVerdict>;
 }
 
@@ -83,6 +85,7 @@ export class AskService {
     body: GateDecideBody,
     sandbox: string | null,
     allowPolicyRef: boolean,
+    canContain = false,
   ): Promise<GateDecideResult> {
     if (!this.decider)
       throw new GatewayError(
@@ -97,6 +100,7 @@ export class AskService {
       ...(policy ? { policy } : {}),
       ...(cwd ? { cwd } : {}),
       ...(workdir ? { workdir } : {}),
+      ...(canContain ? { canContain } : {}),
     });
     if (!v.ok) throw new GatewayError(v.status, v.code, v.detail);
     const result: GateDecideResult = {
@@ -108,6 +112,7 @@ export class AskService {
       ...(v.hint ? { hint: v.hint } : {}),
       capabilities: v.capabilities,
       latency_ms: v.latency_ms,
+      ...(v.contained_command ? { contained_command: v.contained_command } : {}),
     };
     if (v.decision !== "ask") return result;
     const ask = await this.create(

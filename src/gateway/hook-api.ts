@@ -36,8 +36,10 @@ export function registerHookRoute(kit: AskRouteKit): void {
       const agent = param(c, "agent") as AgentFlavor;
       if (!FLAVORS.includes(agent))
         throw new GatewayError(404, "unknown_agent", `no hook for ${agent}; use ${FLAVORS.join(" or ")}`);
-      const answer = (verdict: HookVerdict, reason: string) =>
-        c.body(agentAnswer(agent, verdict, reason), 200, { "content-type": "application/json" });
+      const answer = (verdict: HookVerdict, reason: string, updatedInput?: Record<string, unknown>) =>
+        c.body(agentAnswer(agent, verdict, reason, updatedInput), 200, {
+          "content-type": "application/json",
+        });
       const rawWait = c.req.query("wait");
       if (rawWait !== undefined && !/^\d+(\.\d+)?$/.test(rawWait))
         return answer("deny", "airlock gate: the hook's wait is not a number of seconds; denied");
@@ -61,6 +63,9 @@ export function registerHookRoute(kit: AskRouteKit): void {
       const policy = c.req.query("policy");
       const workdir = c.req.query("workdir");
       const p = c.get("principal") as Principal;
+      // A contained run only where it can be carried out: Claude Code (it takes the rewritten
+      // command) running on the host (the operator's hook; inside a sandbox there is no nested one).
+      const canContain = agent === "claude-code" && p.kind === "operator";
       let result: Awaited<ReturnType<typeof asks.decide>>;
       try {
         result = await asks.decide(
@@ -72,6 +77,7 @@ export function registerHookRoute(kit: AskRouteKit): void {
           },
           p.kind === "sandbox" ? p.sandbox : null,
           p.kind === "operator",
+          canContain,
         );
       } catch (error) {
         if (!(error instanceof GatewayError)) throw error;
@@ -80,6 +86,9 @@ export function registerHookRoute(kit: AskRouteKit): void {
           return answer("ask", `airlock gate: ${error.message}; asking instead`);
         return answer("deny", `airlock gate: cannot decide (${error.code}: ${error.message}); denied`);
       }
+      const toolInput = input["tool_input"];
+      if (result.decision === "contain" && result.contained_command && canContain && isObject(toolInput))
+        return answer("allow", describeDecision(result), { ...toolInput, command: result.contained_command });
       if (result.decision !== "ask" || !result.ask_id)
         return answer(result.decision === "contain" ? "ask" : result.decision, describeDecision(result));
       const id = result.ask_id;
@@ -95,4 +104,8 @@ export function registerHookRoute(kit: AskRouteKit): void {
       );
     },
   );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

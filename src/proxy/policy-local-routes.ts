@@ -14,7 +14,8 @@ export type PolicyLocalAction =
   | "inspect_recent_denials"
   | "submit_proposal"
   | "get_proposal"
-  | "wait_proposal";
+  | "wait_proposal"
+  | "decide_tool_call";
 
 export interface PolicyLocalRoute {
   method: "GET" | "POST";
@@ -63,6 +64,14 @@ export const POLICY_LOCAL_ROUTES: readonly PolicyLocalRoute[] = [
     path: "/v1/proposals/{id}/wait",
     action: "wait_proposal",
     description: "block until the chunk is decided (?timeout=S, 1..300, default 60)",
+    nextStep: false,
+  },
+  {
+    method: "POST",
+    path: "/v1/gate/hook/{agent}",
+    action: "decide_tool_call",
+    description:
+      "the gate's answer for one of the agent's own tool calls (its PreToolUse payload; ?wait=S for an ask); what bin/airlock-hook uses inside the sandbox",
     nextStep: false,
   },
 ];

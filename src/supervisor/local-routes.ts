@@ -13,10 +13,13 @@ import {
   type PolicyLocalAction,
 } from "../proxy/policy-local-routes.ts";
 import type { LocalRouter, ProcessIdentity } from "../proxy/proxy.ts";
+import { GATE_HOOK_MAX_BODY, type GateHookHandler, NO_GATEWAY } from "./gate-hook.ts";
 
 export interface JsonAnswer {
   status: number;
   body: unknown;
+  /** Sent as it is instead of `body` (the gate hook's answer is the agent's own format). */
+  raw?: string;
 }
 
 /** What the gateway session (session.ts) supplies for the proposal routes. */
@@ -34,6 +37,8 @@ export interface LocalRoutesOptions {
   logDir: string;
   proposalsEnabled(): boolean;
   proposals?: () => ProposalsHandler | undefined;
+  /** The gate route for an agent's hook inside (gate-hook.ts); absent → 503, the hook denies. */
+  gateHook?: () => GateHookHandler | undefined;
   bodyTimeoutMs?: number;
 }
 
@@ -98,7 +103,7 @@ function send(res: ServerResponse, answer: JsonAnswer): void {
     res.destroy();
     return;
   }
-  const body = `${JSON.stringify(answer.body)}\n`;
+  const body = answer.raw ?? `${JSON.stringify(answer.body)}\n`;
   res.writeHead(answer.status, {
     "Content-Type": "application/json",
     "Content-Length": Buffer.byteLength(body),
@@ -107,8 +112,13 @@ function send(res: ServerResponse, answer: JsonAnswer): void {
   res.end(body);
 }
 
-/** The request body, at most 64 KiB, read within the time limit; null (and answered) otherwise. */
-function readBody(req: IncomingMessage, res: ServerResponse, timeoutMs: number): Promise<Buffer | null> {
+/** The request body, at most `limit` bytes, read within the time limit; null (and answered) otherwise. */
+function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  timeoutMs: number,
+  limit = POLICY_LOCAL_MAX_BODY,
+): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -134,13 +144,10 @@ function readBody(req: IncomingMessage, res: ServerResponse, timeoutMs: number):
     );
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > POLICY_LOCAL_MAX_BODY) {
+      if (size > limit) {
         finish(null, {
           status: 413,
-          body: errorBody(
-            "body_too_large",
-            `policy.local bodies are limited to ${POLICY_LOCAL_MAX_BODY} bytes`,
-          ),
+          body: errorBody("body_too_large", `this policy.local body is limited to ${limit} bytes`),
         });
         return;
       }
@@ -191,18 +198,29 @@ async function dispatch(
       res.once("close", () => abort.abort());
       return handler.wait(params["id"] ?? "", parseWaitTimeout(query.get("timeout")), abort.signal);
     }
+    case "decide_tool_call": {
+      const raw = await readBody(req, res, options.bodyTimeoutMs ?? 15_000, GATE_HOOK_MAX_BODY);
+      if (raw === null) return null;
+      const handler = options.gateHook?.();
+      if (!handler) return NO_GATEWAY;
+      const abort = new AbortController();
+      res.once("close", () => abort.abort());
+      return handler.decide(params["agent"] ?? "", raw.toString("utf8"), query.get("wait"), abort.signal);
+    }
   }
 }
 
 export function createLocalRouter(options: LocalRoutesOptions): LocalRouter {
   return (req, res, identity) => {
     const url = new URL(req.url ?? "/", "http://policy.local");
-    if (!options.proposalsEnabled()) {
+    const match = matchPolicyLocalRoute(req.method ?? "GET", url.pathname);
+    // The gate route serves the agent's own hook: it does not depend on proposals being enabled.
+    const gateRoute = "route" in match && match.route.action === "decide_tool_call";
+    if (!options.proposalsEnabled() && !gateRoute) {
       req.resume();
       send(res, FEATURE_DISABLED);
       return;
     }
-    const match = matchPolicyLocalRoute(req.method ?? "GET", url.pathname);
     if ("error" in match) {
       req.resume();
       send(

@@ -9,6 +9,7 @@ import { compilePolicy } from "../policy/engine.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { DenialEvent, ProcessIdentity } from "../proxy/proxy.ts";
 import { DenialAggregator } from "./aggregator.ts";
+import { type GateHookHandler, gateHookHandler } from "./gate-hook.ts";
 import { GatewayLink } from "./gateway-link.ts";
 import type { ProposalsHandler } from "./local-routes.ts";
 import { type DenialGroup, proposalFor } from "./mapper.ts";
@@ -147,6 +148,11 @@ export class GatewaySession {
       wait: (id: string, timeoutSeconds: number, signal: AbortSignal) =>
         waitProposal(this.link, id, String(timeoutSeconds), signal),
     };
+  }
+
+  /** The gate route for an agent's hook inside the sandbox, deciding as this sandbox. */
+  gateHook(workdir: string): GateHookHandler {
+    return gateHookHandler(this.link, workdir);
   }
 
   /** Every denial from the proxy: observed by the developer; L4 ones also feed the mapper. */

@@ -42,6 +42,7 @@ import {
   writeCaBundle,
 } from "../sandbox/sandbox.ts";
 import { commandPath } from "./command-path.ts";
+import type { GateHookHandler } from "./gate-hook.ts";
 import type { ProposalsHandler } from "./local-routes.ts";
 import { readSandboxRecord } from "./sandbox-records.ts";
 
@@ -80,6 +81,7 @@ export interface SupervisorOptions {
 /** The control plane as the supervisor sees it (src/supervisor/session.ts implements it). */
 export interface ControlPlane {
   proposals(): ProposalsHandler;
+  gateHook(workdir: string): GateHookHandler;
   onDenial(event: DenialEvent): void;
   proposalsEnabled(): boolean;
   attach(target: { setPolicy(next: Policy, version: number): void; record(event: OcsfEvent): void }): void;
@@ -419,6 +421,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
       logDir,
       proposalsEnabled,
       proposals: options.proposals ?? (control ? () => control.proposals() : undefined),
+      ...(control ? { gateHook: () => control.gateHook(workdir) } : {}),
     }),
     audit,
     onDenial,
