@@ -1,0 +1,204 @@
+// bin/airlock-hook inside a real `airlock run`, where it has no gateway and no token: it asks
+// policy.local through the sandbox's proxy, and the supervisor forwards the call to the gateway
+// as the sandbox. Every way the gateway side fails ends as a denial with the reason, in time:
+// no gateway at all (--no-gateway), a gateway that never answers, one that answers garbage or an
+// error. The stand-in gateway records what the supervisor sent it: the sandbox's own token, the
+// sandbox's workdir, the payload as the agent wrote it, and never a policy the sandbox named.
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { REPO, runCli } from "../sandbox/cli-helpers.ts";
+import { removeDir, scratchDir } from "../sandbox/helpers.ts";
+
+const HOOK = join(REPO, "bin", "airlock-hook");
+const OPERATOR_TOKEN = "standin-operator-token-3b1f";
+const SANDBOX_TOKEN = "standin-sandbox-token-9c2e";
+
+interface Seen {
+  method: string;
+  url: string;
+  authorization: string;
+  body: string;
+}
+
+/** A gateway stand-in: registers sandboxes, and answers the hook route as `hook` says. */
+async function standInGateway(hook: (res: ServerResponse) => void) {
+  const seen: Seen[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = "";
+    req.on("data", (d: Buffer) => {
+      body += d.toString("utf8");
+    });
+    req.on("end", () => {
+      seen.push({
+        method: req.method ?? "",
+        url: req.url ?? "",
+        authorization: req.headers.authorization ?? "",
+        body,
+      });
+      const json = (status: number, value: unknown) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(value));
+      };
+      if (req.method === "POST" && req.url === "/v1/sandboxes")
+        return json(201, { sandbox: {}, token: SANDBOX_TOKEN, revision: {} });
+      if (req.url?.startsWith("/v1/gate/hook/")) return hook(res);
+      json(404, { error: "not_found", detail: "stand-in" });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+let dir: string;
+before(() => {
+  dir = scratchDir("gate-hook-sandbox");
+});
+after(() => removeDir(dir));
+
+const PAYLOAD = (cwd: string) =>
+  JSON.stringify({ tool_name: "Bash", tool_input: { command: "cat marker.txt" }, cwd, session_id: "s-1" });
+
+/** Runs the hook once inside `airlock run` and returns its stdout (the agent's answer). */
+async function hookInSandbox(
+  name: string,
+  o: { gateway?: string; wait?: number; maxTime?: number; agent?: string },
+): Promise<{ answer: string; code: number | null; stderr: string; workdir: string }> {
+  const workdir = join(dir, name);
+  const airlockHome = join(dir, `${name}-home`);
+  mkdirSync(workdir);
+  writeFileSync(join(workdir, "payload.json"), PAYLOAD(workdir));
+  const script = `${HOOK} ${o.agent ?? "claude-code"} --policy /tmp/sandbox-chosen.yaml --workdir / --wait ${o.wait ?? 2} --max-time ${o.maxTime ?? 7} <payload.json`;
+  const r = await runCli(
+    [
+      "run",
+      "--name",
+      name,
+      "--workdir",
+      workdir,
+      ...(o.gateway ? [] : ["--no-gateway"]),
+      "--",
+      "bash",
+      "-c",
+      script,
+    ],
+    {
+      airlockHome,
+      cwd: workdir,
+      gateway: true,
+      env: o.gateway ? { AIRLOCK_GATEWAY: o.gateway, AIRLOCK_TOKEN: OPERATOR_TOKEN } : {},
+      timeoutMs: 60_000,
+    },
+  );
+  return { answer: r.stdout.trim(), code: r.code, stderr: r.stderr, workdir };
+}
+
+function reasonOf(answer: string): { decision: string; reason: string } {
+  const out = JSON.parse(answer) as {
+    hookSpecificOutput: { permissionDecision: string; permissionDecisionReason: string };
+  };
+  return {
+    decision: out.hookSpecificOutput.permissionDecision,
+    reason: out.hookSpecificOutput.permissionDecisionReason,
+  };
+}
+
+test("a sandbox without a gateway: the hook inside is denied with the reason", async () => {
+  const r = await hookInSandbox("no-gateway", {});
+  assert.equal(r.code, 0, r.stderr);
+  const { decision, reason } = reasonOf(r.answer);
+  assert.equal(decision, "deny");
+  assert.match(reason, /policy\.local answered HTTP\/1\.1 503 .*runs without a gateway/);
+});
+
+test("the supervisor forwards as the sandbox: its own token, its workdir, the payload verbatim, no policy", async (t) => {
+  const answer =
+    '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"allow","permissionDecisionReason":"stand-in says yes"}}';
+  const gw = await standInGateway((res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(`${answer}\n`);
+  });
+  t.after(() => gw.close());
+  const r = await hookInSandbox("forwarded", { gateway: gw.url });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.answer, answer, "the gateway's answer reaches the agent as it was written");
+  const hook = gw.seen.filter((s) => s.url.startsWith("/v1/gate/hook/"));
+  assert.equal(hook.length, 1);
+  const call = hook[0] as Seen;
+  assert.equal(call.authorization, `Bearer ${SANDBOX_TOKEN}`, "the sandbox's token, never the operator's");
+  const url = new URL(call.url, "http://x");
+  assert.equal(url.pathname, "/v1/gate/hook/claude-code");
+  assert.deepEqual([...url.searchParams.keys()].sort(), ["wait", "workdir"], "no policy the sandbox chose");
+  assert.equal(
+    url.searchParams.get("workdir"),
+    r.workdir,
+    "the sandbox's workdir, not the hook's --workdir /",
+  );
+  assert.equal(url.searchParams.get("wait"), "2");
+  assert.equal(call.body, PAYLOAD(r.workdir));
+});
+
+test("a gateway answering garbage, an error, or a truncated allow: denied with the reason", async (t) => {
+  const cases: Array<{ name: string; send: (res: ServerResponse) => void; reason: RegExp }> = [
+    {
+      name: "garbage",
+      send: (res) => res.end("allow, sure"),
+      reason: /the gateway's answer is not the agent's format/,
+    },
+    {
+      name: "error",
+      send: (res) => {
+        res.writeHead(500, { "content-type": "application/json" });
+        res.end('{"error":"internal","detail":"boom"}');
+      },
+      reason: /the gateway answered 500 \(internal: boom\)/,
+    },
+    {
+      name: "truncated",
+      send: (res) =>
+        res.end('{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"allow"'),
+      reason: /not the agent's format/,
+    },
+  ];
+  for (const c of cases) {
+    const gw = await standInGateway(c.send);
+    t.after(() => gw.close());
+    const r = await hookInSandbox(`answers-${c.name}`, { gateway: gw.url });
+    assert.equal(r.code, 0, r.stderr);
+    const { decision, reason } = reasonOf(r.answer);
+    assert.equal(decision, "deny", c.name);
+    assert.match(reason, c.reason, c.name);
+  }
+});
+
+test("a gateway that never answers: denied within the hook's own deadline, by the supervisor", async (t) => {
+  const gw = await standInGateway(() => {
+    // accepts the call and never answers
+  });
+  t.after(() => gw.close());
+  const r = await hookInSandbox("silent", { gateway: gw.url, wait: 1, maxTime: 30 });
+  assert.equal(r.code, 0, r.stderr);
+  const { decision, reason } = reasonOf(r.answer);
+  assert.equal(decision, "deny");
+  // The supervisor's answer (wait + 3 s), not the hook's own --max-time.
+  assert.match(reason, /did not answer within 4s or is not reachable/);
+});
+
+test("Codex inside: the same denial, in Codex's words (a reason, never an empty allow)", async () => {
+  const r = await hookInSandbox("codex-no-gateway", { agent: "codex" });
+  assert.equal(r.code, 0, r.stderr);
+  const { decision, reason } = reasonOf(r.answer);
+  assert.equal(decision, "deny");
+  assert.match(reason, /runs without a gateway/);
+});
