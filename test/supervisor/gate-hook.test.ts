@@ -5,8 +5,10 @@
 // error. The stand-in gateway records what the supervisor sent it: the sandbox's own token, the
 // sandbox's workdir, the payload as the agent wrote it, and never a policy the sandbox named.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createNetServer } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { REPO, runCli } from "../sandbox/cli-helpers.ts";
@@ -201,4 +203,58 @@ test("Codex inside: the same denial, in Codex's words (a reason, never an empty 
   const { decision, reason } = reasonOf(r.answer);
   assert.equal(decision, "deny");
   assert.match(reason, /runs without a gateway/);
+});
+
+/** bin/airlock-hook as the sandbox runs it (AIRLOCK_SANDBOX set, no gateway.json), here on the host. */
+function hookAsInside(proxy: string, extraEnv: Record<string, string> = {}): Promise<string> {
+  const home = join(dir, `empty-home-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(home);
+  return new Promise((resolve, reject) => {
+    const child = spawn(HOOK, ["claude-code", "--wait", "1", "--max-time", "2"], {
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        AIRLOCK_HOME: home,
+        AIRLOCK_SANDBOX: "s",
+        HTTP_PROXY: proxy,
+        ...extraEnv,
+      },
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString("utf8");
+    });
+    child.on("error", reject);
+    child.on("close", () => resolve(out));
+    child.stdin.end(PAYLOAD("/tmp"));
+  });
+}
+
+test("the hook inside: the proxy unreachable, or silent, is a denial; no token is ever sent", async (t) => {
+  const closed = createNetServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const closedPort = (closed.address() as { port: number }).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  assert.match(
+    reasonOf(await hookAsInside(`http://127.0.0.1:${closedPort}`)).reason,
+    /the sandbox's proxy is unreachable/,
+  );
+
+  const received: Buffer[] = [];
+  const silent = createNetServer((socket) => socket.on("data", (d) => received.push(d)));
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  t.after(() => {
+    silent.close();
+  });
+  const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const answer = reasonOf(await hookAsInside(url, { AIRLOCK_TOKEN: OPERATOR_TOKEN }));
+  assert.equal(answer.decision, "deny");
+  assert.match(answer.reason, /no answer from policy\.local within 2s/);
+  const request = Buffer.concat(received).toString("utf8");
+  assert.match(
+    request,
+    /^POST http:\/\/policy\.local\/v1\/gate\/hook\/claude-code\?wait=1 HTTP\/1\.1\r\nHost: policy\.local\r\n/,
+  );
+  assert.doesNotMatch(request, /authorization/i, "inside, the hook sends no credential");
+  assert.ok(!request.includes(OPERATOR_TOKEN));
 });
