@@ -74,17 +74,17 @@ export function gateHookHandler(link: GatewayLink, workdir: string): GateHookHan
       }
       const limitMs = wait * 1000 + ANSWER_MARGIN_MS;
       let answer: { status: number; text: string };
+      const started = performance.now();
       try {
         answer = await client.hookAnswer(agent, payload, { wait, workdir }, limitMs, signal);
       } catch {
         // Unreachable, too slow, or anything else on the way: the hook denies with this reason.
-        return signal.aborted
-          ? failure(499, "client_closed", "the hook went away")
-          : failure(
-              503,
-              "gateway_unavailable",
-              `the gateway did not answer within ${limitMs / 1000}s or is not reachable; denied`,
-            );
+        if (signal.aborted) return failure(499, "client_closed", "the hook went away");
+        const why =
+          performance.now() - started >= limitMs
+            ? `the gateway did not answer within ${limitMs / 1000}s`
+            : "the gateway is not reachable";
+        return failure(503, "gateway_unavailable", `${why}; denied`);
       }
       if (answer.status !== 200)
         return failure(

@@ -194,7 +194,17 @@ test("a gateway that never answers: denied within the hook's own deadline, by th
   const { decision, reason } = reasonOf(r.answer);
   assert.equal(decision, "deny");
   // The supervisor's answer (wait + 3 s), not the hook's own --max-time.
-  assert.match(reason, /did not answer within 4s or is not reachable/);
+  assert.match(reason, /the gateway did not answer within 4s; denied/);
+});
+
+test("a gateway gone mid-call (the connection dropped): denied with the reason", async (t) => {
+  const gw = await standInGateway((res) => res.socket?.destroy());
+  t.after(() => gw.close());
+  const r = await hookInSandbox("dropped", { gateway: gw.url });
+  assert.equal(r.code, 0, r.stderr);
+  const { decision, reason } = reasonOf(r.answer);
+  assert.equal(decision, "deny");
+  assert.match(reason, /the gateway is not reachable; denied/);
 });
 
 test("Codex inside: the same denial, in Codex's words (a reason, never an empty allow)", async () => {
