@@ -74,6 +74,8 @@ export interface HomeViewInput {
   nodePath: string;
   /** The command's program, when given as a path. */
   program?: string;
+  /** Airlock's own bin/: the gate's hook (bin/airlock-hook) runs from there for an agent inside. */
+  airlockBin?: string;
 }
 
 export function homeView(input: HomeViewInput): HomeView {
@@ -95,6 +97,9 @@ export function homeView(input: HomeViewInput): HomeView {
   const nodeDir = real(dirname(input.nodePath));
   if (nodeDir)
     show(toolchainRoot(nodeDir, hidden, dataDirs), `node (${input.nodePath}) runs the sandbox's init`);
+  // The folder alone (the hook is a bash script), not the package it belongs to.
+  const airlockBin = input.airlockBin ? real(input.airlockBin) : null;
+  if (airlockBin) show(airlockBin, "Airlock's gate hook (bin/airlock-hook) for an agent inside");
   if (input.program?.startsWith("/")) {
     const dir = real(dirname(input.program));
     if (dir) show(toolchainRoot(dir, hidden, dataDirs), `the command ${input.program}`);

@@ -199,7 +199,13 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   }
   const scans = scanWritable(includeWorkdir && !spec.overlay ? workdir : null, readWrite, home);
   const tree = treeFacts(scans);
-  const view = homeView({ home, env: hostEnv, nodePath: process.execPath, program: spec.command[0] });
+  const view = homeView({
+    home,
+    env: hostEnv,
+    nodePath: process.execPath,
+    program: spec.command[0],
+    airlockBin: packagePath("bin"),
+  });
   // A linked worktree or submodule whose repository lies in a hidden home: shown read-only, so
   // git works inside (writes to it fail).
   for (const dir of tree.gitDirs) {

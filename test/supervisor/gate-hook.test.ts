@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createNetServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { REPO, runCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
@@ -267,4 +267,28 @@ test("the hook inside: the proxy unreachable, or silent, is a denial; no token i
   );
   assert.doesNotMatch(request, /authorization/i, "inside, the hook sends no credential");
   assert.ok(!request.includes(OPERATOR_TOKEN));
+});
+
+test("Airlock installed in the user's home: its hook is there inside, read-only, the rest hidden", async (t) => {
+  const home = dirname(REPO);
+  if (home === "/") return t.skip("the checkout is not in a folder that can stand for a home");
+  const workdir = join(dir, "installed-in-home");
+  mkdirSync(workdir);
+  writeFileSync(join(workdir, "payload.json"), PAYLOAD(workdir));
+  const script = [
+    `test -x ${HOOK} && echo hook-there`,
+    `test -e ${join(REPO, "package.json")} || echo package-hidden`,
+    `touch ${join(REPO, "bin", "planted")} 2>/dev/null || echo bin-read-only`,
+    `${HOOK} claude-code --wait 1 --max-time 5 <payload.json`,
+  ].join("\n");
+  const r = await runCli(["run", "--workdir", workdir, "--", "bash", "-c", script], {
+    airlockHome: join(dir, "installed-in-home-airlock"),
+    cwd: workdir,
+    env: { HOME: home },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.deepEqual(lines.slice(0, 3), ["hook-there", "package-hidden", "bin-read-only"], r.stdout);
+  assert.match(reasonOf(lines[3] ?? "").reason, /runs without a gateway/, "the hook ran inside");
+  assert.match(r.stderr, /Airlock's gate hook \(bin\/airlock-hook\)/);
 });
