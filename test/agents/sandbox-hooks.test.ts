@@ -1,10 +1,10 @@
 // Claude Code and Codex inside `airlock run` with their shipped presets, unmodified, and the
 // gate's hook as `airlock agent setup` installs it (~/.claude/settings.json; ~/.codex/hooks.json
-// with its trust entry), which the presets show inside.
-// Inside, the hook has no gateway.json and no token: it asks policy.local, and the supervisor
-// forwards the call to the gateway as this sandbox. The allowed call runs, the hard stop never
-// runs (the victim outside the workdir, writable from inside, survives on the host), the ask the developer allows
-// from the host runs, the ask nobody answers is denied and withdrawn; both asks name the sandbox.
+// with its trust entry), which the presets show inside. Inside, the hook has no gateway.json and
+// no token: it asks policy.local, and the supervisor forwards the call to the gateway as this
+// sandbox. The allowed call runs, the hard stop never runs (the victim outside the workdir,
+// writable from inside, survives on the host), the ask the developer allows from the host runs,
+// the ask nobody answers is denied and withdrawn; both asks name the sandbox.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
