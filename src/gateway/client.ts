@@ -245,22 +245,20 @@ export class GatewayClient {
   /**
    * POST /v1/gate/hook/AGENT with the agent's payload as it came (the answer is the agent's own
    * format, not JSON to parse: Codex's allow is an empty body). Throws GatewayUnavailableError
-   * when the gateway cannot be reached or does not answer within `timeoutMs`.
+   * when the gateway cannot be reached, or `signal` (the caller's deadline) aborts first.
    */
   async hookAnswer(
     agent: string,
     payload: string,
     query: { wait: number; workdir?: string },
-    timeoutMs: number,
-    signal?: AbortSignal,
+    signal: AbortSignal,
   ): Promise<{ status: number; text: string }> {
-    const limit = AbortSignal.timeout(timeoutMs);
     try {
       const res = await fetch(this.href(`/v1/gate/hook/${enc(agent)}`, query), {
         method: "POST",
         headers: { authorization: `Bearer ${this.opts.token}`, "content-type": "application/json" },
         body: payload,
-        signal: signal ? AbortSignal.any([signal, limit]) : limit,
+        signal,
       });
       return { status: res.status, text: await res.text() };
     } catch (error) {

@@ -74,16 +74,20 @@ export function gateHookHandler(link: GatewayLink, workdir: string): GateHookHan
       }
       const limitMs = wait * 1000 + ANSWER_MARGIN_MS;
       let answer: { status: number; text: string };
-      const started = performance.now();
+      const deadline = AbortSignal.timeout(limitMs);
       try {
-        answer = await client.hookAnswer(agent, payload, { wait, workdir }, limitMs, signal);
+        answer = await client.hookAnswer(
+          agent,
+          payload,
+          { wait, workdir },
+          AbortSignal.any([signal, deadline]),
+        );
       } catch {
         // Unreachable, too slow, or anything else on the way: the hook denies with this reason.
         if (signal.aborted) return failure(499, "client_closed", "the hook went away");
-        const why =
-          performance.now() - started >= limitMs
-            ? `the gateway did not answer within ${limitMs / 1000}s`
-            : "the gateway is not reachable";
+        const why = deadline.aborted
+          ? `the gateway did not answer within ${limitMs / 1000}s`
+          : "the gateway is not reachable";
         return failure(503, "gateway_unavailable", `${why}; denied`);
       }
       if (answer.status !== 200)
