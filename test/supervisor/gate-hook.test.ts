@@ -1,8 +1,8 @@
 // bin/airlock-hook inside a real `airlock run`, where it has no gateway and no token: it asks
 // policy.local through the sandbox's proxy, and the supervisor forwards the call to the gateway
 // as the sandbox. Every way the gateway side fails ends as a denial with the reason, in time:
-// no gateway at all (--no-gateway), a gateway that never answers, one that answers garbage or an
-// error. The stand-in gateway records what the supervisor sent it: the sandbox's own token, the
+// no gateway at all (--no-gateway), one that never came up, one that drops the call or never
+// answers, one that answers garbage or an error. The stand-in gateway records what the supervisor sent it: the sandbox's own token, the
 // sandbox's workdir, the payload as the agent wrote it, and never a policy the sandbox named.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -205,6 +205,18 @@ test("a gateway gone mid-call (the connection dropped): denied with the reason",
   const { decision, reason } = reasonOf(r.answer);
   assert.equal(decision, "deny");
   assert.match(reason, /the gateway is not reachable; denied/);
+});
+
+test("a gateway that never came up (the sandbox never registered): denied with the reason", async () => {
+  const closed = createNetServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const r = await hookInSandbox("unregistered", { gateway: `http://127.0.0.1:${port}` });
+  assert.equal(r.code, 0, r.stderr);
+  const { decision, reason } = reasonOf(r.answer);
+  assert.equal(decision, "deny");
+  assert.match(reason, /not registered with the gateway yet/);
 });
 
 test("Codex inside: the same denial, in Codex's words (a reason, never an empty allow)", async () => {
