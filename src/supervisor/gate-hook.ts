@@ -6,11 +6,22 @@
 // workdir: only `wait` is taken from its request. Every failure is an error body naming the
 // reason, which the hook turns into a denial; the answer comes within the hook's own deadline.
 import type { GatewayLink } from "./gateway-link.ts";
-import type { JsonAnswer } from "./local-routes.ts";
+
+/** A policy.local answer: an `{error, detail}` body, or the agent's own answer sent as it is. */
+export interface GateHookAnswer {
+  status: number;
+  body: unknown;
+  raw?: string;
+}
 
 /** What the policy.local router asks of the gateway session for the gate route. */
 export interface GateHookHandler {
-  decide(agent: string, payload: string, rawWait: string | null, signal: AbortSignal): Promise<JsonAnswer>;
+  decide(
+    agent: string,
+    payload: string,
+    rawWait: string | null,
+    signal: AbortSignal,
+  ): Promise<GateHookAnswer>;
 }
 
 const AGENTS = ["claude-code", "codex"];
@@ -21,11 +32,11 @@ const MAX_WAIT_SECONDS = 300;
 /** The hook gives itself wait + 5 s; the supervisor answers 3 s after the wait, whatever happens. */
 const ANSWER_MARGIN_MS = 3000;
 
-function failure(status: number, error: string, detail: string): JsonAnswer {
+function failure(status: number, error: string, detail: string): GateHookAnswer {
   return { status, body: { error, detail } };
 }
 
-export const NO_GATEWAY: JsonAnswer = failure(
+export const NO_GATEWAY: GateHookAnswer = failure(
   503,
   "gateway_unavailable",
   "this sandbox runs without a gateway (airlock run --no-gateway), so nothing can decide the agent's tool calls",
