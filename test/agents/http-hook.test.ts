@@ -33,6 +33,7 @@ const send =
 
 /** Stand-in deciders, one per path: each answers the way its name says. */
 const STAND_INS: Record<string, Reply> = {
+  allow: send(200, '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"allow"}}'),
   silent: () => {},
   "hang-up": (req) => req.socket.destroy(),
   "status-500": send(
@@ -179,6 +180,20 @@ describe("claude-code http hook, onFailure block: the decider failing", () => {
       const r = await oneCall(t, bin, `${standInUrl}/${name}`);
       assert.equal(r.ran, true, r.result);
     });
+
+  // The header's token comes from the agent's environment, and so the agent's own tools see it:
+  // with the operator token there, the agent could answer its own asks through the gateway.
+  test("the header's variable is in the environment of the agent's tools", async (t) => {
+    const bin = requireAgent("claude-code", t);
+    if (!bin) return;
+    const r = await oneCall(t, bin, `${standInUrl}/allow`, {
+      onFailure: "block",
+      token: "tok-in-env-4d1f",
+      command: () => `echo "token=$${TOKEN_VAR}"`,
+    });
+    assert.equal(requests.at(-1)?.authorization, "Bearer tok-in-env-4d1f");
+    assert.match(r.result, /token=tok-in-env-4d1f/);
+  });
 
   test("without onFailure, a decider answering 500 lets the call run", async (t) => {
     const bin = requireAgent("claude-code", t);
