@@ -7,7 +7,7 @@
 // why `airlock agent setup` keeps installing the command hook (bin/airlock-hook accepts only the
 // exact answer the gateway writes) and does not offer the http hook.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -15,7 +15,16 @@ import { after, before, describe, test } from "node:test";
 import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
 import { startFakeModel, toolResults } from "../../src/demo/fake-model/server.ts";
 import { WITHDRAWN_NOTE } from "../../src/gate/adapters/wire.ts";
-import { type Airlock, GATE_POLICY, MARKER, makeProject, shellTurn, startAirlock } from "./harness.ts";
+import {
+  type Airlock,
+  doctorAgent,
+  GATE_POLICY,
+  MARKER,
+  makeProject,
+  setupAgent,
+  shellTurn,
+  startAirlock,
+} from "./harness.ts";
 import { requireAgent } from "./locate.ts";
 import { runAgent } from "./run-agent.ts";
 
@@ -262,5 +271,34 @@ describe("claude-code http hook to the gateway's hook route", () => {
     const r = await oneCall(t, bin, hookUrl(1), { onFailure: "block", token: "not-the-token" });
     assert.equal(r.ran, false, r.result);
     assert.match(r.result, /HTTP 401/);
+  });
+});
+
+describe("airlock agent doctor|setup and an http hook to the gateway", () => {
+  test("doctor names it and the fix; setup replaces it with the command hook", async (t) => {
+    const bin = requireAgent("claude-code", t);
+    if (!bin) return;
+    const p = makeProject();
+    const url = `${airlock.gw.url}/v1/gate/hook/claude-code?wait=1`;
+    installHttpHook(p.userHome, url, { onFailure: "block" });
+    const doc = await doctorAgent("claude-code", airlock.home, p);
+    assert.equal(doc.status, 1, doc.stdout + doc.stderr);
+    assert.match(
+      doc.stdout + doc.stderr,
+      /an http hook to the gateway: Claude Code runs the call when the answer is a 2xx without a decision/,
+    );
+    assert.match(doc.stdout + doc.stderr, /airlock agent setup claude-code --user/);
+    const set = await setupAgent("claude-code", airlock.home, p, { wait: 1 });
+    assert.equal(set.status, 0, set.stderr + set.stdout);
+    assert.match(set.stdout, /PreToolUse hook updated/);
+    const groups = JSON.parse(readFileSync(join(p.userHome, ".claude", "settings.json"), "utf8")).hooks
+      .PreToolUse;
+    assert.deepEqual(
+      groups.flatMap((g: { hooks: Array<{ type: string }> }) => g.hooks.map((h) => h.type)),
+      ["command"],
+      "the http hook is gone, the command hook is the only one",
+    );
+    const again = await doctorAgent("claude-code", airlock.home, p);
+    assert.equal(again.status, 0, again.stdout + again.stderr);
   });
 });
