@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, type TestContext, test } from "node:test";
 import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
 import { startFakeModel, toolResults } from "../../src/demo/fake-model/server.ts";
 import { WITHDRAWN_NOTE } from "../../src/gate/adapters/wire.ts";
@@ -111,11 +111,11 @@ function installHttpHook(userHome: string, url: string, o: { onFailure?: "block"
 
 /** One Bash call through the http hook at `url`, in bypassPermissions (only the hook stands in the way). */
 async function oneCall(
-  t: { after(fn: () => unknown): void },
+  t: TestContext,
   bin: string,
   url: string,
   o: { onFailure?: "block"; token?: string; command?: (ran: string) => string } = { onFailure: "block" },
-): Promise<{ ran: boolean; result: string }> {
+): Promise<{ ran: boolean; ranFile: string; result: string }> {
   const p = makeProject();
   const ran = join(p.workdir, "ran.txt");
   installHttpHook(p.userHome, url, o.onFailure ? { onFailure: o.onFailure } : {});
@@ -135,7 +135,7 @@ async function oneCall(
     env: { [TOKEN_VAR]: o.token ?? "standin-token" },
   });
   assert.equal(run.status, 0, run.stderr.slice(-2000));
-  return { ran: existsSync(ran), result: toolResults(model.turns().at(-1))[0] ?? "" };
+  return { ran: existsSync(ran), ranFile: ran, result: toolResults(model.turns().at(-1))[0] ?? "" };
 }
 
 const BLOCKED = /blocking because onFailure is "block"/;
@@ -215,26 +215,21 @@ describe("claude-code http hook, onFailure block: the decider failing", () => {
 describe("claude-code http hook to the gateway's hook route", () => {
   const hookUrl = (wait: number) =>
     `${airlock.gw.url}/v1/gate/hook/claude-code?policy=${encodeURIComponent(GATE_POLICY)}&wait=${wait}`;
+  /** One call through the gateway with the operator token in the header; asks wait `wait` seconds. */
+  const viaGateway = (t: TestContext, bin: string, wait: number, command: (ran: string) => string) =>
+    oneCall(t, bin, hookUrl(wait), { onFailure: "block", token: airlock.gw.operatorToken, command });
 
   test("allow: the call runs and its output reaches the model", async (t) => {
     const bin = requireAgent("claude-code", t);
     if (!bin) return;
-    const r = await oneCall(t, bin, hookUrl(1), {
-      onFailure: "block",
-      token: airlock.gw.operatorToken,
-      command: () => "cat marker.txt",
-    });
+    const r = await viaGateway(t, bin, 1, () => "cat marker.txt");
     assert.match(r.result, new RegExp(MARKER));
   });
 
   test("deny: blocked with the gate's reason", async (t) => {
     const bin = requireAgent("claude-code", t);
     if (!bin) return;
-    const r = await oneCall(t, bin, hookUrl(1), {
-      onFailure: "block",
-      token: airlock.gw.operatorToken,
-      command: (ran) => `cat .env > ${ran}`,
-    });
+    const r = await viaGateway(t, bin, 1, (ran) => `cat .env > ${ran}`);
     assert.equal(r.ran, false, r.result);
     assert.match(r.result, /hard_stop secrets/);
   });
@@ -242,25 +237,17 @@ describe("claude-code http hook to the gateway's hook route", () => {
   test("ask nobody answers within the gateway's wait: denied and withdrawn", async (t) => {
     const bin = requireAgent("claude-code", t);
     if (!bin) return;
-    const r = await oneCall(t, bin, hookUrl(1), {
-      onFailure: "block",
-      token: airlock.gw.operatorToken,
-      command: (ran) => `touch ${ran}`,
-    });
+    const r = await viaGateway(t, bin, 1, (ran) => `touch ${ran}`);
     assert.equal(r.ran, false, r.result);
     assert.match(r.result, /within 1s; denied, and the ask is withdrawn/);
-    const ask = (await airlock.op.listAsks({})).find((a) => a.summary.includes("ran.txt"));
+    const ask = (await airlock.op.listAsks({})).find((a) => a.summary.includes(r.ranFile));
     assert.deepEqual([ask?.status, ask?.decision_reason], ["expired", WITHDRAWN_NOTE]);
   });
 
   test("ask waiting longer than the hook's timeout: blocked by onFailure", async (t) => {
     const bin = requireAgent("claude-code", t);
     if (!bin) return;
-    const r = await oneCall(t, bin, hookUrl(HOOK_TIMEOUT_S + 3), {
-      onFailure: "block",
-      token: airlock.gw.operatorToken,
-      command: (ran) => `touch ${ran}`,
-    });
+    const r = await viaGateway(t, bin, HOOK_TIMEOUT_S + 3, (ran) => `touch ${ran}`);
     assert.equal(r.ran, false, r.result);
     assert.match(r.result, /timed out; blocking because onFailure is "block"/);
   });
