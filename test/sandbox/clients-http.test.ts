@@ -117,6 +117,8 @@ describe("HTTP clients inside airlock run", () => {
       `${PYTHON} client.py requests ${ok} '${blocked}'`,
       `${goClient} ${ok} '${blocked}'`,
       `${rustClient} ${ok} '${blocked}'`,
+      // The same client told of no proxy: it tries the host directly, and the sandbox has no way out.
+      `env -u HTTPS_PROXY -u https_proxy -u ALL_PROXY -u all_proxy ${rustClient} ${ok} | sed 's/"rust-ureq"/"rust-direct"/'`,
     ].join("\n");
     const before = api.seen.length;
     const run = await runInSandbox(
@@ -149,6 +151,11 @@ describe("HTTP clients inside airlock run", () => {
         if (client.endsWith("-core")) assert.match(refused?.error ?? "", /"error":"policy_denied"/, client);
       }
     }
+    const direct = results.find((r) => r.client === "rust-direct");
+    assert.ok(
+      direct?.error && direct.status === undefined,
+      `no proxy, no way out: ${JSON.stringify(direct)}`,
+    );
     const reached = api.seen.slice(before);
     assert.equal(reached.length, clients.length, "one allowed request per client reached the upstream");
     assert.ok(
