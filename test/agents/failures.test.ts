@@ -174,10 +174,12 @@ function handHook(agent: AgentName, userHome: string, command: string, timeout: 
 
 const HOOK_CRASH = "exit 1";
 const HOOK_OVERRUN = "sleep 5";
+const HOOK_MISSING = "/nonexistent/bin/airlock-hook claude-code";
 
 describe("the agents' own rules for a hook that crashes or overruns (why bin/airlock-hook never does)", () => {
   for (const [what, command, timeout] of [
     ["crashes (exit 1)", HOOK_CRASH, 10],
+    ["cannot start (its program is gone)", HOOK_MISSING, 10],
     ["overruns the agent's timeout", HOOK_OVERRUN, 1],
     ["prints plain text", "echo not-json", 10],
     ["prints broken JSON", "echo '{oops'", 10],
