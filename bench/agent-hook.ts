@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { parseScenario } from "../src/demo/fake-model/scenario.ts";
 import { startFakeModel } from "../src/demo/fake-model/server.ts";
 import { createGateDecider } from "../src/gate/decider.ts";
-import { gatewayInfoFile } from "../src/gateway/home.ts";
+import { gatewayInfoFile } from "../src/protocol/home.ts";
 import { startGateway } from "../src/gateway/server.ts";
 import { shellQuote } from "../src/sandbox/shell-quote.ts";
 import { locateAgent } from "../test/agents/locate.ts";

@@ -23,9 +23,9 @@ import {
   type Problem,
   withAirlockHook,
 } from "../gate/adapters/agent-config.ts";
-import type { AgentFlavor } from "../gate/adapters/wire.ts";
-import { GatewayClient } from "../gateway/client.ts";
-import { airlockHome } from "../gateway/home.ts";
+import type { AgentFlavor } from "../protocol/hook-wire.ts";
+import { GatewayClient } from "../protocol/client.ts";
+import { airlockHome } from "../protocol/home.ts";
 import { packagePath } from "../package-root.ts";
 import { CodexAppServer, type CodexHook } from "./codex-app-server.ts";
 import { CliError } from "./common.ts";

@@ -3,14 +3,14 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { GatewayClient } from "../gateway/client.ts";
+import { GatewayClient } from "../protocol/client.ts";
 import {
   airlockHome,
   type GatewayInfo,
   gatewayInfoFile,
   readGatewayInfo,
   readOperatorToken,
-} from "../gateway/home.ts";
+} from "../protocol/home.ts";
 import { defaultDbUrl, redactDbUrl } from "../gateway/store/open.ts";
 import { AIRLOCK_BIN } from "../package-root.ts";
 import { loadPolicyFile } from "../policy/file.ts";

@@ -3,7 +3,7 @@
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { callsFromHook, parseHookPayload, worstDecision } from "../gate/adapters/hook-input.ts";
-import { type AgentFlavor, agentAnswer, describeDecision, type HookVerdict } from "../gate/adapters/wire.ts";
+import { type AgentFlavor, agentAnswer, describeDecision, type HookVerdict } from "../protocol/hook-wire.ts";
 import { askDraft } from "../gate/ask-summary.ts";
 import { defaultReceiptsFile } from "../gate/receipt-store.ts";
 import { openGate } from "../gate/runtime.ts";

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import type { Command } from "commander";
 import { printJson } from "./common.ts";
-import { call, connect } from "./connect.ts";
+import { call, connect } from "./gateway-calls.ts";
 import { ensureGateway } from "./gateway.ts";
 
 /** Best effort: a missing opener (no desktop, no xdg-open) is not an error; the URL is printed. */

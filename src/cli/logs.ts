@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { followLog } from "../audit/follow.ts";
 import { type LogKind, readRecentLines } from "../audit/reader.ts";
 import { redactQueryIn } from "../audit/redact.ts";
-import { sandboxLogDir } from "../gateway/home.ts";
+import { sandboxLogDir } from "../protocol/home.ts";
 import { airlockHome } from "../supervisor/paths.ts";
 import { readSandboxRecords, type SandboxRecord } from "../supervisor/sandbox-records.ts";
 import { CliError, UsageError } from "./common.ts";

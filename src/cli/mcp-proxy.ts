@@ -120,7 +120,7 @@ export function registerMcpProxyCommands(program: Command): void {
 async function developerNotices(logDir: string): Promise<(notice: PinNotice) => void> {
   const { AuditLog } = await import("../audit/writer.ts");
   const { buildConfigEvent } = await import("../audit/ocsf.ts");
-  const { GatewayClient } = await import("../gateway/client.ts");
+  const { GatewayClient } = await import("../protocol/client.ts");
   const log = new AuditLog(logDir, (error) =>
     process.stderr.write(`airlock mcp-proxy: cannot write ${logDir}: ${error.message}\n`),
   );

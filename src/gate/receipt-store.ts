@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { airlockHome } from "../gateway/home.ts";
+import { airlockHome } from "../protocol/home.ts";
 import {
   GENESIS,
   type Receipt,

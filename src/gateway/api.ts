@@ -43,7 +43,7 @@ import {
   SettingsViewSchema,
   SubmitBodySchema,
   SubmitResultSchema,
-} from "./types.ts";
+} from "../protocol/types.ts";
 
 type Env = ApiEnv;
 type Auth = RouteDoc["auth"];

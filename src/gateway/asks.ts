@@ -12,7 +12,7 @@ import {
   CreateAskBodySchema,
   type GateDecideBody,
   type GateDecideResult,
-} from "./ask-types.ts";
+} from "../protocol/ask-types.ts";
 import { type Clock, GatewayError } from "./sandboxes.ts";
 import type { AskFilter, Repo, Store } from "./store/store.ts";
 

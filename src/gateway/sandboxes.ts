@@ -18,7 +18,7 @@ import {
   type SettingKey,
   type Settings,
   type SettingsView,
-} from "./types.ts";
+} from "../protocol/types.ts";
 
 export class GatewayError extends Error {
   constructor(

@@ -7,7 +7,7 @@ import { MergeOperationSchema } from "../policy/merge.ts";
 import { type NetworkRule, NetworkRuleSchema } from "../policy/schema.ts";
 import { formatZodIssues } from "../policy/zod-issues.ts";
 import { hostInterfaceAddresses } from "../proxy/host-addresses.ts";
-import type { Ask } from "./ask-types.ts";
+import type { Ask } from "../protocol/ask-types.ts";
 import { AskService } from "./asks.ts";
 import {
   checkApprove,
@@ -29,7 +29,7 @@ import {
   type SubmitBody,
   SubmitBodySchema,
   type SubmitResult,
-} from "./types.ts";
+} from "../protocol/types.ts";
 import { securityFlagged } from "./validate.ts";
 
 export { GatewayError } from "./sandboxes.ts";

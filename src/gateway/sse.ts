@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { Store } from "./store/store.ts";
-import type { GatewayEvent } from "./types.ts";
+import type { GatewayEvent } from "../protocol/types.ts";
 
 export interface StreamOptions {
   /** Only this sandbox's events (plus global ones); undefined = every event. */

@@ -3,7 +3,7 @@
 import { analyzeRule, type ReviewFacts } from "../policy/findings.ts";
 import type { NetworkRule, Policy } from "../policy/schema.ts";
 import { planMerge } from "./merge-plan.ts";
-import type { Finding } from "./types.ts";
+import type { Finding } from "../protocol/types.ts";
 
 export interface ChunkValidation {
   validation_result: "valid" | "invalid";

@@ -7,8 +7,8 @@ import {
   GatewayRequestError,
   GatewayUnavailableError,
   resolveClientOptions,
-} from "../gateway/client.ts";
-import type { GatewayEvent, Revision, Settings } from "../gateway/types.ts";
+} from "../protocol/client.ts";
+import type { GatewayEvent, Revision, Settings } from "../protocol/types.ts";
 import { policyHash } from "../policy/canonical.ts";
 import { validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";

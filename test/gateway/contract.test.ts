@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GatewayError, GatewayService } from "../../src/gateway/service.ts";
-import type { GatewayEvent } from "../../src/gateway/types.ts";
+import type { GatewayEvent } from "../../src/protocol/types.ts";
 import { policyHash } from "../../src/policy/canonical.ts";
 import { addRule, BASE_POLICY, l4Rule, putRule, storeCases } from "./fixtures.ts";
 

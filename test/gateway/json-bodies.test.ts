@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createGateDecider } from "../../src/gate/decider.ts";
-import { GatewayClient } from "../../src/gateway/client.ts";
+import { GatewayClient } from "../../src/protocol/client.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
 import { BASE_POLICY } from "./fixtures.ts";
 

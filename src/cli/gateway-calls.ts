@@ -4,8 +4,8 @@ import {
   GatewayRequestError,
   GatewayTokenMissingError,
   GatewayUnavailableError,
-} from "../gateway/client.ts";
-import { airlockHome } from "../gateway/home.ts";
+} from "../protocol/client.ts";
+import { airlockHome } from "../protocol/home.ts";
 import { readSandboxRecord } from "../supervisor/sandbox-records.ts";
 import { CliError } from "./common.ts";
 import { chooseSandbox } from "./pick-sandbox.ts";
