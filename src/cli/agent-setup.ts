@@ -23,10 +23,10 @@ import {
   type Problem,
   withAirlockHook,
 } from "../gate/adapters/agent-config.ts";
-import type { AgentFlavor } from "../protocol/hook-wire.ts";
+import { packagePath } from "../package-root.ts";
 import { GatewayClient } from "../protocol/client.ts";
 import { airlockHome } from "../protocol/home.ts";
-import { packagePath } from "../package-root.ts";
+import type { AgentFlavor } from "../protocol/hook-wire.ts";
 import { CodexAppServer, type CodexHook } from "./codex-app-server.ts";
 import { CliError } from "./common.ts";
 

@@ -3,6 +3,11 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
+import { defaultDbUrl, redactDbUrl } from "../gateway/store/open.ts";
+import { AIRLOCK_BIN } from "../package-root.ts";
+import { loadPolicyFile } from "../policy/file.ts";
+import { formatProblem } from "../policy/load.ts";
+import type { Policy } from "../policy/schema.ts";
 import { GatewayClient } from "../protocol/client.ts";
 import {
   airlockHome,
@@ -11,11 +16,6 @@ import {
   readGatewayInfo,
   readOperatorToken,
 } from "../protocol/home.ts";
-import { defaultDbUrl, redactDbUrl } from "../gateway/store/open.ts";
-import { AIRLOCK_BIN } from "../package-root.ts";
-import { loadPolicyFile } from "../policy/file.ts";
-import { formatProblem } from "../policy/load.ts";
-import type { Policy } from "../policy/schema.ts";
 import { processAlive as alive } from "../sandbox/host-facts.ts";
 import { CliError, parsePort, printJson } from "./common.ts";
 

@@ -2,10 +2,10 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { renderChunk } from "../gateway/chunk-text.ts";
-import type { Chunk } from "../protocol/types.ts";
-import { CHUNK_STATUSES, parseDuration, REJECTION_HINTS } from "../protocol/vocabulary.ts";
 import { formatProblem, parseYamlAgainst } from "../policy/load.ts";
 import { NetworkRuleSchema } from "../policy/schema.ts";
+import type { Chunk } from "../protocol/types.ts";
+import { CHUNK_STATUSES, parseDuration, REJECTION_HINTS } from "../protocol/vocabulary.ts";
 import { CliError, printJson, UsageError } from "./common.ts";
 import { call, connect, resolveSandbox } from "./gateway-calls.ts";
 

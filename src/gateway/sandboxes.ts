@@ -5,8 +5,6 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { policyHash } from "../policy/canonical.ts";
 import { validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
-import { type Head, runEndedNote } from "./lifecycle.ts";
-import type { Repo, SandboxRow, Store } from "./store/store.ts";
 import {
   type Chunk,
   type Deny,
@@ -19,6 +17,8 @@ import {
   type Settings,
   type SettingsView,
 } from "../protocol/types.ts";
+import { type Head, runEndedNote } from "./lifecycle.ts";
+import type { Repo, SandboxRow, Store } from "./store/store.ts";
 
 export class GatewayError extends Error {
   constructor(
