@@ -6,7 +6,7 @@ import {
   GatewayUnavailableError,
 } from "../protocol/client.ts";
 import { airlockHome } from "../protocol/home.ts";
-import { readSandboxRecord } from "../supervisor/sandbox-records.ts";
+import { readSandboxRecord } from "../supervisor/sandbox-runs.ts";
 import { CliError } from "./common.ts";
 import { chooseSandbox } from "./pick-sandbox.ts";
 

@@ -6,7 +6,7 @@ import { followLog } from "../audit/follow.ts";
 import { type LogKind, readRecentLines } from "../audit/reader.ts";
 import { redactQueryIn } from "../audit/redact.ts";
 import { airlockHome, sandboxLogDir } from "../protocol/home.ts";
-import { readSandboxRecords, type SandboxRecord } from "../supervisor/sandbox-records.ts";
+import { readSandboxRecords, type SandboxRecord } from "../supervisor/sandbox-runs.ts";
 import { CliError, UsageError } from "./common.ts";
 import { chooseSandbox } from "./pick-sandbox.ts";
 

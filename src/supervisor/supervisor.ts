@@ -43,7 +43,7 @@ import {
 } from "../sandbox/sandbox.ts";
 import { commandPath } from "./command-path.ts";
 import type { ProposalsHandler } from "./local-routes.ts";
-import { readSandboxRecord } from "./sandbox-records.ts";
+import { readSandboxRecord } from "./sandbox-runs.ts";
 
 export class SupervisorError extends Error {}
 
