@@ -6,7 +6,7 @@ import {
   GatewayUnavailableError,
 } from "../protocol/client.ts";
 import { airlockHome } from "../protocol/home.ts";
-import { readSandboxRecord } from "../supervisor/sandbox-runs.ts";
+import { readSandboxRun } from "../supervisor/sandbox-runs.ts";
 import { CliError } from "./common.ts";
 import { chooseSandbox } from "./pick-sandbox.ts";
 
@@ -49,7 +49,7 @@ export async function resolveSandbox(client: GatewayClient, name: string | undef
   const registered = await call(() => client.listSandboxes());
   const home = airlockHome();
   const candidates = registered.map((s) => {
-    const record = readSandboxRecord(home, s.name);
+    const record = readSandboxRun(home, s.name);
     return { name: s.name, running: record?.running ?? false, started: record?.started || s.registered_at };
   });
   return chooseSandbox(candidates, "registered with the gateway");

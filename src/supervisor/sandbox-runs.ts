@@ -1,40 +1,28 @@
-// What each $AIRLOCK_HOME/sandboxes/<name>/sandbox.json says: when the run started, whether it
-// recorded an end, and whether it runs now (no end, and its supervisor is alive).
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+// Whether each sandbox under $AIRLOCK_HOME runs: when its run started, whether it recorded an
+// end, and whether it runs now (no end, and its supervisor is alive). The record itself is
+// src/protocol/sandbox-record.ts's.
+import { sandboxDir, sandboxNames } from "../protocol/home.ts";
+import { readSandboxRecord } from "../protocol/sandbox-record.ts";
 import { processAlive } from "../sandbox/host-facts.ts";
 
-export interface SandboxRecord {
+export interface SandboxRun {
   name: string;
-  /** RFC 3339 start time ("" when unreadable: sorts oldest). */
+  /** RFC 3339 start time. */
   started: string;
   ended: string | null;
   running: boolean;
 }
 
-export function readSandboxRecord(home: string, name: string): SandboxRecord | null {
-  let info: { started?: unknown; ended?: unknown; pid?: unknown };
-  try {
-    info = JSON.parse(readFileSync(join(home, "sandboxes", name, "sandbox.json"), "utf8"));
-  } catch {
-    return null; // not a sandbox directory (or not written yet)
-  }
-  const ended = typeof info.ended === "string" ? info.ended : null;
-  return {
-    name,
-    started: typeof info.started === "string" ? info.started : "",
-    ended,
-    running: ended === null && typeof info.pid === "number" && processAlive(info.pid),
-  };
+export function readSandboxRun(home: string, name: string): SandboxRun | null {
+  const record = readSandboxRecord(sandboxDir(home, name));
+  if (!record) return null; // not a sandbox directory (or not written yet)
+  const ended = record.ended ?? null;
+  return { name, started: record.started, ended, running: ended === null && processAlive(record.pid) };
 }
 
 /** Every sandbox that has a record under `home`. */
-export function readSandboxRecords(home: string): SandboxRecord[] {
-  let names: string[];
-  try {
-    names = readdirSync(join(home, "sandboxes"));
-  } catch {
-    return [];
-  }
-  return names.map((name) => readSandboxRecord(home, name)).filter((r): r is SandboxRecord => r !== null);
+export function readSandboxRuns(home: string): SandboxRun[] {
+  return sandboxNames(home)
+    .map((name) => readSandboxRun(home, name))
+    .filter((r): r is SandboxRun => r !== null);
 }

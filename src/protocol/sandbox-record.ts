@@ -1,0 +1,48 @@
+// $AIRLOCK_HOME/sandboxes/<name>/sandbox.json: what a supervisor records about its sandbox at
+// the start (who runs it, where, with what) and at the end. Every writer goes through
+// writeSandboxRecord, whose rename makes a write whole or absent: a reader never sees a torn
+// record, and an interrupted write leaves the previous one.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { writeAtomically } from "./atomic-write.ts";
+import { sandboxFiles } from "./home.ts";
+
+/** Unknown fields are kept, so a rewrite (the end of a run) never drops what a newer writer added. */
+export const SandboxRecordSchema = z.looseObject({
+  name: z.string(),
+  /** The supervisor's pid: the sandbox runs while it is alive and no end is recorded. */
+  pid: z.number().int(),
+  /** RFC 3339. */
+  started: z.string(),
+  workdir: z.string(),
+  command: z.string().optional(),
+  policy_file: z.string().nullable(),
+  logs: z.string(),
+  /** The sandbox CA's certificate. */
+  ca: z.string(),
+  ended: z.string().optional(),
+  exit_code: z.number().int().nullable().optional(),
+  /** The supervisor died without recording an end; a later start recorded it. */
+  lost: z.boolean().optional(),
+});
+export type SandboxRecord = z.infer<typeof SandboxRecordSchema>;
+
+/** The record in sandbox folder `dir`; null when there is none or it is not a sandbox record. */
+export function readSandboxRecord(dir: string): SandboxRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(sandboxFiles(dir).record, "utf8"));
+  } catch {
+    return null;
+  }
+  const parsed = SandboxRecordSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
+
+export function writeSandboxRecord(dir: string, record: SandboxRecord): void {
+  writeAtomically(
+    sandboxFiles(dir).record,
+    `${JSON.stringify(SandboxRecordSchema.parse(record), null, 2)}\n`,
+    0o644,
+  );
+}
