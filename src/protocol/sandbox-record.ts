@@ -25,24 +25,34 @@ export const SandboxRecordSchema = z.looseObject({
   /** The supervisor died without recording an end; a later start recorded it. */
   lost: z.boolean().optional(),
 });
+/** What a supervisor writes at the start of a run. */
 export type SandboxRecord = z.infer<typeof SandboxRecordSchema>;
 
+/**
+ * A record as read back: one written by any version, or by hand, may lack fields, so each is
+ * optional; but a field of the wrong type makes it no record at all (a pid that is not a number
+ * is no running sandbox).
+ */
+const StoredRecordSchema = SandboxRecordSchema.partial();
+export type StoredSandboxRecord = z.infer<typeof StoredRecordSchema>;
+
 /** The record in sandbox folder `dir`; null when there is none or it is not a sandbox record. */
-export function readSandboxRecord(dir: string): SandboxRecord | null {
+export function readSandboxRecord(dir: string): StoredSandboxRecord | null {
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(sandboxFiles(dir).record, "utf8"));
   } catch {
     return null;
   }
-  const parsed = SandboxRecordSchema.safeParse(value);
+  const parsed = StoredRecordSchema.safeParse(value);
   return parsed.success ? parsed.data : null;
 }
 
-export function writeSandboxRecord(dir: string, record: SandboxRecord): void {
+/** Writes the record whole (a new run's, or one read back with its end added). */
+export function writeSandboxRecord(dir: string, record: StoredSandboxRecord): void {
   writeAtomically(
     sandboxFiles(dir).record,
-    `${JSON.stringify(SandboxRecordSchema.parse(record), null, 2)}\n`,
+    `${JSON.stringify(StoredRecordSchema.parse(record), null, 2)}\n`,
     0o644,
   );
 }

@@ -18,7 +18,11 @@ import { dirname } from "node:path";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
 import { sandboxDir, sandboxFiles, sandboxNames } from "../protocol/home.ts";
-import { readSandboxRecord, type SandboxRecord, writeSandboxRecord } from "../protocol/sandbox-record.ts";
+import {
+  readSandboxRecord,
+  type StoredSandboxRecord,
+  writeSandboxRecord,
+} from "../protocol/sandbox-record.ts";
 import { homesRecordDir, registerAirlockHome } from "./airlock-homes.ts";
 import { bwrapArgs, privateTcpTable, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
@@ -312,7 +316,9 @@ export async function startSandbox(
  * supervisor died have one: the scans read those sandboxes' records and no others, however many
  * ended sandboxes keep their logs.
  */
-function* sandboxesWithMountPoints(airlockHome: string): Generator<{ dir: string; info: SandboxRecord }> {
+function* sandboxesWithMountPoints(
+  airlockHome: string,
+): Generator<{ dir: string; info: StoredSandboxRecord }> {
   for (const name of sandboxNames(airlockHome)) {
     const dir = sandboxDir(airlockHome, name);
     if (!existsSync(sandboxFiles(dir).mountPoints)) continue;
@@ -329,7 +335,7 @@ function recordedMountPoints(dir: string): string[] {
 function inUseElsewhere(airlockHome: string, self: string): Set<string> {
   const used = new Set<string>();
   for (const { dir, info } of sandboxesWithMountPoints(airlockHome)) {
-    if (dir === self || info.ended || !alive(info.pid)) continue;
+    if (dir === self || info.ended || info.pid === undefined || !alive(info.pid)) continue;
     try {
       for (const p of recordedMountPoints(dir)) used.add(p);
     } catch {
@@ -373,7 +379,7 @@ export function recoverStaleMountPoints(airlockHome: string): void {
   for (const { dir, info } of sandboxesWithMountPoints(airlockHome)) {
     // Ended before records were removed at the end (older versions): nothing left to clear.
     if (info.ended) rmSync(sandboxFiles(dir).mountPoints, { force: true });
-    if (info.ended || alive(info.pid)) continue;
+    if (info.ended || info.pid === undefined || alive(info.pid)) continue;
     try {
       removeHostMountPoints(recordedMountPoints(dir), airlockHome, dir);
       writeSandboxRecord(dir, { ...info, ended: new Date().toISOString(), exit_code: null, lost: true });

@@ -7,7 +7,7 @@ import { processAlive } from "../sandbox/host-facts.ts";
 
 export interface SandboxRun {
   name: string;
-  /** RFC 3339 start time. */
+  /** RFC 3339 start time ("" when the record has none: sorts oldest). */
   started: string;
   ended: string | null;
   running: boolean;
@@ -17,7 +17,8 @@ export function readSandboxRun(home: string, name: string): SandboxRun | null {
   const record = readSandboxRecord(sandboxDir(home, name));
   if (!record) return null; // not a sandbox directory (or not written yet)
   const ended = record.ended ?? null;
-  return { name, started: record.started, ended, running: ended === null && processAlive(record.pid) };
+  const running = ended === null && record.pid !== undefined && processAlive(record.pid);
+  return { name, started: record.started ?? "", ended, running };
 }
 
 /** Every sandbox that has a record under `home`. */

@@ -212,11 +212,14 @@ describe("the sandbox record", () => {
     ...extra,
   });
 
-  test("reads back what was written, keeps fields it does not know, and refuses a record of the wrong shape", () => {
+  test("reads back what was written, keeps fields it does not know, and refuses a field of the wrong type", () => {
     const at = join(dir, "shape");
     mkdirSync(at);
     writeSandboxRecord(at, record({ future_field: [1, 2] }));
     assert.deepEqual(readSandboxRecord(at), record({ future_field: [1, 2] }));
+    const older = { name: "rec", started: "2026-01-01T00:00:00.000Z", pid: 4242 };
+    writeFileSync(sandboxFiles(at).record, JSON.stringify(older));
+    assert.deepEqual(readSandboxRecord(at), older, "a record that lacks fields is read as it is");
     writeFileSync(sandboxFiles(at).record, JSON.stringify({ ...record(), pid: "4242" }));
     assert.equal(readSandboxRecord(at), null, "a pid that is not a number is no record");
     assert.throws(() => writeSandboxRecord(at, { ...record(), pid: "x" } as unknown as SandboxRecord));
