@@ -6,7 +6,7 @@ import { renameSync, rmSync, writeFileSync } from "node:fs";
 export function writeAtomically(file: string, text: string, mode = 0o600): void {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    writeFileSync(tmp, text, { mode });
+    writeFileSync(tmp, text, { mode, flag: "wx" }); // a file planted at that name is never followed
     renameSync(tmp, file);
   } catch (error) {
     rmSync(tmp, { force: true });

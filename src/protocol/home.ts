@@ -46,7 +46,13 @@ export function homePaths(home: string) {
   };
 }
 
+/**
+ * A sandbox's folder. The name must be one path segment: a name from a remote gateway or a
+ * command line never leads out of sandboxes/ (`..`, `a/b`, an absolute path).
+ */
 export function sandboxDir(home: string, name: string): string {
+  if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0"))
+    throw new Error(`not a sandbox name: ${JSON.stringify(name)} (a sandbox name is one path segment)`);
   return join(home, SANDBOXES, name);
 }
 

@@ -104,6 +104,12 @@ describe("one owner of $AIRLOCK_HOME's layout", () => {
   });
 });
 
+test("a sandbox name never leads out of sandboxes/", () => {
+  assert.equal(sandboxDir("/h", "box-1.a"), "/h/sandboxes/box-1.a");
+  for (const name of ["", ".", "..", "../x", "a/b", "/etc", "x\0y"])
+    assert.throws(() => sandboxDir("/h", name), /not a sandbox name/, JSON.stringify(name));
+});
+
 describe("a relative AIRLOCK_HOME, for every process that uses it", () => {
   let dir: string;
   let user: string;
