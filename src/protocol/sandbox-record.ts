@@ -3,7 +3,8 @@
 // writeSandboxRecord, whose rename makes a write whole or absent: a reader never sees a torn
 // record, and an interrupted write leaves the previous one.
 import { readFileSync } from "node:fs";
-import { z } from "zod";
+// zod/mini, as the policy schema: the CLI reads records on commands that start in milliseconds.
+import * as z from "zod/mini";
 import { writeAtomically } from "./atomic-write.ts";
 import { sandboxFiles } from "./home.ts";
 
@@ -11,19 +12,19 @@ import { sandboxFiles } from "./home.ts";
 export const SandboxRecordSchema = z.looseObject({
   name: z.string(),
   /** The supervisor's pid: the sandbox runs while it is alive and no end is recorded. */
-  pid: z.number().int(),
+  pid: z.int(),
   /** RFC 3339. */
   started: z.string(),
   workdir: z.string(),
-  command: z.string().optional(),
-  policy_file: z.string().nullable(),
+  command: z.optional(z.string()),
+  policy_file: z.nullable(z.string()),
   logs: z.string(),
   /** The sandbox CA's certificate. */
   ca: z.string(),
-  ended: z.string().optional(),
-  exit_code: z.number().int().nullable().optional(),
+  ended: z.optional(z.string()),
+  exit_code: z.optional(z.nullable(z.int())),
   /** The supervisor died without recording an end; a later start recorded it. */
-  lost: z.boolean().optional(),
+  lost: z.optional(z.boolean()),
 });
 /** What a supervisor writes at the start of a run. */
 export type SandboxRecord = z.infer<typeof SandboxRecordSchema>;
@@ -33,7 +34,7 @@ export type SandboxRecord = z.infer<typeof SandboxRecordSchema>;
  * optional; but a field of the wrong type makes it no record at all (a pid that is not a number
  * is no running sandbox).
  */
-const StoredRecordSchema = SandboxRecordSchema.partial();
+const StoredRecordSchema = z.partial(SandboxRecordSchema);
 export type StoredSandboxRecord = z.infer<typeof StoredRecordSchema>;
 
 /** The record in sandbox folder `dir`; null when there is none or it is not a sandbox record. */
