@@ -12,7 +12,7 @@ import { test } from "node:test";
 import { AGENT_API_HOST, agentEnv } from "../../src/demo/agent-loop.ts";
 import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
 import { startFakeModel, toolResults } from "../../src/demo/fake-model/server.ts";
-import { WITHDRAWN_NOTE } from "../../src/gate/adapters/wire.ts";
+import { WITHDRAWN_NOTE } from "../../src/protocol/hook-wire.ts";
 import { REPO, startCli } from "../sandbox/cli-helpers.ts";
 import { MARKER, makeProject, setupAgent, shellTurn, startAirlock } from "./harness.ts";
 import { type AgentName, requireAgent } from "./locate.ts";
