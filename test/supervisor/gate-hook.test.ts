@@ -124,6 +124,32 @@ test("a sandbox without a gateway: the hook inside is denied with the reason", a
   assert.match(reason, /policy\.local answered HTTP\/1\.1 503 .*runs without a gateway/);
 });
 
+test("payloads: a large one (a Write of 200 KiB) gets through to be decided; one over the gateway's 1 MiB is denied", async () => {
+  const workdir = join(dir, "payload-sizes");
+  mkdirSync(workdir);
+  const write = (bytes: number) =>
+    JSON.stringify({
+      tool_name: "Write",
+      tool_input: { file_path: join(workdir, "f"), content: "x".repeat(bytes) },
+      cwd: workdir,
+    });
+  writeFileSync(join(workdir, "large.json"), write(200 * 1024));
+  writeFileSync(join(workdir, "huge.json"), write(1100 * 1024));
+  const script = [
+    `${HOOK} claude-code --wait 1 --max-time 10 <large.json`,
+    `${HOOK} claude-code --wait 1 --max-time 10 <huge.json`,
+  ].join("\n");
+  const r = await runCli(["run", "--no-gateway", "--workdir", workdir, "--", "bash", "-c", script], {
+    airlockHome: join(dir, "payload-sizes-home"),
+    cwd: workdir,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const [large, huge] = r.stdout.trim().split("\n").map(reasonOf);
+  assert.match(large?.reason ?? "", /runs without a gateway/, "past the body limit, to the missing gateway");
+  assert.equal(huge?.decision, "deny");
+  assert.match(huge?.reason ?? "", /413 .*limited to 1048576 bytes/);
+});
+
 test("the supervisor forwards as the sandbox: its own token, its workdir, the payload verbatim, no policy", async (t) => {
   const answer =
     '{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"allow","permissionDecisionReason":"stand-in says yes"}}';
