@@ -96,8 +96,14 @@ export async function forwardDecided(
   v: DecidedRequest,
 ): Promise<void> {
   if (v.formBody.length === 0) {
-    logAllowedRequest(core, v.base, v.d);
-    relayRequest(core, req, res, v.dest, v.path);
+    // The request goes upstream first and its event is built while the upstream answers; the
+    // event keeps the time of the decision.
+    const time = core.now();
+    try {
+      relayRequest(core, req, res, v.dest, v.path);
+    } finally {
+      logAllowedRequest(core, v.base, v.d, v.d.reason, time);
+    }
     return;
   }
   const body = await readFormBody(req, core.limits.maxFormBodyBytes);
@@ -165,10 +171,11 @@ export function logAllowedRequest(
   base: DenyBase,
   d: RequestDecision,
   reason = d.reason,
+  time = core.now(),
 ): void {
   core.log(
     buildHttpEvent({
-      time: core.now(),
+      time,
       allowed: true,
       scheme: base.scheme,
       host: base.host,

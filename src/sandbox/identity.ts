@@ -18,7 +18,7 @@ import {
 } from "node:fs";
 import type { Socket } from "node:net";
 import { loadedCodeProblem, type MountEntry, parseMountInfo } from "./loaded-code.ts";
-import { findClientInode, parseProcNetTcp } from "./proc-net.ts";
+import { findClientInode } from "./proc-net.ts";
 
 export interface SandboxIdentity {
   binary: string;
@@ -220,7 +220,7 @@ export class SandboxIdentifier {
     for (const table of ["tcp", "tcp6"]) {
       const text = readText(`/proc/${this.options.reaperPid}/net/${table}`);
       if (!text) continue;
-      const inode = findClientInode(parseProcNetTcp(text), peer, listener);
+      const inode = findClientInode(text, peer, listener);
       if (inode !== null) return inode;
     }
     return null;

@@ -78,6 +78,8 @@ export function tracerOf(status: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** "x", third of a mapping's four permission letters (rwxp). */
+const EXECUTE = 0x78;
 const MAPS_LINE = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ ([0-9a-f]+):([0-9a-f]+) \d+ *(.*)$/;
 
 /**
@@ -90,6 +92,9 @@ const MAPS_LINE = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ ([0-9a-f]+):([0-9a-f]+) \d+ 
  */
 export function foreignCode(maps: string, exe: string, mounts: readonly MountEntry[]): string | null {
   for (const line of maps.split("\n")) {
+    // Most mappings are data: only those whose permissions (after the first space) include
+    // execute are parsed.
+    if (line.charCodeAt(line.indexOf(" ") + 3) !== EXECUTE) continue;
     const m = MAPS_LINE.exec(line);
     if (!m || !(m[1] as string).includes("x")) continue;
     const shown = m[4] as string;
