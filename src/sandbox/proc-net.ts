@@ -84,7 +84,7 @@ function portField(port: number): string {
  * The inode of the CLIENT end of a connection the supervisor accepted, from the text of
  * /proc/<pid>/net/tcp{,6}: its local end is the accepted socket's peer, its remote end the
  * listener's address. The table lists every socket of the sandbox (TIME_WAIT ones too), and a
- * lookup runs for every connection: only the lines that name both ports are decoded.
+ * lookup runs for every connection: only the lines that name the peer's port are decoded.
  */
 export function findClientInode(
   table: string,
@@ -94,15 +94,14 @@ export function findClientInode(
   const pa = normalizeAddress(peer.address);
   const la = normalizeAddress(listener.address);
   const peerPort = portField(peer.port);
-  const listenerPort = portField(listener.port);
-  let start = table.indexOf("\n") + 1;
-  while (start > 0 && start < table.length) {
-    const newline = table.indexOf("\n", start);
+  const header = table.indexOf("\n");
+  if (header === -1) return null;
+  for (let at = table.indexOf(peerPort, header); at !== -1; ) {
+    const start = table.lastIndexOf("\n", at) + 1;
+    const newline = table.indexOf("\n", at);
     const end = newline === -1 ? table.length : newline;
-    const line = table.slice(start, end);
-    start = end + 1;
-    if (!line.includes(peerPort) || !line.includes(listenerPort)) continue;
-    const e = parseEntry(line);
+    at = newline === -1 ? -1 : table.indexOf(peerPort, end);
+    const e = parseEntry(table.slice(start, end));
     if (!e || e.state === LISTEN || e.inode === 0) continue;
     if (
       e.localPort === peer.port &&

@@ -206,6 +206,60 @@ describe("/proc/net/tcp", () => {
     );
   });
 
+  test("differential: the line search agrees with decoding every line (bounded, seeded)", () => {
+    let seed = 20261201;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const hex = (value: number, width: number) => value.toString(16).toUpperCase().padStart(width, "0");
+    // Few addresses and ports, so that lines share them and ports appear in other columns.
+    const addresses = ["0100007F", "0200007F", "00000000"];
+    const ports = [0x0c38, 0x8600, 0x8601, 0x0001, 0x0000];
+    for (let round = 0; round < 300; round++) {
+      const lines = [
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+      ];
+      const count = random(12);
+      for (let i = 0; i < count; i++) {
+        const local = `${addresses[random(3)]}:${hex(ports[random(5)] as number, 4)}`;
+        const remote = `${addresses[random(3)]}:${hex(ports[random(5)] as number, 4)}`;
+        const state = hex([1, 6, 10][random(3)] as number, 2);
+        const queues = `${hex(ports[random(5)] as number, 8)}:${hex(ports[random(5)] as number, 8)}`;
+        const inode = random(4) === 0 ? 0 : 1000 + random(9000);
+        lines.push(
+          `${String(i).padStart(4)}: ${local} ${remote} ${state} ${queues} 00:00000000 00000000  1000        0 ${inode} 1 0 20 4 30 10 -1`,
+        );
+      }
+      const table = lines.join("\n");
+      const peer = {
+        address: ["127.0.0.1", "127.0.0.2"][random(2)] as string,
+        port: ports[random(5)] as number,
+      };
+      const listener = { address: "127.0.0.1", port: 0x0c38 };
+      // The reference: decode every line, take the first that matches.
+      let expected: number | null = null;
+      for (const line of lines.slice(1)) {
+        const f = line.trim().split(/\s+/);
+        const [la, lp] = (f[1] as string).split(":") as [string, string];
+        const [ra, rp] = (f[2] as string).split(":") as [string, string];
+        const inode = Number(f[9]);
+        const matches =
+          Number.parseInt(f[3] as string, 16) !== 0x0a &&
+          inode !== 0 &&
+          decodeProcAddress(la) === peer.address &&
+          Number.parseInt(lp, 16) === peer.port &&
+          decodeProcAddress(ra) === listener.address &&
+          Number.parseInt(rp, 16) === listener.port;
+        if (matches) {
+          expected = inode;
+          break;
+        }
+      }
+      assert.equal(findClientInode(table, peer, listener), expected, table);
+    }
+  });
+
   test("tcp6: a v4-mapped peer and an IPv6 one", () => {
     const table = [
       "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
