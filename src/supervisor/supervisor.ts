@@ -435,7 +435,11 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   }
   identifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
   const commandBinary = commandPath(options.command[0] as string, process.env.PATH, options.cwd ?? workdir);
-  sandbox.listener.on("connection", (socket) => proxy.handle(socket));
+  const accepted = identifier;
+  sandbox.listener.on("connection", (socket) => {
+    proxy.handle(socket);
+    accepted.accepted(socket);
+  });
   sandbox.release();
   audit.write(
     buildProcessEvent({
