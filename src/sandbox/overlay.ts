@@ -1,9 +1,10 @@
 // The workdir on an overlay (docs/design.md §10, tier 1): bubblewrap 0.8 has no overlay options, so
-// a user+mount+network namespace (`unshare`) mounts a tmpfs, an overlayfs of the workdir on it,
-// sizes the TCP hash table the sandbox's network namespace will get (bwrap.ts, privateTcpTable),
-// and then runs the very bubblewrap command a plain sandbox would run, with the merged view bound
-// over the workdir. Writes land in the upper layer, never in the real workdir; after bubblewrap exits, a
-// command given by the caller (the gate's collector) reads the layers inside the same namespace.
+// a user+mount+network namespace (`unshare`) sizes the TCP hash table the sandbox's network
+// namespace will get (bwrap.ts, privateTcpTable), mounts a tmpfs and an overlayfs of the workdir
+// on it, and then runs the very bubblewrap command a plain sandbox would run, with the merged
+// view bound over the workdir. Writes land in the upper layer, never in the real workdir; after
+// bubblewrap exits, a command given by the caller (the gate's collector) reads the layers inside
+// the same namespace.
 // Pure: this builds the wrapper's argv.
 import { PRIVATE_TCP_TABLE_STEP } from "./bwrap.ts";
 import { PreflightError } from "./preflight.ts";

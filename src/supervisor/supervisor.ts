@@ -433,12 +433,12 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     await proxy.close();
     return abandon(error);
   }
-  identifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
+  const sandboxIdentifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
+  identifier = sandboxIdentifier;
   const commandBinary = commandPath(options.command[0] as string, process.env.PATH, options.cwd ?? workdir);
-  const accepted = identifier;
   sandbox.listener.on("connection", (socket) => {
     proxy.handle(socket);
-    accepted.accepted(socket);
+    sandboxIdentifier.accepted(socket);
   });
   sandbox.release();
   audit.write(
