@@ -13,15 +13,14 @@
 // CLI and srt are also timed without it, in the same rounds.
 //   npx tsx bench/sandbox.ts [--quick]
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { validatePolicyValue } from "../src/policy/load.ts";
-import { SandboxIdentifier } from "../src/sandbox/identity.ts";
-import { removeHostMountPoints, startSandbox } from "../src/sandbox/sandbox.ts";
+import type { SandboxIdentifier } from "../src/sandbox/identity.ts";
 import { runSupervised } from "../src/supervisor/supervisor.ts";
+import { runSandboxed } from "../test/sandbox/helpers.ts";
 
 const QUICK = process.argv.includes("--quick");
 const ROUNDS = QUICK ? 3 : 10;
@@ -113,7 +112,6 @@ async function startUpstream(): Promise<{ port: number; stop: () => void }> {
   return { port, stop: () => child.kill() };
 }
 
-let floorRuns = 0;
 /**
  * A reference floor: a real sandbox (the same bubblewrap, init and listener hand-off as
  * `airlock run`), with this process accepting for it and copying each connection's bytes to a
@@ -121,22 +119,7 @@ let floorRuns = 0;
  * the connection is identified first, as the proxy does when a request head arrives.
  */
 async function relayFloor(command: string, upstreamPort: number, identify: boolean): Promise<Capture> {
-  const loaded = validatePolicyValue({ version: 1 });
-  if (!loaded.ok) throw new Error("the empty policy does not validate");
-  const stateDir = join(home, "sandboxes", `floor-${++floorRuns}`);
-  mkdirSync(stateDir, { recursive: true });
-  const sandbox = await startSandbox({
-    name: "bench-floor",
-    policy: loaded.value,
-    workdir,
-    command: ["/bin/sh", "-c", command],
-    stateDir,
-    airlockHome: home,
-    hostEnv: process.env,
-    stdio: "pipe",
-  });
-  const identifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
-  sandbox.listener.on("connection", (client: Socket) => {
+  const relay = (client: Socket, identifier: SandboxIdentifier) => {
     client.setNoDelay(true);
     client.on("error", () => client.destroy());
     if (identify) identifier.accepted(client);
@@ -153,23 +136,13 @@ async function relayFloor(command: string, upstreamPort: number, identify: boole
       client.pipe(upstream);
       upstream.pipe(client);
     });
+  };
+  return runSandboxed(["/bin/sh", "-c", command], {
+    workdir,
+    airlockHome: home,
+    handler: relay,
+    timeoutMs: 120_000,
   });
-  sandbox.release();
-  let stdout = "";
-  let stderr = "";
-  sandbox.child.stdout?.on("data", (d) => (stdout += d));
-  sandbox.child.stderr?.on("data", (d) => (stderr += d));
-  const ended = (stream: NodeJS.ReadableStream | null) =>
-    new Promise<void>((resolve) => (stream ? stream.once("end", () => resolve()) : resolve()));
-  const closed = Promise.all([ended(sandbox.child.stdout), ended(sandbox.child.stderr)]);
-  const timer = setTimeout(() => sandbox.kill(), 120_000);
-  const status = await sandbox.exited;
-  await closed;
-  clearTimeout(timer);
-  sandbox.listener.close();
-  const created = JSON.parse(readFileSync(join(stateDir, "mountpoints.json"), "utf8")) as string[];
-  removeHostMountPoints(created, home, stateDir);
-  return { code: status.code, stdout, stderr };
 }
 
 /** `curl` N times in a loop, printing each request's total time; run directly or in a sandbox. */
