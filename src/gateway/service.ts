@@ -20,7 +20,7 @@ import {
 } from "./lifecycle.ts";
 import { planMerge, planRevert } from "./merge-plan.ts";
 import { coveredDenies } from "./observed.ts";
-import { effective, GatewayError, SandboxService, sandboxScope } from "./sandboxes.ts";
+import { effective, GatewayError, SandboxService, sandboxScope } from "./sandbox-service.ts";
 import type { AskFilter, Repo } from "./store/store.ts";
 import {
   type Chunk,
@@ -32,7 +32,7 @@ import {
 } from "./types.ts";
 import { securityFlagged } from "./validate.ts";
 
-export { GatewayError } from "./sandboxes.ts";
+export { GatewayError } from "./sandbox-service.ts";
 
 export class GatewayService extends SandboxService {
   /** Read from this host at each review: a rule naming one of its addresses gets a finding. */
