@@ -8,6 +8,7 @@ import { dumpPolicyYaml } from "../policy/canonical.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../policy/json-depth.ts";
 import { formatZodIssues } from "../policy/zod-issues.ts";
 import { registerAskRoutes } from "./asks-api.ts";
+import { GatewayError } from "./gateway-error.ts";
 import { registerHookRoute } from "./hook-api.ts";
 import {
   checkCookieSession,
@@ -19,7 +20,7 @@ import {
 import { InboxSessions } from "./inbox-sessions.ts";
 import { openApi, type RouteDoc } from "./openapi.ts";
 import { type ApiEnv, actorOf } from "./principal.ts";
-import { GatewayError, type GatewayService } from "./service.ts";
+import type { GatewayService } from "./service.ts";
 import { eventStream } from "./sse.ts";
 import {
   ApproveAllBodySchema,

@@ -12,8 +12,9 @@ import {
   GateDecideResultSchema,
 } from "./ask-types.ts";
 import { MAX_WAIT_SECONDS } from "./asks.ts";
+import { GatewayError } from "./gateway-error.ts";
 import type { RouteDoc } from "./openapi.ts";
-import { GatewayError, type GatewayService } from "./service.ts";
+import type { GatewayService } from "./service.ts";
 
 type Principal = { kind: "operator" } | { kind: "sandbox"; sandbox: string };
 // biome-ignore lint/suspicious/noExplicitAny: the Hono env type belongs to api.ts

@@ -13,7 +13,8 @@ import {
   type GateDecideBody,
   type GateDecideResult,
 } from "./ask-types.ts";
-import { type Clock, GatewayError } from "./sandbox-service.ts";
+import { GatewayError } from "./gateway-error.ts";
+import type { Clock } from "./sandbox-service.ts";
 import type { AskFilter, Repo, Store } from "./store/store.ts";
 
 /** What the gate's cascade answers for one input (see src/gate/decider.ts). */

@@ -13,7 +13,7 @@ import {
 } from "../gate/adapters/wire.ts";
 import { MAX_WAIT_SECONDS } from "./asks.ts";
 import type { AskRouteKit } from "./asks-api.ts";
-import { GatewayError } from "./service.ts";
+import { GatewayError } from "./gateway-error.ts";
 
 const FLAVORS: readonly AgentFlavor[] = ["claude-code", "codex"];
 const DEFAULT_WAIT_SECONDS = 50;

@@ -11,6 +11,7 @@ import { readRecentLines } from "../audit/reader.ts";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
 import { AskSchema } from "./ask-types.ts";
+import { GatewayError } from "./gateway-error.ts";
 import { sandboxLogDir } from "./home.ts";
 import { type InboxSessions, SESSION_COOKIE, SESSION_TTL_MS } from "./inbox-sessions.ts";
 import {
@@ -24,7 +25,7 @@ import {
 } from "./inbox-view.ts";
 import type { RouteDoc } from "./openapi.ts";
 import type { ApiEnv } from "./principal.ts";
-import { GatewayError, type GatewayService } from "./service.ts";
+import type { GatewayService } from "./service.ts";
 import { ChunkSchema, DenySchema } from "./types.ts";
 
 export const INBOX_HEADER = "x-airlock-inbox";

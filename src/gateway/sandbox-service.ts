@@ -5,6 +5,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { policyHash } from "../policy/canonical.ts";
 import { validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
+import { GatewayError } from "./gateway-error.ts";
 import { type Head, runEndedNote } from "./lifecycle.ts";
 import type { Repo, SandboxRow, Store } from "./store/store.ts";
 import {
@@ -19,16 +20,6 @@ import {
   type Settings,
   type SettingsView,
 } from "./types.ts";
-
-export class GatewayError extends Error {
-  constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 503,
-    readonly code: string,
-    detail: string,
-  ) {
-    super(detail);
-  }
-}
 
 export type Clock = () => Date;
 

@@ -9,6 +9,7 @@ import { formatZodIssues } from "../policy/zod-issues.ts";
 import { hostInterfaceAddresses } from "../proxy/host-addresses.ts";
 import type { Ask } from "./ask-types.ts";
 import { AskService } from "./asks.ts";
+import { GatewayError } from "./gateway-error.ts";
 import {
   checkApprove,
   coveredBy,
@@ -20,7 +21,7 @@ import {
 } from "./lifecycle.ts";
 import { planMerge, planRevert } from "./merge-plan.ts";
 import { coveredDenies } from "./observed.ts";
-import { effective, GatewayError, SandboxService, sandboxScope } from "./sandbox-service.ts";
+import { effective, SandboxService, sandboxScope } from "./sandbox-service.ts";
 import type { AskFilter, Repo } from "./store/store.ts";
 import {
   type Chunk,
@@ -31,8 +32,6 @@ import {
   type SubmitResult,
 } from "./types.ts";
 import { securityFlagged } from "./validate.ts";
-
-export { GatewayError } from "./sandbox-service.ts";
 
 export class GatewayService extends SandboxService {
   /** Read from this host at each review: a rule naming one of its addresses gets a finding. */
