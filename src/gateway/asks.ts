@@ -15,7 +15,8 @@ import {
 } from "./ask-types.ts";
 import { GatewayError } from "./gateway-error.ts";
 import type { Clock } from "./sandbox-service.ts";
-import type { AskFilter, Repo, Store } from "./store/store.ts";
+import type { AskFilter, Repo } from "./store/repo.ts";
+import type { Store } from "./store/store.ts";
 
 /** What the gate's cascade answers for one input (see src/gate/decider.ts). */
 export type GateVerdict =

@@ -7,7 +7,8 @@ import { validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 import { GatewayError } from "./gateway-error.ts";
 import { type Head, runEndedNote } from "./lifecycle.ts";
-import type { Repo, SandboxRow, Store } from "./store/store.ts";
+import type { Repo, SandboxRow } from "./store/repo.ts";
+import type { Store } from "./store/store.ts";
 import {
   type Chunk,
   type Deny,

@@ -22,7 +22,7 @@ import {
 import { planMerge, planRevert } from "./merge-plan.ts";
 import { coveredDenies } from "./observed.ts";
 import { effective, SandboxService, sandboxScope } from "./sandbox-service.ts";
-import type { AskFilter, Repo } from "./store/store.ts";
+import type { AskFilter, Repo } from "./store/repo.ts";
 import {
   type Chunk,
   type Provenance,
