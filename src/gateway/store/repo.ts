@@ -161,19 +161,10 @@ export class Repo {
     return row ? (JSON.parse(row.data) as Chunk) : null;
   }
   async listChunks(filter: ChunkFilter = {}): Promise<Chunk[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.sandbox !== undefined) {
-      where.push("sandbox = ?");
-      params.push(filter.sandbox);
-    }
-    if (filter.status !== undefined) {
-      where.push("status = ?");
-      params.push(filter.status);
-    }
+    const where = whereEqual({ sandbox: filter.sandbox, status: filter.status });
     const rows = await this.sql.all<{ data: string }>(
-      `SELECT data FROM chunks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq`,
-      params,
+      `SELECT data FROM chunks ${where.sql} ORDER BY seq`,
+      where.params,
     );
     return rows.map((r) => JSON.parse(r.data) as Chunk);
   }
@@ -208,20 +199,8 @@ export class Repo {
     );
   }
   async listDecisions(filter: { sandbox?: string; chunk_id?: string }): Promise<Decision[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.sandbox !== undefined) {
-      where.push("sandbox = ?");
-      params.push(filter.sandbox);
-    }
-    if (filter.chunk_id !== undefined) {
-      where.push("chunk_id = ?");
-      params.push(filter.chunk_id);
-    }
-    const rows = await this.sql.all(
-      `SELECT * FROM decisions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id`,
-      params,
-    );
+    const where = whereEqual({ sandbox: filter.sandbox, chunk_id: filter.chunk_id });
+    const rows = await this.sql.all(`SELECT * FROM decisions ${where.sql} ORDER BY id`, where.params);
     return rows.map((r) => ({
       ...(r as unknown as Decision),
       id: Number(r.id),
@@ -299,20 +278,8 @@ export class Repo {
   }
   /** Oldest first. */
   async listAsks(filter: AskFilter = {}): Promise<Ask[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.status !== undefined) {
-      where.push("status = ?");
-      params.push(filter.status);
-    }
-    if (filter.sandbox !== undefined) {
-      where.push("sandbox = ?");
-      params.push(filter.sandbox);
-    }
-    const rows = await this.sql.all(
-      `SELECT * FROM asks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq`,
-      params,
-    );
+    const where = whereEqual({ status: filter.status, sandbox: filter.sandbox });
+    const rows = await this.sql.all(`SELECT * FROM asks ${where.sql} ORDER BY seq`, where.params);
     return rows.map(askRow);
   }
   /** pending → status, only if still pending: true when this call decided it. */
@@ -373,6 +340,18 @@ export class Repo {
     const [row] = await this.sql.all<{ id: number | string | null }>("SELECT MAX(id) AS id FROM events");
     return Number(row?.id ?? 0);
   }
+}
+
+/**
+ * `WHERE a = ? AND b = ?` over the columns given a value (undefined: not filtered). The column
+ * names are the literal keys each caller writes, never input.
+ */
+function whereEqual(columns: Record<string, string | undefined>): { sql: string; params: string[] } {
+  const set = Object.entries(columns).filter((e): e is [string, string] => e[1] !== undefined);
+  return {
+    sql: set.length ? `WHERE ${set.map(([column]) => `${column} = ?`).join(" AND ")}` : "",
+    params: set.map(([, value]) => value),
+  };
 }
 
 function numOrNull(v: unknown): number | null {
