@@ -57,14 +57,17 @@ export async function recordRejection(
   return rejected;
 }
 
-/** A pending chunk the system ends (superseded, its run over): rejected, with the reason the agent reads. */
-export function rejectBySystem(tx: Repo, chunk: Chunk, reason: string, at: string): Promise<Chunk> {
-  return recordRejection(tx, chunk, {
-    reason,
-    hint: null,
-    by: "system",
-    action: "reject",
-    revision: null,
-    at,
-  });
+/**
+ * A chunk the system ends (superseded, its run over, covered as it arrives): rejected, with the
+ * reason the agent reads.
+ */
+export function rejectBySystem(
+  tx: Repo,
+  chunk: Chunk,
+  reason: string,
+  at: string,
+  store: "insert" | "update" = "update",
+): Promise<Chunk> {
+  const rejection: Rejection = { reason, hint: null, by: "system", action: "reject", revision: null, at };
+  return recordRejection(tx, chunk, rejection, store);
 }

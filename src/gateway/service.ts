@@ -116,15 +116,7 @@ export class GatewayService extends SandboxService {
         if (coveredBy(head.policy, ruleName, chunk.proposed_rule)) {
           const reason = `covered by active policy revision ${head.version}`;
           reasons.push(`operations[${index}]: ${reason}`);
-          const rejection: Rejection = {
-            reason,
-            hint: null,
-            by: "system",
-            action: "reject",
-            revision: null,
-            at: now,
-          };
-          chunks.push(await recordRejection(tx, chunk, rejection, "insert"));
+          chunks.push(await rejectBySystem(tx, chunk, reason, now, "insert"));
           continue;
         }
         for (const old of supersededBy(chunk, await tx.listChunks({ sandbox, status: "pending" })))
