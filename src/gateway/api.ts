@@ -12,7 +12,7 @@ import { GatewayError } from "./gateway-error.ts";
 import { registerHookRoute } from "./hook-api.ts";
 import { type InboxPage, loadInboxPage, registerInboxRoutes } from "./inbox-routes.ts";
 import { InboxSessions } from "./inbox-sessions.ts";
-import { openApi, type RouteDoc } from "./openapi.ts";
+import { openApi } from "./openapi.ts";
 import type { ApiEnv } from "./principal.ts";
 import { registerSandboxRoutes } from "./sandboxes-api.ts";
 import type { GatewayService } from "./service.ts";
@@ -31,7 +31,7 @@ export interface ApiOptions {
   home?: string;
 }
 
-export function buildApi(opts: ApiOptions): { app: Hono<ApiEnv>; routes: RouteDoc[] } {
+export function buildApi(opts: ApiOptions): { app: Hono<ApiEnv> } {
   const { service } = opts;
   const sessions = opts.inboxSessions ?? new InboxSessions();
   const app = new Hono<ApiEnv>();
@@ -81,5 +81,5 @@ export function buildApi(opts: ApiOptions): { app: Hono<ApiEnv>; routes: RouteDo
     page: opts.inboxPage ?? loadInboxPage(),
     home: opts.home,
   });
-  return { app, routes: router.routes };
+  return { app };
 }
