@@ -1,7 +1,7 @@
 // The route table against a real gateway on loopback: every route under /v1 is in the OpenAPI
 // document and every documented operation is served, and the one scoping rule holds on every
-// route that names a sandbox (path `:name`, `?sandbox=`): a sandbox token naming another is refused,
-// and nothing of the other sandbox changed.
+// route that names a sandbox (path `:name`, `?sandbox=`, the body): a sandbox token naming another
+// is refused, and nothing of the other sandbox changed.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { buildApi } from "../../src/gateway/api.ts";
@@ -120,6 +120,18 @@ test("a sandbox token naming another sandbox is refused on every route that name
         `${op.method} ${op.path} for a with a's token → ${JSON.stringify(own)}`,
       );
     }
+    // Named in the body: the same rule, and the decide route still answers a decision to fail on.
+    const decide = await fetch(`${h.gw.url}/v1/gate/decide`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${a.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ kind: "shell", command: "make deploy", sandbox: "b" }),
+    });
+    assert.equal(decide.status, 403);
+    assert.deepEqual(
+      { ...((await decide.json()) as Record<string, unknown>), detail: undefined, reason: undefined },
+      { error: "forbidden", decision: "ask", detail: undefined, reason: undefined },
+    );
+    assert.deepEqual(await h.op.listAsks({ sandbox: "b" }), [], "no ask was stored for b");
     assert.deepEqual(
       {
         chunks: await h.op.listChunks({ sandbox: "b" }),
