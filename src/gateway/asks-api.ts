@@ -1,7 +1,6 @@
 // The gate routes under /v1/gate: decide, asks, wait, allow/deny (docs/design.md §10), declared
 // with the same route helper (api-route.ts) as every other route, so auth and scope work alike.
 import { z } from "zod";
-import type { ApiRouter } from "./api-route.ts";
 import {
   ASK_STATUSES,
   AskSchema,
@@ -10,7 +9,8 @@ import {
   DecideAskBodySchema,
   GateDecideBodySchema,
   GateDecideResultSchema,
-} from "./ask-types.ts";
+} from "../protocol/ask-types.ts";
+import type { ApiRouter } from "./api-route.ts";
 import { MAX_WAIT_SECONDS } from "./asks.ts";
 import { GatewayError } from "./gateway-error.ts";
 import { type Principal, sees } from "./principal.ts";

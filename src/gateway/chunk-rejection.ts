@@ -1,8 +1,9 @@
 // A chunk ending rejected, written one way wherever it happens (the operator rejects or revokes, a
 // timed grant expires, the system supersedes or finds it covered): the chunk stored as rejected,
 // the decision recorded, and chunk.decided for listeners.
+
+import type { Chunk } from "../protocol/types.ts";
 import type { Repo } from "./store/repo.ts";
-import type { Chunk } from "./types.ts";
 
 export interface Rejection {
   reason: string | null;

@@ -1,10 +1,6 @@
 // The chunk routes: proposals submitted for a sandbox (each addRule a chunk), listed and read, and
 // the operator's decisions on them (approve, approve-all, reject, edit, undo) with their history.
 import { z } from "zod";
-import type { ApiRouter } from "./api-route.ts";
-import { GatewayError } from "./gateway-error.ts";
-import { sees } from "./principal.ts";
-import type { GatewayService } from "./service.ts";
 import {
   ApproveAllBodySchema,
   ApproveAllResultSchema,
@@ -17,7 +13,11 @@ import {
   RevisionSchema,
   SubmitBodySchema,
   SubmitResultSchema,
-} from "./types.ts";
+} from "../protocol/types.ts";
+import type { ApiRouter } from "./api-route.ts";
+import { GatewayError } from "./gateway-error.ts";
+import { sees } from "./principal.ts";
+import type { GatewayService } from "./service.ts";
 
 export function registerChunkRoutes(router: ApiRouter, service: GatewayService): void {
   router.route(

@@ -1,9 +1,9 @@
 // The observed-deny routes: the supervisor reports what its proxy denied (grouped and counted);
 // the CLI, the inbox and the agent read the most recent.
 import { z } from "zod";
+import { DenyReportSchema, DenySchema } from "../protocol/types.ts";
 import { type ApiRouter, wholeNumber } from "./api-route.ts";
 import type { GatewayService } from "./service.ts";
-import { DenyReportSchema, DenySchema } from "./types.ts";
 
 export function registerDenialRoutes(router: ApiRouter, service: GatewayService): void {
   router.route(

@@ -1,9 +1,10 @@
 // `GET /v1/events`: the Server-Sent Events stream (sse.ts), a sandbox token's limited to its own
 // sandbox's events and the global ones.
+
+import { EventSchema } from "../protocol/types.ts";
 import { type ApiRouter, wholeNumber } from "./api-route.ts";
 import type { GatewayService } from "./service.ts";
 import { eventStream } from "./sse.ts";
-import { EventSchema } from "./types.ts";
 
 export function registerEventRoutes(router: ApiRouter, service: GatewayService, heartbeatMs: number): void {
   router.route(

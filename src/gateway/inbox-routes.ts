@@ -10,10 +10,11 @@ import { z } from "zod";
 import { readRecentLines } from "../audit/reader.ts";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
+import { AskSchema } from "../protocol/ask-types.ts";
+import { sandboxLogDir } from "../protocol/home.ts";
+import { ChunkSchema, DenySchema } from "../protocol/types.ts";
 import type { ApiRouter } from "./api-route.ts";
-import { AskSchema } from "./ask-types.ts";
 import { GatewayError } from "./gateway-error.ts";
-import { sandboxLogDir } from "./home.ts";
 import { type InboxSessions, SESSION_COOKIE, SESSION_TTL_MS } from "./inbox-sessions.ts";
 import {
   DENIES_SHOWN,
@@ -26,7 +27,6 @@ import {
 } from "./inbox-view.ts";
 import type { ApiEnv } from "./principal.ts";
 import type { GatewayService } from "./service.ts";
-import { ChunkSchema, DenySchema } from "./types.ts";
 
 export const INBOX_HEADER = "x-airlock-inbox";
 

@@ -5,13 +5,13 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { policyHash } from "../policy/canonical.ts";
 import { validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
+import type { Deny, Provenance, Revision, Sandbox, SettingsView } from "../protocol/types.ts";
 import { rejectBySystem } from "./chunk-rejection.ts";
 import { GatewayError } from "./gateway-error.ts";
 import { type Head, runEndedNote } from "./lifecycle.ts";
 import { effective, parseSetting, sandboxScope } from "./settings.ts";
 import type { Repo, SandboxRow } from "./store/repo.ts";
 import type { Store } from "./store/store.ts";
-import type { Deny, Provenance, Revision, Sandbox, SettingsView } from "./types.ts";
 
 export type Clock = () => Date;
 

@@ -2,8 +2,6 @@
 // revisions under /v1/sandboxes/:name (read, replace, the supervisor's loaded/failed report).
 import { z } from "zod";
 import { dumpPolicyYaml } from "../policy/canonical.ts";
-import { type ApiRouter, wholeNumber } from "./api-route.ts";
-import type { GatewayService } from "./service.ts";
 import {
   RegisterBodySchema,
   RegisterResultSchema,
@@ -11,7 +9,9 @@ import {
   RevisionStatusBodySchema,
   SandboxSchema,
   SetPolicyBodySchema,
-} from "./types.ts";
+} from "../protocol/types.ts";
+import { type ApiRouter, wholeNumber } from "./api-route.ts";
+import type { GatewayService } from "./service.ts";
 
 export function registerSandboxRoutes(router: ApiRouter, service: GatewayService): void {
   router.route(

@@ -6,8 +6,16 @@ import type { ReviewFacts } from "../policy/findings.ts";
 import { MergeOperationSchema } from "../policy/merge.ts";
 import { type NetworkRule, NetworkRuleSchema } from "../policy/schema.ts";
 import { formatZodIssues } from "../policy/zod-issues.ts";
+import type { Ask } from "../protocol/ask-types.ts";
+import {
+  type Chunk,
+  type Provenance,
+  type Revision,
+  type SubmitBody,
+  SubmitBodySchema,
+  type SubmitResult,
+} from "../protocol/types.ts";
 import { hostInterfaceAddresses } from "../proxy/host-addresses.ts";
-import type { Ask } from "./ask-types.ts";
 import { AskService } from "./asks.ts";
 import { type Rejection, recordRejection, rejectBySystem } from "./chunk-rejection.ts";
 import { GatewayError } from "./gateway-error.ts";
@@ -25,14 +33,6 @@ import { coveredDenies } from "./observed.ts";
 import { SandboxService } from "./sandbox-service.ts";
 import { effective, sandboxScope } from "./settings.ts";
 import type { AskFilter, Repo } from "./store/repo.ts";
-import {
-  type Chunk,
-  type Provenance,
-  type Revision,
-  type SubmitBody,
-  SubmitBodySchema,
-  type SubmitResult,
-} from "./types.ts";
 import { securityFlagged } from "./validate.ts";
 
 export class GatewayService extends SandboxService {

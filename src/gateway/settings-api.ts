@@ -1,8 +1,9 @@
 // The settings routes: the effective settings (global over sandbox) and both layers; the operator
 // sets one globally or for a sandbox, and the change is pushed live as settings.changed.
+
+import { SetSettingBodySchema, SettingsViewSchema } from "../protocol/types.ts";
 import type { ApiRouter } from "./api-route.ts";
 import type { GatewayService } from "./service.ts";
-import { SetSettingBodySchema, SettingsViewSchema } from "./types.ts";
 
 export function registerSettingRoutes(router: ApiRouter, service: GatewayService): void {
   router.route(

@@ -1,7 +1,8 @@
 // Settings, pure: where a sandbox's own layer is kept, how the two layers combine, and a key and
 // value as a caller gives them (JSON, or the CLI's "true"/"false") checked against the setting.
+
+import { SETTING_DEFAULTS, SETTINGS, type SettingKey, type Settings } from "../protocol/types.ts";
 import { GatewayError } from "./gateway-error.ts";
-import { SETTING_DEFAULTS, SETTINGS, type SettingKey, type Settings } from "./types.ts";
 
 const SETTING_VALUES: Record<SettingKey, string> = {
   agent_policy_proposals_enabled: "true or false",

@@ -1,6 +1,6 @@
 // The store interface (docs/design.md §6): serialised write transactions and plain reads over a
 // Repo (repo.ts), and committed events pushed to listeners. sqlite.ts and postgres.ts implement it.
-import type { GatewayEvent } from "../types.ts";
+import type { GatewayEvent } from "../../protocol/types.ts";
 import type { Repo } from "./repo.ts";
 
 export type EventListener = (event: GatewayEvent) => void;
