@@ -9,7 +9,6 @@ import { nestsDeeperThan } from "../policy/json-depth.ts";
 import { callsFromValue, worstDecision } from "./adapters/hook-input.ts";
 import { askDraft } from "./ask-summary.ts";
 import { checkCalls } from "./call.ts";
-import { realPathOnDisk } from "./real-path.ts";
 import { type GateRuntime, openGate, resolveGatePolicy } from "./runtime.ts";
 
 /** The verdict shape the gateway's asks service consumes (one definition, in src/gateway/asks.ts). */
@@ -67,7 +66,6 @@ export function createGateDecider(options: GateDeciderOptions = {}) {
         home: homedir(),
         canAsk: true,
         canContain: false,
-        realPath: realPathOnDisk,
       };
       const decisions = await Promise.all(calls.map((c) => runtime.decide(c, ctx, parsed.session)));
       const d = worstDecision(decisions);
