@@ -1,9 +1,10 @@
 // The cascade (docs/design.md §10): hard stops → allowlist → contained run → classifier → ask.
 // Pure: the classifier is a function handed in; every failure of it becomes ask (or deny).
+
+import { posix } from "node:path";
 import { type CallContext, describeCall, type ToolCall } from "./call.ts";
 import type { CompiledGate } from "./compile.ts";
 import { type GitRepoFacts, gitTier0 } from "./git.ts";
-import { posix } from "node:path";
 import { coverCall, hardStopMatches, namedPathKeys, type Target } from "./match.ts";
 import { baseDirs, pathsOf, type RealPath, specialPathProblem } from "./paths.ts";
 import type { Capability } from "./schema.ts";

@@ -318,9 +318,7 @@ function matchDirect(rule: CompiledRule, t: Target, mode: Mode): Tri {
       if (rule.tool) return anyMatch(rule.tool.names, call.name) ? "yes" : "no";
       // Hard stops apply to every tool kind: a tool's input is looked at like MCP arguments.
       if (mode !== "stop" || (!rule.file && !rule.fetch)) return "no";
-      return argumentsStopped(rule, call.input, t.paths, (c) =>
-        matchDirect(rule, { ...t, call: c }, mode),
-      );
+      return argumentsStopped(rule, call.input, t.paths, (c) => matchDirect(rule, { ...t, call: c }, mode));
     default:
       return "no";
   }
@@ -358,6 +356,13 @@ export function hardStopMatches(rule: CompiledRule, t: Target): Tri {
   return best;
 }
 
+/** Why a file call's path cannot be allowed whatever the rules say, if it cannot: `: <why>`. */
+function pathNote(paths: Paths, call: ToolCall): string {
+  if (call.kind !== "file_read" && call.kind !== "file_write") return "";
+  const problem = unsafePathProblem(paths, call.path);
+  return problem ? `: ${problem}` : "";
+}
+
 const HARMLESS_WRITES = new Set(["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"]);
 
 /**
@@ -374,7 +379,7 @@ export function coverCall(
   if (call.kind !== "shell") {
     if (mode === "contain") return { covered: false, reason: "only shell commands run contained" };
     const rule = rules.find((r) => matchDirect(r, t, "allow") === "yes");
-    if (!rule) return { covered: false, reason: "no allow rule matches" };
+    if (!rule) return { covered: false, reason: `no allow rule matches${pathNote(t.paths, call)}` };
     if (call.kind !== "mcp") return { covered: true, rules: [rule.id] };
     // The paths and URLs an MCP call names need the file and fetch rules' allow as well.
     // Their real forms come from the edge's path facts (namedPathKeys), as for file tools.
@@ -384,7 +389,10 @@ export function coverCall(
     for (const c of named) {
       const cover = rules.find((r) => matchDirect(r, { ...t, call: c }, "allow") === "yes");
       if (!cover)
-        return { covered: false, reason: `no allow rule covers ${describeCall(c)} (named in the arguments)` };
+        return {
+          covered: false,
+          reason: `no allow rule covers ${describeCall(c)} (named in the arguments)${pathNote(t.paths, c)}`,
+        };
       used.push(cover.id);
     }
     return { covered: true, rules: [...new Set(used)] };

@@ -39,12 +39,7 @@ function hardStopGlobs(gate: CompiledGate | undefined): GlobList[] {
 }
 
 /** What one resolved path is, for the matchers: where it leads, and why it is not tier 0 if not. */
-function factOf(
-  raw: string,
-  r: Resolved,
-  workdirs: string[],
-  stopped: () => ProtectedFiles,
-): RealPath {
+function factOf(raw: string, r: Resolved, workdirs: string[], stopped: () => ProtectedFiles): RealPath {
   const fact: RealPath = { path: r.path, safe: r.safe };
   if (r.file && r.file.nlink > 1) {
     // A file with more than one name is a protected file if it is one of them by identity;

@@ -178,7 +178,8 @@ export function adoptReceipts(
   key: KeyObject = loadSigningKey(),
 ): Adopted {
   return withLock(file, () => {
-    if (readHead(file) !== undefined) throw new Error(`${file} already has a signed head (${headFile(file)})`);
+    if (readHead(file) !== undefined)
+      throw new Error(`${file} already has a signed head (${headFile(file)})`);
     const text = readFileSync(file, "utf8");
     const result = verifyReceipts(text.split("\n"), createPublicKey(key), expectHead);
     if (!result.ok) throw new Error(`${file} does not verify:\n${result.problems.join("\n")}`);

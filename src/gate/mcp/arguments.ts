@@ -142,10 +142,7 @@ export interface NamedTargets {
   complete: boolean;
 }
 
-const targetCache = new WeakMap<
-  object,
-  { key: string; real: Paths["real"]; targets: NamedTargets }
->();
+const targetCache = new WeakMap<object, { key: string; real: Paths["real"]; targets: NamedTargets }>();
 
 /** The paths, URLs and hosts an MCP call's arguments may name (worked out once per call and context). */
 export function namedTargets(args: Record<string, unknown>, paths: Paths): NamedTargets {
