@@ -56,8 +56,9 @@ function factOf(raw: string, r: Resolved, workdirs: string[], stopped: () => Pro
   // leads inside the workdir a swap can only go to another workdir path (the agent cannot make
   // a link leading out without a person: not at tier 0, and a contained run does not commit
   // one); a replaceable link leading out is never tier 0.
-  const swappable = r.links.find(replaceable);
-  if (swappable && !fact.problem && !workdirs.some((w) => within(w, r.path)))
+  const swappable =
+    fact.problem === undefined && !workdirs.some((w) => within(w, r.path)) && r.links.find(replaceable);
+  if (swappable)
     fact.problem = `${raw} goes through ${swappable}, a symlink the agent can replace, to ${r.path} outside the workdir`;
   return fact;
 }

@@ -40,10 +40,6 @@ export function rawPath(paths: Paths, raw: string, base = paths.cwd): string {
   return `${base.replace(/\/+$/, "")}/${expanded}`;
 }
 
-export function resolvePath(paths: Paths, raw: string): string {
-  return posix.resolve(rawPath(paths, raw));
-}
-
 /** Devices a tier-0 call may name: the null device and the command's own standard streams. */
 const PLAIN_DEVICES = /^\/dev\/(null|stdin|stdout|stderr|fd\/[012])$/;
 

@@ -45,7 +45,7 @@ async function bash(line: string): Promise<void> {
     await run("bash", ["-c", line], {
       cwd: project,
       env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C" },
-      timeout: 10000,
+      timeout: 60000,
     });
   } catch {}
 }

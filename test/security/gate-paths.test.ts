@@ -36,7 +36,7 @@ async function bash(line: string): Promise<string> {
     const { stdout } = await run("bash", ["-c", line], {
       cwd: project,
       env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C" },
-      timeout: 10000,
+      timeout: 60000,
     });
     return stdout;
   } catch (error) {
