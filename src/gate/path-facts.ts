@@ -63,12 +63,12 @@ function factOf(raw: string, r: Resolved, workdirs: string[], stopped: () => Pro
   return fact;
 }
 
-/** Where every path the call names really leads (the hard stops' files known by identity). */
+/** Where every path the call names really leads (the files `protect` names known by identity). */
 export function gatherRealPaths(
   call: ToolCall,
   analysis: ShellAnalysis | undefined,
   ctx: CallContext,
-  gate?: CompiledGate,
+  protect: readonly GlobList[] = [],
 ): Map<string, RealPath> {
   const paths = pathsOf(ctx);
   const keys = namedPathKeys(call, analysis, paths).slice(0, MAX_PATHS);
@@ -78,7 +78,7 @@ export function gatherRealPaths(
   const workdirs = [workdir, resolveReal(workdir, ctx.cwd, seen).path];
   let stopped: ProtectedFiles | undefined;
   const known = () => {
-    stopped ??= protectedFiles(hardStopGlobs(gate), paths);
+    stopped ??= protectedFiles(protect, paths);
     return stopped;
   };
   for (const key of keys) real.set(key, factOf(key, resolveReal(key, ctx.cwd, seen), workdirs, known));
@@ -92,6 +92,6 @@ export function gatherFacts(
   ctx: CallContext,
   gate?: CompiledGate,
 ): CallFacts {
-  const real = gatherRealPaths(call, analysis, ctx, gate);
+  const real = gatherRealPaths(call, analysis, ctx, hardStopGlobs(gate));
   return { real, git: call.kind === "shell" ? gatherGitFacts(analysis, ctx) : new Map() };
 }

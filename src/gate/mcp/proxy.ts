@@ -86,7 +86,8 @@ function namesOffLimits(call: ToolCall, opts: ProxyOptions): string | undefined 
   const args =
     call.kind === "mcp" ? call.arguments : call.kind === "file_read" ? { path: call.path } : undefined;
   if (!args) return undefined;
-  const real = gatherRealPaths(call, undefined, opts.ctx);
+  // A hard link of a file in there is that file: the directories' files are known by identity.
+  const real = gatherRealPaths(call, undefined, opts.ctx, [{ raw: opts.offLimits.map((d) => `${d}/**`) }]);
   const dirs = opts.offLimits.flatMap((d) => [d, realPathOnDisk(d)]);
   return namedTargets(args, { ...paths, real }).paths.find((p) => dirs.some((d) => within(d, p)));
 }
