@@ -3,18 +3,17 @@
 // real repository whose config runs a program on a read-only command, proven unguarded in real
 // bash (a marker file); the gate must refuse tier 0 there, and what it allows is run as written.
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import type { CallContext } from "../../src/gate/call.ts";
 import { createGateDecider } from "../../src/gate/decider.ts";
 import { type GateRuntime, openGate } from "../../src/gate/runtime.ts";
 import { agentContext } from "../gate/helpers.ts";
+import { agentBash } from "./gate-helpers.ts";
 
-const run = promisify(execFile);
 const POLICY = join(import.meta.dirname, "../../examples/policies/gate.yaml");
 const root = mkdtempSync(join(tmpdir(), "airlock-gate-git-"));
 const home = join(root, "home");
@@ -40,15 +39,7 @@ function fresh(): void {
   writeFileSync(join(project, "README.md"), "changed, and longer than before\n");
 }
 
-async function bash(line: string): Promise<void> {
-  try {
-    await run("bash", ["-c", line], {
-      cwd: project,
-      env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C" },
-      timeout: 60000,
-    });
-  } catch {}
-}
+const bash = agentBash(project, home);
 
 let gate: GateRuntime;
 before(async () => {

@@ -3,17 +3,15 @@
 // approved call) and symlinks the agent can replace between the decision and the run. Each
 // attack is first run unguarded to prove it works; then whatever the gate allows is run.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import type { CallContext, ToolCall } from "../../src/gate/call.ts";
 import { type GateRuntime, openGate } from "../../src/gate/runtime.ts";
 import { agentContext } from "../gate/helpers.ts";
+import { agentBash } from "./gate-helpers.ts";
 
-const run = promisify(execFile);
 const POLICY = join(import.meta.dirname, "../../examples/policies/gate.yaml");
 const root = mkdtempSync(join(tmpdir(), "airlock-gate-paths-"));
 const home = join(root, "home");
@@ -31,18 +29,7 @@ function fresh(): void {
   writeFileSync(join(project, "README.md"), "hello\n");
 }
 
-async function bash(line: string): Promise<string> {
-  try {
-    const { stdout } = await run("bash", ["-c", line], {
-      cwd: project,
-      env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C" },
-      timeout: 60000,
-    });
-    return stdout;
-  } catch (error) {
-    return String((error as { stdout?: string }).stdout ?? "");
-  }
-}
+const bash = agentBash(project, home);
 
 let preset: GateRuntime;
 let anchored: GateRuntime;

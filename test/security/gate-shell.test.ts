@@ -3,7 +3,7 @@
 // stdout, bytes at a listening socket); then the gate decides, and whatever it allows (as
 // rewritten) is run the same way. The effect must not happen through the gate.
 import assert from "node:assert/strict";
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -17,12 +17,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import type { CallContext, ToolCall } from "../../src/gate/call.ts";
 import { type GateRuntime, openGate } from "../../src/gate/runtime.ts";
 import { agentContext } from "../gate/helpers.ts";
+import { agentBash } from "./gate-helpers.ts";
 
-const run = promisify(execFile);
 const POLICY = join(import.meta.dirname, "../../examples/policies/gate.yaml");
 const root = mkdtempSync(join(tmpdir(), "airlock-gate-attack-"));
 const home = join(root, "home");
@@ -45,18 +44,7 @@ function fresh(): void {
 }
 
 /** Runs a line as the agent's shell would: bash, in the project, with the scratch home. */
-async function bash(line: string): Promise<string> {
-  try {
-    const { stdout } = await run("bash", ["-c", line], {
-      cwd: project,
-      env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C" },
-      timeout: 10000,
-    });
-    return stdout;
-  } catch (error) {
-    return String((error as { stdout?: string }).stdout ?? "");
-  }
-}
+const bash = agentBash(project, home);
 
 let gate: GateRuntime;
 before(async () => {
