@@ -15,7 +15,10 @@ import type { ShellAnalysis } from "./shell/types.ts";
 
 export { resolveReal };
 
-/** At most this many paths are resolved per call (an MCP call names at most 512 strings, each in a few spellings); the rest stay unresolved (not tier 0). */
+/**
+ * At most this many paths are resolved per call (an MCP call names at most 512 strings, each in
+ * a few spellings); the rest stay unresolved (not tier 0).
+ */
 const MAX_PATHS = 2048;
 
 const within = (dir: string, path: string) => {
