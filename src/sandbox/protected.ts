@@ -30,8 +30,24 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   { path: ".envrc" }, // direnv runs it on `cd`
   { path: ".gitconfig" },
   // Agent configuration: settings grant permissions and run hooks; MCP files start servers.
-  // In the agent's own home: its settings, the hook scripts they run, installed plugins (hooks, MCP servers).
-  { path: ".claude", inner: ["settings.json", "settings.local.json", "hooks", "plugins"] },
+  // In the agent's own home: its settings, the hook scripts they run, installed plugins (hooks,
+  // MCP servers), and what Claude Code itself names as run or acted on without asking anyone:
+  // the shell snapshot each Bash command first sources (a running host session's too), the
+  // session-env scripts run ahead of Bash commands, background jobs and the daemon's workers.
+  {
+    path: ".claude",
+    inner: [
+      "settings.json",
+      "settings.local.json",
+      "hooks",
+      "plugins",
+      "shell-snapshots",
+      "session-env",
+      "jobs",
+      "daemon",
+      "daemon.json",
+    ],
+  },
   { path: ".mcp.json" },
   { path: ".codex", inner: ["config.toml"] },
   { path: ".vscode" },

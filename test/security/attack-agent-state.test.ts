@@ -14,6 +14,7 @@ import { requireAgent } from "../agents/locate.ts";
 import { runAgent } from "../agents/run-agent.ts";
 import { REPO, runCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
+import { assertAllOk, checkNames, mustFail, mustPass } from "./fs-helpers.ts";
 
 const PRESET = join(REPO, "examples", "policies", "claude-code.yaml");
 
@@ -44,13 +45,12 @@ describe("~/.claude.json written from inside the sandbox", () => {
     projects: { [wd]: { lastCost: 1, hasTrustDialogAccepted: true, enableAllProjectMcpServers: true } },
   });
 
-  /** The real Claude Code on the host, in the workdir, running one harmless Bash call: `ls`. */
-  async function hostSession(t: import("node:test").TestContext): Promise<boolean> {
+  /** The real Claude Code on the host, in the workdir, running harmless Bash calls (`ls`). */
+  async function hostSession(t: import("node:test").TestContext, commands = ["ls"]): Promise<boolean> {
     const bin = requireAgent("claude-code", t);
     if (!bin) return false;
-    const model = await startFakeModel({
-      scenario: parseScenario({ turns: [{ tool: "Bash", input: { command: "ls", description: "list" } }] }),
-    });
+    const turns = commands.map((command) => ({ tool: "Bash", input: { command, description: "run" } }));
+    const model = await startFakeModel({ scenario: parseScenario({ turns }) });
     try {
       const run = await runAgent({
         agent: "claude-code",
@@ -109,5 +109,43 @@ describe("~/.claude.json written from inside the sandbox", () => {
     assert.equal(existsSync(marker), false);
     if (!(await hostSession(t))) return;
     assert.equal(existsSync(marker), false, "the host session ran something the sandbox planted");
+  });
+
+  test("the attack is real: a running host session sources its shell snapshot before every Bash call", async (t) => {
+    rmSync(marker, { force: true });
+    rmSync(join(home, ".claude"), { recursive: true, force: true });
+    writeFileSync(join(home, ".claude.json"), JSON.stringify(state()));
+    // The first call stands in for the sandbox writing while the host session runs.
+    const append = `for f in ~/.claude/shell-snapshots/*; do echo 'touch ${marker}' >> "$f"; done`;
+    if (!(await hostSession(t, [append, "true"]))) return;
+    assert.equal(existsSync(marker), true, "the appended line ran at the next Bash call");
+  });
+
+  test("from inside: the shell snapshots, session-env scripts, jobs and daemon files cannot be written", async () => {
+    rmSync(marker, { force: true });
+    const claude = join(home, ".claude");
+    rmSync(claude, { recursive: true, force: true });
+    const snapshot = join(claude, "shell-snapshots", "snapshot-bash-1-host.sh");
+    mkdirSync(join(claude, "shell-snapshots"), { recursive: true });
+    mkdirSync(join(claude, "session-env", "host-session"), { recursive: true });
+    writeFileSync(snapshot, "# the host session's shell setup\n");
+    const line = `echo 'touch ${marker}'`;
+    const checks = [
+      mustFail("append-snapshot", `${line} >> ${snapshot}`),
+      mustFail("new-snapshot", `${line} > ${claude}/shell-snapshots/snapshot-bash-2-x.sh`),
+      mustFail("replace-snapshots", `mv ${claude}/shell-snapshots ${claude}/s-old`),
+      mustFail("session-env", `${line} > ${claude}/session-env/host-session/hook-0.sh`),
+      mustFail("jobs", `mkdir -p ${claude}/jobs/x`),
+      mustFail("daemon", `mkdir -p ${claude}/daemon/x`),
+      mustFail("daemon-json", `echo '{}' > ${claude}/daemon.json`),
+      mustPass("state-writable", `echo '{}' > ${claude}/state.json`),
+    ];
+    const run = await runCli(
+      ["run", "--policy", PRESET, "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")],
+      { airlockHome: join(dir, "airlock"), env: { HOME: home, XDG_STATE_HOME: join(dir, "state") } },
+    );
+    assertAllOk(run.stdout, checkNames(checks), run.stderr);
+    assert.equal(readFileSync(snapshot, "utf8"), "# the host session's shell setup\n");
+    assert.equal(existsSync(join(claude, "daemon.json")), false, "no placeholder left on the host");
   });
 });
