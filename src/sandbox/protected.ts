@@ -49,7 +49,10 @@ export const PROTECTED: readonly ProtectedEntry[] = [
     ],
   },
   { path: ".mcp.json" },
-  { path: ".codex", inner: ["config.toml"] },
+  // Codex's home: its config (hook trust), the hooks it runs (Airlock's gate among them: an empty
+  // hooks.json would leave the next host session ungated), and plugins (their hooks and MCP
+  // servers). Its exec-policy `rules/` only spare Codex's own prompt, not the gate's decision.
+  { path: ".codex", inner: ["config.toml", "hooks.json", "hooks", "plugins"] },
   { path: ".vscode" },
   // Airlock's own project configuration.
   { path: ".airlock" },

@@ -17,6 +17,8 @@ import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import { assertAllOk, checkNames, mustFail, mustPass } from "./fs-helpers.ts";
 
 const PRESET = join(REPO, "examples", "policies", "claude-code.yaml");
+const CODEX_PRESET = join(REPO, "examples", "policies", "codex.yaml");
+const GATE = join(REPO, "examples", "policies", "gate.yaml");
 
 describe("~/.claude.json written from inside the sandbox", () => {
   let dir: string;
@@ -147,5 +149,32 @@ describe("~/.claude.json written from inside the sandbox", () => {
     assertAllOk(run.stdout, checkNames(checks), run.stderr);
     assert.equal(readFileSync(snapshot, "utf8"), "# the host session's shell setup\n");
     assert.equal(existsSync(join(claude, "daemon.json")), false, "no placeholder left on the host");
+  });
+
+  test("codex preset: the gate hook in ~/.codex/hooks.json cannot be emptied, replaced or moved from inside", async () => {
+    const codexHome = join(home, ".codex");
+    rmSync(codexHome, { recursive: true, force: true });
+    const airlockHome = join(dir, "airlock-codex");
+    const env = { HOME: home, XDG_STATE_HOME: join(dir, "state") };
+    const setup = await runCli(["agent", "setup", "codex", "--user", "--policy", GATE], { airlockHome, env });
+    const hooks = join(codexHome, "hooks.json");
+    assert.ok(existsSync(hooks), setup.stderr);
+    const before = readFileSync(hooks, "utf8");
+    assert.match(before, /airlock-hook codex/);
+    const checks = [
+      mustFail("empty-hooks", `: > ${hooks}`),
+      mustFail("replace-hooks", `echo '{"hooks":{}}' > ${codexHome}/h && mv ${codexHome}/h ${hooks}`),
+      mustFail("remove-hooks", `rm -f ${hooks} && ! test -e ${hooks}`),
+      mustFail("hooks-dir", `mkdir -p ${codexHome}/hooks/x`),
+      mustFail("plugins", `mkdir -p ${codexHome}/plugins/x`),
+      mustFail("move-home", `mv ${codexHome} ${home}/.codex-old`),
+      mustPass("codex-state-writable", `echo x > ${codexHome}/history.jsonl`),
+    ];
+    const run = await runCli(
+      ["run", "--policy", CODEX_PRESET, "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")],
+      { airlockHome, env },
+    );
+    assertAllOk(run.stdout, checkNames(checks), run.stderr);
+    assert.equal(readFileSync(hooks, "utf8"), before, "the host's gate hook is as setup wrote it");
   });
 });
