@@ -159,6 +159,15 @@ const HOST_RUN: ReadonlyArray<readonly [string, string]> = [
   ["usercustomize.py", "Python"],
 ];
 
+/**
+ * The same files as path globs that match anywhere (`**\/.vscode/tasks.json`): how the gate's
+ * hard stops name them (`$HOST_RUN_FILES`), so that the gate and the end-of-run scan agree on
+ * what a host tool runs on its own.
+ */
+export function hostRunGlobs(): string[] {
+  return HOST_RUN.map(([glob]) => `**/${glob}`);
+}
+
 /** One pattern segment: literal, or `*` within the name. */
 function segmentMatcher(glob: string): (name: string) => boolean {
   if (!glob.includes("*")) return (name) => name === glob;

@@ -188,3 +188,70 @@ describe("Codex patches, read as Codex reads them", {
     });
   }
 });
+
+describe("writes a host tool obeys on its own: the gate's hard stop and the sandbox's disarm agree", () => {
+  /** A virtual environment in the project, laid out as `python3 -m venv` lays it out. */
+  function venv(): { python: string; sitePackages: string } {
+    const python = spawnSync(
+      "python3",
+      ["-c", "import sys; print(sys.executable, f'{sys.version_info[0]}.{sys.version_info[1]}')"],
+      {
+        encoding: "utf8",
+      },
+    ).stdout.trim();
+    const [exe = "", version = ""] = python.split(" ");
+    const root = join(project, ".venv");
+    const sitePackages = join(root, "lib", `python${version}`, "site-packages");
+    mkdirSync(sitePackages, { recursive: true });
+    mkdirSync(join(root, "bin"));
+    symlinkSync(exe, join(root, "bin", "python3"));
+    writeFileSync(
+      join(root, "pyvenv.cfg"),
+      `home = ${join(exe, "..")}\ninclude-system-site-packages = false\n`,
+    );
+    return { python: join(root, "bin", "python3"), sitePackages };
+  }
+
+  it("a .pth file in the project's venv runs at the next python start; the gate does not allow writing it", async () => {
+    fresh();
+    const { python, sitePackages } = venv();
+    const pth = join(sitePackages, "evil.pth");
+    const content = `import os; os.system("touch ${marker}")\n`;
+    writeFileSync(pth, content);
+    spawnSync(python, ["-c", "0"], { cwd: project, timeout: 10000 });
+    assert.ok(touched(), "python ran the .pth line unguarded");
+    rmSync(marker);
+    rmSync(pth);
+    const rel = pth.slice(project.length + 1);
+    for (const call of [
+      { kind: "file_write", path: rel } as const,
+      { kind: "shell", command: `echo 'import os' > ${rel}` } as const,
+    ]) {
+      const d = await gate.decide(call, ctx());
+      if (d.decision === "allow") writeFileSync(pth, content);
+    }
+    spawnSync(python, ["-c", "0"], { cwd: project, timeout: 10000 });
+    assert.equal(touched(), false, "the gate allowed writing a .pth file that python then ran");
+  });
+
+  it("every kind of host-run file in the project is a hard stop, not tier 0", async () => {
+    fresh();
+    for (const path of [
+      ".vscode/tasks.json",
+      ".vscode/settings.json",
+      ".devcontainer/devcontainer.json",
+      ".pre-commit-config.yaml",
+      ".cargo/config.toml",
+      ".npmrc",
+      "pkg/.envrc",
+      "tools/sitecustomize.py",
+      ".idea/workspace.xml",
+      "app.code-workspace",
+    ]) {
+      const d = await gate.decide({ kind: "file_write", path }, ctx());
+      assert.equal(d.step, "hard_stop", path);
+    }
+    const ordinary = await gate.decide({ kind: "file_write", path: "src/vscode/tasks.json" }, ctx());
+    assert.equal(ordinary.decision, "allow", "an ordinary file of the same name elsewhere stays tier 0");
+  });
+});
