@@ -13,6 +13,8 @@ import { dumpPolicyYaml, policyHash } from "../policy/canonical.ts";
 import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem, validatePolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
+import { sandboxDir, sandboxFiles } from "../protocol/home.ts";
+import { type SandboxRecord, writeSandboxRecord } from "../protocol/sandbox-record.ts";
 import type { SandboxCA } from "../proxy/ca.ts";
 import { CA_CERT_FILE } from "../proxy/ca-files.ts";
 import { parseConnectTo } from "../proxy/connect-to.ts";
@@ -43,7 +45,7 @@ import {
 } from "../sandbox/sandbox.ts";
 import { commandPath } from "./command-path.ts";
 import type { ProposalsHandler } from "./local-routes.ts";
-import { readSandboxRecord } from "./sandbox-records.ts";
+import { readSandboxRun } from "./sandbox-runs.ts";
 
 export class SupervisorError extends Error {}
 
@@ -118,7 +120,7 @@ export function loadPolicyOrFail(file: string | undefined, warn: (line: string) 
 
 /** A sandbox of that name is running now (its supervisor is alive and it has not ended). */
 export function sandboxRunning(airlockHome: string, name: string): boolean {
-  return readSandboxRecord(airlockHome, name)?.running ?? false;
+  return readSandboxRun(airlockHome, name)?.running ?? false;
 }
 
 function listedBinaries(policy: Policy): string[] {
@@ -262,7 +264,6 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     ...readNodeExtraCAs(options.nodeExtraCaCerts, log),
   ];
   const airlockHome = resolve(options.airlockHome);
-  const sandboxesDir = join(airlockHome, "sandboxes");
   try {
     findBwrap();
     checkUserNamespaces();
@@ -272,7 +273,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     throw error;
   }
   // Generated names are new folders; a name given with --name may reuse an ended sandbox's.
-  const name = options.name ?? generateName((n) => existsSync(join(sandboxesDir, n)));
+  const name = options.name ?? generateName((n) => existsSync(sandboxDir(airlockHome, n)));
   try {
     checkName(name);
   } catch (error) {
@@ -282,11 +283,12 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     throw new SupervisorError(`a sandbox named ${name} is already running`);
 
   const control = options.connect ? await options.connect(name, policy) : undefined;
-  const stateDir = join(sandboxesDir, name);
-  const logDir = join(stateDir, "logs");
+  const stateDir = sandboxDir(airlockHome, name);
+  const files = sandboxFiles(stateDir);
+  const logDir = files.logs;
   mkdirSync(logDir, { recursive: true, mode: 0o700 });
   const workdir = resolve(options.workdir);
-  const info = {
+  const info: SandboxRecord = {
     name,
     pid: process.pid,
     started: new Date().toISOString(),
@@ -294,9 +296,9 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     command: options.command[0],
     policy_file: options.policyFile ? resolve(options.policyFile) : null,
     logs: logDir,
-    ca: join(stateDir, "ca", CA_CERT_FILE),
+    ca: join(files.ca, CA_CERT_FILE),
   };
-  writeFileSync(join(stateDir, "sandbox.json"), `${JSON.stringify(info, null, 2)}\n`);
+  writeSandboxRecord(stateDir, info);
 
   const spec: SandboxSpec = {
     name,
@@ -314,10 +316,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     prepared = prepareSandbox(spec);
   } catch (error) {
     await control?.stop();
-    writeFileSync(
-      join(stateDir, "sandbox.json"),
-      `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: null }, null, 2)}\n`,
-    );
+    writeSandboxRecord(stateDir, { ...info, ended: new Date().toISOString(), exit_code: null });
     if (error instanceof PreflightError) throw new SupervisorError(error.message);
     throw error;
   }
@@ -370,19 +369,16 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     await control?.stop();
     removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
     audit.close();
-    writeFileSync(
-      join(stateDir, "sandbox.json"),
-      `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: null }, null, 2)}\n`,
-    );
+    writeSandboxRecord(stateDir, { ...info, ended: new Date().toISOString(), exit_code: null });
     throw new SupervisorError(`the sandbox did not start: ${(error as Error).message}`);
   };
   let ca: SandboxCA;
   let proxyCode: ProxyCode;
   try {
     proxyCode = await loadProxyCode();
-    ca = await proxyCode.loadOrCreateSandboxCA(join(stateDir, "ca"), name);
+    ca = await proxyCode.loadOrCreateSandboxCA(files.ca, name);
     writeCaBundle(prepared, ca.certPem, upstreamCAs);
-    writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(policy), { mode: 0o600 });
+    writeFileSync(files.policy, dumpPolicyYaml(policy), { mode: 0o600 });
   } catch (error) {
     return abandon(error);
   }
@@ -467,10 +463,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     removeHostMountPoints(prepared.plan.createdOnHost, airlockHome, stateDir);
     reportHostRunFiles(prepared, policy, name, audit, log);
     audit.close();
-    writeFileSync(
-      join(stateDir, "sandbox.json"),
-      `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: status.code }, null, 2)}\n`,
-    );
+    writeSandboxRecord(stateDir, { ...info, ended: new Date().toISOString(), exit_code: status.code });
     return status.code;
   };
   const supervised: SupervisedSandbox = {
@@ -482,7 +475,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
       current = next;
       version = nextVersion ?? version + 1;
       recordLoad(next);
-      writeFileSync(join(stateDir, "policy.yaml"), dumpPolicyYaml(next), { mode: 0o600 });
+      writeFileSync(files.policy, dumpPolicyYaml(next), { mode: 0o600 });
       return version;
     },
     current: () => ({ policy: current, version }),
