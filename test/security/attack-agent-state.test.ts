@@ -12,7 +12,7 @@ import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
 import { startFakeModel } from "../../src/demo/fake-model/server.ts";
 import { requireAgent } from "../agents/locate.ts";
 import { runAgent } from "../agents/run-agent.ts";
-import { REPO, runCli } from "../sandbox/cli-helpers.ts";
+import { REPO, runCli, startCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import { assertAllOk, checkNames, mustFail, mustPass } from "./fs-helpers.ts";
 
@@ -113,12 +113,50 @@ describe("~/.claude.json written from inside the sandbox", () => {
     assert.equal(existsSync(marker), false, "the host session ran something the sandbox planted");
   });
 
+  test("a host session started while the run lasts does not obey what the sandbox planted in ~/.claude.json", {
+    todo: "open: entries are put back only when the run ends; until then the host's ~/.claude.json is the sandbox's (a host Claude Code started meanwhile takes env.PATH and runs the sandbox's ls). Closing it needs the sandbox to write its own copy of the file, merged back entry by entry at the end",
+  }, async (t) => {
+    rmSync(marker, { force: true });
+    writeFileSync(join(home, ".claude.json"), JSON.stringify(state()));
+    const release = join(wd, "release");
+    rmSync(release, { force: true });
+    const script = [
+      `printf '%s' '${JSON.stringify(planted())}' > ${home}/.claude.json`,
+      `printf '#!/bin/sh\\ntouch ${marker}\\n' > ${payload} && chmod +x ${payload}`,
+      "echo planted",
+      `i=0; while [ ! -e ${release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`,
+    ].join(" && ");
+    let markPlanted = () => {};
+    const ready = new Promise<void>((r) => {
+      markPlanted = r;
+    });
+    const run = startCli(["run", "--policy", PRESET, "--workdir", wd, "--", "/bin/sh", "-c", script], {
+      airlockHome: join(dir, "airlock-live"),
+      env: { HOME: home, XDG_STATE_HOME: join(dir, "state") },
+      timeoutMs: 120_000,
+      onStdout: (_child, out) => {
+        if (out.includes("planted")) markPlanted();
+      },
+    });
+    await ready;
+    try {
+      if (!(await hostSession(t))) return;
+    } finally {
+      writeFileSync(release, "");
+      await run.done;
+    }
+    assert.equal(existsSync(marker), false, "the host session started during the run ran the sandbox's ls");
+  });
+
   test("the attack is real: a running host session sources its shell snapshot before every Bash call", async (t) => {
     rmSync(marker, { force: true });
     rmSync(join(home, ".claude"), { recursive: true, force: true });
     writeFileSync(join(home, ".claude.json"), JSON.stringify(state()));
     // The first call stands in for the sandbox writing while the host session runs.
-    const append = `for f in ~/.claude/shell-snapshots/*; do echo 'touch ${marker}' >> "$f"; done`;
+    // Claude Code takes the snapshot as it starts; the loop waits for it (bounded).
+    const wait =
+      "i=0; while ! ls ~/.claude/shell-snapshots/snapshot-* >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done";
+    const append = `${wait}; for f in ~/.claude/shell-snapshots/*; do echo 'touch ${marker}' >> "$f"; done`;
     if (!(await hostSession(t, [append, "true"]))) return;
     assert.equal(existsSync(marker), true, "the appended line ran at the next Bash call");
   });
