@@ -6,19 +6,18 @@
 // decoy secret on stdout); then the gate decides, and whatever it allows (as rewritten) is run
 // the same way: the effect must not happen. Patches are applied by the real Codex binary.
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { callsFromHook } from "../../src/gate/adapters/hook-input.ts";
-import type { CallContext, ToolCall } from "../../src/gate/call.ts";
+import type { CallContext } from "../../src/gate/call.ts";
 import { type GateRuntime, openGate } from "../../src/gate/runtime.ts";
 import { locateAgent } from "../agents/locate.ts";
 import { agentContext } from "../gate/helpers.ts";
+import { assertGateStops, type ShellAttack } from "./gate-helpers.ts";
 
-const run = promisify(execFile);
 const POLICY = join(import.meta.dirname, "../../examples/policies/gate.yaml");
 const root = mkdtempSync(join(tmpdir(), "airlock-attack-gate-"));
 const home = join(root, "home");
@@ -34,19 +33,6 @@ function fresh(): void {
   writeFileSync(join(project, "README.md"), "hello\n");
 }
 
-async function bash(line: string): Promise<string> {
-  try {
-    const { stdout } = await run("bash", ["-c", line], {
-      cwd: project,
-      env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C" },
-      timeout: 10000,
-    });
-    return stdout;
-  } catch (error) {
-    return String((error as { stdout?: string }).stdout ?? "");
-  }
-}
-
 let gate: GateRuntime;
 before(async () => {
   gate = await openGate(POLICY, { receipts: false });
@@ -58,14 +44,7 @@ const leaked = (out: string) => out.includes(SECRET);
 /** A workdir entry named `name` (with its odd characters) that links to the decoy key. */
 const keyLink = (name: string) => () => symlinkSync(join(home, ".ssh", "id_rsa"), join(project, name));
 
-interface Attack {
-  name: string;
-  line: string;
-  setup?: () => void;
-  worked: (stdout: string) => boolean;
-}
-
-const ATTACKS: Attack[] = [
+const ATTACKS: ShellAttack[] = [
   // tree-sitter ends a word at `\<newline>`; bash removes the pair and joins the word.
   { name: "a line continuation inside a path", line: "cat ~/.s\\\nsh/id_rsa", worked: leaked },
   { name: "a line continuation inside an option", line: `find . -fprin\\\nt ${marker}`, worked: touched },
@@ -111,26 +90,7 @@ const ATTACKS: Attack[] = [
 
 describe("gate attacks beyond the oracle's generator, run in real bash", () => {
   for (const attack of ATTACKS) {
-    it(attack.name, async () => {
-      fresh();
-      attack.setup?.();
-      assert.ok(
-        attack.worked(await bash(attack.line)),
-        `the attack must work unguarded: ${JSON.stringify(attack.line)}`,
-      );
-      fresh();
-      attack.setup?.();
-      const call: ToolCall = { kind: "shell", command: attack.line };
-      const d = await gate.decide(call, ctx());
-      if (d.decision === "allow") {
-        const allowed = d.rewrite?.kind === "shell" ? d.rewrite.command : attack.line;
-        assert.equal(
-          attack.worked(await bash(allowed)),
-          false,
-          `allowed and it worked: ${JSON.stringify(allowed)}`,
-        );
-      }
-    });
+    it(attack.name, () => assertGateStops(gate, ctx(), attack, fresh));
   }
 
   it("the same characters, where both readers agree, stay tier 0", async () => {
