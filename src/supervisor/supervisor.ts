@@ -429,9 +429,13 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     await proxy.close();
     return abandon(error);
   }
-  identifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
+  const sandboxIdentifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
+  identifier = sandboxIdentifier;
   const commandBinary = commandPath(options.command[0] as string, process.env.PATH, options.cwd ?? workdir);
-  sandbox.listener.on("connection", (socket) => proxy.handle(socket));
+  sandbox.listener.on("connection", (socket) => {
+    proxy.handle(socket);
+    sandboxIdentifier.accepted(socket);
+  });
   sandbox.release();
   audit.write(
     buildProcessEvent({
