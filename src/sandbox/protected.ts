@@ -153,8 +153,10 @@ const HOST_RUN: ReadonlyArray<readonly [string, string]> = [
   ["rust-toolchain.toml", "rustup"],
   [".mvn/**", "Maven"],
   ["gradle/wrapper/gradle-wrapper.properties", "Gradle"],
-  // Python runs these at every interpreter start.
-  ["*.pth", "Python"],
+  // Python runs these at every interpreter start (a .pth only in a site directory: a model
+  // checkpoint named x.pth elsewhere is data).
+  ["site-packages/*.pth", "Python"],
+  ["dist-packages/*.pth", "Python"],
   ["sitecustomize.py", "Python"],
   ["usercustomize.py", "Python"],
 ];

@@ -211,7 +211,9 @@ describe("writes a host tool obeys on its own: the gate's hard stop and the sand
       const d = await gate.decide({ kind: "file_write", path }, ctx());
       assert.equal(d.step, "hard_stop", path);
     }
-    const ordinary = await gate.decide({ kind: "file_write", path: "src/vscode/tasks.json" }, ctx());
-    assert.equal(ordinary.decision, "allow", "an ordinary file of the same name elsewhere stays tier 0");
+    for (const path of ["src/vscode/tasks.json", "models/checkpoint.pth"]) {
+      const ordinary = await gate.decide({ kind: "file_write", path }, ctx());
+      assert.equal(ordinary.decision, "allow", `${path}: an ordinary file stays tier 0`);
+    }
   });
 });
