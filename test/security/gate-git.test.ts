@@ -39,7 +39,7 @@ function fresh(): void {
   writeFileSync(join(project, "README.md"), "changed, and longer than before\n");
 }
 
-const bash = agentBash(project, home);
+const bash = (line: string) => agentBash(line, project, home);
 
 let gate: GateRuntime;
 before(async () => {

@@ -29,7 +29,7 @@ function fresh(): void {
   writeFileSync(join(project, "README.md"), "hello\n");
 }
 
-const bash = agentBash(project, home);
+const bash = (line: string) => agentBash(line, project, home);
 
 let preset: GateRuntime;
 let anchored: GateRuntime;

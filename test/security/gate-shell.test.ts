@@ -17,10 +17,10 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { CallContext, ToolCall } from "../../src/gate/call.ts";
+import type { CallContext } from "../../src/gate/call.ts";
 import { type GateRuntime, openGate } from "../../src/gate/runtime.ts";
 import { agentContext } from "../gate/helpers.ts";
-import { agentBash } from "./gate-helpers.ts";
+import { agentBash, assertGateStops, type ShellAttack } from "./gate-helpers.ts";
 
 const POLICY = join(import.meta.dirname, "../../examples/policies/gate.yaml");
 const root = mkdtempSync(join(tmpdir(), "airlock-gate-attack-"));
@@ -43,8 +43,7 @@ function fresh(): void {
   writeFileSync(join(project, "README.md"), "hello\n");
 }
 
-/** Runs a line as the agent's shell would: bash, in the project, with the scratch home. */
-const bash = agentBash(project, home);
+const bash = (line: string) => agentBash(line, project, home);
 
 let gate: GateRuntime;
 before(async () => {
@@ -62,18 +61,10 @@ function committedProject(config: [string, string], changed: string): void {
   writeFileSync(join(project, "README.md"), changed);
 }
 
-interface Attack {
-  name: string;
-  line: string;
-  setup?: () => void;
-  /** Did the attack work? Given what bash printed. */
-  worked: (stdout: string) => boolean;
-}
-
 const touched = () => existsSync(marker);
 const leaked = (out: string) => out.includes(SECRET);
 
-const ATTACKS: Attack[] = [
+const ATTACKS: ShellAttack[] = [
   {
     name: "BASH_CMDS turns cat into sh",
     line: `BASH_CMDS[cat]=/bin/sh; cat -c 'touch ${marker}'`,
@@ -144,22 +135,9 @@ const hasTree = spawnSync("which", ["tree"]).status === 0;
 
 describe("shell gate attacks, run in real bash", () => {
   for (const attack of ATTACKS) {
-    it(attack.name, { skip: attack.line.startsWith("tree") && !hasTree }, async () => {
-      fresh();
-      attack.setup?.();
-      assert.ok(
-        attack.worked(await bash(attack.line)),
-        `the attack itself must work unguarded: ${attack.line}`,
-      );
-      fresh();
-      attack.setup?.();
-      const call: ToolCall = { kind: "shell", command: attack.line };
-      const d = await gate.decide(call, ctx());
-      if (d.decision === "allow") {
-        const allowed = d.rewrite?.kind === "shell" ? d.rewrite.command : attack.line;
-        assert.equal(attack.worked(await bash(allowed)), false, `allowed and it worked: ${allowed}`);
-      }
-    });
+    it(attack.name, { skip: attack.line.startsWith("tree") && !hasTree }, () =>
+      assertGateStops(gate, ctx(), attack, fresh),
+    );
   }
 
   it("a /dev/tcp redirection reaches a listening socket unguarded, and is never tier 0", async () => {
