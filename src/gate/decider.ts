@@ -10,7 +10,6 @@ import { callsFromValue, worstDecision } from "./adapters/hook-input.ts";
 import { askDraft } from "./ask-summary.ts";
 import { checkCalls } from "./call.ts";
 import { containedCommand } from "./contain/command.ts";
-import { realPathOnDisk } from "./real-path.ts";
 import { type GateRuntime, openGate, resolveGatePolicy } from "./runtime.ts";
 
 export interface GateDeciderOptions {
@@ -69,7 +68,6 @@ export function createGateDecider(options: GateDeciderOptions = {}): GateDecider
         home: homedir(),
         canAsk: true,
         canContain: opts.canContain === true && single,
-        realPath: realPathOnDisk,
       };
       const decisions = await Promise.all(calls.map((c) => runtime.decide(c, ctx, parsed.session)));
       const d = worstDecision(decisions);
