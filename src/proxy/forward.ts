@@ -87,6 +87,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
     port,
     binary: identity.binary,
     ancestors: identity.ancestors,
+    writable: identity.writable,
     method,
     path: target,
   };

@@ -391,7 +391,13 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
     // The parent chain costs a read per ancestor and grants only through `children: true`.
     const ancestors = proxyCode.grantsToChildren(current);
     const result = await identifier.identify(socket, { ancestors });
-    if (result.ok) return { binary: result.binary, ancestors: result.ancestors, pid: result.pid };
+    if (result.ok)
+      return {
+        binary: result.binary,
+        ancestors: result.ancestors,
+        writable: result.writable,
+        pid: result.pid,
+      };
     const named = result.binary === undefined || result.reason.includes(result.binary);
     return { unidentified: named ? result.reason : `${result.reason} (${result.binary})` };
   };
