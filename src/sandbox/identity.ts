@@ -4,9 +4,10 @@
 // sandbox process holding it, found in the sandbox's own /proc (its pid namespace: only its
 // processes are scanned) → each holder's executable. Every holder must run the same executable
 // and none may run code loaded from elsewhere (loaded-code.ts); an executable the host did not
-// put on a read-only mount is reported as writable (no binary glob matches it). Each executable's SHA-256 is
-// recorded on first use; a later different hash for the same path is a deny. Ancestors are
-// read only when a rule grants to a binary's children. argv never grants anything.
+// put on a read-only mount is reported as writable (no binary glob matches it). Each
+// executable's SHA-256 is recorded on first use; a later different hash for the same path is a
+// deny. Ancestors are read only when a rule grants to a binary's children. argv never grants
+// anything.
 import { createHash } from "node:crypto";
 import {
   closeSync,
@@ -302,7 +303,7 @@ export class SandboxIdentifier {
       },
       mounts,
     );
-    return { problem, hostPut: maps !== null && exeIsHostPut(maps, h.exe, mounts) };
+    return { problem, hostPut: problem === null && maps !== null && exeIsHostPut(maps, h.exe, mounts) };
   }
 
   /**
