@@ -42,7 +42,7 @@ import {
   writeCaBundle,
 } from "../sandbox/sandbox.ts";
 import { commandPath } from "./command-path.ts";
-import type { ProposalsHandler } from "./local-routes.ts";
+import type { ProposalsHandler } from "./policy-local-server.ts";
 import { readSandboxRecord } from "./sandbox-records.ts";
 
 export class SupervisorError extends Error {}
@@ -233,7 +233,7 @@ async function loadProxyCode() {
     await Promise.all([
       import("../proxy/proxy.ts"),
       import("../proxy/ca.ts"),
-      import("./local-routes.ts"),
+      import("./policy-local-server.ts"),
       import("../policy/engine.ts"),
     ]);
   return { EgressProxy, loadOrCreateSandboxCA, createLocalRouter, grantsToChildren };
