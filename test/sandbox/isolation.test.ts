@@ -6,6 +6,7 @@ import { createServer as createNetServer, type Server } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { HELD_PREFIX } from "../../src/sandbox/bwrap.ts";
 import { policyOf, removeDir, runSandboxed, scratchDir, verdicts } from "./helpers.ts";
 
 function hostAddress(): string | null {
@@ -139,7 +140,7 @@ describe("network isolation", () => {
       "the command gets the proxy preload and the user's NODE_OPTIONS back",
     );
     assert.deepEqual(
-      [...env.keys()].filter((k) => k.startsWith("AIRLOCK_INIT_SAVED_")),
+      [...env.keys()].filter((k) => k.startsWith(HELD_PREFIX)),
       [],
     );
   });
