@@ -1,7 +1,7 @@
 // Merge operations carried by proposals (docs/design.md §3). Pure: a policy in, a new policy out.
 import { z } from "zod";
 import { canonicalRule, stableJson } from "./canonical.ts";
-import { validatePolicyValue } from "./load.ts";
+import { formatProblemsInline, loadPolicyValue } from "./load.ts";
 import { BinarySchema, NetworkRuleSchema, type Policy, RULE_KEY } from "./schema.ts";
 
 const RuleNameSchema = z
@@ -20,8 +20,9 @@ export type MergeOperation = z.infer<typeof MergeOperationSchema>;
 export type MergeResult = { ok: true; policy: Policy; changed: boolean } | { ok: false; error: string };
 
 function withRules(policy: Policy, rules: Policy["network_policies"]): MergeResult {
-  const checked = validatePolicyValue({ ...policy, network_policies: rules });
-  if (!checked.ok) return { ok: false, error: `merged policy is invalid: ${checked.errors.join("; ")}` };
+  const checked = loadPolicyValue({ ...policy, network_policies: rules });
+  if (!checked.ok)
+    return { ok: false, error: `merged policy is invalid: ${formatProblemsInline(checked.errors)}` };
   return { ok: true, policy: checked.value, changed: true };
 }
 

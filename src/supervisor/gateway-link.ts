@@ -10,7 +10,7 @@ import {
 } from "../gateway/client.ts";
 import type { GatewayEvent, Revision, Settings } from "../gateway/types.ts";
 import { policyHash } from "../policy/canonical.ts";
-import { validatePolicyValue } from "../policy/load.ts";
+import { formatProblemsInline, loadPolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 
 export type ApplyPolicy = (policy: Policy, version: number) => Promise<"loaded" | "failed">;
@@ -219,9 +219,11 @@ export class GatewayLink extends EventEmitter {
     if (hash !== this.loadedHash) {
       try {
         // Validate what arrived before anything swaps: the gateway is trusted, the wire is not.
-        const checked = validatePolicyValue(policy);
+        const checked = loadPolicyValue(policy);
         if (!checked.ok)
-          throw new Error(`revision ${version} is not a valid policy: ${checked.errors.join("; ")}`);
+          throw new Error(
+            `revision ${version} is not a valid policy: ${formatProblemsInline(checked.errors)}`,
+          );
         if (policyHash(checked.value) !== hash)
           throw new Error(`revision ${version} does not match its hash`);
         result = await this.opts.applyPolicy(checked.value, version);

@@ -11,7 +11,7 @@ import { buildConfigEvent, buildHostRunFileEvent, buildProcessEvent, type OcsfEv
 import { AuditLog } from "../audit/writer.ts";
 import { dumpPolicyYaml, policyHash } from "../policy/canonical.ts";
 import { loadPolicyFile } from "../policy/file.ts";
-import { formatProblem, validatePolicyValue } from "../policy/load.ts";
+import { denyAllPolicy, formatLoadErrors, formatProblem } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { SandboxCA } from "../proxy/ca.ts";
 import { CA_CERT_FILE } from "../proxy/ca-files.ts";
@@ -96,23 +96,12 @@ const FORWARDED_SIGNALS: NodeJS.Signals[] = [
   "SIGWINCH",
 ];
 
-/** A network policy that allows nothing: the default when no --policy is given. */
-const DENY_ALL: unknown = { version: 1 };
-
-export function loadPolicyOrFail(file: string | undefined, warn: (line: string) => void): Policy {
-  if (file === undefined) {
-    const builtIn = validatePolicyValue(DENY_ALL);
-    if (!builtIn.ok) throw new SupervisorError(`built-in policy: ${builtIn.errors.join("; ")}`);
-    return builtIn.value;
-  }
+/** The policy file's, its warnings logged; without a file, one that lets nothing out. */
+function runPolicy(file: string | undefined, log: (line: string) => void): Policy {
+  if (file === undefined) return denyAllPolicy();
   const loaded = loadPolicyFile(file);
-  for (const warning of loaded.warnings) warn(`warning: ${formatProblem(warning)}`);
-  if (!loaded.ok) {
-    const n = loaded.errors.length;
-    throw new SupervisorError(
-      `${loaded.errors.map(formatProblem).join("\n")}\n${n} error${n === 1 ? "" : "s"} in ${file}`,
-    );
-  }
+  for (const warning of loaded.warnings) log(`warning: ${formatProblem(warning)}`);
+  if (!loaded.ok) throw new SupervisorError(formatLoadErrors(loaded.errors, file));
   return loaded.value;
 }
 
@@ -249,7 +238,7 @@ export async function startSupervised(options: SupervisorOptions): Promise<Super
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (options.command.length === 0)
     throw new SupervisorError("no command given: airlock run [options] -- CMD...");
-  const policy = options.policy ?? loadPolicyOrFail(options.policyFile, log);
+  const policy = options.policy ?? runPolicy(options.policyFile, log);
   const connectTo = (options.connectTo ?? []).map((spec) => {
     try {
       return parseConnectTo(spec);

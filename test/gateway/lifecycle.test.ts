@@ -5,12 +5,12 @@ import { coveredBy, newChunk, reviewToken, supersededBy } from "../../src/gatewa
 import { planMerge, planRevert } from "../../src/gateway/merge-plan.ts";
 import { parseDuration } from "../../src/gateway/vocabulary.ts";
 import { policyHash } from "../../src/policy/canonical.ts";
-import { validatePolicyValue } from "../../src/policy/load.ts";
+import { loadPolicyValue } from "../../src/policy/load.ts";
 import type { NetworkRule, Policy } from "../../src/policy/schema.ts";
 import { BASE_POLICY, l4Rule, putRule } from "./fixtures.ts";
 
 const policy = (value: unknown): Policy => {
-  const v = validatePolicyValue(value);
+  const v = loadPolicyValue(value);
   assert.ok(v.ok, JSON.stringify(v));
   return v.value;
 };
