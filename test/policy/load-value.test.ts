@@ -21,11 +21,17 @@ const invalid: Array<{ name: string; value: Record<string, unknown> }> = [
   { name: "port too large", value: withEndpoint({ host: "a.example.com", port: 70000 }) },
   { name: "port a string", value: withEndpoint({ host: "a.example.com", port: "443" }) },
   { name: "bare wildcard host", value: withEndpoint({ host: "*", port: 443 }) },
-  { name: "unknown endpoint keys", value: withEndpoint({ host: "a.example.com", port: 443, acess: 1, x: 2 }) },
+  {
+    name: "unknown endpoint keys",
+    value: withEndpoint({ host: "a.example.com", port: 443, acess: 1, x: 2 }),
+  },
   { name: "unknown top-level key", value: { version: 1, network_policy: {} } },
   { name: "wrong version", value: { version: 2 } },
   { name: "missing version", value: { network_policies: {} } },
-  { name: "bad rule name", value: { version: 1, network_policies: { "a b": { endpoints: [], binaries: curl } } } },
+  {
+    name: "bad rule name",
+    value: { version: 1, network_policies: { "a b": { endpoints: [], binaries: curl } } },
+  },
   {
     name: "access without rest",
     value: withEndpoint({ host: "a.example.com", port: 443, access: "read-only" }),
@@ -37,8 +43,7 @@ const invalid: Array<{ name: string; value: Record<string, unknown> }> = [
   },
 ];
 
-const byPath = (problems: readonly Problem[]) =>
-  problems.map((p) => `${p.path}: ${p.message}`).sort();
+const byPath = (problems: readonly Problem[]) => problems.map((p) => `${p.path}: ${p.message}`).sort();
 
 for (const c of invalid) {
   test(`a value is refused as its YAML is: ${c.name}`, () => {
