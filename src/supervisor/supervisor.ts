@@ -79,6 +79,7 @@ export async function runSupervised(options: SupervisorOptions): Promise<number>
   return (await startSupervised(options)).exited;
 }
 
+/** Starts the command in a new sandbox, phase by phase; resolves once the command runs. */
 export async function startSupervised(options: SupervisorOptions): Promise<SupervisedSandbox> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const checked = preflight(options, log);
