@@ -3,9 +3,8 @@
 // a document already read (loadPolicySource), an already parsed value (loadPolicyValue); a file
 // is read by file.ts, the folder's one edge, then given to loadPolicyText.
 import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
-import type { z } from "zod";
-// The functional form parses classic and zod/mini schemas alike (schema.ts is zod/mini).
-import { safeParse } from "zod/mini";
+// zod/mini, as schema.ts; its functional safeParse takes classic schemas (the gate's) as well.
+import { type core, safeParse } from "zod/mini";
 import { matchesEveryBinary } from "./engine.ts";
 import { type Policy, PolicySchema } from "./schema.ts";
 
@@ -115,7 +114,7 @@ function keyOffset(src: Located, mapPath: ReadonlyArray<PropertyKey>, key: strin
   return nodeAt(src, mapPath).offset;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: core.$ZodIssue): string {
   if (issue.code !== "custom" && "input" in issue && issue.input === undefined) return "is required";
   switch (issue.code) {
     case "invalid_type":
@@ -131,7 +130,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
-function zodProblems(src: Locator, error: z.core.$ZodError): Problem[] {
+function zodProblems(src: Locator, error: core.$ZodError): Problem[] {
   const out: Problem[] = [];
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {
@@ -221,10 +220,10 @@ export function readYaml(
 }
 
 /** Validates a document read by readYaml against a schema, with positions for every problem. */
-export function checkYaml<S extends z.core.$ZodType>(
+export function checkYaml<S extends core.$ZodType>(
   schema: S,
   source: YamlSource,
-): Loaded<z.core.output<S>> & { located?: Located } {
+): Loaded<core.output<S>> & { located?: Located } {
   const result = safeParse(schema, source.data, { reportInput: true });
   if (!result.success || source.syntax.length > 0) {
     const schemaErrors = result.success ? [] : zodProblems(inDocument(source.located), result.error);
@@ -238,11 +237,11 @@ export function checkYaml<S extends z.core.$ZodType>(
 }
 
 /** Parses YAML text strictly (duplicate keys are errors) and validates it against a schema. */
-export function parseYamlAgainst<S extends z.core.$ZodType>(
+export function parseYamlAgainst<S extends core.$ZodType>(
   schema: S,
   text: string,
   file: string,
-): Loaded<z.core.output<S>> & { located?: Located } {
+): Loaded<core.output<S>> & { located?: Located } {
   const read = readYaml(text, file);
   return read.ok ? checkYaml(schema, read.source) : read;
 }
