@@ -274,9 +274,10 @@ export async function doctor(agent: AgentFlavor, opts: DoctorOptions): Promise<D
   }
   const policies = new Set<string>();
   for (const { file, scope, hook } of found) {
-    const command = String(hook.handler["command"]);
     for (const p of hookProblems(agent, hook, setupCommand(agent, scope)))
       report.problems.push({ problem: `${file}: ${p.problem}`, fix: p.fix });
+    if (typeof hook.handler["command"] !== "string") continue;
+    const command = hook.handler["command"];
     const script = words(command)[0] ?? "";
     try {
       accessSync(script, constants.X_OK);

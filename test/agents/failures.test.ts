@@ -19,6 +19,7 @@ import {
   MARKER,
   makeProject,
   type Project,
+  SECRET,
   setupAgent,
   shellTurn as shell,
   startAirlock,
@@ -173,10 +174,12 @@ function handHook(agent: AgentName, userHome: string, command: string, timeout: 
 
 const HOOK_CRASH = "exit 1";
 const HOOK_OVERRUN = "sleep 5";
+const HOOK_MISSING = "/nonexistent/bin/airlock-hook claude-code";
 
 describe("the agents' own rules for a hook that crashes or overruns (why bin/airlock-hook never does)", () => {
   for (const [what, command, timeout] of [
     ["crashes (exit 1)", HOOK_CRASH, 10],
+    ["cannot start (its program is gone)", HOOK_MISSING, 10],
     ["overruns the agent's timeout", HOOK_OVERRUN, 1],
     ["prints plain text", "echo not-json", 10],
     ["prints broken JSON", "echo '{oops'", 10],
@@ -207,4 +210,29 @@ describe("the agents' own rules for a hook that crashes or overruns (why bin/air
           assert.equal(existsSync(ran), true, "Codex ran the call despite the failing hook");
         }
       });
+});
+
+describe("a hook file that is not valid JSON (what doctor warns about)", () => {
+  for (const agent of ["claude-code", "codex"] as const)
+    test(`${agent}: every hook in it is ignored, and the call runs`, async (t) => {
+      const bin = requireAgent(agent, t);
+      if (!bin) return;
+      const p = makeProject();
+      const set = await setupAgent(agent, airlock.home, p, {
+        wait: 1,
+        ...(agent === "codex" ? { codexBin: bin } : {}),
+      });
+      assert.equal(set.status, 0, set.stderr + set.stdout);
+      // One stray comma after the hook setup wrote (the secrets hard stop would deny this read otherwise).
+      const file = join(p.userHome, agent === "claude-code" ? ".claude/settings.json" : ".codex/hooks.json");
+      writeFileSync(file, readFileSync(file, "utf8").replace(/\}\s*$/, "},\n"));
+      const model = await startFakeModel({
+        scenario: parseScenario({ turns: [shell(agent, "cat .env")] }),
+      });
+      t.after(() => model.close());
+      const run = await runFullAccess(agent, bin, model, p);
+      assert.equal(run.status, 0, run.stderr.slice(-2000));
+      const result = toolResults(model.turns().at(-1))[0] ?? "";
+      assert.ok(result.includes(SECRET), `${agent} ignored the broken file and ran cat .env: ${result}`);
+    });
 });

@@ -1,5 +1,5 @@
 // Common HTTP clients inside `airlock run`, written as for the host (no proxy code of their own):
-// curl, Node 20 and 22 (fetch, https, http), Python (urllib, requests) and Go reach an allowed
+// curl, Node 20 and 22 (fetch, https, http), Python (urllib, requests), Go and Rust (ureq) reach an allowed
 // HTTPS endpoint through the proxy, get the structured 403 for a denied path (which never reaches
 // the upstream), and reach policy.local over plain HTTP.
 import assert from "node:assert/strict";
@@ -45,6 +45,7 @@ describe("HTTP clients inside airlock run", () => {
   let api: Upstream;
   let policyFile: string;
   let goClient: string;
+  let rustClient: string;
   before(async () => {
     dir = scratchDir("clients-http");
     home = join(dir, "airlock-home");
@@ -61,6 +62,14 @@ describe("HTTP clients inside airlock run", () => {
       encoding: "utf8",
     });
     assert.equal(built.status, 0, `go build (golang-go, installed by .ci/install): ${built.stderr}`);
+    // Built offline from Debian's crates into the client cache, once per source (build.sh).
+    const rust = spawnSync(join(FIXTURES, "rust", "build.sh"), { encoding: "utf8" });
+    assert.equal(
+      rust.status,
+      0,
+      `rust client (cargo, rustc, librust-ureq-dev by .ci/install): ${rust.stderr}`,
+    );
+    rustClient = rust.stdout.trim();
     assert.ok(existsSync(NODE22), `Node 22 is installed by .ci/install at ${NODE22}`);
     policyFile = writePolicy(dir, "clients", {
       version: 1,
@@ -80,6 +89,7 @@ describe("HTTP clients inside airlock run", () => {
             { path: realpathSync(NODE22) },
             { path: "/usr/bin/python3*" },
             { path: goClient },
+            { path: rustClient },
           ],
         },
       },
@@ -106,6 +116,9 @@ describe("HTTP clients inside airlock run", () => {
       `${PYTHON} client.py urllib ${ok} '${blocked}'`,
       `${PYTHON} client.py requests ${ok} '${blocked}'`,
       `${goClient} ${ok} '${blocked}'`,
+      `${rustClient} ${ok} '${blocked}'`,
+      // The same client told of no proxy: it tries the host directly, and the sandbox has no way out.
+      `env -u HTTPS_PROXY -u https_proxy -u ALL_PROXY -u all_proxy ${rustClient} ${ok} | sed 's/"rust-ureq"/"rust-direct"/'`,
     ].join("\n");
     const before = api.seen.length;
     const run = await runInSandbox(
@@ -115,7 +128,7 @@ describe("HTTP clients inside airlock run", () => {
     assert.equal(run.code, 0, run.stderr);
     const results = lines(run.stdout);
     const clients = ["curl", "node20-fetch", "node20-core", "node22-fetch", "node22-core"];
-    clients.push("python-urllib", "python-requests", "go");
+    clients.push("python-urllib", "python-requests", "go", "rust-ureq");
     for (const client of clients) {
       const mine = results.filter((r) => r.client === client);
       const allowed = mine.find((r) => r.url === ok);
@@ -138,6 +151,11 @@ describe("HTTP clients inside airlock run", () => {
         if (client.endsWith("-core")) assert.match(refused?.error ?? "", /"error":"policy_denied"/, client);
       }
     }
+    const direct = results.find((r) => r.client === "rust-direct");
+    assert.ok(
+      direct?.error && direct.status === undefined,
+      `no proxy, no way out: ${JSON.stringify(direct)}`,
+    );
     const reached = api.seen.slice(before);
     assert.equal(reached.length, clients.length, "one allowed request per client reached the upstream");
     assert.ok(

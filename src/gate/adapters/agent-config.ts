@@ -61,6 +61,17 @@ export function isAirlockHook(command: unknown, agent: AgentFlavor): boolean {
 type Json = Record<string, unknown>;
 const isRecord = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** A handler of Airlock's: its command hook, or an http hook someone pointed at the gateway's hook route. */
+function isAirlockHandler(h: unknown, agent: AgentFlavor): boolean {
+  if (!isRecord(h)) return false;
+  if (isAirlockHook(h["command"], agent)) return true;
+  return (
+    h["type"] === "http" &&
+    typeof h["url"] === "string" &&
+    new RegExp(`/v1/gate/hook/${agent}(?:[?#]|$)`).test(h["url"])
+  );
+}
+
 /**
  * The agent's config with exactly one Airlock PreToolUse hook (ours, matching every tool), every
  * other hook kept as it was. Claude Code and Codex share this layout: hooks.PreToolUse[] of
@@ -81,9 +92,7 @@ export function withAirlockHook(
       others.push(group);
       continue;
     }
-    const kept = (group["hooks"] as unknown[]).filter(
-      (h) => !(isRecord(h) && isAirlockHook(h["command"], agent)),
-    );
+    const kept = (group["hooks"] as unknown[]).filter((h) => !isAirlockHandler(h, agent));
     if (kept.length !== group["hooks"].length) found = true;
     if (kept.length > 0) others.push({ ...group, hooks: kept });
   }
@@ -107,7 +116,7 @@ export function findAirlockHooks(config: Json, agent: AgentFlavor): FoundHook[] 
   for (const [g, group] of groups.entries()) {
     if (!isRecord(group) || !Array.isArray(group["hooks"])) continue;
     for (const [i, h] of (group["hooks"] as unknown[]).entries())
-      if (isRecord(h) && isAirlockHook(h["command"], agent))
+      if (isRecord(h) && isAirlockHandler(h, agent))
         out.push({ matcher: group["matcher"], handler: h, group: g, index: i });
   }
   return out;
@@ -128,6 +137,14 @@ export interface Problem {
 export function hookProblems(agent: AgentFlavor, found: FoundHook, setup: string): Problem[] {
   const out: Problem[] = [];
   const { handler, matcher } = found;
+  if (handler["type"] === "http")
+    return [
+      {
+        problem:
+          "an http hook to the gateway: Claude Code runs the call when the answer is a 2xx without a decision (an empty body, {}), onFailure or not, and the token its header reads from the environment is visible to the agent's tools; the command hook accepts only the gateway's exact answer",
+        fix: setup,
+      },
+    ];
   if (matcher !== "*" && matcher !== undefined && matcher !== "")
     out.push({ problem: `its matcher ${JSON.stringify(matcher)} does not cover every tool`, fix: setup });
   if (handler["type"] !== "command")
