@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { GatewayClient } from "../src/gateway/client.ts";
 import { startGateway } from "../src/gateway/server.ts";
-import type { GatewayEvent } from "../src/gateway/types.ts";
 import { compilePolicy } from "../src/policy/engine.ts";
 import type { Policy } from "../src/policy/schema.ts";
+import { GatewayClient } from "../src/protocol/client.ts";
+import type { GatewayEvent } from "../src/protocol/types.ts";
 import { GatewayLink } from "../src/supervisor/gateway-link.ts";
 import { submitProposal, waitProposal } from "../src/supervisor/proposals.ts";
 

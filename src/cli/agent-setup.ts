@@ -23,10 +23,10 @@ import {
   type Problem,
   withAirlockHook,
 } from "../gate/adapters/agent-config.ts";
-import type { AgentFlavor } from "../gate/adapters/wire.ts";
-import { GatewayClient } from "../gateway/client.ts";
-import { airlockHome } from "../gateway/home.ts";
 import { packagePath } from "../package-root.ts";
+import { GatewayClient } from "../protocol/client.ts";
+import { airlockHome, homePaths } from "../protocol/home.ts";
+import type { AgentFlavor } from "../protocol/hook-wire.ts";
 import { CodexAppServer, type CodexHook } from "./codex-app-server.ts";
 import { CliError } from "./common.ts";
 
@@ -87,7 +87,7 @@ function writeJson(file: string, value: Json): void {
 const setupCommand = (agent: AgentFlavor, scope: string) => `airlock agent setup ${agent} --${scope}`;
 
 export function defaultGatePolicy(env = process.env): string {
-  return resolve(env["AIRLOCK_GATE_POLICY"] || join(airlockHome(env), "gate.yaml"));
+  return resolve(env["AIRLOCK_GATE_POLICY"] || homePaths(airlockHome(env)).gatePolicy);
 }
 
 function codexBinary(given: string | undefined): string | null {

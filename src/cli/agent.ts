@@ -1,7 +1,7 @@
 // `airlock agent setup|doctor claude-code|codex`: install the gate's PreToolUse hook in an agent's
 // own configuration, and check an installed one (loaded lazily: the hook path never loads this).
 import type { Command } from "commander";
-import type { AgentFlavor } from "../gate/adapters/wire.ts";
+import type { AgentFlavor } from "../protocol/hook-wire.ts";
 import { CliError, EXIT_FAILURE } from "./common.ts";
 
 const AGENTS: readonly AgentFlavor[] = ["claude-code", "codex"];

@@ -2,11 +2,12 @@
 // polled) within the adapter's own time budget, and turn the outcome into a verdict. Fails
 // closed: no decision in time is "deny" and the ask is withdrawn from the inbox with a note;
 // gateway trouble is "ask" (the agent's own prompt, which Codex turns into a denial); never allow.
-import { developerAnswer, WITHDRAWN_NOTE } from "../gate/adapters/wire.ts";
+
 import type { AskDraft } from "../gate/ask-summary.ts";
 import type { GateDecision } from "../gate/cascade.ts";
 import { appendReceipt } from "../gate/receipt-store.ts";
-import { GatewayClient } from "../gateway/client.ts";
+import { GatewayClient } from "../protocol/client.ts";
+import { developerAnswer, WITHDRAWN_NOTE } from "../protocol/hook-wire.ts";
 
 export interface AskOutcome {
   verdict: "allow" | "deny" | "ask";

@@ -1,7 +1,7 @@
 // `airlock denials [SANDBOX] [--last N]`: observed denies the gateway holds for a sandbox.
 import type { Command } from "commander";
 import { printJson, UsageError } from "./common.ts";
-import { call, connect, resolveSandbox } from "./connect.ts";
+import { call, connect, resolveSandbox } from "./gateway-calls.ts";
 
 export function registerDenialsCommands(program: Command): void {
   program

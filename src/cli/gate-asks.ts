@@ -1,9 +1,9 @@
 // `airlock gate asks|allow|deny`: the developer's side of gate asks, through the gateway.
-import type { Ask } from "../gateway/ask-types.ts";
-import { ASK_STATUSES } from "../gateway/ask-types.ts";
-import { GatewayRequestError } from "../gateway/client.ts";
+import type { Ask } from "../protocol/ask-types.ts";
+import { ASK_STATUSES } from "../protocol/ask-types.ts";
+import { GatewayRequestError } from "../protocol/client.ts";
 import { CliError, printJson, UsageError } from "./common.ts";
-import { call, connect } from "./connect.ts";
+import { call, connect } from "./gateway-calls.ts";
 
 export function renderAsk(a: Ask): string[] {
   const lines = [

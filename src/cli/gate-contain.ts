@@ -9,13 +9,13 @@ import { applyChanges } from "../gate/contain/apply.ts";
 import { type Change, decideCommit, renderChanges } from "../gate/contain/changeset.ts";
 import { containSandboxPolicy } from "../gate/contain/sandbox-policy.ts";
 import { createStage, keepStage } from "../gate/contain/stage.ts";
-import { airlockHome } from "../gate/receipt-store.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
 import type { ContainConfig } from "../gate/schema.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
 import { loadPolicyFile } from "../policy/file.ts";
 import { denyAllPolicy, formatLoadErrors, formatProblem } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
+import { airlockHome, homePaths } from "../protocol/home.ts";
 import { CliError, UsageError } from "./common.ts";
 
 export interface ContainOptions {
@@ -33,7 +33,7 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 function gateFile(policy: string | undefined): string | undefined {
   const explicit = policy ?? process.env["AIRLOCK_GATE_POLICY"];
   if (explicit) return explicit;
-  const fallback = join(airlockHome(), "gate.yaml");
+  const fallback = homePaths(airlockHome()).gatePolicy;
   return existsSync(fallback) ? fallback : undefined;
 }
 
@@ -88,7 +88,7 @@ export async function contain(command: string[], opts: ContainOptions): Promise<
   for (const note of sandboxed.notes) say(`airlock: note: ${note}`);
 
   const home = airlockHome();
-  const stageDir = createStage(join(home, "gate", "contain"));
+  const stageDir = createStage(homePaths(home).containStages);
   const layersDir = join(stageDir, "ns");
   mkdirSync(layersDir);
   const { startSupervised, SupervisorError } = await import("../supervisor/supervisor.ts");

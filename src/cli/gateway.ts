@@ -1,21 +1,23 @@
 // `airlock gateway start|stop|status` (and the foreground `run` that `start` daemonizes).
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Command } from "commander";
-import { GatewayClient } from "../gateway/client.ts";
-import {
-  airlockHome,
-  type GatewayInfo,
-  gatewayInfoFile,
-  readGatewayInfo,
-  readOperatorToken,
-} from "../gateway/home.ts";
 import { defaultDbUrl, redactDbUrl } from "../gateway/store/open.ts";
 import { AIRLOCK_BIN } from "../package-root.ts";
 import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
+import { writeAtomically } from "../protocol/atomic-write.ts";
+import { GatewayClient } from "../protocol/client.ts";
+import {
+  airlockHome,
+  type GatewayInfo,
+  gatewayInfoFile,
+  homePaths,
+  readGatewayInfo,
+  readOperatorToken,
+} from "../protocol/home.ts";
 import { processAlive as alive } from "../sandbox/host-facts.ts";
 import { CliError, parsePort, printJson } from "./common.ts";
 
@@ -76,7 +78,7 @@ export async function ensureGateway(
   if (opts.ceiling) args.push("--ceiling", resolve(opts.ceiling));
   loadCeiling(opts.ceiling);
   if (opts.gatePolicy) args.push("--gate-policy", resolve(opts.gatePolicy));
-  const log = openSync(join(home, "gateway.log"), "a");
+  const log = openSync(homePaths(home).gatewayLog, "a");
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ["ignore", log, log],
@@ -94,7 +96,7 @@ export async function ensureGateway(
     const info = readGatewayInfo(home);
     if (info && info.pid === child.pid && (await healthy(info, home))) return { info, started: true };
   }
-  throw new CliError(`the gateway did not start; see ${join(home, "gateway.log")}`);
+  throw new CliError(`the gateway did not start; see ${homePaths(home).gatewayLog}`);
 }
 
 export function registerGatewayCommands(program: Command): void {
@@ -149,7 +151,7 @@ export function registerGatewayCommands(program: Command): void {
         db: redactDbUrl(db),
         started_at: new Date().toISOString(),
       };
-      writeFileSync(gatewayInfoFile(home), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+      writeAtomically(gatewayInfoFile(home), `${JSON.stringify(info, null, 2)}\n`, 0o600);
       process.stdout.write(`airlock gateway listening on ${gw.url} (store ${info.db})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

@@ -3,11 +3,11 @@
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { callsFromHook, parseHookPayload, worstDecision } from "../gate/adapters/hook-input.ts";
-import { type AgentFlavor, agentAnswer, describeDecision, type HookVerdict } from "../gate/adapters/wire.ts";
 import { askDraft } from "../gate/ask-summary.ts";
 import { defaultReceiptsFile } from "../gate/receipt-store.ts";
 import { openGate } from "../gate/runtime.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
+import { type AgentFlavor, agentAnswer, describeDecision, type HookVerdict } from "../protocol/hook-wire.ts";
 import { shellQuote } from "../sandbox/shell-quote.ts";
 import { askThroughGateway, recordOutcome } from "./ask-gateway.ts";
 

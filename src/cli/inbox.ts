@@ -3,8 +3,8 @@
 import { spawn } from "node:child_process";
 import type { Command } from "commander";
 import { printJson } from "./common.ts";
-import { call, connect } from "./connect.ts";
 import { ensureGateway } from "./gateway.ts";
+import { call, connect } from "./gateway-calls.ts";
 
 /** Best effort: a missing opener (no desktop, no xdg-open) is not an error; the URL is printed. */
 function openInBrowser(url: string): Promise<boolean> {

@@ -5,18 +5,13 @@ import type { Command } from "commander";
 import { followLog } from "../audit/follow.ts";
 import { type LogKind, readRecentLines } from "../audit/reader.ts";
 import { redactQueryIn } from "../audit/redact.ts";
-import { sandboxLogDir } from "../gateway/home.ts";
-import { airlockHome } from "../supervisor/paths.ts";
-import { readSandboxRecords, type SandboxRecord } from "../supervisor/sandbox-records.ts";
+import { airlockHome, sandboxLogDir } from "../protocol/home.ts";
+import { readSandboxRuns, type SandboxRun } from "../supervisor/sandbox-runs.ts";
 import { CliError, UsageError } from "./common.ts";
 import { chooseSandbox } from "./pick-sandbox.ts";
 
 /** The asked-for sandbox, or the one meant when none is named (src/cli/pick-sandbox.ts). */
-export function pickSandbox(
-  known: readonly SandboxRecord[],
-  asked: string | undefined,
-  home: string,
-): string {
+export function pickSandbox(known: readonly SandboxRun[], asked: string | undefined, home: string): string {
   if (asked === undefined) return chooseSandbox(known, `under ${home}`);
   if (known.some((s) => s.name === asked)) return asked;
   const names = known
@@ -46,7 +41,7 @@ export function registerLogsCommands(program: Command): void {
       if (!/^\d+$/.test(opts.last))
         throw new UsageError(`--last must be a number of lines (0 or more), got "${opts.last}"`);
       const home = airlockHome();
-      const name = pickSandbox(readSandboxRecords(home), sandbox, home);
+      const name = pickSandbox(readSandboxRuns(home), sandbox, home);
       const dir = sandboxLogDir(home, name);
       const kind: LogKind = opts.json ? "ocsf" : "shorthand";
       // Shorthand lines are redacted when written; redacting again costs little and covers any origin.

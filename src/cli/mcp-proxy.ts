@@ -2,9 +2,10 @@
 // prompts/get of a stdio MCP server, and pin its tools.
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
-import { basename, join, relative, resolve } from "node:path";
+import { basename, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import type { PinNotice } from "../gate/mcp/proxy.ts";
+import { airlockHome, homePaths } from "../protocol/home.ts";
 import { CliError, UsageError } from "./common.ts";
 
 interface McpProxyFlags {
@@ -67,11 +68,11 @@ export function registerMcpProxyCommands(program: Command): void {
       if (!Number.isFinite(wait) || wait < 0) throw new UsageError("--ask-wait-ms must be a number ≥ 0");
       const { PinStore } = await import("../gate/mcp/pins.ts");
       const { runMcpProxy } = await import("../gate/mcp/proxy.ts");
-      const { airlockHome, defaultReceiptsFile } = await import("../gate/receipt-store.ts");
+      const { defaultReceiptsFile } = await import("../gate/receipt-store.ts");
       const { realPathOnDisk } = await import("../gate/real-path.ts");
       const cwd = process.cwd();
       const home = airlockHome();
-      const pinFile = resolve(opts.pins ?? join(home, "gate", "mcp-pins.json"));
+      const pinFile = resolve(opts.pins ?? homePaths(home).mcpPins);
       // The agent writes its workdir: pins kept there could be rewritten to match a rug pull.
       if (inside(realPathOnDisk(cwd), realPathOnDisk(pinFile)))
         throw new UsageError(`--pins ${pinFile}: the pin file must be outside the workdir (${cwd})`);
@@ -111,7 +112,7 @@ export function registerMcpProxyCommands(program: Command): void {
             ? recordOutcome(opts.receipts ?? defaultReceiptsFile(), req, outcome, performance.now() - started)
             : outcome;
         },
-        notify: await developerNotices(join(home, "gate", "logs")),
+        notify: await developerNotices(homePaths(home).gateLogs),
       });
     });
 }
@@ -120,7 +121,7 @@ export function registerMcpProxyCommands(program: Command): void {
 async function developerNotices(logDir: string): Promise<(notice: PinNotice) => void> {
   const { AuditLog } = await import("../audit/writer.ts");
   const { buildConfigEvent } = await import("../audit/ocsf.ts");
-  const { GatewayClient } = await import("../gateway/client.ts");
+  const { GatewayClient } = await import("../protocol/client.ts");
   const log = new AuditLog(logDir, (error) =>
     process.stderr.write(`airlock mcp-proxy: cannot write ${logDir}: ${error.message}\n`),
   );

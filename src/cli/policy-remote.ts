@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { loadPolicyFile } from "../policy/file.ts";
 import { formatProblem } from "../policy/load.ts";
 import { CliError, getOrCreateGroup, printJson, UsageError } from "./common.ts";
-import { call, connect, resolveSandbox } from "./connect.ts";
+import { call, connect, resolveSandbox } from "./gateway-calls.ts";
 
 export function registerPolicyRemoteCommands(program: Command): void {
   const policy = getOrCreateGroup(program, "policy", "check, evaluate and manage policies");

@@ -2,12 +2,12 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { renderChunk } from "../gateway/chunk-text.ts";
-import type { Chunk } from "../gateway/types.ts";
-import { CHUNK_STATUSES, parseDuration, REJECTION_HINTS } from "../gateway/vocabulary.ts";
 import { formatProblem, parseYamlAgainst } from "../policy/load.ts";
 import { NetworkRuleSchema } from "../policy/schema.ts";
+import type { Chunk } from "../protocol/types.ts";
+import { CHUNK_STATUSES, parseDuration, REJECTION_HINTS } from "../protocol/vocabulary.ts";
 import { CliError, printJson, UsageError } from "./common.ts";
-import { call, connect, resolveSandbox } from "./connect.ts";
+import { call, connect, resolveSandbox } from "./gateway-calls.ts";
 
 /** The chunk, checked to belong to SANDBOX when one was named. */
 async function chunkFor(sandbox: string | undefined, id: string): Promise<Chunk> {

@@ -1,9 +1,9 @@
 // `airlock run`: a command in a sandbox whose only way out is the policy proxy (docs/design.md §9).
 // stdout and stdin belong to the command; Airlock's own lines go to stderr.
 import type { Command } from "commander";
-import { GatewayClient, resolveClientOptions } from "../gateway/client.ts";
 import type { Policy } from "../policy/schema.ts";
-import { airlockHome } from "../supervisor/paths.ts";
+import { GatewayClient, resolveClientOptions } from "../protocol/client.ts";
+import { airlockHome } from "../protocol/home.ts";
 import type { ControlPlane } from "../supervisor/supervisor.ts";
 import { CliError, upstreamOptions } from "./common.ts";
 import { ensureGateway } from "./gateway.ts";

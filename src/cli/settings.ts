@@ -1,8 +1,8 @@
 // `airlock settings get|set KEY [VALUE] [--sandbox S]`: pushed live to running sandboxes.
 import type { Command } from "commander";
-import { SETTING_KEYS } from "../gateway/vocabulary.ts";
+import { SETTING_KEYS } from "../protocol/vocabulary.ts";
 import { printJson, UsageError } from "./common.ts";
-import { call, connect } from "./connect.ts";
+import { call, connect } from "./gateway-calls.ts";
 
 function checkKey(key: string): void {
   if (!(SETTING_KEYS as readonly string[]).includes(key))

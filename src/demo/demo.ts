@@ -8,12 +8,13 @@ import { join } from "node:path";
 import type { OcsfEvent } from "../audit/ocsf.ts";
 import { shorthandLine } from "../audit/ocsf.ts";
 import { renderChunk } from "../gateway/chunk-text.ts";
-import { GatewayClient } from "../gateway/client.ts";
 import { type RunningGateway, startGateway } from "../gateway/server.ts";
-import type { Chunk, GatewayEvent } from "../gateway/types.ts";
 import { AIRLOCK_BIN, packagePath } from "../package-root.ts";
 import { loadPolicyText } from "../policy/load.ts";
 import { renderRule } from "../policy/render.ts";
+import { GatewayClient } from "../protocol/client.ts";
+import { homePaths, sandboxLogDir } from "../protocol/home.ts";
+import type { Chunk, GatewayEvent } from "../protocol/types.ts";
 import { type AgentDemo, prepareAgentDemo } from "./agent-demo.ts";
 import type { RealAgent } from "./agent-loop.ts";
 import { DemoError } from "./demo-error.ts";
@@ -60,8 +61,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   const started = Date.now();
   try {
     step("1. The control plane and a stand-in for api.github.com");
-    gateway = await startGateway({ home, port: 0, db: `sqlite:${join(home, "gateway.db")}` });
-    out(`gateway (SQLite, ${join(home, "gateway.db")}) at ${gateway.url}`);
+    gateway = await startGateway({ home, port: 0, db: `sqlite:${homePaths(home).gatewayDb}` });
+    out(`gateway (SQLite, ${homePaths(home).gatewayDb}) at ${gateway.url}`);
     github = await startFakeGitHub(dir);
     out(`fake api.github.com on 127.0.0.1:${github.port}, certificate from its own CA (${github.caFile})`);
     if (agentDemo) {
@@ -135,7 +136,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
       throw new DemoError(`the agent did not finish its task (exit ${code}); see the lines above`);
 
     step("4. The decision trace, from the sandbox's OCSF log");
-    for (const line of decisionTrace(join(home, "sandboxes", SANDBOX, "logs"))) out(line);
+    for (const line of decisionTrace(sandboxLogDir(home, SANDBOX))) out(line);
     step(
       `Done in ${((Date.now() - started) / 1000).toFixed(1)} s: denied, proposed, reviewed, hot-reloaded, retried.`,
     );

@@ -4,16 +4,13 @@
 import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
-import type { GateVerdict } from "../gateway/asks.ts";
 import { nestsDeeperThan } from "../policy/json-depth.ts";
+import type { GateDecider, GateVerdict } from "../protocol/gate-decider.ts";
 import { callsFromValue, worstDecision } from "./adapters/hook-input.ts";
 import { askDraft } from "./ask-summary.ts";
 import { checkCalls } from "./call.ts";
 import { realPathOnDisk } from "./real-path.ts";
 import { type GateRuntime, openGate, resolveGatePolicy } from "./runtime.ts";
-
-/** The verdict shape the gateway's asks service consumes (one definition, in src/gateway/asks.ts). */
-export type DeciderVerdict = GateVerdict;
 
 export interface GateDeciderOptions {
   /** Default policy file (else $AIRLOCK_GATE_POLICY, else $AIRLOCK_HOME/gate.yaml, resolved per call). */
@@ -22,7 +19,7 @@ export interface GateDeciderOptions {
   receipts?: string;
 }
 
-export function createGateDecider(options: GateDeciderOptions = {}) {
+export function createGateDecider(options: GateDeciderOptions = {}): GateDecider {
   const open = new Map<string, { mtimeMs: number; runtime: Promise<GateRuntime> }>();
   const runtimeFor = (file: string): Promise<GateRuntime> => {
     const mtimeMs = statSync(file).mtimeMs;
@@ -37,7 +34,7 @@ export function createGateDecider(options: GateDeciderOptions = {}) {
     async decide(
       input: Record<string, unknown>,
       opts: { policy?: string; cwd?: string; workdir?: string },
-    ): Promise<DeciderVerdict> {
+    ): Promise<GateVerdict> {
       if (opts.policy !== undefined && !isAbsolute(opts.policy))
         return { ok: false, status: 400, code: "invalid_request", detail: "policy must be an absolute path" };
       if (opts.cwd !== undefined && !isAbsolute(opts.cwd))

@@ -2,6 +2,7 @@
 // glob matching is the policy engine's (src/policy/path.ts compilePathGlob).
 import { posix } from "node:path";
 import { compilePathGlob } from "../policy/path.ts";
+import { airlockHome } from "../protocol/home.ts";
 import type { CallContext } from "./call.ts";
 import type { ShellAnalysis } from "./shell/types.ts";
 
@@ -135,7 +136,7 @@ const AIRLOCK_HOME = "$AIRLOCK_HOME";
 export function resolveGlob(paths: Paths, glob: string): string {
   if (glob.startsWith("/") || glob.startsWith("**")) return glob;
   if (glob === AIRLOCK_HOME || glob.startsWith(`${AIRLOCK_HOME}/`)) {
-    const home = (paths.airlockHome ?? `${paths.home}/.airlock`).replace(/\/+$/, "");
+    const home = (paths.airlockHome ?? airlockHome({}, paths.home)).replace(/\/+$/, "");
     return `${home}${glob.slice(AIRLOCK_HOME.length)}`;
   }
   if (glob === "~" || glob.startsWith("~/")) return `${paths.home}${glob.slice(1)}`;

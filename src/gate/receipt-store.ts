@@ -11,13 +11,13 @@ import {
   openSync,
   readFileSync,
   readSync,
-  renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join } from "node:path";
-import { airlockHome } from "../gateway/home.ts";
+import { dirname } from "node:path";
+import { writeAtomically } from "../protocol/atomic-write.ts";
+import { airlockHome, homePaths } from "../protocol/home.ts";
 import {
   GENESIS,
   type Receipt,
@@ -27,14 +27,12 @@ import {
   signHead,
 } from "./receipts.ts";
 
-export { airlockHome };
-
 export function defaultReceiptsFile(): string {
-  return join(airlockHome(), "gate", "receipts.jsonl");
+  return homePaths(airlockHome()).receipts;
 }
 
-const keyFile = () => join(airlockHome(), "gate", "receipt-key.pem");
-export const publicKeyFile = () => join(airlockHome(), "gate", "receipt-key.pub.pem");
+const keyFile = () => homePaths(airlockHome()).receiptKey;
+export const publicKeyFile = () => homePaths(airlockHome()).receiptPublicKey;
 
 /** The Ed25519 signing key, created on first use (0600). */
 export function loadSigningKey(): KeyObject {
@@ -118,13 +116,6 @@ export function readHead(file: string): ReceiptHead | undefined {
     throw error;
   }
   return JSON.parse(text) as ReceiptHead;
-}
-
-/** Writes a file by rename, so a reader sees the old or the new content, never a torn one. */
-export function writeAtomically(file: string, text: string, mode = 0o600): void {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(tmp, text, { mode });
-  renameSync(tmp, file);
 }
 
 /**

@@ -2,20 +2,21 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatProblem } from "../policy/load.ts";
+import { airlockHome, homePaths } from "../protocol/home.ts";
 import { type CallContext, callDigest, type ToolCall, toolLabel } from "./call.ts";
 import { decide, type GateDecision } from "./cascade.ts";
 import { type BreakerState, type BreakerStore, createClassifier } from "./classifier.ts";
 import type { CompiledGate } from "./compile.ts";
 import { loadGateFile } from "./file.ts";
 import { gatherFacts } from "./path-facts.ts";
-import { airlockHome, appendReceipt, defaultReceiptsFile } from "./receipt-store.ts";
+import { appendReceipt, defaultReceiptsFile } from "./receipt-store.ts";
 import { type AnalyzeShell, loadShellAnalyzer } from "./shell/parser.ts";
 
 export class GateLoadError extends Error {}
 
 /** --policy, else $AIRLOCK_GATE_POLICY, else $AIRLOCK_HOME/gate.yaml. */
 export function resolveGatePolicy(flag: string | undefined): string {
-  const file = flag ?? process.env["AIRLOCK_GATE_POLICY"] ?? join(airlockHome(), "gate.yaml");
+  const file = flag ?? process.env["AIRLOCK_GATE_POLICY"] ?? homePaths(airlockHome()).gatePolicy;
   if (!existsSync(file)) {
     throw new GateLoadError(
       `no gate policy: ${file} does not exist (pass --policy FILE or set AIRLOCK_GATE_POLICY)`,
@@ -25,7 +26,7 @@ export function resolveGatePolicy(flag: string | undefined): string {
 }
 
 /** The breaker's state in a file, so one-process-per-call hooks share it. */
-export function fileBreaker(file = join(airlockHome(), "gate", "classifier-breaker.json")): BreakerStore {
+export function fileBreaker(file = homePaths(airlockHome()).classifierBreaker): BreakerStore {
   return {
     load(): BreakerState {
       try {

@@ -7,20 +7,6 @@ import { z } from "zod";
 import { dumpPolicyYaml } from "../policy/canonical.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../policy/json-depth.ts";
 import { formatZodIssues } from "../policy/zod-issues.ts";
-import { registerAskRoutes } from "./asks-api.ts";
-import { registerHookRoute } from "./hook-api.ts";
-import {
-  checkCookieSession,
-  type InboxPage,
-  loadInboxPage,
-  registerInboxRoutes,
-  sessionCookie,
-} from "./inbox-routes.ts";
-import { InboxSessions } from "./inbox-sessions.ts";
-import { openApi, type RouteDoc } from "./openapi.ts";
-import { type ApiEnv, actorOf } from "./principal.ts";
-import { GatewayError, type GatewayService } from "./service.ts";
-import { eventStream } from "./sse.ts";
 import {
   ApproveAllBodySchema,
   ApproveAllResultSchema,
@@ -43,7 +29,21 @@ import {
   SettingsViewSchema,
   SubmitBodySchema,
   SubmitResultSchema,
-} from "./types.ts";
+} from "../protocol/types.ts";
+import { registerAskRoutes } from "./asks-api.ts";
+import { registerHookRoute } from "./hook-api.ts";
+import {
+  checkCookieSession,
+  type InboxPage,
+  loadInboxPage,
+  registerInboxRoutes,
+  sessionCookie,
+} from "./inbox-routes.ts";
+import { InboxSessions } from "./inbox-sessions.ts";
+import { openApi, type RouteDoc } from "./openapi.ts";
+import { type ApiEnv, actorOf } from "./principal.ts";
+import { GatewayError, type GatewayService } from "./service.ts";
+import { eventStream } from "./sse.ts";
 
 type Env = ApiEnv;
 type Auth = RouteDoc["auth"];

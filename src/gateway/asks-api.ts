@@ -10,7 +10,7 @@ import {
   DecideAskBodySchema,
   GateDecideBodySchema,
   GateDecideResultSchema,
-} from "./ask-types.ts";
+} from "../protocol/ask-types.ts";
 import { MAX_WAIT_SECONDS } from "./asks.ts";
 import type { RouteDoc } from "./openapi.ts";
 import { GatewayError, type GatewayService } from "./service.ts";

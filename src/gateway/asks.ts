@@ -12,37 +12,10 @@ import {
   CreateAskBodySchema,
   type GateDecideBody,
   type GateDecideResult,
-} from "./ask-types.ts";
+} from "../protocol/ask-types.ts";
+import type { GateDecider } from "../protocol/gate-decider.ts";
 import { type Clock, GatewayError } from "./sandboxes.ts";
 import type { AskFilter, Repo, Store } from "./store/store.ts";
-
-/** What the gate's cascade answers for one input (see src/gate/decider.ts). */
-export type GateVerdict =
-  | {
-      ok: true;
-      decision: "allow" | "deny" | "ask" | "contain";
-      tier: number;
-      step: string;
-      rule: string | null;
-      reason: string;
-      hint?: string;
-      capabilities: string[];
-      latency_ms: number;
-      /** What an ask records about the call. */
-      tool: string;
-      input_digest: string;
-      summary: string;
-      session?: string;
-    }
-  | { ok: false; status: 400 | 503; code: string; detail: string };
-
-/** Runs the cascade server-side; injected at gateway start so the gateway does not load the gate itself. */
-export interface GateDecider {
-  decide(
-    input: Record<string, unknown>,
-    opts: { policy?: string; cwd?: string; workdir?: string },
-  ): Promise<GateVerdict>;
-}
 
 export const DEFAULT_ASK_SECONDS = 600;
 export const MAX_WAIT_SECONDS = 300;

@@ -1,7 +1,7 @@
 // A chunk as text lines: what `airlock rule get` prints and the demo narrates. Pure; here, beside
 // the chunk's schema, so every surface that shows a chunk as text renders it the same way.
 import { renderEndpoint } from "../policy/render.ts";
-import type { Chunk } from "./types.ts";
+import type { Chunk } from "../protocol/types.ts";
 
 export function renderChunk(c: Chunk): string[] {
   const lines = [

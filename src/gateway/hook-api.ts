@@ -1,5 +1,5 @@
 // `POST /v1/gate/hook/:agent`: the agent's PreToolUse payload in, the agent's own answer out
-// (src/gate/adapters/wire.ts), in one request: the cascade, and for an ask the wait for the
+// (src/protocol/hook-wire.ts), in one request: the cascade, and for an ask the wait for the
 // developer, all on the long-lived gateway, so the hook itself is a tiny command (bin/airlock-hook).
 // Every outcome is a 200 with a safe answer: bad input is an ask (Codex: a denial), a policy that
 // fails to load a denial, and an ask nobody answers within `wait` a denial, withdrawn from the inbox.
@@ -10,7 +10,7 @@ import {
   developerAnswer,
   type HookVerdict,
   WITHDRAWN_NOTE,
-} from "../gate/adapters/wire.ts";
+} from "../protocol/hook-wire.ts";
 import { MAX_WAIT_SECONDS } from "./asks.ts";
 import type { AskRouteKit } from "./asks-api.ts";
 import { GatewayError } from "./service.ts";

@@ -10,8 +10,9 @@ import { z } from "zod";
 import { readRecentLines } from "../audit/reader.ts";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
-import { AskSchema } from "./ask-types.ts";
-import { sandboxLogDir } from "./home.ts";
+import { AskSchema } from "../protocol/ask-types.ts";
+import { sandboxLogDir } from "../protocol/home.ts";
+import { ChunkSchema, DenySchema } from "../protocol/types.ts";
 import { type InboxSessions, SESSION_COOKIE, SESSION_TTL_MS } from "./inbox-sessions.ts";
 import {
   DENIES_SHOWN,
@@ -25,7 +26,6 @@ import {
 import type { RouteDoc } from "./openapi.ts";
 import type { ApiEnv } from "./principal.ts";
 import { GatewayError, type GatewayService } from "./service.ts";
-import { ChunkSchema, DenySchema } from "./types.ts";
 
 export const INBOX_HEADER = "x-airlock-inbox";
 

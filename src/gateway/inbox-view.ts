@@ -3,8 +3,8 @@
 import { policyGrants } from "../policy/capabilities.ts";
 import { renderEndpoint, renderRule } from "../policy/render.ts";
 import type { Policy } from "../policy/schema.ts";
+import type { Chunk, Deny } from "../protocol/types.ts";
 import { planMerge } from "./merge-plan.ts";
-import type { Chunk, Deny } from "./types.ts";
 
 export const DECIDED_SHOWN = 20;
 export const DENIES_SHOWN = 50;

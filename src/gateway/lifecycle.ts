@@ -7,8 +7,8 @@ import type { ReviewFacts } from "../policy/findings.ts";
 import { normalizeHost } from "../policy/host.ts";
 import { endpointPorts } from "../policy/render.ts";
 import type { NetworkRule, Policy } from "../policy/schema.ts";
+import type { Chunk } from "../protocol/types.ts";
 import { planMerge } from "./merge-plan.ts";
-import type { Chunk } from "./types.ts";
 import { validateChunk } from "./validate.ts";
 
 export interface Head {

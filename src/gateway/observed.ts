@@ -2,7 +2,7 @@
 // denials it answers, so the reviewer sees "this covers PUT ... ×3". Pure, on the one engine.
 import { compilePolicy, decideConnect, decideRequest } from "../policy/engine.ts";
 import type { NetworkRule } from "../policy/schema.ts";
-import type { Deny } from "./types.ts";
+import type { Deny } from "../protocol/types.ts";
 
 export type CoveredDeny = Pick<
   Deny,

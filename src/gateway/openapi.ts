@@ -1,6 +1,6 @@
 // OpenAPI 3.1 from the route table and the same zod schemas the handlers validate with.
 import { z } from "zod";
-import { ErrorSchema } from "./types.ts";
+import { ErrorSchema } from "../protocol/types.ts";
 
 export interface RouteDoc {
   method: "get" | "post" | "put";

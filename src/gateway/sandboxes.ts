@@ -5,8 +5,6 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { policyHash } from "../policy/canonical.ts";
 import { formatProblemsInline, loadPolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
-import { type Head, runEndedNote } from "./lifecycle.ts";
-import type { Repo, SandboxRow, Store } from "./store/store.ts";
 import {
   type Chunk,
   type Deny,
@@ -18,7 +16,9 @@ import {
   type SettingKey,
   type Settings,
   type SettingsView,
-} from "./types.ts";
+} from "../protocol/types.ts";
+import { type Head, runEndedNote } from "./lifecycle.ts";
+import type { Repo, SandboxRow, Store } from "./store/store.ts";
 
 export class GatewayError extends Error {
   constructor(

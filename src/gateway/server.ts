@@ -2,11 +2,11 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Policy } from "../policy/schema.ts";
+import type { GateDecider } from "../protocol/gate-decider.ts";
+import { homePaths } from "../protocol/home.ts";
 import { buildApi } from "./api.ts";
-import type { GateDecider } from "./asks.ts";
 import type { InboxSessions } from "./inbox-sessions.ts";
 import { GatewayService } from "./service.ts";
 import { defaultDbUrl, openStore } from "./store/open.ts";
@@ -42,7 +42,7 @@ export interface RunningGateway {
 /** The operator token, created 0600 under $AIRLOCK_HOME on first start. */
 export function ensureOperatorToken(home: string): string {
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const file = join(home, "operator.token");
+  const file = homePaths(home).operatorToken;
   if (existsSync(file)) {
     const token = readFileSync(file, "utf8").trim();
     if (token) return token;

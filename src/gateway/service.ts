@@ -6,8 +6,16 @@ import type { ReviewFacts } from "../policy/findings.ts";
 import { MergeOperationSchema } from "../policy/merge.ts";
 import { type NetworkRule, NetworkRuleSchema } from "../policy/schema.ts";
 import { formatZodIssues } from "../policy/zod-issues.ts";
+import type { Ask } from "../protocol/ask-types.ts";
+import {
+  type Chunk,
+  type Provenance,
+  type Revision,
+  type SubmitBody,
+  SubmitBodySchema,
+  type SubmitResult,
+} from "../protocol/types.ts";
 import { hostInterfaceAddresses } from "../proxy/host-addresses.ts";
-import type { Ask } from "./ask-types.ts";
 import { AskService } from "./asks.ts";
 import {
   checkApprove,
@@ -22,14 +30,6 @@ import { planMerge, planRevert } from "./merge-plan.ts";
 import { coveredDenies } from "./observed.ts";
 import { effective, GatewayError, SandboxService, sandboxScope } from "./sandboxes.ts";
 import type { AskFilter, Repo } from "./store/store.ts";
-import {
-  type Chunk,
-  type Provenance,
-  type Revision,
-  type SubmitBody,
-  SubmitBodySchema,
-  type SubmitResult,
-} from "./types.ts";
 import { securityFlagged } from "./validate.ts";
 
 export { GatewayError } from "./sandboxes.ts";

@@ -2,8 +2,8 @@
 // replay from Last-Event-ID, with heartbeat comments on idle connections.
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import type { GatewayEvent } from "../protocol/types.ts";
 import type { Store } from "./store/store.ts";
-import type { GatewayEvent } from "./types.ts";
 
 export interface StreamOptions {
   /** Only this sandbox's events (plus global ones); undefined = every event. */

@@ -2,8 +2,8 @@
 // merge plan, then the policy core's analysis (security notes, capability diff, summary).
 import { analyzeRule, type ReviewFacts } from "../policy/findings.ts";
 import type { NetworkRule, Policy } from "../policy/schema.ts";
+import type { Finding } from "../protocol/types.ts";
 import { planMerge } from "./merge-plan.ts";
-import type { Finding } from "./types.ts";
 
 export interface ChunkValidation {
   validation_result: "valid" | "invalid";

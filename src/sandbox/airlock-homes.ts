@@ -2,8 +2,9 @@
 // an operator token, CA keys and other sandboxes' logs. Homes are known from a per-user record
 // that each start adds its own to (and from the start-time scans, which recognise a home by its
 // files); the record itself is hidden too, so no sandbox can strike a home off it.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { writeAtomically } from "../protocol/atomic-write.ts";
 
 /** `$XDG_STATE_HOME/airlock` (default `~/.local/state/airlock`): where the record lives. */
 export function homesRecordDir(home: string, env: NodeJS.ProcessEnv): string {
@@ -38,9 +39,7 @@ export function registerAirlockHome(recordDir: string, airlockHome: string): str
   if (homes.length !== known.length || !known.includes(airlockHome)) {
     try {
       mkdirSync(recordDir, { recursive: true, mode: 0o700 });
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, `${homes.join("\n")}\n`, { mode: 0o600 });
-      renameSync(tmp, file);
+      writeAtomically(file, `${homes.join("\n")}\n`, 0o600);
     } catch {
       // read-only home: the homes found by the scans are still hidden
     }

@@ -14,9 +14,15 @@ import {
 } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { packagePath } from "../package-root.ts";
 import type { Policy } from "../policy/schema.ts";
+import { sandboxDir, sandboxFiles, sandboxNames } from "../protocol/home.ts";
+import {
+  readSandboxRecord,
+  type StoredSandboxRecord,
+  writeSandboxRecord,
+} from "../protocol/sandbox-record.ts";
 import { homesRecordDir, registerAirlockHome } from "./airlock-homes.ts";
 import { bwrapArgs, privateTcpTable, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
@@ -37,13 +43,6 @@ import { OVERLAY_EXIT, type OverlaySpec, overlayCommand, overlayLayers } from ".
 import { checkUserNamespaces, checkWorkdir, findBwrap, findExecutable, PreflightError } from "./preflight.ts";
 import { SELF_COMMONDIR } from "./protected.ts";
 import { SHALLOW_BOUNDS, scanTree, type TreeScan, WORKDIR_BOUNDS } from "./tree-scan.ts";
-
-/**
- * `mountpoints.json` lives from the start of a sandbox until its mount points are cleaned up, so
- * only live sandboxes and ones whose supervisor died have one: the scans below read those
- * sandboxes' records and no others, however many ended sandboxes keep their logs.
- */
-const MOUNT_POINTS_FILE = "mountpoints.json";
 
 export const INIT_SOURCE = packagePath("src", "sandbox", "init.cjs");
 export const SKILL_SOURCE = packagePath("src", "sandbox", "skills", "policy_advisor.md");
@@ -186,10 +185,11 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     (p) => `created ${p} (owner only): the policy lists it as writable and the home is hidden`,
   );
   // The file must exist to be mounted; the sandbox's CA is added before the command may start.
-  const bundlePath = join(spec.stateDir, "ca-bundle.pem");
+  const stateFiles = sandboxFiles(spec.stateDir);
+  const bundlePath = stateFiles.caBundle;
   writeFileSync(bundlePath, systemCaPem(), { mode: 0o644 });
-  const emptyFile = join(spec.stateDir, "empty");
-  const selfCommondir = join(spec.stateDir, "commondir");
+  const emptyFile = stateFiles.empty;
+  const selfCommondir = stateFiles.commondir;
   for (const [file, content] of [
     [emptyFile, ""],
     [selfCommondir, SELF_COMMONDIR],
@@ -279,7 +279,7 @@ export async function startSandbox(
   spec: SandboxSpec,
   prepared = prepareSandbox(spec),
 ): Promise<RunningSandbox> {
-  writeFileSync(join(spec.stateDir, MOUNT_POINTS_FILE), `${JSON.stringify(prepared.plan.createdOnHost)}\n`);
+  writeFileSync(sandboxFiles(spec.stateDir).mountPoints, `${JSON.stringify(prepared.plan.createdOnHost)}\n`);
   for (const { path, content } of prepared.plan.prefill) {
     try {
       writeFileSync(path, content, { flag: "wx" });
@@ -309,48 +309,33 @@ export async function startSandbox(
   });
 }
 
-interface SandboxInfo {
-  pid?: number;
-  ended?: string;
-}
-
 /**
- * The sandboxes that still have a mount-point record, with their sandbox.json; a folder that is
- * not a sandbox, or whose sandbox.json is still being written, is skipped.
+ * The sandboxes that still have a mount-point record, with their sandbox record; a folder that
+ * is not a sandbox, or has no record yet, is skipped. `mountpoints.json` lives from the start of
+ * a sandbox until its mount points are cleaned up, so only live sandboxes and ones whose
+ * supervisor died have one: the scans read those sandboxes' records and no others, however many
+ * ended sandboxes keep their logs.
  */
 function* sandboxesWithMountPoints(
   airlockHome: string,
-): Generator<{ dir: string; infoFile: string; info: SandboxInfo }> {
-  const root = join(airlockHome, "sandboxes");
-  let names: string[];
-  try {
-    names = readdirSync(root);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const dir = join(root, name);
-    if (!existsSync(join(dir, MOUNT_POINTS_FILE))) continue;
-    const infoFile = join(dir, "sandbox.json");
-    let info: SandboxInfo;
-    try {
-      info = JSON.parse(readFileSync(infoFile, "utf8")) as SandboxInfo;
-    } catch {
-      continue;
-    }
-    yield { dir, infoFile, info };
+): Generator<{ dir: string; info: StoredSandboxRecord }> {
+  for (const name of sandboxNames(airlockHome)) {
+    const dir = sandboxDir(airlockHome, name);
+    if (!existsSync(sandboxFiles(dir).mountPoints)) continue;
+    const info = readSandboxRecord(dir);
+    if (info) yield { dir, info };
   }
 }
 
 function recordedMountPoints(dir: string): string[] {
-  return JSON.parse(readFileSync(join(dir, MOUNT_POINTS_FILE), "utf8")) as string[];
+  return JSON.parse(readFileSync(sandboxFiles(dir).mountPoints, "utf8")) as string[];
 }
 
 /** Mount points still needed by another running sandbox (same workdir, started concurrently). */
 function inUseElsewhere(airlockHome: string, self: string): Set<string> {
   const used = new Set<string>();
   for (const { dir, info } of sandboxesWithMountPoints(airlockHome)) {
-    if (dir === self || info.ended || typeof info.pid !== "number" || !alive(info.pid)) continue;
+    if (dir === self || info.ended || info.pid === undefined || !alive(info.pid)) continue;
     try {
       for (const p of recordedMountPoints(dir)) used.add(p);
     } catch {
@@ -383,7 +368,7 @@ export function removeHostMountPoints(paths: readonly string[], airlockHome: str
       // gone already, or not empty: leave it
     }
   }
-  rmSync(join(stateDir, MOUNT_POINTS_FILE), { force: true });
+  rmSync(sandboxFiles(stateDir).mountPoints, { force: true });
 }
 
 /**
@@ -391,16 +376,13 @@ export function removeHostMountPoints(paths: readonly string[], airlockHome: str
  * Every start clears those of sandboxes whose supervisor is gone and that never recorded an end.
  */
 export function recoverStaleMountPoints(airlockHome: string): void {
-  for (const { dir, infoFile, info } of sandboxesWithMountPoints(airlockHome)) {
+  for (const { dir, info } of sandboxesWithMountPoints(airlockHome)) {
     // Ended before records were removed at the end (older versions): nothing left to clear.
-    if (info.ended) rmSync(join(dir, MOUNT_POINTS_FILE), { force: true });
-    if (info.ended || typeof info.pid !== "number" || alive(info.pid)) continue;
+    if (info.ended) rmSync(sandboxFiles(dir).mountPoints, { force: true });
+    if (info.ended || info.pid === undefined || alive(info.pid)) continue;
     try {
       removeHostMountPoints(recordedMountPoints(dir), airlockHome, dir);
-      writeFileSync(
-        infoFile,
-        `${JSON.stringify({ ...info, ended: new Date().toISOString(), exit_code: null, lost: true }, null, 2)}\n`,
-      );
+      writeSandboxRecord(dir, { ...info, ended: new Date().toISOString(), exit_code: null, lost: true });
     } catch {
       // its record went away meanwhile, or the folder is not ours to write
     }

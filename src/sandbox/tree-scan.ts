@@ -4,6 +4,7 @@
 // start (to protect) and again at the end of a run (to see what the sandbox created or changed).
 import { type Dirent, lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { HOME_MARKERS, SANDBOXES, sandboxDir, sandboxFiles, sandboxNames } from "../protocol/home.ts";
 import { within } from "./mounts.ts";
 import {
   configReferences,
@@ -80,15 +81,11 @@ function isGitDir(entries: Map<string, Dirent>): boolean {
 }
 
 function isAirlockHome(dir: string, entries: Map<string, Dirent>): boolean {
-  if (entries.has("operator.token") || entries.has("gateway.json") || entries.has("gateway.db")) return true;
-  if (!entries.get("sandboxes")?.isDirectory()) return false;
-  try {
-    return readdirSync(join(dir, "sandboxes"))
-      .slice(0, 16)
-      .some((name) => signature(join(dir, "sandboxes", name, "sandbox.json")) !== null);
-  } catch {
-    return false;
-  }
+  if (HOME_MARKERS.some((marker) => entries.has(marker))) return true;
+  if (!entries.get(SANDBOXES)?.isDirectory()) return false;
+  return sandboxNames(dir)
+    .slice(0, 16)
+    .some((name) => signature(sandboxFiles(sandboxDir(dir, name)).record) !== null);
 }
 
 /** Where a `.git` file points (`gitdir: PATH`, relative to the file's directory), or null. */

@@ -1,7 +1,6 @@
 // The policy a running sandbox enforces and its revision number, with what records each load:
 // a config event in the audit log and the policy.yaml snapshot in the sandbox's folder.
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { buildConfigEvent } from "../audit/ocsf.ts";
 import type { AuditLog } from "../audit/writer.ts";
 import { dumpPolicyYaml, policyHash } from "../policy/canonical.ts";
@@ -12,7 +11,7 @@ export class EnforcedPolicy {
 
   constructor(
     public policy: Policy,
-    private readonly record: { audit: AuditLog; sandbox: string; stateDir: string },
+    private readonly record: { audit: AuditLog; sandbox: string; snapshotFile: string },
   ) {}
 
   /** The load in the audit log (the first one as the sandbox starts, then each replacement). */
@@ -30,7 +29,7 @@ export class EnforcedPolicy {
   }
 
   writeSnapshot(): void {
-    writeFileSync(join(this.record.stateDir, "policy.yaml"), dumpPolicyYaml(this.policy), { mode: 0o600 });
+    writeFileSync(this.record.snapshotFile, dumpPolicyYaml(this.policy), { mode: 0o600 });
   }
 
   /** A new policy, already in the proxy: `version` is the gateway's revision number, if it has one. */

@@ -2,16 +2,16 @@
 // watch stream, apply new revisions as they are pushed and report loaded/failed, follow settings,
 // and when the gateway goes away keep the last loaded policy, reconnect with backoff, catch up.
 import { EventEmitter } from "node:events";
+import { policyHash } from "../policy/canonical.ts";
+import { formatProblemsInline, loadPolicyValue } from "../policy/load.ts";
+import type { Policy } from "../policy/schema.ts";
 import {
   GatewayClient,
   GatewayRequestError,
   GatewayUnavailableError,
   resolveClientOptions,
-} from "../gateway/client.ts";
-import type { GatewayEvent, Revision, Settings } from "../gateway/types.ts";
-import { policyHash } from "../policy/canonical.ts";
-import { formatProblemsInline, loadPolicyValue } from "../policy/load.ts";
-import type { Policy } from "../policy/schema.ts";
+} from "../protocol/client.ts";
+import type { GatewayEvent, Revision, Settings } from "../protocol/types.ts";
 
 export type ApplyPolicy = (policy: Policy, version: number) => Promise<"loaded" | "failed">;
 

@@ -2,9 +2,9 @@
 // {status, body}, for the proxy's policy.local router to mount. No route can approve anything.
 // /wait is push-driven: it sleeps on the link's events, never polls.
 import { z } from "zod";
-import { GatewayRequestError, GatewayUnavailableError } from "../gateway/client.ts";
-import type { Chunk, GatewayEvent } from "../gateway/types.ts";
 import { formatZodIssues } from "../policy/zod-issues.ts";
+import { GatewayRequestError, GatewayUnavailableError } from "../protocol/client.ts";
+import type { Chunk, GatewayEvent } from "../protocol/types.ts";
 import type { GatewayLink } from "./gateway-link.ts";
 
 export interface RouteResult {

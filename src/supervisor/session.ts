@@ -4,9 +4,9 @@
 // enforcing its last loaded policy and nothing here throws into the proxy.
 
 import { buildDecisionEvent, type OcsfEvent } from "../audit/ocsf.ts";
-import type { Finding, GatewayEvent } from "../gateway/types.ts";
 import { compilePolicy } from "../policy/engine.ts";
 import type { Policy } from "../policy/schema.ts";
+import type { Finding, GatewayEvent } from "../protocol/types.ts";
 import type { DenialEvent, ProcessIdentity } from "../proxy/proxy.ts";
 import { DenialAggregator } from "./aggregator.ts";
 import { GatewayLink } from "./gateway-link.ts";

@@ -60,7 +60,7 @@ export function launch(
   const enforced = new EnforcedPolicy(checked.policy, {
     audit,
     sandbox: checked.name,
-    stateDir: state.stateDir,
+    snapshotFile: state.files.policy,
   });
   enforced.recordLoad();
   return { starting, signals, audit, enforced };

@@ -4,10 +4,11 @@
 // has.
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { loadPolicyFile } from "../policy/file.ts";
 import { denyAllPolicy, formatLoadErrors, formatProblem } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
+import { sandboxDir } from "../protocol/home.ts";
 import { type ConnectToEntry, parseConnectTo } from "../proxy/connect-to.ts";
 import { generateName } from "../sandbox/names.ts";
 import {
@@ -17,7 +18,7 @@ import {
   findBwrap,
   PreflightError,
 } from "../sandbox/preflight.ts";
-import { readSandboxRecord } from "./sandbox-records.ts";
+import { readSandboxRun } from "./sandbox-runs.ts";
 import type { SupervisorOptions } from "./supervisor.ts";
 import { SupervisorError } from "./supervisor-error.ts";
 
@@ -108,13 +109,13 @@ function readNodeExtraCAs(file: string | undefined, log: (line: string) => void)
 
 /** Generated names are new folders; a name given with --name may reuse an ended sandbox's. */
 function sandboxName(given: string | undefined, airlockHome: string): string {
-  const name = given ?? generateName((n) => existsSync(join(airlockHome, "sandboxes", n)));
+  const name = given ?? generateName((n) => existsSync(sandboxDir(airlockHome, n)));
   try {
     checkName(name);
   } catch (error) {
     throw new SupervisorError((error as Error).message);
   }
-  if (readSandboxRecord(airlockHome, name)?.running)
+  if (readSandboxRun(airlockHome, name)?.running)
     throw new SupervisorError(`a sandbox named ${name} is already running`);
   return name;
 }

@@ -4,7 +4,6 @@
 // connection goes to the embedded proxy and the command is released. Connections made before
 // that wait in the listener's backlog.
 import type { Socket } from "node:net";
-import { join } from "node:path";
 import { buildProcessEvent } from "../audit/ocsf.ts";
 import type { DenialEvent, EgressProxy, ProcessIdentity, Unidentified } from "../proxy/proxy.ts";
 import { symlinkedBinaries } from "../sandbox/host-facts.ts";
@@ -47,7 +46,7 @@ export async function attachProxy(
   const { name } = checked;
   const { audit, enforced } = launched;
   const code = await loadProxyCode();
-  const ca = await code.loadOrCreateSandboxCA(join(state.stateDir, "ca"), name);
+  const ca = await code.loadOrCreateSandboxCA(state.files.ca, name);
   writeCaBundle(state.prepared, ca.certPem, checked.upstreamCAs);
   enforced.writeSnapshot();
 

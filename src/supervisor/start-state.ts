@@ -1,8 +1,10 @@
 // Start phase 2, prepare state: the sandbox's folder under $AIRLOCK_HOME/sandboxes/<name> (its
 // logs, its sandbox.json record) and its mount plan. Nothing runs yet; a plan that cannot be made
 // ends the record and stops the control plane before the error goes up.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { sandboxDir, sandboxFiles } from "../protocol/home.ts";
+import { type SandboxRecord, writeSandboxRecord } from "../protocol/sandbox-record.ts";
 import { CA_CERT_FILE } from "../proxy/ca-files.ts";
 import { PreflightError } from "../sandbox/preflight.ts";
 import {
@@ -15,22 +17,13 @@ import type { Preflight } from "./start-preflight.ts";
 import type { ControlPlane, SupervisorOptions } from "./supervisor.ts";
 import { SupervisorError } from "./supervisor-error.ts";
 
-/** sandbox.json as the start writes it; the end adds `ended` and `exit_code`. */
-interface StartRecord {
-  name: string;
-  pid: number;
-  started: string;
-  workdir: string;
-  command: string | undefined;
-  policy_file: string | null;
-  logs: string;
-  ca: string;
-}
-
 export interface SandboxState {
   stateDir: string;
+  /** Every path in the sandbox's folder. */
+  files: ReturnType<typeof sandboxFiles>;
   logDir: string;
-  record: StartRecord;
+  /** sandbox.json as the start writes it; the end adds `ended` and `exit_code`. */
+  record: SandboxRecord;
   spec: SandboxSpec;
   prepared: PreparedSandbox;
 }
@@ -41,10 +34,11 @@ export async function prepareState(
   control: ControlPlane | undefined,
 ): Promise<SandboxState> {
   const { name, airlockHome, workdir } = checked;
-  const stateDir = join(airlockHome, "sandboxes", name);
-  const logDir = join(stateDir, "logs");
+  const stateDir = sandboxDir(airlockHome, name);
+  const files = sandboxFiles(stateDir);
+  const logDir = files.logs;
   mkdirSync(logDir, { recursive: true, mode: 0o700 });
-  const record: StartRecord = {
+  const record: SandboxRecord = {
     name,
     pid: process.pid,
     started: new Date().toISOString(),
@@ -52,9 +46,9 @@ export async function prepareState(
     command: options.command[0],
     policy_file: options.policyFile ? resolve(options.policyFile) : null,
     logs: logDir,
-    ca: join(stateDir, "ca", CA_CERT_FILE),
+    ca: join(files.ca, CA_CERT_FILE),
   };
-  writeFileSync(join(stateDir, "sandbox.json"), `${JSON.stringify(record, null, 2)}\n`);
+  writeSandboxRecord(stateDir, record);
 
   const spec: SandboxSpec = {
     name,
@@ -67,7 +61,7 @@ export async function prepareState(
     ...(options.overlay ? { overlay: options.overlay } : {}),
   };
   recoverStaleMountPoints(airlockHome);
-  const state = { stateDir, logDir, record, spec };
+  const state = { stateDir, files, logDir, record, spec };
   try {
     return { ...state, prepared: prepareSandbox(spec) };
   } catch (error) {
@@ -80,8 +74,9 @@ export async function prepareState(
 
 /** Marks the run ended in sandbox.json; `null` when the command never ran. */
 export function recordEnd(state: Pick<SandboxState, "stateDir" | "record">, exitCode: number | null): void {
-  writeFileSync(
-    join(state.stateDir, "sandbox.json"),
-    `${JSON.stringify({ ...state.record, ended: new Date().toISOString(), exit_code: exitCode }, null, 2)}\n`,
-  );
+  writeSandboxRecord(state.stateDir, {
+    ...state.record,
+    ended: new Date().toISOString(),
+    exit_code: exitCode,
+  });
 }

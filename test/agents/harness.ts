@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Turn } from "../../src/demo/fake-model/scenario.ts";
 import { createGateDecider } from "../../src/gate/decider.ts";
-import { GatewayClient } from "../../src/gateway/client.ts";
-import { gatewayInfoFile } from "../../src/gateway/home.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
+import { GatewayClient } from "../../src/protocol/client.ts";
+import { gatewayInfoFile } from "../../src/protocol/home.ts";
 import type { AgentName } from "./locate.ts";
 
 export const GATE_POLICY = join(import.meta.dirname, "fixtures", "gate.yaml");

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseScenario, type Turn } from "../../src/demo/fake-model/scenario.ts";
 import { startFakeModel, toolResults } from "../../src/demo/fake-model/server.ts";
-import { WITHDRAWN_NOTE } from "../../src/gate/adapters/wire.ts";
+import { WITHDRAWN_NOTE } from "../../src/protocol/hook-wire.ts";
 import {
   type Airlock,
   MARKER,

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
 import { startFakeModel, toolResults } from "../../src/demo/fake-model/server.ts";
-import { WITHDRAWN_NOTE } from "../../src/gate/adapters/wire.ts";
+import { WITHDRAWN_NOTE } from "../../src/protocol/hook-wire.ts";
 import {
   type Airlock,
   doctorAgent,

@@ -206,7 +206,7 @@ describe("the loop end to end (real sandbox, proxy, gateway, CLI)", () => {
         "--import",
         "tsx",
         "-e",
-        `import { GatewayClient, resolveClientOptions } from "${join(REPO, "src/gateway/client.ts")}";
+        `import { GatewayClient, resolveClientOptions } from "${join(REPO, "src/protocol/client.ts")}";
          const c = new GatewayClient(resolveClientOptions(process.env));
          c.submit("loop-c", { operations: [{ addRule: { ruleName: "x", rule: { endpoints: [{ host: "a.example.com", port: 443 }], binaries: [{ path: "/usr/bin/curl" }] } } }] })
            .then(() => console.log("accepted"), (e) => console.log(e.code ?? e.message));`,

@@ -1,5 +1,5 @@
 // Shared by the ask tests: act on the next ask a gateway announces (SSE push, no polling).
-import type { GatewayClient } from "../../src/gateway/client.ts";
+import type { GatewayClient } from "../../src/protocol/client.ts";
 
 /**
  * Opens the event stream (retrying a connection the server reset: a reused keep-alive socket

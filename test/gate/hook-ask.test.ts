@@ -8,10 +8,10 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { WITHDRAWN_NOTE } from "../../src/gate/adapters/wire.ts";
 import { createGateDecider } from "../../src/gate/decider.ts";
-import { GatewayClient } from "../../src/gateway/client.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
+import { GatewayClient } from "../../src/protocol/client.ts";
+import { WITHDRAWN_NOTE } from "../../src/protocol/hook-wire.ts";
 import { whenAsked } from "./ask-helpers.ts";
 import { assertCodexAllowed, decisionOf, type HookRun, spawnHook } from "./hook-helpers.ts";
 

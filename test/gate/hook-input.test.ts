@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { callsFromHook, callsFromValue, parseHookPayload } from "../../src/gate/adapters/hook-input.ts";
-import { agentAnswer } from "../../src/gate/adapters/wire.ts";
+import { agentAnswer } from "../../src/protocol/hook-wire.ts";
 
 const hook = (tool_name: string, tool_input: unknown) => JSON.stringify({ tool_name, tool_input, cwd: "/w" });
 

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { GatewayClient } from "../../src/gateway/client.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
+import { GatewayClient } from "../../src/protocol/client.ts";
 import { whenAsked } from "./ask-helpers.ts";
 import { connectThroughProxy } from "./mcp-helpers.ts";
 

@@ -171,7 +171,7 @@ describe("receipts", () => {
 describe("where receipts live", () => {
   it("a relative $AIRLOCK_HOME is taken from the user's home, never the current directory", async () => {
     const { homedir } = await import("node:os");
-    const { airlockHome } = await import("../../src/gate/receipt-store.ts");
+    const { airlockHome } = await import("../../src/protocol/home.ts");
     const saved = process.env["AIRLOCK_HOME"];
     process.env["AIRLOCK_HOME"] = "rel-airlock";
     try {

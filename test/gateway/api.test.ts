@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { GatewayRequestError } from "../../src/gateway/client.ts";
-import type { GatewayEvent } from "../../src/gateway/types.ts";
+import { GatewayRequestError } from "../../src/protocol/client.ts";
+import type { GatewayEvent } from "../../src/protocol/types.ts";
 import { addRule, BASE_POLICY, eventually, l4Rule, putRule } from "./fixtures.ts";
 import { startHarness } from "./harness.ts";
 

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createGateDecider } from "../../src/gate/decider.ts";
-import { GatewayClient, GatewayRequestError } from "../../src/gateway/client.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
-import type { GatewayEvent } from "../../src/gateway/types.ts";
+import { GatewayClient, GatewayRequestError } from "../../src/protocol/client.ts";
+import type { GatewayEvent } from "../../src/protocol/types.ts";
 import { BASE_POLICY } from "./fixtures.ts";
 
 const POLICY = join(process.cwd(), "examples/policies/gate.yaml");

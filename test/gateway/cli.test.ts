@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { GatewayClient } from "../../src/gateway/client.ts";
 import type { Policy } from "../../src/policy/schema.ts";
+import { GatewayClient } from "../../src/protocol/client.ts";
 import { GatewayLink } from "../../src/supervisor/gateway-link.ts";
 import { addRule, BASE_POLICY, l4Rule, putRule } from "./fixtures.ts";
 

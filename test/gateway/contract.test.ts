@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GatewayError, GatewayService } from "../../src/gateway/service.ts";
-import type { GatewayEvent } from "../../src/gateway/types.ts";
 import { policyHash } from "../../src/policy/canonical.ts";
+import type { GatewayEvent } from "../../src/protocol/types.ts";
 import { addRule, BASE_POLICY, l4Rule, putRule, storeCases } from "./fixtures.ts";
 
 async function rejects(p: Promise<unknown>, code: string, detail?: RegExp): Promise<void> {

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import pg from "pg";
-import { GatewayClient, GatewayRequestError } from "../../src/gateway/client.ts";
-import { readGatewayInfo, readOperatorToken } from "../../src/gateway/home.ts";
 import { policyHash } from "../../src/policy/canonical.ts";
+import { GatewayClient, GatewayRequestError } from "../../src/protocol/client.ts";
+import { readGatewayInfo, readOperatorToken } from "../../src/protocol/home.ts";
 import { addRule, BASE_POLICY, eventually, l4Rule, PG_URL } from "./fixtures.ts";
 
 async function spawnGateway(

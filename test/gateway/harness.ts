@@ -2,9 +2,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GatewayClient } from "../../src/gateway/client.ts";
 import type { InboxSessions } from "../../src/gateway/inbox-sessions.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
+import { GatewayClient } from "../../src/protocol/client.ts";
 
 export interface Harness {
   home: string;

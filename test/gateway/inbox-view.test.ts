@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { chunkDiff, inboxState, reachChange, requestTimeline } from "../../src/gateway/inbox-view.ts";
-import type { Chunk } from "../../src/gateway/types.ts";
 import type { NetworkRule, Policy } from "../../src/policy/schema.ts";
+import type { Chunk } from "../../src/protocol/types.ts";
 import { BASE_POLICY, l4Rule, putRule } from "./fixtures.ts";
 
 const policy = BASE_POLICY as unknown as Policy;

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createGateDecider } from "../../src/gate/decider.ts";
-import { GatewayClient } from "../../src/gateway/client.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
+import { GatewayClient } from "../../src/protocol/client.ts";
 import { BASE_POLICY } from "./fixtures.ts";
 
 const nested = (n: number) => `${"[".repeat(n)}${"]".repeat(n)}`;

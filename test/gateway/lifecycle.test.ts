@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { coveredBy, newChunk, reviewToken, supersededBy } from "../../src/gateway/lifecycle.ts";
 import { planMerge, planRevert } from "../../src/gateway/merge-plan.ts";
-import { parseDuration } from "../../src/gateway/vocabulary.ts";
 import { policyHash } from "../../src/policy/canonical.ts";
 import { loadPolicyValue } from "../../src/policy/load.ts";
 import type { NetworkRule, Policy } from "../../src/policy/schema.ts";
+import { parseDuration } from "../../src/protocol/vocabulary.ts";
 import { BASE_POLICY, l4Rule, putRule } from "./fixtures.ts";
 
 const policy = (value: unknown): Policy => {

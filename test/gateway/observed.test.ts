@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { coveredDenies } from "../../src/gateway/observed.ts";
-import type { Deny } from "../../src/gateway/types.ts";
+import type { Deny } from "../../src/protocol/types.ts";
 
 const deny = (over: Partial<Deny>): Deny => ({
   sandbox: "sb",

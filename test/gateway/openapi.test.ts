@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ErrorSchema } from "../../src/gateway/types.ts";
+import { ErrorSchema } from "../../src/protocol/types.ts";
 import { REPO } from "../sandbox/cli-helpers.ts";
 import { startHarness } from "./harness.ts";
 

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import pg from "pg";
 import { GatewayError, GatewayService } from "../../src/gateway/service.ts";
 import { PostgresStore } from "../../src/gateway/store/postgres.ts";
-import type { GatewayEvent } from "../../src/gateway/types.ts";
+import type { GatewayEvent } from "../../src/protocol/types.ts";
 import { addRule, BASE_POLICY, eventually, l4Rule, PG_URL } from "./fixtures.ts";
 
 test("postgres replicas share events and one serialised history", {

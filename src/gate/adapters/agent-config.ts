@@ -1,8 +1,8 @@
 // The hook configuration `airlock agent setup` writes and `airlock agent doctor` checks, for
 // Claude Code (settings.json) and Codex (hooks.json), as values. Pure: files and the agents'
 // own answers (Codex's trust) are read and written at the edge (src/cli/agent-setup.ts).
+import type { AgentFlavor } from "../../protocol/hook-wire.ts";
 import { shellQuote } from "../../sandbox/shell-quote.ts";
-import type { AgentFlavor } from "./wire.ts";
 
 /** How long an ask waits for the developer, on the gateway (default). */
 export const HOOK_WAIT_SECONDS = 50;

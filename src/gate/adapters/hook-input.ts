@@ -210,4 +210,4 @@ export function worstDecision<T extends GateDecision>(decisions: T[]): T {
   return decisions.reduce((worst, d) => (SEVERITY[d.decision] > SEVERITY[worst.decision] ? d : worst));
 }
 
-export { describeDecision } from "./wire.ts";
+export { describeDecision } from "../../protocol/hook-wire.ts";

@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { stableJson } from "../../policy/canonical.ts";
-import { withLock, writeAtomically } from "../receipt-store.ts";
+import { writeAtomically } from "../../protocol/atomic-write.ts";
+import { withLock } from "../receipt-store.ts";
 
 /** A tool as listed: whatever fields the server sent, all of them pinned. */
 export type ListedTool = { name: string } & Record<string, unknown>;

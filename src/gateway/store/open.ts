@@ -1,10 +1,10 @@
 // Opens the store a `--db` URL names: `sqlite:PATH` (default under $AIRLOCK_HOME) or `postgres://...`.
 // Each driver is loaded only when its URL is used, so commands that never open a store stay quick.
-import { join } from "node:path";
+import { homePaths } from "../../protocol/home.ts";
 import type { Store } from "./store.ts";
 
 export function defaultDbUrl(home: string): string {
-  return `sqlite:${join(home, "gateway.db")}`;
+  return `sqlite:${homePaths(home).gatewayDb}`;
 }
 
 export async function openStore(url: string): Promise<Store> {

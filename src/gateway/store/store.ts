@@ -1,7 +1,7 @@
 // The store interface (docs/design.md §6) and its one SQL implementation of every resource. The two
 // backends (sqlite.ts, postgres.ts) differ only in how they run SQL, serialise writers and carry
 // events; both speak the portable SQL below (`?` placeholders, ON CONFLICT, RETURNING).
-import type { Ask, AskStatus } from "../ask-types.ts";
+import type { Ask, AskStatus } from "../../protocol/ask-types.ts";
 import type {
   Chunk,
   Decision,
@@ -12,7 +12,7 @@ import type {
   Sandbox,
   SettingKey,
   Settings,
-} from "../types.ts";
+} from "../../protocol/types.ts";
 
 export interface Sql {
   all<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;

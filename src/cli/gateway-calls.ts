@@ -4,9 +4,9 @@ import {
   GatewayRequestError,
   GatewayTokenMissingError,
   GatewayUnavailableError,
-} from "../gateway/client.ts";
-import { airlockHome } from "../gateway/home.ts";
-import { readSandboxRecord } from "../supervisor/sandbox-records.ts";
+} from "../protocol/client.ts";
+import { airlockHome } from "../protocol/home.ts";
+import { readSandboxRun } from "../supervisor/sandbox-runs.ts";
 import { CliError } from "./common.ts";
 import { chooseSandbox } from "./pick-sandbox.ts";
 
@@ -49,8 +49,8 @@ export async function resolveSandbox(client: GatewayClient, name: string | undef
   const registered = await call(() => client.listSandboxes());
   const home = airlockHome();
   const candidates = registered.map((s) => {
-    const record = readSandboxRecord(home, s.name);
-    return { name: s.name, running: record?.running ?? false, started: record?.started || s.registered_at };
+    const run = readSandboxRun(home, s.name);
+    return { name: s.name, running: run?.running ?? false, started: run?.started || s.registered_at };
   });
   return chooseSandbox(candidates, "registered with the gateway");
 }

@@ -1,7 +1,7 @@
 // Typed client for the gateway API, used by the CLI and the supervisor. Finds the gateway from
 // AIRLOCK_GATEWAY / AIRLOCK_TOKEN, else from $AIRLOCK_HOME/gateway.json and operator.token.
 import type { Ask, CreateAskBody, GateDecideBody, GateDecideResult } from "./ask-types.ts";
-import { airlockHome, readGatewayInfo, readOperatorToken } from "./home.ts";
+import { airlockHome, homePaths, readGatewayInfo, readOperatorToken } from "./home.ts";
 import type {
   Chunk,
   Decision,
@@ -39,7 +39,7 @@ export class GatewayUnavailableError extends Error {
 export class GatewayTokenMissingError extends Error {
   constructor(home: string) {
     super(
-      `no gateway token: set AIRLOCK_TOKEN (the gateway's operator or sandbox token), or use a local gateway whose token is ${home}/operator.token`,
+      `no gateway token: set AIRLOCK_TOKEN (the gateway's operator or sandbox token), or use a local gateway whose token is ${homePaths(home).operatorToken}`,
     );
   }
 }
