@@ -4,18 +4,23 @@
 //   a new connection per request from a real process inside the sandbox (curl, 200 requests):
 //   direct | inside Airlock (its proxy, binary identity of every request) | inside srt (its
 //   proxy, reached over its socat bridge). srt needs socat: installed here with apt-get when
-//   missing and possible, otherwise the run fails saying so.
+//   missing and possible, otherwise the run fails saying so. Two reference floors use the same
+//   sandbox and listener hand-off with this process as the supervisor, copying each connection's
+//   bytes to a new upstream connection with nothing parsed or decided: bare, and after the
+//   binary identity lookup the proxy makes at each request head.
 // Runs are interleaved and bounded; every figure is also a ratio against its baseline.
 // When NODE_EXTRA_CA_CERTS is set (it makes every node start parse that bundle, tens of ms), the
 // CLI and srt are also timed without it, in the same rounds.
 //   npx tsx bench/sandbox.ts [--quick]
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { connect, type Socket } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { SandboxIdentifier } from "../src/sandbox/identity.ts";
 import { runSupervised } from "../src/supervisor/supervisor.ts";
+import { runSandboxed } from "../test/sandbox/helpers.ts";
 
 const QUICK = process.argv.includes("--quick");
 const ROUNDS = QUICK ? 3 : 10;
@@ -61,12 +66,10 @@ async function timeSupervised(): Promise<number> {
   return performance.now() - start;
 }
 
+type Capture = { code: number | null; stdout: string; stderr: string };
+
 /** Output of a command, without blocking this process (the test server lives here). */
-function capture(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function capture(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Capture> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: workdir, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -95,6 +98,51 @@ function srtProblem(): string | null {
   return r.status === 0
     ? null
     : `srt -c true exited ${r.status ?? r.signal}: ${r.stderr.trim().slice(0, 300)}`;
+}
+
+/** The upstream, in a process of its own (as it is for every path measured). */
+async function startUpstream(): Promise<{ port: number; stop: () => void }> {
+  const source =
+    'require("node:http").createServer((q, r) => r.end("ok\\n")).listen(0, "127.0.0.1", function () { console.log(this.address().port); });';
+  const child = spawn(process.execPath, ["-e", source], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once("data", (d) => resolve(Number(String(d).trim())));
+    child.once("exit", (code) => reject(new Error(`the upstream exited ${code}`)));
+  });
+  return { port, stop: () => child.kill() };
+}
+
+/**
+ * A reference floor: a real sandbox (the same bubblewrap, init and listener hand-off as
+ * `airlock run`), with this process accepting for it and copying each connection's bytes to a
+ * new upstream connection. Nothing is parsed, decided or logged; with `identify`, the holder of
+ * the connection is identified first, as the proxy does when a request head arrives.
+ */
+async function relayFloor(command: string, upstreamPort: number, identify: boolean): Promise<Capture> {
+  const relay = (client: Socket, identifier: SandboxIdentifier) => {
+    client.setNoDelay(true);
+    client.on("error", () => client.destroy());
+    if (identify) identifier.accepted(client);
+    client.once("data", async (head: Buffer) => {
+      client.pause();
+      if (identify && !(await identifier.identify(client)).ok) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(upstreamPort, "127.0.0.1");
+      upstream.setNoDelay(true);
+      upstream.on("error", () => client.destroy());
+      upstream.write(head);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  };
+  return runSandboxed(["/bin/sh", "-c", command], {
+    workdir,
+    airlockHome: home,
+    handler: relay,
+    timeoutMs: 120_000,
+  });
 }
 
 /** `curl` N times in a loop, printing each request's total time; run directly or in a sandbox. */
@@ -141,9 +189,8 @@ async function main(): Promise<void> {
 
   // One request: a local HTTP server, reached by curl directly and from inside a sandbox
   // (policy allows bench.test:80 for curl; --connect-to points the name at the server).
-  const server = createServer((_req, res) => res.end("ok\n"));
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
+  const upstream = await startUpstream();
+  const port = upstream.port;
   const policyFile = join(base, "bench-policy.yaml");
   writeFileSync(
     policyFile,
@@ -180,11 +227,9 @@ async function main(): Promise<void> {
   const reqDirect: number[] = [];
   const reqSandbox: number[] = [];
   const reqSrt: number[] = [];
-  const collect = (
-    into: number[],
-    what: string,
-    run: { code: number | null; stdout: string; stderr: string },
-  ) => {
+  const reqFloor: number[] = [];
+  const reqFloorIdentity: number[] = [];
+  const collect = (into: number[], what: string, run: Capture) => {
     const times = parseTimes(run.stdout);
     if (times.length !== perRound)
       throw new Error(`${what} failed (${run.code}): ${run.stdout}${run.stderr}`);
@@ -205,8 +250,15 @@ async function main(): Promise<void> {
       const loop = curlLoop(`http://127.0.0.1:${port}/`, perRound, "--noproxy ''");
       collect(reqSrt, "requests inside srt", await capture(SRT, ["-s", srtSettings, "-c", loop]));
     }
+    const floorLoop = curlLoop("http://bench.test/", perRound);
+    collect(reqFloor, "requests through the relay floor", await relayFloor(floorLoop, port, false));
+    collect(
+      reqFloorIdentity,
+      "requests through the relay floor with identity",
+      await relayFloor(floorLoop, port, true),
+    );
   }
-  server.close();
+  upstream.stop();
 
   const d = median(start.direct);
   const s = median(start.supervised);
@@ -248,6 +300,17 @@ async function main(): Promise<void> {
   console.log(
     `inside srt via its proxy     ${hasSrt ? f(pr50) + f(pr99) : "   (failed)           "}      ${x(pr50 / pd50).padEnd(12)}${hasSrt ? "1.00x" : "n/a"}`,
   );
+  const pf50 = median(reqFloor);
+  const pf99 = percentile(reqFloor, 99);
+  const pi50 = median(reqFloorIdentity);
+  const pi99 = percentile(reqFloorIdentity, 99);
+  console.log("reference floors: the same sandbox and hand-off, bytes copied, nothing decided");
+  console.log(
+    `relay, nothing else          ${f(pf50)}${f(pf99)}      ${x(pf50 / pd50).padEnd(12)}${x(pf50 / pr50)}`,
+  );
+  console.log(
+    `relay after identity lookup  ${f(pi50)}${f(pi99)}      ${x(pi50 / pd50).padEnd(12)}${x(pi50 / pr50)}`,
+  );
   console.log(
     JSON.stringify({
       bench: "sandbox",
@@ -267,6 +330,10 @@ async function main(): Promise<void> {
         sandbox_p99: ps99,
         srt_p50: hasSrt ? pr50 : null,
         srt_p99: hasSrt ? pr99 : null,
+        floor_relay_p50: pf50,
+        floor_relay_p99: pf99,
+        floor_relay_identity_p50: pi50,
+        floor_relay_identity_p99: pi99,
       },
       request_ratio_p50: ps50 / pd50,
       request_ratio_p50_vs_srt: hasSrt ? ps50 / pr50 : null,

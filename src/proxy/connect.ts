@@ -85,12 +85,7 @@ export async function handleConnect(
     );
     return;
   }
-  const pin = await pinDestination(
-    core.resolver,
-    core.connectTo,
-    decision.endpoints,
-    host,
-    port,
+  const pin = await pinDestination(core.resolver, core.connectTo, decision.endpoints, host, port, () =>
     core.hostAddresses(),
   );
   if (!pin.ok) {

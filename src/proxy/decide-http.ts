@@ -18,6 +18,7 @@ import {
   carriedTargets,
   decideCarried,
   decideCarriedTargets,
+  everyMethodAllowed,
   expectsFormBody,
   type FieldBody,
   requestFormProblem,
@@ -85,7 +86,11 @@ export function decideHttp(
   if (!targets.ok) return { ok: false, response: refuseForm(core, base, targets.reason) };
   const elsewhere = decideCarriedTargets(cp, input, targets.targets, carried.methods);
   if (elsewhere) return { ok: false, response: core.deny(requestDenial(base, elsewhere)) };
-  return { ok: true, d, formBody: expectsFormBody(input.method, rawHeaders) };
+  // A body is read whole before it goes upstream only when a `_method` field in it could
+  // change the decision: not when the request is allowed whatever method it names.
+  const formBody = expectsFormBody(input.method, rawHeaders);
+  if (formBody.length > 0 && everyMethodAllowed(cp, input)) return { ok: true, d, formBody: [] };
+  return { ok: true, d, formBody };
 }
 
 /** Logs and relays an allowed request; a body with fields (form, multipart, JSON) is read whole and its `_method` fields decided first. */
@@ -96,8 +101,14 @@ export async function forwardDecided(
   v: DecidedRequest,
 ): Promise<void> {
   if (v.formBody.length === 0) {
-    logAllowedRequest(core, v.base, v.d);
-    relayRequest(core, req, res, v.dest, v.path);
+    // The request goes upstream first and its event is built while the upstream answers; the
+    // event keeps the time of the decision.
+    const time = core.now();
+    try {
+      relayRequest(core, req, res, v.dest, v.path);
+    } finally {
+      logAllowedRequest(core, v.base, v.d, v.d.reason, time);
+    }
     return;
   }
   const body = await readFormBody(req, core.limits.maxFormBodyBytes);
@@ -165,10 +176,11 @@ export function logAllowedRequest(
   base: DenyBase,
   d: RequestDecision,
   reason = d.reason,
+  time = core.now(),
 ): void {
   core.log(
     buildHttpEvent({
-      time: core.now(),
+      time,
       allowed: true,
       scheme: base.scheme,
       host: base.host,

@@ -93,12 +93,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
   const verdict = decideHttp(core, gen.cp, base, input, req.rawHeaders);
   if (!verdict.ok) return { kind: "answer", response: verdict.response };
   const { d } = verdict;
-  const pin = await pinDestination(
-    core.resolver,
-    core.connectTo,
-    connect.endpoints,
-    host,
-    port,
+  const pin = await pinDestination(core.resolver, core.connectTo, connect.endpoints, host, port, () =>
     core.hostAddresses(),
   );
   if (!pin.ok) {

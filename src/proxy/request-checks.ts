@@ -155,6 +155,38 @@ export function decideCarried(
   return null;
 }
 
+/** The methods a compiled policy's rules name (allow and deny rules, `*` aside), per revision. */
+const namedMethods = new WeakMap<CompiledPolicy, readonly string[]>();
+
+function methodsNamedBy(cp: CompiledPolicy): readonly string[] {
+  let named = namedMethods.get(cp);
+  if (!named) {
+    const set = new Set<string>();
+    for (const table of [cp.exact, cp.wildcard])
+      for (const endpoints of table.values())
+        for (const ep of endpoints)
+          for (const rule of [...ep.allows, ...ep.denies]) if (rule.method !== "*") set.add(rule.method);
+    named = [...set];
+    namedMethods.set(cp, named);
+  }
+  return named;
+}
+
+/**
+ * Whether the request would be allowed whatever method it named. A rule names its method
+ * exactly or as `*`, so every method no rule names is decided alike: the methods the rules
+ * name, and one they do not, cover every method an override could carry.
+ */
+export function everyMethodAllowed(cp: CompiledPolicy, input: RequestInput): boolean {
+  const named = methodsNamedBy(cp);
+  let unnamed = "UNNAMED";
+  while (named.includes(unnamed)) unnamed += "X";
+  for (const method of [...named, unnamed]) {
+    if (decideRequest(cp, { ...input, method }).decision === "deny") return false;
+  }
+  return true;
+}
+
 const FORM_TYPE = "application/x-www-form-urlencoded";
 
 /** A body whose fields frameworks read as parameters (a `_method` among them). */

@@ -32,7 +32,8 @@ export type Pin =
 
 /**
  * Where to dial for host:port. connect-to entries are the operator's own and exempt from the
- * private/loopback block; every other name is resolved once and every address checked.
+ * private/loopback block; every other name is resolved once and every address checked, against
+ * the host's own addresses too (read only then: listing the interfaces is a netlink round trip).
  */
 export async function pinDestination(
   resolver: Resolver,
@@ -40,7 +41,7 @@ export async function pinDestination(
   endpoints: readonly CompiledEndpoint[],
   host: string,
   port: number,
-  hostAddresses: readonly IpAddress[],
+  hostAddresses: () => readonly IpAddress[],
 ): Promise<Pin> {
   const h = normalizeHost(host);
   const override = connectTo.find((e) => e.host === h && e.port === port);
@@ -67,7 +68,7 @@ export async function pinDestination(
       };
     }
   }
-  const verdict = checkAddresses(endpoints, h, addresses, hostAddresses);
+  const verdict = checkAddresses(endpoints, h, addresses, hostAddresses());
   if (!verdict.ok) return { ok: false, policy: true, reason: verdict.reason };
   return { ok: true, address: addresses[0] as string, port, trusted: false, addresses };
 }

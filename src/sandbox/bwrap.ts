@@ -11,8 +11,14 @@ const CA_DIR_PATH = `${AIRLOCK_ETC}/certs`;
 const NODE_PROXY_PRELOAD_PATH = `${AIRLOCK_ETC}/node-proxy.cjs`;
 /** bubblewrap reads the seccomp filter (seccomp.ts) from this descriptor; launch.ts passes it there. */
 export const SECCOMP_FD = 4;
-/** Buckets of the sandbox's own TCP hash table (see privateTcpTable). */
-export const SANDBOX_TCP_HASH_ENTRIES = 4096;
+/**
+ * Buckets of the sandbox's own TCP hash table (see privateTcpTable). Printing the table walks
+ * every bucket (about 16 ns each), and the kernel keeps at most half as many TIME_WAIT sockets
+ * (tcp_max_tw_buckets), each one more line in every lookup. The namespace holds only loopback
+ * connections (the proxy's and the command's own), where TIME_WAIT guards against nothing: no
+ * segment is lost, delayed or duplicated there.
+ */
+export const SANDBOX_TCP_HASH_ENTRIES = 64;
 
 export interface InitConfig {
   listenHost: string;
@@ -58,9 +64,16 @@ export const ISOLATION_ARGS: readonly string[] = [
  * maps the user to root (only root there may set it): bubblewrap must be given the ids to keep.
  */
 export function privateTcpTable(unshare: string): string[] {
-  const script = `echo ${SANDBOX_TCP_HASH_ENTRIES} > /proc/sys/net/ipv4/tcp_child_ehash_entries 2>/dev/null; exec "$0" "$@"`;
+  const script = `${PRIVATE_TCP_TABLE_STEP}; exec "$0" "$@"`;
   return [unshare, "--user", "--map-root-user", "--net", "--", "/bin/sh", "-c", script];
 }
+
+/**
+ * The shell step that sizes the TCP hash table of network namespaces made from this one (run as
+ * root of a namespace of its own, before bubblewrap makes the sandbox's). An older kernel
+ * without the setting leaves the host's table in use: slower lookups, nothing less checked.
+ */
+export const PRIVATE_TCP_TABLE_STEP = `echo ${SANDBOX_TCP_HASH_ENTRIES} > /proc/sys/net/ipv4/tcp_child_ehash_entries 2>/dev/null`;
 
 export function bwrapArgs(spec: BwrapSpec): string[] {
   const init: InitConfig = { listenHost: PROXY_HOST, listenPort: PROXY_PORT, command: [...spec.command] };

@@ -18,7 +18,7 @@ import {
 } from "node:fs";
 import type { Socket } from "node:net";
 import { loadedCodeProblem, type MountEntry, parseMountInfo } from "./loaded-code.ts";
-import { findClientInode, parseProcNetTcp } from "./proc-net.ts";
+import { findClientInode } from "./proc-net.ts";
 
 export interface SandboxIdentity {
   binary: string;
@@ -167,16 +167,19 @@ export class SandboxIdentifier {
     this.own = new Set([1, namespacePid(options.initPid) ?? -1]);
   }
 
+  /**
+   * Finds the client end's socket at accept, while the client is still writing its request head:
+   * the connection's 4-tuple names that one socket for the connection's life, whoever holds it
+   * later, so only its holders wait for the head. Not found yet: identify() looks again.
+   */
+  accepted(socket: Socket): void {
+    this.inodeOf(socket);
+  }
+
   /** Identity of whoever holds, right now, the client end of a socket accepted on the sandbox's listener. */
   async identify(socket: Socket, opts: IdentifyOptions = {}): Promise<IdentityResult> {
-    let inode = this.inodes.get(socket) ?? null;
-    if (inode === null) {
-      const peer = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
-      const listener = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
-      inode = this.findInode(peer, listener);
-      if (inode === null) return { ok: false, reason: "no socket in the sandbox matches the connection" };
-      this.inodes.set(socket, inode);
-    }
+    const inode = this.inodeOf(socket);
+    if (inode === null) return { ok: false, reason: "no socket in the sandbox matches the connection" };
     const found = this.holders(`socket:[${inode}]`);
     if (typeof found === "string") return { ok: false, reason: found };
     if (found.length === 0) return { ok: false, reason: "no process in the sandbox holds the connection" };
@@ -213,6 +216,17 @@ export class SandboxIdentifier {
     }
   }
 
+  private inodeOf(socket: Socket): number | null {
+    let inode = this.inodes.get(socket) ?? null;
+    if (inode === null) {
+      const peer = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+      const listener = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
+      inode = this.findInode(peer, listener);
+      if (inode !== null) this.inodes.set(socket, inode);
+    }
+    return inode;
+  }
+
   private findInode(
     peer: { address: string; port: number },
     listener: { address: string; port: number },
@@ -220,7 +234,7 @@ export class SandboxIdentifier {
     for (const table of ["tcp", "tcp6"]) {
       const text = readText(`/proc/${this.options.reaperPid}/net/${table}`);
       if (!text) continue;
-      const inode = findClientInode(parseProcNetTcp(text), peer, listener);
+      const inode = findClientInode(text, peer, listener);
       if (inode !== null) return inode;
     }
     return null;

@@ -47,14 +47,41 @@ export function parseMountInfo(text: string): MountEntry[] {
   return out;
 }
 
+const SLASH = 0x2f;
+
 /** The mount a path lives on: the deepest mount point above it, the latest one of equal depth. */
 export function mountOf(mounts: readonly MountEntry[], path: string): MountEntry | null {
   let best: MountEntry | null = null;
   for (const m of mounts) {
-    const covers = m.point === "/" || path === m.point || path.startsWith(`${m.point}/`);
+    // Compared in place (no string built per mount: a lookup runs per executable mapping).
+    const covers =
+      m.point === "/" ||
+      (path.startsWith(m.point) &&
+        (path.length === m.point.length || path.charCodeAt(m.point.length) === SLASH));
     if (covers && (best === null || m.point.length >= best.point.length)) best = m;
   }
   return best;
+}
+
+/** Each table's answers so far: a sandbox's table never changes, and its processes map the same libraries. */
+const mountsByPath = new WeakMap<readonly MountEntry[], Map<string, MountEntry | null>>();
+/** Paths remembered per table at most (the sandbox can name as many files as it likes). */
+const MAX_KNOWN_PATHS = 4096;
+
+/** mountOf, remembered per table and path. */
+function knownMountOf(mounts: readonly MountEntry[], path: string): MountEntry | null {
+  let known = mountsByPath.get(mounts);
+  if (!known) {
+    known = new Map();
+    mountsByPath.set(mounts, known);
+  }
+  let mount = known.get(path);
+  if (mount === undefined) {
+    mount = mountOf(mounts, path);
+    if (known.size >= MAX_KNOWN_PATHS) known.clear();
+    known.set(path, mount);
+  }
+  return mount;
 }
 
 /**
@@ -78,6 +105,8 @@ export function tracerOf(status: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** "x", third of a mapping's four permission letters (rwxp). */
+const EXECUTE = 0x78;
 const MAPS_LINE = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ ([0-9a-f]+):([0-9a-f]+) \d+ *(.*)$/;
 
 /**
@@ -90,6 +119,9 @@ const MAPS_LINE = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ ([0-9a-f]+):([0-9a-f]+) \d+ 
  */
 export function foreignCode(maps: string, exe: string, mounts: readonly MountEntry[]): string | null {
   for (const line of maps.split("\n")) {
+    // Most mappings are data: only those whose permissions (after the first space) include
+    // execute are parsed.
+    if (line.charCodeAt(line.indexOf(" ") + 3) !== EXECUTE) continue;
     const m = MAPS_LINE.exec(line);
     if (!m || !(m[1] as string).includes("x")) continue;
     const shown = m[4] as string;
@@ -97,7 +129,7 @@ export function foreignCode(maps: string, exe: string, mounts: readonly MountEnt
     const deleted = shown.endsWith(DELETED);
     const path = deleted ? shown.slice(0, -DELETED.length) : shown;
     if (path === exe) continue;
-    const mount = path.startsWith("/") ? mountOf(mounts, path) : null;
+    const mount = path.startsWith("/") ? knownMountOf(mounts, path) : null;
     if (!mount?.readOnly) return shown;
     const device = `${Number.parseInt(m[2] as string, 16)}:${Number.parseInt(m[3] as string, 16)}`;
     if (deleted && device !== mount.device) return shown;

@@ -1,9 +1,12 @@
 // The workdir on an overlay (docs/design.md §10, tier 1): bubblewrap 0.8 has no overlay options, so
-// a user+mount namespace (`unshare`) mounts a tmpfs, an overlayfs of the workdir on it, and then
-// runs the very bubblewrap command a plain sandbox would run, with the merged view bound over the
-// workdir. Writes land in the upper layer, never in the real workdir; after bubblewrap exits, a
-// command given by the caller (the gate's collector) reads the layers inside the same namespace.
+// a user+mount+network namespace (`unshare`) sizes the TCP hash table the sandbox's network
+// namespace will get (bwrap.ts, privateTcpTable), mounts a tmpfs and an overlayfs of the workdir
+// on it, and then runs the very bubblewrap command a plain sandbox would run, with the merged
+// view bound over the workdir. Writes land in the upper layer, never in the real workdir; after
+// bubblewrap exits, a command given by the caller (the gate's collector) reads the layers inside
+// the same namespace.
 // Pure: this builds the wrapper's argv.
+import { PRIVATE_TCP_TABLE_STEP } from "./bwrap.ts";
 import { PreflightError } from "./preflight.ts";
 import { shellQuote } from "./shell-quote.ts";
 
@@ -41,9 +44,9 @@ function overlayOptions(lower: string, layers: OverlayLayers): string {
 }
 
 /**
- * The script run inside `unshare --user --map-root-user --mount`. bubblewrap inherits the IPC
- * channel (fd 3, NODE_CHANNEL_FD) for the listener hand-off; the after-command must not, so
- * it runs with the descriptor closed and a clean environment.
+ * The script run inside `unshare --user --map-root-user --mount --net`. bubblewrap inherits the
+ * IPC channel (fd 3, NODE_CHANNEL_FD) for the listener hand-off; the after-command must not, so
+ * it runs with the descriptor closed and a clean environment (and no network: it reads files).
  */
 export function overlayScript(
   spec: OverlaySpec,
@@ -55,6 +58,7 @@ export function overlayScript(
   const q = shellQuote;
   return [
     "set -u",
+    PRIVATE_TCP_TABLE_STEP,
     `mount -t tmpfs -o size=${Math.max(1, Math.floor(spec.sizeBytes))} tmpfs ${q(spec.dir)} 3>&- || exit ${OVERLAY_EXIT.tmpfs}`,
     `mkdir ${q(layers.upper)} ${q(layers.work)} ${q(layers.merged)} 3>&- || exit ${OVERLAY_EXIT.tmpfs}`,
     `mount -t overlay overlay -o ${q(overlayOptions(workdir, layers))} ${q(layers.merged)} 3>&- || exit ${OVERLAY_EXIT.overlay}`,
@@ -88,6 +92,7 @@ export function overlayCommand(
       "--user",
       "--map-root-user",
       "--mount",
+      "--net",
       "bash",
       "-c",
       overlayScript(spec, workdir, bwrap, args),

@@ -53,45 +53,56 @@ export function normalizeAddress(address: string): string {
   return lower.startsWith("::ffff:") && lower.includes(".") ? lower.slice(7) : lower;
 }
 
-export function parseProcNetTcp(text: string): TcpEntry[] {
-  const out: TcpEntry[] = [];
-  const lines = text.split("\n");
-  for (let i = 1; i < lines.length; i++) {
-    const fields = (lines[i] as string).trim().split(/\s+/);
-    if (fields.length < 10) continue;
-    const [local, remote, state, inode] = [fields[1], fields[2], fields[3], fields[9]] as [
-      string,
-      string,
-      string,
-      string,
-    ];
-    const [la, lp] = local.split(":") as [string, string];
-    const [ra, rp] = remote.split(":") as [string, string];
-    out.push({
-      localAddress: decodeProcAddress(la),
-      localPort: Number.parseInt(lp, 16),
-      remoteAddress: decodeProcAddress(ra),
-      remotePort: Number.parseInt(rp, 16),
-      state: Number.parseInt(state, 16),
-      inode: Number(inode),
-    });
-  }
-  return out;
+/** One entry of the table, or null for a line that is not one (the header, a short line). */
+function parseEntry(line: string): TcpEntry | null {
+  const fields = line.trim().split(/\s+/);
+  if (fields.length < 10) return null;
+  const [local, remote, state, inode] = [fields[1], fields[2], fields[3], fields[9]] as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  const [la, lp] = local.split(":") as [string, string];
+  const [ra, rp] = remote.split(":") as [string, string];
+  return {
+    localAddress: decodeProcAddress(la),
+    localPort: Number.parseInt(lp, 16),
+    remoteAddress: decodeProcAddress(ra),
+    remotePort: Number.parseInt(rp, 16),
+    state: Number.parseInt(state, 16),
+    inode: Number(inode),
+  };
+}
+
+/** How the kernel prints a port in the table: `:` and four upper-case hex digits, then a space. */
+function portField(port: number): string {
+  return `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
 }
 
 /**
- * The inode of the CLIENT end of a connection the supervisor accepted: its local end is the
- * accepted socket's peer, its remote end the listener's address.
+ * The inode of the CLIENT end of a connection the supervisor accepted, from the text of
+ * /proc/<pid>/net/tcp{,6}: its local end is the accepted socket's peer, its remote end the
+ * listener's address. The table lists every socket of the sandbox (TIME_WAIT ones too), and a
+ * lookup runs for every connection: only the lines that name the peer's port are decoded.
  */
 export function findClientInode(
-  entries: readonly TcpEntry[],
+  table: string,
   peer: { address: string; port: number },
   listener: { address: string; port: number },
 ): number | null {
   const pa = normalizeAddress(peer.address);
   const la = normalizeAddress(listener.address);
-  for (const e of entries) {
-    if (e.state === LISTEN || e.inode === 0) continue;
+  const peerPort = portField(peer.port);
+  const header = table.indexOf("\n");
+  if (header === -1) return null;
+  for (let at = table.indexOf(peerPort, header); at !== -1; ) {
+    const start = table.lastIndexOf("\n", at) + 1;
+    const newline = table.indexOf("\n", at);
+    const end = newline === -1 ? table.length : newline;
+    at = newline === -1 ? -1 : table.indexOf(peerPort, end);
+    const e = parseEntry(table.slice(start, end));
+    if (!e || e.state === LISTEN || e.inode === 0) continue;
     if (
       e.localPort === peer.port &&
       e.remotePort === listener.port &&

@@ -96,13 +96,17 @@ export async function attachProxy(
     await proxy.close();
     throw error;
   }
-  identifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
+  const sandboxIdentifier = new SandboxIdentifier({ reaperPid: sandbox.reaperPid, initPid: sandbox.initPid });
+  identifier = sandboxIdentifier;
   const commandBinary = commandPath(
     options.command[0] as string,
     process.env.PATH,
     options.cwd ?? checked.workdir,
   );
-  sandbox.listener.on("connection", (socket) => proxy.handle(socket));
+  sandbox.listener.on("connection", (socket) => {
+    proxy.handle(socket);
+    sandboxIdentifier.accepted(socket);
+  });
   sandbox.release();
   audit.write(
     buildProcessEvent({

@@ -8,6 +8,7 @@ import {
   carriedTargets,
   decideCarried,
   decideCarriedTargets,
+  everyMethodAllowed,
   expectsFormBody,
   requestFormProblem,
 } from "../../src/proxy/request-checks.ts";
@@ -135,6 +136,46 @@ network_policies:
   const d = decideCarried(cp, input, [{ method: "DELETE", carrier: "X-HTTP-Method" }]);
   assert.equal(d?.decision, "deny");
   assert.match(d?.reason ?? "", /^X-HTTP-Method asks for DELETE: no allow rule matches/);
+});
+
+test("every method allowed: only when no rule the request meets tells methods apart", () => {
+  const cp = compilePolicy(
+    policyFrom(`
+version: 1
+network_policies:
+  web:
+    endpoints:
+      - { host: full.test, port: 80, protocol: rest, access: full }
+      - host: guarded.test
+        port: 80
+        protocol: rest
+        access: full
+        deny_rules:
+          - { method: DELETE, path: "/admin/**" }
+      - { host: some.test, port: 80, protocol: rest, access: read-write }
+      - host: ruled.test
+        port: 80
+        protocol: rest
+        rules:
+          - allow: { method: "*", path: "/open/**" }
+          - allow: { method: POST, path: "/forms/**" }
+    binaries: [{ path: /usr/bin/curl }]
+`),
+  );
+  const on = (host: string, path: string) => ({
+    host,
+    port: 80,
+    binary: "/usr/bin/curl",
+    method: "POST",
+    path,
+  });
+  assert.equal(everyMethodAllowed(cp, on("full.test", "/a")), true);
+  assert.equal(everyMethodAllowed(cp, on("guarded.test", "/a")), true, "the deny rule is on another path");
+  assert.equal(everyMethodAllowed(cp, on("guarded.test", "/admin/x")), false);
+  assert.equal(everyMethodAllowed(cp, on("some.test", "/a")), false);
+  assert.equal(everyMethodAllowed(cp, on("ruled.test", "/open/x")), true);
+  assert.equal(everyMethodAllowed(cp, on("ruled.test", "/forms/x")), false);
+  assert.equal(everyMethodAllowed(cp, { ...on("full.test", "/a"), binary: "/usr/bin/wget" }), false);
 });
 
 test("a urlencoded body, or a POST body without a type, is read for its _method field", () => {

@@ -67,16 +67,19 @@ describe("overlaid workdir", () => {
     assert.ok(bwrap < closed && closed < collector);
     assert.equal(lines.at(-1), 'exit "$rc"');
     const cmd = overlayCommand(spec, "/w", "/usr/bin/bwrap", []);
-    assert.deepEqual(cmd.args.slice(0, 8), [
+    assert.deepEqual(cmd.args.slice(0, 9), [
       "--pdeathsig",
       "KILL",
       "unshare",
       "--user",
       "--map-root-user",
       "--mount",
+      "--net",
       "bash",
       "-c",
     ]);
+    const table = at(/^echo \d+ > \/proc\/sys\/net\/ipv4\/tcp_child_ehash_entries /);
+    assert.ok(table >= 0 && table < bwrap, "the sandbox's own TCP table is sized before bubblewrap runs");
     assert.equal(cmd.file, "setpriv");
   });
 

@@ -10,7 +10,7 @@ import {
   sandboxPath,
 } from "../../src/sandbox/mounts.ts";
 import { generateName } from "../../src/sandbox/names.ts";
-import { decodeProcAddress, findClientInode, parseProcNetTcp } from "../../src/sandbox/proc-net.ts";
+import { decodeProcAddress, findClientInode } from "../../src/sandbox/proc-net.ts";
 
 function probeOf(tree: Record<string, PathKind>) {
   return (path: string): PathKind => tree[path] ?? "missing";
@@ -190,17 +190,96 @@ describe("/proc/net/tcp", () => {
       "   0: 0100007F:0C38 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 14686 1 0 100 0 0 10 0",
       "   1: 0100007F:8600 0100007F:0C38 01 00000000:00000000 02:0000176F 00000000     0        0 14716 3 0 20 0 0 11 -1",
       "   2: 0100007F:0C38 0100007F:8600 01 00000000:0000004E 00:00000000 00000000     0        0 13887 1 0 20 4 30 10 -1",
+      // A TIME_WAIT entry (inode 0) of an earlier connection from the same port.
+      "   3: 0100007F:8601 0100007F:0C38 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000",
     ].join("\n");
-    const entries = parseProcNetTcp(table);
-    assert.equal(entries.length, 3);
-    const inode = findClientInode(
-      entries,
-      { address: "127.0.0.1", port: 0x8600 },
-      { address: "127.0.0.1", port: 3128 },
-    );
-    assert.equal(inode, 14716);
+    const listener = { address: "127.0.0.1", port: 3128 };
+    assert.equal(findClientInode(table, { address: "127.0.0.1", port: 0x8600 }, listener), 14716);
+    assert.equal(findClientInode(table, { address: "::ffff:127.0.0.1", port: 0x8600 }, listener), 14716);
+    assert.equal(findClientInode(table, { address: "127.0.0.1", port: 1 }, listener), null);
+    assert.equal(findClientInode(table, { address: "127.0.0.1", port: 0x8601 }, listener), null, "TIME_WAIT");
+    assert.equal(findClientInode(table, { address: "127.0.0.2", port: 0x8600 }, listener), null);
     assert.equal(
-      findClientInode(entries, { address: "127.0.0.1", port: 1 }, { address: "127.0.0.1", port: 3128 }),
+      findClientInode(table, { address: "127.0.0.1", port: 3128 }, { address: "127.0.0.1", port: 0x8600 }),
+      13887,
+      "the other end, when asked the other way round",
+    );
+  });
+
+  test("differential: the line search agrees with decoding every line (bounded, seeded)", () => {
+    let seed = 20261201;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const hex = (value: number, width: number) => value.toString(16).toUpperCase().padStart(width, "0");
+    // Few addresses and ports, so that lines share them and ports appear in other columns.
+    const addresses = ["0100007F", "0200007F", "00000000"];
+    const ports = [0x0c38, 0x8600, 0x8601, 0x0001, 0x0000];
+    for (let round = 0; round < 300; round++) {
+      const lines = [
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+      ];
+      const count = random(12);
+      for (let i = 0; i < count; i++) {
+        const local = `${addresses[random(3)]}:${hex(ports[random(5)] as number, 4)}`;
+        const remote = `${addresses[random(3)]}:${hex(ports[random(5)] as number, 4)}`;
+        const state = hex([1, 6, 10][random(3)] as number, 2);
+        const queues = `${hex(ports[random(5)] as number, 8)}:${hex(ports[random(5)] as number, 8)}`;
+        const inode = random(4) === 0 ? 0 : 1000 + random(9000);
+        lines.push(
+          `${String(i).padStart(4)}: ${local} ${remote} ${state} ${queues} 00:00000000 00000000  1000        0 ${inode} 1 0 20 4 30 10 -1`,
+        );
+      }
+      const table = lines.join("\n");
+      const peer = {
+        address: ["127.0.0.1", "127.0.0.2"][random(2)] as string,
+        port: ports[random(5)] as number,
+      };
+      const listener = { address: "127.0.0.1", port: 0x0c38 };
+      // The reference: decode every line, take the first that matches.
+      let expected: number | null = null;
+      for (const line of lines.slice(1)) {
+        const f = line.trim().split(/\s+/);
+        const [la, lp] = (f[1] as string).split(":") as [string, string];
+        const [ra, rp] = (f[2] as string).split(":") as [string, string];
+        const inode = Number(f[9]);
+        const matches =
+          Number.parseInt(f[3] as string, 16) !== 0x0a &&
+          inode !== 0 &&
+          decodeProcAddress(la) === peer.address &&
+          Number.parseInt(lp, 16) === peer.port &&
+          decodeProcAddress(ra) === listener.address &&
+          Number.parseInt(rp, 16) === listener.port;
+        if (matches) {
+          expected = inode;
+          break;
+        }
+      }
+      assert.equal(findClientInode(table, peer, listener), expected, table);
+    }
+  });
+
+  test("tcp6: a v4-mapped peer and an IPv6 one", () => {
+    const table = [
+      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+      "   0: 0000000000000000FFFF00000100007F:9A01 0000000000000000FFFF00000100007F:0C38 01 00000000:00000000 00:00000000 00000000  1000        0 555 1 0 20 4 30 10 -1",
+      "   1: 00000000000000000000000001000000:9A02 00000000000000000000000001000000:0C38 01 00000000:00000000 00:00000000 00000000  1000        0 556 1 0 20 4 30 10 -1",
+    ].join("\n");
+    assert.equal(
+      findClientInode(
+        table,
+        { address: "::ffff:127.0.0.1", port: 0x9a01 },
+        { address: "127.0.0.1", port: 3128 },
+      ),
+      555,
+    );
+    assert.equal(
+      findClientInode(table, { address: "::1", port: 0x9a02 }, { address: "::1", port: 3128 }),
+      556,
+    );
+    assert.equal(
+      findClientInode(table, { address: "::1", port: 0x9a01 }, { address: "::1", port: 3128 }),
       null,
     );
   });
