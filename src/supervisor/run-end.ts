@@ -48,7 +48,7 @@ export async function finishRun(
   return status.code;
 }
 
-/** Takes down what a failed start left (the sandbox too, if it came up) and throws why. */
+/** Takes down what a failed start left (the sandbox first, if it came up) and throws why. */
 export async function abandonStart(
   error: unknown,
   checked: Preflight,
@@ -57,12 +57,14 @@ export async function abandonStart(
   launched: Launch,
 ): Promise<never> {
   launched.signals.stop();
-  void launched.starting
-    .then((started) => {
-      started.listener.close();
-      started.kill();
-    })
-    .catch(() => {});
+  // The sandbox is gone before its mount points are removed: bubblewrap still coming up would
+  // make them again, and leave them in the workdir.
+  const started = await launched.starting.catch(() => undefined);
+  if (started) {
+    started.listener.close();
+    started.kill();
+    await started.exited;
+  }
   await control?.stop();
   removeHostMountPoints(state.prepared.plan.createdOnHost, checked.airlockHome, state.stateDir);
   launched.audit.close();
