@@ -1,6 +1,7 @@
 // Rule matchers over one call. Host and path matching are the policy engine's (src/policy).
 import { type HostPattern, hostPatternMatches, parseHostPattern } from "../policy/host.ts";
 import { compilePathGlob, compileValueGlob, normalizePath } from "../policy/path.ts";
+import { hostRunGlobs } from "../sandbox/protected.ts";
 import { describeCall, type ToolCall } from "./call.ts";
 import type { ResolvePath } from "./mcp/arguments.ts";
 import { argumentsStopped, type CompiledMcp, compileMcpMatch, matchMcp, mcpNamedCalls } from "./mcp/rule.ts";
@@ -18,7 +19,7 @@ import {
   rawPath,
   unsafePathProblem,
 } from "./paths.ts";
-import type { AllowRule, Capability } from "./schema.ts";
+import { type AllowRule, type Capability, HOST_RUN_FILES } from "./schema.ts";
 import { canonicalFlag, hasRefusedFlag, parseArgs, type RefusedFlag, refusedFlag } from "./shell/flags.ts";
 import { DEFAULT_INERT_ENV, INERT_VALUE } from "./shell/grammar.ts";
 import type { EnvAssignment, ShellAnalysis, SimpleCommand, Word } from "./shell/types.ts";
@@ -104,8 +105,10 @@ export function compileRule(rule: AllowRule, id: string): CompiledRule {
       },
     };
   }
-  if (rule.file)
-    return { ...base, kind: "file", file: { op: rule.file.op, globs: { raw: list(rule.file.path) } } };
+  if (rule.file) {
+    const raw = list(rule.file.path).flatMap((g) => (g === HOST_RUN_FILES ? hostRunGlobs() : [g]));
+    return { ...base, kind: "file", file: { op: rule.file.op, globs: { raw } } };
+  }
   return { ...base, kind: "tool", tool: { names: valueGlobs(list(rule.tool?.name)) } };
 }
 

@@ -62,7 +62,11 @@ export const FetchMatchSchema = z.strictObject({
   path: oneOrMany(PathGlobSchema).optional(),
 });
 
+/** Stands for every file a host tool runs or obeys on its own (the sandbox's table of them). */
+export const HOST_RUN_FILES = "$HOST_RUN_FILES";
+
 const FileGlobSchema = z.string().superRefine((glob, ctx) => {
+  if (glob === HOST_RUN_FILES) return;
   if (glob === "") ctx.addIssue({ code: "custom", message: "path glob must not be empty" });
   if (/(^|\/)\.\.(\/|$)/.test(glob))
     ctx.addIssue({ code: "custom", message: `"${glob}" must not contain ..` });
@@ -70,7 +74,7 @@ const FileGlobSchema = z.string().superRefine((glob, ctx) => {
   if (rest.includes("$"))
     ctx.addIssue({
       code: "custom",
-      message: `"${glob}": the only variable a path may use is a leading $AIRLOCK_HOME`,
+      message: `"${glob}": the only variables a path may use are a leading $AIRLOCK_HOME and ${HOST_RUN_FILES} alone`,
     });
 });
 

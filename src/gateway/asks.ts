@@ -14,8 +14,10 @@ import {
   type GateDecideResult,
 } from "../protocol/ask-types.ts";
 import type { GateDecider } from "../protocol/gate-decider.ts";
-import { type Clock, GatewayError } from "./sandboxes.ts";
-import type { AskFilter, Repo, Store } from "./store/store.ts";
+import { GatewayError } from "./gateway-error.ts";
+import type { Clock } from "./sandbox-service.ts";
+import type { AskFilter, Repo } from "./store/repo.ts";
+import type { Store } from "./store/store.ts";
 
 export const DEFAULT_ASK_SECONDS = 600;
 export const MAX_WAIT_SECONDS = 300;

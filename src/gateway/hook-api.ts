@@ -11,19 +11,17 @@ import {
   type HookVerdict,
   WITHDRAWN_NOTE,
 } from "../protocol/hook-wire.ts";
+import type { ApiRouter } from "./api-route.ts";
 import { MAX_WAIT_SECONDS } from "./asks.ts";
-import type { AskRouteKit } from "./asks-api.ts";
-import { GatewayError } from "./service.ts";
+import { GatewayError } from "./gateway-error.ts";
+import type { GatewayService } from "./service.ts";
 
 const FLAVORS: readonly AgentFlavor[] = ["claude-code", "codex"];
 const DEFAULT_WAIT_SECONDS = 50;
 
-type Principal = { kind: "operator" } | { kind: "sandbox"; sandbox: string };
-
-export function registerHookRoute(kit: AskRouteKit): void {
-  const { service, route, param, actor } = kit;
+export function registerHookRoute(router: ApiRouter, service: GatewayService): void {
   const asks = service.asks;
-  route(
+  router.route(
     {
       method: "post",
       path: "/v1/gate/hook/:agent",
@@ -32,8 +30,8 @@ export function registerHookRoute(kit: AskRouteKit): void {
       auth: "any",
       query: { policy: "absolute path", workdir: "absolute path", wait: "seconds an ask waits" },
     },
-    async (c) => {
-      const agent = param(c, "agent") as AgentFlavor;
+    async (c, { sandbox, principal, actor, param }) => {
+      const agent = param("agent") as AgentFlavor;
       if (!FLAVORS.includes(agent))
         throw new GatewayError(404, "unknown_agent", `no hook for ${agent}; use ${FLAVORS.join(" or ")}`);
       const answer = (verdict: HookVerdict, reason: string) =>
@@ -60,7 +58,6 @@ export function registerHookRoute(kit: AskRouteKit): void {
       } = payload as Record<string, unknown>;
       const policy = c.req.query("policy");
       const workdir = c.req.query("workdir");
-      const p = c.get("principal") as Principal;
       let result: Awaited<ReturnType<typeof asks.decide>>;
       try {
         result = await asks.decide(
@@ -70,8 +67,8 @@ export function registerHookRoute(kit: AskRouteKit): void {
             ...(workdir ? { workdir } : {}),
             ask_expires_in_seconds: Math.max(1, Math.ceil(wait)),
           },
-          p.kind === "sandbox" ? p.sandbox : null,
-          p.kind === "operator",
+          sandbox ?? null,
+          principal.kind === "operator",
         );
       } catch (error) {
         if (!(error instanceof GatewayError)) throw error;
@@ -86,7 +83,7 @@ export function registerHookRoute(kit: AskRouteKit): void {
       const signal = c.req.raw.signal;
       let ask = await asks.waitAsk(id, wait * 1000, signal);
       if (ask.status === "pending" || ask.status === "expired")
-        ask = await asks.withdraw(id, actor(c), WITHDRAWN_NOTE);
+        ask = await asks.withdraw(id, actor, WITHDRAWN_NOTE);
       const answered = developerAnswer(ask, id);
       if (answered) return answer(answered.verdict, answered.reason);
       return answer(

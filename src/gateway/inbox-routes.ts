@@ -13,6 +13,8 @@ import type { Policy } from "../policy/schema.ts";
 import { AskSchema } from "../protocol/ask-types.ts";
 import { sandboxLogDir } from "../protocol/home.ts";
 import { ChunkSchema, DenySchema } from "../protocol/types.ts";
+import type { ApiRouter } from "./api-route.ts";
+import { GatewayError } from "./gateway-error.ts";
 import { type InboxSessions, SESSION_COOKIE, SESSION_TTL_MS } from "./inbox-sessions.ts";
 import {
   DENIES_SHOWN,
@@ -23,9 +25,8 @@ import {
   type Timeline,
   type TimelineEvent,
 } from "./inbox-view.ts";
-import type { RouteDoc } from "./openapi.ts";
 import type { ApiEnv } from "./principal.ts";
-import { GatewayError, type GatewayService } from "./service.ts";
+import type { GatewayService } from "./service.ts";
 
 export const INBOX_HEADER = "x-airlock-inbox";
 
@@ -155,7 +156,7 @@ export async function readTimeline(service: GatewayService, home: string, now: n
 
 export interface InboxRouteDeps {
   app: Hono<ApiEnv>;
-  route(doc: RouteDoc, handler: (c: Context<ApiEnv>) => Promise<Response> | Response): void;
+  router: ApiRouter;
   service: GatewayService;
   sessions: InboxSessions;
   page: InboxPage;
@@ -193,7 +194,7 @@ export function sessionCookie(c: Context): string | undefined {
 }
 
 export function registerInboxRoutes(deps: InboxRouteDeps): void {
-  const { app, route, service, sessions, page, home } = deps;
+  const { app, router, service, sessions, page, home } = deps;
 
   app.get("/inbox", (c) => {
     c.header("content-security-policy", page.csp);
@@ -217,28 +218,22 @@ export function registerInboxRoutes(deps: InboxRouteDeps): void {
     return c.redirect("/inbox", 303);
   });
 
-  route(
+  router.route(
     {
       method: "post",
       path: "/v1/inbox/login-codes",
       summary: "a one-time web inbox login link (single use, valid 5 minutes); operator token only",
-      auth: "operator",
+      // A session never mints the links that open sessions: `airlock inbox`, with the token, does.
+      auth: "operator_token",
       response: LoginCodeSchema,
     },
     (c) => {
-      const p = c.get("principal");
-      if (p.kind !== "operator" || p.via !== "token")
-        throw new GatewayError(
-          403,
-          "forbidden",
-          "login links are minted with the operator token (`airlock inbox`)",
-        );
       const { code, expiresAt } = sessions.issueCode();
       const url = `${new URL(c.req.url).origin}/inbox/login?code=${encodeURIComponent(code)}`;
       return c.json({ url, expires_at: expiresAt.toISOString() }, 201);
     },
   );
-  route(
+  router.route(
     {
       method: "post",
       path: "/v1/inbox/logout",
@@ -252,7 +247,7 @@ export function registerInboxRoutes(deps: InboxRouteDeps): void {
       return c.json({ ok: true });
     },
   );
-  route(
+  router.route(
     {
       method: "get",
       path: "/v1/inbox/state",
@@ -263,7 +258,7 @@ export function registerInboxRoutes(deps: InboxRouteDeps): void {
     },
     async (c) => c.json(await readInboxState(service)),
   );
-  route(
+  router.route(
     {
       method: "get",
       path: "/v1/inbox/timeline",

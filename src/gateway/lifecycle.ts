@@ -191,7 +191,7 @@ export type ApproveCheck = { ok: true } | { ok: false; code: string; detail: str
 
 const RUN_ENDED = "expired: a new run of sandbox ";
 
-/** The note on a chunk that a new run of its sandbox expired (src/gateway/sandboxes.ts). */
+/** The note on a chunk that a new run of its sandbox expired (src/gateway/sandbox-service.ts). */
 export function runEndedNote(sandbox: string, at: string): string {
   return `${RUN_ENDED}${sandbox} started at ${at}; the run that proposed this has ended`;
 }

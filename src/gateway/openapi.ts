@@ -6,7 +6,8 @@ export interface RouteDoc {
   method: "get" | "post" | "put";
   path: string;
   summary: string;
-  auth: "none" | "operator" | "any";
+  /** operator: the operator token or an inbox session; operator_token: the token itself. */
+  auth: "none" | "operator" | "operator_token" | "any";
   body?: z.ZodType;
   query?: Record<string, string>;
   response?: z.ZodType;
@@ -38,6 +39,13 @@ function errorResponses(r: RouteDoc): Record<string, unknown> {
   if (Object.keys(out).length === 0) out["429"] = { description: "too many requests", content: body };
   return out;
 }
+
+const AUTH_TEXT: Record<RouteDoc["auth"], string> = {
+  none: "none",
+  operator: "operator token",
+  operator_token: "operator token (not an inbox session)",
+  any: "operator or own sandbox token",
+};
 
 /** `get /v1/sandboxes/:name/chunks` → `getV1SandboxesNameChunks`: unique per route, URL-safe. */
 function operationId(r: RouteDoc): string {
@@ -71,12 +79,7 @@ export function openApi(routes: readonly RouteDoc[]): unknown {
       operationId: operationId(r),
       summary: r.summary,
       security: r.auth === "none" ? [] : [{ bearer: [] }],
-      "x-airlock-auth":
-        r.auth === "operator"
-          ? "operator token"
-          : r.auth === "any"
-            ? "operator or own sandbox token"
-            : "none",
+      "x-airlock-auth": AUTH_TEXT[r.auth],
       parameters: [...params, ...query],
       ...(r.body
         ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.body) } } } }

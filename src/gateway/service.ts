@@ -17,6 +17,8 @@ import {
 } from "../protocol/types.ts";
 import { hostInterfaceAddresses } from "../proxy/host-addresses.ts";
 import { AskService } from "./asks.ts";
+import { type Rejection, recordRejection, rejectBySystem } from "./chunk-rejection.ts";
+import { GatewayError } from "./gateway-error.ts";
 import {
   checkApprove,
   coveredBy,
@@ -28,11 +30,10 @@ import {
 } from "./lifecycle.ts";
 import { planMerge, planRevert } from "./merge-plan.ts";
 import { coveredDenies } from "./observed.ts";
-import { effective, GatewayError, SandboxService, sandboxScope } from "./sandboxes.ts";
-import type { AskFilter, Repo } from "./store/store.ts";
+import { SandboxService } from "./sandbox-service.ts";
+import { effective, sandboxScope } from "./settings.ts";
+import type { AskFilter, Repo } from "./store/repo.ts";
 import { securityFlagged } from "./validate.ts";
-
-export { GatewayError } from "./sandboxes.ts";
 
 export class GatewayService extends SandboxService {
   /** Read from this host at each review: a rule naming one of its addresses gets a finding. */
@@ -113,28 +114,13 @@ export class GatewayService extends SandboxService {
           }
         }
         if (coveredBy(head.policy, ruleName, chunk.proposed_rule)) {
-          chunk = {
-            ...chunk,
-            status: "rejected",
-            rejection_reason: `covered by active policy revision ${head.version}`,
-            decided_at: now,
-            decided_by: "system",
-          };
-          reasons.push(`operations[${index}]: ${chunk.rejection_reason}`);
-          await tx.insertChunk(chunk);
-          await tx.insertDecision({
-            sandbox,
-            chunk_id: chunk.id,
-            action: "reject",
-            actor: "system",
-            reason: chunk.rejection_reason,
-            at: now,
-          });
-          chunks.push(chunk);
+          const reason = `covered by active policy revision ${head.version}`;
+          reasons.push(`operations[${index}]: ${reason}`);
+          chunks.push(await rejectBySystem(tx, chunk, reason, now, "insert"));
           continue;
         }
         for (const old of supersededBy(chunk, await tx.listChunks({ sandbox, status: "pending" })))
-          await this.rejectBySystem(tx, old, `superseded by chunk ${chunk.id}`, now);
+          await rejectBySystem(tx, old, `superseded by chunk ${chunk.id}`, now);
         await tx.insertChunk(chunk);
         await tx.insertDecision({ sandbox, chunk_id: chunk.id, action: "submit", actor, at: now });
         await tx.appendEvent(
@@ -200,12 +186,7 @@ export class GatewayService extends SandboxService {
 
   private async mustChunk(tx: Repo, id: string): Promise<Chunk> {
     const chunk = await tx.getChunk(id);
-    if (!chunk)
-      throw new GatewayError(
-        404,
-        "unknown_chunk",
-        `no chunk with id ${id}; list them with \`airlock rule get\``,
-      );
+    if (!chunk) throw unknownChunk(id);
     return chunk;
   }
 
@@ -296,37 +277,18 @@ export class GatewayService extends SandboxService {
       const chunk = await this.mustChunk(tx, id);
       if (chunk.status === "rejected")
         throw new GatewayError(409, "conflict", `chunk ${id} is already rejected`);
-      let revision: Revision | null = null;
-      if (chunk.status === "approved")
-        revision = await this.revert(tx, chunk, by, action === "expire" ? "expire" : "revoke");
-      const rejected: Chunk = {
-        ...chunk,
-        status: "rejected",
-        rejection_reason: reason,
-        rejection_hint: hint,
-        decided_at: now,
-        decided_by: by,
-        expires_at: null,
-        revision: null,
-        applied_operations: [],
-      };
-      await tx.updateChunk(rejected);
-      await tx.insertDecision({
-        sandbox: chunk.sandbox,
-        chunk_id: id,
-        action: chunk.status === "approved" ? (action === "expire" ? "expire" : "revoke") : "reject",
-        actor: by,
-        revision: revision?.version ?? null,
+      // An approved chunk is revoked (or expires): what its approval added comes out first.
+      const decided = chunk.status === "approved" ? (action === "expire" ? "expire" : "revoke") : "reject";
+      const revision = decided === "reject" ? null : await this.revert(tx, chunk, by, decided);
+      const rejection: Rejection = {
         reason,
+        hint,
+        by,
+        action: decided,
+        revision: revision?.version ?? null,
         at: now,
-      });
-      await tx.appendEvent(
-        "chunk.decided",
-        chunk.sandbox,
-        { id, status: "rejected", rejection_reason: reason, rejection_hint: hint },
-        now,
-      );
-      return { chunk: rejected, revision };
+      };
+      return { chunk: await recordRejection(tx, chunk, rejection), revision };
     });
   }
 

@@ -1,22 +1,60 @@
-// Agent state files the policy makes writable that also hold commands: Claude Code keeps its state
-// in ~/.claude.json, and the MCP servers it starts (user scope, and per project) in the same file.
-// The agent must write the file, so it cannot be read-only; instead the entries that hold commands
-// are compared with the start at the end of a run and put back as they were (or kept, with the
-// policy's `host_run_files: keep`), the rest of the file untouched.
+// Agent state files the policy makes writable that also hold what the agent obeys: Claude Code
+// keeps its state in ~/.claude.json, and in the same file the MCP servers it starts (user scope,
+// and per project), the environment it gives every process it starts (`env`: BASH_ENV,
+// NODE_OPTIONS, ANTHROPIC_BASE_URL...), the command it runs for an API key, and which folders and
+// servers it trusts. The agent must write the file, so it cannot be read-only; instead those
+// entries are compared with the start at the end of a run and put back as they were (or kept,
+// with the policy's `host_run_files: keep`), the rest of the file untouched.
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { within } from "./mounts.ts";
 
-/** Relative to the user's home: the file, and the key whose values are commands. */
-const COMMAND_KEYS: ReadonlyArray<{ path: string; key: string; tool: string }> = [
-  { path: ".claude.json", key: "mcpServers", tool: "Claude Code" },
+interface ObeyedEntries {
+  /** Relative to the user's home. */
+  path: string;
+  tool: string;
+  /** An object whose every entry is a command (at any depth). */
+  key: string;
+  /** Settings obeyed at the top level: Claude Code's configuration keys (`claude config`) that
+   * run a program, set its environment, send data out, connect it or grant trust. */
+  global: readonly string[];
+  /** The same, per project (`projects.<path>.<name>`). */
+  project: readonly string[];
+}
+
+const OBEYED: readonly ObeyedEntries[] = [
+  {
+    path: ".claude.json",
+    tool: "Claude Code",
+    key: "mcpServers",
+    global: [
+      "env",
+      "apiKeyHelper",
+      "customApiKeyResponses",
+      "autoUploadSessions",
+      "remoteControlAtStartup",
+      "autoAddRemoteControlDaemonWorker",
+      "autoConnectIde",
+      "autoInstallIdeExtension",
+      "bypassPermissionsModeAccepted",
+    ],
+    project: [
+      "allowedTools",
+      "hasTrustDialogAccepted",
+      "enabledMcpjsonServers",
+      "disabledMcpjsonServers",
+      "enableAllProjectMcpServers",
+      "hasClaudeMdExternalIncludesApproved",
+      "mcpContextUris",
+    ],
+  },
 ];
 
 const MAX_DEPTH = 6;
 
 export interface CommandKeySnapshot {
   file: string;
-  key: string;
+  spec: ObeyedEntries;
   tool: string;
   /** JSON path (segments as a JSON array) of each entry under `key` → its JSON text. */
   entries: Map<string, string>;
@@ -38,23 +76,49 @@ export function commandEntries(value: unknown, key: string): Map<string, string>
   return out;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** The obeyed settings present in the document, top level and per project. Pure. */
+function settingEntries(
+  value: unknown,
+  spec: Pick<ObeyedEntries, "global" | "project">,
+): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!isObject(value)) return out;
+  for (const name of spec.global)
+    if (Object.hasOwn(value, name)) out.set(JSON.stringify([name]), JSON.stringify(value[name]));
+  const projects = value["projects"];
+  if (isObject(projects))
+    for (const [dir, project] of Object.entries(projects)) {
+      if (!isObject(project)) continue;
+      for (const name of spec.project)
+        if (Object.hasOwn(project, name))
+          out.set(JSON.stringify(["projects", dir, name]), JSON.stringify(project[name]));
+    }
+  return out;
+}
+
+const obeyedEntries = (doc: unknown, spec: ObeyedEntries) =>
+  new Map([...commandEntries(doc, spec.key), ...settingEntries(doc, spec)]);
+
 function readJson(file: string): unknown {
   return JSON.parse(readFileSync(file, "utf8"));
 }
 
-/** The command entries of the files listed as writable (a file, or inside a writable directory). */
+/** The obeyed entries of the files listed as writable (a file, or inside a writable directory). */
 export function snapshotCommandKeys(home: string, writable: readonly string[]): CommandKeySnapshot[] {
   const out: CommandKeySnapshot[] = [];
-  for (const { path, key, tool } of COMMAND_KEYS) {
-    const file = join(home, path);
+  for (const spec of OBEYED) {
+    const file = join(home, spec.path);
     if (!writable.some((w) => within(file, w))) continue;
     let entries = new Map<string, string>();
     try {
-      entries = commandEntries(readJson(file), key);
+      entries = obeyedEntries(readJson(file), spec);
     } catch {
       // absent or not JSON at start: every entry found at the end is new
     }
-    out.push({ file, key, tool, entries });
+    out.push({ file, spec, tool: spec.tool, entries });
   }
   return out;
 }
@@ -82,7 +146,7 @@ export function reviewCommandKeys(
     } catch {
       continue; // gone or unreadable: nothing a host tool would load from it
     }
-    const now = commandEntries(doc, snap.key);
+    const now = obeyedEntries(doc, snap.spec);
     const found: Array<{ pointer: string[]; before: string | undefined }> = [];
     for (const [pointer, body] of now) {
       const before = snap.entries.get(pointer);

@@ -30,10 +30,29 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   { path: ".envrc" }, // direnv runs it on `cd`
   { path: ".gitconfig" },
   // Agent configuration: settings grant permissions and run hooks; MCP files start servers.
-  // In the agent's own home: its settings, the hook scripts they run, installed plugins (hooks, MCP servers).
-  { path: ".claude", inner: ["settings.json", "settings.local.json", "hooks", "plugins"] },
+  // In the agent's own home: its settings, the hook scripts they run, installed plugins (hooks,
+  // MCP servers), and what Claude Code itself names as run or acted on without asking anyone:
+  // the shell snapshot each Bash command first sources (a running host session's too), the
+  // session-env scripts run ahead of Bash commands, background jobs and the daemon's workers.
+  {
+    path: ".claude",
+    inner: [
+      "settings.json",
+      "settings.local.json",
+      "hooks",
+      "plugins",
+      "shell-snapshots",
+      "session-env",
+      "jobs",
+      "daemon",
+      "daemon.json",
+    ],
+  },
   { path: ".mcp.json" },
-  { path: ".codex", inner: ["config.toml"] },
+  // Codex's home: its config (hook trust), the hooks it runs (Airlock's gate among them: an empty
+  // hooks.json would leave the next host session ungated), and plugins (their hooks and MCP
+  // servers). Its exec-policy `rules/` only spare Codex's own prompt, not the gate's decision.
+  { path: ".codex", inner: ["config.toml", "hooks.json", "hooks", "plugins"] },
   { path: ".vscode" },
   // Airlock's own project configuration.
   { path: ".airlock" },
@@ -134,11 +153,22 @@ const HOST_RUN: ReadonlyArray<readonly [string, string]> = [
   ["rust-toolchain.toml", "rustup"],
   [".mvn/**", "Maven"],
   ["gradle/wrapper/gradle-wrapper.properties", "Gradle"],
-  // Python runs these at every interpreter start.
-  ["*.pth", "Python"],
+  // Python runs these at every interpreter start (a .pth only in a site directory: a model
+  // checkpoint named x.pth elsewhere is data).
+  ["site-packages/*.pth", "Python"],
+  ["dist-packages/*.pth", "Python"],
   ["sitecustomize.py", "Python"],
   ["usercustomize.py", "Python"],
 ];
+
+/**
+ * The same files as path globs that match anywhere (`**\/.vscode/tasks.json`): how the gate's
+ * hard stops name them (`$HOST_RUN_FILES`), so that the gate and the end-of-run scan agree on
+ * what a host tool runs on its own.
+ */
+export function hostRunGlobs(): string[] {
+  return HOST_RUN.map(([glob]) => `**/${glob}`);
+}
 
 /** One pattern segment: literal, or `*` within the name. */
 function segmentMatcher(glob: string): (name: string) => boolean {

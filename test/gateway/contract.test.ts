@@ -1,7 +1,8 @@
 // One contract suite, run against every store (SQLite always; PostgreSQL with AIRLOCK_TEST_POSTGRES).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { GatewayError, GatewayService } from "../../src/gateway/service.ts";
+import { GatewayError } from "../../src/gateway/gateway-error.ts";
+import { GatewayService } from "../../src/gateway/service.ts";
 import { policyHash } from "../../src/policy/canonical.ts";
 import type { GatewayEvent } from "../../src/protocol/types.ts";
 import { addRule, BASE_POLICY, l4Rule, putRule, storeCases } from "./fixtures.ts";

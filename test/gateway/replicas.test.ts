@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import pg from "pg";
-import { GatewayError, GatewayService } from "../../src/gateway/service.ts";
+import { GatewayError } from "../../src/gateway/gateway-error.ts";
+import { GatewayService } from "../../src/gateway/service.ts";
 import { PostgresStore } from "../../src/gateway/store/postgres.ts";
 import type { GatewayEvent } from "../../src/protocol/types.ts";
 import { addRule, BASE_POLICY, eventually, l4Rule, PG_URL } from "./fixtures.ts";

@@ -3,7 +3,7 @@
 // stdout, bytes at a listening socket); then the gate decides, and whatever it allows (as
 // rewritten) is run the same way. The effect must not happen through the gate.
 import assert from "node:assert/strict";
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -17,12 +17,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
-import type { CallContext, ToolCall } from "../../src/gate/call.ts";
+import type { CallContext } from "../../src/gate/call.ts";
 import { type GateRuntime, openGate } from "../../src/gate/runtime.ts";
 import { agentContext } from "../gate/helpers.ts";
+import { agentBash, assertGateStops, type ShellAttack } from "./gate-helpers.ts";
 
-const run = promisify(execFile);
 const POLICY = join(import.meta.dirname, "../../examples/policies/gate.yaml");
 const root = mkdtempSync(join(tmpdir(), "airlock-gate-attack-"));
 const home = join(root, "home");
@@ -44,19 +43,7 @@ function fresh(): void {
   writeFileSync(join(project, "README.md"), "hello\n");
 }
 
-/** Runs a line as the agent's shell would: bash, in the project, with the scratch home. */
-async function bash(line: string): Promise<string> {
-  try {
-    const { stdout } = await run("bash", ["-c", line], {
-      cwd: project,
-      env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C" },
-      timeout: 10000,
-    });
-    return stdout;
-  } catch (error) {
-    return String((error as { stdout?: string }).stdout ?? "");
-  }
-}
+const bash = (line: string) => agentBash(line, project, home);
 
 let gate: GateRuntime;
 before(async () => {
@@ -74,18 +61,10 @@ function committedProject(config: [string, string], changed: string): void {
   writeFileSync(join(project, "README.md"), changed);
 }
 
-interface Attack {
-  name: string;
-  line: string;
-  setup?: () => void;
-  /** Did the attack work? Given what bash printed. */
-  worked: (stdout: string) => boolean;
-}
-
 const touched = () => existsSync(marker);
 const leaked = (out: string) => out.includes(SECRET);
 
-const ATTACKS: Attack[] = [
+const ATTACKS: ShellAttack[] = [
   {
     name: "BASH_CMDS turns cat into sh",
     line: `BASH_CMDS[cat]=/bin/sh; cat -c 'touch ${marker}'`,
@@ -156,22 +135,9 @@ const hasTree = spawnSync("which", ["tree"]).status === 0;
 
 describe("shell gate attacks, run in real bash", () => {
   for (const attack of ATTACKS) {
-    it(attack.name, { skip: attack.line.startsWith("tree") && !hasTree }, async () => {
-      fresh();
-      attack.setup?.();
-      assert.ok(
-        attack.worked(await bash(attack.line)),
-        `the attack itself must work unguarded: ${attack.line}`,
-      );
-      fresh();
-      attack.setup?.();
-      const call: ToolCall = { kind: "shell", command: attack.line };
-      const d = await gate.decide(call, ctx());
-      if (d.decision === "allow") {
-        const allowed = d.rewrite?.kind === "shell" ? d.rewrite.command : attack.line;
-        assert.equal(attack.worked(await bash(allowed)), false, `allowed and it worked: ${allowed}`);
-      }
-    });
+    it(attack.name, { skip: attack.line.startsWith("tree") && !hasTree }, () =>
+      assertGateStops(gate, ctx(), attack, fresh),
+    );
   }
 
   it("a /dev/tcp redirection reaches a listening socket unguarded, and is never tier 0", async () => {

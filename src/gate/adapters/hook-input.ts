@@ -43,11 +43,17 @@ export function parseHookPayload(text: string): HookPayload | { error: string } 
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
-/** Paths an apply_patch body touches (`*** Add File: x`, `*** Update File:`, `*** Delete File:`, `*** Move to:`). */
+/**
+ * Paths an apply_patch body touches (`*** Add File: x`, `*** Update File:`, `*** Delete File:`,
+ * `*** Move to:`). Codex reads a header with the blanks around the line trimmed (an indented
+ * `  *** Add File: ../x` is a header to it), so every line is matched trimmed: a header Codex
+ * obeys is never one the gate skipped.
+ */
 export function patchPaths(patch: string): string[] {
   const out: string[] = [];
-  for (const m of patch.matchAll(/^\*\*\* (?:Add|Update|Delete) File: (.+)$|^\*\*\* Move to: (.+)$/gm)) {
-    out.push((m[1] ?? m[2] ?? "").trim());
+  for (const line of patch.split("\n")) {
+    const m = /^\*\*\* (?:(?:Add|Update|Delete) File|Move to): (.+)$/.exec(line.trim());
+    if (m?.[1]) out.push(m[1].trim());
   }
   return out;
 }

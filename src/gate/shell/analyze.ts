@@ -67,6 +67,8 @@ class Walker {
       this.unknowns.push(`shell nesting deeper than ${MAX_DEPTH}`);
       return;
     }
+    const lexical = lexicalAmbiguity(text);
+    if (lexical) this.parseError ??= lexical;
     const tree = this.parse(text);
     if (!tree) {
       this.parseError ??= "the shell parser gave no tree";
@@ -280,6 +282,27 @@ function describeError(root: Node): string {
     for (const child of node.children) if (child?.hasError || child?.isMissing) stack.push(child);
   }
   return "bash syntax error";
+}
+
+/**
+ * Where tree-sitter-bash and bash read the same characters differently the tree cannot be
+ * trusted. Bash's blanks are space and tab; tree-sitter also skips CR, VT and FF, so `a\r` is
+ * one word to bash and `\` CR LF is a newline to bash but a line continuation to tree-sitter
+ * (what follows runs as a command it never sees). And tree-sitter ends a word at a line
+ * continuation, which bash removes, joining the word (`~/.s\<newline>sh/id_rsa` is one path).
+ * Only continuations after a blank, between words, read the same to both.
+ */
+function lexicalAmbiguity(text: string): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  const control = /[\x01-\x08\x0b-\x1f\x7f]/.exec(text)?.[0];
+  if (control) {
+    const code = control.charCodeAt(0).toString(16).padStart(4, "0").toUpperCase();
+    return `a control character (U+${code}) that bash and the parser read differently (ambiguous parse)`;
+  }
+  if (/[^ \t\n\\](?:\\\\)*\\\n/.test(text)) {
+    return "a line continuation inside a word: bash joins the word, the parser splits it (ambiguous parse)";
+  }
+  return undefined;
 }
 
 /** Analyzes one shell line. Pure given the parser; the tree is freed before returning. */

@@ -2,8 +2,10 @@
 // advisory lock, so decisions are serialised across replicas and event ids are commit-ordered;
 // NOTIFY (sent at commit) tells every replica to pump the new events to its listeners.
 import pg from "pg";
+import { EventPump } from "./event-pump.ts";
 import { MIGRATIONS, migrationSql } from "./migrations.ts";
-import { type EventListener, EventPump, Repo, type Sql, type Store } from "./store.ts";
+import { Repo, type Sql } from "./repo.ts";
+import type { EventListener, Store } from "./store.ts";
 
 const WRITE_LOCK = 7_411_001;
 const MIGRATE_LOCK = 7_411_002;

@@ -3,8 +3,10 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { EventPump } from "./event-pump.ts";
 import { MIGRATIONS, migrationSql } from "./migrations.ts";
-import { type EventListener, EventPump, Repo, type Sql, type Store } from "./store.ts";
+import { Repo, type Sql } from "./repo.ts";
+import type { EventListener, Store } from "./store.ts";
 
 export class SqliteStore implements Store {
   readonly kind = "sqlite";

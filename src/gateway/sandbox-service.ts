@@ -5,30 +5,13 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { policyHash } from "../policy/canonical.ts";
 import { formatProblemsInline, loadPolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
-import {
-  type Chunk,
-  type Deny,
-  type Provenance,
-  type Revision,
-  type Sandbox,
-  SETTING_DEFAULTS,
-  SETTINGS,
-  type SettingKey,
-  type Settings,
-  type SettingsView,
-} from "../protocol/types.ts";
+import type { Deny, Provenance, Revision, Sandbox, SettingsView } from "../protocol/types.ts";
+import { rejectBySystem } from "./chunk-rejection.ts";
+import { GatewayError } from "./gateway-error.ts";
 import { type Head, runEndedNote } from "./lifecycle.ts";
-import type { Repo, SandboxRow, Store } from "./store/store.ts";
-
-export class GatewayError extends Error {
-  constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 503,
-    readonly code: string,
-    detail: string,
-  ) {
-    super(detail);
-  }
-}
+import { effective, parseSetting, sandboxScope } from "./settings.ts";
+import type { Repo, SandboxRow } from "./store/repo.ts";
+import type { Store } from "./store/store.ts";
 
 export type Clock = () => Date;
 
@@ -130,32 +113,7 @@ export class SandboxService {
   private async expireEarlierRun(tx: Repo, name: string, now: string): Promise<void> {
     const reason = runEndedNote(name, now);
     for (const chunk of await tx.listChunks({ sandbox: name, status: "pending" }))
-      await this.rejectBySystem(tx, chunk, reason, now);
-  }
-
-  /** A pending chunk the system ends (superseded, expired): rejected, with the reason the agent reads. */
-  protected async rejectBySystem(tx: Repo, chunk: Chunk, reason: string, now: string): Promise<void> {
-    await tx.updateChunk({
-      ...chunk,
-      status: "rejected",
-      rejection_reason: reason,
-      decided_at: now,
-      decided_by: "system",
-    });
-    await tx.insertDecision({
-      sandbox: chunk.sandbox,
-      chunk_id: chunk.id,
-      action: "reject",
-      actor: "system",
-      reason,
-      at: now,
-    });
-    await tx.appendEvent(
-      "chunk.decided",
-      chunk.sandbox,
-      { id: chunk.id, status: "rejected", rejection_reason: reason, rejection_hint: null },
-      now,
-    );
+      await rejectBySystem(tx, chunk, reason, now);
   }
 
   /** The sandbox a token belongs to, or null. Tokens are `alk_sb_<name>.<secret>`; only hashes are stored. */
@@ -308,37 +266,23 @@ export class SandboxService {
     sandbox: string | undefined,
     by: string,
   ): Promise<SettingsView> {
-    if (!(key in SETTINGS))
-      throw new GatewayError(
-        400,
-        "unknown_setting",
-        `unknown setting "${key}"; known: ${Object.keys(SETTINGS).join(", ")}`,
-      );
-    const k = key as SettingKey;
-    const parsed =
-      value === null ? { success: true as const, data: null } : SETTINGS[k].safeParse(coerce(value));
-    if (!parsed.success)
-      throw new GatewayError(
-        400,
-        "invalid_setting",
-        `${key} must be ${SETTING_VALUES[k]}, got ${JSON.stringify(value)}`,
-      );
+    const parsed = parseSetting(key, value);
     const now = this.now();
     await this.store.write(async (tx) => {
       if (sandbox) await this.mustSandbox(tx, sandbox);
       const scope = sandbox ? sandboxScope(sandbox) : "global";
-      if (parsed.data === null) await tx.deleteSetting(scope, k);
-      else await tx.setSetting(scope, k, parsed.data, now);
+      if (parsed.value === null) await tx.deleteSetting(scope, parsed.key);
+      else await tx.setSetting(scope, parsed.key, parsed.value, now);
       await tx.insertDecision({
         sandbox: sandbox ?? "*",
         chunk_id: null,
         action: "setting",
         actor: by,
         revision: null,
-        reason: `${key}=${JSON.stringify(parsed.data)}`,
+        reason: `${key}=${JSON.stringify(parsed.value)}`,
         at: now,
       });
-      await tx.appendEvent("settings.changed", sandbox ?? null, { key, value: parsed.data, scope }, now);
+      await tx.appendEvent("settings.changed", sandbox ?? null, { key, value: parsed.value, scope }, now);
     });
     return this.settings(sandbox);
   }
@@ -381,25 +325,4 @@ export class SandboxService {
       return r.listDenies(sandbox, last);
     });
   }
-}
-
-const SETTING_VALUES: Record<SettingKey, string> = {
-  agent_policy_proposals_enabled: "true or false",
-  approval_mode: "manual or auto",
-};
-
-export function sandboxScope(name: string): string {
-  return `sandbox:${name}`;
-}
-
-/** Global settings override the sandbox's own (docs/design.md §6). */
-
-export function effective(global: Partial<Settings>, local: Partial<Settings>): Settings {
-  return { ...SETTING_DEFAULTS, ...local, ...global };
-}
-
-function coerce(value: unknown): unknown {
-  if (value === "true") return true;
-  if (value === "false") return false;
-  return value;
 }
