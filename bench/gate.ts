@@ -70,7 +70,12 @@ const gitFacts = gatherGitFacts(analyze("git status"), ctx);
 const decideOnce = (call: ToolCall) => {
   const analysis = call.kind === "shell" ? analyze(call.command) : undefined;
   decideDeterministic(gate, call, ctx, analysis, {
-    real: gatherRealPaths(call, analysis, ctx),
+    real: gatherRealPaths(
+      call,
+      analysis,
+      ctx,
+      gate.hardStops.flatMap((r) => (r.file ? [r.file.globs] : [])),
+    ),
     git: gitFacts,
   });
 };

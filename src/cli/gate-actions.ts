@@ -1,11 +1,11 @@
-// `airlock gate check|verify` (loaded when the command runs).
+// `airlock gate check|verify|adopt` (loaded when the command runs).
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { callsFromValue, worstDecision } from "../gate/adapters/hook-input.ts";
 import { checkCalls, type ToolCall } from "../gate/call.ts";
-import { loadVerifyKey, readHead } from "../gate/receipt-store.ts";
+import { adoptReceipts, loadVerifyKey, readHead } from "../gate/receipt-store.ts";
 import { checkHead, type ReceiptHead, verifyReceipts } from "../gate/receipts.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
@@ -86,16 +86,36 @@ export async function check(opts: CheckOptions): Promise<void> {
   if (opts.exitCode) process.exitCode = decisionExitCode(d.decision);
 }
 
+/** `--head SEQ:HASH` as verify prints it. */
+function parseHeadFlag(flag: string | undefined): { seq: number; hash: string } | undefined {
+  if (flag === undefined) return undefined;
+  const m = /^(\d+):(sha256:[0-9a-f]{64})$/.exec(flag);
+  if (!m) throw new UsageError(`--head must be SEQ:sha256:HEX (as printed by verify), got "${flag}"`);
+  return { seq: Number(m[1]), hash: m[2] as string };
+}
+
+/** Signs a head for a log written before heads existed, after verifying its whole chain. */
+export function adopt(file: string, opts: { json?: boolean; head?: string }): void {
+  const expectHead = parseHeadFlag(opts.head);
+  if (!existsSync(file)) throw new CliError(`cannot read ${file}: ENOENT`);
+  let adopted: ReturnType<typeof adoptReceipts>;
+  try {
+    adopted = adoptReceipts(file, expectHead);
+  } catch (error) {
+    throw new CliError(`not adopted: ${(error as Error).message}`);
+  }
+  if (opts.json) printJson({ ok: true, file, ...adopted });
+  else
+    process.stdout.write(
+      `${file}: adopted ${adopted.count} receipt${adopted.count === 1 ? "" : "s"}, head ${adopted.head.seq}:${adopted.head.hash} signed\n`,
+    );
+}
+
 export function verify(
   file: string,
   opts: { key?: string; json?: boolean; head?: string; signedHead?: boolean },
 ): void {
-  let expectHead: { seq: number; hash: string } | undefined;
-  if (opts.head !== undefined) {
-    const m = /^(\d+):(sha256:[0-9a-f]{64})$/.exec(opts.head);
-    if (!m) throw new UsageError(`--head must be SEQ:sha256:HEX (as printed by verify), got "${opts.head}"`);
-    expectHead = { seq: Number(m[1]), hash: m[2] as string };
-  }
+  const expectHead = parseHeadFlag(opts.head);
   let text: string;
   let head: ReceiptHead | undefined;
   try {

@@ -1,4 +1,4 @@
-// `airlock gate check|verify|contain|asks|allow|deny`: the tool-call gate from the command line.
+// `airlock gate check|verify|adopt|contain|asks|allow|deny`: the tool-call gate from the command line.
 // Registration only: the work is loaded when a command runs, so other commands start fast.
 import type { Command } from "commander";
 import { EXIT_CODE_HELP, upstreamOptions } from "./common.ts";
@@ -39,6 +39,18 @@ export function registerGateCommands(program: Command): void {
     .action(
       async (file: string, opts: { key?: string; json?: boolean; head?: string; signedHead?: boolean }) =>
         (await import("./gate-actions.ts")).verify(file, opts),
+    );
+
+  gate
+    .command("adopt")
+    .description(
+      "sign a head for a receipt file written before heads existed, after verifying its whole chain",
+    )
+    .argument("<file>", "receipts JSONL file")
+    .option("--head <seq:hash>", "a head printed by an earlier verify: refuse if it is gone")
+    .option("--json", "print the result as JSON")
+    .action(async (file: string, opts: { json?: boolean; head?: string }) =>
+      (await import("./gate-actions.ts")).adopt(file, opts),
     );
 
   const contain = gate

@@ -101,7 +101,6 @@ export function registerMcpProxyCommands(program: Command): void {
           home: homedir(),
           canAsk: true,
           canContain: false,
-          realPath: realPathOnDisk,
         },
         ask: async (call, decision) => {
           if (wait === 0) return { verdict: "ask", reason: "asks are not waited for (--ask-wait-ms 0)" };

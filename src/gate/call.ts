@@ -64,8 +64,8 @@ export interface CallContext {
   /** Can a contained run carry out this call (a shell hook that can rewrite the command)? */
   canContain: boolean;
   /**
-   * Where an absolute path really leads on this machine (symlinks, `/proc/self/...`): the edge
-   * passes the filesystem in (see real-path.ts); without it paths are matched as written.
+   * A resolver standing in for the filesystem where no path facts are gathered (pure callers):
+   * where an absolute path leads. The edge's own facts (path-facts.ts) take precedence.
    */
   realPath?: (absolute: string) => string;
   /** Can the caller carry out a rewritten call (`GateDecision.rewrite`) instead of the original? */

@@ -1,10 +1,12 @@
 // The cascade (docs/design.md §10): hard stops → allowlist → contained run → classifier → ask.
 // Pure: the classifier is a function handed in; every failure of it becomes ask (or deny).
+
+import { posix } from "node:path";
 import { type CallContext, describeCall, type ToolCall } from "./call.ts";
 import type { CompiledGate } from "./compile.ts";
 import { type GitRepoFacts, gitTier0 } from "./git.ts";
-import { coverCall, hardStopMatches, type Target } from "./match.ts";
-import { baseDirs, pathsOf, type RealPath } from "./paths.ts";
+import { coverCall, hardStopMatches, namedPathKeys, type Target } from "./match.ts";
+import { baseDirs, pathsOf, type RealPath, specialPathProblem } from "./paths.ts";
 import type { Capability } from "./schema.ts";
 import type { AnalyzeShell } from "./shell/parser.ts";
 import type { ShellAnalysis } from "./shell/types.ts";
@@ -66,7 +68,6 @@ export function decideDeterministic(
     call,
     paths: { ...pathsOf(ctx), ...(facts?.real ? { real: facts.real } : {}) },
     inertEnv: gate.inertEnv,
-    ...(ctx.realPath ? { realPath: ctx.realPath } : {}),
     ...(analysis ? { analysis } : {}),
   };
   if (call.kind === "shell" && analysis?.parseError) {
@@ -212,8 +213,32 @@ export interface CallFacts {
 export interface DecideDeps {
   analyze: AnalyzeShell;
   classify?: Classify;
-  /** Gathers facts from the filesystem (the imperative edge); without it, paths match as text. */
-  facts?: (call: ToolCall, analysis: ShellAnalysis | undefined, ctx: CallContext) => CallFacts;
+  /**
+   * Gathers facts from the filesystem (the imperative edge, path-facts.ts); without it, paths
+   * match as text, or as `CallContext.realPath` leads them.
+   */
+  facts?: (
+    call: ToolCall,
+    analysis: ShellAnalysis | undefined,
+    ctx: CallContext,
+    gate: CompiledGate,
+  ) => CallFacts;
+}
+
+/** Path facts from a resolver standing in for the filesystem (`CallContext.realPath`). */
+function resolverFacts(
+  call: ToolCall,
+  analysis: ShellAnalysis | undefined,
+  ctx: CallContext,
+): CallFacts | undefined {
+  const resolve = ctx.realPath;
+  if (!resolve) return undefined;
+  const real = new Map<string, RealPath>();
+  for (const key of namedPathKeys(call, analysis, pathsOf(ctx))) {
+    const path = resolve(posix.resolve(key));
+    real.set(key, { path, safe: !specialPathProblem(path) && !specialPathProblem(posix.resolve(key)) });
+  }
+  return { real };
 }
 
 /** The whole cascade for one call. Never throws: an internal error asks (or denies). */
@@ -225,7 +250,7 @@ export async function decide(
 ): Promise<GateDecision> {
   try {
     const analysis = call.kind === "shell" ? deps.analyze(call.command) : undefined;
-    const facts = deps.facts?.(call, analysis, ctx);
+    const facts = deps.facts ? deps.facts(call, analysis, ctx, gate) : resolverFacts(call, analysis, ctx);
     const step = decideDeterministic(gate, call, ctx, analysis, facts);
     if ("done" in step) return step.done;
     if (!deps.classify) return afterClassifier({ ok: false, error: "no classifier client" }, ctx);

@@ -9,7 +9,6 @@ import type { GateDecider, GateVerdict } from "../protocol/gate-decider.ts";
 import { callsFromValue, worstDecision } from "./adapters/hook-input.ts";
 import { askDraft } from "./ask-summary.ts";
 import { checkCalls } from "./call.ts";
-import { realPathOnDisk } from "./real-path.ts";
 import { type GateRuntime, openGate, resolveGatePolicy } from "./runtime.ts";
 
 export interface GateDeciderOptions {
@@ -64,7 +63,6 @@ export function createGateDecider(options: GateDeciderOptions = {}): GateDecider
         home: homedir(),
         canAsk: true,
         canContain: false,
-        realPath: realPathOnDisk,
       };
       const decisions = await Promise.all(calls.map((c) => runtime.decide(c, ctx, parsed.session)));
       const d = worstDecision(decisions);

@@ -3,7 +3,7 @@ import { type HostPattern, hostPatternMatches, parseHostPattern } from "../polic
 import { compilePathGlob, compileValueGlob, normalizePath } from "../policy/path.ts";
 import { hostRunGlobs } from "../sandbox/protected.ts";
 import { describeCall, type ToolCall } from "./call.ts";
-import type { ResolvePath } from "./mcp/arguments.ts";
+import { namedTargets } from "./mcp/arguments.ts";
 import { argumentsStopped, type CompiledMcp, compileMcpMatch, matchMcp, mcpNamedCalls } from "./mcp/rule.ts";
 import {
   type BaseDirs,
@@ -242,8 +242,6 @@ export interface Target {
   call: ToolCall;
   analysis?: ShellAnalysis;
   paths: Paths;
-  /** Where a path really leads (the edge's filesystem); absent, paths are taken as written. */
-  realPath?: ResolvePath;
   /** Variables a command prefix may set at tier 0 (default: the built-in few). */
   inertEnv?: ReadonlySet<string>;
 }
@@ -254,11 +252,10 @@ export interface Target {
  */
 export function namedPathKeys(call: ToolCall, analysis: ShellAnalysis | undefined, paths: Paths): string[] {
   if (call.kind === "file_read" || call.kind === "file_write") return [rawPath(paths, call.path)];
-  if (call.kind === "mcp") {
-    // The paths an allow must cover (mcpNamedCalls): the edge resolves them like file tools'.
-    const named = mcpNamedCalls(call, paths, undefined);
-    return "uncovered" in named ? [] : named.flatMap((c) => (c.kind === "file_read" ? [c.path] : []));
-  }
+  // Every path an MCP call's arguments or a tool's input may name: the hard stops look at all
+  // of them, an allow at those named as paths (mcpNamedCalls).
+  if (call.kind === "mcp") return [...new Set(namedTargets(call.arguments, paths).keys)];
+  if (call.kind === "tool") return [...new Set(namedTargets(call.input, paths).keys)];
   if (call.kind !== "shell" || !analysis) return [];
   const bd = baseDirs(paths, analysis);
   const keys = new Set<string>(bd.bases);
@@ -290,7 +287,7 @@ function matchDirect(rule: CompiledRule, t: Target, mode: Mode): Tri {
       if (rule.mcp) return matchMcp(rule.mcp, call, mode);
       // File and fetch hard stops apply to the paths and URLs an MCP call's arguments name.
       if (mode !== "stop" || (!rule.file && !rule.fetch)) return "no";
-      return argumentsStopped(rule, call.arguments, t.paths, t.realPath, (c) =>
+      return argumentsStopped(rule, call.arguments, t.paths, (c) =>
         matchDirect(rule, { ...t, call: c }, mode),
       );
     case "fetch": {
@@ -324,9 +321,7 @@ function matchDirect(rule: CompiledRule, t: Target, mode: Mode): Tri {
       if (rule.tool) return anyMatch(rule.tool.names, call.name) ? "yes" : "no";
       // Hard stops apply to every tool kind: a tool's input is looked at like MCP arguments.
       if (mode !== "stop" || (!rule.file && !rule.fetch)) return "no";
-      return argumentsStopped(rule, call.input, t.paths, t.realPath, (c) =>
-        matchDirect(rule, { ...t, call: c }, mode),
-      );
+      return argumentsStopped(rule, call.input, t.paths, (c) => matchDirect(rule, { ...t, call: c }, mode));
     default:
       return "no";
   }
@@ -364,6 +359,13 @@ export function hardStopMatches(rule: CompiledRule, t: Target): Tri {
   return best;
 }
 
+/** Why a file call's path cannot be allowed whatever the rules say, if it cannot: `: <why>`. */
+function pathNote(paths: Paths, call: ToolCall): string {
+  if (call.kind !== "file_read" && call.kind !== "file_write") return "";
+  const problem = unsafePathProblem(paths, call.path);
+  return problem ? `: ${problem}` : "";
+}
+
 const HARMLESS_WRITES = new Set(["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"]);
 
 /**
@@ -380,17 +382,20 @@ export function coverCall(
   if (call.kind !== "shell") {
     if (mode === "contain") return { covered: false, reason: "only shell commands run contained" };
     const rule = rules.find((r) => matchDirect(r, t, "allow") === "yes");
-    if (!rule) return { covered: false, reason: "no allow rule matches" };
+    if (!rule) return { covered: false, reason: `no allow rule matches${pathNote(t.paths, call)}` };
     if (call.kind !== "mcp") return { covered: true, rules: [rule.id] };
     // The paths and URLs an MCP call names need the file and fetch rules' allow as well.
     // Their real forms come from the edge's path facts (namedPathKeys), as for file tools.
-    const named = mcpNamedCalls(call, t.paths, undefined);
+    const named = mcpNamedCalls(call, t.paths);
     if ("uncovered" in named) return { covered: false, reason: named.uncovered };
     const used = [rule.id];
     for (const c of named) {
       const cover = rules.find((r) => matchDirect(r, { ...t, call: c }, "allow") === "yes");
       if (!cover)
-        return { covered: false, reason: `no allow rule covers ${describeCall(c)} (named in the arguments)` };
+        return {
+          covered: false,
+          reason: `no allow rule covers ${describeCall(c)} (named in the arguments)${pathNote(t.paths, c)}`,
+        };
       used.push(cover.id);
     }
     return { covered: true, rules: [...new Set(used)] };

@@ -1,105 +1,90 @@
-// The imperative edge of path matching: where each path a call names really leads. Reads the
-// filesystem (realpath, lstat); the pure matchers get the answers (`Paths.real`).
-import { lstatSync, readlinkSync, realpathSync } from "node:fs";
+// The imperative edge of path matching: where each path a call names really leads, for every
+// tool kind (shell words, file tools, MCP arguments and resources), through the one resolver
+// (real-path.ts). The pure matchers get the answers (`Paths.real`).
+import { accessSync, constants } from "node:fs";
 import { posix } from "node:path";
 import type { CallContext, ToolCall } from "./call.ts";
 import type { CallFacts } from "./cascade.ts";
+import type { CompiledGate } from "./compile.ts";
 import { gatherGitFacts } from "./git-facts.ts";
 import { namedPathKeys } from "./match.ts";
-import { pathsOf, type RealPath, specialPathProblem } from "./paths.ts";
+import { type GlobList, pathsOf, type RealPath } from "./paths.ts";
+import { type ProtectedFiles, protectedFiles } from "./protected-files.ts";
+import { type Entry, type Resolved, resolveReal } from "./real-path.ts";
 import type { ShellAnalysis } from "./shell/types.ts";
 
-/** At most this many paths are resolved per call; the rest stay unresolved (not tier 0). */
-const MAX_PATHS = 256;
-/** Symlinks followed per path, as the kernel's limit (ELOOP after 40). */
-const MAX_LINKS = 40;
-
-/** `/proc/self/cwd` and `/proc/self/root` as the command will see them (the gate's own differ). */
-function ownProcLink(raw: string, cwd: string): string {
-  const m = /^\/proc\/+(?:self|thread-self)\/+(?:task\/+\d+\/+)?(cwd|root)(\/.*)?$/.exec(raw);
-  if (!m) return raw;
-  return `${m[1] === "cwd" ? cwd : "/"}${m[2] ?? ""}`;
-}
+export { resolveReal };
 
 /**
- * Resolves one path the kernel's way, component by component: symlinks followed (dangling ones
- * too: a write through one creates its target), `..` taken from the real directory, /proc
- * links read. A missing component ends the walk, the rest appended as written; a rest holding
- * `..`, a failing lookup (permission) or too many links cannot be resolved safely.
+ * At most this many paths are resolved per call (an MCP call names at most 512 strings, each in
+ * a few spellings); the rest stay unresolved (not tier 0).
  */
-export function resolveReal(raw: string, cwd: string, seen: Map<string, Entry> = new Map()): RealPath {
-  const lexical = posix.resolve(raw);
-  const special = specialPathProblem(lexical);
-  const followed = ownProcLink(raw.replace(/\/+/g, "/"), cwd);
-  const safe = (path: string) => special === undefined && specialPathProblem(path) === undefined;
-  // An existing path: the C library resolves it the kernel's way in one call. (Missing paths
-  // are told apart without an exception: building one costs more than the lookups.)
-  if (lookup(followed, seen) !== "missing") {
-    try {
-      const path = realpathSync.native(followed);
-      return { path, safe: safe(path) };
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== "ENOENT" && code !== "ENOTDIR") return { path: lexical, safe: false };
-    }
-  }
-  let pending = followed.split("/");
-  let done = "/";
-  let links = 0;
-  while (pending.length > 0) {
-    const part = pending.shift() as string;
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      done = posix.dirname(done);
-      continue;
-    }
-    const next = posix.join(done, part);
-    const entry = lookup(next, seen);
-    if (entry === "error") return { path: lexical, safe: false };
-    if (entry === "missing") {
-      if (pending.includes("..")) return { path: lexical, safe: false };
-      const path = posix.join(next, ...pending);
-      return { path, safe: safe(path) };
-    }
-    if (entry === "plain") {
-      done = next;
-      continue;
-    }
-    if (++links > MAX_LINKS) return { path: lexical, safe: false };
-    pending = [...entry.link.split("/"), ...pending];
-    if (entry.link.startsWith("/")) done = "/";
-  }
-  return { path: done, safe: safe(done) };
-}
+const MAX_PATHS = 2048;
 
-type Entry = "plain" | "missing" | "error" | { link: string };
+const within = (dir: string, path: string) => {
+  const root = dir.replace(/\/+$/, "");
+  return path === root || path.startsWith(`${root}/`) || root === "";
+};
 
-/** One component: a plain entry, a symlink (its target), missing, or unreadable. Cached per call. */
-function lookup(path: string, seen: Map<string, Entry>): Entry {
-  const cached = seen.get(path);
-  if (cached !== undefined) return cached;
-  let entry: Entry;
+/** Can the agent (this user) replace a symlink: is the directory holding it writable? */
+function replaceable(link: string): boolean {
   try {
-    const stat = lstatSync(path, { throwIfNoEntry: false });
-    entry = stat === undefined ? "missing" : stat.isSymbolicLink() ? { link: readlinkSync(path) } : "plain";
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    entry = code === "ENOENT" || code === "ENOTDIR" ? "missing" : "error";
+    accessSync(posix.dirname(link), constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
-  seen.set(path, entry);
-  return entry;
 }
 
-/** Where every path the call names really leads. */
+/** The file globs of the hard stops: the files whose other names (hard links) are theirs too. */
+function hardStopGlobs(gate: CompiledGate | undefined): GlobList[] {
+  return (gate?.hardStops ?? []).flatMap((r) => (r.file ? [r.file.globs] : []));
+}
+
+/** What one resolved path is, for the matchers: where it leads, and why it is not tier 0 if not. */
+function factOf(raw: string, r: Resolved, workdirs: string[], stopped: () => ProtectedFiles): RealPath {
+  const fact: RealPath = { path: r.path, safe: r.safe };
+  if (r.file && r.file.nlink > 1) {
+    // A file with more than one name is a protected file if it is one of them by identity;
+    // otherwise it is one only if its other names cannot all be known.
+    const known = stopped();
+    const same = known.byId.get(r.file.id);
+    if (same) fact.sameFile = same;
+    else if (!known.complete)
+      fact.problem = `${raw} has ${r.file.nlink} names, and the protected files could not all be checked`;
+    else if (known.unanchored.length > 0)
+      fact.problem = `${raw} has ${r.file.nlink} names (hard links): another could be a file protected anywhere (${known.unanchored[0]})`;
+  }
+  // A symlink the agent can replace may lead elsewhere by the time the command runs. Where it
+  // leads inside the workdir a swap can only go to another workdir path (the agent cannot make
+  // a link leading out without a person: not at tier 0, and a contained run does not commit
+  // one); a replaceable link leading out is never tier 0.
+  const swappable =
+    fact.problem === undefined && !workdirs.some((w) => within(w, r.path)) && r.links.find(replaceable);
+  if (swappable)
+    fact.problem = `${raw} goes through ${swappable}, a symlink the agent can replace, to ${r.path} outside the workdir`;
+  return fact;
+}
+
+/** Where every path the call names really leads (the files `protect` names known by identity). */
 export function gatherRealPaths(
   call: ToolCall,
   analysis: ShellAnalysis | undefined,
   ctx: CallContext,
+  protect: readonly GlobList[] = [],
 ): Map<string, RealPath> {
-  const keys = namedPathKeys(call, analysis, pathsOf(ctx)).slice(0, MAX_PATHS);
+  const paths = pathsOf(ctx);
+  const keys = namedPathKeys(call, analysis, paths).slice(0, MAX_PATHS);
   const real = new Map<string, RealPath>();
   const seen = new Map<string, Entry>();
-  for (const key of keys) real.set(key, resolveReal(key, ctx.cwd, seen));
+  const workdir = posix.resolve(ctx.workdir);
+  const workdirs = [workdir, resolveReal(workdir, ctx.cwd, seen).path];
+  let stopped: ProtectedFiles | undefined;
+  const known = () => {
+    stopped ??= protectedFiles(protect, paths);
+    return stopped;
+  };
+  for (const key of keys) real.set(key, factOf(key, resolveReal(key, ctx.cwd, seen), workdirs, known));
   return real;
 }
 
@@ -108,7 +93,8 @@ export function gatherFacts(
   call: ToolCall,
   analysis: ShellAnalysis | undefined,
   ctx: CallContext,
+  gate?: CompiledGate,
 ): CallFacts {
-  const real = gatherRealPaths(call, analysis, ctx);
+  const real = gatherRealPaths(call, analysis, ctx, hardStopGlobs(gate));
   return { real, git: call.kind === "shell" ? gatherGitFacts(analysis, ctx) : new Map() };
 }

@@ -12,6 +12,13 @@ export interface RealPath {
   path: string;
   /** Resolved without doubt, and nothing a tier-0 call may not touch (/proc, /sys, devices). */
   safe: boolean;
+  /**
+   * Why a path that resolved is still not tier 0: what it is cannot be known from its name (a
+   * file with other names), or may change before it is used (a replaceable symlink).
+   */
+  problem?: string;
+  /** Protected files this one is, under another name (same device and inode: a hard link). */
+  sameFile?: string[];
 }
 
 export interface Paths {
@@ -34,10 +41,6 @@ export function rawPath(paths: Paths, raw: string, base = paths.cwd): string {
   return `${base.replace(/\/+$/, "")}/${expanded}`;
 }
 
-export function resolvePath(paths: Paths, raw: string): string {
-  return posix.resolve(rawPath(paths, raw));
-}
-
 /** Devices a tier-0 call may name: the null device and the command's own standard streams. */
 const PLAIN_DEVICES = /^\/dev\/(null|stdin|stdout|stderr|fd\/[012])$/;
 
@@ -54,7 +57,9 @@ export function pathForms(paths: Paths, raw: string, base = paths.cwd): string[]
   const key = rawPath(paths, raw, base);
   const lexical = posix.resolve(key);
   const real = paths.real?.get(key);
-  return real && real.path !== lexical ? [lexical, real.path] : [lexical];
+  if (!real) return [lexical];
+  const forms = new Set([lexical, real.path, ...(real.sameFile ?? [])]);
+  return [...forms];
 }
 
 /** Allow semantics: the path must have been resolved, safely. Returns why not, if not. */
@@ -66,7 +71,7 @@ export function unsafePathProblem(paths: Paths, raw: string, base = paths.cwd): 
   const real = paths.real.get(key);
   if (!real) return `${raw} was not resolved`;
   if (!real.safe) return `${raw} cannot be resolved safely (${real.path})`;
-  return specialPathProblem(real.path);
+  return specialPathProblem(real.path) ?? real.problem;
 }
 
 /** Directories relative paths of a shell line may resolve against: its cwd and every `cd` target. */

@@ -25,6 +25,7 @@ import {
   type ReceiptHead,
   sealReceipt,
   signHead,
+  verifyReceipts,
 } from "./receipts.ts";
 
 export function defaultReceiptsFile(): string {
@@ -149,5 +150,33 @@ export function appendReceipt(
       `${JSON.stringify(signHead({ count: receipt.seq + 1, seq: receipt.seq, hash: receipt.hash }, key))}\n`,
     );
     return receipt;
+  });
+}
+
+export interface Adopted {
+  count: number;
+  head: { seq: number; hash: string };
+}
+
+/**
+ * Signs a head for a log written before heads existed, so it can be extended again. Only a log
+ * whose every line verifies (hash, signature, chain, order) under this key is adopted, and only
+ * up to an earlier recorded head if one is given: a broken chain stays refused.
+ */
+export function adoptReceipts(
+  file: string,
+  expectHead?: { seq: number; hash: string },
+  key: KeyObject = loadSigningKey(),
+): Adopted {
+  return withLock(file, () => {
+    if (readHead(file) !== undefined)
+      throw new Error(`${file} already has a signed head (${headFile(file)})`);
+    const text = readFileSync(file, "utf8");
+    const result = verifyReceipts(text.split("\n"), createPublicKey(key), expectHead);
+    if (!result.ok) throw new Error(`${file} does not verify:\n${result.problems.join("\n")}`);
+    if (!result.head) throw new Error(`${file} holds no receipts: there is nothing to adopt`);
+    const head = result.head;
+    writeAtomically(headFile(file), `${JSON.stringify(signHead({ count: result.count, ...head }, key))}\n`);
+    return { count: result.count, head };
   });
 }

@@ -107,6 +107,42 @@ describe("receipts", () => {
     assert.equal(legacy.status, 0, legacy.stdout);
   });
 
+  it("adopts a log written before heads existed, once its whole chain verifies; refuses a broken one", () => {
+    const adopt = (log: string, ...more: string[]) =>
+      spawnSync(process.execPath, ["bin/airlock.js", "gate", "adopt", log, ...more], {
+        env,
+        encoding: "utf8",
+      });
+    const legacy = join(home, "legacy.jsonl");
+    writeReceipts(legacy, 3);
+    const recorded = JSON.parse(readFileSync(`${legacy}.head`, "utf8")) as { seq: number; hash: string };
+    rmSync(`${legacy}.head`);
+    assert.throws(() => writeReceipts(legacy, 1), /no signed head/);
+    // A broken chain (a line edited) is not adopted, and no head appears.
+    const good = readFileSync(legacy, "utf8");
+    writeFileSync(legacy, good.replace('"decision":"deny"', '"decision":"allow"'));
+    const broken = adopt(legacy);
+    assert.equal(broken.status, 1, broken.stdout);
+    assert.match(broken.stderr, /not adopted: .* does not verify:\n.*edited/s);
+    assert.throws(() => readFileSync(`${legacy}.head`), /ENOENT/);
+    // Nor is a log cut short of a head the user recorded earlier.
+    writeFileSync(legacy, `${good.trimEnd().split("\n").slice(0, 2).join("\n")}\n`);
+    const cut = adopt(legacy, "--head", `${recorded.seq}:${recorded.hash}`);
+    assert.equal(cut.status, 1, cut.stdout);
+    assert.match(cut.stderr, /recorded head \(seq 2\) is missing/);
+    writeFileSync(legacy, good);
+    const done = adopt(legacy, "--head", `${recorded.seq}:${recorded.hash}`);
+    assert.equal(done.status, 0, done.stderr);
+    assert.equal(done.stdout, `${legacy}: adopted 3 receipts, head 2:${recorded.hash} signed\n`);
+    assert.equal(verify(legacy).status, 0, verify(legacy).stdout);
+    writeReceipts(legacy, 1);
+    assert.equal(JSON.parse(verify(legacy).stdout).count, 4);
+    // A log that has a head is not adopted again (that would accept whatever it holds now).
+    const again = adopt(legacy);
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /already has a signed head/);
+  });
+
   it("detects lines removed from the end against a recorded head", () => {
     const head = JSON.parse(verify(file).stdout).head as { seq: number; hash: string };
     const cut = join(home, "truncated.jsonl");

@@ -114,8 +114,8 @@ describe("gate asks API", () => {
   it("POST /v1/gate/decide runs the cascade; an ask is stored, redacted, with its id", async () => {
     const allow = await op.gateDecide({ kind: "shell", command: "ls" });
     assert.equal(allow.decision, "allow");
-    // git is tier 0 only where the caller runs the rewritten, neutralised command; this route
-    // answers a decision, not a command, so git goes down the cascade.
+    // This route answers a decision, not a command, so git is tier 0 here only as written, in a
+    // repository whose configuration is inert; the gateway's cwd is not a repository at all.
     assert.notEqual((await op.gateDecide({ kind: "shell", command: "git status" })).decision, "allow");
     assert.equal(allow.ask_id, undefined);
     const deny = await op.gateDecide({ kind: "shell", command: "rm -rf /" });

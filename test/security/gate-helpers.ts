@@ -14,7 +14,7 @@ export async function agentBash(line: string, cwd: string, home: string): Promis
     const { stdout } = await run("bash", ["-c", line], {
       cwd,
       env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C" },
-      timeout: 10000,
+      timeout: 60000, // generous: a loaded machine is slow, and this is a limit, not a measure
     });
     return stdout;
   } catch (error) {

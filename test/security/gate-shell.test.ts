@@ -191,7 +191,7 @@ describe("shell gate attacks, run in real bash", () => {
     }
   });
 
-  it("tier-0 git is run with its exec-capable settings disarmed, and the callers that cannot rewrite get no tier 0", async () => {
+  it("tier-0 git is run with its exec-capable settings disarmed; callers that cannot rewrite get it only where every config is inert", async () => {
     fresh();
     git(project, "init", "-q");
     const d = await gate.decide({ kind: "shell", command: "git status" }, ctx());
@@ -209,7 +209,15 @@ describe("shell gate attacks, run in real bash", () => {
       { kind: "shell", command: "git status" },
       { ...ctx(), canRewrite: false },
     );
-    assert.notEqual(plain.decision, "allow");
+    assert.equal(plain.decision, "allow", plain.reason);
+    assert.equal(plain.rewrite, undefined);
+    git(project, "config", "core.pager", `touch ${marker}`);
+    const paged = await gate.decide(
+      { kind: "shell", command: "git status" },
+      { ...ctx(), canRewrite: false },
+    );
+    assert.notEqual(paged.decision, "allow");
+    assert.equal((await gate.decide({ kind: "shell", command: "git status" }, ctx())).decision, "ask");
   });
 
   it("writes that make tools run code are hard stops; so are reads of credential stores", async () => {

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   existsSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -182,6 +183,15 @@ describe("MCP proxy: what the arguments name", { timeout: 120_000 }, () => {
       { path: join(airlockHome, "gate", "receipt-key.pem") },
       /deny.*airlock-home/,
     );
+  });
+
+  it("a hard link is the file it links: a key, or Airlock's own signing key", async () => {
+    linkSync(join(home, ".ssh", "id_rsa"), join(work, "hk"));
+    assert.equal(readFileSync(join(work, "hk"), "utf8"), `${SECRET}\n`, "the link reads the key");
+    await refusedUnseen("read_file", { path: "hk" }, /deny.*secrets/);
+    await refusedUnseen("read_file", { path: `file://${work}/hk` }, /deny.*secrets/);
+    linkSync(join(airlockHome, "gate", "receipt-key.pem"), join(work, "rk"));
+    await refusedUnseen("read_file", { path: "rk" }, /deny.*airlock-home/);
   });
 
   it("an allowed tool reading a path outside the file rules' allow is asked about, not allowed", async () => {

@@ -1,16 +1,14 @@
 // What an MCP call's arguments name: every string in them, the paths, URLs and hosts those may
 // be, and the normalised text content rules match. The tool's own argument names are chosen by
 // the server (and its values by the agent), so nothing here trusts a name: every string is
-// looked at. Pure; real paths come from the resolver the edge hands in.
+// looked at. Pure; where the paths really lead comes from the edge's path facts (`Paths.real`),
+// gathered for every path a string may name, as for the other tool kinds.
 import { fileURLToPath } from "node:url";
 import { nestsDeeperThan } from "../../policy/json-depth.ts";
-import { type Paths, resolvePath } from "../paths.ts";
+import { type Paths, pathForms, rawPath } from "../paths.ts";
 
 /** How many strings of one call are looked at; a call with more is not knowable. */
 const MAX_STRINGS = 512;
-
-/** Maps an absolute path to where it really leads (symlinks, `/proc/self/...`), on the edge's filesystem. */
-export type ResolvePath = (absolute: string) => string;
 
 interface ArgumentString {
   /** Where it sits: `path`, `files[0]`, `opts.dir`. */
@@ -97,7 +95,7 @@ function filePath(paths: Paths, value: string): string | null {
       }
     }
   }
-  return URL_SCHEME.test(value) ? null : resolvePath(paths, value);
+  return URL_SCHEME.test(value) ? null : rawPath(paths, value);
 }
 
 /**
@@ -118,18 +116,6 @@ function plainPath(value: string): boolean {
   return !/[$%`\\\p{Cc}]|^\s|\s$|.~/u.test(value);
 }
 
-/** Both readings of a path: as written, and where the filesystem leads it. */
-function bothReadings(absolute: string, real: ResolvePath | undefined): string[] {
-  if (!real) return [absolute];
-  let resolved: string;
-  try {
-    resolved = real(absolute);
-  } catch {
-    return [absolute];
-  }
-  return resolved === absolute ? [absolute] : [absolute, resolved];
-}
-
 function webUrl(value: string): string | null {
   if (!/^https?:\/\//i.test(value)) return null;
   try {
@@ -140,9 +126,11 @@ function webUrl(value: string): string | null {
 }
 
 export interface NamedTargets {
-  /** Every absolute path a string may name (as written and resolved). */
+  /** Every path a string may name, as the kernel would be handed it (the path facts' keys). */
+  keys: string[];
+  /** Every absolute path a string may name, in every form (as written, resolved, other names). */
   paths: string[];
-  /** The subset an allow must cover: strings that by form or key are paths. */
+  /** The keys an allow must cover: strings that by form or key are paths. */
   namedPaths: string[];
   /** http(s) URLs, and `https://HOST/` for strings that are host names. */
   urls: string[];
@@ -154,32 +142,29 @@ export interface NamedTargets {
   complete: boolean;
 }
 
-const targetCache = new WeakMap<
-  object,
-  { key: string; real: ResolvePath | undefined; targets: NamedTargets }
->();
+const targetCache = new WeakMap<object, { key: string; real: Paths["real"]; targets: NamedTargets }>();
 
 /** The paths, URLs and hosts an MCP call's arguments may name (worked out once per call and context). */
-export function namedTargets(
-  args: Record<string, unknown>,
-  paths: Paths,
-  real: ResolvePath | undefined,
-): NamedTargets {
+export function namedTargets(args: Record<string, unknown>, paths: Paths): NamedTargets {
   const key = `${paths.cwd}\0${paths.workdir}\0${paths.home}`;
   const cached = targetCache.get(args);
-  if (cached && cached.key === key && cached.real === real) return cached.targets;
-  const targets = findTargets(args, paths, real);
-  targetCache.set(args, { key, real, targets });
+  if (cached && cached.key === key && cached.real === paths.real) return cached.targets;
+  const targets = findTargets(args, paths);
+  targetCache.set(args, { key, real: paths.real, targets });
   return targets;
 }
 
-function findTargets(
-  args: Record<string, unknown>,
-  paths: Paths,
-  real: ResolvePath | undefined,
-): NamedTargets {
+function findTargets(args: Record<string, unknown>, paths: Paths): NamedTargets {
   const { strings, complete } = argumentStrings(args);
-  const out: NamedTargets = { paths: [], namedPaths: [], urls: [], namedUrls: [], unplain: [], complete };
+  const out: NamedTargets = {
+    keys: [],
+    paths: [],
+    namedPaths: [],
+    urls: [],
+    namedUrls: [],
+    unplain: [],
+    complete,
+  };
   for (const { key, value, at } of strings) {
     const isKey = at.endsWith(" (key)");
     const url = webUrl(value);
@@ -193,11 +178,11 @@ function findTargets(
     const named = !isKey && looksLikePath(value, key);
     if (named && !plainPath(value)) out.unplain.push(value);
     for (const spelling of pathSpellings(value, paths.home)) {
-      const absolute = filePath(paths, spelling);
-      if (!absolute) continue;
-      const readings = bothReadings(absolute, real);
-      out.paths.push(...readings);
-      if (named) out.namedPaths.push(...readings);
+      const key = filePath(paths, spelling);
+      if (!key) continue;
+      out.keys.push(key);
+      out.paths.push(...pathForms(paths, key));
+      if (named) out.namedPaths.push(key);
     }
   }
   return out;

@@ -24,7 +24,9 @@ import { nestsDeeperThan } from "../../policy/json-depth.ts";
 import { describeDecision } from "../adapters/hook-input.ts";
 import type { CallContext, ToolCall } from "../call.ts";
 import type { GateDecision } from "../cascade.ts";
+import { gatherRealPaths } from "../path-facts.ts";
 import { pathsOf } from "../paths.ts";
+import { realPathOnDisk } from "../real-path.ts";
 import type { GateRuntime } from "../runtime.ts";
 import { namedTargets } from "./arguments.ts";
 import { type ListedTool, type PinStatus, type PinStore, PinStoreError, pinOf } from "./pins.ts";
@@ -84,9 +86,10 @@ function namesOffLimits(call: ToolCall, opts: ProxyOptions): string | undefined 
   const args =
     call.kind === "mcp" ? call.arguments : call.kind === "file_read" ? { path: call.path } : undefined;
   if (!args) return undefined;
-  const real = opts.ctx.realPath;
-  const dirs = opts.offLimits.flatMap((d) => [d, ...(real ? [real(d)] : [])]);
-  return namedTargets(args, paths, real).paths.find((p) => dirs.some((d) => within(d, p)));
+  // A hard link of a file in there is that file: the directories' files are known by identity.
+  const real = gatherRealPaths(call, undefined, opts.ctx, [{ raw: opts.offLimits.map((d) => `${d}/**`) }]);
+  const dirs = opts.offLimits.flatMap((d) => [d, realPathOnDisk(d)]);
+  return namedTargets(args, { ...paths, real }).paths.find((p) => dirs.some((d) => within(d, p)));
 }
 
 export async function runMcpProxy(opts: ProxyOptions): Promise<void> {

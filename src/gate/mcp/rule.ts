@@ -9,7 +9,7 @@ import type { ToolCall } from "../call.ts";
 import type { CompiledRule, Mode, Tri } from "../match.ts";
 import { fileGlobMatches, isAncestorOfGlob, type Paths } from "../paths.ts";
 import type { McpMatch } from "../schema.ts";
-import { argumentStrings, namedTargets, normalizeContent, type ResolvePath } from "./arguments.ts";
+import { argumentStrings, namedTargets, normalizeContent } from "./arguments.ts";
 
 interface ContentGlob {
   raw: RegExp;
@@ -75,10 +75,9 @@ export function argumentsStopped(
   rule: CompiledRule,
   args: Record<string, unknown>,
   paths: Paths,
-  real: ResolvePath | undefined,
   fetchHit: (call: ToolCall) => Tri,
 ): Tri {
-  const targets = namedTargets(args, paths, real);
+  const targets = namedTargets(args, paths);
   let best: Tri = targets.complete ? "no" : "maybe";
   if (rule.file) {
     const file = rule.file;
@@ -107,9 +106,8 @@ export function argumentsStopped(
 export function mcpNamedCalls(
   call: Extract<ToolCall, { kind: "mcp" }>,
   paths: Paths,
-  real: ResolvePath | undefined,
 ): ToolCall[] | { uncovered: string } {
-  const targets = namedTargets(call.arguments, paths, real);
+  const targets = namedTargets(call.arguments, paths);
   if (!targets.complete) return { uncovered: "the arguments hold more strings than the gate looks at" };
   const odd = targets.unplain[0];
   if (odd !== undefined)
