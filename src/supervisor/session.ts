@@ -10,8 +10,8 @@ import type { Finding, GatewayEvent } from "../protocol/types.ts";
 import type { DenialEvent, ProcessIdentity } from "../proxy/proxy.ts";
 import { DenialAggregator } from "./aggregator.ts";
 import { GatewayLink } from "./gateway-link.ts";
-import type { ProposalsHandler } from "./local-routes.ts";
 import { type DenialGroup, proposalFor } from "./mapper.ts";
+import type { ProposalsHandler } from "./policy-local-server.ts";
 import { getProposal, submitProposal, waitProposal } from "./proposals.ts";
 
 export interface SessionOptions {
