@@ -1,5 +1,5 @@
 #!/bin/sh
-//bin/true; [ "$1" = run ] && [ -n "$NODE_EXTRA_CA_CERTS" ] && case "$AIRLOCK_GATEWAY" in [Hh][Tt][Tt][Pp][Ss]:*) ;; *) export AIRLOCK_DEFERRED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS ;; esac; exec node "$0" "$@"
+//bin/true; [ "$1" = run ] && [ -n "$NODE_EXTRA_CA_CERTS" ] && case "$AIRLOCK_GATEWAY" in [Hh][Tt][Tt][Pp][Ss]:*) ;; *) export AIRLOCK_HELD_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS ;; esac; exec node "$0" "$@"
 // The `airlock` command. Runs the bundle in dist/ (made by `npm run build`, which `npm install`
 // runs) when every source file it was built from is unchanged; otherwise it loads the TypeScript
 // sources through tsx, so an edited tree never runs stale code. An installed package (npm pack
@@ -94,10 +94,11 @@ function saveCodeCache(header, data) {
   }
 }
 
-const DEFERRED = "AIRLOCK_DEFERRED_NODE_EXTRA_CA_CERTS";
-if (process.env[DEFERRED] !== undefined) {
-  process.env.NODE_EXTRA_CA_CERTS = process.env[DEFERRED];
-  delete process.env[DEFERRED];
+// What the shell line held back comes back (the scheme of src/sandbox/bwrap.ts, HELD_PREFIX).
+const HELD = "AIRLOCK_HELD_NODE_EXTRA_CA_CERTS";
+if (process.env[HELD] !== undefined) {
+  process.env.NODE_EXTRA_CA_CERTS = process.env[HELD];
+  delete process.env[HELD];
 }
 
 async function loadSources() {

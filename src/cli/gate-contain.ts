@@ -12,6 +12,8 @@ import { createStage, keepStage } from "../gate/contain/stage.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
 import type { ContainConfig } from "../gate/schema.ts";
 import { tuneForOneShot } from "../gate/shell/parser.ts";
+import { loadPolicyFile } from "../policy/file.ts";
+import { denyAllPolicy, formatLoadErrors, formatProblem } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 import { airlockHome, homePaths } from "../protocol/home.ts";
 import { CliError, UsageError } from "./common.ts";
@@ -51,8 +53,7 @@ async function containConfig(file: string | undefined): Promise<ContainConfig | 
  * holding only `gate:` has no network rules, and no file at all means none either. No rules:
  * nothing leaves, as with `airlock run` without --policy.
  */
-async function networkPolicy(file: string | undefined): Promise<Policy> {
-  const { loadPolicyOrFail, SupervisorError } = await import("../supervisor/supervisor.ts");
+function networkPolicy(file: string | undefined): Policy {
   let full = false;
   if (file) {
     try {
@@ -62,12 +63,11 @@ async function networkPolicy(file: string | undefined): Promise<Policy> {
       full = true; // let the policy loader name the problem
     }
   }
-  try {
-    return loadPolicyOrFail(full ? file : undefined, say);
-  } catch (error) {
-    if (error instanceof SupervisorError) throw new CliError(error.message);
-    throw error;
-  }
+  if (!file || !full) return denyAllPolicy();
+  const loaded = loadPolicyFile(file);
+  for (const warning of loaded.warnings) say(`warning: ${formatProblem(warning)}`);
+  if (!loaded.ok) throw new CliError(formatLoadErrors(loaded.errors, file));
+  return loaded.value;
 }
 
 export async function contain(command: string[], opts: ContainOptions): Promise<void> {
@@ -84,7 +84,7 @@ export async function contain(command: string[], opts: ContainOptions): Promise<
     say(`airlock gate contain: the command starts in ${workdir} (the current directory is outside it)`);
   const file = gateFile(opts.policy);
   const config = await containConfig(file);
-  const sandboxed = containSandboxPolicy(await networkPolicy(file), { workdir, home: homedir() });
+  const sandboxed = containSandboxPolicy(networkPolicy(file), { workdir, home: homedir() });
   for (const note of sandboxed.notes) say(`airlock: note: ${note}`);
 
   const home = airlockHome();

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { compilePolicy, decideConnect, decideRequest } from "../policy/engine.ts";
 import { loadPolicyFile } from "../policy/file.ts";
-import { formatProblem } from "../policy/load.ts";
+import { formatLoadErrors, formatProblem } from "../policy/load.ts";
 import { renderRule } from "../policy/render.ts";
 import type { Policy } from "../policy/schema.ts";
 import {
@@ -18,12 +18,7 @@ import {
 function loadOrFail(file: string): Policy {
   const loaded = loadPolicyFile(file);
   for (const warning of loaded.warnings) process.stderr.write(`warning: ${formatProblem(warning)}\n`);
-  if (!loaded.ok) {
-    const count = loaded.errors.length;
-    throw new CliError(
-      `${loaded.errors.map(formatProblem).join("\n")}\n${count} error${count === 1 ? "" : "s"} in ${file}`,
-    );
-  }
+  if (!loaded.ok) throw new CliError(formatLoadErrors(loaded.errors, file));
   return loaded.value;
 }
 
@@ -32,12 +27,7 @@ async function checkGateSection(file: string): Promise<string> {
   const { loadShellAnalyzer } = await import("../gate/shell/parser.ts");
   const { loadGateFile } = await import("../gate/file.ts");
   const gate = loadGateFile(file, await loadShellAnalyzer());
-  if (!gate.ok) {
-    const n = gate.errors.length;
-    throw new CliError(
-      `${gate.errors.map(formatProblem).join("\n")}\n${n} error${n === 1 ? "" : "s"} in the gate section of ${file}`,
-    );
-  }
+  if (!gate.ok) throw new CliError(formatLoadErrors(gate.errors, `the gate section of ${file}`));
   const { hard_stops, allow } = gate.gate.config;
   return `, gate: ${hard_stops.length} hard stops, ${allow.length} allow rules`;
 }

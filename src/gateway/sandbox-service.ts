@@ -3,7 +3,7 @@
 // is still the one read (the optimistic check).
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { policyHash } from "../policy/canonical.ts";
-import { validatePolicyValue } from "../policy/load.ts";
+import { formatProblemsInline, loadPolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { Deny, Provenance, Revision, Sandbox, SettingsView } from "../protocol/types.ts";
 import { rejectBySystem } from "./chunk-rejection.ts";
@@ -24,14 +24,10 @@ function publicSandbox(row: SandboxRow): Sandbox {
   return rest;
 }
 
-function issues(errors: string[]): string {
-  return errors.join("; ");
-}
-
 export function parsePolicyInput(value: unknown): Policy {
-  const checked = validatePolicyValue(value);
-  if (!checked.ok) throw new GatewayError(400, "invalid_policy", issues(checked.errors));
-  return checked.value;
+  const loaded = loadPolicyValue(value);
+  if (!loaded.ok) throw new GatewayError(400, "invalid_policy", formatProblemsInline(loaded.errors));
+  return loaded.value;
 }
 
 export interface ServiceOptions {

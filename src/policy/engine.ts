@@ -50,7 +50,13 @@ export interface CompiledEndpoint {
 
 interface PathMatcher {
   exact: ReadonlySet<string>;
-  globs: readonly RegExp[];
+  globs: readonly BinaryGlob[];
+}
+
+interface BinaryGlob {
+  /** As the policy spells it (named in a denial). */
+  glob: string;
+  re: RegExp;
 }
 
 interface BinaryMatcher extends PathMatcher {
@@ -77,6 +83,12 @@ export interface Identity {
   binary: string;
   /** Executables of the parent chain, nearest first, up to the sandbox entrypoint. */
   ancestors?: readonly string[];
+  /**
+   * Those of its executables (the binary, its ancestors) whose file lies on a writable mount of
+   * the sandbox, which the sandbox may have written: a glob never matches them, only an exact
+   * path does (trust-on-first-use with its hash). Absent: none (a host program).
+   */
+  writable?: readonly string[];
 }
 
 export interface RuleMissing {
@@ -260,13 +272,18 @@ export function endpointsFor(cp: CompiledPolicy, host: string, port: number): Co
 function pathMatcher(paths: readonly string[]): PathMatcher {
   return {
     exact: new Set(paths.filter((p) => !GLOB_CHARS.test(p))),
-    globs: paths.filter((p) => GLOB_CHARS.test(p)).map(compileBinaryGlob),
+    globs: paths.filter((p) => GLOB_CHARS.test(p)).map((glob) => ({ glob, re: compileBinaryGlob(glob) })),
   };
 }
 
-function pathMatches(matcher: PathMatcher, exe: string): boolean {
+/**
+ * An exact path names one file, pinned by its hash on first use. A glob names an install layout,
+ * which the sandbox could copy any program into: it matches only an executable the host put there.
+ */
+function pathMatches(matcher: PathMatcher, exe: string, writable: readonly string[] | undefined): boolean {
   if (matcher.exact.has(exe)) return true;
-  for (const glob of matcher.globs) if (glob.test(exe)) return true;
+  if (matcher.globs.length === 0 || writable?.includes(exe)) return false;
+  for (const glob of matcher.globs) if (glob.re.test(exe)) return true;
   return false;
 }
 
@@ -279,9 +296,9 @@ export function grantsToChildren(policy: Policy): boolean {
 
 /** The binary itself, or an ancestor listed with `children: true`. */
 function binaryMatches(matcher: BinaryMatcher, identity: Identity): boolean {
-  if (pathMatches(matcher, identity.binary)) return true;
+  if (pathMatches(matcher, identity.binary, identity.writable)) return true;
   if (matcher.parents.exact.size === 0 && matcher.parents.globs.length === 0) return false;
-  return (identity.ancestors ?? []).some((exe) => pathMatches(matcher.parents, exe));
+  return (identity.ancestors ?? []).some((exe) => pathMatches(matcher.parents, exe, identity.writable));
 }
 
 /** Only names made of digits, dots, hex and colons can be IP literals; skip parsing the rest. */
@@ -329,7 +346,7 @@ export function decideConnect(
   }
   if (allowed.length === 0) {
     const rules = [...new Set(candidates.map((ep) => ep.ruleKey))].join(", ");
-    const reason = `binary not allowed: ${identity.binary} is not listed for ${h}:${port} (rules: ${rules})${symlinkNote(candidates, identity.binary)}`;
+    const reason = `binary not allowed: ${identity.binary} is not listed for ${h}:${port} (rules: ${rules})${symlinkNote(candidates, identity.binary)}${writableNote(candidates, identity)}`;
     return connectDenied(reason, l4Missing(h, port, identity));
   }
   const first = raw ?? (allowed[0] as CompiledEndpoint);
@@ -349,6 +366,17 @@ function symlinkNote(candidates: readonly CompiledEndpoint[], binary: string): s
     const link = ep.binaries.linked.get(binary);
     if (link !== undefined)
       return `; the policy lists ${link}, a symlink to ${binary}: programs are identified by the file they run, so list ${binary}`;
+  }
+  return "";
+}
+
+/** A glob that matched the binary but not its mount: say so, or the denial reads as a wrong pattern. */
+function writableNote(candidates: readonly CompiledEndpoint[], identity: Identity): string {
+  if (!identity.writable?.includes(identity.binary)) return "";
+  for (const ep of candidates) {
+    const hit = ep.binaries.globs.find((g) => g.re.test(identity.binary));
+    if (hit !== undefined)
+      return `; ${identity.binary} matches the glob ${hit.glob} but lies on a writable mount: a glob names only host-installed executables (list its exact path to trust it on first use)`;
   }
   return "";
 }

@@ -1,13 +1,16 @@
-// YAML → validated values, with every problem located as file:line:col and a key path.
+// YAML → validated values, with every problem located as file:line:col and a key path. A policy
+// has one entry point per input kind, each returning `Loaded<Policy>`: YAML text (loadPolicyText),
+// a document already read (loadPolicySource), an already parsed value (loadPolicyValue); a file
+// is read by file.ts, the folder's one edge, then given to loadPolicyText.
 import { type Document, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
-import type { z } from "zod";
-// The functional form parses classic and zod/mini schemas alike (schema.ts is zod/mini).
-import { safeParse } from "zod/mini";
+// zod/mini, as schema.ts; its functional safeParse takes classic schemas (the gate's) as well.
+import { type core, safeParse } from "zod/mini";
 import { matchesEveryBinary } from "./engine.ts";
 import { type Policy, PolicySchema } from "./schema.ts";
 
 export interface Problem {
   file: string;
+  /** 0 when the problem has no position: an unreadable file, a value that was never text. */
   line: number;
   col: number;
   path: string;
@@ -20,6 +23,17 @@ export type Loaded<T> =
 
 export function formatProblem(p: Problem): string {
   return `${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ""}${p.message}`;
+}
+
+/** What a command prints when a file does not load: every problem on its line, then the count. */
+export function formatLoadErrors(errors: readonly Problem[], where: string): string {
+  const n = errors.length;
+  return `${errors.map(formatProblem).join("\n")}\n${n} error${n === 1 ? "" : "s"} in ${where}`;
+}
+
+/** Problems of a value as one line (an API error's detail): `path: message; ...`. */
+export function formatProblemsInline(problems: readonly Problem[]): string {
+  return problems.map((p) => `${p.path || "(root)"}: ${p.message}`).join("; ");
 }
 
 export function formatKeyPath(path: ReadonlyArray<PropertyKey>): string {
@@ -37,7 +51,31 @@ export interface Located {
   file: string;
 }
 
-function position(src: Located, offset: number | undefined): { line: number; col: number } {
+type Position = { line: number; col: number };
+
+/** Where problems are reported: positions in a document, or none for a value. */
+interface Locator {
+  file: string;
+  /** The value at a key path (or the deepest ancestor that exists). */
+  at(path: ReadonlyArray<PropertyKey>): Position;
+  /** A key of the mapping at mapPath. */
+  keyAt(mapPath: ReadonlyArray<PropertyKey>, key: string): Position;
+}
+
+function inDocument(src: Located): Locator {
+  return {
+    file: src.file,
+    at: (path) => position(src, nodeAt(src, path).offset),
+    keyAt: (mapPath, key) => position(src, keyOffset(src, mapPath, key)),
+  };
+}
+
+function unplaced(file: string): Locator {
+  const none = { line: 0, col: 0 };
+  return { file, at: () => none, keyAt: () => none };
+}
+
+function position(src: Located, offset: number | undefined): Position {
   if (offset === undefined) return { line: 1, col: 1 };
   const { line, col } = src.lines.linePos(offset);
   return { line, col };
@@ -76,7 +114,7 @@ function keyOffset(src: Located, mapPath: ReadonlyArray<PropertyKey>, key: strin
   return nodeAt(src, mapPath).offset;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: core.$ZodIssue): string {
   if (issue.code !== "custom" && "input" in issue && issue.input === undefined) return "is required";
   switch (issue.code) {
     case "invalid_type":
@@ -92,7 +130,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
-function zodProblems(src: Located, error: z.core.$ZodError): Problem[] {
+function zodProblems(src: Locator, error: core.$ZodError): Problem[] {
   const out: Problem[] = [];
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {
@@ -100,7 +138,7 @@ function zodProblems(src: Located, error: z.core.$ZodError): Problem[] {
         const path = [...issue.path, key];
         out.push({
           file: src.file,
-          ...position(src, keyOffset(src, issue.path, key)),
+          ...src.keyAt(issue.path, key),
           path: formatKeyPath(path),
           message: `unknown key "${key}"`,
         });
@@ -113,7 +151,7 @@ function zodProblems(src: Located, error: z.core.$ZodError): Problem[] {
       const message = issue.issues[0]?.message ?? "invalid key";
       out.push({
         file: src.file,
-        ...position(src, keyOffset(src, parent, key)),
+        ...src.keyAt(parent, key),
         path: formatKeyPath(issue.path),
         message,
       });
@@ -122,16 +160,15 @@ function zodProblems(src: Located, error: z.core.$ZodError): Problem[] {
     if (issue.code === "invalid_union" && issue.errors.length > 0 && !issue.message.startsWith("Invalid")) {
       out.push({
         file: src.file,
-        ...position(src, nodeAt(src, issue.path).offset),
+        ...src.at(issue.path),
         path: formatKeyPath(issue.path),
         message: issue.message,
       });
       continue;
     }
-    const at = nodeAt(src, issue.path);
     out.push({
       file: src.file,
-      ...position(src, at.offset),
+      ...src.at(issue.path),
       path: formatKeyPath(issue.path),
       message: describeIssue(issue),
     });
@@ -183,13 +220,13 @@ export function readYaml(
 }
 
 /** Validates a document read by readYaml against a schema, with positions for every problem. */
-export function checkYaml<S extends z.core.$ZodType>(
+export function checkYaml<S extends core.$ZodType>(
   schema: S,
   source: YamlSource,
-): Loaded<z.core.output<S>> & { located?: Located } {
+): Loaded<core.output<S>> & { located?: Located } {
   const result = safeParse(schema, source.data, { reportInput: true });
   if (!result.success || source.syntax.length > 0) {
-    const schemaErrors = result.success ? [] : zodProblems(source.located, result.error);
+    const schemaErrors = result.success ? [] : zodProblems(inDocument(source.located), result.error);
     return {
       ok: false,
       errors: [...source.syntax, ...schemaErrors].sort((a, b) => a.line - b.line || a.col - b.col),
@@ -200,19 +237,19 @@ export function checkYaml<S extends z.core.$ZodType>(
 }
 
 /** Parses YAML text strictly (duplicate keys are errors) and validates it against a schema. */
-export function parseYamlAgainst<S extends z.core.$ZodType>(
+export function parseYamlAgainst<S extends core.$ZodType>(
   schema: S,
   text: string,
   file: string,
-): Loaded<z.core.output<S>> & { located?: Located } {
+): Loaded<core.output<S>> & { located?: Located } {
   const read = readYaml(text, file);
   return read.ok ? checkYaml(schema, read.source) : read;
 }
 
-function policyWarnings(src: Located, policy: Policy): Problem[] {
+function policyWarnings(src: Locator, policy: Policy): Problem[] {
   const warn = (path: PropertyKey[], message: string): Problem => ({
     file: src.file,
-    ...position(src, nodeAt(src, path).offset),
+    ...src.at(path),
     path: formatKeyPath(path),
     message,
   });
@@ -286,23 +323,25 @@ export function loadPolicySource(source: YamlSource): Loaded<Policy> {
   const parsed = checkYaml(PolicySchema, source);
   if (!parsed.ok) return parsed;
   const warnings = parsed.located
-    ? policyWarnings(parsed.located, parsed.value).sort((a, b) => a.line - b.line)
+    ? policyWarnings(inDocument(parsed.located), parsed.value).sort((a, b) => a.line - b.line)
     : [];
   return { ok: true, value: parsed.value, warnings };
 }
 
-/** Validates a policy given as a value (from JSON, a merge, a proposal). */
-export function validatePolicyValue(
-  value: unknown,
-): { ok: true; value: Policy } | { ok: false; errors: string[] } {
-  const result = PolicySchema.safeParse(value, { reportInput: true });
-  if (result.success) return { ok: true, value: result.data };
-  return {
-    ok: false,
-    errors: result.error.issues.map((issue) =>
-      issue.code === "unrecognized_keys"
-        ? `${formatKeyPath(issue.path) || "(root)"}: unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}`
-        : `${formatKeyPath(issue.path) || "(root)"}: ${describeIssue(issue)}`,
-    ),
-  };
+/**
+ * A policy given as a value (JSON from the wire, a merge, a proposal): the same checks and
+ * warnings as a file's, each problem named by its key path (there is no position).
+ */
+export function loadPolicyValue(value: unknown): Loaded<Policy> {
+  const src = unplaced("<value>");
+  const result = safeParse(PolicySchema, value, { reportInput: true });
+  if (!result.success) return { ok: false, errors: zodProblems(src, result.error), warnings: [] };
+  return { ok: true, value: result.data, warnings: policyWarnings(src, result.data) };
+}
+
+/** The policy when none is given: no rules, so nothing leaves (`airlock run` without --policy). */
+export function denyAllPolicy(): Policy {
+  const loaded = loadPolicyValue({ version: 1 });
+  if (!loaded.ok) throw new Error(`the built-in policy is invalid: ${formatProblemsInline(loaded.errors)}`);
+  return loaded.value;
 }

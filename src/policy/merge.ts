@@ -1,12 +1,13 @@
 // Merge operations carried by proposals (docs/design.md §3). Pure: a policy in, a new policy out.
-import { z } from "zod";
+// zod/mini, as schema.ts: one zod API in the policy folder.
+import * as z from "zod/mini";
 import { canonicalRule, stableJson } from "./canonical.ts";
-import { validatePolicyValue } from "./load.ts";
+import { formatProblemsInline, loadPolicyValue } from "./load.ts";
 import { BinarySchema, NetworkRuleSchema, type Policy, RULE_KEY } from "./schema.ts";
 
 const RuleNameSchema = z
   .string()
-  .regex(RULE_KEY, { error: "ruleName must be letters, digits, _ . - (≤128)" });
+  .check(z.regex(RULE_KEY, { error: "ruleName must be letters, digits, _ . - (≤128)" }));
 const BinaryPathSchema = BinarySchema.shape.path;
 
 export const MergeOperationSchema = z.union([
@@ -20,8 +21,9 @@ export type MergeOperation = z.infer<typeof MergeOperationSchema>;
 export type MergeResult = { ok: true; policy: Policy; changed: boolean } | { ok: false; error: string };
 
 function withRules(policy: Policy, rules: Policy["network_policies"]): MergeResult {
-  const checked = validatePolicyValue({ ...policy, network_policies: rules });
-  if (!checked.ok) return { ok: false, error: `merged policy is invalid: ${checked.errors.join("; ")}` };
+  const checked = loadPolicyValue({ ...policy, network_policies: rules });
+  if (!checked.ok)
+    return { ok: false, error: `merged policy is invalid: ${formatProblemsInline(checked.errors)}` };
   return { ok: true, policy: checked.value, changed: true };
 }
 

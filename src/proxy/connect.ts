@@ -10,7 +10,7 @@ import { normalizeHost } from "../policy/host.ts";
 import { actorOf, type InspectedTunnel, type ProxyCore, UNIDENTIFIED_REASON } from "./core.ts";
 import { errorResponse, type ProxyResponse, rawResponse } from "./deny.ts";
 import { parseAuthority } from "./http-target.ts";
-import { POLICY_LOCAL_HOST } from "./policy-local-routes.ts";
+import { POLICY_LOCAL_HOST } from "./policy-local-api.ts";
 import { splice } from "./relay.ts";
 import { pinDestination } from "./upstream.ts";
 

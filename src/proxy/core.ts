@@ -16,6 +16,8 @@ import type { createPools, Resolver } from "./upstream.ts";
 export interface ProcessIdentity {
   binary: string;
   ancestors?: readonly string[];
+  /** Its executables not on a read-only mount (no binary glob matches them). */
+  writable?: readonly string[];
   pid?: number;
 }
 

@@ -3,7 +3,7 @@
 // Pure: values in, a status, headers and a body out; proxy code only writes them.
 import type { ServerResponse } from "node:http";
 import type { RuleMissing } from "../policy/engine.ts";
-import { denyNextSteps, type NextStep, POLICY_LOCAL_BASE, SKILL_PATH } from "./policy-local-routes.ts";
+import { denyNextSteps, type NextStep, POLICY_LOCAL_BASE, SKILL_PATH } from "./policy-local-api.ts";
 
 export interface DenyInput {
   layer: "l4" | "l7";

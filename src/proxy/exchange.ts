@@ -32,16 +32,18 @@ export interface RelayedRequest {
 
 /**
  * Request line plus headers; the target and values come from llhttp (no CR, LF or NUL in them).
- * `fixedLength`: the body was read whole and goes out with exactly this Content-Length.
+ * `authority`: the Host value (decidedAuthority). `fixedLength`: the body was read whole and goes
+ * out with exactly this Content-Length.
  */
 export function requestHead(
   method: string,
   path: string,
+  authority: string,
   rawHeaders: readonly string[],
   transferEncoding: string | undefined,
   fixedLength?: number,
 ): string {
-  const headers = forwardableHeaders(rawHeaders);
+  const headers = forwardableHeaders(rawHeaders, false, authority);
   const reframed = transferEncoding !== undefined || fixedLength !== undefined;
   let head = `${method} ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) {

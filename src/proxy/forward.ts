@@ -7,7 +7,7 @@ import { type ProcessIdentity, type ProxyCore, UNIDENTIFIED_REASON } from "./cor
 import { type DecidedRequest, decideHttp, forwardDecided } from "./decide-http.ts";
 import { errorResponse, type ProxyResponse, rawResponse, sendResponse } from "./deny.ts";
 import { hostHeaderIn, hostHeaderProblem, parseAbsoluteForm } from "./http-target.ts";
-import { POLICY_LOCAL_HOST, POLICY_LOCAL_PORT } from "./policy-local-routes.ts";
+import { POLICY_LOCAL_HOST, POLICY_LOCAL_PORT } from "./policy-local-api.ts";
 import { handleUpgrade } from "./upgrade.ts";
 import { pinDestination } from "./upstream.ts";
 
@@ -87,6 +87,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
     port,
     binary: identity.binary,
     ancestors: identity.ancestors,
+    writable: identity.writable,
     method,
     path: target,
   };

@@ -123,6 +123,7 @@ function decideInspected(core: ProxyCore, req: IncomingMessage, now: Identified)
     port: t.port,
     binary: identity.binary,
     ancestors: identity.ancestors,
+    writable: identity.writable,
     method,
     path: target,
   };

@@ -8,6 +8,7 @@ import { checkServerIdentity } from "node:tls";
 import type { ProxyCore } from "./core.ts";
 import { requestHead, startExchange } from "./exchange.ts";
 import type { UpstreamTarget } from "./pool.ts";
+import { decidedAuthority } from "./upstream.ts";
 
 export interface Destination {
   scheme: "http" | "https";
@@ -69,7 +70,14 @@ export function relayRequest(
     pool: dest.scheme === "https" ? core.pools.https : core.pools.http,
     target: upstreamTarget(core, dest),
     // llhttp accepts a request Transfer-Encoding only when chunked is its last coding.
-    head: requestHead(method, path, req.rawHeaders, transferEncoding, body?.length),
+    head: requestHead(
+      method,
+      path,
+      decidedAuthority(dest.scheme, dest.host, dest.port),
+      req.rawHeaders,
+      transferEncoding,
+      body?.length,
+    ),
     body:
       body !== undefined
         ? "none"

@@ -14,7 +14,7 @@ import { type DenyBase, logAllowedRequest } from "./decide-http.ts";
 import { errorResponse, rawResponse } from "./deny.ts";
 import { type ResponseHead, ResponseParser, type ResponseSink } from "./http1-response.ts";
 import { type Destination, splice, upstreamTarget } from "./relay.ts";
-import { forwardableHeaders } from "./upstream.ts";
+import { decidedAuthority, forwardableHeaders } from "./upstream.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z/]{1,32}$/;
 
@@ -62,9 +62,14 @@ export function upgradeRefusal(
   return null;
 }
 
-/** The request head sent upstream: the decided method and path, end-to-end headers, one canonical upgrade. */
-export function upgradeRequestHead(method: string, path: string, rawHeaders: readonly string[]): string {
-  const headers = forwardableHeaders(rawHeaders);
+/** The request head sent upstream: the decided method, path and Host, end-to-end headers, one canonical upgrade. */
+export function upgradeRequestHead(
+  method: string,
+  path: string,
+  authority: string,
+  rawHeaders: readonly string[],
+): string {
+  const headers = forwardableHeaders(rawHeaders, false, authority);
   let head = `${method} ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return `${head}Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n`;
@@ -220,7 +225,12 @@ export function relayUpgrade(
     exchangeUpgrade({
       client,
       upstream,
-      requestHead: upgradeRequestHead(req.method ?? "GET", path, req.rawHeaders),
+      requestHead: upgradeRequestHead(
+        req.method ?? "GET",
+        path,
+        decidedAuthority(dest.scheme, dest.host, dest.port),
+        req.rawHeaders,
+      ),
       clientHead: head,
       maxHeadBytes: core.limits.maxHeaderBytes,
       idleMs: core.limits.idleTimeoutMs,

@@ -119,11 +119,27 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((name) => name.length));
 
 /**
+ * The Host value a forwarded request carries: the name and port that were decided (canonical:
+ * lower case, no trailing dot, an IPv6 literal bracketed), the port only when not the scheme's
+ * default. The client's spelling (checked to name the same host:port) is not passed on.
+ */
+export function decidedAuthority(scheme: "http" | "https", host: string, port: number): string {
+  const h = normalizeHost(host);
+  const name = isIP(h) === 6 ? `[${h}]` : h;
+  return port === (scheme === "https" ? 443 : 80) ? name : `${name}:${port}`;
+}
+
+/**
  * Raw headers (flat `[name, value, ...]` as Node's rawHeaders) minus hop-by-hop ones and those
  * the Connection header names; the same flat shape goes straight to http.request and writeHead,
- * so names keep their case and repeated headers their order.
+ * so names keep their case and repeated headers their order. `authority`, for a request, is
+ * written as the Host header's value (decidedAuthority).
  */
-export function forwardableHeaders(rawHeaders: readonly string[], keepUpgrade = false): string[] {
+export function forwardableHeaders(
+  rawHeaders: readonly string[],
+  keepUpgrade = false,
+  authority?: string,
+): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
@@ -141,7 +157,9 @@ export function forwardableHeaders(rawHeaders: readonly string[], keepUpgrade = 
       const upgradeHeader = keepUpgrade && (lower === "upgrade" || lower === "connection");
       if (!upgradeHeader && (HOP_BY_HOP.has(lower) || named?.has(lower))) continue;
     }
-    out.push(name, rawHeaders[i + 1] as string);
+    if (authority !== undefined && name.length === 4 && name.toLowerCase() === "host")
+      out.push(name, authority);
+    else out.push(name, rawHeaders[i + 1] as string);
   }
   return out;
 }

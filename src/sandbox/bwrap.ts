@@ -113,8 +113,13 @@ const DROPPED = [
 
 /** Variables held back from the init (node itself) and restored by it for the command. */
 export const HELD_FOR_COMMAND = ["NODE_OPTIONS", "NODE_EXTRA_CA_CERTS"] as const;
-/** Where a held-back variable waits while the init starts (see sandboxEnv and init.cjs). */
-export const HELD_PREFIX = "AIRLOCK_INIT_SAVED_";
+/**
+ * Where a variable node must not see at its own start waits: `AIRLOCK_HELD_<NAME>` holds NAME
+ * until the first code that runs puts it back. The one scheme for it: the init restores what
+ * sandboxEnv holds for the command (init.cjs), and bin/airlock.js restores NODE_EXTRA_CA_CERTS,
+ * held by its shell line for `airlock run`.
+ */
+export const HELD_PREFIX = "AIRLOCK_HELD_";
 
 /**
  * Every variable a common client reads a CA file from. Each is set, whether or not the host set

@@ -3,9 +3,11 @@
 // SCM_RIGHTS). 4-tuple → the client socket's inode (/proc/<sandbox>/net/tcp{,6}) → every
 // sandbox process holding it, found in the sandbox's own /proc (its pid namespace: only its
 // processes are scanned) → each holder's executable. Every holder must run the same executable
-// and none may run code loaded from elsewhere (loaded-code.ts). Each executable's SHA-256 is
-// recorded on first use; a later different hash for the same path is a deny. Ancestors are
-// read only when a rule grants to a binary's children. argv never grants anything.
+// and none may run code loaded from elsewhere (loaded-code.ts); an executable the host did not
+// put on a read-only mount is reported as writable (no binary glob matches it). Each
+// executable's SHA-256 is recorded on first use; a later different hash for the same path is a
+// deny. Ancestors are read only when a rule grants to a binary's children. argv never grants
+// anything.
 import { createHash } from "node:crypto";
 import {
   closeSync,
@@ -17,7 +19,7 @@ import {
   statSync,
 } from "node:fs";
 import type { Socket } from "node:net";
-import { loadedCodeProblem, type MountEntry, parseMountInfo } from "./loaded-code.ts";
+import { exeIsHostPut, loadedCodeProblem, type MountEntry, parseMountInfo } from "./loaded-code.ts";
 import { findClientInode } from "./proc-net.ts";
 
 export interface SandboxIdentity {
@@ -25,6 +27,9 @@ export interface SandboxIdentity {
   /** Executables of the parent chain, nearest first, up to (not including) the sandbox init; only
    * those that run nothing loaded from elsewhere. Empty unless asked for. */
   ancestors: string[];
+  /** Those of the binary and ancestors whose file is not on a read-only mount (the sandbox may
+   * have written it): a policy glob does not match them. */
+  writable: string[];
   /** The holder's pid as the sandbox sees it (the lowest, when several hold the socket). */
   pid: number;
   sha256: string;
@@ -192,9 +197,11 @@ export class SandboxIdentifier {
     }
     const binary = found[0]?.exe as string;
     const mounts = this.mounts();
+    const writable: string[] = [];
     for (const h of found) {
-      const problem = this.loadedCode(h, mounts);
-      if (problem) return { ok: false, reason: problem, binary };
+      const code = this.loadedCode(h, mounts);
+      if (code.problem) return { ok: false, reason: code.problem, binary };
+      if (!code.hostPut && writable.length === 0) writable.push(binary);
     }
     const first = found.reduce((a, b) => (b.pid < a.pid ? b : a));
     try {
@@ -204,9 +211,9 @@ export class SandboxIdentifier {
         const changed = this.hashes.check(binary, sha256);
         if (changed) return { ok: false, reason: changed, binary };
       }
-      const ancestors = opts.ancestors ? await this.commonAncestors(found, mounts) : [];
+      const ancestors = opts.ancestors ? await this.commonAncestors(found, mounts, writable) : [];
       if (typeof ancestors === "string") return { ok: false, reason: ancestors, binary };
-      return { ok: true, binary, ancestors, pid: first.pid, sha256 };
+      return { ok: true, binary, ancestors, writable, pid: first.pid, sha256 };
     } catch (error) {
       return {
         ok: false,
@@ -282,28 +289,32 @@ export class SandboxIdentifier {
     return this.mountTable;
   }
 
-  private loadedCode(h: Holder, mounts: readonly MountEntry[]): string | null {
-    if (mounts.length === 0) return "cannot read the sandbox's mounts";
-    return loadedCodeProblem(
+  /** Whether a process runs only its binary's code, and whether the host put that binary there. */
+  private loadedCode(h: Holder, mounts: readonly MountEntry[]): { problem: string | null; hostPut: boolean } {
+    if (mounts.length === 0) return { problem: "cannot read the sandbox's mounts", hostPut: false };
+    const maps = readText(`${h.dir}/maps`);
+    const problem = loadedCodeProblem(
       {
         pid: h.pid,
         exe: h.exe,
         environ: readText(`${h.dir}/environ`),
-        maps: readText(`${h.dir}/maps`),
+        maps,
         status: readText(`${h.dir}/status`),
       },
       mounts,
     );
+    return { problem, hostPut: problem === null && maps !== null && exeIsHostPut(maps, h.exe, mounts) };
   }
 
   /**
    * The ancestors every holder shares, nearest first. An ancestor running loaded code is left
    * out (it is not the binary it names, so it grants nothing to its children); one whose
-   * executable changed is a deny.
+   * executable changed is a deny. One the host did not put there is added to `writable`.
    */
   private async commonAncestors(
     found: readonly Holder[],
     mounts: readonly MountEntry[],
+    writable: string[],
   ): Promise<string[] | string> {
     const chains = found.map((h) => this.ancestorPids(h.pid));
     const shared = (chains[0] ?? []).filter((pid) => chains.every((c) => c.includes(pid)));
@@ -320,7 +331,10 @@ export class SandboxIdentifier {
       }
       const changed = this.hashes.check(exe, sha256);
       if (changed) return changed;
-      if (this.loadedCode({ pid, dir, exe }, mounts) === null) out.push(exe);
+      const code = this.loadedCode({ pid, dir, exe }, mounts);
+      if (code.problem !== null) continue;
+      out.push(exe);
+      if (!code.hostPut && !writable.includes(exe)) writable.push(exe);
     }
     return out;
   }

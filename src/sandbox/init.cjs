@@ -67,8 +67,8 @@ function run() {
   const env = { ...process.env };
   delete env.NODE_CHANNEL_FD;
   delete env.NODE_CHANNEL_SERIALIZATION_MODE;
-  // Variables held back from this process (src/sandbox/bwrap.ts, HELD_FOR_COMMAND) come back.
-  const HELD = "AIRLOCK_INIT_SAVED_";
+  // Variables held back from this process come back (src/sandbox/bwrap.ts, HELD_PREFIX).
+  const HELD = "AIRLOCK_HELD_";
   for (const key of Object.keys(env)) {
     if (!key.startsWith(HELD)) continue;
     env[key.slice(HELD.length)] = env[key];

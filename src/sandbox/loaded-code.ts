@@ -119,22 +119,50 @@ const MAPS_LINE = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ ([0-9a-f]+):([0-9a-f]+) \d+ 
  */
 export function foreignCode(maps: string, exe: string, mounts: readonly MountEntry[]): string | null {
   for (const line of maps.split("\n")) {
-    // Most mappings are data: only those whose permissions (after the first space) include
-    // execute are parsed.
-    if (line.charCodeAt(line.indexOf(" ") + 3) !== EXECUTE) continue;
-    const m = MAPS_LINE.exec(line);
-    if (!m || !(m[1] as string).includes("x")) continue;
+    const m = executableMapping(line);
+    if (!m) continue;
     const shown = m[4] as string;
     if (shown === "" || shown.startsWith("[")) continue;
-    const deleted = shown.endsWith(DELETED);
-    const path = deleted ? shown.slice(0, -DELETED.length) : shown;
-    if (path === exe) continue;
-    const mount = path.startsWith("/") ? knownMountOf(mounts, path) : null;
-    if (!mount?.readOnly) return shown;
-    const device = `${Number.parseInt(m[2] as string, 16)}:${Number.parseInt(m[3] as string, 16)}`;
-    if (deleted && device !== mount.device) return shown;
+    if (pathOf(shown) === exe) continue;
+    if (!hostPut(m, mounts)) return shown;
   }
   return null;
+}
+
+/**
+ * Whether the executable itself is a file the host put there, judged from its code's mapping as
+ * foreignCode judges a library's: on a read-only mount, and (when deleted) still of its device.
+ * False when no executable mapping names it.
+ */
+export function exeIsHostPut(maps: string, exe: string, mounts: readonly MountEntry[]): boolean {
+  for (const line of maps.split("\n")) {
+    const m = executableMapping(line);
+    if (m && pathOf(m[4] as string) === exe) return hostPut(m, mounts);
+  }
+  return false;
+}
+
+/** A maps line of an executable mapping, parsed; null for any other. */
+function executableMapping(line: string): RegExpExecArray | null {
+  // Most mappings are data: only those whose permissions (after the first space) include
+  // execute are parsed.
+  if (line.charCodeAt(line.indexOf(" ") + 3) !== EXECUTE) return null;
+  const m = MAPS_LINE.exec(line);
+  return m && (m[1] as string).includes("x") ? m : null;
+}
+
+function pathOf(shown: string): string {
+  return shown.endsWith(DELETED) ? shown.slice(0, -DELETED.length) : shown;
+}
+
+/** A mapped file the sandbox cannot have written: on a read-only mount, and if deleted, of that mount's device. */
+function hostPut(m: RegExpExecArray, mounts: readonly MountEntry[]): boolean {
+  const shown = m[4] as string;
+  const path = pathOf(shown);
+  const mount = path.startsWith("/") ? knownMountOf(mounts, path) : null;
+  if (!mount?.readOnly) return false;
+  if (!shown.endsWith(DELETED)) return true;
+  return `${Number.parseInt(m[2] as string, 16)}:${Number.parseInt(m[3] as string, 16)}` === mount.device;
 }
 
 /** Why this process does not hold its binary's identity, or null when nothing was loaded into it. */

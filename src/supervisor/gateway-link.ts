@@ -3,7 +3,7 @@
 // and when the gateway goes away keep the last loaded policy, reconnect with backoff, catch up.
 import { EventEmitter } from "node:events";
 import { policyHash } from "../policy/canonical.ts";
-import { validatePolicyValue } from "../policy/load.ts";
+import { formatProblemsInline, loadPolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 import {
   GatewayClient,
@@ -219,9 +219,11 @@ export class GatewayLink extends EventEmitter {
     if (hash !== this.loadedHash) {
       try {
         // Validate what arrived before anything swaps: the gateway is trusted, the wire is not.
-        const checked = validatePolicyValue(policy);
+        const checked = loadPolicyValue(policy);
         if (!checked.ok)
-          throw new Error(`revision ${version} is not a valid policy: ${checked.errors.join("; ")}`);
+          throw new Error(
+            `revision ${version} is not a valid policy: ${formatProblemsInline(checked.errors)}`,
+          );
         if (policyHash(checked.value) !== hash)
           throw new Error(`revision ${version} does not match its hash`);
         result = await this.opts.applyPolicy(checked.value, version);

@@ -11,8 +11,8 @@ import type { DenialEvent, ProcessIdentity } from "../proxy/proxy.ts";
 import { DenialAggregator } from "./aggregator.ts";
 import { type GateHookHandler, gateHookHandler } from "./gate-hook.ts";
 import { GatewayLink } from "./gateway-link.ts";
-import type { ProposalsHandler } from "./local-routes.ts";
 import { type DenialGroup, proposalFor } from "./mapper.ts";
+import type { ProposalsHandler } from "./policy-local-server.ts";
 import { getProposal, submitProposal, waitProposal } from "./proposals.ts";
 
 export interface SessionOptions {

@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { HELD_PREFIX } from "../../src/sandbox/bwrap.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 
 const REPO = resolve(import.meta.dirname, "..", "..");
@@ -175,8 +176,7 @@ describe("bin/airlock.js", () => {
 describe("bin/airlock.js as a shell script: NODE_EXTRA_CA_CERTS", () => {
   let pkg: string;
   // What node was started with (/proc/self/environ is the environment at exec) and what the CLI sees.
-  const reporter =
-    'exports.exitQuietlyOnBrokenPipe = () => {};\nexports.main = async () => console.log(JSON.stringify({ atStart: require("node:fs").readFileSync("/proc/self/environ", "latin1").split("\\0").filter((v) => v.includes("NODE_EXTRA_CA_CERTS")), seen: process.env.NODE_EXTRA_CA_CERTS ?? null, deferred: process.env.AIRLOCK_DEFERRED_NODE_EXTRA_CA_CERTS ?? null }));\n';
+  const reporter = `exports.exitQuietlyOnBrokenPipe = () => {};\nexports.main = async () => console.log(JSON.stringify({ atStart: require("node:fs").readFileSync("/proc/self/environ", "latin1").split("\\0").filter((v) => v.includes("NODE_EXTRA_CA_CERTS")), seen: process.env.NODE_EXTRA_CA_CERTS ?? null, held: process.env.${HELD_PREFIX}NODE_EXTRA_CA_CERTS ?? null }));\n`;
 
   before(() => {
     pkg = scratchPackage("bin-sh", reporter, ["src/cli/main.ts"], Date.now() + 60_000);
@@ -191,14 +191,14 @@ describe("bin/airlock.js as a shell script: NODE_EXTRA_CA_CERTS", () => {
       timeout: 30_000,
     });
     assert.equal(result.status, 0, result.stderr);
-    return JSON.parse(result.stdout) as { atStart: string[]; seen: string | null; deferred: string | null };
+    return JSON.parse(result.stdout) as { atStart: string[]; seen: string | null; held: string | null };
   };
 
   test("`run` starts node without it and gives it back to the CLI (and so to every child)", () => {
     const report = exec(["run", "--", "true"], { NODE_EXTRA_CA_CERTS: "/extra.pem" });
-    assert.deepEqual(report.atStart, ["AIRLOCK_DEFERRED_NODE_EXTRA_CA_CERTS=/extra.pem"]);
+    assert.deepEqual(report.atStart, [`${HELD_PREFIX}NODE_EXTRA_CA_CERTS=/extra.pem`]);
     assert.equal(report.seen, "/extra.pem");
-    assert.equal(report.deferred, null);
+    assert.equal(report.held, null);
   });
 
   test("other commands, and `run` with an https gateway (fetch needs the store), keep it", () => {
@@ -222,6 +222,6 @@ describe("bin/airlock.js as a shell script: NODE_EXTRA_CA_CERTS", () => {
       env: { ...env, AIRLOCK_FROM_SOURCE: "" },
     });
     assert.equal(result.status, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout), { atStart: [], seen: null, deferred: null });
+    assert.deepEqual(JSON.parse(result.stdout), { atStart: [], seen: null, held: null });
   });
 });

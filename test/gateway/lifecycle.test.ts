@@ -4,13 +4,13 @@ import { test } from "node:test";
 import { coveredBy, newChunk, reviewToken, supersededBy } from "../../src/gateway/lifecycle.ts";
 import { planMerge, planRevert } from "../../src/gateway/merge-plan.ts";
 import { policyHash } from "../../src/policy/canonical.ts";
-import { validatePolicyValue } from "../../src/policy/load.ts";
+import { loadPolicyValue } from "../../src/policy/load.ts";
 import type { NetworkRule, Policy } from "../../src/policy/schema.ts";
 import { parseDuration } from "../../src/protocol/vocabulary.ts";
 import { BASE_POLICY, l4Rule, putRule } from "./fixtures.ts";
 
 const policy = (value: unknown): Policy => {
-  const v = validatePolicyValue(value);
+  const v = loadPolicyValue(value);
   assert.ok(v.ok, JSON.stringify(v));
   return v.value;
 };

@@ -167,6 +167,35 @@ test("binaries: ** and ? globs", () => {
   assert.equal(decideConnect(cp, "registry.npmjs.org", 443, { binary: "/home/u/node" }).decision, "deny");
 });
 
+test("binaries: a glob matches only an executable the host put there; an exact path wherever it lies", () => {
+  const copy = { binary: "/usr/local/bin/node", writable: ["/usr/local/bin/node"] };
+  const denied = decideConnect(cp, "registry.npmjs.org", 443, copy);
+  assert.equal(denied.decision, "deny");
+  assert.match(
+    denied.reason,
+    /\/usr\/local\/bin\/node matches the glob \/usr\/\*\*\/node but lies on a writable mount: a glob names only host-installed executables/,
+  );
+  assert.equal(
+    decideConnect(cp, "registry.npmjs.org", 443, { binary: "/usr/local/bin/node" }).decision,
+    "allow",
+  );
+  const exact = { binary: "/usr/bin/curl", writable: ["/usr/bin/curl"] };
+  assert.equal(decideConnect(cp, "api.github.com", 443, exact).decision, "allow");
+  const parents = compile(`
+version: 1
+network_policies:
+  agent:
+    endpoints: [{ host: api.example.com, port: 443 }]
+    binaries: [{ path: /**/claude, children: true }]
+`);
+  const child = { binary: "/usr/bin/python3", ancestors: ["/tmp/claude"] };
+  assert.equal(decideConnect(parents, "api.example.com", 443, child).decision, "allow");
+  const underCopy = { ...child, writable: ["/tmp/claude"] };
+  assert.equal(decideConnect(parents, "api.example.com", 443, underCopy).decision, "deny");
+  const noNote = decideConnect(cp, "registry.npmjs.org", 443, { binary: "/tmp/x", writable: ["/tmp/x"] });
+  assert.doesNotMatch(noNote.reason, /writable mount/);
+});
+
 test("a raw L4 endpoint for the same host:port wins over inspection for its binary only", () => {
   const git = decideConnect(cp, "api.github.com", 443, { binary: "/usr/lib/git-core/git-remote-https" });
   assert.equal(git.decision, "allow");

@@ -5,7 +5,7 @@ import {
   denyNextSteps,
   matchPolicyLocalRoute,
   POLICY_LOCAL_ROUTES,
-} from "../../src/proxy/policy-local-routes.ts";
+} from "../../src/proxy/policy-local-api.ts";
 
 const L4 = {
   layer: "l4" as const,

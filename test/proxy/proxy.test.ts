@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { type AddressInfo, createServer, connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { POLICY_LOCAL_ROUTES } from "../../src/proxy/policy-local-routes.ts";
+import { POLICY_LOCAL_ROUTES } from "../../src/proxy/policy-local-api.ts";
 import {
   connectTunnel,
   curl,

@@ -8,7 +8,7 @@ import {
   parseAuthority,
   SEVERAL_HOST_HEADERS,
 } from "../../src/proxy/http-target.ts";
-import { forwardableHeaders } from "../../src/proxy/upstream.ts";
+import { decidedAuthority, forwardableHeaders } from "../../src/proxy/upstream.ts";
 
 test("parseAuthority: names, IPv6, ports, junk", () => {
   assert.deepEqual(parseAuthority("API.GitHub.com:443"), { host: "api.github.com", port: 443 });
@@ -87,4 +87,18 @@ test("hop-by-hop and proxy headers are not forwarded", () => {
     "*/*",
   ];
   assert.deepEqual(forwardableHeaders(raw), ["Host", "a.com", "Accept", "*/*"]);
+});
+
+test("decidedAuthority: the canonical name, the port only when not the scheme's default", () => {
+  assert.equal(decidedAuthority("https", "API.Example.COM.", 443), "api.example.com");
+  assert.equal(decidedAuthority("http", "plain.example.com.", 80), "plain.example.com");
+  assert.equal(decidedAuthority("http", "a.com", 8080), "a.com:8080");
+  assert.equal(decidedAuthority("https", "a.com", 80), "a.com:80");
+  assert.equal(decidedAuthority("https", "[2001:DB8::1]", 8443), "[2001:db8::1]:8443");
+  assert.deepEqual(forwardableHeaders(["hOsT", "A.COM", "Accept", "*/*"], false, "a.com"), [
+    "hOsT",
+    "a.com",
+    "Accept",
+    "*/*",
+  ]);
 });

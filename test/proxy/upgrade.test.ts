@@ -52,7 +52,12 @@ function connected(port: number): Promise<Socket> {
   });
 }
 
-const HEAD = upgradeRequestHead("GET", "/ws", ["Host", "ws.example.com", "Sec-WebSocket-Key", "k"]);
+const HEAD = upgradeRequestHead("GET", "/ws", "ws.example.com", [
+  "Host",
+  "ws.example.com",
+  "Sec-WebSocket-Key",
+  "k",
+]);
 
 async function run(answer: string, clientHead: string, later?: string) {
   const up = await recordingUpstream(answer);
@@ -154,10 +159,10 @@ describe("upgrade verdict", () => {
     assert.match(upgradeRefusal("POST", up("websocket"), l4) ?? "", /is a GET/);
     assert.match(upgradeRefusal("GET", [...up("websocket"), "Content-Length", "5"], l4) ?? "", /no body/);
   });
-  test("the head sent upstream carries one canonical upgrade and no client Connection header", () => {
-    const head = upgradeRequestHead("GET", "/ws", [
+  test("the head sent upstream carries the decided Host, one canonical upgrade and no client Connection header", () => {
+    const head = upgradeRequestHead("GET", "/ws", "h.example", [
       "Host",
-      "h",
+      "H.Example.",
       "Connection",
       "Upgrade, X-Secret",
       "Upgrade",
@@ -165,6 +170,9 @@ describe("upgrade verdict", () => {
       "X-Secret",
       "s",
     ]);
-    assert.equal(head, "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    assert.equal(
+      head,
+      "GET /ws HTTP/1.1\r\nHost: h.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    );
   });
 });

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { Socket } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { validatePolicyValue } from "../../src/policy/load.ts";
+import { loadPolicyValue } from "../../src/policy/load.ts";
 import type { Policy } from "../../src/policy/schema.ts";
 import { createSandboxCA } from "../../src/proxy/ca.ts";
 import { SandboxIdentifier } from "../../src/sandbox/identity.ts";
@@ -37,7 +37,7 @@ export function removeDir(dir: string): void {
 }
 
 export function policyOf(value: unknown): Policy {
-  const loaded = validatePolicyValue(value);
+  const loaded = loadPolicyValue(value);
   if (!loaded.ok) throw new Error(`bad test policy: ${JSON.stringify(loaded.errors)}`);
   return loaded.value;
 }

@@ -6,6 +6,7 @@ import { createServer as createNetServer, type Server } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { HELD_PREFIX } from "../../src/sandbox/bwrap.ts";
 import { policyOf, removeDir, runSandboxed, scratchDir, verdicts } from "./helpers.ts";
 
 function hostAddress(): string | null {
@@ -99,6 +100,8 @@ describe("network isolation", () => {
         SSH_AUTH_SOCK: "/x",
         NODE_OPTIONS: "--no-warnings",
         NODE_USE_ENV_PROXY: "1",
+        // A host variable under the held name: the init puts back only what Airlock held.
+        [`${HELD_PREFIX}LD_PRELOAD`]: "/host/evil.so",
         // CA settings a host may carry (a corporate bundle): inside, only the sandbox's works.
         AWS_CA_BUNDLE: "/host/corp.pem",
         PIP_CERT: "/host/corp.pem",
@@ -139,9 +142,10 @@ describe("network isolation", () => {
       "the command gets the proxy preload and the user's NODE_OPTIONS back",
     );
     assert.deepEqual(
-      [...env.keys()].filter((k) => k.startsWith("AIRLOCK_INIT_SAVED_")),
+      [...env.keys()].filter((k) => k.startsWith(HELD_PREFIX)),
       [],
     );
+    assert.equal(env.has("LD_PRELOAD"), false, "a host AIRLOCK_HELD_* is dropped, never restored");
   });
 
   test("the command inherits no descriptor beyond stdio (the IPC channel is closed)", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  exeIsHostPut,
   foreignCode,
   loadedCodeProblem,
   loaderVariables,
@@ -58,6 +59,28 @@ test("foreignCode: only executable mappings; the binary itself, anonymous and ke
     null,
     "the binary itself, replaced on disk",
   );
+});
+
+test("exeIsHostPut: the executable's own code mapping, on a read-only mount and of its device", () => {
+  const libc = map("r-xp", "/usr/lib/x86_64-linux-gnu/libc.so.6");
+  const tool = (path: string) => [map("r--p", path), map("r-xp", path), libc].join("\n");
+  assert.equal(exeIsHostPut(tool("/usr/bin/curl"), "/usr/bin/curl", mounts), true);
+  assert.equal(exeIsHostPut(tool("/tmp/x/bin/tool"), "/tmp/x/bin/tool", mounts), false, "the sandbox's /tmp");
+  assert.equal(
+    exeIsHostPut(tool("/home/u/proj/bin/tool"), "/home/u/proj/bin/tool", mounts),
+    false,
+    "the workdir",
+  );
+  assert.equal(exeIsHostPut(tool("/home/u/proj/.git/hooks/x"), "/home/u/proj/.git/hooks/x", mounts), true);
+  assert.equal(
+    exeIsHostPut(tool("/usr/bin/curl (deleted)"), "/usr/bin/curl", mounts),
+    true,
+    "replaced by the host",
+  );
+  const memfd = "7f0000000000-7f0000001000 r-xp 00000000 00:01 98    /memfd:x (deleted)";
+  assert.equal(exeIsHostPut(memfd, "/memfd:x", mounts), false, "memory shown under a read-only root");
+  assert.equal(exeIsHostPut(map("r--p", "/usr/bin/curl"), "/usr/bin/curl", mounts), false, "no code mapping");
+  assert.equal(exeIsHostPut(libc, "/usr/bin/curl", mounts), false, "not mapped at all");
 });
 
 test("loaderVariables: LD_* names with a value", () => {

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
-import { denialsAnswer, parseLast, parseWaitTimeout } from "../../src/supervisor/local-routes.ts";
+import { denialsAnswer, parseLast, parseWaitTimeout } from "../../src/supervisor/policy-local-server.ts";
 import { REPO, runCli } from "./cli-helpers.ts";
 import { removeDir, scratchDir } from "./helpers.ts";
 

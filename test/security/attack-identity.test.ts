@@ -4,10 +4,10 @@
 // matches (the presets name install layouts such as `/**/node_modules/.../claude.exe`). What the
 // upstream received is the verdict.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { runCli } from "../sandbox/cli-helpers.ts";
+import { allLogLines, runCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import { type RecordingUpstream, recordingUpstream } from "./proxy-helpers.ts";
 
@@ -23,6 +23,11 @@ describe("identity: loaders, descriptors and copies at a glob's path", () => {
     dir = scratchDir("attack-identity");
     const wd = join(dir, "wd");
     mkdirSync(wd);
+    // The same program put by the host at a path the glob matches, shown read-only.
+    const hostTool = join(dir, "host", "vendor", "tool", "bin");
+    mkdirSync(hostTool, { recursive: true });
+    copyFileSync("/usr/bin/python3", join(hostTool, "tool"));
+    chmodSync(join(hostTool, "tool"), 0o755);
     up = await recordingUpstream([HOST], dir);
     const policy = join(dir, "policy.yaml");
     writeFileSync(
@@ -35,9 +40,14 @@ describe("identity: loaders, descriptors and copies at a glob's path", () => {
         "    binaries:",
         "      - path: /usr/bin/curl",
         "      - path: /**/vendor/tool/bin/tool",
+        "      - path: /tmp/x/exact/tool",
+        "filesystem_policy:",
+        `  read_only: [${join(dir, "host")}]`,
         "",
       ].join("\n"),
     );
+    const fetch = (who: string) =>
+      `-c "import urllib.request as u; print('${who}', u.urlopen('https://${HOST}/${who}').status)" 2>/dev/null || echo '${who} 000'`;
     const get = (who: string) => `-s -o /dev/null -w '${who} %{http_code}\\n' https://${HOST}/${who}`;
     const script = [
       `/usr/bin/curl ${get("control")}`,
@@ -47,7 +57,12 @@ describe("identity: loaders, descriptors and copies at a glob's path", () => {
       `python3 -c "import os,sys; fd=os.open('/usr/bin/curl', os.O_RDONLY); os.execve(fd, ['curl']+sys.argv[1:], os.environ)" ${get("execveat")}`,
       // A copy of python3 where the rule's glob matches: /tmp is the sandbox's own.
       "mkdir -p /tmp/x/vendor/tool/bin && cp /usr/bin/python3 /tmp/x/vendor/tool/bin/tool",
-      `/tmp/x/vendor/tool/bin/tool -c "import urllib.request as u; print('copy', u.urlopen('https://${HOST}/copy').status)" 2>/dev/null || echo 'copy 000'`,
+      `/tmp/x/vendor/tool/bin/tool ${fetch("copy")}`,
+      // The host's copy on its read-only mount is what the glob names.
+      `${join(hostTool, "tool")} ${fetch("hostput")}`,
+      // An exact path names one file, trusted on first use (its hash pinned), wherever it lies.
+      "mkdir -p /tmp/x/exact && cp /usr/bin/python3 /tmp/x/exact/tool",
+      `/tmp/x/exact/tool ${fetch("exact")}`,
     ].join("; ");
     const run = await runCli(
       [
@@ -93,9 +108,24 @@ describe("identity: loaders, descriptors and copies at a glob's path", () => {
     assert.match(stdout, /^execveat 200$/m, stderr);
   });
 
-  test("a copy of python3 at a path the rule's glob matches is not the listed tool", {
-    todo: "open: a glob in `binaries` matches an executable the sandbox wrote (/tmp, the workdir) and grants it the rule (the presets' /**/node_modules/@anthropic-ai/claude-code/bin/claude.exe too). Fix: a glob matches only executables on a read-only mount, as the loaded-code check judges libraries (identity.ts must pass that fact to the engine; exact paths stay trust-on-first-use)",
-  }, () => {
+  test("a copy of python3 at a path the rule's glob matches is not the listed tool", () => {
+    assert.match(stdout, /^copy 000$/m, stderr);
     assert.equal(seen("/copy"), false, `the copy reached the upstream:\n${stdout}`);
+    const denial = allLogLines(join(dir, "home")).find((l) => l.includes("lies on a writable mount"));
+    assert.ok(denial, "the denial does not say why");
+    assert.match(
+      denial,
+      /\/tmp\/x\/vendor\/tool\/bin\/tool matches the glob \/\*\*\/vendor\/tool\/bin\/tool/,
+    );
+  });
+
+  test("the same program put by the host where the glob matches (a read-only mount) is the listed tool", () => {
+    assert.match(stdout, /^hostput 200$/m, stderr);
+    assert.ok(seen("/hostput"));
+  });
+
+  test("an exact path is trusted on first use wherever it lies", () => {
+    assert.match(stdout, /^exact 200$/m, stderr);
+    assert.ok(seen("/exact"));
   });
 });

@@ -1,6 +1,6 @@
 // `policy.local` (docs/design.md §5): the agent's API inside the sandbox, served by the supervisor
 // through the proxy's local-router hook. Dispatch comes from the one route table in
-// src/proxy/policy-local-routes.ts (the deny body's next_steps come from it too). Proposal
+// src/proxy/policy-local-api.ts (the deny body's next_steps come from it too). Proposal
 // routes delegate to a `ProposalsHandler` that the gateway connection provides; without one
 // they answer 503 gateway_unavailable.
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -11,7 +11,7 @@ import {
   matchPolicyLocalRoute,
   POLICY_LOCAL_MAX_BODY,
   type PolicyLocalAction,
-} from "../proxy/policy-local-routes.ts";
+} from "../proxy/policy-local-api.ts";
 import type { LocalRouter, ProcessIdentity } from "../proxy/proxy.ts";
 import { GATE_HOOK_MAX_BODY, type GateHookHandler, NO_GATEWAY } from "./gate-hook.ts";
 
