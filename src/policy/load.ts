@@ -219,17 +219,53 @@ export function readYaml(
   return { ok: true, source: { located, data, syntax } };
 }
 
+/**
+ * `__proto__` as a key: zod's records and objects drop it without a word (a rule of that name
+ * would vanish and `policy check` say "ok, 0 rules"), so it is refused wherever it appears.
+ */
+function reservedKeyProblems(src: Locator, data: unknown): Problem[] {
+  const out: Problem[] = [];
+  const seen = new Set<object>();
+  const walk = (value: unknown, path: PropertyKey[]) => {
+    if (value === null || typeof value !== "object" || seen.has(value)) return;
+    seen.add(value);
+    for (const key of Object.keys(value)) {
+      const at = [...path, Array.isArray(value) ? Number(key) : key];
+      if (key === "__proto__") {
+        out.push({
+          file: src.file,
+          ...src.keyAt(path, key),
+          path: formatKeyPath(at),
+          message: `the key "__proto__" is not allowed`,
+        });
+      } else walk((value as Record<string, unknown>)[key], at);
+    }
+  };
+  walk(data, []);
+  return out;
+}
+
+/** A strict object reports `__proto__` as an unknown key too: one problem per key is enough. */
+function withoutReserved(problems: Problem[], reserved: readonly Problem[]): Problem[] {
+  return problems.filter((p) => !reserved.some((r) => r.path === p.path));
+}
+
 /** Validates a document read by readYaml against a schema, with positions for every problem. */
 export function checkYaml<S extends core.$ZodType>(
   schema: S,
   source: YamlSource,
 ): Loaded<core.output<S>> & { located?: Located } {
   const result = safeParse(schema, source.data, { reportInput: true });
-  if (!result.success || source.syntax.length > 0) {
-    const schemaErrors = result.success ? [] : zodProblems(inDocument(source.located), result.error);
+  const reserved = reservedKeyProblems(inDocument(source.located), source.data);
+  if (!result.success || source.syntax.length > 0 || reserved.length > 0) {
+    const schemaErrors = result.success
+      ? []
+      : withoutReserved(zodProblems(inDocument(source.located), result.error), reserved);
     return {
       ok: false,
-      errors: [...source.syntax, ...schemaErrors].sort((a, b) => a.line - b.line || a.col - b.col),
+      errors: [...source.syntax, ...reserved, ...schemaErrors].sort(
+        (a, b) => a.line - b.line || a.col - b.col,
+      ),
       warnings: [],
     };
   }
@@ -335,7 +371,16 @@ export function loadPolicySource(source: YamlSource): Loaded<Policy> {
 export function loadPolicyValue(value: unknown): Loaded<Policy> {
   const src = unplaced("<value>");
   const result = safeParse(PolicySchema, value, { reportInput: true });
-  if (!result.success) return { ok: false, errors: zodProblems(src, result.error), warnings: [] };
+  const reserved = reservedKeyProblems(src, value);
+  if (!result.success || reserved.length > 0)
+    return {
+      ok: false,
+      errors: [
+        ...reserved,
+        ...(result.success ? [] : withoutReserved(zodProblems(src, result.error), reserved)),
+      ],
+      warnings: [],
+    };
   return { ok: true, value: result.data, warnings: policyWarnings(src, result.data) };
 }
 

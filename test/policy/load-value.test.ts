@@ -101,3 +101,19 @@ test("the policy without a file lets nothing out", () => {
   assert.deepEqual(policy.network_policies, {});
   assert.notEqual(denyAllPolicy(), policy, "each caller gets its own value");
 });
+
+test("a `__proto__` key is refused, in YAML and in JSON, not dropped as zod's records drop it", () => {
+  const rule = '{"endpoints":[{"host":"a.example.com","port":443}],"binaries":[{"path":"/usr/bin/curl"}]}';
+  const json = JSON.parse(`{"version":1,"network_policies":{"__proto__":${rule},"ok":${rule}}}`) as unknown;
+  const fromValue = loadPolicyValue(json);
+  assert.equal(fromValue.ok, false);
+  assert.match(formatProblemsInline(fromValue.ok ? [] : fromValue.errors), /network_policies\.__proto__/);
+  const text = `version: 1\nnetwork_policies:\n  ok:\n    endpoints: [{host: a.example.com, port: 443}]\n    binaries: [{path: /usr/bin/curl}]\n    __proto__: {x: 1}\n`;
+  const fromText = loadPolicyText(text, "p.yaml");
+  assert.equal(fromText.ok, false);
+  const errors = fromText.ok ? [] : fromText.errors;
+  assert.deepEqual(
+    errors.map((e) => [e.line, e.path]),
+    [[6, "network_policies.ok.__proto__"]],
+  );
+});
