@@ -1,16 +1,7 @@
 // `airlock agent setup|doctor`: the agents' hook files, Codex's trust (through Codex itself),
 // the gate policy, the gateway and the sandbox preset, checked where they live.
 import { execFileSync } from "node:child_process";
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  writeFileSync,
-} from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import {
@@ -24,8 +15,9 @@ import {
   withAirlockHook,
 } from "../gate/adapters/agent-config.ts";
 import { packagePath } from "../package-root.ts";
+import { writeAtomically } from "../protocol/atomic-write.ts";
 import { GatewayClient } from "../protocol/client.ts";
-import { airlockHome, homePaths } from "../protocol/home.ts";
+import { airlockHome, gatePolicyFile } from "../protocol/home.ts";
 import type { AgentFlavor } from "../protocol/hook-wire.ts";
 import { CodexAppServer, type CodexHook } from "./codex-app-server.ts";
 import { CliError } from "./common.ts";
@@ -79,15 +71,13 @@ function readJson(file: string): Json | null {
 
 function writeJson(file: string, value: Json): void {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.airlock-${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
+  writeAtomically(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 const setupCommand = (agent: AgentFlavor, scope: string) => `airlock agent setup ${agent} --${scope}`;
 
 export function defaultGatePolicy(env = process.env): string {
-  return resolve(env["AIRLOCK_GATE_POLICY"] || homePaths(airlockHome(env)).gatePolicy);
+  return resolve(gatePolicyFile(undefined, env));
 }
 
 function codexBinary(given: string | undefined): string | null {

@@ -15,7 +15,7 @@ import { tuneForOneShot } from "../gate/shell/parser.ts";
 import { loadPolicyFile } from "../policy/file.ts";
 import { denyAllPolicy, formatLoadErrors, formatProblem } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
-import { airlockHome, homePaths } from "../protocol/home.ts";
+import { airlockHome, gatePolicyFile, homePaths, namedGatePolicy } from "../protocol/home.ts";
 import { CliError, UsageError } from "./common.ts";
 
 export interface ContainOptions {
@@ -31,9 +31,9 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The gate policy file in effect: --policy, $AIRLOCK_GATE_POLICY, or $AIRLOCK_HOME/gate.yaml if present. */
 function gateFile(policy: string | undefined): string | undefined {
-  const explicit = policy ?? process.env["AIRLOCK_GATE_POLICY"];
+  const explicit = namedGatePolicy(policy);
   if (explicit) return explicit;
-  const fallback = homePaths(airlockHome()).gatePolicy;
+  const fallback = gatePolicyFile(undefined);
   return existsSync(fallback) ? fallback : undefined;
 }
 

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatProblem } from "../policy/load.ts";
-import { airlockHome, homePaths } from "../protocol/home.ts";
+import { airlockHome, gatePolicyFile, homePaths } from "../protocol/home.ts";
 import { type CallContext, callDigest, type ToolCall, toolLabel } from "./call.ts";
 import { decide, type GateDecision } from "./cascade.ts";
 import { type BreakerState, type BreakerStore, createClassifier } from "./classifier.ts";
@@ -14,9 +14,9 @@ import { type AnalyzeShell, loadShellAnalyzer } from "./shell/parser.ts";
 
 export class GateLoadError extends Error {}
 
-/** --policy, else $AIRLOCK_GATE_POLICY, else $AIRLOCK_HOME/gate.yaml. */
+/** The gate policy in effect, which must exist. */
 export function resolveGatePolicy(flag: string | undefined): string {
-  const file = flag ?? process.env["AIRLOCK_GATE_POLICY"] ?? homePaths(airlockHome()).gatePolicy;
+  const file = gatePolicyFile(flag);
   if (!existsSync(file)) {
     throw new GateLoadError(
       `no gate policy: ${file} does not exist (pass --policy FILE or set AIRLOCK_GATE_POLICY)`,

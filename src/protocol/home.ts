@@ -116,3 +116,13 @@ export function readOperatorToken(home: string): string | null {
 export const gatewayInfoFile = (home: string): string => homePaths(home).gatewayInfo;
 export const sandboxLogDir = (home: string, sandbox: string): string =>
   sandboxFiles(sandboxDir(home, sandbox)).logs;
+
+/** The gate policy a command names: --policy, else $AIRLOCK_GATE_POLICY (an empty value names nothing). */
+export function namedGatePolicy(flag: string | undefined, env = process.env): string | undefined {
+  return flag || env["AIRLOCK_GATE_POLICY"] || undefined;
+}
+
+/** The gate policy in effect: the one named, else $AIRLOCK_HOME/gate.yaml. */
+export function gatePolicyFile(flag: string | undefined, env = process.env): string {
+  return namedGatePolicy(flag, env) ?? homePaths(airlockHome(env)).gatePolicy;
+}

@@ -5,8 +5,9 @@
 // servers it trusts. The agent must write the file, so it cannot be read-only; instead those
 // entries are compared with the start at the end of a run and put back as they were (or kept,
 // with the policy's `host_run_files: keep`), the rest of the file untouched.
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeAtomically } from "../protocol/atomic-write.ts";
 import { within } from "./mounts.ts";
 
 interface ObeyedEntries {
@@ -166,9 +167,7 @@ export function reviewCommandKeys(
         else holder[name] = JSON.parse(before);
       }
       try {
-        const tmp = `${snap.file}.airlock-restore-${process.pid}`;
-        writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
-        renameSync(tmp, snap.file);
+        writeAtomically(snap.file, `${JSON.stringify(doc, null, 2)}\n`);
       } catch (e) {
         error = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
       }

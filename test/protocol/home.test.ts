@@ -8,7 +8,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { basename, join, relative, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import ts from "typescript";
-import { homePaths, SANDBOXES, sandboxDir, sandboxFiles } from "../../src/protocol/home.ts";
+import {
+  gatePolicyFile,
+  homePaths,
+  namedGatePolicy,
+  SANDBOXES,
+  sandboxDir,
+  sandboxFiles,
+} from "../../src/protocol/home.ts";
 import {
   readSandboxRecord,
   type SandboxRecord,
@@ -278,4 +285,14 @@ describe("the sandbox record", () => {
     assert.equal(readFileSync(sandboxFiles(at).record).length, 65536, "cut off at the limit");
     assert.equal(readSandboxRecord(at), null, "the in-place write left a torn record");
   });
+});
+
+test("the gate policy in effect: --policy, else a non-empty AIRLOCK_GATE_POLICY, else the home's gate.yaml", () => {
+  const env = { AIRLOCK_HOME: "/h" };
+  assert.equal(gatePolicyFile("/p.yaml", { ...env, AIRLOCK_GATE_POLICY: "/e.yaml" }), "/p.yaml");
+  assert.equal(gatePolicyFile(undefined, { ...env, AIRLOCK_GATE_POLICY: "/e.yaml" }), "/e.yaml");
+  // An empty value names nothing, the same for the hook, `gate contain` and `agent setup`.
+  assert.equal(gatePolicyFile(undefined, { ...env, AIRLOCK_GATE_POLICY: "" }), homePaths("/h").gatePolicy);
+  assert.equal(namedGatePolicy(undefined, { ...env, AIRLOCK_GATE_POLICY: "" }), undefined);
+  assert.equal(namedGatePolicy("", env), undefined);
 });
