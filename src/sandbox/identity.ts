@@ -19,7 +19,7 @@ import {
   statSync,
 } from "node:fs";
 import type { Socket } from "node:net";
-import { exeIsHostPut, loadedCodeProblem, type MountEntry, parseMountInfo } from "./loaded-code.ts";
+import { judgeLoadedCode, type MountEntry, parseMountInfo } from "./loaded-code.ts";
 import { findClientInode } from "./proc-net.ts";
 
 export interface SandboxIdentity {
@@ -292,18 +292,16 @@ export class SandboxIdentifier {
   /** Whether a process runs only its binary's code, and whether the host put that binary there. */
   private loadedCode(h: Holder, mounts: readonly MountEntry[]): { problem: string | null; hostPut: boolean } {
     if (mounts.length === 0) return { problem: "cannot read the sandbox's mounts", hostPut: false };
-    const maps = readText(`${h.dir}/maps`);
-    const problem = loadedCodeProblem(
+    return judgeLoadedCode(
       {
         pid: h.pid,
         exe: h.exe,
         environ: readText(`${h.dir}/environ`),
-        maps,
+        maps: readText(`${h.dir}/maps`),
         status: readText(`${h.dir}/status`),
       },
       mounts,
     );
-    return { problem, hostPut: problem === null && maps !== null && exeIsHostPut(maps, h.exe, mounts) };
   }
 
   /**

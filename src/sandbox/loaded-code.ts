@@ -118,15 +118,7 @@ const MAPS_LINE = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ ([0-9a-f]+):([0-9a-f]+) \d+ 
  * mappings ([vdso], JIT memory) are the process's own making and pass.
  */
 export function foreignCode(maps: string, exe: string, mounts: readonly MountEntry[]): string | null {
-  for (const line of maps.split("\n")) {
-    const m = executableMapping(line);
-    if (!m) continue;
-    const shown = m[4] as string;
-    if (shown === "" || shown.startsWith("[")) continue;
-    if (pathOf(shown) === exe) continue;
-    if (!hostPut(m, mounts)) return shown;
-  }
-  return null;
+  return judgeMappings(maps, exe, mounts).foreign;
 }
 
 /**
@@ -135,11 +127,34 @@ export function foreignCode(maps: string, exe: string, mounts: readonly MountEnt
  * False when no executable mapping names it.
  */
 export function exeIsHostPut(maps: string, exe: string, mounts: readonly MountEntry[]): boolean {
+  return judgeMappings(maps, exe, mounts).exeHostPut;
+}
+
+/**
+ * One pass over the executable mappings (the identity lookup reads them per request): the
+ * first foreign one, and whether the binary's own first mapping is host-put.
+ */
+export function judgeMappings(
+  maps: string,
+  exe: string,
+  mounts: readonly MountEntry[],
+): { foreign: string | null; exeHostPut: boolean } {
+  let exeSeen = false;
+  let exeHostPut = false;
+  let foreign: string | null = null;
   for (const line of maps.split("\n")) {
     const m = executableMapping(line);
-    if (m && pathOf(m[4] as string) === exe) return hostPut(m, mounts);
+    if (!m) continue;
+    const shown = m[4] as string;
+    if (pathOf(shown) === exe) {
+      if (!exeSeen) exeHostPut = hostPut(m, mounts);
+      exeSeen = true;
+      continue;
+    }
+    if (shown === "" || shown.startsWith("[")) continue;
+    if (foreign === null && !hostPut(m, mounts)) foreign = shown;
   }
-  return false;
+  return { foreign, exeHostPut };
 }
 
 /** A maps line of an executable mapping, parsed; null for any other. */
@@ -167,19 +182,35 @@ function hostPut(m: RegExpExecArray, mounts: readonly MountEntry[]): boolean {
 
 /** Why this process does not hold its binary's identity, or null when nothing was loaded into it. */
 export function loadedCodeProblem(facts: ProcessFacts, mounts: readonly MountEntry[]): string | null {
+  return judgeLoadedCode(facts, mounts).problem;
+}
+
+/**
+ * loadedCodeProblem, and whether the host put the binary there (false whenever there is a
+ * problem), from one reading of its mappings.
+ */
+export function judgeLoadedCode(
+  facts: ProcessFacts,
+  mounts: readonly MountEntry[],
+): { problem: string | null; hostPut: boolean } {
   const who = `pid ${facts.pid} (${facts.exe})`;
   const voids = `so it does not hold the identity of ${facts.exe}`;
+  const refuse = (problem: string) => ({ problem, hostPut: false });
   if (facts.environ === null || facts.maps === null || facts.status === null)
-    return `cannot read what ${who} runs (/proc/${facts.pid})`;
+    return refuse(`cannot read what ${who} runs (/proc/${facts.pid})`);
   const tracer = tracerOf(facts.status);
-  if (tracer === null) return `cannot read whether ${who} is traced`;
+  if (tracer === null) return refuse(`cannot read whether ${who} is traced`);
   if (tracer !== 0)
-    return `${who} is traced by pid ${tracer}: a tracer can change the code it runs, ${voids}`;
+    return refuse(`${who} is traced by pid ${tracer}: a tracer can change the code it runs, ${voids}`);
   const variables = loaderVariables(facts.environ);
   if (variables.length > 0)
-    return `${who} was started with ${variables.join(", ")} set: the loader can load other code into it, ${voids}`;
-  const foreign = foreignCode(facts.maps, facts.exe, mounts);
+    return refuse(
+      `${who} was started with ${variables.join(", ")} set: the loader can load other code into it, ${voids}`,
+    );
+  const { foreign, exeHostPut } = judgeMappings(facts.maps, facts.exe, mounts);
   if (foreign !== null)
-    return `${who} runs code from ${foreign}, which is neither the binary itself nor a file on a read-only mount, ${voids}`;
-  return null;
+    return refuse(
+      `${who} runs code from ${foreign}, which is neither the binary itself nor a file on a read-only mount, ${voids}`,
+    );
+  return { problem: null, hostPut: exeHostPut };
 }
