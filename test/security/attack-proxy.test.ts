@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import {
+  pinnedRunArgs,
   type RawCase,
   type RecordingUpstream,
   recordingUpstream,
@@ -122,16 +123,14 @@ describe("host spellings, attacked from inside airlock run", () => {
     run = await runCases(
       join(dir, "home"),
       wd,
-      [
-        "--policy",
+      pinnedRunArgs(
         policy,
-        "--connect-to",
-        `${API}:443:127.0.0.1:${tlsUp.port}`,
-        "--connect-to",
-        `${PLAIN}:80:127.0.0.1:${plainUp.port}`,
-        "--upstream-ca",
-        tlsUp.caFile as string,
-      ],
+        [
+          [API, 443, tlsUp],
+          [PLAIN, 80, plainUp],
+        ],
+        tlsUp,
+      ),
       cases,
     );
   });

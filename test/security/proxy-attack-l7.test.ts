@@ -16,6 +16,7 @@ import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import {
   type CaseReply,
   denyBody,
+  pinnedRunArgs,
   type RawCase,
   type RecordingUpstream,
   recordingUpstream,
@@ -277,16 +278,14 @@ describe("the L7 proxy, attacked from inside airlock run", () => {
     run = await runCases(
       join(dir, "home"),
       wd,
-      [
-        "--policy",
+      pinnedRunArgs(
         policy,
-        "--connect-to",
-        `${API}:443:127.0.0.1:${tlsUp.port}`,
-        "--connect-to",
-        `${PLAIN}:80:127.0.0.1:${plainUp.port}`,
-        "--upstream-ca",
-        tlsUp.caFile as string,
-      ],
+        [
+          [API, 443, tlsUp],
+          [PLAIN, 80, plainUp],
+        ],
+        tlsUp,
+      ),
       cases,
     );
   });

@@ -226,6 +226,24 @@ export function denyBody(reply: CaseReply): { error: string; reason: string; met
   return JSON.parse(reply.body.slice(start, reply.body.indexOf("\n", start)));
 }
 
+/**
+ * `airlock run` options for a policy file whose names are pinned to recording upstreams on
+ * loopback (`--connect-to NAME:PORT:127.0.0.1:UPSTREAM`), trusting `ca`'s certificate upstream.
+ */
+export function pinnedRunArgs(
+  policy: string,
+  pins: ReadonlyArray<readonly [host: string, port: number, upstream: RecordingUpstream]>,
+  ca: RecordingUpstream,
+): string[] {
+  return [
+    "--policy",
+    policy,
+    ...pins.flatMap(([host, port, up]) => ["--connect-to", `${host}:${port}:127.0.0.1:${up.port}`]),
+    "--upstream-ca",
+    ca.caFile as string,
+  ];
+}
+
 export interface SandboxRun extends CliRun {
   replies: Map<string, CaseReply>;
 }
