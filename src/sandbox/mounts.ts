@@ -2,7 +2,7 @@
 // operations. Pure: what the host filesystem looks like comes in as a probe and as the facts the
 // start-time scans found, so tests can describe any layout. Later operations shadow earlier ones,
 // so the order is the policy:
-//   / read-only → fresh /dev, /proc, tmpfs → /etc rebuilt around /etc/airlock →
+//   / read-only → fresh /dev, /proc (read-only), tmpfs → /etc rebuilt around /etc/airlock →
 //   homes replaced by empty tmpfs, toolchains shown read-only in them →
 //   read_write and read_only paths, deepest last → protected paths and the mount points that keep
 //   them in place → deny (always wins).
@@ -157,7 +157,10 @@ export function planMounts(input: MountPlanInput): MountPlan {
   const hidden = input.hidden ?? [];
   const visible = (input.visible ?? []).map((v) => v.path);
 
-  ops.push({ op: "dev", dest: "/dev" }, { op: "proc", dest: "/proc" });
+  // /proc read-only: opening a regular file for writing checks the mount, so no process can
+  // write another's memory (`mem`) or state (`attr/`, `comm`, `oom_score_adj`...) through it;
+  // reads, and /proc/self/fd links (they lead to the file's own mount), keep working.
+  ops.push({ op: "dev", dest: "/dev" }, { op: "proc", dest: "/proc" }, { op: "remount-ro", dest: "/proc" });
   for (const dir of FRESH_DIRS) {
     if (dir.startsWith("/dev/") || probe(dir) === "dir") ops.push({ op: "tmpfs", dest: dir });
   }

@@ -74,6 +74,16 @@ describe("mount plan", () => {
     );
   });
 
+  test("the fresh /proc is read-only at once, and nothing is mounted below it", () => {
+    const { ops } = plan({ readWrite: ["/home/u/p/out"], readOnly: ["/home/u/p/docs"] });
+    const proc = index(ops, (m) => m.op === "proc" && m.dest === "/proc");
+    assert.deepEqual(ops[proc + 1], { op: "remount-ro", dest: "/proc" });
+    assert.deepEqual(
+      ops.filter((m) => m.dest === "/proc" || m.dest.startsWith("/proc/")),
+      [ops[proc], ops[proc + 1]],
+    );
+  });
+
   test("workdir writable, protected files read-only after it, deny last", () => {
     const { ops, createdOnHost } = plan();
     const bind = index(ops, (m) => m.op === "bind" && m.dest === "/home/u/p");
