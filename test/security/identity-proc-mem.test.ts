@@ -199,6 +199,11 @@ describe("identity of a binary whose memory another process writes (/proc/<pid>/
   let stdout = "";
   let received = "";
   const line = (label: string) => stdout.split("\n").find((l) => l.startsWith(`${label} `)) ?? "";
+  const refused = (errno: string, labels: string[]) =>
+    assert.deepEqual(
+      labels.map(line),
+      labels.map((label) => `${label} refused ${errno}`),
+    );
   before(async () => {
     dir = scratchDir("sec-procmem");
     upstream = await recordingUpstream();
@@ -233,7 +238,7 @@ describe("identity of a binary whose memory another process writes (/proc/<pid>/
   });
 
   test("no other path to a process's memory opens for writing: children, parents, init, threads, roots, descriptors", () => {
-    for (const label of [
+    refused("EROFS", [
       "mem-of-child",
       "mem-of-parent",
       "mem-of-init",
@@ -247,9 +252,7 @@ describe("identity of a binary whose memory another process writes (/proc/<pid>/
       "openat-proc-fd",
       "reopen-held-mem",
       "via-held-proc-dir",
-    ]) {
-      assert.equal(line(label), `${label} refused EROFS`);
-    }
+    ]);
   });
 
   test("no writable file of another process opens (attr/, comm, clear_refs, oom_score_adj...)", () => {
@@ -257,7 +260,7 @@ describe("identity of a binary whose memory another process writes (/proc/<pid>/
   });
 
   test("no way to a writable procfs: remount, a new procfs, a cloned tree, a namespace, a sibling's descriptor", () => {
-    for (const label of [
+    refused("EPERM", [
       "remount-rw",
       "mount-new-procfs",
       "fsopen-procfs",
@@ -266,9 +269,7 @@ describe("identity of a binary whose memory another process writes (/proc/<pid>/
       "unshare-mount-ns",
       "unshare-user-ns",
       "pidfd-getfd-of-sibling",
-    ]) {
-      assert.equal(line(label), `${label} refused EPERM`);
-    }
+    ]);
   });
 
   test("every procfs mount inside is read-only, and no process holds a descriptor onto a writable one", () => {
