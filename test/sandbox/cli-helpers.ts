@@ -28,6 +28,8 @@ export interface CliOptions {
   asScript?: boolean;
   /** Called with the child and the stdout so far on every chunk (to send signals at the right time). */
   onStdout?: (child: ChildProcess, stdout: string) => void;
+  /** Descriptors of this process handed to `airlock run` as its 3, 4, ... (what a shell may leave open). */
+  inheritFds?: readonly number[];
 }
 
 export function startCli(
@@ -42,7 +44,7 @@ export function startCli(
   const child = spawn(file, fileArgs, {
     cwd: options.cwd,
     env: { ...process.env, AIRLOCK_HOME: options.airlockHome, ...options.env },
-    stdio: ["pipe", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe", ...(options.inheritFds ?? [])],
   });
   let stdout = "";
   let stderr = "";

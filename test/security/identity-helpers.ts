@@ -4,7 +4,7 @@
 import { existsSync, realpathSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { type CliRun, runCli } from "../sandbox/cli-helpers.ts";
+import { type CliOptions, type CliRun, runCli } from "../sandbox/cli-helpers.ts";
 
 /** A shared library every Debian-like system has, which loads without side effects. */
 export const LIBZ = [
@@ -80,6 +80,7 @@ export function runIn(
   home: string,
   script: string,
   env: NodeJS.ProcessEnv = {},
+  inheritFds: CliOptions["inheritFds"] = [],
 ): Promise<CliRun> {
   return runCli(
     [
@@ -95,7 +96,7 @@ export function runIn(
       "-c",
       script,
     ],
-    { airlockHome: home, env, timeoutMs: 60_000 },
+    { airlockHome: home, env, timeoutMs: 60_000, inheritFds },
   );
 }
 
