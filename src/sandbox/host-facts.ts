@@ -2,7 +2,8 @@
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { EtcEntry, PathKind, Probe } from "./mounts.ts";
+import { parseMountInfo } from "./loaded-code.ts";
+import { type EtcEntry, type PathKind, type Probe, within } from "./mounts.ts";
 
 export const hostProbe: Probe = (path: string): PathKind => {
   try {
@@ -16,6 +17,19 @@ export function etcEntries(): EtcEntry[] {
   return readdirSync("/etc", { withFileTypes: true }).map((d) =>
     d.isSymbolicLink() ? { name: d.name, symlinkTarget: readlinkSync(`/etc/${d.name}`) } : { name: d.name },
   );
+}
+
+/**
+ * Where the host has a procfs mounted besides its own /proc (a chroot's, a build root's), from a
+ * mount table. Through the read-only root or a bind the sandbox would see the host's processes
+ * there (their argv, the host's sockets), and inside a writable bind write to them: the sandbox
+ * must see one procfs, its own read-only one, so these are hidden like deny paths.
+ */
+export function otherProcMounts(mountinfo: string): string[] {
+  const points = parseMountInfo(mountinfo)
+    .filter((m) => m.type === "proc" && !within(m.point, "/proc"))
+    .map((m) => m.point);
+  return [...new Set(points)];
 }
 
 /** `~` and `~/x` against the invoking user's home. */

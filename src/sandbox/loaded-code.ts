@@ -9,6 +9,8 @@ export interface MountEntry {
   readOnly: boolean;
   /** The filesystem's device, "major:minor" in decimal. */
   device: string;
+  /** The filesystem's type (`ext4`, `proc`...). */
+  type: string;
 }
 
 /** Facts read from /proc/<pid>/ for one process. */
@@ -38,10 +40,13 @@ export function parseMountInfo(text: string): MountEntry[] {
     const fields = line.split(" ");
     if (fields.length < 6) continue;
     const options = (fields[5] as string).split(",");
+    // Optional fields come before the "-" that precedes the type.
+    const separator = fields.indexOf("-", 6);
     out.push({
       point: unescapeMountPath(fields[4] as string),
       readOnly: options.includes("ro"),
       device: fields[2] as string,
+      type: separator === -1 ? "" : (fields[separator + 1] ?? ""),
     });
   }
   return out;

@@ -34,6 +34,7 @@ import {
   etcEntries,
   expandHome,
   hostProbe,
+  otherProcMounts,
   primaryGroup,
   resolveId,
 } from "./host-facts.ts";
@@ -171,7 +172,12 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   const expand = (paths: readonly string[] | undefined) => (paths ?? []).map((p) => expandHome(p, home));
   const recordDir = homesRecordDir(home, hostEnv);
   const airlockHomes = registerAirlockHome(recordDir, spec.airlockHome);
-  const deny = [...expand(fs?.deny), ...airlockHomes, recordDir];
+  const deny = [
+    ...expand(fs?.deny),
+    ...airlockHomes,
+    recordDir,
+    ...otherProcMounts(readFileSync("/proc/self/mountinfo", "utf8")),
+  ];
   for (const d of deny) {
     if (within(workdir, d)) throw new PreflightError(`workdir ${workdir} is inside the hidden path ${d}`);
   }

@@ -30,6 +30,8 @@ export interface CliOptions {
   onStdout?: (child: ChildProcess, stdout: string) => void;
   /** Descriptors of this process handed to `airlock run` as its 3, 4, ... (what a shell may leave open). */
   inheritFds?: readonly number[];
+  /** A command that sets something up and then execs the rest (`unshare ... sh -c '...; exec "$@"'`). */
+  wrap?: readonly string[];
 }
 
 export function startCli(
@@ -41,7 +43,10 @@ export function startCli(
   const [file, fileArgs] = options.asScript
     ? [AIRLOCK_BIN, argv]
     : [process.execPath, [AIRLOCK_BIN, ...argv]];
-  const child = spawn(file, fileArgs, {
+  const [command, commandArgs] = options.wrap?.[0]
+    ? [options.wrap[0], [...options.wrap.slice(1), file, ...fileArgs]]
+    : [file, fileArgs];
+  const child = spawn(command, commandArgs, {
     cwd: options.cwd,
     env: { ...process.env, AIRLOCK_HOME: options.airlockHome, ...options.env },
     stdio: ["pipe", "pipe", "pipe", ...(options.inheritFds ?? [])],

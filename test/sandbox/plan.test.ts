@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { bwrapArgs, ISOLATION_ARGS, sandboxEnv } from "../../src/sandbox/bwrap.ts";
+import { otherProcMounts } from "../../src/sandbox/host-facts.ts";
 import {
   firstMissing,
   type MountOp,
@@ -82,6 +83,19 @@ describe("mount plan", () => {
       ops.filter((m) => m.dest === "/proc" || m.dest.startsWith("/proc/")),
       [ops[proc], ops[proc + 1]],
     );
+  });
+
+  test("procfs mounted elsewhere on the host: every mount point but /proc's own, escapes decoded", () => {
+    const mountinfo = [
+      "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw",
+      "23 22 0:22 / /proc/sys/fs/binfmt_misc rw,relatime shared:13 - autofs systemd-1 rw",
+      "24 22 0:21 /sys /proc/sys ro,relatime - proc proc rw",
+      "90 1 0:40 / /srv/chroot/proc rw,relatime shared:50 master:12 - proc proc rw",
+      "91 1 0:41 / /home/u/build\\040root/proc rw,relatime - proc none rw",
+      "92 1 0:42 / /srv/chroot/proc rw,relatime - proc proc rw",
+      "93 1 254:0 /proc /srv/not-proc rw,relatime - ext4 /dev/vda rw",
+    ].join("\n");
+    assert.deepEqual(otherProcMounts(mountinfo), ["/srv/chroot/proc", "/home/u/build root/proc"]);
   });
 
   test("workdir writable, protected files read-only after it, deny last", () => {

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { runCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, runSandboxed, scratchDir } from "../sandbox/helpers.ts";
 import { type RecordingUpstream, recordingUpstream, recPolicy, runIn } from "./identity-helpers.ts";
 
@@ -295,6 +296,53 @@ describe("identity of a binary whose memory another process writes (/proc/<pid>/
     assert.equal(line("node-child"), "node-child from-node");
     assert.equal(line("python-child"), "python-child from-python");
     assert.equal(line("git-status"), "git-status ok");
+  });
+});
+
+// A chroot's or build root's /proc is the host's procfs: through the read-only root or a bind it
+// would show the host's processes (argv, sockets) and, inside the writable workdir, let the
+// sandbox write to them. Made here in a namespace of the test's own (nothing on the host changes):
+// one procfs under the read-only root, one under a read_only path, one in the workdir.
+describe("a procfs the host mounted elsewhere", () => {
+  const dir = scratchDir("sec-procmem-other");
+  after(() => removeDir(dir));
+
+  test("is hidden: empty and read-only, wherever it is (root, read_only path, workdir)", async () => {
+    const workdir = join(dir, "wd");
+    const places = ["/mnt/airlock-chroot/proc", join(dir, "ro", "proc"), join(workdir, "chroot", "proc")];
+    for (const place of places.slice(1)) mkdirSync(place, { recursive: true });
+    const policy = join(dir, "policy.yaml");
+    writeFileSync(policy, `version: 1\nfilesystem_policy:\n  read_only: [${join(dir, "ro")}]\n`);
+    const setup = [
+      "mount -t tmpfs tmpfs /mnt && mkdir -p /mnt/airlock-chroot/proc",
+      ...places.map((p) => `mount -t proc proc ${p}`),
+      'exec "$@"',
+    ].join(" && ");
+    const probe = places
+      .map((p) => `echo "${p} $(ls -A ${p} | wc -l) $(touch ${p}/x 2>&1 | grep -o 'Read-only file system')"`)
+      .join("; ");
+    const run = await runCli(
+      ["run", "--policy", policy, "--workdir", workdir, "--", "/bin/sh", "-c", probe],
+      {
+        airlockHome: join(dir, "h"),
+        wrap: [
+          "unshare",
+          "--user",
+          "--map-root-user",
+          "--mount",
+          "--pid",
+          "--fork",
+          "--mount-proc",
+          "sh",
+          "-c",
+          setup,
+          "sh",
+        ],
+      },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    for (const place of places)
+      assert.match(run.stdout, new RegExp(`^${place} 0 Read-only file system$`, "m"));
   });
 });
 
