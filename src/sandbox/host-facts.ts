@@ -19,15 +19,43 @@ export function etcEntries(): EtcEntry[] {
   );
 }
 
+/** Filesystems that are the kernel's interfaces rather than storage: writing their files
+ * changes the kernel's settings or other processes. */
+const KERNEL_FILESYSTEMS = new Set([
+  "sysfs",
+  "cgroup",
+  "cgroup2",
+  "debugfs",
+  "tracefs",
+  "securityfs",
+  "bpf",
+  "configfs",
+  "efivarfs",
+  "pstore",
+  "fusectl",
+  "binfmt_misc",
+  "selinuxfs",
+  "mqueue",
+  "nfsd",
+  "rpc_pipefs",
+  "devpts",
+  "devtmpfs",
+]);
+
 /**
- * Where the host has a procfs mounted besides its own /proc (a chroot's, a build root's), from a
- * mount table. Through the read-only root or a bind the sandbox would see the host's processes
- * there (their argv, the host's sockets), and inside a writable bind write to them: the sandbox
- * must see one procfs, its own read-only one, so these are hidden like deny paths.
+ * The host's kernel interfaces a sandbox would reach as the host's, from a mount table: every
+ * procfs but /proc (a chroot's or build root's: it shows the host's processes, their argv, the
+ * host's sockets, and in a writable bind lets the sandbox write to them), and every other kernel
+ * filesystem inside a path the sandbox may write (the bind makes it writable there; elsewhere the
+ * read-only root shows it read-only, as the host's /sys). They are hidden like deny paths.
  */
-export function otherProcMounts(mountinfo: string): string[] {
+export function hostKernelMounts(mountinfo: string, writable: readonly string[]): string[] {
   const points = parseMountInfo(mountinfo)
-    .filter((m) => m.type === "proc" && !within(m.point, "/proc"))
+    .filter((m) =>
+      m.type === "proc"
+        ? !within(m.point, "/proc")
+        : KERNEL_FILESYSTEMS.has(m.type) && writable.some((w) => within(m.point, w)),
+    )
     .map((m) => m.point);
   return [...new Set(points)];
 }

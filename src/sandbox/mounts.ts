@@ -228,8 +228,10 @@ export function planMounts(input: MountPlanInput): MountPlan {
   ops.push(...protectedOps(input, binds, holder, writable, createdOnHost, prefill, notes));
 
   for (const path of byDepth(input.deny)) {
-    // Below a fresh or hidden directory and no bind, the host path is not visible anyway.
+    // Below a fresh or hidden directory and no bind, the host path is not visible anyway; below
+    // another deny path it is hidden already (and nothing can be mounted in that read-only tmpfs).
     if (unseen(path) && !binds.some((b) => within(path, b.path))) continue;
+    if (input.deny.some((d) => d !== path && within(path, d))) continue;
     const kind = probe(path);
     const dest = sandboxPath(path);
     if (kind === "dir") ops.push({ op: "tmpfs", dest }, { op: "remount-ro", dest });

@@ -33,8 +33,8 @@ import {
   processAlive as alive,
   etcEntries,
   expandHome,
+  hostKernelMounts,
   hostProbe,
-  otherProcMounts,
   primaryGroup,
   resolveId,
 } from "./host-facts.ts";
@@ -160,6 +160,15 @@ function listDir(dir: string): string[] {
   }
 }
 
+/** The path with symbolic links resolved, as a mount table names it (as given when absent). */
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
 /** Everything up to the launch: checks, mount plan, arguments, environment, CA bundle on disk. */
 export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   const hostEnv = spec.hostEnv ?? process.env;
@@ -172,11 +181,14 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   const expand = (paths: readonly string[] | undefined) => (paths ?? []).map((p) => expandHome(p, home));
   const recordDir = homesRecordDir(home, hostEnv);
   const airlockHomes = registerAirlockHome(recordDir, spec.airlockHome);
+  const includeWorkdir = fs?.include_workdir ?? true;
+  const readWrite = expand(fs?.read_write);
+  const writableRoots = [...(includeWorkdir ? [workdir] : []), ...readWrite.map(realOrSelf)];
   const deny = [
     ...expand(fs?.deny),
     ...airlockHomes,
     recordDir,
-    ...otherProcMounts(readFileSync("/proc/self/mountinfo", "utf8")),
+    ...hostKernelMounts(readFileSync("/proc/self/mountinfo", "utf8"), writableRoots),
   ];
   for (const d of deny) {
     if (within(workdir, d)) throw new PreflightError(`workdir ${workdir} is inside the hidden path ${d}`);
@@ -184,8 +196,6 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
   if (deny.some((d) => within(process.execPath, d))) {
     throw new PreflightError(`node (${process.execPath}) is inside a deny path; the sandbox init needs it`);
   }
-  const includeWorkdir = fs?.include_workdir ?? true;
-  const readWrite = expand(fs?.read_write);
   const creatable = readWrite.filter((p) => !deny.some((d) => within(p, d)));
   const notes = createMissingWritable(creatable, home).map(
     (p) => `created ${p} (owner only): the policy lists it as writable and the home is hidden`,

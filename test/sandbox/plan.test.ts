@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { bwrapArgs, ISOLATION_ARGS, sandboxEnv } from "../../src/sandbox/bwrap.ts";
-import { otherProcMounts } from "../../src/sandbox/host-facts.ts";
+import { hostKernelMounts } from "../../src/sandbox/host-facts.ts";
 import {
   firstMissing,
   type MountOp,
@@ -24,6 +24,7 @@ const TREE: Record<string, PathKind> = {
   "/home": "dir",
   "/home/u": "dir",
   "/home/u/.ssh": "dir",
+  "/home/u/.ssh/keys": "dir",
   "/home/u/.netrc": "file",
   "/home/u/p": "dir",
   "/home/u/p/.git": "dir",
@@ -85,17 +86,39 @@ describe("mount plan", () => {
     );
   });
 
-  test("procfs mounted elsewhere on the host: every mount point but /proc's own, escapes decoded", () => {
+  test("the host's kernel interfaces to hide: every procfs but /proc's own, other kernel filesystems in writable paths", () => {
     const mountinfo = [
       "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw",
       "23 22 0:22 / /proc/sys/fs/binfmt_misc rw,relatime shared:13 - autofs systemd-1 rw",
       "24 22 0:21 /sys /proc/sys ro,relatime - proc proc rw",
+      "25 1 0:23 / /sys rw,nosuid,nodev,noexec,relatime - sysfs sysfs rw",
+      "26 25 0:24 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw",
       "90 1 0:40 / /srv/chroot/proc rw,relatime shared:50 master:12 - proc proc rw",
       "91 1 0:41 / /home/u/build\\040root/proc rw,relatime - proc none rw",
       "92 1 0:42 / /srv/chroot/proc rw,relatime - proc proc rw",
       "93 1 254:0 /proc /srv/not-proc rw,relatime - ext4 /dev/vda rw",
+      "94 1 0:23 / /srv/chroot/sys rw,relatime - sysfs sysfs rw",
+      "95 1 0:23 / /home/u/p/root/sys rw,relatime - sysfs sysfs rw",
+      "96 1 0:43 / /home/u/p/out rw,relatime - tmpfs tmpfs rw",
+      "97 1 0:44 / /home/u/p/root/dev/mqueue rw,relatime - mqueue mqueue rw",
     ].join("\n");
-    assert.deepEqual(otherProcMounts(mountinfo), ["/srv/chroot/proc", "/home/u/build root/proc"]);
+    assert.deepEqual(hostKernelMounts(mountinfo, ["/home/u/p"]), [
+      "/srv/chroot/proc",
+      "/home/u/build root/proc",
+      "/home/u/p/root/sys",
+      "/home/u/p/root/dev/mqueue",
+    ]);
+  });
+
+  test("a deny path inside another is hidden by it: nothing is mounted inside the hidden one", () => {
+    const { ops } = plan({ deny: ["/home/u/.ssh", "/home/u/.ssh/keys", "/home/u/.netrc"] });
+    assert.deepEqual(
+      ops.filter((m) => m.dest.startsWith("/home/u/.ssh")),
+      [
+        { op: "tmpfs", dest: "/home/u/.ssh" },
+        { op: "remount-ro", dest: "/home/u/.ssh" },
+      ],
+    );
   });
 
   test("workdir writable, protected files read-only after it, deny last", () => {

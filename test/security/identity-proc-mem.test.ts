@@ -301,48 +301,44 @@ describe("identity of a binary whose memory another process writes (/proc/<pid>/
 
 // A chroot's or build root's /proc is the host's procfs: through the read-only root or a bind it
 // would show the host's processes (argv, sockets) and, inside the writable workdir, let the
-// sandbox write to them. Made here in a namespace of the test's own (nothing on the host changes):
-// one procfs under the read-only root, one under a read_only path, one in the workdir.
-describe("a procfs the host mounted elsewhere", () => {
+// sandbox write to them; a chroot's /sys in the workdir would be the host's sysfs, writable.
+// Made here in namespaces of the test's own (nothing on the host changes): a procfs under the
+// read-only root, one under a read_only path, one in the workdir, and sysfs in two of them.
+describe("the host's kernel interfaces mounted elsewhere (a chroot's /proc and /sys)", () => {
   const dir = scratchDir("sec-procmem-other");
   after(() => removeDir(dir));
 
-  test("is hidden: empty and read-only, wherever it is (root, read_only path, workdir)", async () => {
+  test("every other procfs is hidden; sysfs in the workdir is hidden, under the read-only root read-only", async () => {
     const workdir = join(dir, "wd");
-    const places = ["/mnt/airlock-chroot/proc", join(dir, "ro", "proc"), join(workdir, "chroot", "proc")];
-    for (const place of places.slice(1)) mkdirSync(place, { recursive: true });
+    const root = "/mnt/airlock-chroot";
+    const procs = [`${root}/proc`, join(dir, "ro", "proc"), join(workdir, "chroot", "proc")];
+    const sysfs = [`${root}/sys`, join(workdir, "chroot", "sys")];
+    for (const place of [...procs, ...sysfs])
+      if (!place.startsWith(root)) mkdirSync(place, { recursive: true });
     const policy = join(dir, "policy.yaml");
     writeFileSync(policy, `version: 1\nfilesystem_policy:\n  read_only: [${join(dir, "ro")}]\n`);
     const setup = [
-      "mount -t tmpfs tmpfs /mnt && mkdir -p /mnt/airlock-chroot/proc",
-      ...places.map((p) => `mount -t proc proc ${p}`),
+      `mount -t tmpfs tmpfs /mnt && mkdir -p ${root}/proc ${root}/sys`,
+      ...procs.map((p) => `mount -t proc proc ${p}`),
+      ...sysfs.map((p) => `mount --rbind /sys ${p}`),
       'exec "$@"',
     ].join(" && ");
-    const probe = places
+    const probe = [...procs, ...sysfs]
       .map((p) => `echo "${p} $(ls -A ${p} | wc -l) $(touch ${p}/x 2>&1 | grep -o 'Read-only file system')"`)
       .join("; ");
+    const namespaces = ["--user", "--map-root-user", "--mount", "--pid", "--fork", "--mount-proc"];
     const run = await runCli(
       ["run", "--policy", policy, "--workdir", workdir, "--", "/bin/sh", "-c", probe],
       {
         airlockHome: join(dir, "h"),
-        wrap: [
-          "unshare",
-          "--user",
-          "--map-root-user",
-          "--mount",
-          "--pid",
-          "--fork",
-          "--mount-proc",
-          "sh",
-          "-c",
-          setup,
-          "sh",
-        ],
+        wrap: ["unshare", ...namespaces, "sh", "-c", setup, "sh"],
       },
     );
     assert.equal(run.code, 0, run.stderr);
-    for (const place of places)
-      assert.match(run.stdout, new RegExp(`^${place} 0 Read-only file system$`, "m"));
+    const seen = (place: string) => run.stdout.split("\n").find((l) => l.startsWith(`${place} `)) ?? "";
+    for (const place of [...procs, join(workdir, "chroot", "sys")])
+      assert.equal(seen(place), `${place} 0 Read-only file system`, "hidden");
+    assert.match(seen(`${root}/sys`), /^\S+ [1-9]\d* Read-only file system$/, "shown, read-only");
   });
 });
 
