@@ -105,6 +105,8 @@ for base in ["/proc/%d" % c, "/proc/%d/task/%d" % (c, c), "/proc/%d/attr" % c]:
         except OSError as e:
             refused.add(name(e.errno))
 print("writable-files opened", sorted(opened), "refused", sorted(refused), flush=True)
+# The sandbox's own network namespace: its root (uid 0 inside) could set its sysctls.
+attempt("net-sysctl", "/proc/sys/net/ipv4/tcp_fin_timeout", os.O_WRONLY)
 libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_void_p]
 MS_REMOUNT, MS_BIND = 32, 4096
 call("remount-rw", libc.mount(None, b"/proc", None, MS_REMOUNT | MS_BIND, None))
@@ -259,8 +261,10 @@ describe("identity of a binary whose memory another process writes (/proc/<pid>/
     ]);
   });
 
-  test("no writable file of another process opens (attr/, comm, clear_refs, oom_score_adj...)", () => {
+  test("no writable file of another process opens (attr/, comm, clear_refs, oom_score_adj...), nor a sysctl", () => {
     assert.equal(line("writable-files"), "writable-files opened [] refused ['EROFS']");
+    // EACCES when the sandbox does not run as uid 0 (it does not own the sysctls then).
+    assert.match(line("net-sysctl"), /^net-sysctl refused (EROFS|EACCES)$/);
   });
 
   test("no way to a writable procfs: remount, a new procfs, a cloned tree, a namespace, a sibling's descriptor", () => {
