@@ -62,14 +62,10 @@ export const ISOLATION_ARGS: readonly string[] = [
  * the host's is sized for the machine (hundreds of thousands of buckets) and holds every host
  * socket, so the lookup would cost what the host's sockets cost, not the sandbox's. The namespace
  * maps the user to root (only root there may set it): bubblewrap must be given the ids to keep.
- * It has a mount namespace of its own too, with private propagation: bubblewrap's mounts receive
- * what the host mounts later, and a procfs or sysfs the host mounted in the workdir after the
- * start (a chroot's) would appear inside, writable, where the start hid what was there.
  */
 export function privateTcpTable(unshare: string): string[] {
   const script = `${PRIVATE_TCP_TABLE_STEP}; exec "$0" "$@"`;
-  const namespaces = ["--user", "--map-root-user", "--net", "--mount", "--propagation", "private"];
-  return [unshare, ...namespaces, "--", "/bin/sh", "-c", script];
+  return [unshare, "--user", "--map-root-user", "--net", "--", "/bin/sh", "-c", script];
 }
 
 /**

@@ -344,31 +344,6 @@ describe("the host's kernel interfaces mounted elsewhere (a chroot's /proc and /
       assert.equal(seen(place), `${place} 0 Read-only file system`, "hidden");
     assert.match(seen(`${root}/sys`), /^\S+ [1-9]\d* Read-only file system$/, "shown, read-only");
   });
-
-  test("a procfs the host mounts in the workdir after the start does not appear inside", async () => {
-    const workdir = join(dir, "wd-later");
-    mkdirSync(join(workdir, "later"), { recursive: true });
-    const wait = (file: string) => `for i in $(seq 400); do [ -e ${file} ] && break; sleep 0.05; done`;
-    // Shared propagation, as a host's / usually is: a mount made there reaches bubblewrap's copy.
-    const setup = `(${wait(join(workdir, "started"))}; mount -t proc proc ${join(workdir, "later")} && touch ${join(workdir, "mounted")}) & exec "$@"`;
-    const probe = `touch started; ${wait("mounted")}; echo "mounted $(ls mounted) $(ls -A later | wc -l)"`;
-    const namespaces = [
-      "--user",
-      "--map-root-user",
-      "--mount",
-      "--propagation",
-      "shared",
-      "--pid",
-      "--fork",
-      "--mount-proc",
-    ];
-    const run = await runCli(["run", "--workdir", workdir, "--", "/bin/sh", "-c", probe], {
-      airlockHome: join(dir, "h"),
-      wrap: ["unshare", ...namespaces, "sh", "-c", setup, "sh"],
-    });
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^mounted mounted 0$/m);
-  });
 });
 
 describe("/proc in a contained run (the workdir on an overlay)", () => {
