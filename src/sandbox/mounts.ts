@@ -71,6 +71,9 @@ export interface MountPlanInput {
    * path inside it is bound or blocked (a placeholder would itself be a staged change).
    */
   workdirSource?: string;
+  /** Writable files shown from a private copy instead of the host's (an agent's state file,
+   * merged back at the end): bound over whatever shows the path, below deny. */
+  privateCopies?: ReadonlyArray<{ path: string; src: string }>;
 }
 
 export interface MountPlan {
@@ -193,8 +196,10 @@ export function planMounts(input: MountPlanInput): MountPlan {
   const listed = new Map<string, boolean>();
   for (const path of input.readOnly) listed.set(path, false);
   for (const path of [...(input.workdir ? [input.workdir] : []), ...input.readWrite]) listed.set(path, true);
+  const copied = new Set((input.privateCopies ?? []).map((c) => c.path));
   for (const path of byDepth(listed.keys())) {
     const rw = listed.get(path) === true;
+    if (copied.has(path)) continue;
     if (denied(path)) {
       if (rw) notes.push(`read_write ${path} is inside a deny path; it stays hidden`);
       continue;
@@ -223,6 +228,9 @@ export function planMounts(input: MountPlanInput): MountPlan {
 
   const prefill: MountPlan["prefill"] = [];
   ops.push(...protectedOps(input, binds, holder, writable, createdOnHost, prefill, notes));
+  for (const { path, src } of input.privateCopies ?? []) {
+    if (!denied(path)) ops.push({ op: "bind", src, dest: sandboxPath(path) });
+  }
 
   for (const path of byDepth(input.deny)) {
     // Below a fresh or hidden directory and no bind, the host path is not visible anyway.
