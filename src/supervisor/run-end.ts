@@ -6,7 +6,7 @@
 import { buildHostRunFileEvent, buildProcessEvent } from "../audit/ocsf.ts";
 import type { AuditLog } from "../audit/writer.ts";
 import type { Policy } from "../policy/schema.ts";
-import { mergeAgentStateBack } from "../sandbox/agent-state.ts";
+import { type AgentStateFinding, mergeAgentStateBack } from "../sandbox/agent-state.ts";
 import { reviewHostRun } from "../sandbox/host-run.ts";
 import { type PreparedSandbox, removeHostMountPoints } from "../sandbox/sandbox.ts";
 import type { Launch } from "./start-launch.ts";
@@ -109,21 +109,26 @@ function reportHostRunFiles(
   }
   for (const e of entries) {
     const { file: path, keptAt, applied, ...rest } = e;
-    audit.write(
-      buildHostRunFileEvent({
-        time,
-        path,
-        ...rest,
-        ...(!applied && keptAt ? { disarmedTo: keptAt } : {}),
-        sandbox,
-      }),
-    );
-    const copy = `the sandbox's copy: ${keptAt ?? "lost"}`;
-    const outcome = e.error
-      ? ` (nothing merged: ${e.error}; ${copy})`
-      : applied
-        ? ""
-        : ` -> not applied (${copy})`;
-    log(`airlock:   ${e.entry ? `${e.change} ${e.entry} in ` : ""}${path} (${e.tool})${outcome}`);
+    const moved = !applied && keptAt ? { disarmedTo: keptAt } : {};
+    audit.write(buildHostRunFileEvent({ time, path, ...rest, ...moved, sandbox }));
   }
+  for (const line of agentStateLines(entries)) log(`airlock:   ${line}`);
+}
+
+/** One line per state file and outcome, its entries listed: a first run changes many at once. */
+function agentStateLines(entries: readonly AgentStateFinding[]): string[] {
+  const groups = new Map<string, string[]>();
+  for (const e of entries) {
+    const copy = `the sandbox's copy: ${e.keptAt ?? "lost"}`;
+    const outcome = e.error
+      ? `: nothing merged, ${e.error} (${copy})`
+      : e.applied
+        ? ", applied"
+        : `, not applied (${copy})`;
+    const head = `${e.file} (${e.tool})${outcome}`;
+    const list = groups.get(head) ?? [];
+    if (e.entry) list.push(`${e.change} ${e.entry}`);
+    groups.set(head, list);
+  }
+  return [...groups].map(([head, list]) => (list.length > 0 ? `${head}: ${list.join(", ")}` : head));
 }
