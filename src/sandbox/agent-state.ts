@@ -40,6 +40,9 @@ export interface AgentStateCopy {
   file: string;
   /** The sandbox's private copy, bound at `file` inside. */
   copy: string;
+  /** Where the copy is bound: `file`, and what it links to when that is writable too (a
+   * `~/.claude.json` kept in `~/.claude/`: the sandbox would write the host's file there). */
+  shownAt: string[];
   tool: string;
   harmless: HarmlessEntries;
   /** The host's document when the copy was made; null when it had none or it was not JSON. */
@@ -94,7 +97,15 @@ export function makeAgentStateCopies(
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const copy = join(dir, basename(spec.path));
     writeAtomically(copy, text ?? "{}\n", 0o600);
-    out.push({ file, copy, tool: spec.tool, harmless: spec.harmless, start: start.ok ? start.doc : null });
+    const shownAt = [file];
+    try {
+      const real = realpathSync(file);
+      if (real !== file && writable.some((w) => within(real, w))) shownAt.push(real);
+    } catch {
+      // no file: nothing it links to
+    }
+    const found = { file, copy, shownAt, tool: spec.tool, harmless: spec.harmless };
+    out.push({ ...found, start: start.ok ? start.doc : null });
   }
   return out;
 }

@@ -240,7 +240,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     isLink,
     list: listDir,
     ...(spec.overlay && includeWorkdir ? { workdirSource: overlayLayers(spec.overlay).merged } : {}),
-    privateCopies: agentState.map((c) => ({ path: c.file, src: c.copy })),
+    privateCopies: agentState.flatMap((c) => c.shownAt.map((path) => ({ path, src: c.copy }))),
   });
   plan.notes.unshift(
     ...notes,

@@ -5,8 +5,8 @@
 // real `airlock run` with the shipped preset; then the real Claude Code on the host (against the
 // fake model) is run with what the sandbox left, and must run nothing the sandbox planted.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
@@ -265,6 +265,34 @@ describe("~/.claude.json written from inside the sandbox", () => {
     );
     assert.deepEqual(JSON.parse(readFileSync(hostFile, "utf8")), { ...state(), env: { A: "1" } }, run.stderr);
     assert.match(run.stderr, /\.claude\.json \(Claude Code\), applied: created env/);
+  });
+
+  test("a ~/.claude.json that links into ~/.claude: the host's file cannot be written through the link's target", async () => {
+    const hostFile = join(home, ".claude.json");
+    const real = join(home, ".claude", "state", "claude.json");
+    mkdirSync(dirname(real), { recursive: true });
+    writeFileSync(real, JSON.stringify(state()));
+    rmSync(hostFile, { force: true });
+    symlinkSync(real, hostFile);
+    try {
+      let during = "";
+      await runHolding(
+        `${plant(planted()).replace(`${home}/.claude.json`, real)} && grep -q apiKeyHelper ${hostFile}`,
+        async () => {
+          during = readFileSync(real, "utf8");
+        },
+        { airlockHome: join(dir, "airlock-link") },
+      );
+      assert.deepEqual(JSON.parse(during), state(), "the host's file while the run lasts");
+      assert.equal(lstatSync(hostFile).isSymbolicLink(), true, "the developer's link stays a link");
+      assert.deepEqual(JSON.parse(readFileSync(real, "utf8")), {
+        numStartups: 3,
+        projects: { [wd]: { lastCost: 1 } },
+      });
+    } finally {
+      rmSync(hostFile, { force: true });
+      rmSync(join(home, ".claude", "state"), { recursive: true, force: true });
+    }
   });
 
   test("the attack is real: a running host session sources its shell snapshot before every Bash call", async (t) => {
