@@ -1,0 +1,127 @@
+// The private copy of ~/.claude.json on real files: which policies get one, where it is bound in
+// the mount plan, and the merge back into the host's file under Claude Code's own lock.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { makeAgentStateCopies, mergeAgentStateBack } from "../../src/sandbox/agent-state.ts";
+import { type PathKind, planMounts } from "../../src/sandbox/mounts.ts";
+import { removeDir, scratchDir } from "./helpers.ts";
+
+describe("agent state copies", () => {
+  const dir = scratchDir("agent-state");
+  after(() => removeDir(dir));
+  let n = 0;
+  /** A fresh home and sandbox folder. */
+  function setup(hostDoc?: unknown) {
+    const home = join(dir, `home-${++n}`);
+    mkdirSync(home);
+    const file = join(home, ".claude.json");
+    if (hostDoc !== undefined) writeFileSync(file, JSON.stringify(hostDoc), { mode: 0o640 });
+    return { home, file, copies: join(dir, `sandbox-${n}`, "agent-state") };
+  }
+
+  test("a copy only when the policy makes the file writable and does not deny it", () => {
+    const { home, file, copies } = setup({ numStartups: 1 });
+    assert.deepEqual(makeAgentStateCopies(home, [join(home, ".claude")], [], copies), []);
+    assert.deepEqual(makeAgentStateCopies(home, [home], [file], copies), []);
+    const [copy] = makeAgentStateCopies(home, [home], [], copies);
+    assert.equal(copy?.file, file);
+    assert.deepEqual(copy?.shownAt, [file]);
+    assert.equal(readFileSync(copy?.copy as string, "utf8"), '{"numStartups":1}');
+    assert.equal(statSync(copy?.copy as string).mode & 0o777, 0o600);
+  });
+
+  test("no host file: the copy starts as {}, and only harmless entries make one on the host", () => {
+    const { home, file, copies } = setup();
+    const [copy] = makeAgentStateCopies(home, [file], [], copies);
+    assert.ok(copy);
+    assert.equal(readFileSync(copy.copy, "utf8"), "{}\n");
+    writeFileSync(copy.copy, JSON.stringify({ numStartups: 1, env: { A: "1" } }));
+    const found = mergeAgentStateBack([copy], { applyAll: false, time: 0 });
+    assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { numStartups: 1 });
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual(
+      found.map((f) => [f.entry, f.change, f.applied]),
+      [["env", "created", false]],
+    );
+    assert.ok(found[0]?.keptAt && existsSync(found[0].keptAt), "the copy kept aside");
+    assert.equal(existsSync(copy.copy), false);
+  });
+
+  test("nothing held back: the copy is removed, the host's mode kept", () => {
+    const { home, file, copies } = setup({ numStartups: 1 });
+    const [copy] = makeAgentStateCopies(home, [file], [], copies);
+    assert.ok(copy);
+    writeFileSync(copy.copy, JSON.stringify({ numStartups: 2 }));
+    assert.deepEqual(mergeAgentStateBack([copy], { applyAll: false, time: 0 }), []);
+    assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { numStartups: 2 });
+    assert.equal(statSync(file).mode & 0o777, 0o640);
+    assert.equal(existsSync(copy.copy), false);
+  });
+
+  test("Claude Code's lock: a stale one is taken over, a live one leaves the host's file alone", () => {
+    const { home, file, copies } = setup({ numStartups: 1 });
+    const [copy] = makeAgentStateCopies(home, [file], [], copies);
+    assert.ok(copy);
+    writeFileSync(copy.copy, JSON.stringify({ numStartups: 2 }));
+    mkdirSync(`${file}.lock`);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${file}.lock`, old, old);
+    assert.deepEqual(mergeAgentStateBack([copy], { applyAll: false, time: 0 }), []);
+    assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { numStartups: 2 });
+    assert.equal(existsSync(`${file}.lock`), false);
+
+    const [again] = makeAgentStateCopies(home, [file], [], copies);
+    assert.ok(again);
+    writeFileSync(again.copy, JSON.stringify({ numStartups: 3 }));
+    mkdirSync(`${file}.lock`); // a host session holds it (for longer than the merge waits)
+    const [failed] = mergeAgentStateBack([again], { applyAll: false, time: 0 });
+    assert.match(failed?.error ?? "", /held by another process/);
+    assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { numStartups: 2 }, "not written");
+    assert.ok(existsSync(`${file}.lock`), "the host's lock is not removed");
+    assert.equal(readFileSync(failed?.keptAt as string, "utf8"), '{"numStartups":3}');
+  });
+
+  test("the host's file no longer JSON at the end: nothing written, the copy kept", () => {
+    const { home, file, copies } = setup({ numStartups: 1 });
+    const [copy] = makeAgentStateCopies(home, [file], [], copies);
+    assert.ok(copy);
+    writeFileSync(copy.copy, JSON.stringify({ numStartups: 2 }));
+    writeFileSync(file, "{ half");
+    const [failed] = mergeAgentStateBack([copy], { applyAll: true, time: 0 });
+    assert.match(failed?.error ?? "", /host's file is not valid JSON/);
+    assert.equal(readFileSync(file, "utf8"), "{ half");
+  });
+});
+
+describe("mount plan: private copies", () => {
+  const tree: Record<string, PathKind> = { "/home": "dir", "/home/u": "dir", "/home/u/.claude.json": "file" };
+  const plan = (deny: string[] = []) =>
+    planMounts({
+      workdir: null,
+      readWrite: ["/home/u/.claude.json"],
+      readOnly: [],
+      deny,
+      hidden: ["/home"],
+      etc: [],
+      airlockFiles: {},
+      probe: (p) => tree[p] ?? "missing",
+      privateCopies: [{ path: "/home/u/.claude.json", src: "/state/agent-state/.claude.json" }],
+    });
+
+  test("the listed file is shown from the copy, never from the host", () => {
+    const binds = plan().ops.filter((m) => "dest" in m && m.dest === "/home/u/.claude.json");
+    assert.deepEqual(binds, [
+      { op: "bind", src: "/state/agent-state/.claude.json", dest: "/home/u/.claude.json" },
+    ]);
+  });
+
+  test("deny still wins: nothing shows the file", () => {
+    const ops = plan(["/home/u/.claude.json"]).ops;
+    assert.deepEqual(
+      ops.filter((m) => "dest" in m && m.dest === "/home/u/.claude.json"),
+      [],
+    );
+  });
+});
