@@ -117,6 +117,32 @@ describe("mount plan: private copies", () => {
     ]);
   });
 
+  test("a copy inside a writable folder: the folders above it are pinned first", () => {
+    const real = "/home/u/.claude/state/claude.json";
+    const deep: Record<string, PathKind> = {
+      ...tree,
+      "/home/u/.claude": "dir",
+      "/home/u/.claude/state": "dir",
+    };
+    const { ops } = planMounts({
+      workdir: null,
+      readWrite: ["/home/u/.claude"],
+      readOnly: [],
+      deny: [],
+      hidden: ["/home"],
+      etc: [],
+      airlockFiles: {},
+      probe: (p) => deep[p] ?? "missing",
+      privateCopies: [{ path: real, src: "/state/c.json" }],
+    });
+    const pin = ops.findIndex(
+      (m) => m.op === "bind" && m.src === "/home/u/.claude/state" && m.dest === m.src,
+    );
+    const copy = ops.findIndex((m) => m.op === "bind" && m.src === "/state/c.json" && m.dest === real);
+    assert.ok(pin > 0 && copy > pin, JSON.stringify(ops));
+    assert.equal(copy, ops.length - 1, "nothing shadows the copy");
+  });
+
   test("deny still wins: nothing shows the file", () => {
     const ops = plan(["/home/u/.claude.json"]).ops;
     assert.deepEqual(

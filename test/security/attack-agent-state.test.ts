@@ -277,7 +277,11 @@ describe("~/.claude.json written from inside the sandbox", () => {
     try {
       let during = "";
       await runHolding(
-        `${plant(planted()).replace(`${home}/.claude.json`, real)} && grep -q apiKeyHelper ${hostFile}`,
+        [
+          `${plant(planted()).replace(`${home}/.claude.json`, real)} && grep -q apiKeyHelper ${hostFile}`,
+          // The link's folder moved aside and rebuilt: the host's link would lead to this file.
+          `{ mv ${dirname(real)} ${dirname(real)}-x && mkdir ${dirname(real)} && ${plant(planted()).replace(`${home}/.claude.json`, real)}; true; }`,
+        ].join(" && "),
         async () => {
           during = readFileSync(real, "utf8");
         },
@@ -285,6 +289,7 @@ describe("~/.claude.json written from inside the sandbox", () => {
       );
       assert.deepEqual(JSON.parse(during), state(), "the host's file while the run lasts");
       assert.equal(lstatSync(hostFile).isSymbolicLink(), true, "the developer's link stays a link");
+      assert.equal(existsSync(`${dirname(real)}-x`), false, "the link's folder was not moved");
       assert.deepEqual(JSON.parse(readFileSync(real, "utf8")), {
         numStartups: 3,
         projects: { [wd]: { lastCost: 1 } },
