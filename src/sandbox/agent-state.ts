@@ -5,7 +5,17 @@
 // writes the file in place, and the copy takes the write. When the run ends, the copy is merged
 // into the host's current file entry by entry: what nothing obeys lands, the rest is held back
 // (reported, and the copy kept aside for the developer) unless `host_run_files: keep`.
-import { mkdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { basename, join } from "node:path";
 import { writeAtomically } from "../protocol/atomic-write.ts";
 import {
@@ -16,6 +26,7 @@ import {
   mergeAgentState,
 } from "./agent-state-merge.ts";
 import { within } from "./mounts.ts";
+import { PreflightError } from "./preflight.ts";
 import { disarmedName } from "./protected.ts";
 
 interface AgentStateFile {
@@ -34,6 +45,8 @@ const MAX_STATE_BYTES = 32 * 1024 * 1024;
 /** Claude Code's own lock on the file (a directory beside it), older than this is stale. */
 const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 5_000;
+/** Entries listed per file; the rest are counted in one more (a copy can hold any number). */
+const MAX_REPORTED = 100;
 
 export interface AgentStateCopy {
   /** The host's file. */
@@ -49,6 +62,8 @@ export interface AgentStateCopy {
   start: unknown;
 }
 
+class TooLarge extends Error {}
+
 /** The text of a regular file, or null when there is none; throws past MAX_STATE_BYTES. */
 function readState(path: string): string | null {
   let size: number;
@@ -60,7 +75,7 @@ function readState(path: string): string | null {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
-  if (size > MAX_STATE_BYTES) throw new Error(`larger than ${MAX_STATE_BYTES / 1024 / 1024} MiB`);
+  if (size > MAX_STATE_BYTES) throw new TooLarge(`larger than ${MAX_STATE_BYTES / 1024 / 1024} MiB`);
   return readFileSync(path, "utf8");
 }
 
@@ -87,16 +102,22 @@ export function makeAgentStateCopies(
   for (const spec of AGENT_STATE) {
     const file = join(home, spec.path);
     if (!writable.some((w) => within(file, w)) || deny.some((d) => within(file, d))) continue;
-    let text: string | null;
-    try {
-      text = readState(file);
-    } catch {
-      continue; // a directory or an oversized file there: not a state file to copy
-    }
-    const start = parse(text);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const copy = join(dir, basename(spec.path));
-    writeAtomically(copy, text ?? "{}\n", 0o600);
+    let text: string | null = null;
+    try {
+      text = readState(file);
+      writeAtomically(copy, text ?? "{}\n", 0o600);
+    } catch (error) {
+      if (!(error instanceof TooLarge))
+        throw new PreflightError(
+          `${file}: ${(error as Error).message}; the sandbox gets a copy of this file`,
+        );
+      // Shown as it is; the end of the run refuses to merge a copy that large.
+      copyFileSync(file, copy);
+      chmodSync(copy, 0o600);
+    }
+    const start = parse(text);
     const shownAt = [file];
     try {
       const real = realpathSync(file);
@@ -213,7 +234,16 @@ export function mergeAgentStateBack(
     }
     const where = { file: entry.file, tool: entry.tool, ...(keptAt ? { keptAt } : {}) };
     if (error !== undefined) out.push({ ...where, change: "changed", applied: false, error });
-    for (const c of reported) out.push({ ...where, entry: c.entry, change: c.change, applied: c.applied });
+    for (const c of reported.slice(0, MAX_REPORTED))
+      out.push({ ...where, entry: c.entry, change: c.change, applied: c.applied });
+    const more = reported.slice(MAX_REPORTED);
+    if (more.length > 0)
+      out.push({
+        ...where,
+        entry: `(${more.length} more)`,
+        change: "changed",
+        applied: more.every((c) => c.applied),
+      });
   }
   return out;
 }

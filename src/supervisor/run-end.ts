@@ -4,6 +4,7 @@
 // its own reported, sandbox.json marked ended. `abandonStart` does the same for a start that
 // failed once bubblewrap was on its way.
 import { buildHostRunFileEvent, buildProcessEvent } from "../audit/ocsf.ts";
+import { oneLine } from "../audit/redact.ts";
 import type { AuditLog } from "../audit/writer.ts";
 import type { Policy } from "../policy/schema.ts";
 import { type AgentStateFinding, mergeAgentStateBack } from "../sandbox/agent-state.ts";
@@ -127,7 +128,7 @@ function agentStateLines(entries: readonly AgentStateFinding[]): string[] {
         : `, not applied (${copy})`;
     const head = `${e.file} (${e.tool})${outcome}`;
     const list = groups.get(head) ?? [];
-    if (e.entry) list.push(`${e.change} ${e.entry}`);
+    if (e.entry) list.push(`${e.change} ${oneLine(e.entry)}`); // names the sandbox chose
     groups.set(head, list);
   }
   return [...groups].map(([head, list]) => (list.length > 0 ? `${head}: ${list.join(", ")}` : head));

@@ -1,10 +1,22 @@
 // The private copy of ~/.claude.json on real files: which policies get one, where it is bound in
 // the mount plan, and the merge back into the host's file under Claude Code's own lock.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { makeAgentStateCopies, mergeAgentStateBack } from "../../src/sandbox/agent-state.ts";
+import {
+  type AgentStateCopy,
+  makeAgentStateCopies,
+  mergeAgentStateBack,
+} from "../../src/sandbox/agent-state.ts";
 import { type PathKind, planMounts } from "../../src/sandbox/mounts.ts";
 import { removeDir, scratchDir } from "./helpers.ts";
 
@@ -81,6 +93,30 @@ describe("agent state copies", () => {
     assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { numStartups: 2 }, "not written");
     assert.ok(existsSync(`${file}.lock`), "the host's lock is not removed");
     assert.equal(readFileSync(failed?.keptAt as string, "utf8"), '{"numStartups":3}');
+  });
+
+  test("a folder at ~/.claude.json refuses the start; an oversized one is shown, never merged", () => {
+    const { home, file, copies } = setup();
+    mkdirSync(file);
+    assert.throws(() => makeAgentStateCopies(home, [file], [], copies), /\.claude\.json: not a regular file/);
+    const big = setup({});
+    truncateSync(big.file, 33 * 1024 * 1024); // sparse: the size alone is past the bound
+    const [copy] = makeAgentStateCopies(big.home, [big.file], [], big.copies);
+    assert.equal(statSync(copy?.copy as string).size, 33 * 1024 * 1024);
+    const [failed] = mergeAgentStateBack([copy as AgentStateCopy], { applyAll: true, time: 0 });
+    assert.match(failed?.error ?? "", /larger than 32 MiB/);
+    assert.equal(statSync(big.file).size, 33 * 1024 * 1024, "the host's file untouched");
+  });
+
+  test("a copy with very many entries: the first hundred are listed, the rest counted", () => {
+    const { home, file, copies } = setup({});
+    const [copy] = makeAgentStateCopies(home, [file], [], copies);
+    const many = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`k${i}`, i]));
+    writeFileSync(copy?.copy as string, JSON.stringify(many));
+    const found = mergeAgentStateBack([copy as AgentStateCopy], { applyAll: false, time: 0 });
+    assert.equal(found.length, 101);
+    assert.equal(found[100]?.entry, "(150 more)");
+    assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), {});
   });
 
   test("the host's file no longer JSON at the end: nothing written, the copy kept", () => {
