@@ -110,7 +110,12 @@ function reportHostRunFiles(
   }
   for (const e of entries) {
     const { file: path, keptAt, applied, ...rest } = e;
-    const moved = !applied && keptAt ? { disarmedTo: keptAt } : {};
+    // Not applied is never logged as kept: where the copy went, or why it is not there.
+    const moved = applied
+      ? {}
+      : keptAt
+        ? { disarmedTo: keptAt }
+        : { error: rest.error ?? "not applied; the sandbox's copy could not be kept" };
     audit.write(buildHostRunFileEvent({ time, path, ...rest, ...moved, sandbox }));
   }
   for (const line of agentStateLines(entries)) log(`airlock:   ${line}`);
