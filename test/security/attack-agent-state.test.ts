@@ -13,7 +13,7 @@ import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
 import { startFakeModel } from "../../src/demo/fake-model/server.ts";
 import { requireAgent } from "../agents/locate.ts";
 import { runAgent } from "../agents/run-agent.ts";
-import { type CliRun, REPO, runCli, startCli } from "../sandbox/cli-helpers.ts";
+import { allLogLines, type CliRun, REPO, runCli, startCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import { assertAllOk, checkNames, mustFail, mustPass } from "./fs-helpers.ts";
 
@@ -109,6 +109,12 @@ describe("~/.claude.json written from inside the sandbox", () => {
       planted(),
       "the sandbox's copy kept aside as it wrote it",
     );
+    const events = allLogLines(join(dir, "airlock")).filter((l) => l.includes("FILE:DISARMED"));
+    assert.ok(
+      events.some((l) => l.includes("[entry:env]") && l.includes(`-> ${kept}`)),
+      events.join("\n"),
+    );
+    assert.ok(!events.some((l) => l.includes("PATH")), "no value is logged");
     assert.equal(existsSync(marker), false);
     if (!(await hostSession(t))) return;
     assert.equal(existsSync(marker), false, "the host session ran something the sandbox planted");
