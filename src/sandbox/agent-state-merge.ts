@@ -25,14 +25,15 @@ export interface HarmlessEntries {
 
 /**
  * Claude Code's own bookkeeping, read from what the real client writes (a first start, a `-p`
- * run, an interactive session): counters, tips and release notes seen, onboarding done, plugin
- * usage counts, the official marketplace's install retries (its source is fixed in the client:
- * no value here chooses what is installed), and per project the last session's cost, timings,
- * token counts and id. Not here, so held back: every setting (`claude config`), `env`,
+ * run, an interactive session) and a subset of the entries the client itself counts as
+ * bookkeeping, not settings: counters, tips, hints and upsells shown, release notes seen,
+ * onboarding done, plugin usage counts, the official marketplace's install retries (its source
+ * is fixed in the client: no value here chooses what is installed), and per project the last
+ * session's cost, timings, token counts and id. Not here, so held back: every setting (`claude config`), `env`,
  * `apiKeyHelper`, MCP servers and their approvals, trust, `allowedTools`, prompt `history` and
  * `exampleFiles` (text the developer may send again), cached feature flags and changelogs (what
  * the client obeys or shows as Anthropic's), migration markers (they skip a rewrite of settings),
- * warnings marked as shown, account details.
+ * warnings marked as shown (security warnings among them), notifications seen, account ids.
  */
 export const CLAUDE_CODE_STATE: HarmlessEntries = {
   global: {
@@ -49,6 +50,15 @@ export const CLAUDE_CODE_STATE: HarmlessEntries = {
     promptQueueUseCount: count,
     btwUseCount: count,
     queuedCommandUpHintCount: count,
+    lspRecommendationIgnoredCount: count,
+    promptSuggestionUnusedStreak: count,
+    subscriptionNoticeCount: count,
+    subscriptionUpsellShownCount: count,
+    passesUpsellSeenCount: count,
+    fullscreenUpsellSeenCount: count,
+    voiceLangHintShownCount: count,
+    voiceFooterHintSeenCount: count,
+    experimentNoticesSeenCount: count,
     hasSeenTasksHint: flag,
     hasUsedStash: flag,
     hasUsedBackgroundTask: flag,
