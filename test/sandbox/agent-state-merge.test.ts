@@ -1,6 +1,7 @@
 // The merge of the sandbox's copy of ~/.claude.json into the host's current file, entry by entry:
 // only entries proven harmless (named, and of their shape) land; the host's own changes survive.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { CLAUDE_CODE_STATE, mergeAgentState } from "../../src/sandbox/agent-state-merge.ts";
 
@@ -43,6 +44,47 @@ describe("agent state merge", () => {
       `created projects.${W}.allowedTools`,
     ]);
     assert.ok(changes.every((c) => c.applied === c.harmless));
+  });
+
+  test("what the real client wrote in an interactive session (2.1.328): its bookkeeping lands, nothing obeyed", () => {
+    // Recorded from Claude Code run in a terminal (a prompt, a Bash call, /exit) on a home whose
+    // onboarding, folder trust and API key were done; ids replaced.
+    const { before, after } = JSON.parse(
+      readFileSync(new URL("./fixtures/claude-json-interactive.json", import.meta.url), "utf8"),
+    );
+    const { merged, changes } = merge(before, after, structuredClone(before));
+    assert.deepEqual(
+      changes.filter((c) => !c.harmless).map((c) => `${c.change} ${c.entry}`),
+      [
+        "removed theme",
+        "removed bypassPermissionsModeAccepted",
+        "created machineID",
+        "created opusProMigrationComplete",
+        "created seenNotifications",
+        "created hasResetAutoModeOptInForDefaultOffer",
+        "created migrationVersion",
+        "created userID",
+      ],
+    );
+    assert.ok(merged);
+    const project = (merged["projects"] as Record<string, Record<string, unknown>>)["/home/u/work"];
+    assert.equal(project?.["hasTrustDialogAccepted"], true, "the host's trust stays");
+    for (const name of [
+      "lastCost",
+      "lastDuration",
+      "lastModelUsage",
+      "lastSessionId",
+      "lastGracefulShutdown",
+    ])
+      assert.ok(project && Object.hasOwn(project, name), name);
+    for (const name of [
+      "numStartups",
+      "tipsHistory",
+      "pluginUsage",
+      "officialMarketplaceAutoInstallAttempted",
+    ])
+      assert.ok(Object.hasOwn(merged, name), name);
+    assert.equal(merged["theme"], "dark");
   });
 
   test("a harmless name with a value of another shape is held back", () => {
