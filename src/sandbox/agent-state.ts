@@ -15,6 +15,7 @@ import {
   rmdirSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from "node:fs";
 import { basename, join } from "node:path";
 import { writeAtomically } from "../protocol/atomic-write.ts";
@@ -90,7 +91,8 @@ function parse(text: string | null): { ok: true; doc: unknown } | { ok: false } 
 
 /**
  * A private copy of each agent state file the policy makes writable (the file itself or a
- * directory holding it, and not denied), in `dir`: the host's content, or `{}` when it has none.
+ * directory holding it, and not denied), in `dir`: the host's content; a host without the file
+ * gets `{}` first.
  */
 export function makeAgentStateCopies(
   home: string,
@@ -107,7 +109,17 @@ export function makeAgentStateCopies(
     let text: string | null = null;
     try {
       text = readState(file);
-      writeAtomically(copy, text ?? "{}\n", 0o600);
+      if (text === null) {
+        // Made on the host as the agent makes it: otherwise the mount point bubblewrap would make
+        // in a writable home stays behind as an empty file, which Claude Code refuses to start on.
+        text = "{}\n";
+        try {
+          writeFileSync(file, text, { mode: 0o600, flag: "wx" });
+        } catch {
+          // not ours to make (or made meanwhile): the copy alone is shown
+        }
+      }
+      writeAtomically(copy, text, 0o600);
     } catch (error) {
       if (!(error instanceof TooLarge))
         throw new PreflightError(
@@ -186,9 +198,9 @@ function mergeIntoHost(entry: AgentStateCopy, copyDoc: unknown, applyAll: boolea
     for (let attempt = 0; attempt < 3; attempt++) {
       const text = readState(target);
       const host = parse(text);
-      if (!host.ok) throw new Error("the host's file is not valid JSON now: nothing merged");
+      if (!host.ok) throw new Error("the host's file is not valid JSON now");
       if (host.doc !== null && !isObject(host.doc))
-        throw new Error("the host's file is not a JSON object now: nothing merged");
+        throw new Error("the host's file is not a JSON object now");
       const result = mergeAgentState(entry.start, copyDoc, host.doc, entry.harmless, applyAll);
       if (result.merged === null) return result.changes;
       if (readState(target) !== text) continue;

@@ -44,11 +44,12 @@ describe("agent state copies", () => {
     assert.equal(statSync(copy?.copy as string).mode & 0o777, 0o600);
   });
 
-  test("no host file: the copy starts as {}, and only harmless entries make one on the host", () => {
+  test("no host file (a writable home): {} made on the host and in the copy; only harmless entries land", () => {
     const { home, file, copies } = setup();
-    const [copy] = makeAgentStateCopies(home, [file], [], copies);
+    const [copy] = makeAgentStateCopies(home, [home], [], copies);
     assert.ok(copy);
     assert.equal(readFileSync(copy.copy, "utf8"), "{}\n");
+    assert.equal(readFileSync(file, "utf8"), "{}\n", "no empty mount point left for bubblewrap to make");
     writeFileSync(copy.copy, JSON.stringify({ numStartups: 1, env: { A: "1" } }));
     const found = mergeAgentStateBack([copy], { applyAll: false, time: 0 });
     assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { numStartups: 1 });
