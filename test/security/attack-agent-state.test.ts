@@ -1,9 +1,10 @@
 // The agent's own state file, which the claude-code preset must make writable (~/.claude.json),
 // holds more than state: the environment Claude Code gives every process it starts (`env`: a PATH
 // there that starts in the workdir makes the developer's next host session run the sandbox's own
-// `ls` for a Bash call of `ls`), the command it runs for an API key, which folders it trusts. Attacked from inside a
-// real `airlock run` with the shipped preset; then the real Claude Code on the host (against the
-// fake model) is run with what the sandbox left, and must run nothing the sandbox planted.
+// `ls` for a Bash call of `ls`), the command it runs for an API key, which folders it trusts. The
+// sandbox writes a private copy, merged back entry by entry when the run ends. Attacked from
+// inside a real `airlock run` with the shipped preset; the real Claude Code on the host (against
+// the fake model) is run while the run lasts and after it, and must run nothing the sandbox planted.
 import assert from "node:assert/strict";
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
