@@ -114,14 +114,12 @@ const own = (doc: unknown, key: string): unknown =>
 type Pointer = readonly string[];
 
 /**
- * Every entry of a document, as its pointer and canonical JSON: the top-level names, with
- * `projects` read one level down per folder (a `projects` or a project that is not an object is
- * one entry).
+ * Every entry of a document, as its pointer and value: the top-level names, with `projects` read
+ * one level down per folder (a `projects` or a project that is not an object is one entry).
  */
-export function stateEntries(doc: unknown): Map<string, { pointer: Pointer; json: string }> {
-  const out = new Map<string, { pointer: Pointer; json: string }>();
-  const add = (pointer: Pointer, value: unknown) =>
-    out.set(JSON.stringify(pointer), { pointer, json: stableJson(value) });
+function stateEntries(doc: unknown): Map<string, { pointer: Pointer; value: unknown }> {
+  const out = new Map<string, { pointer: Pointer; value: unknown }>();
+  const add = (pointer: Pointer, value: unknown) => out.set(JSON.stringify(pointer), { pointer, value });
   if (!isObject(doc)) return out;
   for (const [name, value] of Object.entries(doc)) {
     if (name !== "projects" || !isObject(value)) {
@@ -136,8 +134,11 @@ export function stateEntries(doc: unknown): Map<string, { pointer: Pointer; json
   return out;
 }
 
-function valueAt(doc: unknown, pointer: Pointer): unknown {
-  return pointer.reduce<unknown>((node, name) => own(node, name), doc);
+/** The same JSON, whatever the order of keys (absent is only the same as absent). */
+function same(a: { value: unknown } | undefined, b: { value: unknown } | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const [x, y] = [JSON.stringify(a.value), JSON.stringify(b.value)];
+  return x === y || stableJson(a.value) === stableJson(b.value);
 }
 
 /** The schema of a harmless entry, or null when nothing proves the entry harmless. */
@@ -208,12 +209,12 @@ export function mergeAgentState(
   for (const key of keys) {
     const then = before.get(key);
     const now = after.get(key);
-    if (then?.json === now?.json) continue;
+    if (same(then, now)) continue;
     const pointer = (now ?? then)?.pointer as Pointer;
-    const value = now === undefined ? undefined : valueAt(copy, pointer);
+    const value = now?.value;
     const schema = schemaOf(pointer, harmless);
     const isHarmless = schema !== null && (value === undefined || schema.safeParse(value).success);
-    const hostKept = (hostNow?.get(key)?.json ?? undefined) !== then?.json;
+    const hostKept = !same(hostNow?.get(key), then);
     let applied = false;
     if ((isHarmless || applyAll) && !hostKept) applied = put(merged, pointer, value);
     wrote ||= applied;
