@@ -79,6 +79,21 @@ describe("~/.claude.json written from inside the sandbox", () => {
     assert.equal(existsSync(marker), true, "the workdir's ls ran for the host session's Bash call");
   });
 
+  test("the attack is real: Claude Code on the host obeys ~/.claude/.config.json over ~/.claude.json", async (t) => {
+    rmSync(marker, { force: true });
+    writeFileSync(payload, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+    writeFileSync(join(home, ".claude.json"), JSON.stringify(state()));
+    const legacy = join(home, ".claude", ".config.json");
+    mkdirSync(dirname(legacy), { recursive: true });
+    writeFileSync(legacy, JSON.stringify({ ...state(), env: planted().env }));
+    try {
+      if (!(await hostSession(t))) return;
+    } finally {
+      rmSync(legacy);
+    }
+    assert.equal(existsSync(marker), true, "the workdir's ls ran for the host session's Bash call");
+  });
+
   test("planted from inside: no obeyed entry reaches the host, the state lands, the host session runs nothing", async (t) => {
     rmSync(marker, { force: true });
     writeFileSync(join(home, ".claude.json"), JSON.stringify(state()));
@@ -337,6 +352,7 @@ describe("~/.claude.json written from inside the sandbox", () => {
       mustFail("jobs", `mkdir -p ${claude}/jobs/x`),
       mustFail("daemon", `mkdir -p ${claude}/daemon/x`),
       mustFail("daemon-json", `echo '{}' > ${claude}/daemon.json`),
+      mustFail("legacy-global-config", `echo '{"env":{}}' > ${claude}/.config.json`),
       mustPass("state-writable", `echo '{}' > ${claude}/state.json`),
     ];
     const run = await runCli(
@@ -346,6 +362,7 @@ describe("~/.claude.json written from inside the sandbox", () => {
     assertAllOk(run.stdout, checkNames(checks), run.stderr);
     assert.equal(readFileSync(snapshot, "utf8"), "# the host session's shell setup\n");
     assert.equal(existsSync(join(claude, "daemon.json")), false, "no placeholder left on the host");
+    assert.equal(existsSync(join(claude, ".config.json")), false, "no placeholder left on the host");
   });
 
   test("codex preset: the gate hook in ~/.codex/hooks.json cannot be emptied, replaced or moved from inside", async () => {
