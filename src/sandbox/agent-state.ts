@@ -17,7 +17,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { basename, join } from "node:path";
+import { dirname, join } from "node:path";
 import { writeAtomically } from "../protocol/atomic-write.ts";
 import {
   CLAUDE_CODE_STATE,
@@ -31,14 +31,22 @@ import { PreflightError } from "./preflight.ts";
 import { disarmedName } from "./protected.ts";
 
 interface AgentStateFile {
-  /** Relative to the user's home. */
-  path: string;
+  /** Where the host's agent keeps it, given the user's home and the host's environment. */
+  files: (home: string, env: NodeJS.ProcessEnv) => string[];
   tool: string;
   harmless: HarmlessEntries;
 }
 
+/** Claude Code's global config: `~/.claude.json`, or where its environment moves it (a config
+ * directory of its own, the custom OAuth endpoint's file), as the client picks it. */
+function claudeCodeConfigs(home: string, env: NodeJS.ProcessEnv): string[] {
+  const dir = env["CLAUDE_CONFIG_DIR"]?.startsWith("/") ? env["CLAUDE_CONFIG_DIR"] : home;
+  const suffix = env["CLAUDE_CODE_CUSTOM_OAUTH_URL"] ? "-custom-oauth" : "";
+  return [...new Set([join(home, ".claude.json"), join(dir, `.claude${suffix}.json`)])];
+}
+
 const AGENT_STATE: readonly AgentStateFile[] = [
-  { path: ".claude.json", tool: "Claude Code", harmless: CLAUDE_CODE_STATE },
+  { files: claudeCodeConfigs, tool: "Claude Code", harmless: CLAUDE_CODE_STATE },
 ];
 
 /** Larger is refused (the copy is not merged, the host's file not read): a state file is small. */
@@ -96,51 +104,69 @@ function parse(text: string | null): { ok: true; doc: unknown } | { ok: false } 
  */
 export function makeAgentStateCopies(
   home: string,
+  env: NodeJS.ProcessEnv,
   writable: readonly string[],
   deny: readonly string[],
   dir: string,
 ): AgentStateCopy[] {
   const out: AgentStateCopy[] = [];
-  for (const spec of AGENT_STATE) {
-    const file = join(home, spec.path);
-    if (!writable.some((w) => within(file, w)) || deny.some((d) => within(file, d))) continue;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const copy = join(dir, basename(spec.path));
-    let text: string | null = null;
-    try {
-      text = readState(file);
-      if (text === null) {
-        // Made on the host as the agent makes it: otherwise the mount point bubblewrap would make
-        // in a writable home stays behind as an empty file, which Claude Code refuses to start on.
-        text = "{}\n";
-        try {
-          writeFileSync(file, text, { mode: 0o600, flag: "wx" });
-        } catch {
-          // not ours to make (or made meanwhile): the copy alone is shown
-        }
-      }
-      writeAtomically(copy, text, 0o600);
-    } catch (error) {
-      if (!(error instanceof TooLarge))
-        throw new PreflightError(
-          `${file}: ${(error as Error).message}; the sandbox gets a copy of this file`,
-        );
-      // Shown as it is; the end of the run refuses to merge a copy that large.
-      copyFileSync(file, copy);
-      chmodSync(copy, 0o600);
+  for (const spec of AGENT_STATE)
+    for (const file of spec.files(home, env)) {
+      if (!writable.some((w) => within(file, w)) || deny.some((d) => within(file, d))) continue;
+      if (!isDirectory(dirname(file))) continue; // nowhere for the agent to keep it
+      out.push(makeCopy(file, spec, writable, dir));
     }
-    const start = parse(text);
-    const shownAt = [file];
-    try {
-      const real = realpathSync(file);
-      if (real !== file && writable.some((w) => within(real, w))) shownAt.push(real);
-    } catch {
-      // no file: nothing it links to
-    }
-    const found = { file, copy, shownAt, tool: spec.tool, harmless: spec.harmless };
-    out.push({ ...found, start: start.ok ? start.doc : null });
-  }
   return out;
+}
+
+/** The copy of one file, named after the host's path (`%2Fhome%2Fu%2F.claude.json`). */
+function makeCopy(
+  file: string,
+  spec: AgentStateFile,
+  writable: readonly string[],
+  dir: string,
+): AgentStateCopy {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const copy = join(dir, encodeURIComponent(file));
+  let text: string | null = null;
+  try {
+    text = readState(file);
+    if (text === null) {
+      // Made on the host as the agent makes it: otherwise the mount point bubblewrap would make
+      // in a writable home stays behind as an empty file, which Claude Code refuses to start on.
+      text = "{}\n";
+      try {
+        writeFileSync(file, text, { mode: 0o600, flag: "wx" });
+      } catch {
+        // not ours to make (or made meanwhile): the copy alone is shown
+      }
+    }
+    writeAtomically(copy, text, 0o600);
+  } catch (error) {
+    if (!(error instanceof TooLarge))
+      throw new PreflightError(`${file}: ${(error as Error).message}; the sandbox gets a copy of this file`);
+    // Shown as it is; the end of the run refuses to merge a copy that large.
+    copyFileSync(file, copy);
+    chmodSync(copy, 0o600);
+  }
+  const start = parse(text);
+  const shownAt = [file];
+  try {
+    const real = realpathSync(file);
+    if (real !== file && writable.some((w) => within(real, w))) shownAt.push(real);
+  } catch {
+    // no file: nothing it links to
+  }
+  const found = { file, copy, shownAt, tool: spec.tool, harmless: spec.harmless };
+  return { ...found, start: start.ok ? start.doc : null };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

@@ -197,7 +197,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     rmSync(file, { force: true }); // read-only once made: replaced, not rewritten
     writeFileSync(file, content, { mode: 0o444 });
   }
-  const agentState = makeAgentStateCopies(home, readWrite, deny, stateFiles.agentState);
+  const agentState = makeAgentStateCopies(home, hostEnv, readWrite, deny, stateFiles.agentState);
   const scans = scanWritable(includeWorkdir && !spec.overlay ? workdir : null, readWrite, home);
   const tree = treeFacts(scans);
   const view = homeView({

@@ -35,18 +35,37 @@ describe("agent state copies", () => {
 
   test("a copy only when the policy makes the file writable and does not deny it", () => {
     const { home, file, copies } = setup({ numStartups: 1 });
-    assert.deepEqual(makeAgentStateCopies(home, [join(home, ".claude")], [], copies), []);
-    assert.deepEqual(makeAgentStateCopies(home, [home], [file], copies), []);
-    const [copy] = makeAgentStateCopies(home, [home], [], copies);
+    assert.deepEqual(makeAgentStateCopies(home, {}, [join(home, ".claude")], [], copies), []);
+    assert.deepEqual(makeAgentStateCopies(home, {}, [home], [file], copies), []);
+    const [copy] = makeAgentStateCopies(home, {}, [home], [], copies);
     assert.equal(copy?.file, file);
     assert.deepEqual(copy?.shownAt, [file]);
     assert.equal(readFileSync(copy?.copy as string, "utf8"), '{"numStartups":1}');
     assert.equal(statSync(copy?.copy as string).mode & 0o777, 0o600);
   });
 
+  test("where the host's environment moves Claude Code's config (CLAUDE_CONFIG_DIR, a custom OAuth endpoint): that file too", () => {
+    const { home, file, copies } = setup({ numStartups: 1 });
+    const cfg = join(home, "cfg");
+    mkdirSync(cfg);
+    const env = { CLAUDE_CONFIG_DIR: cfg, CLAUDE_CODE_CUSTOM_OAUTH_URL: "https://example.test" };
+    const made = makeAgentStateCopies(home, env, [home], [], copies);
+    assert.deepEqual(
+      made.map((c) => c.file),
+      [file, join(cfg, ".claude-custom-oauth.json")],
+    );
+    assert.notEqual(made[0]?.copy, made[1]?.copy, "one copy each");
+    assert.equal(readFileSync(join(cfg, ".claude-custom-oauth.json"), "utf8"), "{}\n");
+    // A config directory that does not exist: nothing to copy there.
+    assert.equal(
+      makeAgentStateCopies(home, { CLAUDE_CONFIG_DIR: join(home, "none") }, [home], [], copies).length,
+      1,
+    );
+  });
+
   test("no host file (a writable home): {} made on the host and in the copy; only harmless entries land", () => {
     const { home, file, copies } = setup();
-    const [copy] = makeAgentStateCopies(home, [home], [], copies);
+    const [copy] = makeAgentStateCopies(home, {}, [home], [], copies);
     assert.ok(copy);
     assert.equal(readFileSync(copy.copy, "utf8"), "{}\n");
     assert.equal(readFileSync(file, "utf8"), "{}\n", "no empty mount point left for bubblewrap to make");
@@ -64,7 +83,7 @@ describe("agent state copies", () => {
 
   test("nothing held back: the copy is removed, the host's mode kept", () => {
     const { home, file, copies } = setup({ numStartups: 1 });
-    const [copy] = makeAgentStateCopies(home, [file], [], copies);
+    const [copy] = makeAgentStateCopies(home, {}, [file], [], copies);
     assert.ok(copy);
     writeFileSync(copy.copy, JSON.stringify({ numStartups: 2 }));
     assert.deepEqual(mergeAgentStateBack([copy], { applyAll: false, time: 0 }), []);
@@ -75,7 +94,7 @@ describe("agent state copies", () => {
 
   test("Claude Code's lock: a stale one is taken over, a live one leaves the host's file alone", () => {
     const { home, file, copies } = setup({ numStartups: 1 });
-    const [copy] = makeAgentStateCopies(home, [file], [], copies);
+    const [copy] = makeAgentStateCopies(home, {}, [file], [], copies);
     assert.ok(copy);
     writeFileSync(copy.copy, JSON.stringify({ numStartups: 2 }));
     mkdirSync(`${file}.lock`);
@@ -85,7 +104,7 @@ describe("agent state copies", () => {
     assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { numStartups: 2 });
     assert.equal(existsSync(`${file}.lock`), false);
 
-    const [again] = makeAgentStateCopies(home, [file], [], copies);
+    const [again] = makeAgentStateCopies(home, {}, [file], [], copies);
     assert.ok(again);
     writeFileSync(again.copy, JSON.stringify({ numStartups: 3 }));
     mkdirSync(`${file}.lock`); // a host session holds it (for longer than the merge waits)
@@ -99,10 +118,13 @@ describe("agent state copies", () => {
   test("a folder at ~/.claude.json refuses the start; an oversized one is shown, never merged", () => {
     const { home, file, copies } = setup();
     mkdirSync(file);
-    assert.throws(() => makeAgentStateCopies(home, [file], [], copies), /\.claude\.json: not a regular file/);
+    assert.throws(
+      () => makeAgentStateCopies(home, {}, [file], [], copies),
+      /\.claude\.json: not a regular file/,
+    );
     const big = setup({});
     truncateSync(big.file, 33 * 1024 * 1024); // sparse: the size alone is past the bound
-    const [copy] = makeAgentStateCopies(big.home, [big.file], [], big.copies);
+    const [copy] = makeAgentStateCopies(big.home, {}, [big.file], [], big.copies);
     assert.equal(statSync(copy?.copy as string).size, 33 * 1024 * 1024);
     const [failed] = mergeAgentStateBack([copy as AgentStateCopy], { applyAll: true, time: 0 });
     assert.match(failed?.error ?? "", /larger than 32 MiB/);
@@ -111,7 +133,7 @@ describe("agent state copies", () => {
 
   test("a copy with very many entries: the first hundred are listed, the rest counted", () => {
     const { home, file, copies } = setup({});
-    const [copy] = makeAgentStateCopies(home, [file], [], copies);
+    const [copy] = makeAgentStateCopies(home, {}, [file], [], copies);
     const many = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`k${i}`, i]));
     writeFileSync(copy?.copy as string, JSON.stringify(many));
     const found = mergeAgentStateBack([copy as AgentStateCopy], { applyAll: false, time: 0 });
@@ -122,7 +144,7 @@ describe("agent state copies", () => {
 
   test("the host's file no longer JSON at the end: nothing written, the copy kept", () => {
     const { home, file, copies } = setup({ numStartups: 1 });
-    const [copy] = makeAgentStateCopies(home, [file], [], copies);
+    const [copy] = makeAgentStateCopies(home, {}, [file], [], copies);
     assert.ok(copy);
     writeFileSync(copy.copy, JSON.stringify({ numStartups: 2 }));
     writeFileSync(file, "{ half");
