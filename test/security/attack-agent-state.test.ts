@@ -140,7 +140,7 @@ describe("~/.claude.json written from inside the sandbox", () => {
   async function runHolding(
     script: string,
     during: () => Promise<void>,
-    options: { airlockHome: string; policy?: string },
+    options: { airlockHome: string },
   ): Promise<CliRun> {
     const release = join(wd, "release");
     rmSync(release, { force: true });
@@ -149,7 +149,7 @@ describe("~/.claude.json written from inside the sandbox", () => {
     const ready = new Promise<void>((r) => {
       markPlanted = r;
     });
-    const argv = ["run", "--policy", options.policy ?? PRESET, "--workdir", wd, "--"];
+    const argv = ["run", "--policy", PRESET, "--workdir", wd, "--"];
     const run = startCli([...argv, "/bin/sh", "-c", `${script} && echo planted && ${wait}`], {
       airlockHome: options.airlockHome,
       env: { HOME: home, XDG_STATE_HOME: join(dir, "state") },
