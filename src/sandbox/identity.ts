@@ -9,18 +9,11 @@
 // deny. Ancestors are read only when a rule grants to a binary's children. argv never grants
 // anything.
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  createReadStream,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-  statSync,
-} from "node:fs";
+import { createReadStream, readdirSync, readlinkSync, statSync } from "node:fs";
 import type { Socket } from "node:net";
 import { judgeLoadedCode, type MountEntry, parseMountInfo } from "./loaded-code.ts";
 import { findClientInode } from "./proc-net.ts";
+import { type PendingRead, procReader, readProcText as readText } from "./proc-reader.ts";
 
 export interface SandboxIdentity {
   binary: string;
@@ -41,37 +34,6 @@ export type IdentityResult =
 
 const DELETED = " (deleted)";
 const NUMERIC = /^\d+$/;
-
-/** One buffer for every /proc read: these files report size 0, so readFileSync would stat and
- * grow a fresh buffer each time, and a lookup reads several per holder. */
-let procBuffer = Buffer.allocUnsafe(64 * 1024);
-
-function readText(path: string): string | null {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return null;
-  }
-  try {
-    let length = 0;
-    for (;;) {
-      if (length === procBuffer.length) {
-        const bigger = Buffer.allocUnsafe(procBuffer.length * 2);
-        procBuffer.copy(bigger, 0, 0, length);
-        procBuffer = bigger;
-      }
-      const n = readSync(fd, procBuffer, length, procBuffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    return procBuffer.toString("utf8", 0, length);
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function listDir(path: string): string[] | null {
   try {
@@ -165,6 +127,8 @@ export class SandboxIdentifier {
   private mountTable: MountEntry[] | undefined;
   /** The client end's inode per accepted socket: fixed for the connection's life (its 4-tuple is). */
   private readonly inodes = new WeakMap<Socket, number>();
+  /** Each accepted socket's 4-tuple, and its IPv4 table being read on the reader thread since. */
+  private readonly accepts = new WeakMap<Socket, Accepted>();
 
   constructor(private readonly options: IdentifierOptions) {
     this.hashes = options.hashes ?? new BinaryHashes();
@@ -173,12 +137,13 @@ export class SandboxIdentifier {
   }
 
   /**
-   * Finds the client end's socket at accept, while the client is still writing its request head:
-   * the connection's 4-tuple names that one socket for the connection's life, whoever holds it
-   * later, so only its holders wait for the head. Not found yet: identify() looks again.
+   * Starts reading the sandbox's TCP table at accept, on the reader thread, while this one takes
+   * the request head: the connection's 4-tuple names one socket for the connection's life,
+   * whoever holds it later, so only its holders wait for the head. identify() takes the table
+   * (or reads it itself) and looks again when the socket was not in it yet.
    */
   accepted(socket: Socket): void {
-    this.inodeOf(socket);
+    this.accepts.set(socket, { ...fourTuple(socket), table: procReader().start(this.tablePath("tcp")) });
   }
 
   /** Identity of whoever holds, right now, the client end of a socket accepted on the sandbox's listener. */
@@ -226,20 +191,23 @@ export class SandboxIdentifier {
   private inodeOf(socket: Socket): number | null {
     let inode = this.inodes.get(socket) ?? null;
     if (inode === null) {
-      const peer = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
-      const listener = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
-      inode = this.findInode(peer, listener);
+      const accepted = this.accepts.get(socket);
+      this.accepts.delete(socket);
+      const { peer, listener } = accepted ?? fourTuple(socket);
+      inode = this.findInode(peer, listener, accepted?.table);
       if (inode !== null) this.inodes.set(socket, inode);
     }
     return inode;
   }
 
-  private findInode(
-    peer: { address: string; port: number },
-    listener: { address: string; port: number },
-  ): number | null {
-    for (const table of ["tcp", "tcp6"]) {
-      const text = readText(`/proc/${this.options.reaperPid}/net/${table}`);
+  private tablePath(table: "tcp" | "tcp6"): string {
+    return `/proc/${this.options.reaperPid}/net/${table}`;
+  }
+
+  /** The socket in the IPv4 table (the one read since accept, when there is one), then the IPv6 one. */
+  private findInode(peer: Endpoint, listener: Endpoint, pending: PendingRead | undefined): number | null {
+    for (const table of ["tcp", "tcp6"] as const) {
+      const text = table === "tcp" && pending ? procReader().read(pending) : readText(this.tablePath(table));
       if (!text) continue;
       const inode = findClientInode(text, peer, listener);
       if (inode !== null) return inode;
@@ -355,6 +323,24 @@ function namespacePid(hostPid: number): number | null {
   const line = status ? /^NSpid:\s*(.+)$/m.exec(status) : null;
   const last = line?.[1]?.trim().split(/\s+/).pop();
   return last === undefined ? null : Number(last);
+}
+
+interface Endpoint {
+  address: string;
+  port: number;
+}
+
+interface Accepted {
+  peer: Endpoint;
+  listener: Endpoint;
+  table: PendingRead;
+}
+
+function fourTuple(socket: Socket): { peer: Endpoint; listener: Endpoint } {
+  return {
+    peer: { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 },
+    listener: { address: socket.localAddress ?? "", port: socket.localPort ?? 0 },
+  };
 }
 
 interface FdTable {
