@@ -127,6 +127,8 @@ export class SandboxIdentifier {
   private mountTable: MountEntry[] | undefined;
   /** The client end's inode per accepted socket: fixed for the connection's life (its 4-tuple is). */
   private readonly inodes = new WeakMap<Socket, number>();
+  /** The pid that held each connection at its latest request. */
+  private readonly lastHolder = new WeakMap<Socket, number>();
   /** Each accepted socket's 4-tuple, and its IPv4 table being read on the reader thread since. */
   private readonly accepts = new WeakMap<Socket, Accepted>();
 
@@ -150,7 +152,10 @@ export class SandboxIdentifier {
   async identify(socket: Socket, opts: IdentifyOptions = {}): Promise<IdentityResult> {
     const inode = this.inodeOf(socket);
     if (inode === null) return { ok: false, reason: "no socket in the sandbox matches the connection" };
-    const found = this.holders(`socket:[${inode}]`);
+    const pids = listDir(this.proc);
+    if (!pids) return { ok: false, reason: "cannot list the sandbox's processes" };
+    const guess = this.likelyHolder(socket, pids);
+    const found = this.holders(pids, `socket:[${inode}]`);
     if (typeof found === "string") return { ok: false, reason: found };
     if (found.length === 0) return { ok: false, reason: "no process in the sandbox holds the connection" };
     const binaries = new Set(found.map((h) => h.exe));
@@ -164,7 +169,7 @@ export class SandboxIdentifier {
     const mounts = this.mounts();
     const writable: string[] = [];
     for (const h of found) {
-      const code = this.loadedCode(h, mounts);
+      const code = this.loadedCode(h, mounts, h.dir === guess?.dir ? guess.maps : undefined);
       if (code.problem) return { ok: false, reason: code.problem, binary };
       if (!code.hostPut && writable.length === 0) writable.push(binary);
     }
@@ -178,6 +183,7 @@ export class SandboxIdentifier {
       }
       const ancestors = opts.ancestors ? await this.commonAncestors(found, mounts, writable) : [];
       if (typeof ancestors === "string") return { ok: false, reason: ancestors, binary };
+      this.lastHolder.set(socket, first.pid);
       return { ok: true, binary, ancestors, writable, pid: first.pid, sha256 };
     } catch (error) {
       return {
@@ -215,10 +221,27 @@ export class SandboxIdentifier {
     return null;
   }
 
-  /** Every sandbox process with a descriptor on `link`, or why they cannot be known. */
-  private holders(link: string): Holder[] | string {
-    const pids = listDir(this.proc);
-    if (!pids) return "cannot list the sandbox's processes";
+  /**
+   * The process that most likely holds the connection, its maps already being read on the reader
+   * thread while the descriptors of every process are: the one that held it at the previous
+   * request, else the newest process (a client started for the request). Only a guess: the
+   * holders are found as ever, and a holder that is not this one is read here.
+   */
+  private likelyHolder(socket: Socket, pids: readonly string[]): { dir: string; maps: PendingRead } | null {
+    let pid = this.lastHolder.get(socket) ?? -1;
+    if (pid === -1) {
+      for (const name of pids) {
+        const n = NUMERIC.test(name) ? Number(name) : -1;
+        if (n > pid && !this.own.has(n)) pid = n;
+      }
+    }
+    if (pid === -1) return null;
+    const dir = `${this.proc}/${pid}`;
+    return { dir, maps: procReader().start(`${dir}/maps`) };
+  }
+
+  /** Every sandbox process (of those listed) with a descriptor on `link`, or why they cannot be known. */
+  private holders(pids: readonly string[], link: string): Holder[] | string {
     const out: Holder[] = [];
     for (const name of pids) {
       if (!NUMERIC.test(name)) continue;
@@ -257,16 +280,25 @@ export class SandboxIdentifier {
     return this.mountTable;
   }
 
-  /** Whether a process runs only its binary's code, and whether the host put that binary there. */
-  private loadedCode(h: Holder, mounts: readonly MountEntry[]): { problem: string | null; hostPut: boolean } {
+  /**
+   * Whether a process runs only its binary's code, and whether the host put that binary there.
+   * `maps`: its maps, being read on the reader thread (taken last, to give it the most time).
+   */
+  private loadedCode(
+    h: Holder,
+    mounts: readonly MountEntry[],
+    maps?: PendingRead,
+  ): { problem: string | null; hostPut: boolean } {
     if (mounts.length === 0) return { problem: "cannot read the sandbox's mounts", hostPut: false };
+    const environ = readText(`${h.dir}/environ`);
+    const status = readText(`${h.dir}/status`);
     return judgeLoadedCode(
       {
         pid: h.pid,
         exe: h.exe,
-        environ: readText(`${h.dir}/environ`),
-        maps: readText(`${h.dir}/maps`),
-        status: readText(`${h.dir}/status`),
+        environ,
+        maps: maps ? procReader().read(maps) : readText(`${h.dir}/maps`),
+        status,
       },
       mounts,
     );

@@ -1,9 +1,10 @@
-// Reads a /proc file on a second thread while this one works (docs/performance.md, "A new
-// connection"): the sandbox's TCP table from the moment a connection is accepted, a holder's
-// maps while its other files are read. The text is the same one read of the file as on this
-// thread, parsed by the same code; whenever the thread is not there, busy, not yet started on
-// the file or slow, the caller reads the file itself. One slot, one file at a time: a second
-// read asked for meanwhile is read here.
+// Reads a /proc file on a second, low-priority thread while this one works (docs/performance.md,
+// "A new connection"): the sandbox's TCP table from the moment a connection is accepted, the
+// likely holder's maps while every process's descriptors are scanned. The text is the same one
+// read of the file as on this thread, parsed by the same code. Nothing ever waits for the
+// thread: whenever it is not there, busy, or has not finished, the caller reads the file itself
+// (on a busy machine the thread rarely gets a core in time, and changes nothing). One slot, one
+// file at a time.
 import { closeSync, openSync, readSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { packagePath } from "../package-root.ts";
