@@ -1,10 +1,10 @@
 // Reads a /proc file on a second, low-priority thread while this one works (docs/performance.md,
 // "A new connection"): the sandbox's TCP table from the moment a connection is accepted, the
 // likely holder's maps while every process's descriptors are scanned. The text is the same one
-// read of the file as on this thread, parsed by the same code. Nothing ever waits for the
-// thread: whenever it is not there, busy, or has not finished, the caller reads the file itself
-// (on a busy machine the thread rarely gets a core in time, and changes nothing). One slot, one
-// file at a time.
+// read of the file as on this thread, parsed by the same code. A read the thread has not begun
+// is taken back and done here; one it is doing is waited for at most as long as doing it here
+// would take. On a busy machine the thread rarely gets a core in time, and changes little.
+// One slot, one file at a time.
 import { closeSync, openSync, readSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { packagePath } from "../package-root.ts";
@@ -15,12 +15,15 @@ const LENGTH = 1;
 const PATH_LENGTH = 2;
 const IDLE = 0;
 const QUEUED = 1;
+const RUNNING = 2;
 const DONE = 3;
 const TOO_LARGE = -2;
 
 /** Enough for a sandbox's TCP table and the maps of all but the largest programs (those are read here). */
 const DATA_BYTES = 256 * 1024;
 const PATH_BYTES = 4096;
+/** About one read of the TCP table or of a program's maps on this thread, cold. */
+const RUNNING_WAIT_MS = 0.2;
 
 /** A read asked for: `seq` names it in the slot (0: not queued, read it here). */
 export interface PendingRead {
@@ -90,9 +93,8 @@ class ProcReader {
   }
 
   /**
-   * The file's text (null: unreadable): the thread's, when it has finished the read; otherwise
-   * (not begun, still running, or the slot moved on) read here and now. Never waits for the
-   * thread: on a busy machine it may not get a core soon.
+   * The file's text (null: unreadable): the thread's, when it has finished the read (or finishes
+   * it within about the time of a read here); otherwise read here and now.
    */
   read(pending: PendingRead): string | null {
     if (pending.seq === 0 || pending.seq !== this.current) return readProcText(pending.path);
@@ -100,7 +102,11 @@ class ProcReader {
     // Not begun: taken back, so that the thread does not read it for nothing.
     if (Atomics.compareExchange(this.control, STATE, QUEUED, IDLE) === QUEUED)
       return readProcText(pending.path);
-    // Still running: the next start() frees the slot once it is done.
+    // Begun: the thread has a core and is nearly done. Waited for as long as a read of its own
+    // takes here at most; still not done (the thread lost its core), read here after all, and
+    // the next start() frees the slot once the thread is done.
+    if (Atomics.load(this.control, STATE) === RUNNING)
+      Atomics.wait(this.control, STATE, RUNNING, RUNNING_WAIT_MS);
     if (Atomics.load(this.control, STATE) !== DONE) return readProcText(pending.path);
     const length = Atomics.load(this.control, LENGTH);
     const text = length >= 0 ? this.data.toString("utf8", 0, length) : null;
