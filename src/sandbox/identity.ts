@@ -152,7 +152,7 @@ export class SandboxIdentifier {
   async identify(socket: Socket, opts: IdentifyOptions = {}): Promise<IdentityResult> {
     const inode = this.inodeOf(socket);
     if (inode === null) return { ok: false, reason: "no socket in the sandbox matches the connection" };
-    const pids = listDir(this.proc);
+    const pids = this.commandPids();
     if (!pids) return { ok: false, reason: "cannot list the sandbox's processes" };
     const guess = this.likelyHolder(socket, pids);
     const found = this.holders(pids, `socket:[${inode}]`);
@@ -227,26 +227,30 @@ export class SandboxIdentifier {
    * request, else the newest process (a client started for the request). Only a guess: the
    * holders are found as ever, and a holder that is not this one is read here.
    */
-  private likelyHolder(socket: Socket, pids: readonly string[]): { dir: string; maps: PendingRead } | null {
-    let pid = this.lastHolder.get(socket) ?? -1;
-    if (pid === -1) {
-      for (const name of pids) {
-        const n = NUMERIC.test(name) ? Number(name) : -1;
-        if (n > pid && !this.own.has(n)) pid = n;
-      }
-    }
+  private likelyHolder(socket: Socket, pids: readonly number[]): { dir: string; maps: PendingRead } | null {
+    const pid = this.lastHolder.get(socket) ?? pids.reduce((a, b) => Math.max(a, b), -1);
     if (pid === -1) return null;
     const dir = `${this.proc}/${pid}`;
     return { dir, maps: procReader().start(`${dir}/maps`) };
   }
 
-  /** Every sandbox process (of those listed) with a descriptor on `link`, or why they cannot be known. */
-  private holders(pids: readonly string[], link: string): Holder[] | string {
-    const out: Holder[] = [];
-    for (const name of pids) {
+  /** The sandbox's processes but Airlock's own (its PID 1 and init), from its /proc. */
+  private commandPids(): number[] | null {
+    const names = listDir(this.proc);
+    if (!names) return null;
+    const pids: number[] = [];
+    for (const name of names) {
       if (!NUMERIC.test(name)) continue;
       const pid = Number(name);
-      if (this.own.has(pid)) continue;
+      if (!this.own.has(pid)) pids.push(pid);
+    }
+    return pids;
+  }
+
+  /** Every one of the processes with a descriptor on `link`, or why they cannot be known. */
+  private holders(pids: readonly number[], link: string): Holder[] | string {
+    const out: Holder[] = [];
+    for (const pid of pids) {
       const table = this.fdTable(pid);
       if (table === null || !holds(table, link)) continue;
       const dir = table.dir;
