@@ -9,9 +9,10 @@
 // deny. Ancestors are read only when a rule grants to a binary's children. argv never grants
 // anything.
 import { createHash } from "node:crypto";
-import { createReadStream, readdirSync, readlinkSync, statSync } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import type { Socket } from "node:net";
 import { judgeLoadedCode, type MountEntry, parseMountInfo } from "./loaded-code.ts";
+import { exePath, type Holder, holdersAmong, listDir } from "./proc-holders.cjs";
 import { findClientInode } from "./proc-net.ts";
 import { type PendingRead, procReader, readProcText as readText } from "./proc-reader.ts";
 
@@ -32,33 +33,15 @@ export type IdentityResult =
   | ({ ok: true } & SandboxIdentity)
   | { ok: false; reason: string; binary?: string };
 
-const DELETED = " (deleted)";
 const NUMERIC = /^\d+$/;
-
-function listDir(path: string): string[] | null {
-  try {
-    return readdirSync(path);
-  } catch {
-    return null;
-  }
-}
+/** From this many processes on, half of them are scanned on the reader thread (below it, the maps). */
+const SPLIT_AT = 4;
 
 /** Parent pid from /proc/<pid>/stat (the command name may hold spaces and parentheses). */
 function parentOf(dir: string): number | null {
   const stat = readText(`${dir}/stat`);
   if (!stat) return null;
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-}
-
-/** The executable as the sandbox names it (the kernel reports paths relative to the reader's
- * view of the process's mounts, which for a sandbox bound from `/` is the sandbox's own path). */
-function exePath(dir: string): string | null {
-  try {
-    const path = readlinkSync(`${dir}/exe`);
-    return path.endsWith(DELETED) ? path.slice(0, -DELETED.length) : path;
-  } catch {
-    return null;
-  }
 }
 
 /** SHA-256 per executable path, recorded on first use; hashes cached per file (dev, inode, size, mtime). */
@@ -110,13 +93,6 @@ export interface IdentifyOptions {
   ancestors?: boolean;
 }
 
-interface Holder {
-  pid: number;
-  /** /proc directory to read it through: the process's, or a live thread's when its leader exited. */
-  dir: string;
-  exe: string;
-}
-
 /** Identifies the process holding each client connection. One per sandbox. */
 export class SandboxIdentifier {
   readonly hashes: BinaryHashes;
@@ -154,8 +130,12 @@ export class SandboxIdentifier {
     if (inode === null) return { ok: false, reason: "no socket in the sandbox matches the connection" };
     const pids = this.commandPids();
     if (!pids) return { ok: false, reason: "cannot list the sandbox's processes" };
-    const guess = this.likelyHolder(socket, pids);
-    const found = this.holders(pids, `socket:[${inode}]`);
+    const link = `socket:[${inode}]`;
+    // One job at a time on the reader thread: half the scan of a crowded sandbox, else the
+    // likely holder's maps (asked for first, read while the scan runs).
+    const crowded = pids.length >= SPLIT_AT;
+    const guess = crowded ? null : this.likelyHolder(socket, pids);
+    const found = crowded ? this.splitHolders(pids, link) : holdersAmong(this.proc, pids, link);
     if (typeof found === "string") return { ok: false, reason: found };
     if (found.length === 0) return { ok: false, reason: "no process in the sandbox holds the connection" };
     const binaries = new Set(found.map((h) => h.exe));
@@ -234,6 +214,22 @@ export class SandboxIdentifier {
     return { dir, maps: procReader().start(`${dir}/maps`) };
   }
 
+  /**
+   * The holders, the second half of the processes scanned on the reader thread while this one
+   * scans the first (waiting for it at most about as long as its own half took).
+   */
+  private splitHolders(pids: readonly number[], link: string): Holder[] | string {
+    const half = Math.floor(pids.length / 2);
+    const reader = procReader();
+    const theirs = reader.startHolders(this.proc, pids.slice(half), link);
+    const started = performance.now();
+    const mine = holdersAmong(this.proc, pids.slice(0, half), link);
+    if (typeof mine === "string") return mine;
+    const others = reader.holders(theirs, performance.now() - started);
+    if (typeof others === "string") return others;
+    return [...mine, ...others];
+  }
+
   /** The sandbox's processes but Airlock's own (its PID 1 and init), from its /proc. */
   private commandPids(): number[] | null {
     const names = listDir(this.proc);
@@ -245,37 +241,6 @@ export class SandboxIdentifier {
       if (!this.own.has(pid)) pids.push(pid);
     }
     return pids;
-  }
-
-  /** Every one of the processes with a descriptor on `link`, or why they cannot be known. */
-  private holders(pids: readonly number[], link: string): Holder[] | string {
-    const out: Holder[] = [];
-    for (const pid of pids) {
-      const table = this.fdTable(pid);
-      if (table === null || !holds(table, link)) continue;
-      const dir = table.dir;
-      const exe = exePath(dir);
-      if (exe === null) return `cannot read the executable of pid ${pid}`;
-      out.push({ pid, dir, exe });
-    }
-    return out;
-  }
-
-  /**
-   * Where a process's descriptors can be read. A thread-group leader that exited while its other
-   * threads run shows no descriptors (and no executable) of its own: read them through a live thread.
-   */
-  private fdTable(pid: number): FdTable | null {
-    const dir = `${this.proc}/${pid}`;
-    const fds = listDir(`${dir}/fd`);
-    if (fds !== null && fds.length > 0) return { dir, fds };
-    for (const tid of listDir(`${dir}/task`) ?? []) {
-      if (tid === String(pid)) continue;
-      const threadDir = `${dir}/task/${tid}`;
-      const threadFds = listDir(`${threadDir}/fd`);
-      if (threadFds !== null && threadFds.length > 0) return { dir: threadDir, fds: threadFds };
-    }
-    return null;
   }
 
   private mounts(): MountEntry[] {
@@ -377,20 +342,4 @@ function fourTuple(socket: Socket): { peer: Endpoint; listener: Endpoint } {
     peer: { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 },
     listener: { address: socket.localAddress ?? "", port: socket.localPort ?? 0 },
   };
-}
-
-interface FdTable {
-  dir: string;
-  fds: string[];
-}
-
-function holds({ dir, fds }: FdTable, link: string): boolean {
-  for (const fd of fds) {
-    try {
-      if (readlinkSync(`${dir}/fd/${fd}`) === link) return true;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return false;
 }

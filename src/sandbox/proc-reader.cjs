@@ -1,16 +1,20 @@
-// The reader thread of proc-reader.ts: reads the one file named in the shared slot whenever the
-// slot is queued, and hands its bytes back in shared memory. It decides nothing: the text goes
-// to the same parsers as a read on the main thread. Blocking reads are the point (one thread,
+// The reader thread of proc-reader.ts: whenever the shared slot is queued, reads the one file it
+// names, or scans the processes it lists for the holders of a socket (proc-holders.cjs, the
+// lookup's own code), and hands the result back in shared memory. It decides nothing: the text
+// goes to the same parsers as a read on the main thread. Blocking reads are the point (one thread,
 // one file at a time, no event loop in between).
 "use strict";
 const { closeSync, openSync, readlinkSync, readSync } = require("node:fs");
 const { setPriority } = require("node:os");
 const { workerData } = require("node:worker_threads");
+const { holdersAmong } = require("./proc-holders.cjs");
 
 // Slot layout, shared with proc-reader.ts.
 const STATE = 0;
 const LENGTH = 1;
-const PATH_LENGTH = 2;
+const ARGUMENT_LENGTH = 2;
+const OP = 3;
+const HOLDERS = 1;
 const QUEUED = 1;
 const RUNNING = 2;
 const DONE = 3;
@@ -18,7 +22,7 @@ const UNREADABLE = -1;
 const TOO_LARGE = -2;
 
 const control = new Int32Array(workerData.control);
-const path = Buffer.from(workerData.path);
+const argument = Buffer.from(workerData.argument);
 const data = Buffer.from(workerData.data);
 
 /** The whole file into `data`: its length, UNREADABLE, or TOO_LARGE when it does not fit. */
@@ -48,6 +52,14 @@ function readInto(name) {
   }
 }
 
+/** The holders among some processes, as JSON into `data`: its length, or TOO_LARGE. */
+function scanInto(text) {
+  const { proc, pids, link } = JSON.parse(text);
+  const result = Buffer.from(JSON.stringify(holdersAmong(proc, pids, link)));
+  if (result.length > data.length) return TOO_LARGE;
+  return result.copy(data, 0);
+}
+
 // The lowest priority for this thread alone (Linux: a thread id names one thread): it runs on a
 // core nobody else wants, and never takes the main thread's core away from it when woken.
 try {
@@ -65,8 +77,14 @@ for (;;) {
   }
   // The main thread may take a queued read back to do it itself: only one of us does it.
   if (Atomics.compareExchange(control, STATE, QUEUED, RUNNING) !== QUEUED) continue;
-  const name = path.toString("utf8", 0, Atomics.load(control, PATH_LENGTH));
-  Atomics.store(control, LENGTH, readInto(name));
+  const text = argument.toString("utf8", 0, Atomics.load(control, ARGUMENT_LENGTH));
+  let length;
+  try {
+    length = Atomics.load(control, OP) === HOLDERS ? scanInto(text) : readInto(text);
+  } catch {
+    length = UNREADABLE;
+  }
+  Atomics.store(control, LENGTH, length);
   Atomics.store(control, STATE, DONE);
   Atomics.notify(control, STATE);
 }

@@ -8,20 +8,26 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { packagePath } from "../package-root.ts";
+import { type Holder, holdersAmong } from "./proc-holders.cjs";
 
 // Slot layout, shared with proc-reader.cjs.
 const STATE = 0;
 const LENGTH = 1;
-const PATH_LENGTH = 2;
+const ARGUMENT_LENGTH = 2;
+const OP = 3;
+const READ = 0;
+const HOLDERS = 1;
 const IDLE = 0;
 const QUEUED = 1;
 const RUNNING = 2;
 const DONE = 3;
+const UNREADABLE = -1;
 const TOO_LARGE = -2;
 
 /** Enough for a sandbox's TCP table and the maps of all but the largest programs (those are read here). */
 const DATA_BYTES = 256 * 1024;
-const PATH_BYTES = 4096;
+/** A path, or the pids of a scan (a larger scan is done here whole). */
+const ARGUMENT_BYTES = 16 * 1024;
 /** About one read of the TCP table or of a program's maps on this thread, cold. */
 const RUNNING_WAIT_MS = 0.2;
 
@@ -62,34 +68,32 @@ export function readProcText(path: string): string | null {
   }
 }
 
+/** A scan of some processes' descriptors asked for: `seq` names it in the slot (0: not queued). */
+export interface PendingHolders {
+  proc: string;
+  pids: readonly number[];
+  link: string;
+  seq: number;
+}
+
 class ProcReader {
   private readonly control = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
-  private readonly path = Buffer.from(new SharedArrayBuffer(PATH_BYTES));
+  private readonly argument = Buffer.from(new SharedArrayBuffer(ARGUMENT_BYTES));
   private readonly data = Buffer.from(new SharedArrayBuffer(DATA_BYTES));
   private worker: Worker | undefined;
   private failed = false;
-  /** The read the slot holds (queued, running or done); 0 when none. */
+  /** The job the slot holds (queued, running or done); 0 when none. */
   private current = 0;
   private seq = 0;
 
   /** Queues a read of `path` on the thread when its slot is free; read() gives the text. */
   start(path: string): PendingRead {
-    if (!this.ensureWorker()) return { path, seq: 0 };
-    // A read that nobody came for (its connection closed first) or that the thread has not begun
-    // gives the slot to this one; whoever asked for that one reads it here.
-    const state = Atomics.load(this.control, STATE);
-    const free =
-      state === IDLE ||
-      state === DONE ||
-      (state === QUEUED && Atomics.compareExchange(this.control, STATE, QUEUED, IDLE) === QUEUED);
-    if (!free) return { path, seq: 0 };
-    const length = this.path.write(path, "utf8");
-    if (length >= PATH_BYTES) return { path, seq: 0 };
-    this.current = ++this.seq;
-    Atomics.store(this.control, PATH_LENGTH, length);
-    Atomics.store(this.control, STATE, QUEUED);
-    Atomics.notify(this.control, STATE);
-    return { path, seq: this.current };
+    return { path, seq: this.queue(READ, path) };
+  }
+
+  /** Queues a scan of `pids` for a descriptor on `link` on the thread; holders() gives them. */
+  startHolders(proc: string, pids: readonly number[], link: string): PendingHolders {
+    return { proc, pids, link, seq: this.queue(HOLDERS, JSON.stringify({ proc, pids, link })) };
   }
 
   /**
@@ -97,26 +101,68 @@ class ProcReader {
    * it within about the time of a read here); otherwise read here and now.
    */
   read(pending: PendingRead): string | null {
-    if (pending.seq === 0 || pending.seq !== this.current) return readProcText(pending.path);
-    this.current = 0;
-    // Not begun: taken back, so that the thread does not read it for nothing.
-    if (Atomics.compareExchange(this.control, STATE, QUEUED, IDLE) === QUEUED)
-      return readProcText(pending.path);
-    // Begun: the thread has a core and is nearly done. Waited for as long as a read of its own
-    // takes here at most; still not done (the thread lost its core), read here after all, and
-    // the next start() frees the slot once the thread is done.
-    if (Atomics.load(this.control, STATE) === RUNNING)
-      Atomics.wait(this.control, STATE, RUNNING, RUNNING_WAIT_MS);
-    if (Atomics.load(this.control, STATE) !== DONE) return readProcText(pending.path);
-    const length = Atomics.load(this.control, LENGTH);
-    const text = length >= 0 ? this.data.toString("utf8", 0, length) : null;
-    Atomics.store(this.control, STATE, IDLE);
-    return length === TOO_LARGE ? readProcText(pending.path) : text;
+    const length = this.take(pending.seq, RUNNING_WAIT_MS);
+    if (length === null || length === TOO_LARGE) return readProcText(pending.path);
+    return length === UNREADABLE ? null : this.data.toString("utf8", 0, length);
   }
 
-  /** Whether the thread has finished this read (its text is then the thread's). */
-  finished(pending: PendingRead): boolean {
+  /**
+   * The holders among the pids: the thread's, when it has finished the scan or finishes it within
+   * `waitMs` (about what the same scan takes here); otherwise scanned here and now.
+   */
+  holders(pending: PendingHolders, waitMs: number): Holder[] | string {
+    const length = this.take(pending.seq, waitMs);
+    if (length !== null && length >= 0) {
+      try {
+        return JSON.parse(this.data.toString("utf8", 0, length)) as Holder[] | string;
+      } catch {
+        // scanned here
+      }
+    }
+    return holdersAmong(pending.proc, pending.pids, pending.link);
+  }
+
+  /** Whether the thread has finished this job (its result is then the thread's). */
+  finished(pending: { seq: number }): boolean {
     return pending.seq !== 0 && pending.seq === this.current && Atomics.load(this.control, STATE) === DONE;
+  }
+
+  /** Puts a job in the slot when it is free; its seq, or 0 (not queued: the caller does it). */
+  private queue(op: number, argument: string): number {
+    if (!this.ensureWorker()) return 0;
+    // A job that nobody came for (its connection closed first) or that the thread has not begun
+    // gives the slot to this one; whoever asked for that one does it here.
+    const state = Atomics.load(this.control, STATE);
+    const free =
+      state === IDLE ||
+      state === DONE ||
+      (state === QUEUED && Atomics.compareExchange(this.control, STATE, QUEUED, IDLE) === QUEUED);
+    if (!free) return 0;
+    const length = this.argument.write(argument, "utf8");
+    if (length >= ARGUMENT_BYTES) return 0;
+    this.current = ++this.seq;
+    Atomics.store(this.control, OP, op);
+    Atomics.store(this.control, ARGUMENT_LENGTH, length);
+    Atomics.store(this.control, STATE, QUEUED);
+    Atomics.notify(this.control, STATE);
+    return this.current;
+  }
+
+  /**
+   * The length of the job's result in `data` (or UNREADABLE, TOO_LARGE), freeing the slot; null
+   * when the caller is to do it: not queued, not begun (taken back, so that the thread does not
+   * do it for nothing), or still running after `waitMs` (the thread lost its core; the next
+   * queue() frees the slot once it is done).
+   */
+  private take(seq: number, waitMs: number): number | null {
+    if (seq === 0 || seq !== this.current) return null;
+    this.current = 0;
+    if (Atomics.compareExchange(this.control, STATE, QUEUED, IDLE) === QUEUED) return null;
+    if (Atomics.load(this.control, STATE) === RUNNING) Atomics.wait(this.control, STATE, RUNNING, waitMs);
+    if (Atomics.load(this.control, STATE) !== DONE) return null;
+    const length = Atomics.load(this.control, LENGTH);
+    Atomics.store(this.control, STATE, IDLE);
+    return length;
   }
 
   private ensureWorker(): boolean {
@@ -124,7 +170,7 @@ class ProcReader {
     if (this.failed) return false;
     try {
       const worker = new Worker(packagePath("src", "sandbox", "proc-reader.cjs"), {
-        workerData: { control: this.control.buffer, path: this.path.buffer, data: this.data.buffer },
+        workerData: { control: this.control.buffer, argument: this.argument.buffer, data: this.data.buffer },
         // Nothing of the main thread's environment or stdio is needed there.
         env: {},
         stdout: true,

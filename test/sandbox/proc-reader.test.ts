@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { holdersAmong } from "../../src/sandbox/proc-holders.cjs";
 import { type PendingRead, procReader, readProcText } from "../../src/sandbox/proc-reader.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "airlock-proc-reader-"));
@@ -64,4 +67,33 @@ test("reads asked for while the slot is taken, or read out of order, still give 
   await byThread(reader.start(paths[0] as string));
   const next = await byThread(reader.start(paths[1] as string));
   assert.equal(reader.read(next), readFileSync(paths[1] as string, "utf8"));
+});
+
+test("a scan for a socket's holders on the thread finds what the same scan finds here", async () => {
+  const server = createServer((s) => s.on("error", () => {}));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const client = connect((server.address() as AddressInfo).port, "127.0.0.1");
+  await new Promise((r) => client.once("connect", r));
+  try {
+    const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+    const link = readlinkSync(`/proc/self/fd/${fd}`);
+    assert.match(link, /^socket:\[\d+\]$/);
+    const sleeper = spawn("/bin/sleep", ["30"], { stdio: "ignore" });
+    const pids = [sleeper.pid as number, process.pid];
+    const here = holdersAmong("/proc", pids, link);
+    assert.deepEqual(here, [
+      { pid: process.pid, dir: `/proc/${process.pid}`, exe: realpathSync(process.execPath) },
+    ]);
+    const reader = procReader();
+    const pending = reader.startHolders("/proc", pids, link);
+    for (let i = 0; i < 1000 && !reader.finished(pending); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(reader.finished(pending), "the reader thread did the scan");
+    assert.deepEqual(reader.holders(pending, 0), here);
+    // Not given to the thread (or taken back): scanned here, the same.
+    assert.deepEqual(reader.holders(reader.startHolders("/proc", pids, link), 0), here);
+    sleeper.kill();
+  } finally {
+    client.destroy();
+    server.close();
+  }
 });
