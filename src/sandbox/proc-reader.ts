@@ -1,10 +1,11 @@
-// Reads a /proc file on a second, low-priority thread while this one works (docs/performance.md,
-// "A new connection"): the sandbox's TCP table from the moment a connection is accepted, the
-// likely holder's maps while every process's descriptors are scanned. The text is the same one
-// read of the file as on this thread, parsed by the same code. A read the thread has not begun
-// is taken back and done here; one it is doing is waited for at most as long as doing it here
+// Work on a second, low-priority thread while this one works (docs/performance.md, "A new
+// connection"): a /proc file read (the sandbox's TCP table from the moment a connection is
+// accepted, the likely holder's maps while the descriptors are scanned), or half of a crowded
+// sandbox's holder scan (proc-holders.cjs, the same code as here). The result is what the same
+// job gives on this thread, and goes to the same code. A job the thread has not begun is taken
+// back and done here; one it is doing is waited for at most about as long as doing it here
 // would take. On a busy machine the thread rarely gets a core in time, and changes little.
-// One slot, one file at a time.
+// One slot, one job at a time.
 import { closeSync, openSync, readSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { packagePath } from "../package-root.ts";
