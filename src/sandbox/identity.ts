@@ -34,7 +34,7 @@ export type IdentityResult =
   | { ok: false; reason: string; binary?: string };
 
 const NUMERIC = /^\d+$/;
-/** From this many processes on, half of them are scanned on the reader thread (below it, the maps). */
+/** From this many processes on, the reader thread takes part in the scan (below it, reads the maps). */
 const SPLIT_AT = 4;
 
 /** Parent pid from /proc/<pid>/stat (the command name may hold spaces and parentheses). */
@@ -131,11 +131,13 @@ export class SandboxIdentifier {
     const pids = this.commandPids();
     if (!pids) return { ok: false, reason: "cannot list the sandbox's processes" };
     const link = `socket:[${inode}]`;
-    // One job at a time on the reader thread: half the scan of a crowded sandbox, else the
+    // One job at a time on the reader thread: a share of a crowded sandbox's scan, else the
     // likely holder's maps (asked for first, read while the scan runs).
     const crowded = pids.length >= SPLIT_AT;
     const guess = crowded ? null : this.likelyHolder(socket, pids);
-    const found = crowded ? this.splitHolders(pids, link) : holdersAmong(this.proc, pids, link);
+    const found = crowded
+      ? procReader().holders(procReader().startHolders(this.proc, pids, link))
+      : holdersAmong(this.proc, pids, link);
     if (typeof found === "string") return { ok: false, reason: found };
     if (found.length === 0) return { ok: false, reason: "no process in the sandbox holds the connection" };
     const binaries = new Set(found.map((h) => h.exe));
@@ -212,22 +214,6 @@ export class SandboxIdentifier {
     if (pid === -1) return null;
     const dir = `${this.proc}/${pid}`;
     return { dir, maps: procReader().start(`${dir}/maps`) };
-  }
-
-  /**
-   * The holders, the second half of the processes scanned on the reader thread while this one
-   * scans the first (waiting for it at most about as long as its own half took).
-   */
-  private splitHolders(pids: readonly number[], link: string): Holder[] | string {
-    const half = Math.floor(pids.length / 2);
-    const reader = procReader();
-    const theirs = reader.startHolders(this.proc, pids.slice(half), link);
-    const started = performance.now();
-    const mine = holdersAmong(this.proc, pids.slice(0, half), link);
-    if (typeof mine === "string") return mine;
-    const others = reader.holders(theirs, performance.now() - started);
-    if (typeof others === "string") return others;
-    return [...mine, ...others];
   }
 
   /** The sandbox's processes but Airlock's own (its PID 1 and init), from its /proc. */

@@ -1,5 +1,5 @@
 // The reader thread of proc-reader.ts: whenever the shared slot is queued, reads the one file it
-// names, or scans the processes it lists for the holders of a socket (proc-holders.cjs, the
+// names, or takes its share of a scan for the holders of a socket (proc-holders.cjs, the
 // lookup's own code), and hands the result back in shared memory. It decides nothing: the text
 // goes to the same parsers as a read on the main thread. Blocking reads are the point (one thread,
 // one file at a time, no event loop in between).
@@ -14,6 +14,7 @@ const STATE = 0;
 const LENGTH = 1;
 const ARGUMENT_LENGTH = 2;
 const OP = 3;
+const NEXT = 4;
 const HOLDERS = 1;
 const QUEUED = 1;
 const RUNNING = 2;
@@ -52,10 +53,20 @@ function readInto(name) {
   }
 }
 
-/** The holders among some processes, as JSON into `data`: its length, or TOO_LARGE. */
+/**
+ * A share of a scan for a socket's holders, as JSON into `data` (its length, or TOO_LARGE): the
+ * next process not yet taken, until none is left (the main thread takes them too).
+ */
 function scanInto(text) {
   const { proc, pids, link } = JSON.parse(text);
-  const result = Buffer.from(JSON.stringify(holdersAmong(proc, pids, link)));
+  const found = [];
+  for (;;) {
+    const i = Atomics.add(control, NEXT, 1);
+    if (i >= pids.length) break;
+    const holders = holdersAmong(proc, [pids[i]], link);
+    if (typeof holders === "string" || holders.length > 0) found.push([i, holders]);
+  }
+  const result = Buffer.from(JSON.stringify(found));
   if (result.length > data.length) return TOO_LARGE;
   return result.copy(data, 0);
 }

@@ -1,6 +1,6 @@
 // Work on a second, low-priority thread while this one works (docs/performance.md, "A new
 // connection"): a /proc file read (the sandbox's TCP table from the moment a connection is
-// accepted, the likely holder's maps while the descriptors are scanned), or half of a crowded
+// accepted, the likely holder's maps while the descriptors are scanned), or a share of a crowded
 // sandbox's holder scan (proc-holders.cjs, the same code as here). The result is what the same
 // job gives on this thread, and goes to the same code. A job the thread has not begun is taken
 // back and done here; one it is doing is waited for at most about as long as doing it here
@@ -16,6 +16,8 @@ const STATE = 0;
 const LENGTH = 1;
 const ARGUMENT_LENGTH = 2;
 const OP = 3;
+/** The next of a scan's processes not yet taken by either thread. */
+const NEXT = 4;
 const READ = 0;
 const HOLDERS = 1;
 const IDLE = 0;
@@ -78,7 +80,7 @@ export interface PendingHolders {
 }
 
 class ProcReader {
-  private readonly control = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
+  private readonly control = new Int32Array(new SharedArrayBuffer(8 * Int32Array.BYTES_PER_ELEMENT));
   private readonly argument = Buffer.from(new SharedArrayBuffer(ARGUMENT_BYTES));
   private readonly data = Buffer.from(new SharedArrayBuffer(DATA_BYTES));
   private worker: Worker | undefined;
@@ -92,7 +94,7 @@ class ProcReader {
     return { path, seq: this.queue(READ, path) };
   }
 
-  /** Queues a scan of `pids` for a descriptor on `link` on the thread; holders() gives them. */
+  /** Queues a scan of `pids` for a descriptor on `link` on the thread; holders() joins it and gives them. */
   startHolders(proc: string, pids: readonly number[], link: string): PendingHolders {
     return { proc, pids, link, seq: this.queue(HOLDERS, JSON.stringify({ proc, pids, link })) };
   }
@@ -108,19 +110,40 @@ class ProcReader {
   }
 
   /**
-   * The holders among the pids: the thread's, when it has finished the scan or finishes it within
-   * `waitMs` (about what the same scan takes here); otherwise scanned here and now.
+   * The holders among the pids, scanned by both threads: each takes the next process not yet
+   * taken (the thread only once it has a core), so that this one never waits for the thread
+   * longer than about one process's scan; past that, it scans the thread's share itself.
    */
-  holders(pending: PendingHolders, waitMs: number): Holder[] | string {
-    const length = this.take(pending.seq, waitMs);
+  holders(pending: PendingHolders): Holder[] | string {
+    const { proc, pids, link, seq } = pending;
+    if (seq === 0 || seq !== this.current) return holdersAmong(proc, pids, link);
+    const mine = new Map<number, Holder[] | string>();
+    let longest = 0;
+    for (;;) {
+      const i = Atomics.add(this.control, NEXT, 1);
+      if (i >= pids.length) break;
+      const started = performance.now();
+      mine.set(i, holdersAmong(proc, [pids[i] as number], link));
+      longest = Math.max(longest, performance.now() - started);
+    }
+    // Left for the thread: at most the process it is scanning.
+    const length = this.take(seq, longest + RUNNING_WAIT_MS);
+    let theirs: Map<number, Holder[] | string> | null = null;
     if (length !== null && length >= 0) {
       try {
-        return JSON.parse(this.data.toString("utf8", 0, length)) as Holder[] | string;
+        theirs = new Map(JSON.parse(this.data.toString("utf8", 0, length)) as [number, Holder[] | string][]);
       } catch {
         // scanned here
       }
     }
-    return holdersAmong(pending.proc, pending.pids, pending.link);
+    const out: Holder[] = [];
+    for (let i = 0; i < pids.length; i++) {
+      const found =
+        mine.get(i) ?? (theirs ? (theirs.get(i) ?? []) : holdersAmong(proc, [pids[i] as number], link));
+      if (typeof found === "string") return found;
+      out.push(...found);
+    }
+    return out;
   }
 
   /** Whether the thread has finished this job (its result is then the thread's). */
@@ -143,6 +166,7 @@ class ProcReader {
     if (length >= ARGUMENT_BYTES) return 0;
     this.current = ++this.seq;
     Atomics.store(this.control, OP, op);
+    Atomics.store(this.control, NEXT, 0);
     Atomics.store(this.control, ARGUMENT_LENGTH, length);
     Atomics.store(this.control, STATE, QUEUED);
     Atomics.notify(this.control, STATE);

@@ -88,9 +88,10 @@ test("a scan for a socket's holders on the thread finds what the same scan finds
     const pending = reader.startHolders("/proc", pids, link);
     for (let i = 0; i < 1000 && !reader.finished(pending); i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(reader.finished(pending), "the reader thread did the scan");
-    assert.deepEqual(reader.holders(pending, 0), here);
-    // Not given to the thread (or taken back): scanned here, the same.
-    assert.deepEqual(reader.holders(reader.startHolders("/proc", pids, link), 0), here);
+    assert.deepEqual(reader.holders(pending), here, "all of it scanned by the thread");
+    for (let i = 0; i < 20; i++) {
+      assert.deepEqual(reader.holders(reader.startHolders("/proc", pids, link)), here, "shared, or here");
+    }
     sleeper.kill();
   } finally {
     client.destroy();
