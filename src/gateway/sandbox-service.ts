@@ -2,6 +2,7 @@
 // that chunks build on. Each is one store transaction; revisions move the head only if its hash
 // is still the one read (the optimistic check).
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { AuditSink } from "../audit/writer.ts";
 import { policyHash } from "../policy/canonical.ts";
 import { formatProblemsInline, loadPolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
@@ -33,6 +34,8 @@ export function parsePolicyInput(value: unknown): Policy {
 export interface ServiceOptions {
   /** The most `approval_mode: auto` may ever grant; without one nothing is approved automatically. */
   ceiling?: Policy;
+  /** Where refusals of what a sandbox may create go (pending-limits.ts); none: not recorded. */
+  audit?: AuditSink;
 }
 
 export class SandboxService {

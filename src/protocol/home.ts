@@ -31,6 +31,8 @@ export function homePaths(home: string) {
     /** The default SQLite store. */
     gatewayDb: join(home, GATEWAY_DB),
     gatewayLog: join(home, "gateway.log"),
+    /** The gateway's audit log (OCSF): what it refused to store for a sandbox. */
+    gatewayAudit: join(home, "gateway-logs"),
     /** The default gate policy. */
     gatePolicy: join(home, "gate.yaml"),
     sandboxes: join(home, SANDBOXES),

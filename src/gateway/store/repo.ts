@@ -168,6 +168,14 @@ export class Repo {
     );
     return rows.map((r) => JSON.parse(r.data) as Chunk);
   }
+  /** How many chunks of the sandbox wait for the developer (max_pending_proposals). */
+  async countPendingChunks(sandbox: string): Promise<number> {
+    const [row] = await this.sql.all<{ n: unknown }>(
+      "SELECT COUNT(*) AS n FROM chunks WHERE sandbox = ? AND status = 'pending'",
+      [sandbox],
+    );
+    return Number(row?.n ?? 0);
+  }
   async findByDedupKey(sandbox: string, key: string): Promise<Chunk[]> {
     const rows = await this.sql.all<{ data: string }>(
       "SELECT data FROM chunks WHERE sandbox = ? AND dedup_key = ? ORDER BY seq DESC",
@@ -281,6 +289,14 @@ export class Repo {
     const where = whereEqual({ status: filter.status, sandbox: filter.sandbox });
     const rows = await this.sql.all(`SELECT * FROM asks ${where.sql} ORDER BY seq`, where.params);
     return rows.map(askRow);
+  }
+  /** Asks of one sandbox (null: asks made for no sandbox) still open at `now` (max_pending_asks). */
+  async countOpenAsks(sandbox: string | null, now: string): Promise<number> {
+    const [row] = await this.sql.all<{ n: unknown }>(
+      `SELECT COUNT(*) AS n FROM asks WHERE status = 'pending' AND expires_at > ? AND ${sandbox === null ? "sandbox IS NULL" : "sandbox = ?"}`,
+      sandbox === null ? [now] : [now, sandbox],
+    );
+    return Number(row?.n ?? 0);
   }
   /** pending → status, only if still pending: true when this call decided it. */
   async decideAsk(
