@@ -89,25 +89,6 @@ export function sandboxNames(home: string): string[] {
   }
 }
 
-export interface GatewayInfo {
-  pid: number;
-  port: number;
-  host: string;
-  url: string;
-  db: string;
-  started_at: string;
-}
-
-export function readGatewayInfo(home: string): GatewayInfo | null {
-  const file = homePaths(home).gatewayInfo;
-  if (!existsSync(file)) return null;
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as GatewayInfo;
-  } catch {
-    return null;
-  }
-}
-
 export function readOperatorToken(home: string): string | null {
   const file = homePaths(home).operatorToken;
   if (!existsSync(file)) return null;
