@@ -10,7 +10,7 @@ import { GatewayError } from "./gateway-error.ts";
 import { effective, sandboxScope } from "./settings.ts";
 import type { Repo } from "./store/repo.ts";
 
-export type PendingKind = "asks" | "proposals";
+type PendingKind = "asks" | "proposals";
 
 const SETTING: Record<PendingKind, Extract<SettingKey, `max_pending_${string}`>> = {
   asks: "max_pending_asks",

@@ -14,7 +14,7 @@ const HttpUrlSchema = z.string().check(
   }),
 );
 
-export const GatewayInfoSchema = z.object({
+const GatewayInfoSchema = z.object({
   pid: z.int().check(z.positive()),
   port: z.int().check(z.minimum(1), z.maximum(65_535)),
   host: z.string().check(z.minLength(1)),
