@@ -16,6 +16,12 @@ import type { Store } from "./store/store.ts";
 
 export type Clock = () => Date;
 
+/**
+ * Observed denies kept per sandbox, the most recently seen: a sandbox that asks for a new path
+ * each time cannot grow the store without end (the inbox shows the newest; older ones go).
+ */
+export const OBSERVED_DENIES_KEPT = 1000;
+
 function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
@@ -316,8 +322,10 @@ export class SandboxService {
           count: d.count,
           at: now,
         });
-      if (denials.length > 0)
+      if (denials.length > 0) {
+        await tx.keepNewestDenies(sandbox, OBSERVED_DENIES_KEPT);
         await tx.appendEvent("deny.observed", sandbox, { reports: denials.length }, now);
+      }
     });
     return denials.length;
   }

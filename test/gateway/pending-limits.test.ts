@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createGateDecider } from "../../src/gate/decider.ts";
+import { OBSERVED_DENIES_KEPT } from "../../src/gateway/sandbox-service.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/server.ts";
 import { GatewayClient, GatewayRequestError } from "../../src/protocol/client.ts";
 import { homePaths } from "../../src/protocol/home.ts";
@@ -160,6 +161,25 @@ describe("pending limits: what one sandbox may leave waiting for the developer",
     } finally {
       await op.setSetting("max_pending_asks", null);
     }
+  });
+
+  it("observed denies: a sandbox asking for a new path each time keeps only the newest 1000", async () => {
+    const batch = (from: number) =>
+      Array.from({ length: 500 }, (_, i) => ({
+        binary: "/usr/bin/curl",
+        host: "api.github.com",
+        port: 443,
+        layer: "l7",
+        method: "GET",
+        path: `/flood/${from + i}`,
+        count: 1,
+      }));
+    for (const from of [0, 500, 1000, 1500]) {
+      await sb2.reportDenials("sb2", batch(from));
+      const kept = await gw.service.listDenies("sb2", 5000);
+      assert.equal(kept.length, Math.min(from + 500, OBSERVED_DENIES_KEPT));
+    }
+    assert.equal((await op.denials("sb2", 500)).length, 500, "the route still shows the newest 500");
   });
 
   it("proposals: past the bound nothing is stored (429); a partial fit takes what fits; replacing or repeating needs no room", async () => {

@@ -226,6 +226,14 @@ export class Repo {
       [d.sandbox, key, d.binary, d.host, d.port, d.layer, d.method, d.path, d.reason, d.count, d.at, d.at],
     );
   }
+  /** Forgets all but the `keep` most recently seen observed denies of a sandbox. */
+  async keepNewestDenies(sandbox: string, keep: number): Promise<void> {
+    await this.sql.run(
+      `DELETE FROM denies WHERE sandbox = ? AND key NOT IN
+         (SELECT key FROM denies WHERE sandbox = ? ORDER BY last_seen DESC, key LIMIT ?)`,
+      [sandbox, sandbox, keep],
+    );
+  }
   async listDenies(sandbox: string, last: number): Promise<Deny[]> {
     const rows = await this.sql.all(
       `SELECT sandbox, exe AS "binary", host, port, layer, method, path, reason, count, first_seen, last_seen
