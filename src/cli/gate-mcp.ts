@@ -4,7 +4,7 @@
 // stays and this definition is withheld for good). Each answer names the hash it reviewed and
 // leaves a signed receipt, written before the pin file changes: no receipt, no change.
 import { resolve } from "node:path";
-import { reviewLines } from "../gate/mcp/pin-review.ts";
+import { reviewLines, visible } from "../gate/mcp/pin-review.ts";
 import { type PinReview, PinStore, PinStoreError } from "../gate/mcp/pins.ts";
 import { appendReceipt, defaultReceiptsFile } from "../gate/receipt-store.ts";
 import { airlockHome, homePaths } from "../protocol/home.ts";
@@ -46,10 +46,12 @@ export function listChanges(opts: PinFlags): void {
     process.stdout.write("no changed MCP tools wait for review\n");
     return;
   }
-  for (const r of reviews)
+  for (const r of reviews) {
+    const tool = visible(r.tool);
     process.stdout.write(
-      `${r.server}/${r.tool}  changed: ${r.change.fields.join(", ")}  seen ${r.change.seen_at}\n  review: airlock gate mcp show ${r.server} ${r.tool}\n`,
+      `${r.server}/${tool}  changed: ${r.change.fields.map(visible).join(", ")}  seen ${r.change.seen_at}\n  review: airlock gate mcp show ${r.server} ${tool}\n`,
     );
+  }
 }
 
 function findReview(opts: PinFlags, server: string, tool: string): PinReview {

@@ -138,6 +138,42 @@ describe("reviewing a changed MCP tool", () => {
     assert.ok(readFileSync(store.file, "utf8").length < 10_000, "the large definition was not stored");
   });
 
+  it("a server listing many large tools cannot grow the pin file past its budget", () => {
+    const store = fresh();
+    const big = (i: number, text: string): ListedTool => ({
+      name: `t${i}`,
+      description: text.repeat(60_000),
+    });
+    store.check(
+      "gh",
+      Array.from({ length: 40 }, (_, i) => big(i, "a")),
+      true,
+    );
+    store.check(
+      "gh",
+      Array.from({ length: 40 }, (_, i) => big(i, "b")),
+      false,
+    );
+    assert.equal(store.reviews().length, 40, "every change is up for review");
+    assert.ok(
+      readFileSync(store.file, "utf8").length < 1.2 * 1024 * 1024,
+      "definitions beyond the budget are hashes only",
+    );
+  });
+
+  it("names a server chose are shown with their control characters spelled out", () => {
+    const store = fresh();
+    const name = "get\u001b[2Kweather";
+    store.check("gh", [{ name, description: "a" }], true);
+    store.check("gh", [{ name, description: "b", "x\u202e": 1 }], false);
+    const [review] = store.reviews();
+    assert.ok(review);
+    const text = reviewLines(review).join("\n");
+    assert.ok(!text.includes("\u001b") && !text.includes("\u202e"), text);
+    assert.match(text, /gh\/get\\u\{1b\}\[2Kweather changed/);
+    assert.match(text, /^x\\u\{202e\}:$/m);
+  });
+
   it("a pin file whose changes are not pin changes is refused", () => {
     const ok = { v: 1, servers: {} };
     assert.doesNotThrow(() => parsePinFile(JSON.stringify(ok), "f"));

@@ -8,7 +8,8 @@ import type { PinReview } from "./pins.ts";
 /** Characters a terminal does not show as themselves, each as `\u{...}`. */
 const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u00a0\u2000-\u200a\u202f\u205f\u3000]/gu;
 
-function visible(line: string): string {
+/** Text as a terminal should show it to a reviewer: names and lines a server chose included. */
+export function visible(line: string): string {
   return line.replace(INVISIBLE, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
 }
 
@@ -60,17 +61,18 @@ function side(tool: Record<string, unknown> | undefined, field: string, missing:
 
 /** The review of one pending change: what changed, field by field, and how to answer it. */
 export function reviewLines(review: PinReview): string[] {
-  const { server, tool, pinned, change } = review;
+  const { server, pinned, change } = review;
+  const tool = visible(review.tool);
   const hash = change.pin.hash;
   const lines = [
-    `${server}/${tool} changed since it was pinned (${change.fields.join(", ")}); first seen ${change.seen_at}`,
+    `${server}/${tool} changed since it was pinned (${change.fields.map(visible).join(", ")}); first seen ${change.seen_at}`,
     `  pinned ${pinned.hash}`,
     `  now    ${hash}`,
     `accept: airlock gate mcp accept ${server} ${tool} --hash ${hash}`,
     `refuse: airlock gate mcp refuse ${server} ${tool} --hash ${hash} [--reason TEXT]`,
   ];
   for (const field of change.fields) {
-    lines.push("", `${field}:`);
+    lines.push("", `${visible(field)}:`);
     const before = side(pinned.tool, field, "the pinned definition was not kept: pinned by an older Airlock");
     const after = side(
       change.pin.tool,

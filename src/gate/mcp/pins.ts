@@ -34,8 +34,12 @@ export interface PinChange {
   seen_at: string;
 }
 
-/** A definition kept for review only up to this size (a server could list megabytes). */
+/**
+ * Definitions are kept for review only up to this size each, and this much per server in all:
+ * a server may list thousands of tools of any size, and the pin file must stay small.
+ */
 const MAX_KEPT_TOOL_BYTES = 64 * 1024;
+const MAX_KEPT_SERVER_BYTES = 1024 * 1024;
 /** Refused hashes remembered per tool. */
 const MAX_REFUSED = 20;
 
@@ -51,10 +55,27 @@ export function pinOf(tool: ListedTool): ToolPin {
   };
 }
 
-/** The pin as stored: with the definition, when it is small enough to keep. */
-function keptPin(tool: ListedTool): ToolPin {
+/** What a server's kept definitions may still take (bytes of their JSON). */
+interface KeptBudget {
+  left: number;
+}
+
+function keptBudget(all: PinFile, server: string): KeptBudget {
+  const kept = [
+    ...Object.values(all.servers[server] ?? {}),
+    ...Object.values(all.changes?.[server] ?? {}).map((c) => c.pin),
+  ];
+  const used = kept.reduce((sum, p) => sum + (p.tool ? stableJson(p.tool).length : 0), 0);
+  return { left: MAX_KEPT_SERVER_BYTES - used };
+}
+
+/** The pin as stored: with the definition, when it is small enough and the server's budget allows. */
+function keptPin(tool: ListedTool, budget: KeptBudget): ToolPin {
   const pin = pinOf(tool);
-  return stableJson(tool).length <= MAX_KEPT_TOOL_BYTES ? { ...pin, tool } : pin;
+  const size = stableJson(tool).length;
+  if (size > MAX_KEPT_TOOL_BYTES || size > budget.left) return pin;
+  budget.left -= size;
+  return { ...pin, tool };
 }
 
 /** The fields whose value differs from the pin (added and removed fields included). */
@@ -244,13 +265,18 @@ export class PinStore {
   }
 
   /** Keeps what a pinned tool changed into for review; true when the file must be written. */
-  private noteChange(all: PinFile, server: string, tool: ListedTool, fields: string[]): boolean {
-    const pin = keptPin(tool);
+  private noteChange(
+    all: PinFile,
+    server: string,
+    tool: ListedTool,
+    fields: string[],
+    budget: KeptBudget,
+  ): boolean {
     if (!all.changes) all.changes = {};
     const tools = all.changes[server] ?? {};
     all.changes[server] = tools;
-    if (tools[tool.name]?.pin.hash === pin.hash) return false;
-    tools[tool.name] = { pin, fields, seen_at: this.clock().toISOString() };
+    if (tools[tool.name]?.pin.hash === pinOf(tool).hash) return false;
+    tools[tool.name] = { pin: keptPin(tool, budget), fields, seen_at: this.clock().toISOString() };
     return true;
   }
 
@@ -261,6 +287,7 @@ export class PinStore {
     const seen = new Map<string, string>();
     let added = false;
     let noted = false;
+    const budget = keptBudget(all, server);
     for (const tool of tools) {
       const now = pinOf(tool);
       // Two entries under one name, differing: whichever the client keeps, one is unpinned.
@@ -273,7 +300,7 @@ export class PinStore {
       const pin = pins[tool.name];
       if (!pin) {
         if (pinNew) {
-          pins[tool.name] = keptPin(tool);
+          pins[tool.name] = keptPin(tool, budget);
           added = true;
         }
         out.set(tool.name, { status: "new", pinned: pinNew });
@@ -282,7 +309,7 @@ export class PinStore {
         out.set(tool.name, { status: "changed", fields: changedFields(pin, now), refused: true });
       else {
         const fields = changedFields(pin, now);
-        noted = this.noteChange(all, server, tool, fields) || noted;
+        noted = this.noteChange(all, server, tool, fields, budget) || noted;
         out.set(tool.name, { status: "changed", fields });
       }
     }
