@@ -41,7 +41,10 @@ function summary(r: PinReview) {
 
 export function listChanges(opts: PinFlags): void {
   const reviews = reviewsOf(opts);
-  if (opts.json) return printJson(reviews.map(summary));
+  if (opts.json) {
+    printJson(reviews.map(summary));
+    return;
+  }
   if (reviews.length === 0) {
     process.stdout.write("no changed MCP tools wait for review\n");
     return;
@@ -63,12 +66,14 @@ function findReview(opts: PinFlags, server: string, tool: string): PinReview {
 
 export function showChange(server: string, tool: string, opts: PinFlags): void {
   const review = findReview(opts, server, tool);
-  if (opts.json)
-    return printJson({
+  if (opts.json) {
+    printJson({
       ...summary(review),
       pinned: review.pinned.tool ?? null,
       now: review.change.pin.tool ?? null,
     });
+    return;
+  }
   process.stdout.write(`${reviewLines(review).join("\n")}\n`);
 }
 
@@ -110,7 +115,10 @@ export function answerChange(accept: boolean, server: string, tool: string, opts
     if (error instanceof PinStoreError) throw new CliError(error.message);
     throw error;
   }
-  if (opts.json) return printJson({ ...summary(review), answer: word, receipts });
+  if (opts.json) {
+    printJson({ ...summary(review), answer: word, receipts });
+    return;
+  }
   process.stdout.write(
     accept
       ? `${server}/${tool} accepted: pinned as ${review.change.pin.hash}; the next MCP proxy session offers it\n`
