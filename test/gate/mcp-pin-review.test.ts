@@ -7,7 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { lineDiff, reviewLines } from "../../src/gate/mcp/pin-review.ts";
-import { type ListedTool, PinStore, PinStoreError, parsePinFile, pinOf } from "../../src/gate/mcp/pins.ts";
+import {
+  type ListedTool,
+  type PinReview,
+  PinStore,
+  PinStoreError,
+  parsePinFile,
+  pinOf,
+} from "../../src/gate/mcp/pins.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "airlock-pin-review-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,6 +28,12 @@ const weather = (description: string): ListedTool => ({
 let n = 0;
 const fresh = () => new PinStore(join(dir, `pins-${n++}.json`), () => new Date("2026-01-02T03:04:05.000Z"));
 const noRecord = () => undefined;
+const answerWeather = (
+  store: PinStore,
+  hash: string,
+  accept: boolean,
+  record: (r: PinReview) => void = noRecord,
+) => store.answer({ server: "gh", tool: "get_weather", hash, accept, record });
 
 describe("reviewing a changed MCP tool", () => {
   it("a change is kept with both definitions; accepting by its hash pins it, with the record made first", () => {
@@ -48,51 +61,22 @@ describe("reviewing a changed MCP tool", () => {
       text.includes(`accept: airlock gate mcp accept gh get_weather --hash ${review.change.pin.hash}`),
     );
 
+    assert.throws(() => answerWeather(store, pinOf(weather("x")).hash, true), /changed again since/);
     assert.throws(
       () =>
-        store.answer({
-          server: "gh",
-          tool: "get_weather",
-          hash: pinOf(weather("x")).hash,
-          accept: true,
-          record: noRecord,
-        }),
-      /changed again since/,
-    );
-    assert.throws(
-      () =>
-        store.answer({
-          server: "gh",
-          tool: "get_weather",
-          hash: review.change.pin.hash,
-          accept: true,
-          record: () => {
-            throw new Error("disk full");
-          },
+        answerWeather(store, review.change.pin.hash, true, () => {
+          throw new Error("disk full");
         }),
       (e: unknown) => e instanceof PinStoreError && /nothing changed.*disk full/.test(e.message),
     );
     assert.equal(store.reviews().length, 1, "a failed record changes nothing");
     const recorded: string[] = [];
-    store.answer({
-      server: "gh",
-      tool: "get_weather",
-      hash: review.change.pin.hash,
-      accept: true,
-      record: (r) => recorded.push(r.change.pin.hash),
-    });
+    answerWeather(store, review.change.pin.hash, true, (r) => recorded.push(r.change.pin.hash));
     assert.deepEqual(recorded, [review.change.pin.hash]);
     assert.deepEqual(store.reviews(), []);
     assert.equal(store.check("gh", [changed], false).get("get_weather")?.status, "same");
     assert.throws(
-      () =>
-        store.answer({
-          server: "gh",
-          tool: "get_weather",
-          hash: review.change.pin.hash,
-          accept: true,
-          record: noRecord,
-        }),
+      () => answerWeather(store, review.change.pin.hash, true),
       /no pending change of gh\/get_weather/,
     );
   });
@@ -102,13 +86,7 @@ describe("reviewing a changed MCP tool", () => {
     store.check("gh", [weather("a")], true);
     const bad = weather("b");
     store.check("gh", [bad], false);
-    store.answer({
-      server: "gh",
-      tool: "get_weather",
-      hash: pinOf(bad).hash,
-      accept: false,
-      record: noRecord,
-    });
+    answerWeather(store, pinOf(bad).hash, false);
     const again = store.check("gh", [bad], false).get("get_weather");
     assert.deepEqual(again, { status: "changed", fields: ["description"], refused: true });
     assert.deepEqual(store.reviews(), []);

@@ -199,6 +199,13 @@ describe("MCP proxy: rug pulls", { timeout: 180_000 }, () => {
       input: "",
     });
 
+  const answerWeather = (
+    s: ReturnType<typeof setup>,
+    action: "accept" | "refuse",
+    hash: string,
+    reason: string,
+  ) => gateMcp(s, [action, "github", "get_weather", "--hash", hash, "--reason", reason]);
+
   it("a changed tool is reviewed old against new and accepted by its hash, with a receipt; then it is offered and called", async () => {
     const s = setup("accept");
     await using(s.session(), async (c) => void (await c.listTools()));
@@ -234,15 +241,7 @@ describe("MCP proxy: rug pulls", { timeout: 180_000 }, () => {
     assert.match(stale.stderr, /changed again since .* review it again/);
     const noHash = gateMcp(s, ["accept", "github", "get_weather"]);
     assert.equal(noHash.status, 2, "--hash is required");
-    const accepted = gateMcp(s, [
-      "accept",
-      "github",
-      "get_weather",
-      "--hash",
-      change?.hash ?? "",
-      "--reason",
-      "read it",
-    ]);
+    const accepted = answerWeather(s, "accept", change?.hash ?? "", "read it");
     assert.equal(accepted.status, 0, accepted.stderr);
     const receipt = s.receipts().at(-1);
     assert.deepEqual(
@@ -281,15 +280,7 @@ describe("MCP proxy: rug pulls", { timeout: 180_000 }, () => {
     await using(s.session(), async (c) => void (await c.listTools()));
     await using(s.session({ TOOL_CHANGE: "schema" }), async (c) => void (await c.listTools()));
     const [change] = JSON.parse(gateMcp(s, ["changes", "--json"]).stdout) as Array<{ hash: string }>;
-    const refused = gateMcp(s, [
-      "refuse",
-      "github",
-      "get_weather",
-      "--hash",
-      change?.hash ?? "",
-      "--reason",
-      "no",
-    ]);
+    const refused = answerWeather(s, "refuse", change?.hash ?? "", "no");
     assert.equal(refused.status, 0, refused.stderr);
     assert.deepEqual([s.receipts().at(-1)?.decision, s.receipts().at(-1)?.rule], ["deny", "mcp-pin"]);
     await using(s.session({ TOOL_CHANGE: "schema" }), async (c) => {
