@@ -152,6 +152,22 @@ describe("reviewing a changed MCP tool", () => {
     assert.match(text, /^x\\u\{202e\}:$/m);
   });
 
+  it("a tool named __proto__ (or toString) is pinned, reviewed and answered like any other", () => {
+    const store = fresh();
+    for (const name of ["__proto__", "toString"]) {
+      store.check("gh", [{ name, description: "a" }], true);
+      assert.equal(store.check("gh", [{ name, description: "a" }], false).get(name)?.status, "same", name);
+      const changed = { name, description: "b" };
+      assert.equal(store.check("gh", [changed], false).get(name)?.status, "changed", name);
+      const review = store.reviews().find((r) => r.tool === name);
+      assert.ok(review, name);
+      assert.match(reviewLines(review).join("\n"), /- a\n {2}\+ b/);
+      store.answer({ server: "gh", tool: name, hash: pinOf(changed).hash, accept: true, record: noRecord });
+      assert.equal(store.check("gh", [changed], false).get(name)?.status, "same", name);
+    }
+    assert.equal(({} as Record<string, unknown>).description, undefined, "no prototype was written");
+  });
+
   it("a pin file whose changes are not pin changes is refused", () => {
     const ok = { v: 1, servers: {} };
     assert.doesNotThrow(() => parsePinFile(JSON.stringify(ok), "f"));

@@ -55,7 +55,7 @@ export function lineDiff(before: readonly string[], after: readonly string[]): s
 /** One side of a field: its lines, or why there are none to show. */
 function side(tool: Record<string, unknown> | undefined, field: string, missing: string): string[] {
   if (!tool) return [`(${missing})`];
-  if (!(field in tool)) return ["(no such field)"];
+  if (!Object.hasOwn(tool, field)) return ["(no such field)"];
   return textOf(tool[field]);
 }
 

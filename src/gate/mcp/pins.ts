@@ -62,8 +62,8 @@ interface KeptBudget {
 
 function keptBudget(all: PinFile, server: string): KeptBudget {
   const kept = [
-    ...Object.values(all.servers[server] ?? {}),
-    ...Object.values(all.changes?.[server] ?? {}).map((c) => c.pin),
+    ...Object.values(entry(all.servers, server) ?? {}),
+    ...Object.values(entry(all.changes, server) ?? {}).map((c) => c.pin),
   ];
   const used = kept.reduce((sum, p) => sum + (p.tool ? stableJson(p.tool).length : 0), 0);
   return { left: MAX_KEPT_SERVER_BYTES - used };
@@ -96,6 +96,16 @@ interface PinFile {
   servers: Record<string, Record<string, ToolPin>>;
   /** Pending changes per server and tool (absent in files written before reviews existed). */
   changes?: Record<string, Record<string, PinChange>>;
+}
+
+/** An entry named by a server or a tool: own properties only (a tool may be called `__proto__`). */
+function entry<T>(map: Record<string, T> | undefined, key: string): T | undefined {
+  return map && Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
+/** A copy of a map keyed by names a server chose, with no prototype to write through. */
+function table<T>(from: Record<string, T> | undefined): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, from ?? {});
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -207,7 +217,7 @@ export class PinStore {
     const all = this.locked(() => this.read());
     return Object.entries(all.changes ?? {}).flatMap(([server, tools]) =>
       Object.entries(tools).flatMap(([tool, change]) => {
-        const pinned = all.servers[server]?.[tool];
+        const pinned = entry(entry(all.servers, server), tool);
         return pinned ? [{ server, tool, pinned, change }] : [];
       }),
     );
@@ -220,8 +230,8 @@ export class PinStore {
   answer(answer: PinAnswer): PinReview {
     return this.locked(() => {
       const all = this.read();
-      const change = all.changes?.[answer.server]?.[answer.tool];
-      const pinned = all.servers[answer.server]?.[answer.tool];
+      const change = entry(entry(all.changes, answer.server), answer.tool);
+      const pinned = entry(entry(all.servers, answer.server), answer.tool);
       const name = `${answer.server}/${answer.tool}`;
       if (!change || !pinned) throw new PinStoreError(`no pending change of ${name} in ${this.file}`);
       if (change.pin.hash !== answer.hash)
@@ -236,12 +246,14 @@ export class PinStore {
           `nothing changed: the answer could not be recorded (${(error as Error).message})`,
         );
       }
-      const servers = all.servers[answer.server] ?? {};
+      const servers = table(entry(all.servers, answer.server));
       servers[answer.tool] = answer.accept
         ? change.pin
         : { ...pinned, refused: [...(pinned.refused ?? []), change.pin.hash].slice(-MAX_REFUSED) };
       all.servers[answer.server] = servers;
-      delete all.changes?.[answer.server]?.[answer.tool];
+      const pending = table(entry(all.changes, answer.server));
+      delete pending[answer.tool];
+      if (all.changes) all.changes[answer.server] = pending;
       this.write(all);
       return review;
     });
@@ -273,16 +285,16 @@ export class PinStore {
     budget: KeptBudget,
   ): boolean {
     if (!all.changes) all.changes = {};
-    const tools = all.changes[server] ?? {};
+    const tools = table(entry(all.changes, server));
     all.changes[server] = tools;
-    if (tools[tool.name]?.pin.hash === pinOf(tool).hash) return false;
+    if (entry(tools, tool.name)?.pin.hash === pinOf(tool).hash) return false;
     tools[tool.name] = { pin: keptPin(tool, budget), fields, seen_at: this.clock().toISOString() };
     return true;
   }
 
   private checkLocked(server: string, tools: ListedTool[], pinNew: boolean): Map<string, PinStatus> {
     const all = this.read();
-    const pins = { ...(all.servers[server] ?? {}) };
+    const pins = table(entry(all.servers, server));
     const out = new Map<string, PinStatus>();
     const seen = new Map<string, string>();
     let added = false;
@@ -297,7 +309,7 @@ export class PinStore {
         out.set(tool.name, { status: "changed", fields: ["(listed twice, differently)"] });
         continue;
       }
-      const pin = pins[tool.name];
+      const pin = entry(pins, tool.name);
       if (!pin) {
         if (pinNew) {
           pins[tool.name] = keptPin(tool, budget);
