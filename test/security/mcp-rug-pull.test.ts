@@ -190,22 +190,45 @@ describe("MCP proxy: rug pulls", { timeout: 180_000 }, () => {
     assert.equal(s.toolCalls("get_weather"), 0);
   });
 
-  /** `airlock gate mcp ...` as the developer runs it, on the same home. */
-  const gateMcp = (s: ReturnType<typeof setup>, args: string[]) =>
-    spawnSync(process.execPath, [join(process.cwd(), "bin/airlock.js"), "gate", "mcp", ...args], {
-      cwd: s.dir,
-      env: { ...process.env, AIRLOCK_HOME: s.airlockHome, AIRLOCK_FROM_SOURCE: "1" },
-      encoding: "utf8",
-      input: "",
-    });
+  it("servers without --name must not share an identity; pins never live in the workdir", () => {
+    const s = setup("identity");
+    const run = (args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [join(process.cwd(), "bin/airlock.js"), "mcp-proxy", "--policy", policy, ...args],
+        {
+          cwd: s.dir,
+          env: { ...process.env, AIRLOCK_HOME: s.airlockHome },
+          encoding: "utf8",
+          input: "",
+        },
+      );
+    const unnamed = run(["--", "node", "server.js"]);
+    assert.equal(unnamed.status, 2);
+    assert.match(unnamed.stderr, /--name/);
+    const inWorkdir = run(["--name", "x", "--pins", join(s.dir, "pins.json"), "--", "node", "server.js"]);
+    assert.equal(inWorkdir.status, 2);
+    assert.match(inWorkdir.stderr, /outside the workdir/);
+  });
+});
 
-  const answerWeather = (
-    s: ReturnType<typeof setup>,
-    action: "accept" | "refuse",
-    hash: string,
-    reason: string,
-  ) => gateMcp(s, [action, "github", "get_weather", "--hash", hash, "--reason", reason]);
+/** `airlock gate mcp ...` as the developer runs it, on the same home. */
+const gateMcp = (s: ReturnType<typeof setup>, args: string[]) =>
+  spawnSync(process.execPath, [join(process.cwd(), "bin/airlock.js"), "gate", "mcp", ...args], {
+    cwd: s.dir,
+    env: { ...process.env, AIRLOCK_HOME: s.airlockHome, AIRLOCK_FROM_SOURCE: "1" },
+    encoding: "utf8",
+    input: "",
+  });
 
+const answerWeather = (
+  s: ReturnType<typeof setup>,
+  action: "accept" | "refuse",
+  hash: string,
+  reason: string,
+) => gateMcp(s, [action, "github", "get_weather", "--hash", hash, "--reason", reason]);
+
+describe("MCP proxy: a changed tool reviewed and answered", { timeout: 300_000 }, () => {
   it("a changed tool is reviewed old against new and accepted by its hash, with a receipt; then it is offered and called", async () => {
     const s = setup("accept");
     await using(s.session(), async (c) => void (await c.listTools()));
@@ -295,26 +318,5 @@ describe("MCP proxy: rug pulls", { timeout: 180_000 }, () => {
     await using(s.session(), async (c) => {
       assert.ok((await c.listTools()).tools.some((t) => t.name === "get_weather"));
     });
-  });
-
-  it("servers without --name must not share an identity; pins never live in the workdir", () => {
-    const s = setup("identity");
-    const run = (args: string[]) =>
-      spawnSync(
-        process.execPath,
-        [join(process.cwd(), "bin/airlock.js"), "mcp-proxy", "--policy", policy, ...args],
-        {
-          cwd: s.dir,
-          env: { ...process.env, AIRLOCK_HOME: s.airlockHome },
-          encoding: "utf8",
-          input: "",
-        },
-      );
-    const unnamed = run(["--", "node", "server.js"]);
-    assert.equal(unnamed.status, 2);
-    assert.match(unnamed.stderr, /--name/);
-    const inWorkdir = run(["--name", "x", "--pins", join(s.dir, "pins.json"), "--", "node", "server.js"]);
-    assert.equal(inWorkdir.status, 2);
-    assert.match(inWorkdir.stderr, /outside the workdir/);
   });
 });
