@@ -156,7 +156,7 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
           tool: tool.name,
           kind: "changed",
           hash,
-          detail: `changed: ${fields}; review it with \`${review}\``,
+          detail: `${fields}; review it with \`${review}\``,
         });
       } else if (s?.status === "new" && !s.pinned) {
         // Once changed or unpinned, a tool stays withheld for the session, even if it changes back.
