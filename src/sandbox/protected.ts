@@ -13,6 +13,9 @@
 export interface ProtectedEntry {
   path: string;
   inner?: readonly string[];
+  /** More of `inner`, by name, among what the directory holds at start (names the agent reads as
+   * configuration that cannot all be listed ahead). */
+  innerNames?: (name: string) => boolean;
 }
 
 export const PROTECTED: readonly ProtectedEntry[] = [
@@ -33,7 +36,9 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // In the agent's own home: its settings, the hook scripts they run, installed plugins (hooks,
   // MCP servers), and what Claude Code itself names as run or acted on without asking anyone:
   // the shell snapshot each Bash command first sources (a running host session's too), the
-  // session-env scripts run ahead of Bash commands, background jobs and the daemon's workers.
+  // session-env scripts run ahead of Bash commands, background jobs and the daemon's workers,
+  // and the npm-local install (`local/`: `~/.claude/local/claude` is what the user's `claude`
+  // alias runs).
   {
     path: ".claude",
     inner: [
@@ -46,13 +51,22 @@ export const PROTECTED: readonly ProtectedEntry[] = [
       "jobs",
       "daemon",
       "daemon.json",
+      "local",
     ],
+    innerNames: isClaudeSettings,
   },
   { path: ".mcp.json" },
-  // Codex's home: its config (hook trust), the hooks it runs (Airlock's gate among them: an empty
-  // hooks.json would leave the next host session ungated), and plugins (their hooks and MCP
-  // servers). Its exec-policy `rules/` only spare Codex's own prompt, not the gate's decision.
-  { path: ".codex", inner: ["config.toml", "hooks.json", "hooks", "plugins"] },
+  // Codex's home: its config (hook trust) and config profiles (`<name>.config.toml`), the `.env`
+  // it loads into its own environment at every start (so into every command, hook and MCP server
+  // it starts: a BASH_ENV, LD_PRELOAD or NODE_OPTIONS there runs code), the hooks it runs
+  // (Airlock's gate among them: an empty hooks.json would leave the next host session ungated),
+  // and plugins (their hooks and MCP servers). Its exec-policy `rules/` only spare Codex's own
+  // prompt, not the gate's decision.
+  {
+    path: ".codex",
+    inner: ["config.toml", ".env", "hooks.json", "hooks", "plugins"],
+    innerNames: (name) => name.endsWith(".toml"),
+  },
   { path: ".vscode" },
   // Airlock's own project configuration.
   { path: ".airlock" },
@@ -89,7 +103,7 @@ export const GIT_DIR_SKIPPED: ReadonlySet<string> = new Set(["objects", "refs", 
 export const SKIPPED_DIRS: ReadonlySet<string> = new Set(["node_modules", "__pycache__"]);
 
 /** Names that exist inside `.claude/` and match `settings*.json` are protected too. */
-export function isClaudeSettings(name: string): boolean {
+function isClaudeSettings(name: string): boolean {
   return /^settings.*\.json$/.test(name);
 }
 

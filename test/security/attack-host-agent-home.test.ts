@@ -1,0 +1,140 @@
+// What an agent's writable home holds that the agent on the host loads at its next start, beyond
+// its settings: Codex reads `~/.codex/.env` into its own environment (so into every command, hook
+// and MCP server it starts) and `<name>.config.toml` profiles; Claude Code's npm-local install
+// lives in `~/.claude/local` (what the user's `claude` alias runs). Attacked from inside a real
+// `airlock run` with the shipped presets; the real Codex on the host (against the fake model) shows
+// the attack is real, and then runs nothing the sandbox planted.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
+import { startFakeModel } from "../../src/demo/fake-model/server.ts";
+import { requireAgent } from "../agents/locate.ts";
+import { runAgent } from "../agents/run-agent.ts";
+import { REPO, runCli } from "../sandbox/cli-helpers.ts";
+import { removeDir, scratchDir } from "../sandbox/helpers.ts";
+import { assertAllOk, checkNames, mustFail, mustPass } from "./fs-helpers.ts";
+
+const CODEX_PRESET = join(REPO, "examples", "policies", "codex.yaml");
+const CLAUDE_PRESET = join(REPO, "examples", "policies", "claude-code.yaml");
+
+describe("an agent's writable home: what the host agent loads at start", () => {
+  let dir: string;
+  let home: string;
+  let wd: string;
+  let marker: string;
+  let payload: string;
+  let env: NodeJS.ProcessEnv;
+  before(() => {
+    dir = scratchDir("attack-host-agent-home");
+    home = join(dir, "user");
+    wd = join(home, "work");
+    mkdirSync(wd, { recursive: true });
+    marker = join(dir, "PWNED");
+    // In the workdir, which the sandbox may write anyway: what a planted variable points at.
+    payload = join(wd, "payload.sh");
+    env = { HOME: home, XDG_STATE_HOME: join(dir, "state") };
+  });
+  after(() => removeDir(dir));
+
+  /** The real Codex on the host, in the workdir, running one harmless command; false if absent. */
+  async function hostCodex(t: import("node:test").TestContext): Promise<boolean> {
+    const bin = requireAgent("codex", t);
+    if (!bin) return false;
+    const model = await startFakeModel({
+      scenario: parseScenario({ turns: [{ tool: "exec_command", input: { cmd: "true" } }] }),
+    });
+    try {
+      const run = await runAgent({
+        agent: "codex",
+        bin,
+        model,
+        prompt: "go",
+        cwd: wd,
+        home,
+        args: ["--dangerously-bypass-approvals-and-sandbox"],
+      });
+      assert.equal(run.status, 0, run.stderr);
+    } finally {
+      await model.close();
+    }
+    return true;
+  }
+
+  const plantedEnv = () => `BASH_ENV=${payload}\n`;
+
+  test("the attack is real: Codex on the host loads ~/.codex/.env into the commands it runs", async (t) => {
+    rmSync(marker, { force: true });
+    rmSync(join(home, ".codex"), { recursive: true, force: true });
+    mkdirSync(join(home, ".codex"));
+    writeFileSync(payload, `touch ${marker}\n`);
+    writeFileSync(join(home, ".codex", ".env"), plantedEnv());
+    if (!(await hostCodex(t))) return;
+    assert.equal(existsSync(marker), true, "bash sourced the planted BASH_ENV for Codex's command");
+  });
+
+  test("codex preset: ~/.codex/.env and config profiles cannot be planted from inside; the host Codex runs nothing", async (t) => {
+    rmSync(marker, { force: true });
+    const codex = join(home, ".codex");
+    rmSync(codex, { recursive: true, force: true });
+    mkdirSync(codex);
+    const profile = join(codex, "work.config.toml");
+    writeFileSync(profile, 'model = "fake-model"\n');
+    const line = `printf '${plantedEnv()}'`;
+    const checks = [
+      mustFail("env-create", `${line} > ${codex}/.env && grep -q BASH_ENV ${codex}/.env`),
+      mustFail("env-rename", `${line} > ${codex}/e && mv ${codex}/e ${codex}/.env`),
+      mustFail("profile-append", `echo 'shell_environment_policy.set.BASH_ENV = "${payload}"' >> ${profile}`),
+      mustFail("profile-replace", `cp ${profile} ${codex}/p && mv ${codex}/p ${profile}`),
+      mustFail("move-home", `mv ${codex} ${home}/.codex-old`),
+      mustPass("payload-written", `echo 'touch ${marker}' > ${payload}`),
+      mustPass("state-writable", `echo x > ${codex}/history.jsonl`),
+    ];
+    const run = await runCli(
+      ["run", "--policy", CODEX_PRESET, "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")],
+      { airlockHome: join(dir, "airlock-codex"), env },
+    );
+    assertAllOk(run.stdout, checkNames(checks), run.stderr);
+    assert.equal(existsSync(join(codex, ".env")), false, "no .env (nor its placeholder) left on the host");
+    assert.equal(readFileSync(profile, "utf8"), 'model = "fake-model"\n');
+    if (!(await hostCodex(t))) return;
+    assert.equal(existsSync(marker), false, "the host Codex ran what the sandbox planted");
+  });
+
+  test("claude-code preset: the npm-local install in ~/.claude/local cannot be replaced or created", async () => {
+    const claude = join(home, ".claude");
+    const launcher = join(claude, "local", "claude");
+    const original = '#!/bin/sh\nexec ~/.claude/local/node_modules/.bin/claude "$@"\n';
+    const attempts = (name: string) => [
+      mustFail(`${name}-append`, `echo 'touch ${marker}' >> ${launcher}`),
+      mustFail(
+        `${name}-create`,
+        `mkdir -p ${claude}/local && printf '#!/bin/sh\\ntouch ${marker}\\n' > ${launcher}`,
+      ),
+      mustFail(`${name}-move`, `mv ${claude}/local ${claude}/local-x && mkdir ${claude}/local`),
+      mustFail(
+        `${name}-package`,
+        `mkdir -p ${claude}/local/node_modules/x && echo x > ${claude}/local/node_modules/x/i.js`,
+      ),
+      mustPass(`${name}-state`, `echo '{}' > ${claude}/state.json`),
+    ];
+    for (const existing of [true, false]) {
+      rmSync(claude, { recursive: true, force: true });
+      mkdirSync(claude);
+      if (existing) {
+        mkdirSync(join(claude, "local"));
+        writeFileSync(launcher, original, { mode: 0o755 });
+      }
+      const checks = attempts(existing ? "existing" : "absent");
+      const run = await runCli(
+        ["run", "--policy", CLAUDE_PRESET, "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")],
+        { airlockHome: join(dir, "airlock-claude"), env },
+      );
+      assertAllOk(run.stdout, checkNames(checks), run.stderr);
+      if (existing) assert.equal(readFileSync(launcher, "utf8"), original);
+      else assert.equal(existsSync(join(claude, "local")), false, "no placeholder left on the host");
+    }
+    assert.equal(existsSync(marker), false);
+  });
+});
