@@ -131,9 +131,24 @@ const HOST_RUN: ReadonlyArray<readonly [string, string]> = [
   ["mise.local.toml", "mise"],
   [".mise.local.toml", "mise"],
   [".config/mise/**", "mise"],
-  // Git outside a git directory.
+  // Git outside a git directory, and the hook managers: what the hooks they install run at every
+  // commit, checkout or push (husky 9's `.husky/_` stubs run `.husky/<hook>`; lefthook's and
+  // lint-staged's configs name commands), and `.githooks/`, the usual `core.hooksPath`.
   [".gitconfig", "git"],
   [".pre-commit-config.yaml", "pre-commit"],
+  [".husky/**", "husky"],
+  [".githooks/**", "git hooks"],
+  ["lefthook.yml", "lefthook"],
+  ["lefthook.yaml", "lefthook"],
+  [".lefthook.yml", "lefthook"],
+  [".lefthook.yaml", "lefthook"],
+  ["lefthook-local.yml", "lefthook"],
+  [".lefthook-local.yml", "lefthook"],
+  [".lefthook/**", "lefthook"],
+  [".lintstagedrc", "lint-staged"],
+  [".lintstagedrc.*", "lint-staged"],
+  ["lint-staged.config.*", "lint-staged"],
+  [".overcommit.yml", "overcommit"],
   // Agents.
   [".claude/settings*.json", "Claude Code"],
   [".mcp.json", "MCP client"],
