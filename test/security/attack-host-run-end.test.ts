@@ -1,0 +1,74 @@
+// Racing the end-of-run check: a daemon the command leaves behind (its own session, deaf to HUP
+// and TERM, forked twice) keeps planting files a host tool runs on its own. The sandbox must die
+// whole before the writable roots are walked again: when `airlock run` returns, none of its
+// processes is left, and nothing planted is still armed.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { processesWith, runCli } from "../sandbox/cli-helpers.ts";
+import { removeDir, scratchDir } from "../sandbox/helpers.ts";
+import { makeRepo } from "./fs-helpers.ts";
+
+/** Every path below `dir` (not following links), relative to it. */
+function walk(dir: string, root = dir): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    return [relative(root, path), ...(e.isDirectory() ? walk(path, root) : [])];
+  });
+}
+
+describe("the end of a run, raced by what the command left running", () => {
+  let dir: string;
+  before(() => {
+    dir = scratchDir("attack-host-run-end");
+  });
+  after(() => removeDir(dir));
+
+  test("a daemon planting .envrc files and repositories dies before the check; all it planted is disarmed", async () => {
+    const wd = join(dir, "wd");
+    makeRepo(wd);
+    const tag = `airlock-race-${process.pid}`;
+    // Plants until killed (bounded); the command itself returns once the daemon has planted once.
+    const daemon = [
+      "trap '' HUP TERM INT",
+      "i=0",
+      "while [ $i -lt 5000 ]; do",
+      "  i=$((i+1))",
+      "  mkdir -p late$i && echo 'touch PWNED' > late$i/.envrc",
+      "  git init -q repo$i 2>/dev/null",
+      "  [ $i = 1 ] && touch started",
+      "done",
+    ].join("\n");
+    const script = [
+      // Forked twice, in a session of its own: no longer the command's child or in its group.
+      `( setsid sh -c '(sh -c "$1" ${tag} &) ; exit 0' sh '${daemon.replace(/'/g, "'\\''")}' & )`,
+      "while [ ! -e started ]; do sleep 0.05; done",
+      "echo returned",
+    ].join("\n");
+    // Unsandboxed, the daemon outlives the command that started it.
+    const plain = join(dir, "plain");
+    mkdirSync(plain);
+    spawnSync("/bin/sh", ["-c", script], { cwd: plain, stdio: "ignore", timeout: 30_000 });
+    const survivors = processesWith(tag);
+    for (const pid of survivors) process.kill(pid, "SIGKILL");
+    assert.ok(survivors.length > 0, "the daemon must outlive its command outside a sandbox");
+    const run = await runCli(["run", "--workdir", wd, "--", "/bin/sh", "-c", script], {
+      airlockHome: join(dir, "airlock"),
+      timeoutMs: 60_000,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /returned/);
+    assert.deepEqual(processesWith(tag), [], "a sandbox process outlived the run");
+    const left = walk(wd);
+    const armed = left.filter(
+      (p) => !p.includes(".airlock-disarmed-") && (/(^|\/)\.envrc$/.test(p) || /^repo\d+\/\.git$/.test(p)),
+    );
+    assert.ok(
+      left.some((p) => p.includes(".envrc.airlock-disarmed-")),
+      "what was planted was checked",
+    );
+    assert.deepEqual(armed, [], `planted after the check, or never checked:\n${run.stderr}`);
+  });
+});
