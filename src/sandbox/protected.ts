@@ -60,11 +60,13 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // it loads into its own environment at every start (so into every command, hook and MCP server
   // it starts: a BASH_ENV, LD_PRELOAD or NODE_OPTIONS there runs code), the hooks it runs
   // (Airlock's gate among them: an empty hooks.json would leave the next host session ungated),
-  // and plugins (their hooks and MCP servers). Its exec-policy `rules/` only spare Codex's own
-  // prompt, not the gate's decision.
+  // plugins (their hooks and MCP servers), and what a running session sources or executes from
+  // its home: `shell_snapshots/` (sourced before every command) and `tmp/` (the helpers it runs
+  // every command through, `tmp/arg0-linux/*/codex-linux-sandbox`). Its exec-policy `rules/` only
+  // spare Codex's own prompt, not the gate's decision.
   {
     path: ".codex",
-    inner: ["config.toml", ".env", "hooks.json", "hooks", "plugins"],
+    inner: ["config.toml", ".env", "hooks.json", "hooks", "plugins", "shell_snapshots", "tmp"],
     innerNames: (name) => name.endsWith(".toml"),
   },
   { path: ".vscode" },

@@ -5,7 +5,17 @@
 // `airlock run` with the shipped presets; the real Codex on the host (against the fake model) shows
 // the attack is real, and then runs nothing the sandbox planted.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
@@ -18,6 +28,27 @@ import { assertAllOk, checkNames, mustFail, mustPass } from "./fs-helpers.ts";
 
 const CODEX_PRESET = join(REPO, "examples", "policies", "codex.yaml");
 const CLAUDE_PRESET = join(REPO, "examples", "policies", "claude-code.yaml");
+
+/** A command for the host session: waits (bounded) until `flag` exists. */
+const waitFor = (flag: string) =>
+  `i=0; while [ ! -e ${flag} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`;
+
+/** Polls (bounded) until `ready` holds, then runs `act` once; standing in for the sandbox. */
+function waitAndDo(ready: () => boolean, act: () => void): { cancel: () => void } {
+  let tries = 0;
+  const timer = setInterval(() => {
+    tries++;
+    let now = false;
+    try {
+      now = ready();
+    } catch {
+      // not there yet
+    }
+    if (now) act();
+    if (now || tries > 600) clearInterval(timer);
+  }, 100);
+  return { cancel: () => clearInterval(timer) };
+}
 
 describe("an agent's writable home: what the host agent loads at start", () => {
   let dir: string;
@@ -100,6 +131,107 @@ describe("an agent's writable home: what the host agent loads at start", () => {
     assert.equal(readFileSync(profile, "utf8"), 'model = "fake-model"\n');
     if (!(await hostCodex(t))) return;
     assert.equal(existsSync(marker), false, "the host Codex ran what the sandbox planted");
+  });
+
+  /** A host Codex session of two commands, in its own sandbox (workspace-write, as by default). */
+  async function hostCodexSession(t: import("node:test").TestContext, first: string): Promise<boolean> {
+    const bin = requireAgent("codex", t);
+    if (!bin) return false;
+    const turns = [first, "true"].map((cmd) => ({ tool: "exec_command", input: { cmd } }));
+    const model = await startFakeModel({ scenario: parseScenario({ turns }) });
+    try {
+      const run = await runAgent({
+        agent: "codex",
+        bin,
+        model,
+        prompt: "go",
+        cwd: wd,
+        home,
+        args: ["--sandbox", "workspace-write"],
+      });
+      assert.equal(run.status, 0, run.stderr);
+    } finally {
+      await model.close();
+    }
+    return true;
+  }
+
+  test("the attack is real: a running host Codex sources its shell snapshot before every command", async (t) => {
+    rmSync(marker, { force: true });
+    rmSync(join(home, ".codex"), { recursive: true, force: true });
+    // The first command stands in for the sandbox writing while the host session runs (Codex's
+    // own sandbox lets a command write the workdir and /tmp only, so the test appends for it).
+    const flag = join(wd, "appended");
+    // Where Codex's own sandbox (workspace-write) lets the session's commands write.
+    const inWorkdir = join(wd, "PWNED-by-snapshot");
+    for (const f of [flag, inWorkdir]) rmSync(f, { force: true });
+    const snapshots = join(home, ".codex", "shell_snapshots");
+    const appending = waitAndDo(
+      () => readdirSync(snapshots).length > 0,
+      () => {
+        for (const f of readdirSync(snapshots)) appendFileSync(join(snapshots, f), `touch ${inWorkdir}\n`);
+        writeFileSync(flag, "");
+      },
+    );
+    if (!(await hostCodexSession(t, waitFor(flag)))) return appending.cancel();
+    appending.cancel();
+    assert.equal(existsSync(inWorkdir), true, "the appended line ran at the next command");
+  });
+
+  test("the attack is real: a running host Codex runs every command through ~/.codex/tmp/arg0-linux/*/codex-linux-sandbox", async (t) => {
+    rmSync(marker, { force: true });
+    rmSync(join(home, ".codex"), { recursive: true, force: true });
+    const flag = join(wd, "swapped");
+    rmSync(flag, { force: true });
+    const arg0 = join(home, ".codex", "tmp", "arg0-linux");
+    const swapping = waitAndDo(
+      () => readdirSync(arg0).length > 0,
+      () => {
+        for (const d of readdirSync(arg0)) {
+          const helper = join(arg0, d, "codex-linux-sandbox");
+          const real = readlinkSync(helper);
+          rmSync(helper);
+          writeFileSync(helper, `#!/bin/sh\ntouch ${marker}\nexec -a codex-linux-sandbox ${real} "$@"\n`, {
+            mode: 0o755,
+          });
+        }
+        writeFileSync(flag, "");
+      },
+    );
+    if (!(await hostCodexSession(t, waitFor(flag)))) return swapping.cancel();
+    swapping.cancel();
+    assert.equal(existsSync(marker), true, "the next command went through the replaced helper");
+  });
+
+  test("codex preset: a running session's shell snapshots and helpers cannot be touched from inside", async () => {
+    rmSync(marker, { force: true });
+    const codex = join(home, ".codex");
+    rmSync(codex, { recursive: true, force: true });
+    const snapshot = join(codex, "shell_snapshots", "host-session.sh");
+    const helperDir = join(codex, "tmp", "arg0-linux", "codex-arg0host");
+    mkdirSync(join(codex, "shell_snapshots"), { recursive: true });
+    mkdirSync(helperDir, { recursive: true });
+    writeFileSync(snapshot, "# the host session's shell\n");
+    symlinkSync("/bin/true", join(helperDir, "codex-linux-sandbox"));
+    const line = `printf '#!/bin/sh\\ntouch ${marker}\\n'`;
+    const checks = [
+      mustFail("append-snapshot", `echo 'touch ${marker}' >> ${snapshot}`),
+      mustFail("new-snapshot", `echo 'touch ${marker}' > ${codex}/shell_snapshots/other.sh`),
+      mustFail(
+        "replace-helper",
+        `rm -f ${helperDir}/codex-linux-sandbox && ${line} > ${helperDir}/codex-linux-sandbox`,
+      ),
+      mustFail("new-helper-dir", `mkdir ${codex}/tmp/arg0-linux/codex-arg0new`),
+      mustFail("move-tmp", `mv ${codex}/tmp ${codex}/tmp-x`),
+      mustPass("state-writable", `echo x > ${codex}/history.jsonl`),
+    ];
+    const run = await runCli(
+      ["run", "--policy", CODEX_PRESET, "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")],
+      { airlockHome: join(dir, "airlock-codex"), env },
+    );
+    assertAllOk(run.stdout, checkNames(checks), run.stderr);
+    assert.equal(readFileSync(snapshot, "utf8"), "# the host session's shell\n");
+    assert.equal(readlinkSync(join(helperDir, "codex-linux-sandbox")), "/bin/true");
   });
 
   test("claude-code preset: the npm-local install in ~/.claude/local cannot be replaced or created", async () => {

@@ -66,11 +66,12 @@ describe("tier 0 with the shipped preset, attacked in real bash", () => {
   ];
   // What no list of secrets names: a browser's cookies, a shell's history, a tool's token file.
   const decoys = () => {
-    for (const [rel, text] of [
+    const files: Array<[string, string]> = [
       [".mozilla/firefox/x.default/cookies.sqlite", `session=${TOKEN}`],
       [".bash_history", `export GITHUB_TOKEN=${TOKEN}`],
       [".config/some-cli/token", TOKEN],
-    ]) {
+    ];
+    for (const [rel, text] of files) {
       mkdirSync(join(home, rel, ".."), { recursive: true });
       writeFileSync(join(home, rel), `${text}\n`);
     }
