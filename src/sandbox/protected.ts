@@ -37,8 +37,9 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // MCP servers), and what Claude Code itself names as run or acted on without asking anyone:
   // the shell snapshot each Bash command first sources (a running host session's too), the
   // session-env scripts run ahead of Bash commands, background jobs and the daemon's workers,
-  // and the npm-local install (`local/`: `~/.claude/local/claude` is what the user's `claude`
-  // alias runs).
+  // the npm-local install (`local/`: `~/.claude/local/claude` is what the user's `claude`
+  // alias runs), and the user's skills, subagents and commands: what plugins bundle, and as
+  // able to run code (a skill's `!` shell lines and frontmatter hooks run when the model uses it).
   {
     path: ".claude",
     inner: [
@@ -52,6 +53,9 @@ export const PROTECTED: readonly ProtectedEntry[] = [
       "daemon",
       "daemon.json",
       "local",
+      "skills",
+      "agents",
+      "commands",
     ],
     innerNames: isClaudeSettings,
   },
@@ -153,6 +157,10 @@ const HOST_RUN: ReadonlyArray<readonly [string, string]> = [
   [".overcommit.yml", "overcommit"],
   // Agents.
   [".claude/settings*.json", "Claude Code"],
+  // Skills, subagents and commands carry shell lines and hooks Claude Code runs when they are used.
+  [".claude/skills/**", "Claude Code"],
+  [".claude/agents/**", "Claude Code"],
+  [".claude/commands/**", "Claude Code"],
   [".mcp.json", "MCP client"],
   [".cursor/mcp.json", "MCP client"],
   [".codex/config.toml", "Codex"],
