@@ -4,6 +4,7 @@
 // its own reported, sandbox.json marked ended. `abandonStart` does the same for a start that
 // failed once bubblewrap was on its way.
 import { buildHostRunFileEvent, buildProcessEvent } from "../audit/ocsf.ts";
+import { oneLine } from "../audit/redact.ts";
 import type { AuditLog } from "../audit/writer.ts";
 import type { Policy } from "../policy/schema.ts";
 import { reviewCommandKeys } from "../sandbox/command-keys.ts";
@@ -105,7 +106,8 @@ function reportHostRunFiles(
   for (const f of review.findings) {
     audit.write(buildHostRunFileEvent({ time, ...f, sandbox }));
     const outcome = f.disarmedTo ? ` -> ${f.disarmedTo}` : f.error ? ` (could not move it: ${f.error})` : "";
-    log(`airlock:   ${f.change} ${f.path} (${f.tool})${outcome}`);
+    // The names are the sandbox's: printed as they are, they could drive the terminal or forge lines.
+    log(oneLine(`airlock:   ${f.change} ${f.path} (${f.tool})${outcome}`));
   }
   for (const e of entries) {
     audit.write(buildHostRunFileEvent({ time, path: e.file, ...e, sandbox }));
@@ -114,6 +116,6 @@ function reportHostRunFiles(
       : e.error
         ? ` (could not put it back: ${e.error})`
         : "";
-    log(`airlock:   ${e.change} ${e.entry} in ${e.file} (${e.tool})${outcome}`);
+    log(oneLine(`airlock:   ${e.change} ${e.entry} in ${e.file} (${e.tool})${outcome}`));
   }
 }

@@ -71,4 +71,24 @@ describe("the end of a run, raced by what the command left running", () => {
     );
     assert.deepEqual(armed, [], `planted after the check, or never checked:\n${run.stderr}`);
   });
+
+  test("names the sandbox chose reach the developer's terminal in the run summary as plain text", async () => {
+    const wd = join(dir, "wd-names");
+    makeRepo(wd);
+    // OSC 52 writes the terminal's clipboard; a line break would forge a summary line.
+    const osc = "\u001b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\u0007";
+    const names = [`a${osc}`, "b\nairlock: nothing was created", "c\u009b2J"];
+    const script = names.map((_, i) => `mkdir -p "$N${i}" && touch "$N${i}/.envrc"`).join(" && ");
+    const env = Object.fromEntries(names.map((n, i) => [`N${i}`, n]));
+    const run = await runCli(["run", "--workdir", wd, "--", "/bin/sh", "-c", `${script} && echo planted`], {
+      airlockHome: join(dir, "airlock-names"),
+      env,
+    });
+    assert.match(run.stdout, /planted/, run.stderr);
+    const summary = run.stderr.slice(run.stderr.indexOf("a host tool runs or obeys"));
+    assert.equal((summary.match(/\.envrc \(direnv\)/g) ?? []).length, names.length, summary);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    assert.doesNotMatch(summary, /[\u0007\u001b\u009b]/, "a control character reached the terminal");
+    assert.doesNotMatch(summary, /^airlock: nothing was created/m, "a forged line");
+  });
 });
