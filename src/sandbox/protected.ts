@@ -38,11 +38,14 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // the shell snapshot each Bash command first sources (a running host session's too), the
   // session-env scripts run ahead of Bash commands, background jobs and the daemon's workers,
   // the npm-local install (`local/`: `~/.claude/local/claude` is what the user's `claude`
-  // alias runs), and the user's skills, subagents and commands: what plugins bundle, and as
-  // able to run code (a skill's `!` shell lines and frontmatter hooks run when the model uses it).
+  // alias runs), the user's skills, subagents and commands (what plugins bundle, and as able to
+  // run code: a skill's `!` shell lines and frontmatter hooks run when the model uses it); and
+  // the legacy global config `.config.json`, which Claude Code reads instead of ~/.claude.json
+  // whenever it holds anything (an empty read-only placeholder it ignores).
   {
     path: ".claude",
     inner: [
+      ".config.json",
       "settings.json",
       "settings.local.json",
       "hooks",
@@ -157,6 +160,7 @@ const HOST_RUN: ReadonlyArray<readonly [string, string]> = [
   [".overcommit.yml", "overcommit"],
   // Agents.
   [".claude/settings*.json", "Claude Code"],
+  [".claude/.config.json", "Claude Code"],
   // Skills, subagents and commands carry shell lines and hooks Claude Code runs when they are used.
   [".claude/skills/**", "Claude Code"],
   [".claude/agents/**", "Claude Code"],
