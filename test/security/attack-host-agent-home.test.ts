@@ -18,10 +18,10 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
+import { parseScenario, type Turn } from "../../src/demo/fake-model/scenario.ts";
 import { startFakeModel } from "../../src/demo/fake-model/server.ts";
-import { requireAgent } from "../agents/locate.ts";
-import { runAgent } from "../agents/run-agent.ts";
+import { type AgentName, requireAgent } from "../agents/locate.ts";
+import { type RunAgentOptions, runAgent } from "../agents/run-agent.ts";
 import { REPO, runCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import { assertAllOk, checkNames, mustFail, mustPass } from "./fs-helpers.ts";
@@ -69,29 +69,32 @@ describe("an agent's writable home: what the host agent loads at start", () => {
   });
   after(() => removeDir(dir));
 
-  /** The real Codex on the host, in the workdir, running one harmless command; false if absent. */
-  async function hostCodex(t: import("node:test").TestContext): Promise<boolean> {
-    const bin = requireAgent("codex", t);
+  /** One session of the real agent on the host, in the workdir, against the fake model; false if absent. */
+  async function hostSession(
+    t: import("node:test").TestContext,
+    agent: AgentName,
+    turns: Turn[],
+    options: Pick<RunAgentOptions, "args" | "permissionMode">,
+  ): Promise<boolean> {
+    const bin = requireAgent(agent, t);
     if (!bin) return false;
-    const model = await startFakeModel({
-      scenario: parseScenario({ turns: [{ tool: "exec_command", input: { cmd: "true" } }] }),
-    });
+    const model = await startFakeModel({ scenario: parseScenario({ turns }) });
     try {
-      const run = await runAgent({
-        agent: "codex",
-        bin,
-        model,
-        prompt: "go",
-        cwd: wd,
-        home,
-        args: ["--dangerously-bypass-approvals-and-sandbox"],
-      });
+      const run = await runAgent({ agent, bin, model, prompt: "go", cwd: wd, home, ...options });
       assert.equal(run.status, 0, run.stderr);
     } finally {
       await model.close();
     }
     return true;
   }
+
+  const codexCommands = (...cmds: string[]) => cmds.map((cmd) => ({ tool: "exec_command", input: { cmd } }));
+  /** Codex on the host running one harmless command, outside its own sandbox. */
+  const hostCodex = (t: import("node:test").TestContext) =>
+    hostSession(t, "codex", codexCommands("true"), { args: ["--dangerously-bypass-approvals-and-sandbox"] });
+  /** A host Codex session of two commands, in its own sandbox (workspace-write, as by default). */
+  const hostCodexSession = (t: import("node:test").TestContext, first: string) =>
+    hostSession(t, "codex", codexCommands(first, "true"), { args: ["--sandbox", "workspace-write"] });
 
   const plantedEnv = () => `BASH_ENV=${payload}\n`;
 
@@ -132,29 +135,6 @@ describe("an agent's writable home: what the host agent loads at start", () => {
     if (!(await hostCodex(t))) return;
     assert.equal(existsSync(marker), false, "the host Codex ran what the sandbox planted");
   });
-
-  /** A host Codex session of two commands, in its own sandbox (workspace-write, as by default). */
-  async function hostCodexSession(t: import("node:test").TestContext, first: string): Promise<boolean> {
-    const bin = requireAgent("codex", t);
-    if (!bin) return false;
-    const turns = [first, "true"].map((cmd) => ({ tool: "exec_command", input: { cmd } }));
-    const model = await startFakeModel({ scenario: parseScenario({ turns }) });
-    try {
-      const run = await runAgent({
-        agent: "codex",
-        bin,
-        model,
-        prompt: "go",
-        cwd: wd,
-        home,
-        args: ["--sandbox", "workspace-write"],
-      });
-      assert.equal(run.status, 0, run.stderr);
-    } finally {
-      await model.close();
-    }
-    return true;
-  }
 
   test("the attack is real: a running host Codex sources its shell snapshot before every command", async (t) => {
     rmSync(marker, { force: true });
@@ -249,8 +229,6 @@ Context: !\`touch ${inline}\`
 `;
 
   test("the attack is real: Claude Code on the host runs a skill's shell lines and hooks when the model uses it", async (t) => {
-    const bin = requireAgent("claude-code", t);
-    if (!bin) return;
     const claude = join(home, ".claude");
     rmSync(claude, { recursive: true, force: true });
     mkdirSync(join(claude, "skills", "helper"), { recursive: true });
@@ -260,21 +238,7 @@ Context: !\`touch ${inline}\`
       { tool: "Skill", input: { skill: "helper" } },
       { tool: "Bash", input: { command: "true", description: "run" } },
     ];
-    const model = await startFakeModel({ scenario: parseScenario({ turns }) });
-    try {
-      const run = await runAgent({
-        agent: "claude-code",
-        bin,
-        model,
-        prompt: "go",
-        cwd: wd,
-        home,
-        permissionMode: "bypassPermissions",
-      });
-      assert.equal(run.status, 0, run.stderr);
-    } finally {
-      await model.close();
-    }
+    if (!(await hostSession(t, "claude-code", turns, { permissionMode: "bypassPermissions" }))) return;
     assert.equal(existsSync(inline), true, "the skill's ! line ran");
     assert.equal(existsSync(hook), true, "the skill's hook ran");
     rmSync(claude, { recursive: true, force: true });
