@@ -94,7 +94,7 @@ function reportHostRunFiles(
   });
   for (const root of review.incomplete) {
     log(
-      `airlock: warning: ${root} holds too many directories to check them all for files a host tool runs on its own; review what the run left there`,
+      `airlock: warning: ${root} holds too many directories to check them all for files a host tool runs on its own: ${disarm ? "the new directories past the walk's bounds are moved aside unchecked (listed below)" : "review what the run left there"}`,
     );
   }
   const entries = mergeAgentStateBack(prepared.agentState, { applyAll: !disarm, time });

@@ -4,9 +4,11 @@
 // processes is left, and nothing planted is still armed.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { reviewHostRun } from "../../src/sandbox/host-run.ts";
+import { scanTree } from "../../src/sandbox/tree-scan.ts";
 import { processesWith, runCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import { makeRepo } from "./fs-helpers.ts";
@@ -90,5 +92,33 @@ describe("the end of a run, raced by what the command left running", () => {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
     assert.doesNotMatch(summary, /[\u0007\u001b\u009b]/, "a control character reached the terminal");
     assert.doesNotMatch(summary, /^airlock: nothing was created/m, "a forged line");
+  });
+
+  test("a run that buries a host-run file past the end walk's bounds: what existed is walked first, the unwalked new directories are moved aside", () => {
+    // The real walk and review on a real tree, with small bounds (the workdir's are 20 000
+    // directories at start, ten times that at the end): 20 directories at start, 200 at the end.
+    const wd = join(dir, "wd-bounds");
+    makeRepo(wd);
+    const sitePackages = join(wd, ".venv", "lib", "python3.11", "site-packages");
+    mkdirSync(sitePackages, { recursive: true });
+    const start = scanTree(wd, { maxDirs: 20, maxDepth: 64 }, dir);
+    assert.equal(start.complete, true);
+    // The sandbox: 250 new directories at the top, a .pth in the existing site-packages, and
+    // a .envrc inside a new directory the walk will not reach.
+    for (let i = 0; i < 250; i++) mkdirSync(join(wd, `d${String(i).padStart(3, "0")}`));
+    writeFileSync(join(sitePackages, "evil.pth"), "import os\n");
+    mkdirSync(join(wd, "d249", "deep"));
+    writeFileSync(join(wd, "d249", "deep", ".envrc"), "touch PWNED\n");
+    const review = reviewHostRun([start], { home: dir, disarm: true, time: 0 });
+    assert.deepEqual(review.incomplete, [wd]);
+    const armed = walk(wd).filter((p) => !p.includes(".airlock-disarmed-"));
+    assert.ok(!armed.some((p) => p.endsWith("evil.pth")), "the .pth in an existing directory was found");
+    assert.ok(
+      !armed.some((p) => p.endsWith(".envrc")),
+      `a new directory was left unchecked:\n${armed.join("\n")}`,
+    );
+    const unchecked = review.findings.filter((f) => f.tool.startsWith("not checked"));
+    assert.ok(unchecked.length > 0 && unchecked.every((f) => f.disarmedTo !== undefined));
+    assert.ok(existsSync(join(wd, ".git", "config")), "the repository that existed is left alone");
   });
 });
