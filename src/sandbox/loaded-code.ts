@@ -90,11 +90,14 @@ function knownMountOf(mounts: readonly MountEntry[], path: string): MountEntry |
  */
 export function loaderVariables(environ: string): string[] {
   const out: string[] = [];
-  for (const entry of environ.split("\0")) {
-    const eq = entry.indexOf("=");
-    if (eq <= 0 || eq === entry.length - 1) continue;
-    const name = entry.slice(0, eq);
-    if (name.startsWith("LD_")) out.push(name);
+  // Found in place: an environment holds dozens of entries and this runs per request.
+  for (let at = environ.indexOf("LD_"); at !== -1; at = environ.indexOf("LD_", at + 3)) {
+    if (at > 0 && environ.charCodeAt(at - 1) !== 0) continue;
+    const nul = environ.indexOf("\0", at);
+    const end = nul === -1 ? environ.length : nul;
+    const eq = environ.indexOf("=", at);
+    if (eq === -1 || eq >= end - 1) continue;
+    out.push(environ.slice(at, eq));
   }
   return out;
 }
@@ -132,7 +135,9 @@ export function exeIsHostPut(maps: string, exe: string, mounts: readonly MountEn
 
 /**
  * One pass over the executable mappings (the identity lookup reads them per request): the
- * first foreign one, and whether the binary's own first mapping is host-put.
+ * first foreign one, and whether the binary's own first mapping is host-put. Lines are found in
+ * place, and only those whose permissions (after the first space) include execute are sliced
+ * and parsed: most mappings are data.
  */
 export function judgeMappings(
   maps: string,
@@ -142,8 +147,15 @@ export function judgeMappings(
   let exeSeen = false;
   let exeHostPut = false;
   let foreign: string | null = null;
-  for (const line of maps.split("\n")) {
-    const m = executableMapping(line);
+  for (let start = 0; start < maps.length; ) {
+    const newline = maps.indexOf("\n", start);
+    const end = newline === -1 ? maps.length : newline;
+    const space = maps.indexOf(" ", start);
+    const m =
+      space !== -1 && space < end && maps.charCodeAt(space + 3) === EXECUTE
+        ? executableMapping(maps.slice(start, end))
+        : null;
+    start = end + 1;
     if (!m) continue;
     const shown = m[4] as string;
     if (pathOf(shown) === exe) {
@@ -159,9 +171,6 @@ export function judgeMappings(
 
 /** A maps line of an executable mapping, parsed; null for any other. */
 function executableMapping(line: string): RegExpExecArray | null {
-  // Most mappings are data: only those whose permissions (after the first space) include
-  // execute are parsed.
-  if (line.charCodeAt(line.indexOf(" ") + 3) !== EXECUTE) return null;
   const m = MAPS_LINE.exec(line);
   return m && (m[1] as string).includes("x") ? m : null;
 }
