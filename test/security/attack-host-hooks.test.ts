@@ -19,6 +19,10 @@ describe("husky's hooks, written from inside the sandbox", () => {
   });
   after(() => removeDir(dir));
 
+  /** `script` under /bin/sh in a real `airlock run` on `wd`. */
+  const runIn = (wd: string, airlockHome: string, script: string) =>
+    runCli(["run", "--workdir", wd, "--", "/bin/sh", "-c", script], { airlockHome });
+
   test("the attack is real: husky's stub runs .husky/pre-commit at the next commit", () => {
     const wd = join(dir, "wd-real");
     huskyRepo(wd);
@@ -33,18 +37,7 @@ describe("husky's hooks, written from inside the sandbox", () => {
       huskyRepo(wd);
       if (existing) writeFileSync(join(wd, ".husky", "pre-commit"), "true\n");
       const home = join(dir, `home-${existing ? "changed" : "new"}`);
-      const run = await runCli(
-        [
-          "run",
-          "--workdir",
-          wd,
-          "--",
-          "/bin/sh",
-          "-c",
-          `echo 'touch ${marker}' >> .husky/pre-commit && echo planted`,
-        ],
-        { airlockHome: home },
-      );
+      const run = await runIn(wd, home, `echo 'touch ${marker}' >> .husky/pre-commit && echo planted`);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /planted/, "the sandbox may write its workdir");
       assert.match(run.stderr, /\.husky\/pre-commit \(husky\) -> /, run.stderr);
@@ -59,17 +52,10 @@ describe("husky's hooks, written from inside the sandbox", () => {
   test("the hooks directory core.hooksPath names (.husky/_) stays read-only inside", async () => {
     const wd = join(dir, "wd-stub");
     huskyRepo(wd);
-    const run = await runCli(
-      [
-        "run",
-        "--workdir",
-        wd,
-        "--",
-        "/bin/sh",
-        "-c",
-        `echo 'touch ${marker}' >> .husky/_/h 2>/dev/null && echo planted || echo refused`,
-      ],
-      { airlockHome: join(dir, "home-stub") },
+    const run = await runIn(
+      wd,
+      join(dir, "home-stub"),
+      `echo 'touch ${marker}' >> .husky/_/h 2>/dev/null && echo planted || echo refused`,
     );
     assert.match(run.stdout, /refused/, run.stderr);
     assert.equal(existsSync(marker), false);
