@@ -24,10 +24,13 @@ export function truncateUtf8(text: string, maxBytes: number): string {
   return bytes.subarray(0, end).toString("utf8");
 }
 
-/** Printable single-line text: control characters (CR, LF, ESC...) become `?` so a line cannot be forged. */
+/**
+ * Printable single-line text: control characters (CR, LF, ESC..., and the 8-bit C1 controls a
+ * terminal may read as ESC sequences) become `?` so a line cannot be forged.
+ */
 export function oneLine(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-  return text.replace(/[\u0000-\u001f\u007f]/g, "?");
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 }
 
 /** `https://host:port/path?[redacted]`; IPv6 hosts bracketed. No userinfo ever. */
