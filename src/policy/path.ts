@@ -142,7 +142,7 @@ function encodeSegment(segment: string): string {
  * Compiles a path glob: `*` within one segment, `**` across segments (a whole `/**`
  * segment also matches nothing, so `/a/**` covers `/a`), `?` one character.
  */
-export function compilePathGlob(glob: string): RegExp {
+export function compilePathGlob(glob: string, caseInsensitive = false): RegExp {
   let source = "";
   for (let i = 0; i < glob.length; i++) {
     const ch = glob[i] as string;
@@ -156,7 +156,22 @@ export function compilePathGlob(glob: string): RegExp {
     else if (ch === "?") source += "[^/]";
     else source += ch.replace(/[\\^$.|+(){}[\]]/g, "\\$&");
   }
-  return new RegExp(`^${source}$`, "s");
+  return new RegExp(`^${source}$`, caseInsensitive ? "is" : "s");
+}
+
+/**
+ * The paths a common server may route a canonical path as, beside itself: without its trailing
+ * slash and with one (Express, Rails, ASP.NET match either), and without a format extension on
+ * its last segment (Rails' `(.:format)`, Spring's suffix match). A deny rule matches if any of
+ * them does (case aside: deny globs are compiled case-insensitively, as Express, ASP.NET and IIS
+ * route).
+ */
+export function pathReadings(path: string): string[] {
+  const base = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+  const out = [path, base, `${base}/`];
+  const format = /^(.*\/[^/.][^/]*)\.[A-Za-z0-9]+$/.exec(base);
+  if (format) out.push(format[1] as string);
+  return out;
 }
 
 export function validatePathGlob(glob: string): string | null {
@@ -173,6 +188,35 @@ export function compileValueGlob(glob: string): RegExp {
     .map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[\\^$.|+(){}[\]]/g, "\\$&")))
     .join("");
   return new RegExp(`^${source}$`, "s");
+}
+
+/**
+ * A query key as the most lenient common parser reads it: any case (ASP.NET), leading spaces
+ * dropped, an array suffix `[...]` dropped, and `.`, ` ` or an unmatched `[` read as `_` (PHP).
+ */
+export function readQueryKey(key: string): string {
+  let k = key.replace(/^\s+/, "").toLowerCase();
+  const open = k.indexOf("[");
+  if (open !== -1 && k.indexOf("]", open) !== -1) k = k.slice(0, open);
+  return k.replace(/[ .[]/g, "_");
+}
+
+/**
+ * Every value a common server may read for each key (by readQueryKey): pairs split on `&`, and
+ * on `;` too (Rack 2, older Python and Go do). Null when the query cannot be decoded.
+ */
+export function queryReadings(query: string): Map<string, string[]> | null {
+  const strict = parseQuery(query);
+  const loose = query.includes(";") ? parseQuery(query.replaceAll(";", "&")) : strict;
+  if (strict === null || loose === null) return null;
+  const out = new Map<string, string[]>();
+  for (const params of loose === strict ? [strict] : [strict, loose]) {
+    for (const [key, values] of params) {
+      const read = readQueryKey(key);
+      out.set(read, [...(out.get(read) ?? []), ...values]);
+    }
+  }
+  return out;
 }
 
 export function parseQuery(query: string): Map<string, string[]> | null {
