@@ -160,17 +160,22 @@ export function compilePathGlob(glob: string, caseInsensitive = false): RegExp {
 }
 
 /**
- * The paths a common server may route a canonical path as, beside itself: without its trailing
- * slash and with one (Express, Rails, ASP.NET match either), and without a format extension on
- * its last segment (Rails' `(.:format)`, Spring's suffix match). A deny rule matches if any of
- * them does (case aside: deny globs are compiled case-insensitively, as Express, ASP.NET and IIS
- * route).
+ * The paths a common server may route a canonical path as, beside itself: with an encoded slash
+ * kept by `allow_encoded_slash` read as a separator (servers that decode it), without its
+ * trailing slash and with one (Express, Rails, ASP.NET match either), and without a format
+ * extension on its last segment (Rails' `(.:format)`, Spring's suffix match). A deny rule
+ * matches if any of them does (case aside: deny globs are compiled case-insensitively, as
+ * Express, ASP.NET and IIS route).
  */
 export function pathReadings(path: string): string[] {
-  const base = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
-  const out = [path, base, `${base}/`];
-  const format = /^(.*\/[^/.][^/]*)\.[A-Za-z0-9]+$/.exec(base);
-  if (format) out.push(format[1] as string);
+  const spellings = /%(?:2F|5C)/i.test(path) ? [path, path.replace(/%(?:2F|5C)/gi, "/")] : [path];
+  const out: string[] = [];
+  for (const spelling of spellings) {
+    const base = spelling.length > 1 && spelling.endsWith("/") ? spelling.slice(0, -1) : spelling;
+    out.push(spelling, base, `${base}/`);
+    const format = /^(.*\/[^/.][^/]*)\.[A-Za-z0-9]+$/.exec(base);
+    if (format) out.push(format[1] as string);
+  }
   return out;
 }
 

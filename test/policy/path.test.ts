@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compilePathGlob, normalizePath } from "../../src/policy/path.ts";
+import {
+  compilePathGlob,
+  normalizePath,
+  pathReadings,
+  queryReadings,
+  readQueryKey,
+} from "../../src/policy/path.ts";
 
 const normal: Array<[string, string, string?]> = [
   ["/a/b", "/a/b"],
@@ -92,3 +98,40 @@ for (const [glob, path, expected] of globs) {
     assert.equal(compilePathGlob(glob).test(path), expected);
   });
 }
+
+test("pathReadings: the routes servers may read a path as (what a deny rule must cover)", () => {
+  assert.deepEqual(pathReadings("/admin"), ["/admin", "/admin", "/admin/"]);
+  assert.deepEqual(pathReadings("/admin/"), ["/admin/", "/admin", "/admin/"]);
+  assert.deepEqual(pathReadings("/a/admin.json"), [
+    "/a/admin.json",
+    "/a/admin.json",
+    "/a/admin.json/",
+    "/a/admin",
+  ]);
+  assert.deepEqual(pathReadings("/a/.env"), ["/a/.env", "/a/.env", "/a/.env/"]);
+  assert.deepEqual(pathReadings("/"), ["/", "/", "//"]);
+  assert.ok(pathReadings("/repos/o/r%2Frulesets").includes("/repos/o/r/rulesets"));
+  assert.ok(pathReadings("/a%5cb").includes("/a/b"));
+});
+
+test("readQueryKey and queryReadings: every value a common parser may read for a key", () => {
+  for (const [key, read] of [
+    ["ref", "ref"],
+    ["REF", "ref"],
+    [" ref", "ref"],
+    ["ref[]", "ref"],
+    ["ref[0][x]", "ref"],
+    ["ref.name", "ref_name"],
+    ["ref name", "ref_name"],
+    ["ref[name", "ref_name"],
+  ]) {
+    assert.equal(readQueryKey(key as string), read, key);
+  }
+  assert.deepEqual(queryReadings("ref=main&REF=x&ref[]=y"), new Map([["ref", ["main", "x", "y"]]]));
+  assert.deepEqual(
+    queryReadings("ref=main;ref=evil"),
+    new Map([["ref", ["main;ref=evil", "main", "evil"]]]),
+    "split on & alone and on ; too",
+  );
+  assert.equal(queryReadings("q=%zz"), null);
+});

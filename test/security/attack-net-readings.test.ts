@@ -42,6 +42,8 @@ const CASES: Array<[string, string, string, string, number, RegExp?]> = [
   ["deny-trailing-slash", API, "/admin/", "GET", 403, /deny rule/],
   ["deny-format-suffix", API, "/admin.json", "GET", 403, /deny rule/],
   ["deny-head-as-get", API, "/admin", "HEAD", 403, /deny rule/],
+  ["deny-encoded-slash", API, "/repos/o/r%2Frulesets/1", "GET", 403, /deny rule/],
+  ["control-encoded-slash", API, "/repos/o%2Fr/x", "GET", 200],
   ["deny-query-second-value", API, "/search?q=public&q=secret1", "GET", 403, /deny rule/],
   ["deny-query-array", API, "/search?q[]=secret1", "GET", 403, /deny rule/],
   ["deny-query-semicolon", API, "/search?q=public;q=secret1", "GET", 403, /deny rule/],
@@ -103,6 +105,7 @@ describe("how rules read a request, attacked from inside airlock run", () => {
         "        port: 443",
         "        protocol: rest",
         "        access: read-only",
+        "        allow_encoded_slash: true",
         "        deny_rules:",
         '          - { method: "*", path: "/repos/*/*/rulesets/**" }',
         '          - { method: GET, path: "/admin" }',
@@ -180,6 +183,7 @@ describe("how rules read a request, attacked from inside airlock run", () => {
 
   test("the upstreams received exactly the allowed requests", () => {
     assert.deepEqual(api.requests.map((r) => `${r.method} ${r.url}`).sort(), [
+      "GET /repos/o%2Fr/x",
       "GET /repos/o/r",
       "GET /search?q=public",
     ]);
