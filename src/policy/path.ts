@@ -159,16 +159,28 @@ export function compilePathGlob(glob: string, caseInsensitive = false): RegExp {
   return new RegExp(`^${source}$`, caseInsensitive ? "is" : "s");
 }
 
+const SPELLINGS: ReadonlyArray<{ applies: RegExp; spell: (path: string) => string }> = [
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: any character beyond ASCII
+  { applies: /[^\u0000-\u007f]/, spell: (p) => p.normalize("NFKC") },
+  { applies: /%(?:2F|5C)/i, spell: (p) => p.replace(/%(?:2F|5C)/gi, "/") },
+  { applies: /;/, spell: (p) => p.replace(/;[^/]*/g, "") },
+];
+
 /**
  * The paths a common server may route a canonical path as, beside itself: with an encoded slash
- * kept by `allow_encoded_slash` read as a separator (servers that decode it), without its
- * trailing slash and with one (Express, Rails, ASP.NET match either), and without a format
- * extension on its last segment (Rails' `(.:format)`, Spring's suffix match). A deny rule
- * matches if any of them does (case aside: deny globs are compiled case-insensitively, as
- * Express, ASP.NET and IIS route).
+ * kept by `allow_encoded_slash` read as a separator (servers that decode it), path parameters
+ * cut off each segment (servlet containers), compatibility characters folded (NFKC: `ａ` is
+ * `a`, `／` is `/`), without its trailing slash and with one (Express, Rails, ASP.NET match
+ * either), and without a format extension on its last segment (Rails' `(.:format)`, Spring's
+ * suffix match). A deny rule matches if any of them does (case aside: deny globs are compiled
+ * case-insensitively, as Express, ASP.NET and IIS route).
  */
 export function pathReadings(path: string): string[] {
-  const spellings = /%(?:2F|5C)/i.test(path) ? [path, path.replace(/%(?:2F|5C)/gi, "/")] : [path];
+  let spellings = [path];
+  // Each reading applies to the others' results too (a server may do several).
+  for (const read of SPELLINGS) {
+    if (spellings.some((p) => read.applies.test(p))) spellings = [...spellings, ...spellings.map(read.spell)];
+  }
   const out: string[] = [];
   for (const spelling of spellings) {
     const base = spelling.length > 1 && spelling.endsWith("/") ? spelling.slice(0, -1) : spelling;

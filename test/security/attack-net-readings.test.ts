@@ -2,7 +2,8 @@
 // sends crafted requests over CONNECT + TLS to loopback upstreams that record every raw byte.
 // A deny rule written one way must hold against the readings common servers give a path and a
 // query (Express, ASP.NET and IIS route case-insensitively, most frameworks ignore a trailing
-// slash, Rails drops a `.format`, servers run GET routes for HEAD, PHP keeps the last of a
+// slash, Rails drops a `.format`, servlet containers cut `;parameters`, some servers fold
+// fullwidth letters, servers run GET routes for HEAD, PHP keeps the last of a
 // repeated key and reads `q[]` as `q`, Rack 2 splits pairs on `;`), and an allow rule's query
 // matcher must hold for every value a server may read for its key. And addresses that carry
 // an IPv4 address to a translator or tunnel (NAT64 as DNS64 answers, 6to4, IPv4-compatible,
@@ -44,6 +45,9 @@ const CASES: Array<[string, string, string, string, number, RegExp?]> = [
   ["deny-head-as-get", API, "/admin", "HEAD", 403, /deny rule/],
   ["deny-encoded-slash", API, "/repos/o/r%2Frulesets/1", "GET", 403, /deny rule/],
   ["control-encoded-slash", API, "/repos/o%2Fr/x", "GET", 200],
+  ["deny-fullwidth", API, "/%EF%BD%81dmin", "GET", 403, /deny rule/],
+  ["control-parameters", API, "/matrix;v=1/docs", "GET", 200],
+  ["deny-parameters-cut", API, "/matrix;v=1/admin/x", "GET", 403, /deny rule/],
   ["deny-query-second-value", API, "/search?q=public&q=secret1", "GET", 403, /deny rule/],
   ["deny-query-array", API, "/search?q[]=secret1", "GET", 403, /deny rule/],
   ["deny-query-semicolon", API, "/search?q=public;q=secret1", "GET", 403, /deny rule/],
@@ -106,8 +110,11 @@ describe("how rules read a request, attacked from inside airlock run", () => {
         "        protocol: rest",
         "        access: read-only",
         "        allow_encoded_slash: true",
+        "        rules:",
+        '          - allow: { method: GET, path: "/matrix;v=1/**" }',
         "        deny_rules:",
         '          - { method: "*", path: "/repos/*/*/rulesets/**" }',
+        '          - { method: "*", path: "/matrix/admin/**" }',
         '          - { method: GET, path: "/admin" }',
         '          - { method: GET, path: "/search", query: { q: "secret*" } }',
         `      - host: ${DL}`,
@@ -183,6 +190,7 @@ describe("how rules read a request, attacked from inside airlock run", () => {
 
   test("the upstreams received exactly the allowed requests", () => {
     assert.deepEqual(api.requests.map((r) => `${r.method} ${r.url}`).sort(), [
+      "GET /matrix;v=1/docs",
       "GET /repos/o%2Fr/x",
       "GET /repos/o/r",
       "GET /search?q=public",
