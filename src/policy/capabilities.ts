@@ -53,7 +53,12 @@ export interface CapabilityChange {
   sentence: string;
 }
 
+/**
+ * What an endpoint lets through, as requests. `enforcement: audit` lets every request through
+ * (a violation is only logged): whatever its rules say, that is every method on every path.
+ */
 export function endpointAllows(ep: Endpoint): Allow[] {
+  if (ep.protocol === "rest" && ep.enforcement === "audit") return [{ method: "*", path: "/**" }];
   const out: Allow[] = [];
   if (ep.access) for (const method of ACCESS_METHODS[ep.access]) out.push({ method, path: "/**" });
   for (const rule of ep.rules ?? [])
