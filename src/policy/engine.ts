@@ -529,7 +529,8 @@ export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestD
   }
   const base = { layer: "l7" as const, policy: first.ruleKey, method, path: shownPath };
   if (!anyPathOk) {
-    const reason = strict.ok ? "invalid path" : strict.reason;
+    // Where an endpoint allows encoded slashes, its own reading says what is wrong.
+    const reason = !lenient.ok ? lenient.reason : strict.ok ? "invalid path" : strict.reason;
     return enforce
       ? { ...base, decision: "deny", reason }
       : { ...base, decision: "allow", reason, auditViolation: reason };

@@ -37,6 +37,9 @@ export function normalizePath(raw: string, allowEncodedSlash = false): Normalize
     const beforeParameters = semicolon === -1 ? null : decoded.slice(0, semicolon);
     if (beforeParameters === "." || beforeParameters === "..")
       return { ok: false, reason: "dot segment with parameters (..;) in path" };
+    // A server that decodes a kept %2F reads what lies between as segments: `..` there climbs.
+    if (allowEncodedSlash && decoded.includes("%") && decoded.split(/%(?:2F|5C)/i).some(isDotSegment))
+      return { ok: false, reason: "dot segment between encoded slashes (..%2F) in path" };
     segments.push(decoded);
   }
   const output: string[] = [];
@@ -107,6 +110,11 @@ function decodeSegment(segment: string, allowEncodedSlash: boolean): string | No
     return { ok: false, reason: "invalid UTF-8 in percent-encoded path" };
   }
   return hasControlCharacter(text) ? { ok: false, reason: "control character in path" } : text;
+}
+
+function isDotSegment(part: string): boolean {
+  const name = part.split(";")[0];
+  return name === "." || name === "..";
 }
 
 function hasControlCharacter(text: string): boolean {

@@ -135,3 +135,17 @@ test("readQueryKey and queryReadings: every value a common parser may read for a
   );
   assert.equal(queryReadings("q=%zz"), null);
 });
+
+test("allow_encoded_slash keeps %2F inside a segment, but no dot segment between them", () => {
+  assert.deepEqual(normalizePath("/g%2Fp/issues", true), {
+    ok: true,
+    path: "/g%2Fp/issues",
+    forwardPath: "/g%2Fp/issues",
+  });
+  for (const raw of ["/a/x%2F..%2F..%2Fb", "/a/x%2F..", "/a/..%5Cb", "/a/x%2F.;y%2Fb"]) {
+    const n = normalizePath(raw, true);
+    assert.equal(n.ok, false, raw);
+    assert.match((n as { reason: string }).reason, /dot segment between encoded slashes/, raw);
+  }
+  assert.equal(normalizePath("/a/x%2F...%2Fb", true).ok, true, "three dots are a name");
+});
