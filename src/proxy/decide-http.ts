@@ -18,6 +18,7 @@ import {
   carriedTargets,
   decideCarried,
   decideCarriedTargets,
+  decodedBody,
   everyMethodAllowed,
   expectsFormBody,
   type FieldBody,
@@ -112,7 +113,7 @@ export async function forwardDecided(
     return;
   }
   const body = await readFormBody(req, core.limits.maxFormBodyBytes);
-  const refused = decideForm(core, v.cp, v.base, v.input, v.formBody, body);
+  const refused = decideForm(core, v, req.rawHeaders, body);
   if (refused) {
     sendResponse(res, refused);
     return;
@@ -151,12 +152,11 @@ function readFormBody(req: IncomingMessage, max: number): Promise<Buffer | null>
 /** The verdict on the `_method` fields of a form body that has been read. */
 function decideForm(
   core: ProxyCore,
-  cp: CompiledPolicy,
-  base: DenyBase,
-  input: RequestInput,
-  kinds: readonly FieldBody[],
+  v: DecidedRequest,
+  rawHeaders: readonly string[],
   body: Buffer | null,
 ): ProxyResponse | null {
+  const { cp, base, input } = v;
   if (body === null) {
     return refuseForm(
       core,
@@ -164,7 +164,9 @@ function decideForm(
       `a form or JSON body larger than ${core.limits.maxFormBodyBytes} bytes cannot be checked for a _method field`,
     );
   }
-  const carried = bodyMethods(kinds, body);
+  const decoded = decodedBody(rawHeaders, body, core.limits.maxFormBodyBytes);
+  if (!decoded.ok) return refuseForm(core, base, decoded.reason);
+  const carried = bodyMethods(v.formBody, decoded.body);
   if (!carried.ok) return refuseForm(core, base, carried.reason);
   const other = decideCarried(cp, input, carried.methods);
   return other ? core.deny(requestDenial({ ...base, method: other.method }, other)) : null;

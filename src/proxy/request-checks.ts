@@ -1,6 +1,7 @@
 // What the upstream sees must be what was decided. Before the policy decides a request, its
 // form is checked for what common servers would read differently from the decision; after, the
 // method-override carriers are decided as the method they name (both must be allowed). Pure.
+import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import {
   type CompiledPolicy,
   decideRequest,
@@ -220,6 +221,53 @@ export function expectsFormBody(method: string, rawHeaders: readonly string[]): 
   if (type.includes("multipart/")) kinds.push("multipart");
   if (type.includes("json")) kinds.push("json");
   return kinds;
+}
+
+const DECODERS: Record<string, (body: Buffer, max: number) => Buffer> = {
+  gzip: (b, max) => gunzipSync(b, { maxOutputLength: max }),
+  "x-gzip": (b, max) => gunzipSync(b, { maxOutputLength: max }),
+  deflate: (b, max) => inflateSync(b, { maxOutputLength: max }),
+  br: (b, max) => brotliDecompressSync(b, { maxOutputLength: max }),
+};
+
+/**
+ * A body read whole, as a server that decodes its Content-Encoding reads it (body parsers
+ * inflate gzip, deflate and br before they read fields): the decoded bytes, or why they cannot
+ * be had (another coding, a broken stream, more than `max` bytes once decoded).
+ */
+export function decodedBody(
+  rawHeaders: readonly string[],
+  body: Buffer,
+  max: number,
+): { ok: true; body: Buffer } | { ok: false; reason: string } {
+  const codings: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length !== 16 || name.toLowerCase() !== "content-encoding") continue;
+    for (const token of (rawHeaders[i + 1] as string).split(",")) {
+      const coding = token.trim().toLowerCase();
+      if (coding !== "" && coding !== "identity") codings.push(coding);
+    }
+  }
+  let out = body;
+  // Applied in the order listed: undone last first.
+  for (const coding of codings.reverse()) {
+    const decode = DECODERS[coding];
+    if (!decode)
+      return {
+        ok: false,
+        reason: `Content-Encoding ${shownName(coding)}: the body cannot be read for a _method field`,
+      };
+    try {
+      out = decode(out, max);
+    } catch {
+      return {
+        ok: false,
+        reason: `a ${coding} body that does not decode within ${max} bytes cannot be checked for a _method field`,
+      };
+    }
+  }
+  return { ok: true, body: out };
 }
 
 /** The methods the `_method` fields of a body read whole name. */

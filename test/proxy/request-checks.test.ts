@@ -1,6 +1,7 @@
 // The request-form checks and method-override carriers (src/proxy/request-checks.ts). Pure.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { compilePolicy } from "../../src/policy/engine.ts";
 import {
   bodyMethods,
@@ -8,6 +9,7 @@ import {
   carriedTargets,
   decideCarried,
   decideCarriedTargets,
+  decodedBody,
   everyMethodAllowed,
   expectsFormBody,
   requestFormProblem,
@@ -236,4 +238,22 @@ network_policies:
   assert.equal(decideCarriedTargets(cp, input, targets, []), null);
   const d = decideCarriedTargets(cp, input, targets, [{ method: "DELETE", carrier: "X-HTTP-Method" }]);
   assert.match(d?.reason ?? "", /^X-Original-URL asks for DELETE \/b: /);
+});
+
+test("decodedBody: a body is read as a server that inflates it reads it, or refused", () => {
+  const form = Buffer.from("_method=DELETE");
+  const read = (encoding: string | null, body: Buffer, max = 1024) => {
+    const r = decodedBody(encoding === null ? [] : ["Content-Encoding", encoding], body, max);
+    return r.ok ? r.body.toString() : r.reason;
+  };
+  assert.equal(read(null, form), "_method=DELETE");
+  assert.equal(read("identity", form), "_method=DELETE");
+  assert.equal(read("gzip", gzipSync(form)), "_method=DELETE");
+  assert.equal(read("X-GZIP", gzipSync(form)), "_method=DELETE");
+  assert.equal(read("deflate", deflateSync(form)), "_method=DELETE");
+  assert.equal(read("br", brotliCompressSync(form)), "_method=DELETE");
+  assert.equal(read("deflate, gzip", gzipSync(deflateSync(form))), "_method=DELETE", "undone last first");
+  assert.match(read("compress", form), /Content-Encoding compress: the body cannot be read/);
+  assert.match(read("gzip", form), /does not decode within 1024 bytes/);
+  assert.match(read("gzip", gzipSync(Buffer.alloc(4096))), /does not decode within 1024 bytes/);
 });
