@@ -293,15 +293,62 @@ function fromJson(out: CarriedMethod[], text: string): string | null {
   } catch {
     return "malformed JSON body: the method it may carry cannot be read";
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
-  for (const [key, field] of Object.entries(value)) {
+  const carrier = "_method in the JSON body";
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const [key, field] of Object.entries(value)) {
+      if (isOverrideParam(key) && typeof field !== "string") return `${carrier} does not name an HTTP method`;
+    }
+  }
+  // JSON.parse keeps the last of a repeated key, other parsers the first: every one counts.
+  for (const [key, field] of topLevelStringMembers(text)) {
     if (!isOverrideParam(key)) continue;
-    const carrier = "_method in the JSON body";
-    const problem =
-      typeof field === "string" ? addValue(out, field, carrier) : `${carrier} does not name an HTTP method`;
+    const problem = addValue(out, field, carrier);
     if (problem) return problem;
   }
   return null;
+}
+
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/y;
+const JSON_SPACE = /[ \t\r\n]*/y;
+
+/** Every `"key": "value"` member of a valid JSON text's top-level object, in order, duplicates kept. */
+function topLevelStringMembers(text: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const stringAt = (at: number): { value: string; end: number } | null => {
+    JSON_STRING.lastIndex = at;
+    const m = JSON_STRING.exec(text);
+    return m ? { value: JSON.parse(m[0]) as string, end: at + m[0].length } : null;
+  };
+  const skipSpace = (at: number): number => {
+    JSON_SPACE.lastIndex = at;
+    JSON_SPACE.exec(text);
+    return JSON_SPACE.lastIndex;
+  };
+  const first = skipSpace(0);
+  if (text[first] !== "{") return out;
+  let depth = 0;
+  let i = first;
+  while (i < text.length) {
+    const ch = text[i];
+    if (ch === "{" || ch === "[") depth++;
+    else if (ch === "}" || ch === "]") depth--;
+    if (ch !== '"') {
+      i++;
+      continue;
+    }
+    const key = stringAt(i);
+    if (!key) break;
+    i = key.end;
+    const colon = skipSpace(i);
+    if (depth !== 1 || text[colon] !== ":") continue;
+    const start = skipSpace(colon + 1);
+    if (text[start] !== '"') continue;
+    const value = stringAt(start);
+    if (!value) break;
+    out.push([key.value, value.value]);
+    i = value.end;
+  }
+  return out;
 }
 
 /**

@@ -257,3 +257,15 @@ test("decodedBody: a body is read as a server that inflates it reads it, or refu
   assert.match(read("gzip", form), /does not decode within 1024 bytes/);
   assert.match(read("gzip", gzipSync(Buffer.alloc(4096))), /does not decode within 1024 bytes/);
 });
+
+test("bodyMethods: every top-level string member of a JSON body, repeated keys included", () => {
+  const methods = (text: string) => {
+    const r = bodyMethods(["json"], Buffer.from(text));
+    return r.ok ? r.methods.map((m) => m.method) : r.reason;
+  };
+  assert.deepEqual(methods('{"_method":"DELETE","_method":"POST"}'), ["DELETE", "POST"]);
+  assert.deepEqual(methods('{"title":"\\"_method\\":\\"DELETE\\"","n":1}'), [], "inside a string is text");
+  assert.deepEqual(methods('{"\\u005fmethod":"delete"}'), ["DELETE"]);
+  assert.deepEqual(methods('{"a":{"_method":"PATCH"},"b":["_method"]}'), [], "top-level members only");
+  assert.match(methods('{"_method":5}') as string, /does not name an HTTP method/);
+});

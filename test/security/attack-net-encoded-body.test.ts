@@ -2,8 +2,9 @@
 // python3 may POST to /repos/*/*/issues (and GET anything) on an inspected host. Express's body
 // parsers inflate gzip, deflate and br request bodies before they read fields, so
 // `Content-Encoding: gzip` around `_method=DELETE` is a DELETE to such a server. The proxy must
-// read the body as that server would (decoded) or refuse it; the recording upstream must never
-// receive an override it did not decide.
+// read the body as that server would (decoded) or refuse it. Likewise a JSON body with a
+// repeated `_method` key: JSON.parse keeps the last, other parsers the first. The recording
+// upstream must never receive an override the proxy did not decide.
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -39,6 +40,12 @@ const CASES: Array<[string, string, number, RegExp?]> = [
   ],
   ["gzip-twice", post(FORM, "gzip, gzip", gzipSync(gzipSync("_method=PUT"))), 403, /form asks for PUT/],
   ["x-gzip-untyped", post("", "x-gzip", gzipSync("_method=DELETE")), 403, /form asks for DELETE/],
+  [
+    "json-repeated-key",
+    post("application/json", "identity", Buffer.from('{"_method":"DELETE","_method":"POST"}')),
+    403,
+    /JSON body asks for DELETE/,
+  ],
   ["unknown-coding", post(FORM, "compress", Buffer.from("_method=DELETE")), 403, /Content-Encoding compress/],
   ["broken-gzip", post(FORM, "gzip", Buffer.from("not gzip at all")), 403, /does not decode/],
   [
