@@ -86,11 +86,23 @@ function knownMountOf(mounts: readonly MountEntry[], path: string): MountEntry |
 }
 
 /**
+ * Variables with which an application runtime runs code the executable does not hold: a
+ * Bun-compiled executable (Claude Code's) runs as the bun CLI under BUN_BE_BUN and takes bun's
+ * flags (`--preload`) from BUN_OPTIONS; an Electron app runs as node under ELECTRON_RUN_AS_NODE;
+ * a .NET app loads the assemblies DOTNET_STARTUP_HOOKS names.
+ */
+const RUNTIME_VARIABLES = new Set([
+  "BUN_BE_BUN",
+  "BUN_OPTIONS",
+  "ELECTRON_RUN_AS_NODE",
+  "DOTNET_STARTUP_HOOKS",
+]);
+
+/**
  * Variables with which a program takes code from the environment instead of its binary, named as
- * found: the dynamic loader's (glibc and musl both name theirs LD_*), Bun's (a compiled
- * executable, such as Claude Code's, runs as the bun CLI under BUN_BE_BUN and takes bun's flags,
- * `--preload` among them, from BUN_OPTIONS), and node's NODE_OPTIONS where it loads anything but
- * Airlock's own preload or opens the inspector (nodeOptionsProblem).
+ * found: the dynamic loader's (glibc and musl both name theirs LD_*), the application runtimes'
+ * (RUNTIME_VARIABLES), and node's NODE_OPTIONS where it loads anything but Airlock's own preload
+ * or opens the inspector (nodeOptionsProblem).
  */
 export function loaderVariables(environ: string): string[] {
   const out: string[] = [];
@@ -98,7 +110,7 @@ export function loaderVariables(environ: string): string[] {
     const eq = entry.indexOf("=");
     if (eq <= 0 || eq === entry.length - 1) continue;
     const name = entry.slice(0, eq);
-    if (name.startsWith("LD_") || name === "BUN_BE_BUN" || name === "BUN_OPTIONS") out.push(name);
+    if (name.startsWith("LD_") || RUNTIME_VARIABLES.has(name)) out.push(name);
     else if (name === "NODE_OPTIONS") {
       const problem = nodeOptionsProblem(entry.slice(eq + 1));
       if (problem) out.push(`NODE_OPTIONS (${problem})`);

@@ -1,7 +1,7 @@
 // Borrowing a listed binary's identity through its runtime's own environment variables, from
 // inside a real `airlock run`. Claude Code's native executable is compiled by Bun: under
 // BUN_BE_BUN=1 it runs as the bun CLI (`-e CODE` included), and BUN_OPTIONS hands it bun's
-// flags (`--preload FILE`). A node program takes `--require`, `--import` and the inspector from
+// flags (`--preload FILE`); an Electron app runs as node under ELECTRON_RUN_AS_NODE. A node program takes `--require`, `--import` and the inspector from
 // NODE_OPTIONS. Any process could then send with the listed binary's rule. Each variable is set
 // on a listed binary (curl stands in for the Bun executable: the variable is what counts); the
 // recording upstream shows what got through, and the 403 names the variable.
@@ -19,6 +19,7 @@ const SCRIPT = [
   'echo "curl-control $(/usr/bin/curl -s http://rec.test/curl-control)"',
   'echo "bun-be-bun $(BUN_BE_BUN=1 /usr/bin/curl -s http://rec.test/bun-be-bun-marker)"',
   'echo "bun-options $(BUN_OPTIONS="--preload ./evil.ts" /usr/bin/curl -s http://rec.test/bun-options-marker)"',
+  'echo "electron $(ELECTRON_RUN_AS_NODE=1 /usr/bin/curl -s http://rec.test/electron-marker)"',
   FETCH("node-control"),
   `NODE_OPTIONS="$NODE_OPTIONS --max-old-space-size=256" ${FETCH("node-memory")}`,
   `NODE_OPTIONS="$NODE_OPTIONS --require ./evil.cjs" ${FETCH("node-require-marker")}`,
@@ -59,9 +60,10 @@ describe("identity of a binary its runtime's variables turn into another program
     assert.match(line("node-memory"), /^node-memory 200 recorded/);
   });
 
-  test("BUN_BE_BUN and BUN_OPTIONS void the identity, and the reason names them", () => {
+  test("BUN_BE_BUN, BUN_OPTIONS and ELECTRON_RUN_AS_NODE void the identity, and the reason names them", () => {
     assert.match(line("bun-be-bun"), /was started with BUN_BE_BUN set/);
     assert.match(line("bun-options"), /was started with BUN_OPTIONS set/);
+    assert.match(line("electron"), /was started with ELECTRON_RUN_AS_NODE set/);
   });
 
   test("NODE_OPTIONS loading other code, or opening the inspector, voids the identity", () => {
