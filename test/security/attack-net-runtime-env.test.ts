@@ -1,8 +1,9 @@
 // Borrowing a listed binary's identity through its runtime's own environment variables, from
 // inside a real `airlock run`. Claude Code's native executable is compiled by Bun: under
 // BUN_BE_BUN=1 it runs as the bun CLI (`-e CODE` included), and BUN_OPTIONS hands it bun's
-// flags (`--preload FILE`); an Electron app runs as node under ELECTRON_RUN_AS_NODE. A node program takes `--require`, `--import` and the inspector from
-// NODE_OPTIONS. Any process could then send with the listed binary's rule. Each variable is set
+// flags (`--preload FILE`); an Electron app runs as node under ELECTRON_RUN_AS_NODE. A node
+// program takes `--require`, `--import` and the inspector from NODE_OPTIONS. Any process could
+// then send with the listed binary's rule. Each variable is set
 // on a listed binary (curl stands in for the Bun executable: the variable is what counts); the
 // recording upstream shows what got through, and the 403 names the variable.
 import assert from "node:assert/strict";
