@@ -14,6 +14,7 @@ import { type ProxyResponse, sendResponse } from "./deny.ts";
 import { type Destination, relayRequest } from "./relay.ts";
 import {
   bodyMethods,
+  carriedHostProblem,
   carriedMethods,
   carriedTargets,
   decideCarried,
@@ -54,11 +55,11 @@ function pathOf(target: string): string {
 }
 
 /** A refusal of the request's form (before or beside the policy). */
-function refuseForm(core: ProxyCore, base: DenyBase, reason: string): ProxyResponse {
+function refuseForm(core: ProxyCore, base: DenyBase, reason: string, engine = "canonical"): ProxyResponse {
   return core.deny({
     ...base,
     layer: "l7",
-    engine: "canonical",
+    engine,
     policy: null,
     reason,
     path: pathOf(base.target ?? "/"),
@@ -78,6 +79,8 @@ export function decideHttp(
   if (d.decision === "deny") return { ok: false, response: core.deny(requestDenial(base, d)) };
   const problem = requestFormProblem(input.method, input.path, rawHeaders);
   if (problem) return { ok: false, response: refuseForm(core, base, problem) };
+  const fronted = carriedHostProblem(rawHeaders, base.host, base.port, base.scheme === "https" ? 443 : 80);
+  if (fronted) return { ok: false, response: refuseForm(core, base, fronted, "host_header") };
   const carried = carriedMethods(rawHeaders, queryOf(input.path));
   if (!carried.ok) return { ok: false, response: refuseForm(core, base, carried.reason) };
   const other = decideCarried(cp, input, carried.methods);

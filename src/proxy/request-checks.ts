@@ -8,7 +8,9 @@ import {
   type RequestDecision,
   type RequestInput,
 } from "../policy/engine.ts";
+import { normalizeHost } from "../policy/host.ts";
 import { parseQuery } from "../policy/path.ts";
+import { parseAuthority } from "./http-target.ts";
 import { HOP_BY_HOP } from "./upstream.ts";
 
 /** A query is forwarded as received: printable ASCII only, and no fragment. */
@@ -434,6 +436,58 @@ export function decideCarriedTargets(
       const d = decideRequest(cp, { ...input, method, path: target });
       if (d.decision === "deny")
         return { ...d, reason: `${carrier} asks for ${method} ${target}: ${d.reason}` };
+    }
+  }
+  return null;
+}
+
+/**
+ * Headers a server or framework behind a shared front end may route by instead of Host (Rails,
+ * Django, Symfony and Spring honour them behind a trusted proxy). Compared as CGI does.
+ */
+const HOST_HEADERS = new Set(["x-forwarded-host", "x-host", "x-original-host"]);
+
+/** The hosts a `Forwarded` value (RFC 7239) names in its `host=` parameters. */
+function forwardedHosts(value: string): string[] {
+  const out: string[] = [];
+  for (const element of value.split(","))
+    for (const pair of element.split(";")) {
+      const eq = pair.indexOf("=");
+      if (eq !== -1 && pair.slice(0, eq).trim().toLowerCase() === "host")
+        out.push(
+          pair
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, "$1"),
+        );
+    }
+  return out;
+}
+
+/**
+ * Null when every host a request's headers name besides Host is the decided host:port (the
+ * port may be left out for `defaultPort`), else why not: a server that routes by one of them
+ * would serve another site than the one decided (domain fronting).
+ */
+export function carriedHostProblem(
+  rawHeaders: readonly string[],
+  host: string,
+  port: number,
+  defaultPort: number,
+): string | null {
+  const decided = normalizeHost(host);
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length < 6 || name.length > 16) continue;
+    const lower = cgiName(name);
+    const value = rawHeaders[i + 1] as string;
+    const named =
+      lower === "forwarded" ? forwardedHosts(value) : HOST_HEADERS.has(lower) ? value.split(",") : null;
+    if (named === null) continue;
+    for (const text of named) {
+      const parsed = parseAuthority(text.trim(), defaultPort);
+      if (parsed?.host === decided && parsed.port === port) continue;
+      return `${shownName(name)} names another host than ${decided}:${port} (domain fronting is not allowed)`;
     }
   }
   return null;

@@ -5,6 +5,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { compilePolicy } from "../../src/policy/engine.ts";
 import {
   bodyMethods,
+  carriedHostProblem,
   carriedMethods,
   carriedTargets,
   decideCarried,
@@ -268,4 +269,29 @@ test("bodyMethods: every top-level string member of a JSON body, repeated keys i
   assert.deepEqual(methods('{"\\u005fmethod":"delete"}'), ["DELETE"]);
   assert.deepEqual(methods('{"a":{"_method":"PATCH"},"b":["_method"]}'), [], "top-level members only");
   assert.match(methods('{"_method":5}') as string, /does not name an HTTP method/);
+});
+
+test("carriedHostProblem: hosts a server may route by must be the decided one", () => {
+  const check = (name: string, value: string) =>
+    carriedHostProblem([name, value], "API.example.com", 443, 443);
+  assert.equal(check("X-Forwarded-Host", "api.example.com"), null);
+  assert.equal(check("X-Forwarded-Host", "api.example.com:443, API.EXAMPLE.COM."), null);
+  assert.equal(check("Forwarded", 'for=192.0.2.1;host="api.example.com";proto=https'), null);
+  assert.equal(check("X-Forwarded-For", "evil.example.com"), null, "not a host header");
+  for (const [name, value] of [
+    ["X-Forwarded-Host", "evil.example.com"],
+    ["x_forwarded_host", "evil.example.com"],
+    ["X-Forwarded-Host", "api.example.com:8443"],
+    ["X-Forwarded-Host", "api.example.com, evil.example.com"],
+    ["X-Host", "evil.example.com"],
+    ["X-Original-Host", "evil.example.com"],
+    ["Forwarded", "for=x, host=evil.example.com"],
+    ["X-Forwarded-Host", ""],
+  ] as const) {
+    assert.match(
+      check(name, value) ?? "",
+      /names another host than api\.example\.com:443/,
+      `${name}: ${value}`,
+    );
+  }
 });

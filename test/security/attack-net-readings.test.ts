@@ -7,7 +7,8 @@
 // repeated key and reads `q[]` as `q`, Rack 2 splits pairs on `;`), and an allow rule's query
 // matcher must hold for every value a server may read for its key. And addresses that carry
 // an IPv4 address to a translator or tunnel (NAT64 as DNS64 answers, 6to4, IPv4-compatible,
-// IPv4-translated) are judged as that IPv4 address.
+// IPv4-translated) are judged as that IPv4 address. Hosts a server may route by instead of Host
+// (X-Forwarded-Host, Forwarded: host=, X-Host) must name the decided host.
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Server } from "node:net";
@@ -28,9 +29,19 @@ import {
 const API = "api.example.com";
 const DL = "dl.example.com";
 
-function get(host: string, target: string, method = "GET"): string {
-  return `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+function get(host: string, target: string, method = "GET", headers = ""): string {
+  return `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\n${headers}Connection: close\r\n\r\n`;
 }
+
+/** name → [header line, expected status]: hosts a server may route by instead of Host. */
+const FRONTING: Array<[string, string, number]> = [
+  ["fronting-control", `X-Forwarded-Host: ${API}\r\n`, 200],
+  ["fronting-x-forwarded-host", "X-Forwarded-Host: evil.example.com\r\n", 403],
+  ["fronting-list", `X-Forwarded-Host: ${API}, evil.example.com\r\n`, 403],
+  ["fronting-cgi-spelling", "X_Forwarded_Host: evil.example.com\r\n", 403],
+  ["fronting-forwarded", 'Forwarded: for=192.0.2.1;host="evil.example.com";proto=https\r\n', 403],
+  ["fronting-x-host", "X-Host: evil.example.com\r\n", 403],
+];
 
 /** name → [host, target, method, expected status, reason pattern for a 403] */
 const CASES: Array<[string, string, string, string, number, RegExp?]> = [
@@ -147,6 +158,12 @@ describe("how rules read a request, attacked from inside airlock run", () => {
         target: `${host}:443`,
         data: get(host, target, method),
       })),
+      ...FRONTING.map(([name, header]) => ({
+        name,
+        mode: "tls" as const,
+        target: `${API}:443`,
+        data: get(API, `/repos/o/${name}`, "GET", header),
+      })),
       ...EMBEDDED.map(([name, address]) => ({
         name,
         mode: "forward" as const,
@@ -183,7 +200,7 @@ describe("how rules read a request, attacked from inside airlock run", () => {
 
   test("the sandbox ran every case", () => {
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.replies.size, CASES.length + 2 * EMBEDDED.length, run.stdout);
+    assert.equal(run.replies.size, CASES.length + FRONTING.length + 2 * EMBEDDED.length, run.stdout);
   });
 
   for (const [name, , target, method, status, reason] of CASES) {
@@ -196,10 +213,21 @@ describe("how rules read a request, attacked from inside airlock run", () => {
     });
   }
 
+  for (const [name, , status] of FRONTING) {
+    test(`${name}: a host a server may route by must be the decided one (${status})`, () => {
+      const reply = run.replies.get(name) as CaseReply;
+      assert.ok(reply, `no reply for ${name}`);
+      assert.equal(reply.status, status, reply.raw);
+      if (status === 403)
+        assert.match(denyBody(reply).reason, /names another host than api\.example\.com:443/);
+    });
+  }
+
   test("the upstreams received exactly the allowed requests", () => {
     assert.deepEqual(api.requests.map((r) => `${r.method} ${r.url}`).sort(), [
       "GET /matrix;v=1/docs",
       "GET /repos/o%2Fr/x",
+      "GET /repos/o/fronting-control",
       "GET /repos/o/r",
       "GET /search?q=public",
     ]);
@@ -208,7 +236,16 @@ describe("how rules read a request, attacked from inside airlock run", () => {
       "GET /blob?ref_name=main",
     ]);
     const raw = api.raw() + dl.raw();
-    for (const never of ["secret1", "evil1", "RuleSets", "rulesets", "admin", "ADMIN", "HEAD"]) {
+    for (const never of [
+      "secret1",
+      "evil1",
+      "RuleSets",
+      "rulesets",
+      "admin",
+      "ADMIN",
+      "HEAD",
+      "evil.example.com",
+    ]) {
       assert.ok(!raw.includes(never), `an upstream received ${JSON.stringify(never)}:\n${raw}`);
     }
   });
