@@ -199,6 +199,54 @@ export function pathReadings(path: string): string[] {
   return out;
 }
 
+/**
+ * Whether every path `inner` matches is one `outer` matches, proven from their segments (never
+ * sampled): `outer` ending in a whole `/**` covers the rest, `*` covers any one segment that
+ * names no `**`, a segment glob covers a literal it matches, equal segments cover each other.
+ * Anything else (a `**` inside a segment, or before the end of `outer`) is not proven: false.
+ */
+export function globWithin(inner: string, outer: string): boolean {
+  if (inner === outer || outer === "/**") return true;
+  const a = inner.split("/").slice(1);
+  const b = outer.split("/").slice(1);
+  for (let i = 0; i < b.length; i++) {
+    const o = b[i] as string;
+    if (o === "**") return i === b.length - 1;
+    if (o.includes("**")) return false;
+    const g = a[i];
+    if (g === undefined || g.includes("**")) return false;
+    if (g === o || o === "*") continue;
+    if (/[*?]/.test(g) || !compilePathGlob(o).test(g)) return false;
+  }
+  return a.length === b.length;
+}
+
+/** A literal segment as a deny rule's readings see it (pathReadings): folded, parameters and a format extension cut. */
+function segmentStem(segment: string): string {
+  return segment
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/;.*$/, "")
+    .replace(/^([^.].*?)\.[a-z0-9]+$/, "$1");
+}
+
+/**
+ * Whether no path matched by glob `a` can be matched by deny glob `b` under any of the readings
+ * a deny rule applies (pathReadings), proven from a segment where both are literal and read
+ * differently. Anything else: false (they may overlap).
+ */
+export function globsDisjoint(a: string, b: string): boolean {
+  const x = a.split("/").slice(1);
+  const y = b.split("/").slice(1);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const p = x[i] as string;
+    const q = y[i] as string;
+    if (/[*?%]/.test(p) || /[*?%]/.test(q)) return false;
+    if (segmentStem(p) !== segmentStem(q)) return true;
+  }
+  return false;
+}
+
 export function validatePathGlob(glob: string): string | null {
   if (!glob.startsWith("/")) return `path "${glob}" must be absolute (start with /)`;
   if (/\*\*\*/.test(glob)) return `path "${glob}": "***" is not a valid glob`;

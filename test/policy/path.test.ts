@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   compilePathGlob,
+  globsDisjoint,
+  globWithin,
   normalizePath,
   pathReadings,
   queryReadings,
@@ -148,4 +150,30 @@ test("allow_encoded_slash keeps %2F inside a segment, but no dot segment between
     assert.match((n as { reason: string }).reason, /dot segment between encoded slashes/, raw);
   }
   assert.equal(normalizePath("/a/x%2F...%2Fb", true).ok, true, "three dots are a name");
+});
+
+test("globWithin and globsDisjoint: proven from segments, never sampled", () => {
+  for (const [inner, outer, expected] of [
+    ["/repos/acme/**", "/repos/acme/*/*", false],
+    ["/repos/acme/docs/**", "/repos/acme/**", true],
+    ["/a", "/a/**", true],
+    ["/a/**", "/a/*/**", false],
+    ["/a/x.md", "/a/*.md", true],
+    ["/a/*", "/a/*.md", false],
+    ["/a/b/c", "/a/*", false],
+    ["/a/b**", "/a/*", false],
+    ["/x/**", "/**", true],
+  ] as const) {
+    assert.equal(globWithin(inner, outer), expected, `${inner} within ${outer}`);
+  }
+  for (const [a, b, expected] of [
+    ["/repos/acme/**", "/admin/**", true],
+    ["/repos/**", "/repos/*/*/rulesets/**", false],
+    ["/ADMIN.json", "/admin", false],
+    ["/ａdmin", "/admin", false],
+    ["/a/b;x", "/a/b", false],
+    ["/a/b", "/a/c", true],
+  ] as const) {
+    assert.equal(globsDisjoint(a, b), expected, `${a} disjoint from ${b}`);
+  }
 });

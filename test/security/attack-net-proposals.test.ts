@@ -1,9 +1,10 @@
-// A proposal that grants more than it shows, attacked from inside a real `airlock run` joined to
-// a real gateway whose operator set approval_mode auto under a ceiling (GET /repos/acme/** on
-// api.github.com for python3). The agent proposes a rule that reads as one GET inside that
-// ceiling but says `enforcement: audit`, which lets every request through. Approved, its
-// DELETE would reach the recording upstream. The review must show what the rule grants, flag
-// it, and leave it to a human; the upstream must never see the DELETE.
+// Proposals that grant more than they show, attacked from inside a real `airlock run` joined to
+// a real gateway whose operator set approval_mode auto under a ceiling (read-only on
+// api.github.com for python3, but no repository's rulesets). The agent proposes a rule that
+// reads as one GET inside that ceiling but says `enforcement: audit` (every request goes
+// through), and a `GET /repos/**` whose sample path lies inside the ceiling though the glob
+// also covers the rulesets it denies. Auto-approved, the DELETE and the rulesets GET would
+// reach the recording upstream. Review must see through both and leave them to a human.
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ import { pinnedRunArgs, type RecordingUpstream, recordingUpstream } from "./prox
 const HOST = "api.github.com";
 const NAME = "audit-sneak";
 
-/** Inside: propose, wait a little for an auto-approval, then try what only the wide grant allows. */
+/** Inside: propose both, wait a little for an auto-approval, then try what only the wide grants allow. */
 const AGENT = String.raw`
 import json, os, socket, ssl, time, urllib.request
 proxy = urllib.request.build_opener(urllib.request.ProxyHandler({"http": "http://127.0.0.1:3128"}))
@@ -26,32 +27,40 @@ def call(method, path, body=None):
         return json.loads(proxy.open(request).read())
     except urllib.error.HTTPError as e:
         return json.loads(e.read())
-rule = {
-    "endpoints": [{"host": "api.github.com", "port": 443, "protocol": "rest", "enforcement": "audit",
-                   "rules": [{"allow": {"method": "GET", "path": "/repos/acme/docs"}}]}],
-    "binaries": [{"path": "/usr/bin/python3*"}],
+def endpoint(**extra):
+    return dict({"host": "api.github.com", "port": 443, "protocol": "rest"}, **extra)
+proposals = {
+    # Reads as one GET inside the ceiling; lets every request through.
+    "docs": endpoint(enforcement="audit", rules=[{"allow": {"method": "GET", "path": "/repos/acme/docs"}}]),
+    # Its sample path falls inside the ceiling; the glob also covers what the ceiling denies.
+    "repos": endpoint(rules=[{"allow": {"method": "GET", "path": "/repos/**"}}]),
 }
-sent = call("POST", "/v1/proposals", {"intent_summary": "read the docs page", "operations": [{"addRule": {"ruleName": "docs", "rule": rule}}]})
-print("submitted", json.dumps(sent), flush=True)
-chunk = (sent.get("accepted_chunk_ids") or ["none"])[0]
-print("decided", json.dumps(call("GET", "/v1/proposals/%s/wait?timeout=5" % chunk)), flush=True)
-for _ in range(50):
-    if "docs" in call("GET", "/v1/policy/current").get("policy_yaml", ""):
+for name, ep in proposals.items():
+    rule = {"endpoints": [ep], "binaries": [{"path": "/usr/bin/python3*"}]}
+    sent = call("POST", "/v1/proposals", {"intent_summary": "read " + name, "operations": [{"addRule": {"ruleName": name, "rule": rule}}]})
+    print("submitted", name, json.dumps(sent), flush=True)
+    chunk = (sent.get("accepted_chunk_ids") or ["none"])[0]
+    print("decided", name, json.dumps(call("GET", "/v1/proposals/%s/wait?timeout=4" % chunk)), flush=True)
+for _ in range(30):
+    current = call("GET", "/v1/policy/current").get("policy_yaml", "")
+    if "docs" in current and "repos" in current:
         break
     time.sleep(0.1)
 ctx = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE"))
-s = socket.create_connection(("127.0.0.1", 3128))
-s.sendall(b"CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.github.com:443\r\n\r\n")
-head = b""
-while b"\r\n\r\n" not in head:
-    d = s.recv(1)
-    if not d:
-        break
-    head += d
-print("connect", head.split(b"\r\n")[0].decode(), flush=True)
-if head.startswith(b"HTTP/1.1 200"):
+def attempt(name, request):
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.sendall(b"CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.github.com:443\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = s.recv(1)
+        if not d:
+            break
+        head += d
+    if not head.startswith(b"HTTP/1.1 200"):
+        print(name, head.split(b"\r\n")[0].decode(), flush=True)
+        return
     s = ctx.wrap_socket(s, server_hostname="api.github.com")
-    s.sendall(b"DELETE /repos/acme/secret-repo HTTP/1.1\r\nHost: api.github.com\r\nConnection: close\r\n\r\n")
+    s.sendall(request)
     out = b""
     s.settimeout(5)
     try:
@@ -62,7 +71,9 @@ if head.startswith(b"HTTP/1.1 200"):
             out += d
     except Exception:
         pass
-    print("delete", out.split(b"\r\n")[0].decode(), flush=True)
+    print(name, out.split(b"\r\n")[0].decode(), flush=True)
+attempt("delete", b"DELETE /repos/acme/secret-repo HTTP/1.1\r\nHost: api.github.com\r\nConnection: close\r\n\r\n")
+attempt("rulesets", b"GET /repos/acme/site/rulesets/7 HTTP/1.1\r\nHost: api.github.com\r\nConnection: close\r\n\r\n")
 `;
 
 describe("a proposal that grants more than it shows", () => {
@@ -78,7 +89,7 @@ describe("a proposal that grants more than it shows", () => {
     const ceiling = join(dir, "ceiling.yaml");
     writeFileSync(
       ceiling,
-      `version: 1\nnetwork_policies:\n  ceiling:\n    endpoints: [{ host: ${HOST}, port: 443, protocol: rest, rules: [{ allow: { method: GET, path: "/repos/acme/**" } }] }]\n    binaries: [{ path: "/usr/bin/python3*" }]\n`,
+      `version: 1\nnetwork_policies:\n  ceiling:\n    endpoints: [{ host: ${HOST}, port: 443, protocol: rest, access: read-only, deny_rules: [{ path: "/repos/*/*/rulesets/**" }] }]\n    binaries: [{ path: "/usr/bin/python3*" }]\n`,
     );
     const policy = join(dir, "policy.yaml");
     writeFileSync(policy, "version: 1\nnetwork_policies: {}\n");
@@ -112,30 +123,42 @@ describe("a proposal that grants more than it shows", () => {
     removeDir(dir);
   });
 
-  test("the agent's proposal was accepted for review", () => {
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^submitted .*"accepted_chunks": 1/m);
-  });
-
-  test("the review says what the rule grants, flags it, and leaves it to a human", () => {
-    assert.equal(get.code, 0, get.stderr);
+  const chunk = (name: string) => {
     const parsed = JSON.parse(get.stdout);
     const chunks = Array.isArray(parsed) ? parsed : parsed.chunks;
-    const chunk = chunks.find((c: { rule_name: string }) => c.rule_name === "docs");
-    assert.ok(chunk, get.stdout);
-    assert.equal(chunk.status, "pending", "not auto-approved");
-    assert.match(chunk.summary, /send any request/);
+    return chunks.find((c: { rule_name: string }) => c.rule_name === name);
+  };
+
+  test("the agent's proposals were accepted for review", () => {
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^submitted docs .*"accepted_chunks": 1/m);
+    assert.match(run.stdout, /^submitted repos .*"accepted_chunks": 1/m);
+    assert.equal(get.code, 0, get.stderr);
+  });
+
+  test("enforcement: audit is reviewed as every request, flagged, and left to a human", () => {
+    const docs = chunk("docs");
+    assert.ok(docs, get.stdout);
+    // Pending, or superseded by the wider proposal after it: never approved.
+    assert.notEqual(docs.status, "approved", JSON.stringify(docs));
+    assert.match(docs.summary, /send any request/);
     assert.ok(
-      chunk.findings.some(
+      docs.findings.some(
         (f: { kind: string; security: boolean }) => f.kind === "audit_enforcement" && f.security,
       ),
-      JSON.stringify(chunk.findings),
+      JSON.stringify(docs.findings),
     );
   });
 
-  test("the DELETE never reached the upstream", () => {
-    assert.doesNotMatch(run.stdout, /^delete HTTP\/1\.1 200/m);
-    assert.ok(!upstream.raw().includes("DELETE"), upstream.raw());
-    assert.ok(!upstream.raw().includes("secret-repo"), upstream.raw());
+  test("a glob the ceiling does not contain is left to a human, whatever its sample path", () => {
+    const repos = chunk("repos");
+    assert.ok(repos, get.stdout);
+    assert.equal(repos.status, "pending", JSON.stringify(repos));
+  });
+
+  test("neither the DELETE nor the denied GET reached the upstream", () => {
+    assert.doesNotMatch(run.stdout, /^(delete|rulesets) HTTP\/1\.1 200/m);
+    const raw = upstream.raw();
+    for (const never of ["DELETE", "secret-repo", "rulesets"]) assert.ok(!raw.includes(never), raw);
   });
 });
