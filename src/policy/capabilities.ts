@@ -132,7 +132,8 @@ function coveredBy(
   const host = representativeHost(grant.host);
   const identity = { binary: representative(grant.binary, "/") };
   const connect = decideConnect(cp, host, grant.port, identity);
-  if (connect.decision === "deny") return { reach: false, inspectedThere: false, missing: [] };
+  if (connect.decision === "deny" || !binaryProven(connect.endpoints, grant.binary))
+    return { reach: false, inspectedThere: false, missing: [] };
   if (!connect.inspect) return { reach: true, inspectedThere: false, missing: [] };
   if (!grant.inspected) return { reach: true, inspectedThere: true, missing: [{ method: "*", path: "/**" }] };
   const missing: Array<{ method: string; path: string }> = [];
@@ -151,6 +152,12 @@ function coveredBy(
 }
 
 const GLOB = /[*?]/;
+
+/** A binary glob is covered only by a listed glob that contains it (its sample path proves nothing). */
+function binaryProven(endpoints: readonly CompiledEndpoint[], binary: string): boolean {
+  if (!GLOB.test(binary)) return true;
+  return endpoints.some((ep) => ep.binaries.globs.some((g) => globWithin(binary, g.glob)));
+}
 
 /**
  * Whether everything `allow` lets through with `method` is allowed by `endpoints` (those that

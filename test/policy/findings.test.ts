@@ -331,3 +331,19 @@ test("withinCeiling: a glob is inside only when the ceiling contains it, never b
   assert.equal(within(denies, "/users/**"), true, "no deny can overlap it");
   assert.equal(within(rest(`access: read-only, enforcement: audit`), "/anything/**"), true);
 });
+
+test("withinCeiling: a binary glob is inside only when a ceiling glob contains it", () => {
+  const rule = (binary: string) =>
+    load(
+      `version: 1\nnetwork_policies:\n  r:\n    endpoints: [{ host: registry.npmjs.org, port: 443 }]\n    binaries: [{ path: "${binary}" }]\n`,
+    );
+  const within = (candidate: string, ceiling: string) => withinCeiling(rule(candidate), rule(ceiling)).ok;
+  assert.equal(
+    within("/usr/**", "/usr/*/*"),
+    false,
+    "its sample /usr/airlock-any/airlock-any proves nothing",
+  );
+  assert.equal(within("/**", "/*/*"), false);
+  assert.equal(within("/usr/bin/node*", "/usr/bin/*"), true);
+  assert.equal(within("/usr/bin/node", "/usr/bin/*"), true);
+});
