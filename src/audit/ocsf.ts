@@ -422,12 +422,12 @@ export interface HostRunFileEventInput {
   directory?: boolean;
   /** The host tool that would run or obey it (git, direnv, Claude Code...). */
   tool: string;
-  change: "created" | "changed";
-  /** Where it was moved; absent when it was kept (or could not be moved: `error`). */
+  change: "created" | "changed" | "removed";
+  /** Where it was moved (for an entry of an agent's state file not applied: where the sandbox's
+   * copy was kept); absent when it was kept (or could not be moved: `error`). */
   disarmedTo?: string;
-  /** The entry of an agent's state file that holds a command (`mcpServers.x`), put back as it was. */
+  /** The entry of an agent's state file (`env`, `projects./w.allowedTools`). */
   entry?: string;
-  restored?: boolean;
   error?: string;
   sandbox?: string;
 }
@@ -441,16 +441,19 @@ function fileOf(path: string, directory: boolean): NonNullable<OcsfEvent["file"]
 /**
  * FILE 1001 (File System Activity): at the end of a run, a file the sandbox created or changed
  * that a host tool runs or obeys on its own, moved aside by the supervisor (Rename, with the new
- * name as the result), an entry of it put back (Update), or kept (Create / Update).
+ * name as the result; an entry of an agent's state file not applied, with where the sandbox's
+ * copy was kept), or kept (Create / Update / Delete).
  */
 export function buildHostRunFileEvent(input: HostRunFileEventInput): OcsfEvent {
   const disarmed = input.disarmedTo !== undefined;
-  const word = disarmed ? "DISARMED" : input.restored ? "RESTORED" : input.error ? "FAILED" : "KEPT";
+  const word = disarmed ? "DISARMED" : input.error ? "FAILED" : "KEPT";
   const activity = disarmed
     ? { id: 5, name: "Rename" }
     : input.change === "created"
       ? { id: 1, name: "Create" }
-      : { id: 3, name: "Update" };
+      : input.change === "removed"
+        ? { id: 4, name: "Delete" }
+        : { id: 3, name: "Update" };
   const path = oneLine(input.path);
   const where = disarmed
     ? ` -> ${oneLine(input.disarmedTo as string)}`

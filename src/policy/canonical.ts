@@ -15,7 +15,14 @@ export function sortKeys(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
     const v = (value as Record<string, unknown>)[key];
-    if (v !== undefined) out[key] = sortKeys(v);
+    // Defined, not assigned: a key named `__proto__` (JSON.parse makes it an own key) stays a key.
+    if (v !== undefined)
+      Object.defineProperty(out, key, {
+        value: sortKeys(v),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   }
   return out;
 }

@@ -75,6 +75,8 @@ export function sandboxFiles(dir: string) {
     empty: join(dir, "empty"),
     /** The `commondir` a worktree's git folder sees. */
     commondir: join(dir, "commondir"),
+    /** The sandbox's private copies of agent state files (~/.claude.json), merged back at the end. */
+    agentState: join(dir, "agent-state"),
   };
 }
 

@@ -71,6 +71,9 @@ export interface MountPlanInput {
    * path inside it is bound or blocked (a placeholder would itself be a staged change).
    */
   workdirSource?: string;
+  /** Writable files shown from a private copy instead of the host's (an agent's state file,
+   * merged back at the end): bound over whatever shows the path, below deny. */
+  privateCopies?: ReadonlyArray<{ path: string; src: string }>;
 }
 
 export interface MountPlan {
@@ -193,8 +196,10 @@ export function planMounts(input: MountPlanInput): MountPlan {
   const listed = new Map<string, boolean>();
   for (const path of input.readOnly) listed.set(path, false);
   for (const path of [...(input.workdir ? [input.workdir] : []), ...input.readWrite]) listed.set(path, true);
+  const copied = new Set((input.privateCopies ?? []).map((c) => c.path));
   for (const path of byDepth(listed.keys())) {
     const rw = listed.get(path) === true;
+    if (copied.has(path)) continue;
     if (denied(path)) {
       if (rw) notes.push(`read_write ${path} is inside a deny path; it stays hidden`);
       continue;
@@ -223,6 +228,7 @@ export function planMounts(input: MountPlanInput): MountPlan {
 
   const prefill: MountPlan["prefill"] = [];
   ops.push(...protectedOps(input, binds, holder, writable, createdOnHost, prefill, notes));
+  ops.push(...privateCopyOps(input.privateCopies ?? [], denied, holder, ops));
 
   for (const path of byDepth(input.deny)) {
     // Below a fresh or hidden directory and no bind, the host path is not visible anyway.
@@ -335,6 +341,30 @@ function protectedOps(
       ops.push({ op: "bind", src: dest, dest: sandboxPath(dest) });
   }
   return ops;
+}
+
+/**
+ * The private copies, each bound where its file is; the directories between a writable bind and
+ * it are pinned first (self-binds, as for protected paths): moved aside and rebuilt, one would
+ * put a file of the sandbox's where a host link to the file leads.
+ */
+function privateCopyOps(
+  copies: ReadonlyArray<{ path: string; src: string }>,
+  denied: (p: string) => boolean,
+  holder: (p: string) => { path: string; writable: boolean } | undefined,
+  before: readonly MountOp[],
+): MountOp[] {
+  const shown = copies.filter((c) => !denied(c.path));
+  const pinned = new Set(before.flatMap((m) => (m.op === "bind" && m.src === m.dest ? [m.dest] : [])));
+  const pins: string[] = [];
+  for (const { path } of shown) {
+    const root = holder(path);
+    if (root?.writable) pins.push(...between(root.path, path).filter((d) => !pinned.has(d)));
+  }
+  return [
+    ...byDepth(pins).map((dir): MountOp => ({ op: "bind", src: dir, dest: sandboxPath(dir) })),
+    ...shown.map(({ path, src }): MountOp => ({ op: "bind", src, dest: sandboxPath(path) })),
+  ];
 }
 
 /** bubblewrap arguments for the mount operations, in order. */

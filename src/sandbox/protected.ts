@@ -33,10 +33,13 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // In the agent's own home: its settings, the hook scripts they run, installed plugins (hooks,
   // MCP servers), and what Claude Code itself names as run or acted on without asking anyone:
   // the shell snapshot each Bash command first sources (a running host session's too), the
-  // session-env scripts run ahead of Bash commands, background jobs and the daemon's workers.
+  // session-env scripts run ahead of Bash commands, background jobs and the daemon's workers;
+  // and the legacy global config `.config.json`, which Claude Code reads instead of
+  // ~/.claude.json whenever it holds anything (an empty read-only placeholder it ignores).
   {
     path: ".claude",
     inner: [
+      ".config.json",
       "settings.json",
       "settings.local.json",
       "hooks",
@@ -122,6 +125,7 @@ const HOST_RUN: ReadonlyArray<readonly [string, string]> = [
   [".pre-commit-config.yaml", "pre-commit"],
   // Agents.
   [".claude/settings*.json", "Claude Code"],
+  [".claude/.config.json", "Claude Code"],
   [".mcp.json", "MCP client"],
   [".cursor/mcp.json", "MCP client"],
   [".codex/config.toml", "Codex"],

@@ -23,11 +23,11 @@ import {
   type StoredSandboxRecord,
   writeSandboxRecord,
 } from "../protocol/sandbox-record.ts";
+import { type AgentStateCopy, makeAgentStateCopies } from "./agent-state.ts";
 import { homesRecordDir, registerAirlockHome } from "./airlock-homes.ts";
 import { bwrapArgs, privateTcpTable, sandboxEnv } from "./bwrap.ts";
 import { caBundle, systemCaPem } from "./ca-bundle.ts";
 import { codexEtc } from "./codex-config.ts";
-import { type CommandKeySnapshot, snapshotCommandKeys } from "./command-keys.ts";
 import { createMissingWritable, type HomeView, homeView } from "./home-view.ts";
 import {
   processAlive as alive,
@@ -84,8 +84,8 @@ export interface PreparedSandbox {
   gid?: number;
   /** The writable roots as they were at start: compared with the end (host-run.ts). */
   scans: TreeScan[];
-  /** Entries holding commands in agent state files the policy makes writable (command-keys.ts). */
-  commandKeys: CommandKeySnapshot[];
+  /** Private copies of the agent state files the policy makes writable (agent-state.ts). */
+  agentState: AgentStateCopy[];
   /** What of the homes the sandbox sees. */
   view: HomeView;
   home: string;
@@ -197,6 +197,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     rmSync(file, { force: true }); // read-only once made: replaced, not rewritten
     writeFileSync(file, content, { mode: 0o444 });
   }
+  const agentState = makeAgentStateCopies(home, hostEnv, readWrite, deny, stateFiles.agentState);
   const scans = scanWritable(includeWorkdir && !spec.overlay ? workdir : null, readWrite, home);
   const tree = treeFacts(scans);
   const view = homeView({
@@ -239,6 +240,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     isLink,
     list: listDir,
     ...(spec.overlay && includeWorkdir ? { workdirSource: overlayLayers(spec.overlay).merged } : {}),
+    privateCopies: agentState.flatMap((c) => c.shownAt.map((path) => ({ path, src: c.copy }))),
   });
   plan.notes.unshift(
     ...notes,
@@ -260,8 +262,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     command: spec.command,
   });
   const env = sandboxEnv(hostEnv, spec.name);
-  const commandKeys = snapshotCommandKeys(home, readWrite);
-  const base = { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid, scans, commandKeys, view, home };
+  const base = { bwrap, args, env, plan, caBundlePath: bundlePath, uid, gid, scans, agentState, view, home };
   if (!spec.overlay) return unshare ? { ...base, execVia: privateTcpTable(unshare) } : base;
   if (!includeWorkdir) throw new PreflightError("an overlay needs filesystem_policy.include_workdir");
   // Tells the command its writes to the workdir are staged (a contained run).

@@ -4,9 +4,10 @@
 // its own reported, sandbox.json marked ended. `abandonStart` does the same for a start that
 // failed once bubblewrap was on its way.
 import { buildHostRunFileEvent, buildProcessEvent } from "../audit/ocsf.ts";
+import { oneLine } from "../audit/redact.ts";
 import type { AuditLog } from "../audit/writer.ts";
 import type { Policy } from "../policy/schema.ts";
-import { reviewCommandKeys } from "../sandbox/command-keys.ts";
+import { type AgentStateFinding, mergeAgentStateBack } from "../sandbox/agent-state.ts";
 import { reviewHostRun } from "../sandbox/host-run.ts";
 import { type PreparedSandbox, removeHostMountPoints } from "../sandbox/sandbox.ts";
 import type { Launch } from "./start-launch.ts";
@@ -96,11 +97,11 @@ function reportHostRunFiles(
       `airlock: warning: ${root} holds too many directories to check them all for files a host tool runs on its own; review what the run left there`,
     );
   }
-  const entries = reviewCommandKeys(prepared.commandKeys, disarm);
+  const entries = mergeAgentStateBack(prepared.agentState, { applyAll: !disarm, time });
   if (review.findings.length + entries.length === 0) return;
   const n = review.findings.length + entries.length;
   log(
-    `airlock: the sandbox created or changed ${n} file${n === 1 ? "" : "s"} a host tool runs or obeys on its own${disarm ? " (moved aside or put back; filesystem_policy.host_run_files: keep leaves them)" : " (kept: filesystem_policy.host_run_files is keep)"}:`,
+    `airlock: the sandbox created or changed ${n} file${n === 1 ? "" : "s"} or entr${n === 1 ? "y" : "ies"} a host tool runs or obeys on its own${disarm ? " (moved aside or not applied; filesystem_policy.host_run_files: keep applies them)" : " (kept: filesystem_policy.host_run_files is keep)"}:`,
   );
   for (const f of review.findings) {
     audit.write(buildHostRunFileEvent({ time, ...f, sandbox }));
@@ -108,12 +109,32 @@ function reportHostRunFiles(
     log(`airlock:   ${f.change} ${f.path} (${f.tool})${outcome}`);
   }
   for (const e of entries) {
-    audit.write(buildHostRunFileEvent({ time, path: e.file, ...e, sandbox }));
-    const outcome = e.restored
-      ? " -> put back as it was"
-      : e.error
-        ? ` (could not put it back: ${e.error})`
-        : "";
-    log(`airlock:   ${e.change} ${e.entry} in ${e.file} (${e.tool})${outcome}`);
+    const { file: path, keptAt, applied, ...rest } = e;
+    // Not applied is never logged as kept: where the copy went, or why it is not there.
+    const moved = applied
+      ? {}
+      : keptAt
+        ? { disarmedTo: keptAt }
+        : { error: rest.error ?? "not applied; the sandbox's copy could not be kept" };
+    audit.write(buildHostRunFileEvent({ time, path, ...rest, ...moved, sandbox }));
   }
+  for (const line of agentStateLines(entries)) log(`airlock:   ${line}`);
+}
+
+/** One line per state file and outcome, its entries listed: a first run changes many at once. */
+function agentStateLines(entries: readonly AgentStateFinding[]): string[] {
+  const groups = new Map<string, string[]>();
+  for (const e of entries) {
+    const copy = `the sandbox's copy: ${e.keptAt ?? "lost"}`;
+    const outcome = e.error
+      ? `: nothing merged, ${e.error} (${copy})`
+      : e.applied
+        ? ", applied"
+        : `, not applied (${copy})`;
+    const head = `${e.file} (${e.tool})${outcome}`;
+    const list = groups.get(head) ?? [];
+    if (e.entry) list.push(`${e.change} ${oneLine(e.entry)}`); // names the sandbox chose
+    groups.set(head, list);
+  }
+  return [...groups].map(([head, list]) => (list.length > 0 ? `${head}: ${list.join(", ")}` : head));
 }

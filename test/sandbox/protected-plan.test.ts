@@ -2,7 +2,6 @@
 // a file a host tool runs on its own, and what changed between two scans.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { commandEntries } from "../../src/sandbox/command-keys.ts";
 import { hostRunChanges } from "../../src/sandbox/host-run.ts";
 import { type MountOp, type PathKind, planMounts } from "../../src/sandbox/mounts.ts";
 import { configReferences, disarmedName, hostRunTool } from "../../src/sandbox/protected.ts";
@@ -185,20 +184,5 @@ describe("host-run files", () => {
       { path: "/w/.envrc", tool: "direnv", change: "changed", directory: false },
       { path: "/w/n/.git", tool: "git repository", change: "created", directory: true },
     ]);
-  });
-
-  test("command entries of an agent's state file: under the key at any depth, each with its path", () => {
-    const doc = {
-      theme: "dark",
-      mcpServers: { a: { command: "x" } },
-      projects: { "/w": { mcpServers: { b: { command: "y", args: ["1"] } }, history: [] } },
-    };
-    assert.deepEqual(
-      [...commandEntries(doc, "mcpServers")],
-      [
-        ['["mcpServers","a"]', '{"command":"x"}'],
-        ['["projects","/w","mcpServers","b"]', '{"command":"y","args":["1"]}'],
-      ],
-    );
   });
 });

@@ -1,18 +1,20 @@
 // The agent's own state file, which the claude-code preset must make writable (~/.claude.json),
 // holds more than state: the environment Claude Code gives every process it starts (`env`: a PATH
 // there that starts in the workdir makes the developer's next host session run the sandbox's own
-// `ls` for a Bash call of `ls`), the command it runs for an API key, which folders it trusts. Attacked from inside a
-// real `airlock run` with the shipped preset; then the real Claude Code on the host (against the
-// fake model) is run with what the sandbox left, and must run nothing the sandbox planted.
+// `ls` for a Bash call of `ls`), the command it runs for an API key, which folders it trusts. The
+// sandbox writes a private copy, merged back entry by entry when the run ends. Attacked from
+// inside a real `airlock run` with the shipped preset; the real Claude Code on the host (against
+// the fake model) is run while the run lasts and after it, and must run nothing the sandbox planted.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parse, stringify } from "yaml";
 import { parseScenario } from "../../src/demo/fake-model/scenario.ts";
 import { startFakeModel } from "../../src/demo/fake-model/server.ts";
 import { requireAgent } from "../agents/locate.ts";
 import { runAgent } from "../agents/run-agent.ts";
-import { REPO, runCli, startCli } from "../sandbox/cli-helpers.ts";
+import { allLogLines, type CliRun, REPO, runCli, startCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import { assertAllOk, checkNames, mustFail, mustPass } from "./fs-helpers.ts";
 
@@ -77,7 +79,22 @@ describe("~/.claude.json written from inside the sandbox", () => {
     assert.equal(existsSync(marker), true, "the workdir's ls ran for the host session's Bash call");
   });
 
-  test("planted from inside: every obeyed entry is put back, the state stays, the host session runs nothing", async (t) => {
+  test("the attack is real: Claude Code on the host obeys ~/.claude/.config.json over ~/.claude.json", async (t) => {
+    rmSync(marker, { force: true });
+    writeFileSync(payload, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+    writeFileSync(join(home, ".claude.json"), JSON.stringify(state()));
+    const legacy = join(home, ".claude", ".config.json");
+    mkdirSync(dirname(legacy), { recursive: true });
+    writeFileSync(legacy, JSON.stringify({ ...state(), env: planted().env }));
+    try {
+      if (!(await hostSession(t))) return;
+    } finally {
+      rmSync(legacy);
+    }
+    assert.equal(existsSync(marker), true, "the workdir's ls ran for the host session's Bash call");
+  });
+
+  test("planted from inside: no obeyed entry reaches the host, the state lands, the host session runs nothing", async (t) => {
     rmSync(marker, { force: true });
     writeFileSync(join(home, ".claude.json"), JSON.stringify(state()));
     const script = [
@@ -90,62 +107,219 @@ describe("~/.claude.json written from inside the sandbox", () => {
       env: { HOME: home, XDG_STATE_HOME: join(dir, "state") },
     });
     assert.match(run.stdout, /planted/, run.stderr);
-    for (const entry of [
-      "env",
-      "apiKeyHelper",
-      "autoUploadSessions",
-      `projects.${wd}.hasTrustDialogAccepted`,
-    ])
-      assert.match(
-        run.stderr,
-        new RegExp(
-          `${entry.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} in .*\\.claude\\.json \\(Claude Code\\) -> put back`,
-        ),
-      );
+    const line =
+      run.stderr.split("\n").find((l) => /\.claude\.json \(Claude Code\), not applied/.test(l)) ?? "";
+    for (const entry of ["created env", "created apiKeyHelper", "created autoUploadSessions"])
+      assert.ok(line.includes(entry), `${entry} listed as not applied:\n${run.stderr}`);
+    assert.ok(line.includes(`created projects.${wd}.hasTrustDialogAccepted`), line);
+    assert.ok(!line.includes("lastCost"), "harmless state is not listed");
     const left = JSON.parse(readFileSync(join(home, ".claude.json"), "utf8"));
     assert.deepEqual(
       left,
       { numStartups: 3, projects: { [wd]: { lastCost: 1 } } },
-      "state kept, the rest put back",
+      "the state landed, nothing obeyed did",
     );
+    const kept = /the sandbox's copy: (\S+)\)/.exec(line)?.[1] as string;
+    assert.deepEqual(
+      JSON.parse(readFileSync(kept, "utf8")),
+      planted(),
+      "the sandbox's copy kept aside as it wrote it",
+    );
+    const events = allLogLines(join(dir, "airlock")).filter((l) => l.includes("FILE:DISARMED"));
+    assert.ok(
+      events.some((l) => l.includes("[entry:env]") && l.includes(`-> ${kept}`)),
+      events.join("\n"),
+    );
+    assert.ok(!events.some((l) => l.includes("PATH")), "no value is logged");
     assert.equal(existsSync(marker), false);
     if (!(await hostSession(t))) return;
     assert.equal(existsSync(marker), false, "the host session ran something the sandbox planted");
   });
 
-  test("a host session started while the run lasts does not obey what the sandbox planted in ~/.claude.json", {
-    todo: "open: entries are put back only when the run ends; until then the host's ~/.claude.json is the sandbox's (a host Claude Code started meanwhile takes env.PATH and runs the sandbox's ls). Closing it needs the sandbox to write its own copy of the file, merged back entry by entry at the end",
-  }, async (t) => {
-    rmSync(marker, { force: true });
-    writeFileSync(join(home, ".claude.json"), JSON.stringify(state()));
+  /** Runs `script` in a real sandbox, then `during` while the sandbox waits, then lets it end. */
+  async function runHolding(
+    script: string,
+    during: () => Promise<void>,
+    options: { airlockHome: string },
+  ): Promise<CliRun> {
     const release = join(wd, "release");
     rmSync(release, { force: true });
-    const script = [
-      `printf '%s' '${JSON.stringify(planted())}' > ${home}/.claude.json`,
-      `printf '#!/bin/sh\\ntouch ${marker}\\n' > ${payload} && chmod +x ${payload}`,
-      "echo planted",
-      `i=0; while [ ! -e ${release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`,
-    ].join(" && ");
+    const wait = `i=0; while [ ! -e ${release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`;
     let markPlanted = () => {};
     const ready = new Promise<void>((r) => {
       markPlanted = r;
     });
-    const run = startCli(["run", "--policy", PRESET, "--workdir", wd, "--", "/bin/sh", "-c", script], {
-      airlockHome: join(dir, "airlock-live"),
+    const argv = ["run", "--policy", PRESET, "--workdir", wd, "--"];
+    const run = startCli([...argv, "/bin/sh", "-c", `${script} && echo planted && ${wait}`], {
+      airlockHome: options.airlockHome,
       env: { HOME: home, XDG_STATE_HOME: join(dir, "state") },
       timeoutMs: 120_000,
       onStdout: (_child, out) => {
         if (out.includes("planted")) markPlanted();
       },
     });
-    await ready;
+    await Promise.race([ready, run.done]);
     try {
-      if (!(await hostSession(t))) return;
+      await during();
     } finally {
       writeFileSync(release, "");
-      await run.done;
     }
+    const done = await run.done;
+    assert.match(done.stdout, /planted/, done.stderr);
+    return done;
+  }
+
+  const plant = (doc: unknown) => `printf '%s' '${JSON.stringify(doc)}' > ${home}/.claude.json`;
+
+  test("a host session started while the run lasts does not obey what the sandbox planted in ~/.claude.json", async (t) => {
+    rmSync(marker, { force: true });
+    const hostFile = join(home, ".claude.json");
+    writeFileSync(hostFile, JSON.stringify(state()));
+    const script = [
+      plant(planted()),
+      `printf '#!/bin/sh\\ntouch ${marker}\\n' > ${payload} && chmod +x ${payload}`,
+    ];
+    let ran = false;
+    await runHolding(
+      script.join(" && "),
+      async () => {
+        assert.deepEqual(
+          JSON.parse(readFileSync(hostFile, "utf8")),
+          state(),
+          "the host's file while the run lasts",
+        );
+        ran = await hostSession(t);
+      },
+      { airlockHome: join(dir, "airlock-live") },
+    );
+    if (!ran) return;
     assert.equal(existsSync(marker), false, "the host session started during the run ran the sandbox's ls");
+    const after = JSON.parse(readFileSync(hostFile, "utf8"));
+    for (const name of ["env", "apiKeyHelper", "autoUploadSessions"])
+      assert.equal(Object.hasOwn(after, name), false);
+    assert.equal(after.projects[wd].hasTrustDialogAccepted, undefined);
+    assert.equal(after.projects[wd].lastCost, 1, "the sandbox's harmless state landed after the run");
+  });
+
+  test("the host's changes to ~/.claude.json during the run survive the merge", async () => {
+    const hostFile = join(home, ".claude.json");
+    writeFileSync(hostFile, JSON.stringify({ ...state(), tipsHistory: { a: 1 } }));
+    const copy = { ...planted(), numStartups: 4, tipsHistory: { a: 2 } };
+    const run = await runHolding(
+      plant(copy),
+      async () => {
+        // What a host session writes meanwhile: its own counter, a setting, a project of its own.
+        const host = JSON.parse(readFileSync(hostFile, "utf8"));
+        writeFileSync(
+          hostFile,
+          JSON.stringify({
+            ...host,
+            numStartups: 9,
+            theme: "light",
+            projects: { ...host.projects, "/host/project": { lastCost: 7, allowedTools: ["Read"] } },
+          }),
+        );
+      },
+      { airlockHome: join(dir, "airlock-concurrent") },
+    );
+    assert.deepEqual(
+      JSON.parse(readFileSync(hostFile, "utf8")),
+      {
+        numStartups: 9,
+        theme: "light",
+        tipsHistory: { a: 2 },
+        projects: { [wd]: { lastCost: 1 }, "/host/project": { lastCost: 7, allowedTools: ["Read"] } },
+      },
+      run.stderr,
+    );
+    assert.equal(existsSync(`${hostFile}.lock`), false, "the lock is released");
+  });
+
+  test("a copy that is not valid JSON is reported and kept aside, never merged", async () => {
+    const hostFile = join(home, ".claude.json");
+    writeFileSync(hostFile, JSON.stringify(state()));
+    const before = readFileSync(hostFile, "utf8");
+    const run = await runCli(
+      [
+        "run",
+        "--policy",
+        PRESET,
+        "--workdir",
+        wd,
+        "--",
+        "/bin/sh",
+        "-c",
+        `printf '{"env": {"PATH": ' > ${hostFile}`,
+      ],
+      { airlockHome: join(dir, "airlock-bad"), env: { HOME: home, XDG_STATE_HOME: join(dir, "state") } },
+    );
+    assert.equal(readFileSync(hostFile, "utf8"), before, "the host's file untouched");
+    const line = run.stderr.split("\n").find((l) => l.includes("nothing merged")) ?? "";
+    assert.match(
+      line,
+      /\.claude\.json \(Claude Code\): nothing merged, the sandbox's copy is not valid JSON/,
+      run.stderr,
+    );
+    const kept = /the sandbox's copy: (\S+)\)/.exec(line)?.[1] as string;
+    assert.equal(readFileSync(kept, "utf8"), '{"env": {"PATH": ');
+  });
+
+  test("host_run_files: keep applies every entry the sandbox changed, into the host's current file", async () => {
+    const hostFile = join(home, ".claude.json");
+    writeFileSync(hostFile, JSON.stringify(state()));
+    const policy = parse(readFileSync(PRESET, "utf8"));
+    policy.filesystem_policy.host_run_files = "keep";
+    const keepPolicy = join(dir, "keep.yaml");
+    writeFileSync(keepPolicy, stringify(policy));
+    const run = await runCli(
+      [
+        "run",
+        "--policy",
+        keepPolicy,
+        "--workdir",
+        wd,
+        "--",
+        "/bin/sh",
+        "-c",
+        plant({ ...state(), env: { A: "1" } }),
+      ],
+      { airlockHome: join(dir, "airlock-keep"), env: { HOME: home, XDG_STATE_HOME: join(dir, "state") } },
+    );
+    assert.deepEqual(JSON.parse(readFileSync(hostFile, "utf8")), { ...state(), env: { A: "1" } }, run.stderr);
+    assert.match(run.stderr, /\.claude\.json \(Claude Code\), applied: created env/);
+  });
+
+  test("a ~/.claude.json that links into ~/.claude: the host's file cannot be written through the link's target", async () => {
+    const hostFile = join(home, ".claude.json");
+    const real = join(home, ".claude", "state", "claude.json");
+    mkdirSync(dirname(real), { recursive: true });
+    writeFileSync(real, JSON.stringify(state()));
+    rmSync(hostFile, { force: true });
+    symlinkSync(real, hostFile);
+    try {
+      let during = "";
+      await runHolding(
+        [
+          `${plant(planted()).replace(`${home}/.claude.json`, real)} && grep -q apiKeyHelper ${hostFile}`,
+          // The link's folder moved aside and rebuilt: the host's link would lead to this file.
+          `{ mv ${dirname(real)} ${dirname(real)}-x && mkdir ${dirname(real)} && ${plant(planted()).replace(`${home}/.claude.json`, real)}; true; }`,
+        ].join(" && "),
+        async () => {
+          during = readFileSync(real, "utf8");
+        },
+        { airlockHome: join(dir, "airlock-link") },
+      );
+      assert.deepEqual(JSON.parse(during), state(), "the host's file while the run lasts");
+      assert.equal(lstatSync(hostFile).isSymbolicLink(), true, "the developer's link stays a link");
+      assert.equal(existsSync(`${dirname(real)}-x`), false, "the link's folder was not moved");
+      assert.deepEqual(JSON.parse(readFileSync(real, "utf8")), {
+        numStartups: 3,
+        projects: { [wd]: { lastCost: 1 } },
+      });
+    } finally {
+      rmSync(hostFile, { force: true });
+      rmSync(join(home, ".claude", "state"), { recursive: true, force: true });
+    }
   });
 
   test("the attack is real: a running host session sources its shell snapshot before every Bash call", async (t) => {
@@ -178,6 +352,7 @@ describe("~/.claude.json written from inside the sandbox", () => {
       mustFail("jobs", `mkdir -p ${claude}/jobs/x`),
       mustFail("daemon", `mkdir -p ${claude}/daemon/x`),
       mustFail("daemon-json", `echo '{}' > ${claude}/daemon.json`),
+      mustFail("legacy-global-config", `echo '{"env":{}}' > ${claude}/.config.json`),
       mustPass("state-writable", `echo '{}' > ${claude}/state.json`),
     ];
     const run = await runCli(
@@ -187,6 +362,7 @@ describe("~/.claude.json written from inside the sandbox", () => {
     assertAllOk(run.stdout, checkNames(checks), run.stderr);
     assert.equal(readFileSync(snapshot, "utf8"), "# the host session's shell setup\n");
     assert.equal(existsSync(join(claude, "daemon.json")), false, "no placeholder left on the host");
+    assert.equal(existsSync(join(claude, ".config.json")), false, "no placeholder left on the host");
   });
 
   test("codex preset: the gate hook in ~/.codex/hooks.json cannot be emptied, replaced or moved from inside", async () => {

@@ -128,11 +128,12 @@ describe("the sandbox's view of the host", () => {
     assert.equal(statSync(join(home, ".claude.json")).mode & 0o777, 0o600);
     assert.equal(existsSync(join(home, ".claude", "state.json")), true, "the agent's state persists");
     assert.equal(existsSync(join(home, ".claude", "settings.json")), false);
-    // The agent's state stays; the MCP server it added (a command the host's Claude would start) does not.
-    assert.deepEqual(JSON.parse(readFileSync(join(home, ".claude.json"), "utf8")), { a: 1, mcpServers: {} });
+    // The sandbox wrote its own copy: what nothing proves harmless (an unknown entry, the MCP
+    // server the host's Claude would start) is held back.
+    assert.deepEqual(JSON.parse(readFileSync(join(home, ".claude.json"), "utf8")), {});
     assert.match(
       run.stderr,
-      /created mcpServers\.evil in .*\.claude\.json \(Claude Code\) -> put back as it was/,
+      /\.claude\.json \(Claude Code\), not applied \(.*\): created a, created mcpServers/,
     );
   });
 
