@@ -1,8 +1,9 @@
 // A raw tunnel outliving its grant, attacked from inside a real `airlock run` joined to a real
-// gateway. python3 holds two L4 tunnels open (rec.test and keep.test) and keeps sending; the
-// developer replaces the sandbox's policy with one that no longer grants rec.test (a revoked
-// or expired rule). Spliced bytes are never decided again, so the revoked tunnel must be closed
-// by the proxy, and the one still granted must stay open.
+// gateway. python3 holds two L4 tunnels open (rec.test and keep.test) and a WebSocket upgraded
+// through the forward proxy (ws.test), and keeps sending; the developer replaces the sandbox's
+// policy with one that grants keep.test alone (a revoked or expired rule). Spliced bytes are
+// never decided again, so the revoked tunnels must be closed by the proxy, and the one still
+// granted must stay open.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,10 +11,14 @@ import { after, before, describe, test } from "node:test";
 import { type CliRun, runCli, startCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import { type RecordingUpstream, recordingUpstream } from "./identity-helpers.ts";
+import {
+  type RecordingUpstream as HttpUpstream,
+  recordingUpstream as httpUpstream,
+} from "./proxy-helpers.ts";
 
 const NAME = "revoked-tunnel";
 
-/** Opens both tunnels, says ready, then sends a tick on each every 0.1 s until ./stop appears (at most 60 s). */
+/** Opens the tunnels, says ready, then sends a tick on each every 0.1 s until ./stop appears (at most 60 s). */
 const HOLDER = String.raw`
 import os, socket, time
 def tunnel(host):
@@ -25,7 +30,16 @@ def tunnel(host):
     assert head.startswith(b"HTTP/1.1 200"), head
     s.sendall(("before-%s\n" % host).encode())
     return s
-tunnels = {"rec.test": tunnel("rec.test"), "keep.test": tunnel("keep.test")}
+def upgrade(host):
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.sendall(("GET http://%s/ws HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n" % (host, host)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    s.sendall(("before-%s\n" % host).encode())
+    return s
+tunnels = {"rec.test": tunnel("rec.test"), "keep.test": tunnel("keep.test"), "ws.test": upgrade("ws.test")}
 print("ready", flush=True)
 closed = {}
 deadline = time.time() + 60
@@ -59,6 +73,7 @@ describe("a raw tunnel outliving its grant", () => {
   let home: string;
   let rec: RecordingUpstream;
   let keep: RecordingUpstream;
+  let ws: HttpUpstream;
   let run: CliRun;
   let set: CliRun;
   let logs = "";
@@ -67,10 +82,11 @@ describe("a raw tunnel outliving its grant", () => {
     home = join(dir, "home");
     rec = await recordingUpstream();
     keep = await recordingUpstream();
+    ws = await httpUpstream(["ws.test"]);
     const wd = join(dir, "wd");
     mkdirSync(wd);
     writeFileSync(join(wd, "holder.py"), HOLDER);
-    const both = policy(dir, "both", ["rec.test", "keep.test"]);
+    const both = policy(dir, "both", ["rec.test", "keep.test", "ws.test"]);
     const keepOnly = policy(dir, "keep-only", ["keep.test"]);
     let ready!: () => void;
     const isReady = new Promise<void>((r) => (ready = r));
@@ -85,6 +101,8 @@ describe("a raw tunnel outliving its grant", () => {
         `rec.test:80:127.0.0.1:${rec.port}`,
         "--connect-to",
         `keep.test:80:127.0.0.1:${keep.port}`,
+        "--connect-to",
+        `ws.test:80:127.0.0.1:${ws.port}`,
         "--workdir",
         wd,
         "--",
@@ -116,6 +134,7 @@ describe("a raw tunnel outliving its grant", () => {
     await runCli(["gateway", "stop"], { airlockHome: home });
     await rec?.close();
     await keep?.close();
+    await ws?.close();
     removeDir(dir);
   });
 
@@ -124,10 +143,12 @@ describe("a raw tunnel outliving its grant", () => {
     assert.equal(set.code, 0, set.stderr + set.stdout);
     assert.match(rec.received(), /before-rec\.test/);
     assert.match(keep.received(), /before-keep\.test/);
+    assert.match(ws.raw(), /before-ws\.test/);
   });
 
-  test("the tunnel the new policy no longer grants was closed, the other stayed open", () => {
+  test("the tunnels the new policy no longer grants were closed, the other stayed open", () => {
     assert.match(run.stdout, /^rec\.test closed$/m, run.stdout);
+    assert.match(run.stdout, /^ws\.test closed$/m, "the upgraded connection too");
     assert.match(run.stdout, /^keep\.test open$/m, run.stdout);
   });
 
