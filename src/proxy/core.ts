@@ -134,6 +134,8 @@ export interface RawTunnel {
   host: string;
   port: number;
   identity: ProcessIdentity;
+  /** The address dialled, judged again by the SSRF guard (absent: a connect-to override, trusted). */
+  address?: string;
   /** Ends both sides. */
   close(): void;
 }

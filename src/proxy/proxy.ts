@@ -62,7 +62,7 @@ import {
 import type { SecureContext } from "node:tls";
 import { buildNetworkEvent, type OcsfEvent } from "../audit/ocsf.ts";
 import type { AuditSink } from "../audit/writer.ts";
-import { compilePolicy, decideConnect, type PolicyHostFacts } from "../policy/engine.ts";
+import { checkAddresses, compilePolicy, decideConnect, type PolicyHostFacts } from "../policy/engine.ts";
 import type { Policy } from "../policy/schema.ts";
 import { LeafCache, type SandboxCA } from "./ca.ts";
 import { handleConnect } from "./connect.ts";
@@ -221,7 +221,11 @@ export class EgressProxy {
     this.gen = { id: this.gen.id + 1, cp: compilePolicy(policy, this.options.hostFacts?.(policy)) };
     for (const tunnel of this.core.raw) {
       const still = decideConnect(this.gen.cp, tunnel.host, tunnel.port, tunnel.identity);
-      if (still.decision === "allow" && !still.inspect) continue;
+      const address =
+        still.decision === "allow" && tunnel.address !== undefined
+          ? checkAddresses(still.endpoints, tunnel.host, [tunnel.address], this.core.hostAddresses())
+          : { ok: true as const };
+      if (still.decision === "allow" && !still.inspect && address.ok) continue;
       this.core.raw.delete(tunnel);
       tunnel.close();
       this.core.log(
@@ -234,7 +238,7 @@ export class EgressProxy {
           actor: actorOf(tunnel.identity),
           policy: still.policy,
           engine: "l4",
-          reason: `raw tunnel closed: the policy no longer grants it (${still.decision === "allow" ? "now inspected at L7" : still.reason})`,
+          reason: `raw tunnel closed: the policy no longer grants it (${!address.ok ? address.reason : still.decision === "allow" ? "now inspected at L7" : still.reason})`,
           severity: "MED",
         }),
       );

@@ -126,7 +126,7 @@ export function splice(
 /** Registers a spliced tunnel, so a policy that stops granting it closes it. */
 export function holdWhileGranted(
   core: ProxyCore,
-  t: { host: string; port: number; identity: ProcessIdentity },
+  t: { host: string; port: number; identity: ProcessIdentity; address?: string },
   client: Socket,
   upstream: Socket,
 ): void {
@@ -134,6 +134,7 @@ export function holdWhileGranted(
     host: t.host,
     port: t.port,
     identity: t.identity,
+    address: t.address,
     close: () => {
       client.destroy();
       upstream.destroy();
