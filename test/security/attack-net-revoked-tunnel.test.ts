@@ -6,8 +6,11 @@
 // granted must stay open.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parseIp } from "../../src/policy/ip.ts";
+import { hostInterfaceAddresses } from "../../src/proxy/host-addresses.ts";
 import { type CliRun, runCli, startCli } from "../sandbox/cli-helpers.ts";
 import { removeDir, scratchDir } from "../sandbox/helpers.ts";
 import { type RecordingUpstream, recordingUpstream } from "./identity-helpers.ts";
@@ -20,10 +23,10 @@ const NAME = "revoked-tunnel";
 
 /** Opens the tunnels, says ready, then sends a tick on each every 0.1 s until ./stop appears (at most 60 s). */
 const HOLDER = String.raw`
-import os, socket, time
-def tunnel(host):
+import os, socket, sys, time
+def tunnel(host, port=80):
     s = socket.create_connection(("127.0.0.1", 3128))
-    s.sendall(("CONNECT %s:80 HTTP/1.1\r\nHost: %s:80\r\n\r\n" % (host, host)).encode())
+    s.sendall(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host, port, host, port)).encode())
     head = b""
     while b"\r\n\r\n" not in head:
         head += s.recv(1)
@@ -39,7 +42,10 @@ def upgrade(host):
     assert head.startswith(b"HTTP/1.1 101"), head
     s.sendall(("before-%s\n" % host).encode())
     return s
+own, own_port = sys.argv[1], int(sys.argv[2])
 tunnels = {"rec.test": tunnel("rec.test"), "keep.test": tunnel("keep.test"), "ws.test": upgrade("ws.test")}
+if own != "-":
+    tunnels["own"] = tunnel(own, own_port)
 print("ready", flush=True)
 closed = {}
 deadline = time.time() + 60
@@ -58,12 +64,16 @@ for host in tunnels:
     print(host, "closed" if host in closed else "open", flush=True)
 `;
 
-function policy(dir: string, name: string, hosts: string[]): string {
+/** The host's first non-loopback IPv4 address: reachable only while allowed_ips names it. */
+const OWN_V4 = hostInterfaceAddresses().find((a) => parseIp(a)?.version === 4 && !a.startsWith("127."));
+
+function policy(dir: string, name: string, hosts: string[], own?: string): string {
   const file = join(dir, `${name}.yaml`);
   const rules = hosts.map(
     (h) =>
       `  ${h.replace(".", "_")}:\n    endpoints: [{ host: ${h}, port: 80 }]\n    binaries: [{ path: /usr/bin/python3* }]\n`,
   );
+  if (own) rules.push(`  own:\n    endpoints: [${own}]\n    binaries: [{ path: /usr/bin/python3* }]\n`);
   writeFileSync(file, `version: 1\nnetwork_policies:\n${rules.join("")}`);
   return file;
 }
@@ -74,6 +84,8 @@ describe("a raw tunnel outliving its grant", () => {
   let rec: RecordingUpstream;
   let keep: RecordingUpstream;
   let ws: HttpUpstream;
+  let own: Server;
+  let ownReceived = "";
   let run: CliRun;
   let set: CliRun;
   let logs = "";
@@ -86,8 +98,18 @@ describe("a raw tunnel outliving its grant", () => {
     const wd = join(dir, "wd");
     mkdirSync(wd);
     writeFileSync(join(wd, "holder.py"), HOLDER);
-    const both = policy(dir, "both", ["rec.test", "keep.test", "ws.test"]);
-    const keepOnly = policy(dir, "keep-only", ["keep.test"]);
+    // A listener on every interface, reached at the host's own address while allowed_ips names it.
+    own = createServer((s) => {
+      s.on("data", (d) => (ownReceived += d.toString("latin1")));
+      s.on("error", () => {});
+    });
+    await new Promise<void>((r) => own.listen(0, "0.0.0.0", r));
+    const ownPort = (own.address() as AddressInfo).port;
+    const ownRule = (named: boolean) =>
+      `{ host: "${OWN_V4}", port: ${ownPort}${named ? `, allowed_ips: ["${OWN_V4}"]` : ""} }`;
+    const both = policy(dir, "both", ["rec.test", "keep.test", "ws.test"], OWN_V4 && ownRule(true));
+    // The address's rule stays, but no longer names it in allowed_ips.
+    const keepOnly = policy(dir, "keep-only", ["keep.test"], OWN_V4 && ownRule(false));
     let ready!: () => void;
     const isReady = new Promise<void>((r) => (ready = r));
     const started = startCli(
@@ -108,6 +130,8 @@ describe("a raw tunnel outliving its grant", () => {
         "--",
         "/usr/bin/python3",
         "holder.py",
+        OWN_V4 ?? "-",
+        String((own.address() as AddressInfo).port),
       ],
       {
         airlockHome: home,
@@ -135,6 +159,7 @@ describe("a raw tunnel outliving its grant", () => {
     await rec?.close();
     await keep?.close();
     await ws?.close();
+    await new Promise<void>((r) => (own ? own.close(() => r()) : r()));
     removeDir(dir);
   });
 
@@ -149,6 +174,10 @@ describe("a raw tunnel outliving its grant", () => {
   test("the tunnels the new policy no longer grants were closed, the other stayed open", () => {
     assert.match(run.stdout, /^rec\.test closed$/m, run.stdout);
     assert.match(run.stdout, /^ws\.test closed$/m, "the upgraded connection too");
+    if (OWN_V4) {
+      assert.match(ownReceived, /before-/, "the host's address was reachable while named");
+      assert.match(run.stdout, /^own closed$/m, "allowed_ips taken back closes it");
+    }
     assert.match(run.stdout, /^keep\.test open$/m, run.stdout);
   });
 
