@@ -3,7 +3,8 @@
 // through the forward proxy (ws.test), and keeps sending; the developer replaces the sandbox's
 // policy with one that grants keep.test alone (a revoked or expired rule). Spliced bytes are
 // never decided again, so the revoked tunnels must be closed by the proxy, and the one still
-// granted must stay open.
+// granted must stay open. A tunnel to the host's own address closes too once the rule that
+// stays no longer names that address in allowed_ips (the SSRF guard judges it again).
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Server } from "node:net";
