@@ -172,13 +172,15 @@ const SPELLINGS: ReadonlyArray<{ applies: RegExp; spell: (path: string) => strin
   { applies: /[^\u0000-\u007f]/, spell: (p) => p.normalize("NFKC") },
   { applies: /%(?:2F|5C)/i, spell: (p) => p.replace(/%(?:2F|5C)/gi, "/") },
   { applies: /;/, spell: (p) => p.replace(/;[^/]*/g, "") },
+  // Windows (IIS) drops a segment's trailing dots and spaces and an alternate data stream.
+  { applies: /[. ](?:\/|$)|::\$/, spell: (p) => p.replace(/::\$[^/]*/g, "").replace(/[. ]+(?=\/|$)/g, "") },
 ];
 
 /**
  * The paths a common server may route a canonical path as, beside itself: with an encoded slash
  * kept by `allow_encoded_slash` read as a separator (servers that decode it), path parameters
  * cut off each segment (servlet containers), compatibility characters folded (NFKC: `ａ` is
- * `a`, `／` is `/`), without its trailing slash and with one (Express, Rails, ASP.NET match
+ * `a`, `／` is `/`), a segment's trailing dots and spaces and `::$DATA` dropped (IIS), without its trailing slash and with one (Express, Rails, ASP.NET match
  * either), and without a format extension on its last segment (Rails' `(.:format)`, Spring's
  * suffix match). A deny rule matches if any of them does (case aside: deny globs are compiled
  * case-insensitively, as Express, ASP.NET and IIS route).
@@ -268,7 +270,8 @@ export function compileValueGlob(glob: string): RegExp {
  * dropped, an array suffix `[...]` dropped, and `.`, ` ` or an unmatched `[` read as `_` (PHP).
  */
 export function readQueryKey(key: string): string {
-  let k = key.replace(/^\s+/, "").toLowerCase();
+  // PHP also ends a name at a NUL.
+  let k = key.split("\0")[0]?.replace(/^\s+/, "").toLowerCase() ?? "";
   const open = k.indexOf("[");
   if (open !== -1 && k.indexOf("]", open) !== -1) k = k.slice(0, open);
   return k.replace(/[ .[]/g, "_");

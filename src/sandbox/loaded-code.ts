@@ -108,9 +108,12 @@ export function loaderVariables(environ: string): string[] {
   const out: string[] = [];
   for (const entry of environ.split("\0")) {
     const eq = entry.indexOf("=");
-    if (eq <= 0 || eq === entry.length - 1) continue;
+    if (eq <= 0) continue;
     const name = entry.slice(0, eq);
-    if (name.startsWith("LD_") || RUNTIME_VARIABLES.has(name)) out.push(name);
+    // A runtime may act on the variable being there at all; the loader ignores an empty one.
+    if (RUNTIME_VARIABLES.has(name)) out.push(name);
+    if (eq === entry.length - 1) continue;
+    if (name.startsWith("LD_")) out.push(name);
     else if (name === "NODE_OPTIONS") {
       const problem = nodeOptionsProblem(entry.slice(eq + 1));
       if (problem) out.push(`NODE_OPTIONS (${problem})`);

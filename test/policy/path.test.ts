@@ -114,6 +114,8 @@ test("pathReadings: the routes servers may read a path as (what a deny rule must
   assert.deepEqual(pathReadings("/"), ["/", "/", "//"]);
   assert.ok(pathReadings("/repos/o/r%2Frulesets").includes("/repos/o/r/rulesets"));
   assert.ok(pathReadings("/a%5cb").includes("/a/b"));
+  assert.ok(pathReadings("/admin. /x").includes("/admin/x"), "IIS drops trailing dots and spaces");
+  assert.ok(pathReadings("/admin::$DATA").includes("/admin"), "and an alternate data stream");
 });
 
 test("readQueryKey and queryReadings: every value a common parser may read for a key", () => {
@@ -126,6 +128,7 @@ test("readQueryKey and queryReadings: every value a common parser may read for a
     ["ref.name", "ref_name"],
     ["ref name", "ref_name"],
     ["ref[name", "ref_name"],
+    ["ref\u0000x", "ref"],
   ]) {
     assert.equal(readQueryKey(key as string), read, key);
   }

@@ -119,7 +119,7 @@ test("loadedCodeProblem: a tracer, a loader variable, foreign code, unreadable f
 test("loaderVariables: Bun's and node's code-loading variables void the identity too", () => {
   assert.deepEqual(
     loaderVariables(
-      "BUN_BE_BUN=1\0BUN_OPTIONS=--preload ./x.ts\0BUN_INSTALL=/b\0ELECTRON_RUN_AS_NODE=1\0DOTNET_STARTUP_HOOKS=/w/h.dll\0",
+      "BUN_BE_BUN=\0BUN_OPTIONS=--preload ./x.ts\0BUN_INSTALL=/b\0ELECTRON_RUN_AS_NODE=1\0DOTNET_STARTUP_HOOKS=/w/h.dll\0",
     ),
     ["BUN_BE_BUN", "BUN_OPTIONS", "ELECTRON_RUN_AS_NODE", "DOTNET_STARTUP_HOOKS"],
   );

@@ -3,7 +3,8 @@
 // A deny rule written one way must hold against the readings common servers give a path and a
 // query (Express, ASP.NET and IIS route case-insensitively, most frameworks ignore a trailing
 // slash, Rails drops a `.format`, servlet containers cut `;parameters`, some servers fold
-// fullwidth letters, servers run GET routes for HEAD, PHP keeps the last of a
+// fullwidth letters, IIS drops trailing dots and spaces and `::$DATA`, servers run GET routes
+// for HEAD, PHP keeps the last of a
 // repeated key and reads `q[]` as `q`, Rack 2 splits pairs on `;`), and an allow rule's query
 // matcher must hold for every value a server may read for its key. And addresses that carry
 // an IPv4 address to a translator or tunnel (NAT64 as DNS64 answers, 6to4, IPv4-compatible,
@@ -54,6 +55,9 @@ const CASES: Array<[string, string, string, string, number, RegExp?]> = [
   ["deny-trailing-slash", API, "/admin/", "GET", 403, /deny rule/],
   ["deny-format-suffix", API, "/admin.json", "GET", 403, /deny rule/],
   ["deny-head-as-get", API, "/admin", "HEAD", 403, /deny rule/],
+  ["deny-trailing-dot", API, "/admin.", "GET", 403, /deny rule/],
+  ["deny-trailing-space", API, "/admin%20", "GET", 403, /deny rule/],
+  ["deny-data-stream", API, "/admin::$DATA", "GET", 403, /deny rule/],
   ["deny-encoded-slash", API, "/repos/o/r%2Frulesets/1", "GET", 403, /deny rule/],
   ["control-encoded-slash", API, "/repos/o%2Fr/x", "GET", 200],
   [
@@ -71,6 +75,7 @@ const CASES: Array<[string, string, string, string, number, RegExp?]> = [
   ["deny-query-array", API, "/search?q[]=secret1", "GET", 403, /deny rule/],
   ["deny-query-semicolon", API, "/search?q=public;q=secret1", "GET", 403, /deny rule/],
   ["deny-query-case", API, "/search?Q=secret1", "GET", 403, /deny rule/],
+  ["deny-query-nul", API, "/search?q%00x=secret1", "GET", 403, /deny rule/],
   ["deny-query-unreadable", API, "/search?q=%zzsecret1", "GET", 403, /deny rule/],
   // dl.example.com: rules with query matchers only.
   ["allow-control", DL, "/archive?ref=main", "GET", 200],
