@@ -4,8 +4,8 @@
 // query (Express, ASP.NET and IIS route case-insensitively, most frameworks ignore a trailing
 // slash, Rails drops a `.format`, servlet containers cut `;parameters`, some servers fold
 // fullwidth letters, IIS drops trailing dots and spaces and `::$DATA`, servers run GET routes
-// for HEAD, PHP keeps the last of a
-// repeated key and reads `q[]` as `q`, Rack 2 splits pairs on `;`), and an allow rule's query
+// for HEAD, PHP keeps the last of a repeated key and reads `q[]` as `q`, Rack 2 splits pairs
+// on `;`), and an allow rule's query
 // matcher must hold for every value a server may read for its key. And addresses that carry
 // an IPv4 address to a translator or tunnel (NAT64 as DNS64 answers, 6to4, IPv4-compatible,
 // IPv4-translated) are judged as that IPv4 address. Hosts a server may route by instead of Host
