@@ -180,10 +180,11 @@ const SPELLINGS: ReadonlyArray<{ applies: RegExp; spell: (path: string) => strin
  * The paths a common server may route a canonical path as, beside itself: with an encoded slash
  * kept by `allow_encoded_slash` read as a separator (servers that decode it), path parameters
  * cut off each segment (servlet containers), compatibility characters folded (NFKC: `ａ` is
- * `a`, `／` is `/`), a segment's trailing dots and spaces and `::$DATA` dropped (IIS), without its trailing slash and with one (Express, Rails, ASP.NET match
- * either), and without a format extension on its last segment (Rails' `(.:format)`, Spring's
- * suffix match). A deny rule matches if any of them does (case aside: deny globs are compiled
- * case-insensitively, as Express, ASP.NET and IIS route).
+ * `a`, `／` is `/`), a segment's trailing dots and spaces and `::$DATA` dropped (IIS), without
+ * its trailing slash and with one (Express, Rails, ASP.NET match either), and without a format
+ * extension on its last segment (Rails' `(.:format)`, Spring's suffix match). A deny rule
+ * matches if any of them does (case aside: deny globs are compiled case-insensitively, as
+ * Express, ASP.NET and IIS route).
  */
 export function pathReadings(path: string): string[] {
   let spellings = [path];
@@ -223,12 +224,17 @@ export function globWithin(inner: string, outer: string): boolean {
   return a.length === b.length;
 }
 
-/** A literal segment as a deny rule's readings see it (pathReadings): folded, parameters and a format extension cut. */
+/**
+ * A literal segment as a deny rule's readings see it (pathReadings): folded, parameters, an
+ * alternate data stream, trailing dots and spaces and a format extension cut.
+ */
 function segmentStem(segment: string): string {
   return segment
     .normalize("NFKC")
     .toLowerCase()
     .replace(/;.*$/, "")
+    .replace(/::\$.*$/, "")
+    .replace(/[. ]+$/, "")
     .replace(/^([^.].*?)\.[a-z0-9]+$/, "$1");
 }
 

@@ -175,6 +175,8 @@ test("globWithin and globsDisjoint: proven from segments, never sampled", () => 
     ["/ADMIN.json", "/admin", false],
     ["/ａdmin", "/admin", false],
     ["/a/b;x", "/a/b", false],
+    ["/admin.", "/admin", false],
+    ["/admin::$DATA", "/admin", false],
     ["/a/b", "/a/c", true],
   ] as const) {
     assert.equal(globsDisjoint(a, b), expected, `${a} disjoint from ${b}`);
