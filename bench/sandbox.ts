@@ -2,9 +2,10 @@
 //   start-to-exit of `true`: no sandbox | Airlock (supervisor in process) | `airlock run` (the
 //   CLI, from the bundle in dist/) | `srt -c true` (@anthropic-ai/sandbox-runtime)
 //   a new connection per request from a real process inside the sandbox (curl, 200 requests):
-//   direct | inside Airlock (its proxy, binary identity of every request) | inside srt (its
-//   proxy, reached over its socat bridge). srt needs socat: installed here with apt-get when
-//   missing and possible, otherwise the run fails saying so. Two reference floors use the same
+//   direct | inside Airlock (its proxy, binary identity of every request), alone and beside ten
+//   idle processes of 40 descriptors each (every process's descriptors are read at each
+//   request) | inside srt (its proxy, reached over its socat bridge). srt needs socat:
+//   installed here with apt-get when missing and possible, otherwise the run fails saying so. Two reference floors use the same
 //   sandbox and listener hand-off with this process as the supervisor, copying each connection's
 //   bytes to a new upstream connection with nothing parsed or decided: bare, and after the
 //   binary identity lookup the proxy makes at each request head.
@@ -149,6 +150,22 @@ async function relayFloor(command: string, upstreamPort: number, identify: boole
 function curlLoop(url: string, n: number, curlArgs = ""): string {
   return `for i in $(seq ${n}); do curl ${curlArgs} -s -o /dev/null -w '%{time_total}\\n' ${url}; done`;
 }
+/**
+ * The same loop beside CROWD idle processes holding 40 descriptors each, started first and
+ * waited for (each writes a file once its descriptors are open): the identity lookup reads
+ * every process's descriptors at every request head.
+ */
+const CROWD = 10;
+function crowdedLoop(url: string, n: number): string {
+  const holder =
+    'import os, sys, time; fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(37)]; open(sys.argv[1], "w").close(); time.sleep(600)';
+  return [
+    `for j in $(seq ${CROWD}); do /usr/bin/python3 -c '${holder}' .crowd-$j & pids="$pids $!"; done`,
+    `for t in $(seq 300); do [ "$(ls .crowd-* 2>/dev/null | wc -l)" -ge ${CROWD} ] && break; sleep 0.1; done`,
+    curlLoop(url, n),
+    "kill $pids; rm -f .crowd-*",
+  ].join("; ");
+}
 function parseTimes(out: string): number[] {
   return out
     .split("\n")
@@ -206,7 +223,7 @@ async function main(): Promise<void> {
       filesystem: { denyRead: [], allowWrite: [workdir], denyWrite: [] },
     }),
   );
-  const airlockArgs = (n: number) => [
+  const airlockArgs = (loop: string) => [
     "run",
     "-q",
     "--no-gateway",
@@ -219,13 +236,14 @@ async function main(): Promise<void> {
     "--",
     "/bin/sh",
     "-c",
-    curlLoop("http://bench.test/", n),
+    loop,
   ];
   // Interleaved rounds: a busy machine's load changes by the second, and each path should see
   // the same mix of it.
   const perRound = REQUESTS / REQUEST_ROUNDS;
   const reqDirect: number[] = [];
   const reqSandbox: number[] = [];
+  const reqCrowded: number[] = [];
   const reqSrt: number[] = [];
   const reqFloor: number[] = [];
   const reqFloorIdentity: number[] = [];
@@ -244,7 +262,18 @@ async function main(): Promise<void> {
     collect(
       reqSandbox,
       "requests inside Airlock",
-      await capture(AIRLOCK, airlockArgs(perRound), { ...process.env, AIRLOCK_HOME: home }),
+      await capture(AIRLOCK, airlockArgs(curlLoop("http://bench.test/", perRound)), {
+        ...process.env,
+        AIRLOCK_HOME: home,
+      }),
+    );
+    collect(
+      reqCrowded,
+      `requests inside Airlock beside ${CROWD} idle processes`,
+      await capture(AIRLOCK, airlockArgs(crowdedLoop("http://bench.test/", perRound)), {
+        ...process.env,
+        AIRLOCK_HOME: home,
+      }),
     );
     if (hasSrt) {
       const loop = curlLoop(`http://127.0.0.1:${port}/`, perRound, "--noproxy ''");
@@ -297,6 +326,11 @@ async function main(): Promise<void> {
   console.log(
     `inside Airlock via proxy     ${f(ps50)}${f(ps99)}      ${x(ps50 / pd50).padEnd(12)}${x(ps50 / pr50)}`,
   );
+  const pc50 = median(reqCrowded);
+  const pc99 = percentile(reqCrowded, 99);
+  console.log(
+    `${`  beside ${CROWD} idle processes`.padEnd(29)}${f(pc50)}${f(pc99)}      ${x(pc50 / pd50).padEnd(12)}${x(pc50 / pr50)}`,
+  );
   console.log(
     `inside srt via its proxy     ${hasSrt ? f(pr50) + f(pr99) : "   (failed)           "}      ${x(pr50 / pd50).padEnd(12)}${hasSrt ? "1.00x" : "n/a"}`,
   );
@@ -328,6 +362,8 @@ async function main(): Promise<void> {
         direct_p99: pd99,
         sandbox_p50: ps50,
         sandbox_p99: ps99,
+        sandbox_crowded_p50: pc50,
+        sandbox_crowded_p99: pc99,
         srt_p50: hasSrt ? pr50 : null,
         srt_p99: hasSrt ? pr99 : null,
         floor_relay_p50: pf50,

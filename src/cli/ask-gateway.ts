@@ -1,12 +1,13 @@
 // An adapter's ask put to the developer through the gateway: create the ask, wait (pushed, not
 // polled) within the adapter's own time budget, and turn the outcome into a verdict. Fails
-// closed: no decision in time is "deny" and the ask is withdrawn from the inbox with a note;
-// gateway trouble is "ask" (the agent's own prompt, which Codex turns into a denial); never allow.
+// closed: no decision in time is "deny" and the ask is withdrawn from the inbox with a note; an
+// ask the gateway refuses (too many pending) is "deny"; gateway trouble is "ask" (the agent's own
+// prompt, which Codex turns into a denial); never allow.
 
 import type { AskDraft } from "../gate/ask-summary.ts";
 import type { GateDecision } from "../gate/cascade.ts";
 import { appendReceipt } from "../gate/receipt-store.ts";
-import { GatewayClient } from "../protocol/client.ts";
+import { GatewayClient, GatewayRequestError } from "../protocol/client.ts";
 import { developerAnswer, WITHDRAWN_NOTE } from "../protocol/hook-wire.ts";
 
 export interface AskOutcome {
@@ -14,7 +15,7 @@ export interface AskOutcome {
   reason: string;
   ask_id: string | null;
   /** allow/deny: the full reason for the agent; ask: why the gateway did not decide (adapters append it). */
-  step: "operator" | "ask_timeout" | "ask_unavailable";
+  step: "operator" | "ask_timeout" | "ask_unavailable" | "ask_refused";
 }
 
 export interface AskRequest extends AskDraft {
@@ -77,6 +78,8 @@ export async function askThroughGateway(
     if (answered) return answered;
     return await withdraw(client, id, waitSeconds);
   } catch (error) {
+    if (error instanceof GatewayRequestError && error.code === "too_many_pending_asks")
+      return { verdict: "deny", reason: `airlock gate: ${error.detail}`, ask_id: null, step: "ask_refused" };
     if (id && Date.now() >= deadline) return await withdraw(client, id, waitSeconds);
     return fallback("ask_unavailable", `gateway trouble (${message(error)})`, id);
   }

@@ -1,9 +1,10 @@
-// `airlock gate check|verify|adopt|contain|asks|allow|deny`: the tool-call gate from the command line.
+// `airlock gate check|verify|adopt|contain|asks|allow|deny|mcp`: the tool-call gate from the command line.
 // Registration only: the work is loaded when a command runs, so other commands start fast.
 import type { Command } from "commander";
 import { EXIT_CODE_HELP, upstreamOptions } from "./common.ts";
 import type { CheckOptions } from "./gate-actions.ts";
 import type { ContainOptions } from "./gate-contain.ts";
+import type { AnswerFlags, PinFlags } from "./gate-mcp.ts";
 
 export function registerGateCommands(program: Command): void {
   const gate = program
@@ -86,6 +87,50 @@ export function registerGateCommands(program: Command): void {
       .option("--json", "print the decided ask as JSON")
       .action(async (id: string, opts: { reason?: string; json?: boolean }) =>
         (await import("./gate-asks.ts")).decideAsk(action, id, opts),
+      );
+  }
+
+  const mcp = gate
+    .command("mcp")
+    .description(
+      "MCP tools that changed since they were pinned: list, show old against new, accept or refuse",
+    );
+  const pinsOption = "pin file (default $AIRLOCK_HOME/gate/mcp-pins.json)";
+  mcp
+    .command("changes")
+    .description("changed tools waiting for review (the MCP proxy withholds them)")
+    .option("--pins <file>", pinsOption)
+    .option("--json", "print as JSON")
+    .action(async (opts: PinFlags) => (await import("./gate-mcp.ts")).listChanges(opts));
+  mcp
+    .command("show")
+    .description("one changed tool, field by field, old against new (invisible characters spelled out)")
+    .argument("<server>", "the server's name (mcp-proxy --name)")
+    .argument("<tool>", "the tool's name")
+    .option("--pins <file>", pinsOption)
+    .option("--json", "print the old and new definitions as JSON")
+    .action(async (server: string, tool: string, opts: PinFlags) =>
+      (await import("./gate-mcp.ts")).showChange(server, tool, opts),
+    );
+  for (const [action, help] of [
+    ["accept", "pin the tool as it is now; the next MCP proxy session offers it"],
+    ["refuse", "keep the old pin; this definition stays withheld without another review"],
+  ] as const) {
+    mcp
+      .command(action)
+      .description(help)
+      .argument("<server>", "the server's name (mcp-proxy --name)")
+      .argument("<tool>", "the tool's name")
+      .requiredOption(
+        "--hash <sha256>",
+        "the hash `airlock gate mcp show` printed: a change that moved on since is not answered",
+      )
+      .option("--reason <text>", "kept in the receipt")
+      .option("--pins <file>", pinsOption)
+      .option("--receipts <file>", "receipt file (default $AIRLOCK_HOME/gate/receipts.jsonl)")
+      .option("--json", "print the answer as JSON")
+      .action(async (server: string, tool: string, opts: AnswerFlags) =>
+        (await import("./gate-mcp.ts")).answerChange(action === "accept", server, tool, opts),
       );
   }
 

@@ -5,6 +5,7 @@ import {
   GatewayTokenMissingError,
   GatewayUnavailableError,
 } from "../protocol/client.ts";
+import { GatewayInfoError } from "../protocol/gateway-info.ts";
 import { airlockHome } from "../protocol/home.ts";
 import { readSandboxRun } from "../supervisor/sandbox-runs.ts";
 import { CliError } from "./common.ts";
@@ -19,7 +20,11 @@ export function connect(): GatewayClient {
 }
 
 export function explain(error: unknown): unknown {
-  if (error instanceof GatewayUnavailableError || error instanceof GatewayTokenMissingError)
+  if (
+    error instanceof GatewayUnavailableError ||
+    error instanceof GatewayTokenMissingError ||
+    error instanceof GatewayInfoError
+  )
     return new CliError(error.message);
   if (error instanceof GatewayRequestError) {
     if (error.status === 401)

@@ -11,13 +11,11 @@ import type { Policy } from "../policy/schema.ts";
 import { writeAtomically } from "../protocol/atomic-write.ts";
 import { GatewayClient } from "../protocol/client.ts";
 import {
-  airlockHome,
   type GatewayInfo,
-  gatewayInfoFile,
-  homePaths,
-  readGatewayInfo,
-  readOperatorToken,
-} from "../protocol/home.ts";
+  GatewayInfoError,
+  readGatewayInfo as readInfoFile,
+} from "../protocol/gateway-info.ts";
+import { airlockHome, gatewayInfoFile, homePaths, readOperatorToken } from "../protocol/home.ts";
 import { processAlive as alive } from "../sandbox/host-facts.ts";
 import { CliError, parsePort, printJson } from "./common.ts";
 
@@ -35,6 +33,15 @@ function loadCeiling(file: string | undefined): Policy | undefined {
   const loaded = loadPolicyFile(file);
   if (!loaded.ok) throw new CliError(`--ceiling: ${loaded.errors.map(formatProblem).join("\n")}`);
   return loaded.value;
+}
+
+/** gateway.json, or null; a damaged one is an error naming the file and the field (exit 1). */
+function readGatewayInfo(home: string): GatewayInfo | null {
+  try {
+    return readInfoFile(home);
+  } catch (error) {
+    throw error instanceof GatewayInfoError ? new CliError(error.message) : error;
+  }
 }
 
 /** Guards against a recycled pid: only a process running `gateway run` is ours to stop. */

@@ -36,7 +36,10 @@ export function registerSettingsCommands(program: Command): void {
     .command("set")
     .description("set KEY to VALUE globally or for one sandbox (VALUE `default` clears it)")
     .argument("<key>", "setting name")
-    .argument("<value>", "true|false for flags, manual|auto for approval_mode, or default")
+    .argument(
+      "<value>",
+      "true|false for flags, manual|auto for approval_mode, a number for max_pending_*, or default",
+    )
     .option("--sandbox <name>", "only for this sandbox (a global value still wins)")
     .option("--json", "print what changed as JSON")
     .action(async (key: string, value: string, opts: { sandbox?: string; json?: boolean }) => {

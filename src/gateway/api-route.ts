@@ -24,8 +24,6 @@ export interface RouteSpec<S extends z.ZodType | undefined, W extends SandboxSou
   body?: S;
   /** The 400's code for a body that is not JSON or fails the schema (else invalid_json, invalid_request). */
   bodyError?: string;
-  /** An empty body reads as `{}` (a bare `curl -X POST` carries none). */
-  emptyBody?: "allowed";
   /**
    * Where the route names the sandbox it acts for: the path's `:name`, `?sandbox=` or the body's
    * `sandbox`. Whatever the source, one rule (`actingSandbox`) decides what the caller gets.
@@ -130,7 +128,7 @@ export class ApiRouter {
     spec: RouteSpec<S, W>,
     handler: Handler<BodyOf<S>, W>,
   ): void {
-    const { bodyError: _b, emptyBody: _e, sandbox: _s, errorFields, ...doc } = spec;
+    const { bodyError: _b, sandbox: _s, errorFields, ...doc } = spec;
     this.routes.push(doc);
     this.opts.app[spec.method](spec.path, async (c) => {
       const principal = await this.authenticate(c, spec.auth);

@@ -35,8 +35,12 @@ export function registerAskRoutes(router: ApiRouter, service: GatewayService): v
       sandbox: "body",
       body: GateDecideBodySchema,
       response: GateDecideResultSchema,
-      // A caller that reads only `decision` must still fail closed on input it got wrong.
-      errorFields: (error) => ({ decision: "ask", reason: error.message }),
+      // A caller that reads only `decision` must still fail closed on input it got wrong; an ask
+      // the sandbox may not add (too many pending) is a denial, as no one will be asked.
+      errorFields: (error) => ({
+        decision: error.code === "too_many_pending_asks" ? "deny" : "ask",
+        reason: error.message,
+      }),
     },
     async (c, { body, sandbox, principal }) =>
       c.json(await asks.decide(body, sandbox ?? null, principal.kind === "operator")),

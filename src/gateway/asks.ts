@@ -4,6 +4,7 @@
 // event (`ask.created`, `ask.decided`); `/wait` sleeps on those events: no polling.
 import { randomUUID } from "node:crypto";
 import { redactSecretsIn } from "../audit/secrets.ts";
+import type { AuditSink } from "../audit/writer.ts";
 import { formatZodIssues } from "../policy/zod-issues.ts";
 import {
   type Ask,
@@ -15,6 +16,7 @@ import {
 } from "../protocol/ask-types.ts";
 import type { GateDecider } from "../protocol/gate-decider.ts";
 import { GatewayError } from "./gateway-error.ts";
+import { pendingLimit, pendingRefusal } from "./pending-limits.ts";
 import type { Clock } from "./sandbox-service.ts";
 import type { AskFilter, Repo } from "./store/repo.ts";
 import type { Store } from "./store/store.ts";
@@ -47,6 +49,7 @@ export class AskService {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock = () => new Date(),
+    private readonly audit?: AuditSink,
   ) {}
 
   private now(): string {
@@ -105,7 +108,11 @@ export class AskService {
     return { ...result, ask_id: ask.id, ask };
   }
 
-  /** A new pending ask. `sandbox` is the caller's own (a sandbox token) or the body's (operator). */
+  /**
+   * A new pending ask. `sandbox` is the caller's own (a sandbox token) or the body's (operator).
+   * One past the sandbox's `max_pending_asks` is refused (429 too_many_pending_asks): the caller
+   * denies the call, and the developer's log records the refusal.
+   */
   async create(bodyInput: CreateAskBody, sandbox: string | null): Promise<Ask> {
     const parsed = CreateAskBodySchema.safeParse(bodyInput);
     if (!parsed.success)
@@ -133,10 +140,18 @@ export class AskService {
         now.getTime() + (b.expires_in_seconds ?? DEFAULT_ASK_SECONDS) * 1000,
       ).toISOString(),
     };
-    await this.store.write(async (tx) => {
+    const refused = await this.store.write(async (tx) => {
+      const limit = await pendingLimit(tx, "asks", ask.sandbox);
+      const open = await tx.countOpenAsks(ask.sandbox, ask.created_at);
+      if (open >= limit) return pendingRefusal("asks", ask.sandbox, open, limit, now.getTime());
       await tx.insertAsk(ask);
       await tx.appendEvent("ask.created", ask.sandbox, { ...ask }, ask.created_at);
+      return null;
     });
+    if (refused) {
+      this.audit?.write(refused.event);
+      throw refused.error;
+    }
     return ask;
   }
 

@@ -3,7 +3,7 @@
 // anything else thrown is an internal error (500, logged, detail withheld).
 export class GatewayError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 429 | 503,
     readonly code: string,
     detail: string,
   ) {

@@ -9,6 +9,8 @@ export interface RouteDoc {
   /** operator: the operator token or an inbox session; operator_token: the token itself. */
   auth: "none" | "operator" | "operator_token" | "any";
   body?: z.ZodType;
+  /** An empty body reads as `{}` (a bare `curl -X POST` carries none): the body is optional. */
+  emptyBody?: "allowed";
   query?: Record<string, string>;
   response?: z.ZodType;
   stream?: boolean;
@@ -82,7 +84,12 @@ export function openApi(routes: readonly RouteDoc[]): unknown {
       "x-airlock-auth": AUTH_TEXT[r.auth],
       parameters: [...params, ...query],
       ...(r.body
-        ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.body) } } } }
+        ? {
+            requestBody: {
+              required: r.emptyBody !== "allowed",
+              content: { "application/json": { schema: jsonSchema(r.body) } },
+            },
+          }
         : {}),
       responses: {
         "200": {

@@ -2,6 +2,7 @@
 // that chunks build on. Each is one store transaction; revisions move the head only if its hash
 // is still the one read (the optimistic check).
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { AuditSink } from "../audit/writer.ts";
 import { policyHash } from "../policy/canonical.ts";
 import { formatProblemsInline, loadPolicyValue } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
@@ -14,6 +15,12 @@ import type { Repo, SandboxRow } from "./store/repo.ts";
 import type { Store } from "./store/store.ts";
 
 export type Clock = () => Date;
+
+/**
+ * Observed denies kept per sandbox, the most recently seen: a sandbox that asks for a new path
+ * each time cannot grow the store without end (the inbox shows the newest; older ones go).
+ */
+export const OBSERVED_DENIES_KEPT = 1000;
 
 function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
@@ -33,6 +40,8 @@ export function parsePolicyInput(value: unknown): Policy {
 export interface ServiceOptions {
   /** The most `approval_mode: auto` may ever grant; without one nothing is approved automatically. */
   ceiling?: Policy;
+  /** Where refusals of what a sandbox may create go (pending-limits.ts); none: not recorded. */
+  audit?: AuditSink;
 }
 
 export class SandboxService {
@@ -313,8 +322,10 @@ export class SandboxService {
           count: d.count,
           at: now,
         });
-      if (denials.length > 0)
+      if (denials.length > 0) {
+        await tx.keepNewestDenies(sandbox, OBSERVED_DENIES_KEPT);
         await tx.appendEvent("deny.observed", sandbox, { reports: denials.length }, now);
+      }
     });
     return denials.length;
   }

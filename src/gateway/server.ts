@@ -1,8 +1,10 @@
-// The gateway process's shell: operator token file, store, HTTP listener, timed-grant expiry.
+// The gateway process's shell: operator token file, store, audit log, HTTP listener, timed-grant
+// and ask expiry.
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
+import { AuditLog } from "../audit/writer.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { GateDecider } from "../protocol/gate-decider.ts";
 import { homePaths } from "../protocol/home.ts";
@@ -56,7 +58,10 @@ export function ensureOperatorToken(home: string): string {
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const operatorToken = ensureOperatorToken(opts.home);
   const store = opts.store ?? (await openStore(opts.db ?? defaultDbUrl(opts.home)));
-  const service = new GatewayService(store, undefined, { ceiling: opts.ceiling });
+  const audit = new AuditLog(homePaths(opts.home).gatewayAudit, (error) =>
+    process.stderr.write(`airlock gateway: cannot write its audit log: ${error.message}\n`),
+  );
+  const service = new GatewayService(store, undefined, { ceiling: opts.ceiling, audit });
   if (opts.gate) service.asks.decider = opts.gate;
   await store.write((tx) => tx.pruneEvents(EVENTS_KEPT));
   const { app } = buildApi({
@@ -121,6 +126,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       if (!opts.store) await store.close();
+      audit.close();
     },
   };
 }

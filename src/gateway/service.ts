@@ -30,6 +30,7 @@ import {
 } from "./lifecycle.ts";
 import { planMerge, planRevert } from "./merge-plan.ts";
 import { coveredDenies } from "./observed.ts";
+import { type PendingRefusal, pendingLimit, pendingRefusal } from "./pending-limits.ts";
 import { SandboxService } from "./sandbox-service.ts";
 import { effective, sandboxScope } from "./settings.ts";
 import type { AskFilter, Repo } from "./store/repo.ts";
@@ -42,7 +43,7 @@ export class GatewayService extends SandboxService {
   }
 
   /** Gate asks (asks.ts): decide, create, wait, allow, deny, expire. */
-  readonly asks: AskService = new AskService(this.store, this.clock);
+  readonly asks: AskService = new AskService(this.store, this.clock, this.options.audit);
 
   /** Gate asks, oldest first (`?status=pending` for the inbox). */
   listAsks(filter: AskFilter = {}): Promise<Ask[]> {
@@ -59,7 +60,7 @@ export class GatewayService extends SandboxService {
     const body = parsed.data;
     const now = this.now();
     const submissionId = randomUUID();
-    return this.store.write(async (tx) => {
+    const outcome = await this.store.write(async (tx) => {
       const sb = await this.mustSandbox(tx, sandbox);
       const settings = effective(await tx.getSettings("global"), await tx.getSettings(sandboxScope(sandbox)));
       if (body.source === "agent_authored") {
@@ -74,6 +75,9 @@ export class GatewayService extends SandboxService {
       const ids: string[] = [];
       const reasons: string[] = [];
       const chunks: Chunk[] = [];
+      const limit = await pendingLimit(tx, "proposals", sandbox);
+      let pending = await tx.countPendingChunks(sandbox);
+      let refusal: PendingRefusal | null = null;
       for (const [index, raw] of body.operations.entries()) {
         const op = MergeOperationSchema.safeParse(raw);
         if (!op.success || !("addRule" in op.data)) {
@@ -119,8 +123,15 @@ export class GatewayService extends SandboxService {
           chunks.push(await rejectBySystem(tx, chunk, reason, now, "insert"));
           continue;
         }
-        for (const old of supersededBy(chunk, await tx.listChunks({ sandbox, status: "pending" })))
-          await rejectBySystem(tx, old, `superseded by chunk ${chunk.id}`, now);
+        const superseded = supersededBy(chunk, await tx.listChunks({ sandbox, status: "pending" }));
+        // A chunk that replaces pending ones adds nothing to wait for; any other needs room.
+        if (superseded.length === 0 && pending >= limit) {
+          refusal = pendingRefusal("proposals", sandbox, pending, limit, Date.parse(now));
+          reasons.push(`operations[${index}]: ${refusal.error.message}`);
+          continue;
+        }
+        pending += 1 - superseded.length;
+        for (const old of superseded) await rejectBySystem(tx, old, `superseded by chunk ${chunk.id}`, now);
         await tx.insertChunk(chunk);
         await tx.insertDecision({ sandbox, chunk_id: chunk.id, action: "submit", actor, at: now });
         await tx.appendEvent(
@@ -132,10 +143,11 @@ export class GatewayService extends SandboxService {
         ids.push(chunk.id);
         if (settings.approval_mode === "auto" && this.autoApprovable(head, chunk)) {
           const { chunk: approved } = await this.approveIn(tx, chunk.id, chunk.review_token, "auto");
+          if (approved.status !== "pending") pending--;
           chunks.push(approved);
         } else chunks.push(chunk);
       }
-      return {
+      const result: SubmitResult = {
         status: "submitted" as const,
         accepted_chunks: ids.length,
         rejected_chunks: reasons.length,
@@ -143,7 +155,12 @@ export class GatewayService extends SandboxService {
         accepted_chunk_ids: ids,
         chunks,
       };
+      return { result, refusal };
     });
+    if (outcome.refusal) this.options.audit?.write(outcome.refusal.event);
+    // Nothing taken and the bound the reason: the submission as a whole is refused (429).
+    if (outcome.refusal && outcome.result.accepted_chunks === 0) throw outcome.refusal.error;
+    return outcome.result;
   }
 
   async getChunk(id: string): Promise<Chunk> {

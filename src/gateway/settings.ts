@@ -7,6 +7,8 @@ import { GatewayError } from "./gateway-error.ts";
 const SETTING_VALUES: Record<SettingKey, string> = {
   agent_policy_proposals_enabled: "true or false",
   approval_mode: "manual or auto",
+  max_pending_asks: "a whole number from 1 to 10000",
+  max_pending_proposals: "a whole number from 1 to 10000",
 };
 
 export function sandboxScope(name: string): string {
@@ -21,6 +23,7 @@ export function effective(global: Partial<Settings>, local: Partial<Settings>): 
 function coerce(value: unknown): unknown {
   if (value === "true") return true;
   if (value === "false") return false;
+  if (typeof value === "string" && /^\d{1,9}$/.test(value)) return Number(value);
   return value;
 }
 

@@ -1,7 +1,8 @@
 // Typed client for the gateway API, used by the CLI and the supervisor. Finds the gateway from
 // AIRLOCK_GATEWAY / AIRLOCK_TOKEN, else from $AIRLOCK_HOME/gateway.json and operator.token.
 import type { Ask, CreateAskBody, GateDecideBody, GateDecideResult } from "./ask-types.ts";
-import { airlockHome, homePaths, readGatewayInfo, readOperatorToken } from "./home.ts";
+import { readGatewayInfo } from "./gateway-info.ts";
+import { airlockHome, homePaths, readOperatorToken } from "./home.ts";
 import type {
   Chunk,
   Decision,

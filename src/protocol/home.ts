@@ -31,6 +31,8 @@ export function homePaths(home: string) {
     /** The default SQLite store. */
     gatewayDb: join(home, GATEWAY_DB),
     gatewayLog: join(home, "gateway.log"),
+    /** The gateway's audit log (OCSF): what it refused to store for a sandbox. */
+    gatewayAudit: join(home, "gateway-logs"),
     /** The default gate policy. */
     gatePolicy: join(home, "gate.yaml"),
     sandboxes: join(home, SANDBOXES),
@@ -86,25 +88,6 @@ export function sandboxNames(home: string): string[] {
     return readdirSync(join(home, SANDBOXES));
   } catch {
     return [];
-  }
-}
-
-export interface GatewayInfo {
-  pid: number;
-  port: number;
-  host: string;
-  url: string;
-  db: string;
-  started_at: string;
-}
-
-export function readGatewayInfo(home: string): GatewayInfo | null {
-  const file = homePaths(home).gatewayInfo;
-  if (!existsSync(file)) return null;
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as GatewayInfo;
-  } catch {
-    return null;
   }
 }
 

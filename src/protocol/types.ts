@@ -133,12 +133,24 @@ export const DecisionSchema = z.object({
 });
 export type Decision = z.infer<typeof DecisionSchema>;
 
+/** A bound on what one sandbox may have waiting for the developer at once. */
+const pendingLimit = z.number().int().min(1).max(10_000);
+
 export const SETTINGS = {
   agent_policy_proposals_enabled: z.boolean(),
   approval_mode: z.enum(["manual", "auto"]),
+  /** Pending gate asks per sandbox (and for the operator's own, unsandboxed calls). */
+  max_pending_asks: pendingLimit,
+  /** Pending chunks (proposals) per sandbox. */
+  max_pending_proposals: pendingLimit,
 } as const satisfies Record<(typeof SETTING_KEYS)[number], z.ZodType>;
 export type SettingKey = keyof typeof SETTINGS;
-export const SETTING_DEFAULTS: Settings = { agent_policy_proposals_enabled: false, approval_mode: "manual" };
+export const SETTING_DEFAULTS: Settings = {
+  agent_policy_proposals_enabled: false,
+  approval_mode: "manual",
+  max_pending_asks: 20,
+  max_pending_proposals: 50,
+};
 export const SettingsSchema = z.object(SETTINGS);
 export type Settings = z.infer<typeof SettingsSchema>;
 

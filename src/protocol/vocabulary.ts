@@ -25,7 +25,12 @@ export const REJECTION_HINTS = [
 ] as const;
 
 /** The gateway's settings (their value schemas are in types.ts). */
-export const SETTING_KEYS = ["agent_policy_proposals_enabled", "approval_mode"] as const;
+export const SETTING_KEYS = [
+  "agent_policy_proposals_enabled",
+  "approval_mode",
+  "max_pending_asks",
+  "max_pending_proposals",
+] as const;
 
 /** `30m`, `2h`, `1d`, `45s` as seconds; null for anything else (and for zero). */
 export function parseDuration(text: string): number | null {

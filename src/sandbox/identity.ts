@@ -9,18 +9,12 @@
 // deny. Ancestors are read only when a rule grants to a binary's children. argv never grants
 // anything.
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  createReadStream,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-  statSync,
-} from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import type { Socket } from "node:net";
 import { judgeLoadedCode, type MountEntry, parseMountInfo } from "./loaded-code.ts";
+import { exePath, type Holder, holdersAmong, listDir } from "./proc-holders.cjs";
 import { findClientInode } from "./proc-net.ts";
+import { type PendingRead, procReader, readProcText as readText } from "./proc-reader.ts";
 
 export interface SandboxIdentity {
   binary: string;
@@ -39,64 +33,15 @@ export type IdentityResult =
   | ({ ok: true } & SandboxIdentity)
   | { ok: false; reason: string; binary?: string };
 
-const DELETED = " (deleted)";
 const NUMERIC = /^\d+$/;
-
-/** One buffer for every /proc read: these files report size 0, so readFileSync would stat and
- * grow a fresh buffer each time, and a lookup reads several per holder. */
-let procBuffer = Buffer.allocUnsafe(64 * 1024);
-
-function readText(path: string): string | null {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return null;
-  }
-  try {
-    let length = 0;
-    for (;;) {
-      if (length === procBuffer.length) {
-        const bigger = Buffer.allocUnsafe(procBuffer.length * 2);
-        procBuffer.copy(bigger, 0, 0, length);
-        procBuffer = bigger;
-      }
-      const n = readSync(fd, procBuffer, length, procBuffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    return procBuffer.toString("utf8", 0, length);
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function listDir(path: string): string[] | null {
-  try {
-    return readdirSync(path);
-  } catch {
-    return null;
-  }
-}
+/** From this many processes on, the reader thread takes part in the scan (below it, reads the maps). */
+const SPLIT_AT = 4;
 
 /** Parent pid from /proc/<pid>/stat (the command name may hold spaces and parentheses). */
 function parentOf(dir: string): number | null {
   const stat = readText(`${dir}/stat`);
   if (!stat) return null;
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-}
-
-/** The executable as the sandbox names it (the kernel reports paths relative to the reader's
- * view of the process's mounts, which for a sandbox bound from `/` is the sandbox's own path). */
-function exePath(dir: string): string | null {
-  try {
-    const path = readlinkSync(`${dir}/exe`);
-    return path.endsWith(DELETED) ? path.slice(0, -DELETED.length) : path;
-  } catch {
-    return null;
-  }
 }
 
 /** SHA-256 per executable path, recorded on first use; hashes cached per file (dev, inode, size, mtime). */
@@ -148,13 +93,6 @@ export interface IdentifyOptions {
   ancestors?: boolean;
 }
 
-interface Holder {
-  pid: number;
-  /** /proc directory to read it through: the process's, or a live thread's when its leader exited. */
-  dir: string;
-  exe: string;
-}
-
 /** Identifies the process holding each client connection. One per sandbox. */
 export class SandboxIdentifier {
   readonly hashes: BinaryHashes;
@@ -165,6 +103,10 @@ export class SandboxIdentifier {
   private mountTable: MountEntry[] | undefined;
   /** The client end's inode per accepted socket: fixed for the connection's life (its 4-tuple is). */
   private readonly inodes = new WeakMap<Socket, number>();
+  /** The pid that held each connection at its latest request. */
+  private readonly lastHolder = new WeakMap<Socket, number>();
+  /** Each accepted socket's 4-tuple, and its IPv4 table being read on the reader thread since. */
+  private readonly accepts = new WeakMap<Socket, Accepted>();
 
   constructor(private readonly options: IdentifierOptions) {
     this.hashes = options.hashes ?? new BinaryHashes();
@@ -173,19 +115,29 @@ export class SandboxIdentifier {
   }
 
   /**
-   * Finds the client end's socket at accept, while the client is still writing its request head:
-   * the connection's 4-tuple names that one socket for the connection's life, whoever holds it
-   * later, so only its holders wait for the head. Not found yet: identify() looks again.
+   * Starts reading the sandbox's TCP table at accept, on the reader thread, while this one takes
+   * the request head: the connection's 4-tuple names one socket for the connection's life,
+   * whoever holds it later, so only its holders wait for the head. identify() takes the table
+   * (or reads it itself) and looks again when the socket was not in it yet.
    */
   accepted(socket: Socket): void {
-    this.inodeOf(socket);
+    this.accepts.set(socket, { ...fourTuple(socket), table: procReader().start(this.tablePath("tcp")) });
   }
 
   /** Identity of whoever holds, right now, the client end of a socket accepted on the sandbox's listener. */
   async identify(socket: Socket, opts: IdentifyOptions = {}): Promise<IdentityResult> {
     const inode = this.inodeOf(socket);
     if (inode === null) return { ok: false, reason: "no socket in the sandbox matches the connection" };
-    const found = this.holders(`socket:[${inode}]`);
+    const pids = this.commandPids();
+    if (!pids) return { ok: false, reason: "cannot list the sandbox's processes" };
+    const link = `socket:[${inode}]`;
+    // One job at a time on the reader thread: a share of a crowded sandbox's scan, else the
+    // likely holder's maps (asked for first, read while the scan runs).
+    const crowded = pids.length >= SPLIT_AT;
+    const guess = crowded ? null : this.likelyHolder(socket, pids);
+    const found = crowded
+      ? procReader().holders(procReader().startHolders(this.proc, pids, link))
+      : holdersAmong(this.proc, pids, link);
     if (typeof found === "string") return { ok: false, reason: found };
     if (found.length === 0) return { ok: false, reason: "no process in the sandbox holds the connection" };
     const binaries = new Set(found.map((h) => h.exe));
@@ -199,7 +151,7 @@ export class SandboxIdentifier {
     const mounts = this.mounts();
     const writable: string[] = [];
     for (const h of found) {
-      const code = this.loadedCode(h, mounts);
+      const code = this.loadedCode(h, mounts, h.dir === guess?.dir ? guess.maps : undefined);
       if (code.problem) return { ok: false, reason: code.problem, binary };
       if (!code.hostPut && writable.length === 0) writable.push(binary);
     }
@@ -213,6 +165,7 @@ export class SandboxIdentifier {
       }
       const ancestors = opts.ancestors ? await this.commonAncestors(found, mounts, writable) : [];
       if (typeof ancestors === "string") return { ok: false, reason: ancestors, binary };
+      this.lastHolder.set(socket, first.pid);
       return { ok: true, binary, ancestors, writable, pid: first.pid, sha256 };
     } catch (error) {
       return {
@@ -226,20 +179,23 @@ export class SandboxIdentifier {
   private inodeOf(socket: Socket): number | null {
     let inode = this.inodes.get(socket) ?? null;
     if (inode === null) {
-      const peer = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
-      const listener = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
-      inode = this.findInode(peer, listener);
+      const accepted = this.accepts.get(socket);
+      this.accepts.delete(socket);
+      const { peer, listener } = accepted ?? fourTuple(socket);
+      inode = this.findInode(peer, listener, accepted?.table);
       if (inode !== null) this.inodes.set(socket, inode);
     }
     return inode;
   }
 
-  private findInode(
-    peer: { address: string; port: number },
-    listener: { address: string; port: number },
-  ): number | null {
-    for (const table of ["tcp", "tcp6"]) {
-      const text = readText(`/proc/${this.options.reaperPid}/net/${table}`);
+  private tablePath(table: "tcp" | "tcp6"): string {
+    return `/proc/${this.options.reaperPid}/net/${table}`;
+  }
+
+  /** The socket in the IPv4 table (the one read since accept, when there is one), then the IPv6 one. */
+  private findInode(peer: Endpoint, listener: Endpoint, pending: PendingRead | undefined): number | null {
+    for (const table of ["tcp", "tcp6"] as const) {
+      const text = table === "tcp" && pending ? procReader().read(pending) : readText(this.tablePath(table));
       if (!text) continue;
       const inode = findClientInode(text, peer, listener);
       if (inode !== null) return inode;
@@ -247,40 +203,30 @@ export class SandboxIdentifier {
     return null;
   }
 
-  /** Every sandbox process with a descriptor on `link`, or why they cannot be known. */
-  private holders(link: string): Holder[] | string {
-    const pids = listDir(this.proc);
-    if (!pids) return "cannot list the sandbox's processes";
-    const out: Holder[] = [];
-    for (const name of pids) {
-      if (!NUMERIC.test(name)) continue;
-      const pid = Number(name);
-      if (this.own.has(pid)) continue;
-      const table = this.fdTable(pid);
-      if (table === null || !holds(table, link)) continue;
-      const dir = table.dir;
-      const exe = exePath(dir);
-      if (exe === null) return `cannot read the executable of pid ${pid}`;
-      out.push({ pid, dir, exe });
-    }
-    return out;
+  /**
+   * The process that most likely holds the connection, its maps already being read on the reader
+   * thread while the descriptors of every process are: the one that held it at the previous
+   * request, else the newest process (a client started for the request). Only a guess: the
+   * holders are found as ever, and a holder that is not this one is read here.
+   */
+  private likelyHolder(socket: Socket, pids: readonly number[]): { dir: string; maps: PendingRead } | null {
+    const pid = this.lastHolder.get(socket) ?? pids.reduce((a, b) => Math.max(a, b), -1);
+    if (pid === -1) return null;
+    const dir = `${this.proc}/${pid}`;
+    return { dir, maps: procReader().start(`${dir}/maps`) };
   }
 
-  /**
-   * Where a process's descriptors can be read. A thread-group leader that exited while its other
-   * threads run shows no descriptors (and no executable) of its own: read them through a live thread.
-   */
-  private fdTable(pid: number): FdTable | null {
-    const dir = `${this.proc}/${pid}`;
-    const fds = listDir(`${dir}/fd`);
-    if (fds !== null && fds.length > 0) return { dir, fds };
-    for (const tid of listDir(`${dir}/task`) ?? []) {
-      if (tid === String(pid)) continue;
-      const threadDir = `${dir}/task/${tid}`;
-      const threadFds = listDir(`${threadDir}/fd`);
-      if (threadFds !== null && threadFds.length > 0) return { dir: threadDir, fds: threadFds };
+  /** The sandbox's processes but Airlock's own (its PID 1 and init), from its /proc. */
+  private commandPids(): number[] | null {
+    const names = listDir(this.proc);
+    if (!names) return null;
+    const pids: number[] = [];
+    for (const name of names) {
+      if (!NUMERIC.test(name)) continue;
+      const pid = Number(name);
+      if (!this.own.has(pid)) pids.push(pid);
     }
-    return null;
+    return pids;
   }
 
   private mounts(): MountEntry[] {
@@ -289,16 +235,25 @@ export class SandboxIdentifier {
     return this.mountTable;
   }
 
-  /** Whether a process runs only its binary's code, and whether the host put that binary there. */
-  private loadedCode(h: Holder, mounts: readonly MountEntry[]): { problem: string | null; hostPut: boolean } {
+  /**
+   * Whether a process runs only its binary's code, and whether the host put that binary there.
+   * `maps`: its maps, being read on the reader thread (taken last, to give it the most time).
+   */
+  private loadedCode(
+    h: Holder,
+    mounts: readonly MountEntry[],
+    maps?: PendingRead,
+  ): { problem: string | null; hostPut: boolean } {
     if (mounts.length === 0) return { problem: "cannot read the sandbox's mounts", hostPut: false };
+    const environ = readText(`${h.dir}/environ`);
+    const status = readText(`${h.dir}/status`);
     return judgeLoadedCode(
       {
         pid: h.pid,
         exe: h.exe,
-        environ: readText(`${h.dir}/environ`),
-        maps: readText(`${h.dir}/maps`),
-        status: readText(`${h.dir}/status`),
+        environ,
+        maps: maps ? procReader().read(maps) : readText(`${h.dir}/maps`),
+        status,
       },
       mounts,
     );
@@ -357,18 +312,20 @@ function namespacePid(hostPid: number): number | null {
   return last === undefined ? null : Number(last);
 }
 
-interface FdTable {
-  dir: string;
-  fds: string[];
+interface Endpoint {
+  address: string;
+  port: number;
 }
 
-function holds({ dir, fds }: FdTable, link: string): boolean {
-  for (const fd of fds) {
-    try {
-      if (readlinkSync(`${dir}/fd/${fd}`) === link) return true;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return false;
+interface Accepted {
+  peer: Endpoint;
+  listener: Endpoint;
+  table: PendingRead;
+}
+
+function fourTuple(socket: Socket): { peer: Endpoint; listener: Endpoint } {
+  return {
+    peer: { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 },
+    listener: { address: socket.localAddress ?? "", port: socket.localPort ?? 0 },
+  };
 }

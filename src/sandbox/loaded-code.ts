@@ -106,20 +106,32 @@ const RUNTIME_VARIABLES = new Set([
  */
 export function loaderVariables(environ: string): string[] {
   const out: string[] = [];
-  for (const entry of environ.split("\0")) {
-    const eq = entry.indexOf("=");
-    if (eq <= 0) continue;
-    const name = entry.slice(0, eq);
-    // A runtime may act on the variable being there at all; the loader ignores an empty one.
-    if (RUNTIME_VARIABLES.has(name)) out.push(name);
-    if (eq === entry.length - 1) continue;
-    if (name.startsWith("LD_")) out.push(name);
-    else if (name === "NODE_OPTIONS") {
-      const problem = nodeOptionsProblem(entry.slice(eq + 1));
-      if (problem) out.push(`NODE_OPTIONS (${problem})`);
-    }
+  // Found in place: an environment holds dozens of entries and this runs per request.
+  for (let at = environ.indexOf("LD_"); at !== -1; at = environ.indexOf("LD_", at + 3)) {
+    if (at > 0 && environ.charCodeAt(at - 1) !== 0) continue;
+    const nul = environ.indexOf("\0", at);
+    const end = nul === -1 ? environ.length : nul;
+    const eq = environ.indexOf("=", at);
+    if (eq === -1 || eq >= end - 1) continue;
+    out.push(environ.slice(at, eq));
   }
+  // A runtime may act on its variable being there at all; the loader ignores an empty one.
+  for (const name of RUNTIME_VARIABLES) if (valueIn(environ, name) !== null) out.push(name);
+  const options = valueIn(environ, "NODE_OPTIONS");
+  const problem = options ? nodeOptionsProblem(options) : null;
+  if (problem) out.push(`NODE_OPTIONS (${problem})`);
   return out;
+}
+
+/** The value of `name` in a NUL-separated environment (empty when set empty), or null when unset. */
+function valueIn(environ: string, name: string): string | null {
+  const key = `${name}=`;
+  for (let at = environ.indexOf(key); at !== -1; at = environ.indexOf(key, at + 1)) {
+    if (at > 0 && environ.charCodeAt(at - 1) !== 0) continue;
+    const nul = environ.indexOf("\0", at);
+    return environ.slice(at + key.length, nul === -1 ? environ.length : nul);
+  }
+  return null;
 }
 
 /** Node options that name code to load (a file, a module, a config that loads engines) first. */
@@ -190,7 +202,9 @@ export function exeIsHostPut(maps: string, exe: string, mounts: readonly MountEn
 
 /**
  * One pass over the executable mappings (the identity lookup reads them per request): the
- * first foreign one, and whether the binary's own first mapping is host-put.
+ * first foreign one, and whether the binary's own first mapping is host-put. Lines are found in
+ * place, and only those whose permissions (after the first space) include execute are sliced
+ * and parsed: most mappings are data.
  */
 export function judgeMappings(
   maps: string,
@@ -200,8 +214,15 @@ export function judgeMappings(
   let exeSeen = false;
   let exeHostPut = false;
   let foreign: string | null = null;
-  for (const line of maps.split("\n")) {
-    const m = executableMapping(line);
+  for (let start = 0; start < maps.length; ) {
+    const newline = maps.indexOf("\n", start);
+    const end = newline === -1 ? maps.length : newline;
+    const space = maps.indexOf(" ", start);
+    const m =
+      space !== -1 && space < end && maps.charCodeAt(space + 3) === EXECUTE
+        ? executableMapping(maps.slice(start, end))
+        : null;
+    start = end + 1;
     if (!m) continue;
     const shown = m[4] as string;
     if (pathOf(shown) === exe) {
@@ -217,9 +238,6 @@ export function judgeMappings(
 
 /** A maps line of an executable mapping, parsed; null for any other. */
 function executableMapping(line: string): RegExpExecArray | null {
-  // Most mappings are data: only those whose permissions (after the first space) include
-  // execute are parsed.
-  if (line.charCodeAt(line.indexOf(" ") + 3) !== EXECUTE) return null;
   const m = MAPS_LINE.exec(line);
   return m && (m[1] as string).includes("x") ? m : null;
 }

@@ -6,6 +6,7 @@
 import { buildDecisionEvent, type OcsfEvent } from "../audit/ocsf.ts";
 import { compilePolicy } from "../policy/engine.ts";
 import type { Policy } from "../policy/schema.ts";
+import { GatewayRequestError } from "../protocol/client.ts";
 import type { Finding, GatewayEvent } from "../protocol/types.ts";
 import type { DenialEvent, ProcessIdentity } from "../proxy/proxy.ts";
 import { DenialAggregator } from "./aggregator.ts";
@@ -192,13 +193,20 @@ export class GatewaySession {
     for (const group of groups) {
       const proposal = proposalFor(group, cp);
       if (!proposal) continue;
-      await client.submit(this.opts.sandbox, {
-        source: "mechanistic",
-        hit_count: proposal.hitCount,
-        confidence: proposal.confidence,
-        rationale: proposal.rationale,
-        operations: [proposal.operation],
-      });
+      try {
+        await client.submit(this.opts.sandbox, {
+          source: "mechanistic",
+          hit_count: proposal.hitCount,
+          confidence: proposal.confidence,
+          rationale: proposal.rationale,
+          operations: [proposal.operation],
+        });
+      } catch (error) {
+        // The sandbox has as many proposals pending as it may: retrying would only be refused
+        // again. The denials still reach the developer as observed denies.
+        if (error instanceof GatewayRequestError && error.code === "too_many_pending_proposals") continue;
+        throw error;
+      }
     }
   }
 

@@ -111,8 +111,9 @@ export async function attachProxy(
     options.cwd ?? checked.workdir,
   );
   sandbox.listener.on("connection", (socket) => {
-    proxy.handle(socket);
+    // First: the socket table is then read on the reader thread while the proxy sets up.
     sandboxIdentifier.accepted(socket);
+    proxy.handle(socket);
   });
   sandbox.release();
   audit.write(

@@ -130,6 +130,26 @@ describe("hooks wait for the developer on the gateway", () => {
     assert.equal(codex.permissionDecision, "deny", "codex cannot ask: a denial with the reason");
   });
 
+  it("too many asks pending → deny at once (not the agent's own prompt), and nothing stored", async () => {
+    await op.setSetting("max_pending_asks", 1);
+    const held = await op.createAsk({
+      tool: "shell",
+      input_digest: `sha256:${"d".repeat(64)}`,
+      summary: "an ask already waiting",
+      reason: "test",
+    });
+    try {
+      const before = (await op.listAsks()).length;
+      const d = decisionOf(await runHook("claude-code", payload(ASKED), env));
+      assert.equal(d.permissionDecision, "deny");
+      assert.match(d.permissionDecisionReason, /calls made for no sandbox already has 1 pending gate asks/);
+      assert.equal((await op.listAsks()).length, before, "the refused ask was not stored");
+    } finally {
+      await op.setSetting("max_pending_asks", null);
+      await op.denyAsk(held.id);
+    }
+  });
+
   it("gateway down or unreachable → ask, at once", async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));

@@ -97,7 +97,10 @@ describe("airlock mcp-proxy asks on the gateway", { timeout: 60_000 }, () => {
       if (!notice) await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(notice, "an inbox entry names the changed tool");
-    assert.match(notice.summary, /changed: description \(withheld from the agent\)/);
+    assert.match(
+      notice.summary,
+      /changed: description; review it with `airlock gate mcp show demo get_weather` \(withheld from the agent\)/,
+    );
   });
 
   it("no gateway → refused with the reason", async () => {

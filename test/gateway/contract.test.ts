@@ -257,6 +257,8 @@ for (const sc of storeCases()) {
         assert.deepEqual((await t.svc.settings()).effective, {
           agent_policy_proposals_enabled: false,
           approval_mode: "manual",
+          max_pending_asks: 20,
+          max_pending_proposals: 50,
         });
         assert.equal((await t.svc.settings("sb1")).effective.agent_policy_proposals_enabled, true);
         await t.svc.setSetting("agent_policy_proposals_enabled", "false", undefined, "operator");
@@ -359,6 +361,8 @@ for (const sc of storeCases()) {
     test("100 parallel submissions and approvals: nothing lost or duplicated, versions strictly increasing", async () => {
       const t = await setup();
       try {
+        // Exactly as many as the bound on pending proposals: all fit, the one after does not.
+        await t.svc.setSetting("max_pending_proposals", 100, "sb1", "operator");
         const subs = await Promise.all(
           Array.from({ length: 100 }, (_, i) =>
             t.svc.submit("sb1", { operations: [addRule(`r${i}`, l4Rule(`h${i}.example`))] }, "sandbox:sb1"),
@@ -367,6 +371,10 @@ for (const sc of storeCases()) {
         const ids = subs.flatMap((s) => s.accepted_chunk_ids);
         assert.equal(ids.length, 100);
         assert.equal(new Set(ids).size, 100);
+        await rejects(
+          t.svc.submit("sb1", { operations: [addRule("r100", l4Rule("h100.example"))] }, "sandbox:sb1"),
+          "too_many_pending_proposals",
+        );
         const results = await Promise.allSettled(
           ids.map(async (id) => {
             for (let attempt = 0; attempt < 200; attempt++) {

@@ -9,7 +9,8 @@ import { test } from "node:test";
 import pg from "pg";
 import { policyHash } from "../../src/policy/canonical.ts";
 import { GatewayClient, GatewayRequestError } from "../../src/protocol/client.ts";
-import { readGatewayInfo, readOperatorToken } from "../../src/protocol/home.ts";
+import { readGatewayInfo } from "../../src/protocol/gateway-info.ts";
+import { readOperatorToken } from "../../src/protocol/home.ts";
 import { addRule, BASE_POLICY, eventually, l4Rule, PG_URL } from "./fixtures.ts";
 
 async function spawnGateway(

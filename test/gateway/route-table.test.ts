@@ -13,6 +13,7 @@ interface Operation {
   path: string;
   auth: string;
   parameters: { name: string; in: string }[];
+  requestBody?: { required: boolean };
 }
 
 function operations(doc: { paths: Record<string, Record<string, Record<string, unknown>>> }): Operation[] {
@@ -22,6 +23,7 @@ function operations(doc: { paths: Record<string, Record<string, Record<string, u
       path,
       auth: op["x-airlock-auth"] as string,
       parameters: op.parameters as Operation["parameters"],
+      ...(op.requestBody ? { requestBody: op.requestBody as Operation["requestBody"] } : {}),
     })),
   );
 }
@@ -75,6 +77,32 @@ test("every route under /v1 is documented, and every documented operation is ser
       const answer = await call(urlFor(h.gw.url, op.path, "x"), op.method, h.gw.operatorToken);
       assert.notEqual(answer.error, "not_found", `${op.method} ${op.path} → ${JSON.stringify(answer)}`);
     }
+  } finally {
+    await h.dispose();
+  }
+});
+
+test("a documented request body is required exactly where the route refuses an empty one", async () => {
+  const h = await startHarness();
+  try {
+    const doc = await (await fetch(`${h.gw.url}/v1/openapi.json`)).json();
+    const withBody = operations(doc).filter((o) => o.requestBody);
+    assert.ok(withBody.length >= 15, `only ${withBody.length} operations take a body`);
+    const optional: string[] = [];
+    for (const op of withBody) {
+      const res = await fetch(urlFor(h.gw.url, op.path, "x"), {
+        method: op.method.toUpperCase(),
+        headers: { authorization: `Bearer ${h.gw.operatorToken}` },
+        signal: AbortSignal.timeout(20_000),
+      });
+      const answer = (await res.json()) as { detail?: string };
+      const refused = res.status === 400 && answer.detail === "request body must be JSON";
+      const what = `${op.method} ${op.path} without a body → ${res.status} ${JSON.stringify(answer)}`;
+      assert.equal(op.requestBody?.required, refused, what);
+      if (!refused) optional.push(`${op.method} ${op.path}`);
+    }
+    // The routes a bare `curl -X POST` may call (the rest need JSON): so the check above has both kinds.
+    assert.deepEqual(optional, ["post /v1/gate/asks/{id}/allow", "post /v1/gate/asks/{id}/deny"]);
   } finally {
     await h.dispose();
   }

@@ -143,11 +143,21 @@ export async function runMcpProxy(opts: ProxyOptions): Promise<void> {
     for (const tool of tools) {
       const s = statuses.get(tool.name);
       const hash = pinOf(tool).hash;
-      if (s?.status === "changed") {
+      if (s?.status === "changed" && s.refused) {
+        const reason = `${serverName}/${tool.name} changed since it was pinned into a definition the developer refused; it is withheld`;
+        withheld.set(tool.name, stop("mcp-pin", "deny", reason));
+      } else if (s?.status === "changed") {
         const fields = s.fields.join(", ");
-        const reason = `${serverName}/${tool.name} changed since it was pinned (${fields}); it is withheld until a person reviews it`;
+        const review = `airlock gate mcp show ${serverName} ${tool.name}`;
+        const reason = `${serverName}/${tool.name} changed since it was pinned (${fields}); it is withheld until a person reviews it (\`${review}\`)`;
         withheld.set(tool.name, stop("mcp-pin", "ask", reason));
-        tell({ server: serverName, tool: tool.name, kind: "changed", hash, detail: `changed: ${fields}` });
+        tell({
+          server: serverName,
+          tool: tool.name,
+          kind: "changed",
+          hash,
+          detail: `${fields}; review it with \`${review}\``,
+        });
       } else if (s?.status === "new" && !s.pinned) {
         // Once changed or unpinned, a tool stays withheld for the session, even if it changes back.
         if (!withheld.has(tool.name)) {

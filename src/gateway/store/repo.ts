@@ -168,6 +168,14 @@ export class Repo {
     );
     return rows.map((r) => JSON.parse(r.data) as Chunk);
   }
+  /** How many chunks of the sandbox wait for the developer (max_pending_proposals). */
+  async countPendingChunks(sandbox: string): Promise<number> {
+    const [row] = await this.sql.all<{ n: unknown }>(
+      "SELECT COUNT(*) AS n FROM chunks WHERE sandbox = ? AND status = 'pending'",
+      [sandbox],
+    );
+    return Number(row?.n ?? 0);
+  }
   async findByDedupKey(sandbox: string, key: string): Promise<Chunk[]> {
     const rows = await this.sql.all<{ data: string }>(
       "SELECT data FROM chunks WHERE sandbox = ? AND dedup_key = ? ORDER BY seq DESC",
@@ -216,6 +224,14 @@ export class Repo {
        ON CONFLICT (sandbox, key) DO UPDATE SET count = denies.count + excluded.count,
          last_seen = excluded.last_seen, reason = excluded.reason`,
       [d.sandbox, key, d.binary, d.host, d.port, d.layer, d.method, d.path, d.reason, d.count, d.at, d.at],
+    );
+  }
+  /** Forgets all but the `keep` most recently seen observed denies of a sandbox. */
+  async keepNewestDenies(sandbox: string, keep: number): Promise<void> {
+    await this.sql.run(
+      `DELETE FROM denies WHERE sandbox = ? AND key NOT IN
+         (SELECT key FROM denies WHERE sandbox = ? ORDER BY last_seen DESC, key LIMIT ?)`,
+      [sandbox, sandbox, keep],
     );
   }
   async listDenies(sandbox: string, last: number): Promise<Deny[]> {
@@ -281,6 +297,14 @@ export class Repo {
     const where = whereEqual({ status: filter.status, sandbox: filter.sandbox });
     const rows = await this.sql.all(`SELECT * FROM asks ${where.sql} ORDER BY seq`, where.params);
     return rows.map(askRow);
+  }
+  /** Asks of one sandbox (null: asks made for no sandbox) still open at `now` (max_pending_asks). */
+  async countOpenAsks(sandbox: string | null, now: string): Promise<number> {
+    const [row] = await this.sql.all<{ n: unknown }>(
+      `SELECT COUNT(*) AS n FROM asks WHERE status = 'pending' AND expires_at > ? AND ${sandbox === null ? "sandbox IS NULL" : "sandbox = ?"}`,
+      sandbox === null ? [now] : [now, sandbox],
+    );
+    return Number(row?.n ?? 0);
   }
   /** pending → status, only if still pending: true when this call decided it. */
   async decideAsk(
