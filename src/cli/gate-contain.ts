@@ -1,12 +1,27 @@
 // `airlock gate contain -- CMD` (loaded when the command runs): run in an Airlock sandbox (the
 // supervisor: proxy under the policy's network rules, logs, CA) with the workdir on an overlay,
 // then commit or discard the change set by the gate's contain rules.
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { applyChanges } from "../gate/contain/apply.ts";
-import { type Change, decideCommit, renderChanges } from "../gate/contain/changeset.ts";
+import {
+  type Change,
+  decideCommit,
+  type EntryKind,
+  gitDirsAfter,
+  renderChanges,
+} from "../gate/contain/changeset.ts";
 import { containSandboxPolicy } from "../gate/contain/sandbox-policy.ts";
 import { createStage, keepStage } from "../gate/contain/stage.ts";
 import { GateLoadError, openGate } from "../gate/runtime.ts";
@@ -137,7 +152,8 @@ export async function contain(command: string[], opts: ContainOptions): Promise<
       );
     }
     const changes = JSON.parse(readFileSync(join(stageDir, "changes.json"), "utf8")) as Change[];
-    const verdict = decideCommit(changes, config, { cwd: workdir, workdir, home: homedir() });
+    const gitDirs = gitDirsAfter(changes, (rel) => entryKind(join(workdir, rel)));
+    const verdict = decideCommit(changes, config, { cwd: workdir, workdir, home: homedir() }, gitDirs);
     if (timedOut) verdict.reasons.push("the command ran out of time");
     const commit = verdict.commit && !timedOut;
     if (commit && changes.length > 0) applyChanges(workdir, stageDir, changes);
@@ -172,5 +188,15 @@ export async function contain(command: string[], opts: ContainOptions): Promise<
       keepStage(stageDir);
       say(`airlock gate contain: staged change set kept in ${stageDir}`);
     }
+  }
+}
+
+/** What the workdir holds at `path` now (not following a symbolic link). */
+function entryKind(path: string): EntryKind {
+  try {
+    const st = lstatSync(path);
+    return st.isDirectory() ? "dir" : st.isFile() ? "file" : null;
+  } catch {
+    return null;
   }
 }

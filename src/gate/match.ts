@@ -368,6 +368,26 @@ function pathNote(paths: Paths, call: ToolCall): string {
 
 const HARMLESS_WRITES = new Set(["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"]);
 
+const inside = (path: string, dir: string) => path === dir || path.startsWith(`${dir.replace(/\/+$/, "")}/`);
+
+/**
+ * The first of these paths (every form of one word) that lies in the user's home but not in the
+ * workdir and that no file rule for reading covers, if any. The home holds what no list of
+ * secrets can name; the sandbox hides it too.
+ */
+function homePathUncovered(
+  paths: Paths,
+  rules: readonly CompiledRule[],
+  forms: readonly string[],
+): string | undefined {
+  return forms.find(
+    (p) =>
+      inside(p, paths.home) &&
+      !inside(p, paths.workdir) &&
+      !rules.some((r) => r.file && r.file.op !== "write" && fileGlobMatches(paths, r.file.globs, p)),
+  );
+}
+
 /**
  * Allow/contain semantics over a set of rules: every part of the call must be covered.
  * Returns the ids of the rules that covered it, or a reason it is not covered.
@@ -441,13 +461,23 @@ export function coverCall(
   if (mode === "contain" && own === 0) return { covered: false, reason: "no contain rule matches" };
   const bd = baseDirs(t.paths, analysis);
   if (mode === "allow") {
-    // Every path the line names, read or written, must lead somewhere known and ordinary.
+    const homeBase = homePathUncovered(t.paths, rules, bd.bases);
+    if (homeBase) return { covered: false, reason: `runs in ${homeBase}: in the home, outside the workdir` };
+    // Every path the line names, read or written, must lead somewhere known and ordinary; one in
+    // the user's home outside the workdir (history, browser profiles, tokens no list names) only
+    // where a file rule allows it, as for the file tools.
     for (const { word } of shellPaths(analysis)) {
       if (word.dynamic) continue;
       for (const { raw, base } of pathReadings(t.paths, bd, word.value)) {
         const problem = unsafePathProblem(t.paths, raw, base);
         if (problem) return { covered: false, reason: problem };
       }
+      const home = homePathUncovered(t.paths, rules, candidatePaths(t.paths, bd, word.value));
+      if (home)
+        return {
+          covered: false,
+          reason: `names ${home}: in the home, outside the workdir, and no file rule allows it`,
+        };
     }
   }
   for (const r of analysis.redirects) {

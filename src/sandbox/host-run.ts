@@ -18,6 +18,9 @@ export interface HostRunFinding {
   error?: string;
 }
 
+/** The tool named for a new directory the end walk did not reach: nobody knows what reads it. */
+const NOT_CHECKED = "not checked: past the walk's bounds";
+
 export interface HostRunReview {
   findings: HostRunFinding[];
   /** Roots whose walk stopped at its bounds: what lies beyond was not checked. */
@@ -72,11 +75,18 @@ export function reviewHostRun(
   for (const start of scans) {
     // Wider than at start (the sandbox may have made many directories to bury a file), but bounded.
     const bounds = { maxDirs: start.bounds.maxDirs * 10, maxDepth: start.bounds.maxDepth };
-    const end = scanTree(start.root, bounds, options.home, false);
+    const end = scanTree(start.root, bounds, options.home, false, start.walked);
     // A root only ever walked in part (a cache's top levels) is not news; a workdir the sandbox
-    // filled past the bounds is.
-    if (start.complete && !end.complete) review.incomplete.push(start.root);
-    for (const change of hostRunChanges(start.hostRun, end.hostRun, options.ignore)) {
+    // filled past the bounds is. Every directory the start walked is walked again first, so what
+    // was not walked is new: unchecked, it is moved aside whole (fail closed).
+    const changes = hostRunChanges(start.hostRun, end.hostRun, options.ignore);
+    if (start.complete && !end.complete) {
+      review.incomplete.push(start.root);
+      for (const path of end.unwalked)
+        if (!start.walked.has(path))
+          changes.push({ path, tool: NOT_CHECKED, change: "created", directory: true });
+    }
+    for (const change of changes) {
       const finding: HostRunFinding = { ...change };
       if (options.disarm) {
         const to = disarmedName(change.path, options.time);

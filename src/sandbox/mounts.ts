@@ -6,7 +6,7 @@
 //   homes replaced by empty tmpfs, toolchains shown read-only in them →
 //   read_write and read_only paths, deepest last → protected paths and the mount points that keep
 //   them in place → deny (always wins).
-import { GIT_DIR_PROTECTED, isClaudeSettings, PROTECTED, SELF_COMMONDIR } from "./protected.ts";
+import { GIT_DIR_PROTECTED, PROTECTED, SELF_COMMONDIR } from "./protected.ts";
 
 export type PathKind = "dir" | "file" | "missing";
 
@@ -281,8 +281,8 @@ function protectedOps(
       if (writable.includes(path)) {
         // The policy lists it as writable (an agent's own home): what in it runs things stays put.
         const inner = new Set(entry.inner ?? []);
-        if (entry.path === ".claude")
-          for (const name of input.list?.(path) ?? []) if (isClaudeSettings(name)) inner.add(name);
+        const more = entry.innerNames;
+        if (more) for (const name of input.list?.(path) ?? []) if (more(name)) inner.add(name);
         for (const name of inner) want(join2(path, name), true);
       } else if (path !== root) want(path, true);
     }

@@ -13,6 +13,9 @@
 export interface ProtectedEntry {
   path: string;
   inner?: readonly string[];
+  /** More of `inner`, by name, among what the directory holds at start (names the agent reads as
+   * configuration that cannot all be listed ahead). */
+  innerNames?: (name: string) => boolean;
 }
 
 export const PROTECTED: readonly ProtectedEntry[] = [
@@ -33,9 +36,12 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // In the agent's own home: its settings, the hook scripts they run, installed plugins (hooks,
   // MCP servers), and what Claude Code itself names as run or acted on without asking anyone:
   // the shell snapshot each Bash command first sources (a running host session's too), the
-  // session-env scripts run ahead of Bash commands, background jobs and the daemon's workers;
-  // and the legacy global config `.config.json`, which Claude Code reads instead of
-  // ~/.claude.json whenever it holds anything (an empty read-only placeholder it ignores).
+  // session-env scripts run ahead of Bash commands, background jobs and the daemon's workers,
+  // the npm-local install (`local/`: `~/.claude/local/claude` is what the user's `claude`
+  // alias runs), the user's skills, subagents and commands (what plugins bundle, and as able to
+  // run code: a skill's `!` shell lines and frontmatter hooks run when the model uses it); and
+  // the legacy global config `.config.json`, which Claude Code reads instead of ~/.claude.json
+  // whenever it holds anything (an empty read-only placeholder it ignores).
   {
     path: ".claude",
     inner: [
@@ -49,13 +55,27 @@ export const PROTECTED: readonly ProtectedEntry[] = [
       "jobs",
       "daemon",
       "daemon.json",
+      "local",
+      "skills",
+      "agents",
+      "commands",
     ],
+    innerNames: isClaudeSettings,
   },
   { path: ".mcp.json" },
-  // Codex's home: its config (hook trust), the hooks it runs (Airlock's gate among them: an empty
-  // hooks.json would leave the next host session ungated), and plugins (their hooks and MCP
-  // servers). Its exec-policy `rules/` only spare Codex's own prompt, not the gate's decision.
-  { path: ".codex", inner: ["config.toml", "hooks.json", "hooks", "plugins"] },
+  // Codex's home: its config (hook trust) and config profiles (`<name>.config.toml`), the `.env`
+  // it loads into its own environment at every start (so into every command, hook and MCP server
+  // it starts: a BASH_ENV, LD_PRELOAD or NODE_OPTIONS there runs code), the hooks it runs
+  // (Airlock's gate among them: an empty hooks.json would leave the next host session ungated),
+  // plugins (their hooks and MCP servers), and what a running session sources or executes from
+  // its home: `shell_snapshots/` (sourced before every command) and `tmp/` (the helpers it runs
+  // every command through, `tmp/arg0-linux/*/codex-linux-sandbox`). Its exec-policy `rules/` only
+  // spare Codex's own prompt, not the gate's decision.
+  {
+    path: ".codex",
+    inner: ["config.toml", ".env", "hooks.json", "hooks", "plugins", "shell_snapshots", "tmp"],
+    innerNames: (name) => name.endsWith(".toml"),
+  },
   { path: ".vscode" },
   // Airlock's own project configuration.
   { path: ".airlock" },
@@ -92,7 +112,7 @@ export const GIT_DIR_SKIPPED: ReadonlySet<string> = new Set(["objects", "refs", 
 export const SKIPPED_DIRS: ReadonlySet<string> = new Set(["node_modules", "__pycache__"]);
 
 /** Names that exist inside `.claude/` and match `settings*.json` are protected too. */
-export function isClaudeSettings(name: string): boolean {
+function isClaudeSettings(name: string): boolean {
   return /^settings.*\.json$/.test(name);
 }
 
@@ -120,12 +140,31 @@ const HOST_RUN: ReadonlyArray<readonly [string, string]> = [
   ["mise.local.toml", "mise"],
   [".mise.local.toml", "mise"],
   [".config/mise/**", "mise"],
-  // Git outside a git directory.
+  // Git outside a git directory, and the hook managers: what the hooks they install run at every
+  // commit, checkout or push (husky 9's `.husky/_` stubs run `.husky/<hook>`; lefthook's and
+  // lint-staged's configs name commands), and `.githooks/`, the usual `core.hooksPath`.
   [".gitconfig", "git"],
   [".pre-commit-config.yaml", "pre-commit"],
+  [".husky/**", "husky"],
+  [".githooks/**", "git hooks"],
+  ["lefthook.yml", "lefthook"],
+  ["lefthook.yaml", "lefthook"],
+  [".lefthook.yml", "lefthook"],
+  [".lefthook.yaml", "lefthook"],
+  ["lefthook-local.yml", "lefthook"],
+  [".lefthook-local.yml", "lefthook"],
+  [".lefthook/**", "lefthook"],
+  [".lintstagedrc", "lint-staged"],
+  [".lintstagedrc.*", "lint-staged"],
+  ["lint-staged.config.*", "lint-staged"],
+  [".overcommit.yml", "overcommit"],
   // Agents.
   [".claude/settings*.json", "Claude Code"],
   [".claude/.config.json", "Claude Code"],
+  // Skills, subagents and commands carry shell lines and hooks Claude Code runs when they are used.
+  [".claude/skills/**", "Claude Code"],
+  [".claude/agents/**", "Claude Code"],
+  [".claude/commands/**", "Claude Code"],
   [".mcp.json", "MCP client"],
   [".cursor/mcp.json", "MCP client"],
   [".codex/config.toml", "Codex"],

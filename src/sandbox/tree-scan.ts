@@ -55,6 +55,10 @@ export interface TreeScan {
   /** False when the walk stopped at its bounds: what lies beyond was not seen. */
   complete: boolean;
   dirs: number;
+  /** Every directory walked. */
+  walked: Set<string>;
+  /** Directories seen but not walked (the bounds): none of them lies inside another. */
+  unwalked: string[];
 }
 
 function signature(path: string): string | null {
@@ -147,6 +151,9 @@ export function scanTree(
   /** At start: an Airlock home is hidden as a whole, so not walked. At the end every directory is
    * walked: a sandbox could make any directory look like a home to have it skipped. */
   skipAirlockHomes = true,
+  /** Walked before any other (the directories the start walked): a sandbox that makes many new
+   * directories cannot push one that existed past the bounds. */
+  known: ReadonlySet<string> = new Set(),
 ): TreeScan {
   const scan: TreeScan = {
     root,
@@ -160,6 +167,8 @@ export function scanTree(
     hostRun: new Map(),
     complete: true,
     dirs: 0,
+    walked: new Set(),
+    unwalked: [],
   };
   // Only what lies below the root: a repository's config may name any directory as its hooks.
   const record = (path: string, tool: string) => {
@@ -173,16 +182,31 @@ export function scanTree(
     for (const path of namedByConfig(dir, home))
       if (!scan.namedByConfig.includes(path)) scan.namedByConfig.push(path);
   };
-  const queue: Array<{ dir: string; depth: number; gitDir: string | null }> = [
-    { dir: root, depth: 0, gitDir: null },
-  ];
-  while (queue.length > 0) {
+  type Entry = { dir: string; depth: number; gitDir: string | null };
+  // Known directories first, then the others, each breadth-first (a head index: no shift per entry).
+  const queues: [Entry[], Entry[]] = [[], [{ dir: root, depth: 0, gitDir: null }]];
+  const heads = [0, 0];
+  const enqueue = (e: Entry) => queues[known.has(e.dir) ? 0 : 1].push(e);
+  const next = (): Entry | undefined => {
+    for (const i of [0, 1] as const) {
+      const e = queues[i][heads[i] as number];
+      if (e) {
+        heads[i] = (heads[i] as number) + 1;
+        return e;
+      }
+    }
+    return undefined;
+  };
+  for (let e = next(); e !== undefined; e = next()) {
     if (scan.dirs >= bounds.maxDirs) {
       scan.complete = false;
+      scan.unwalked.push(e.dir);
+      for (let rest = next(); rest !== undefined; rest = next()) scan.unwalked.push(rest.dir);
       break;
     }
-    const { dir, depth, gitDir: insideGit } = queue.shift() as (typeof queue)[number];
+    const { dir, depth, gitDir: insideGit } = e;
     scan.dirs++;
+    scan.walked.add(dir);
     let list: Dirent[];
     try {
       list = readdirSync(dir, { withFileTypes: true });
@@ -229,12 +253,13 @@ export function scanTree(
         }
       }
       if (!entry.isDirectory() || SKIPPED_DIRS.has(entry.name)) continue;
+      if (gitDir !== null && dir === gitDir && GIT_DIR_SKIPPED.has(entry.name)) continue;
       if (depth >= bounds.maxDepth) {
         scan.complete = false;
+        scan.unwalked.push(path);
         continue;
       }
-      if (gitDir !== null && dir === gitDir && GIT_DIR_SKIPPED.has(entry.name)) continue;
-      queue.push({ dir: path, depth: depth + 1, gitDir });
+      enqueue({ dir: path, depth: depth + 1, gitDir });
     }
   }
   for (const path of scan.namedByConfig) {

@@ -94,7 +94,7 @@ function reportHostRunFiles(
   });
   for (const root of review.incomplete) {
     log(
-      `airlock: warning: ${root} holds too many directories to check them all for files a host tool runs on its own; review what the run left there`,
+      `airlock: warning: ${root} holds too many directories to check them all for files a host tool runs on its own: ${disarm ? "the new directories past the walk's bounds are moved aside unchecked (listed below)" : "review what the run left there"}`,
     );
   }
   const entries = mergeAgentStateBack(prepared.agentState, { applyAll: !disarm, time });
@@ -106,7 +106,8 @@ function reportHostRunFiles(
   for (const f of review.findings) {
     audit.write(buildHostRunFileEvent({ time, ...f, sandbox }));
     const outcome = f.disarmedTo ? ` -> ${f.disarmedTo}` : f.error ? ` (could not move it: ${f.error})` : "";
-    log(`airlock:   ${f.change} ${f.path} (${f.tool})${outcome}`);
+    // The names are the sandbox's: printed as they are, they could drive the terminal or forge lines.
+    log(oneLine(`airlock:   ${f.change} ${f.path} (${f.tool})${outcome}`));
   }
   for (const e of entries) {
     const { file: path, keptAt, applied, ...rest } = e;

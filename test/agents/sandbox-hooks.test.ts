@@ -38,9 +38,9 @@ for (const agent of ["claude-code", "codex"] as const)
     if (!bin) return;
     const airlock = await startAirlock();
     const p = makeProject();
-    // Outside the workdir, in a folder the preset binds writable (~/.cache; its /tmp is the
-    // sandbox's own): only the gate protects it.
-    const victim = join(p.userHome, ".cache", "victim");
+    // Outside the workdir, in a folder the preset binds writable (the agent's own home; its /tmp
+    // is the sandbox's own): only the gate protects it.
+    const victim = join(p.userHome, agent === "codex" ? ".codex" : ".claude", "victim");
     mkdirSync(victim, { recursive: true });
     writeFileSync(join(victim, "keep.txt"), "keep me\n");
     const model = await startFakeModel({

@@ -67,3 +67,37 @@ export function hostGitRanPayload(dir: string, marker: string): boolean {
 export function fsmonitorConfig(marker: string): string {
   return `[core]\n\trepositoryformatversion = 0\n\tfsmonitor = "touch ${marker}; false"\n\thooksPath = /nonexistent\n`;
 }
+
+/** husky 9's hook runner (`.husky/_/h`): each stub in `.husky/_` runs `.husky/<hook>`. */
+const HUSKY_H = `#!/usr/bin/env sh
+n=$(basename "$0")
+s=$(dirname "$(dirname "$0")")/$n
+[ ! -f "$s" ] && exit 0
+[ "\${HUSKY-}" = "0" ] && exit 0
+export PATH="node_modules/.bin:$PATH"
+sh -e "$s" "$@"
+`;
+
+/** A repository with husky 9's layout: core.hooksPath is `.husky/_`, its pre-commit stub committed. */
+export function huskyRepo(dir: string): void {
+  makeRepo(dir);
+  mkdirSync(join(dir, ".husky", "_"), { recursive: true });
+  writeFileSync(join(dir, ".husky", "_", "h"), HUSKY_H, { mode: 0o755 });
+  writeFileSync(join(dir, ".husky", "_", "pre-commit"), '#!/usr/bin/env sh\n. "$(dirname "$0")/h"\n', {
+    mode: 0o755,
+  });
+  git(dir, "config", "core.hooksPath", ".husky/_");
+  git(dir, "add", "-A");
+  git(dir, "commit", "-qm", "husky");
+}
+
+/** The developer's next `git commit` in `dir`; true when it ran a payload (which touches `marker`). */
+export function hostCommitRanPayload(dir: string, marker: string): boolean {
+  spawnSync("git", ["commit", "--allow-empty", "-qm", "next"], {
+    cwd: dir,
+    env: GIT_ENV,
+    stdio: "ignore",
+    timeout: 20_000,
+  });
+  return existsSync(marker);
+}

@@ -43,7 +43,7 @@ describe("the sandbox's view of the host", () => {
     write(join(home, ".kube", "config"), "token: secret\n");
     write(join(home, ".npmrc"), "//registry.npmjs.org/:_authToken=secret\n");
     write(join(home, ".local", "share", "keyrings", "login.keyring"), "secret\n");
-    // Another Airlock home under the home, inside a directory the claude-code preset makes writable.
+    // Another Airlock home under the home, in the user's cache.
     write(join(home, ".cache", "other-airlock", "operator.token"), "secret\n");
     // Toolchains run from the home: a prefix (bin + lib) and a program linked from ~/.local/bin.
     write(join(home, ".tool", "bin", "hello"), '#!/bin/sh\ncat "$(dirname "$0")/../lib/greeting"\n', 0o755);
@@ -121,13 +121,15 @@ describe("the sandbox's view of the host", () => {
       ),
       mustFail("claude-hooks-dir", `mkdir ${home}/.claude/hooks`),
       mustFail("claude-user-settings", `echo '{"hooks":{}}' > ${home}/.claude/settings.json`),
-      mustPass("cache-writable", `touch ${home}/.cache/x`),
+      // A cache of the sandbox's own: the host's ~/.cache is not shared (host tools run code from it).
+      mustPass("cache-writable", `mkdir -p ${home}/.cache && touch ${home}/.cache/x`),
     ];
     const run = await check(checks, "airlock-2", "claude-code.yaml");
     assert.equal(statSync(join(home, ".claude")).mode & 0o777, 0o700);
     assert.equal(statSync(join(home, ".claude.json")).mode & 0o777, 0o600);
     assert.equal(existsSync(join(home, ".claude", "state.json")), true, "the agent's state persists");
     assert.equal(existsSync(join(home, ".claude", "settings.json")), false);
+    assert.equal(existsSync(join(home, ".cache", "x")), false, "the sandbox's cache is its own");
     // The sandbox wrote its own copy: what nothing proves harmless (an unknown entry, the MCP
     // server the host's Claude would start) is held back.
     assert.deepEqual(JSON.parse(readFileSync(join(home, ".claude.json"), "utf8")), {});

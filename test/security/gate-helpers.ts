@@ -9,11 +9,16 @@ import type { GateRuntime } from "../../src/gate/runtime.ts";
 const run = promisify(execFile);
 
 /** Runs a line as the agent's shell would: bash, in `cwd`, with `home` as HOME; its stdout. */
-export async function agentBash(line: string, cwd: string, home: string): Promise<string> {
+export async function agentBash(
+  line: string,
+  cwd: string,
+  home: string,
+  env: Record<string, string> = {},
+): Promise<string> {
   try {
     const { stdout } = await run("bash", ["-c", line], {
       cwd,
-      env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C" },
+      env: { PATH: "/usr/bin:/bin", HOME: home, LANG: "C", ...env },
       timeout: 60000, // generous: a loaded machine is slow, and this is a limit, not a measure
     });
     return stdout;
@@ -26,6 +31,8 @@ export interface ShellAttack {
   name: string;
   line: string;
   setup?: () => void;
+  /** More of the agent's environment (a token it was started with, say). */
+  env?: Record<string, string>;
   /** Did the attack work? Given what bash printed. */
   worked: (stdout: string) => boolean;
 }
@@ -40,7 +47,7 @@ export async function assertGateStops(
   attack: ShellAttack,
   fresh: () => void,
 ): Promise<void> {
-  const bash = (line: string) => agentBash(line, ctx.cwd, ctx.home);
+  const bash = (line: string) => agentBash(line, ctx.cwd, ctx.home, attack.env);
   fresh();
   attack.setup?.();
   assert.ok(

@@ -138,9 +138,12 @@ describe("hard links: a path is the file it names, not its name", () => {
 describe("symlinks the agent can replace", () => {
   it("a replaceable link leading out of the workdir is not tier 0; one leading inside is", async () => {
     fresh();
-    symlinkSync(join(home, "notes.txt"), join(project, "out"));
+    // Outside the workdir and the home (a path in the home is not tier 0 by itself).
+    const notes = join(root, "notes.txt");
+    writeFileSync(notes, "public notes\n");
+    symlinkSync(notes, join(project, "out"));
     symlinkSync("README.md", join(project, "in"));
-    assert.equal((await preset.decide(shell("cat ~/notes.txt"), ctx())).decision, "allow", "the file itself");
+    assert.equal((await preset.decide(shell(`cat ${notes}`), ctx())).decision, "allow", "the file itself");
     for (const [, d] of await refused(preset, [shell("cat out"), mcpRead("out")]))
       assert.match(d, /a symlink the agent can replace/);
     const inside = await preset.decide(shell("cat in"), ctx());

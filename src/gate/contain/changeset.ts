@@ -1,6 +1,7 @@
 // What a contained run changed, and whether the contain rules let it be committed. Pure.
 import { posix } from "node:path";
-import { PROTECTED_NAMES } from "../../sandbox/protected.ts";
+import { GIT_DIR_PROTECTED, hostRunTool, PROTECTED_NAMES, SKIPPED_DIRS } from "../../sandbox/protected.ts";
+import { GIT_REPOSITORY } from "../../sandbox/tree-scan.ts";
 import { fileGlobMatches, type Paths } from "../paths.ts";
 import type { ContainConfig } from "../schema.ts";
 
@@ -41,12 +42,71 @@ export const SPECIAL_BITS = 0o7000;
 
 /**
  * What a contained run may never commit, whatever the policy says: the sandbox's protected
- * files (shell start-up files, git hooks and config, agent settings...), at any depth.
+ * files (shell start-up files, git hooks and config, agent settings...), at any depth. Nor what
+ * the sandbox disarms at the end of a run (hostRunFile below).
  */
 export const ALWAYS_PROTECTED: readonly string[] = [
   ...PROTECTED_NAMES.flatMap((name) => [`**/${name}`, `**/${name}/**`]),
   "**/.claude/settings*.json",
 ];
+
+/**
+ * A file a host tool runs or obeys on its own (hook managers' files, editor tasks, `.pth`
+ * files...): the table the sandbox disarms at the end of a run, judged as its walk judges it
+ * (not inside the package caches it skips).
+ */
+function hostRunFile(path: string): string | null {
+  const parts = path.split("/");
+  if (parts.slice(0, -1).some((p) => SKIPPED_DIRS.has(p))) return null;
+  // A `.git` file or directory makes a repository git uses (a gitfile can point anywhere).
+  if (parts[parts.length - 1] === ".git") return GIT_REPOSITORY;
+  return hostRunTool(path);
+}
+
+/** What an entry of the workdir is after the commit would be applied, as the edge sees it. */
+export type EntryKind = "file" | "dir" | null;
+
+/**
+ * The directories (relative) that are git directories once the change set is applied, by their
+ * layout as git recognises one whatever it is called (`HEAD`, and `objects/` or `commondir`):
+ * a bare repository the run made, a worktree's or submodule's git directory. `onDisk` says what
+ * the workdir holds now; the change set may add or remove either half.
+ */
+export function gitDirsAfter(
+  changes: readonly Change[],
+  onDisk: (relative: string) => EntryKind,
+): Set<string> {
+  const byPath = new Map(changes.map((c) => [c.path, c]));
+  const kind = (rel: string): EntryKind => {
+    const c = byPath.get(rel);
+    if (!c) return onDisk(rel);
+    if (c.kind === "deleted") return null;
+    return c.type === "dir" ? "dir" : c.type === "file" ? "file" : null;
+  };
+  const out = new Set<string>();
+  for (const c of changes) {
+    for (let dir = posix.dirname(c.path); dir !== "."; dir = posix.dirname(dir)) {
+      if (out.has(dir)) break;
+      const join = (name: string) => `${dir}/${name}`;
+      if (
+        kind(join("HEAD")) === "file" &&
+        (kind(join("objects")) === "dir" || kind(join("commondir")) === "file")
+      )
+        out.add(dir);
+    }
+  }
+  return out;
+}
+
+/** Is `path` what git obeys in one of these git directories (config, commondir, hooks...)? */
+function obeyedByGit(path: string, gitDirs: ReadonlySet<string>): boolean {
+  for (const dir of gitDirs) {
+    if (!path.startsWith(`${dir}/`)) continue;
+    const rel = path.slice(dir.length + 1);
+    if (GIT_DIR_PROTECTED.some((name) => rel === name || rel.startsWith(`${name}/`))) return true;
+  }
+  return false;
+}
 
 export function safeRelative(path: string): boolean {
   return (
@@ -58,6 +118,8 @@ export function decideCommit(
   changes: Change[],
   config: ContainConfig | undefined,
   paths: Paths,
+  /** Git directories in the workdir once applied (gitDirsAfter): what git obeys in them is kept. */
+  gitDirs: ReadonlySet<string> = new Set(),
 ): CommitVerdict {
   const commit = config?.commit ?? {
     protected: [".git/**", "**/.env", "**/.env.*", ".airlock/**"],
@@ -82,8 +144,10 @@ export function decideCommit(
     const absolute = `${root}/${change.path}`;
     // The sandbox leaves these writable on the overlay (a read-only placeholder would itself be
     // a change), so this is where they are protected.
-    if (isProtected(absolute)) reasons.push(`${change.path}: protected`);
+    if (isProtected(absolute) || obeyedByGit(change.path, gitDirs)) reasons.push(`${change.path}: protected`);
     if (change.kind === "deleted") continue;
+    const tool = isProtected(absolute) ? null : hostRunFile(change.path);
+    if (tool) reasons.push(`${change.path}: a file a host tool runs or obeys on its own (${tool})`);
     if (change.type === "special")
       reasons.push(`${change.path}: a ${change.special ?? "special file"} is never committed`);
     if (change.type === "symlink") reasons.push(...symlinkProblems(change, root, isProtected));

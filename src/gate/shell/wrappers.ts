@@ -235,8 +235,17 @@ function unwrapSu(args: Word[]): Unwrapped {
   return { kind: "script", transparent: false, script };
 }
 
-/** What `name args...` runs besides itself, if anything. */
+/**
+ * What `name args...` runs besides itself, if anything. A wrapper given nothing to run is the
+ * program itself, judged by its own rule: `env` alone prints the environment (its secrets).
+ */
 export function unwrap(nameWord: Word, args: Word[]): Unwrapped {
+  const unwrapped = unwrapCommand(nameWord, args);
+  if (unwrapped.kind !== "argv" || unwrapped.argv.length > 0) return unwrapped;
+  return { kind: "none", ...(unwrapped.unknown ? { unknown: unwrapped.unknown } : {}) };
+}
+
+function unwrapCommand(nameWord: Word, args: Word[]): Unwrapped {
   if (nameWord.dynamic) return { kind: "none" };
   const name = basename(nameWord.value);
   if (SHELLS.has(name)) return unwrapShell(name, args);
