@@ -25,12 +25,14 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 }
 
 /**
- * Printable single-line text: control characters (CR, LF, ESC..., and the 8-bit C1 controls a
- * terminal may read as ESC sequences) become `?` so a line cannot be forged.
+ * Printable single-line text: control characters become `?` so a line cannot be forged, in a
+ * log or on a terminal (text from the sandbox is shown to the developer): C0 and C1 controls
+ * (CR, LF, ESC, CSI: cursor moves, erasing, concealing, OSC clipboard writes), line separators
+ * and the bidirectional overrides and isolates that reorder what is shown.
  */
 export function oneLine(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, "?");
 }
 
 /** `https://host:port/path?[redacted]`; IPv6 hosts bracketed. No userinfo ever. */

@@ -1,5 +1,6 @@
 // `airlock denials [SANDBOX] [--last N]`: observed denies the gateway holds for a sandbox.
 import type { Command } from "commander";
+import { oneLine } from "../audit/redact.ts";
 import { printJson, UsageError } from "./common.ts";
 import { call, connect, resolveSandbox } from "./gateway-calls.ts";
 
@@ -20,9 +21,10 @@ export function registerDenialsCommands(program: Command): void {
       const denials = await call(() => client.denials(name, Number(opts.last)));
       if (opts.json) return printJson({ sandbox: name, denials });
       if (denials.length === 0) process.stdout.write(`no observed denies for ${name}\n`);
+      // The binary's path and the reason come from the sandbox: printable only.
       for (const d of denials)
         process.stdout.write(
-          `${d.last_seen}  ${String(d.count).padStart(4)}x  ${d.layer.toUpperCase()} ${d.binary} -> ${d.host}:${d.port}${d.method ? ` ${d.method} ${d.path ?? ""}` : ""}${d.reason ? `  (${d.reason})` : ""}\n`,
+          `${oneLine(`${d.last_seen}  ${String(d.count).padStart(4)}x  ${d.layer.toUpperCase()} ${d.binary} -> ${d.host}:${d.port}${d.method ? ` ${d.method} ${d.path ?? ""}` : ""}${d.reason ? `  (${d.reason})` : ""}`)}\n`,
         );
     });
 }

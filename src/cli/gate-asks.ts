@@ -1,10 +1,12 @@
 // `airlock gate asks|allow|deny`: the developer's side of gate asks, through the gateway.
+import { oneLine } from "../audit/redact.ts";
 import type { Ask } from "../protocol/ask-types.ts";
 import { ASK_STATUSES } from "../protocol/ask-types.ts";
 import { GatewayRequestError } from "../protocol/client.ts";
 import { CliError, printJson, UsageError } from "./common.ts";
 import { call, connect } from "./gateway-calls.ts";
 
+/** Each line printable: the call's text comes from the agent (oneLine). */
 export function renderAsk(a: Ask): string[] {
   const lines = [
     `${a.id}  ${a.status.toUpperCase()}  ${a.tool}${a.sandbox ? `  sandbox ${a.sandbox}` : ""}${a.session ? `  session ${a.session}` : ""}`,
@@ -16,7 +18,7 @@ export function renderAsk(a: Ask): string[] {
     lines.push(
       `  ${a.status} by ${a.decided_by ?? "?"} at ${a.decided_at ?? "?"}${a.decision_reason ? `: ${a.decision_reason}` : ""}`,
     );
-  return lines;
+  return lines.map(oneLine);
 }
 
 export async function listAsks(opts: { status?: string; json?: boolean }): Promise<void> {

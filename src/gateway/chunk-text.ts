@@ -1,8 +1,10 @@
 // A chunk as text lines: what `airlock rule get` prints and the demo narrates. Pure; here, beside
 // the chunk's schema, so every surface that shows a chunk as text renders it the same way.
+import { oneLine } from "../audit/redact.ts";
 import { renderEndpoint } from "../policy/render.ts";
 import type { Chunk } from "../protocol/types.ts";
 
+/** Each line printable: the intent, rationale, names and paths come from the sandbox (oneLine). */
 export function renderChunk(c: Chunk): string[] {
   const lines = [
     `${c.id}  ${c.status.toUpperCase()}  ${c.rule_name}  (${c.source.replace("_", "-")}, ${c.layer}, hits ${c.hit_count})`,
@@ -28,5 +30,5 @@ export function renderChunk(c: Chunk): string[] {
       `  approved by ${c.decided_by} in revision ${c.revision}${c.expires_at ? `, expires ${c.expires_at}` : ""}`,
     );
   if (c.status === "pending") lines.push(`  review token: ${c.review_token}`);
-  return lines;
+  return lines.map(oneLine);
 }

@@ -3,9 +3,18 @@
 //
 // Globs are compared through the one decision engine with representative values: a wildcard
 // becomes a token no real name contains, so a narrower policy only "covers" a wildcard when it
-// has a wildcard in the same place. This is deliberately conservative: when unsure, a grant
-// counts as new (and is shown to the reviewer, or blocks auto-approval).
-import { type CompiledPolicy, compilePolicy, decideConnect, decideRequest } from "./engine.ts";
+// has a wildcard in the same place. A sample is not a proof, so a path glob is covered only when
+// an allow of the endpoints that decided it contains it (globWithin) and no deny rule there could
+// take part of it back. This is deliberately conservative: when unsure, a grant counts as new (and
+// is shown to the reviewer, or blocks auto-approval).
+import {
+  type CompiledEndpoint,
+  type CompiledPolicy,
+  compilePolicy,
+  decideConnect,
+  decideRequest,
+} from "./engine.ts";
+import { globsDisjoint, globWithin } from "./path.ts";
 import { endpointPorts } from "./render.ts";
 import { ACCESS_METHODS, type Endpoint, type NetworkRule, type Policy } from "./schema.ts";
 
@@ -53,7 +62,12 @@ export interface CapabilityChange {
   sentence: string;
 }
 
+/**
+ * What an endpoint lets through, as requests. `enforcement: audit` lets every request through
+ * (a violation is only logged): whatever its rules say, that is every method on every path.
+ */
 export function endpointAllows(ep: Endpoint): Allow[] {
+  if (ep.protocol === "rest" && ep.enforcement === "audit") return [{ method: "*", path: "/**" }];
   const out: Allow[] = [];
   if (ep.access) for (const method of ACCESS_METHODS[ep.access]) out.push({ method, path: "/**" });
   for (const rule of ep.rules ?? [])
@@ -118,7 +132,8 @@ function coveredBy(
   const host = representativeHost(grant.host);
   const identity = { binary: representative(grant.binary, "/") };
   const connect = decideConnect(cp, host, grant.port, identity);
-  if (connect.decision === "deny") return { reach: false, inspectedThere: false, missing: [] };
+  if (connect.decision === "deny" || !binaryProven(connect.endpoints, grant.binary))
+    return { reach: false, inspectedThere: false, missing: [] };
   if (!connect.inspect) return { reach: true, inspectedThere: false, missing: [] };
   if (!grant.inspected) return { reach: true, inspectedThere: true, missing: [{ method: "*", path: "/**" }] };
   const missing: Array<{ method: string; path: string }> = [];
@@ -128,11 +143,61 @@ function coveredBy(
     const query = representativeQuery(allow.query);
     for (const method of methodsOf(allow)) {
       const d = decideRequest(cp, { ...identity, host, port: grant.port, method, path, query });
-      if (d.decision === "deny") missing.push({ method: allow.method, path: allow.path });
-      if (d.decision === "deny" && allow.method === "*") break;
+      const covered = d.decision === "allow" && provenWithin(connect.endpoints, allow, method);
+      if (!covered) missing.push({ method: allow.method, path: allow.path });
+      if (!covered && allow.method === "*") break;
     }
   }
   return { reach: true, inspectedThere: true, missing };
+}
+
+const GLOB = /[*?]/;
+
+/** A binary glob is covered only by a listed glob that contains it (its sample path proves nothing). */
+function binaryProven(endpoints: readonly CompiledEndpoint[], binary: string): boolean {
+  if (!GLOB.test(binary)) return true;
+  return endpoints.some((ep) => ep.binaries.globs.some((g) => globWithin(binary, g.glob)));
+}
+
+/**
+ * Whether everything `allow` lets through with `method` is allowed by `endpoints` (those that
+ * decided its representative), proven rather than sampled: some allow there contains its path
+ * and query, and no deny rule there for the method can overlap it, unless `allow` is one exact
+ * request (then the engine's decision on it was the proof).
+ */
+function provenWithin(endpoints: readonly CompiledEndpoint[], allow: Allow, method: string): boolean {
+  const exact = !GLOB.test(allow.path) && Object.values(allow.query ?? {}).every((m) => exactQuery(m));
+  if (exact) return true;
+  for (const ep of endpoints) {
+    if (!ep.inspect) return true;
+    for (const deny of ep.source.deny_rules ?? []) {
+      const m = (deny.method ?? "*").toUpperCase();
+      const sameMethod = m === "*" || m === method || (m === "GET" && method === "HEAD");
+      if (sameMethod && !globsDisjoint(allow.path, deny.path)) return false;
+    }
+  }
+  return endpoints.some((ep) =>
+    endpointAllows(ep.source).some(
+      (outer) =>
+        (outer.method === "*" || outer.method === method) &&
+        globWithin(allow.path, outer.path) &&
+        queryWithin(allow.query, outer.query),
+    ),
+  );
+}
+
+function exactQuery(matcher: unknown): boolean {
+  const globs = typeof matcher === "string" ? [matcher] : ((matcher as { any: string[] }).any ?? []);
+  return globs.length === 1 && !GLOB.test(globs[0] as string);
+}
+
+/** Every query an inner allow accepts is one the outer accepts: each outer key is required inner, with the same globs. */
+function queryWithin(inner: Allow["query"], outer: Allow["query"]): boolean {
+  for (const [key, matcher] of Object.entries(outer ?? {})) {
+    const mine = inner?.[key];
+    if (mine === undefined || JSON.stringify(mine) !== JSON.stringify(matcher)) return false;
+  }
+  return true;
 }
 
 /** What `candidate` lets binaries do that `current` does not. */

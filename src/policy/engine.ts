@@ -12,13 +12,29 @@ import {
   parseIp,
   sameAddress,
 } from "./ip.ts";
-import { compilePathGlob, compileValueGlob, type NormalizedPath, normalizePath, parseQuery } from "./path.ts";
+import {
+  compilePathGlob,
+  compileValueGlob,
+  type NormalizedPath,
+  normalizePath,
+  parseQuery,
+  pathReadings,
+  queryReadings,
+  readQueryKey,
+} from "./path.ts";
 import { ACCESS_METHODS, type Endpoint, type Policy, type QueryMatcher } from "./schema.ts";
 
 export interface CompiledL7 {
+  /**
+   * A deny rule matches every reading a common server may give the request (any case, the
+   * trailing slash and a format extension aside, HEAD as GET, any value of a key); an allow
+   * rule must hold for all of them (every value of every spelling of its keys).
+   */
+  kind: "allow" | "deny";
   method: string;
   path: RegExp;
-  query: ReadonlyArray<readonly [string, readonly RegExp[]]>;
+  /** Keys as readQueryKey reads them, beside the spelling the rule names (which must be present). */
+  query: ReadonlyArray<readonly [key: string, read: string, globs: readonly RegExp[]]>;
   /** `PUT /repos/o/r/**` (plus `?key=glob` parts): how the rule reads in reasons and renders. */
   text: string;
   /** The decision reason when this rule decides, built once at compile time (hot path). */
@@ -159,7 +175,11 @@ function compileQuery(query: Record<string, QueryMatcher> | undefined): Compiled
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(
       ([key, matcher]) =>
-        [key, (typeof matcher === "string" ? [matcher] : matcher.any).map(compileValueGlob)] as const,
+        [
+          key,
+          readQueryKey(key),
+          (typeof matcher === "string" ? [matcher] : matcher.any).map(compileValueGlob),
+        ] as const,
     );
 }
 
@@ -181,8 +201,9 @@ function compileL7(
   const reason =
     kind === "allow" ? `allowed by "${text}" in ${ruleKey}` : `blocked by deny rule "${text}" in ${ruleKey}`;
   return {
+    kind,
     method,
-    path: compilePathGlob(path),
+    path: compilePathGlob(path, kind === "deny"),
     query: compileQuery(query),
     text,
     reason,
@@ -385,23 +406,39 @@ function writableNote(candidates: readonly CompiledEndpoint[], identity: Identit
 interface LazyQuery {
   raw: string;
   parsed?: Map<string, string[]> | null;
+  /** Every value each key may be read as (queryReadings). */
+  readings?: Map<string, string[]> | null;
 }
 
 function queryMatches(rule: CompiledL7, query: LazyQuery): boolean {
   if (rule.query.length === 0) return true;
   if (query.parsed === undefined) query.parsed = parseQuery(query.raw);
+  if (query.readings === undefined) query.readings = queryReadings(query.raw);
   const params = query.parsed;
-  if (params === null) return false;
-  for (const [key, globs] of rule.query) {
-    const values = params.get(key);
-    if (!values || values.length === 0) return false;
-    if (!values.every((v) => globs.some((g) => g.test(v)))) return false;
+  const readings = query.readings;
+  // Unreadable: an allow does not hold, a deny does (what a server makes of it is unknown).
+  if (params === null || readings === null) return rule.kind === "deny";
+  for (const [key, read, globs] of rule.query) {
+    const values = readings.get(read) ?? [];
+    const matches = (v: string) => globs.some((g) => g.test(v));
+    if (rule.kind === "deny") {
+      if (!values.some(matches)) return false;
+    } else if (!params.get(key)?.length || !values.every(matches)) return false;
   }
   return true;
 }
 
-function l7Matches(rule: CompiledL7, method: string, path: string, query: LazyQuery): boolean {
-  return (rule.method === "*" || rule.method === method) && rule.path.test(path) && queryMatches(rule, query);
+function methodMatches(rule: CompiledL7, method: string): boolean {
+  if (rule.method === "*" || rule.method === method) return true;
+  // Servers run a GET route for HEAD (Rails, Express, Flask): a deny of GET covers it.
+  return rule.kind === "deny" && method === "HEAD" && rule.method === "GET";
+}
+
+/** `paths`: the canonical path for an allow, its pathReadings for a deny. */
+function l7Matches(rule: CompiledL7, method: string, paths: readonly string[], query: LazyQuery): boolean {
+  if (!methodMatches(rule, method) || !queryMatches(rule, query)) return false;
+  for (const path of paths) if (rule.path.test(path)) return true;
+  return false;
 }
 
 export interface RequestInput extends Identity {
@@ -447,9 +484,10 @@ export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestD
 
   for (const ep of endpoints) {
     const norm = ep.allowEncodedSlash ? lenient : strict;
-    if (!norm.ok) continue;
+    if (!norm.ok || ep.denies.length === 0) continue;
+    const readings = pathReadings(norm.path);
     for (const rule of ep.denies) {
-      if (!l7Matches(rule, method, norm.path, params)) continue;
+      if (!l7Matches(rule, method, readings, params)) continue;
       const reason = rule.reason;
       if (ep.audit) {
         return {
@@ -472,9 +510,10 @@ export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestD
     if (!norm.ok) continue;
     anyPathOk = true;
     const parameters = norm.path.includes(";");
+    const paths = [norm.path];
     for (const rule of ep.allows) {
       if (parameters && !rule.semicolon) continue;
-      if (l7Matches(rule, method, norm.path, params)) {
+      if (l7Matches(rule, method, paths, params)) {
         const reason = rule.reason;
         return {
           decision: "allow",
@@ -490,7 +529,8 @@ export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestD
   }
   const base = { layer: "l7" as const, policy: first.ruleKey, method, path: shownPath };
   if (!anyPathOk) {
-    const reason = strict.ok ? "invalid path" : strict.reason;
+    // Where an endpoint allows encoded slashes, its own reading says what is wrong.
+    const reason = !lenient.ok ? lenient.reason : strict.ok ? "invalid path" : strict.reason;
     return enforce
       ? { ...base, decision: "deny", reason }
       : { ...base, decision: "allow", reason, auditViolation: reason };

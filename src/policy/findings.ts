@@ -95,6 +95,13 @@ export function securityNotes(
     if (ep.protocol === "rest" && ep.access === "full") {
       note("full_access", "medium", `${shown}: every method including DELETE on every path`);
     }
+    if (ep.protocol === "rest" && ep.enforcement === "audit") {
+      note(
+        "audit_enforcement",
+        "high",
+        `${shown}: enforcement: audit lets every request through, whatever its rules and deny rules say (a violation is only logged)`,
+      );
+    }
   }
   for (const binary of rule.binaries) {
     if (binary.children !== true) continue;

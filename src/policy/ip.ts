@@ -125,22 +125,50 @@ export type AddressClass =
   | { kind: "private"; label: string }
   | { kind: "public" };
 
-/** IPv4-mapped and NAT64-free view: `::ffff:a.b.c.d` is judged as `a.b.c.d`. */
+/**
+ * IPv6 forms that carry an IPv4 address to a translator or tunnel, which then delivers to that
+ * IPv4 address: judged as it. `prefix` is the value shifted right by `shift` bits; the IPv4
+ * address sits `at` bits from the right.
+ */
+const EMBEDDING: ReadonlyArray<{ shift: bigint; prefix: bigint; at: bigint }> = [
+  // ::ffff:a.b.c.d (IPv4-mapped) and ::ffff:0:a.b.c.d (IPv4-translated, SIIT)
+  { shift: 32n, prefix: 0xffffn, at: 0n },
+  { shift: 32n, prefix: 0xffff0000n, at: 0n },
+  // 64:ff9b::a.b.c.d (NAT64's well-known prefix, RFC 6052: DNS64 answers with it)
+  { shift: 32n, prefix: 0x64ff9b0000000000000000n, at: 0n },
+  // ::a.b.c.d (IPv4-compatible, deprecated but still tunnelled by sit)
+  { shift: 32n, prefix: 0n, at: 0n },
+  // 2002:a.b.c.d::/48 (6to4)
+  { shift: 112n, prefix: 0x2002n, at: 80n },
+];
+
+/** The IPv4 address an IPv6 one reaches through a translator or tunnel (itself otherwise). */
 function unmap(address: IpAddress): IpAddress {
-  if (address.version === 6 && address.value >> 32n === 0xffffn) {
-    return { version: 4, value: address.value & 0xffffffffn };
+  if (address.version !== 6) return address;
+  for (const { shift, prefix, at } of EMBEDDING) {
+    if (address.value >> shift === prefix) {
+      return { version: 4, value: (address.value >> at) & 0xffffffffn };
+    }
   }
   return address;
 }
 
+/** NAT64 prefixes an operator picks the length of (RFC 8215): the IPv4 address cannot be read off. */
+const LOCAL_NAT64 = cidr("64:ff9b:1::/48");
+
 export function classifyAddress(address: IpAddress): AddressClass {
-  const plain = unmap(address);
-  for (const { range, label } of ALWAYS_BLOCKED_RANGES) {
-    if (cidrContains(range, plain)) return { kind: "always_blocked", label };
+  // The address itself first (::1 is loopback, not 0.0.0.1), then what it carries.
+  for (const view of [address, unmap(address)]) {
+    for (const { range, label } of ALWAYS_BLOCKED_RANGES) {
+      if (cidrContains(range, view)) return { kind: "always_blocked", label };
+    }
   }
-  for (const { range, label } of PRIVATE_RANGES) {
-    if (cidrContains(range, plain)) return { kind: "private", label };
+  for (const view of [address, unmap(address)]) {
+    for (const { range, label } of PRIVATE_RANGES) {
+      if (cidrContains(range, view)) return { kind: "private", label };
+    }
   }
+  if (cidrContains(LOCAL_NAT64, address)) return { kind: "private", label: "local-use NAT64" };
   return { kind: "public" };
 }
 

@@ -37,6 +37,9 @@ export function normalizePath(raw: string, allowEncodedSlash = false): Normalize
     const beforeParameters = semicolon === -1 ? null : decoded.slice(0, semicolon);
     if (beforeParameters === "." || beforeParameters === "..")
       return { ok: false, reason: "dot segment with parameters (..;) in path" };
+    // A server that decodes a kept %2F reads what lies between as segments: `..` there climbs.
+    if (allowEncodedSlash && decoded.includes("%") && decoded.split(/%(?:2F|5C)/i).some(isDotSegment))
+      return { ok: false, reason: "dot segment between encoded slashes (..%2F) in path" };
     segments.push(decoded);
   }
   const output: string[] = [];
@@ -109,6 +112,11 @@ function decodeSegment(segment: string, allowEncodedSlash: boolean): string | No
   return hasControlCharacter(text) ? { ok: false, reason: "control character in path" } : text;
 }
 
+function isDotSegment(part: string): boolean {
+  const name = part.split(";")[0];
+  return name === "." || name === "..";
+}
+
 function hasControlCharacter(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
@@ -142,7 +150,7 @@ function encodeSegment(segment: string): string {
  * Compiles a path glob: `*` within one segment, `**` across segments (a whole `/**`
  * segment also matches nothing, so `/a/**` covers `/a`), `?` one character.
  */
-export function compilePathGlob(glob: string): RegExp {
+export function compilePathGlob(glob: string, caseInsensitive = false): RegExp {
   let source = "";
   for (let i = 0; i < glob.length; i++) {
     const ch = glob[i] as string;
@@ -156,7 +164,95 @@ export function compilePathGlob(glob: string): RegExp {
     else if (ch === "?") source += "[^/]";
     else source += ch.replace(/[\\^$.|+(){}[\]]/g, "\\$&");
   }
-  return new RegExp(`^${source}$`, "s");
+  return new RegExp(`^${source}$`, caseInsensitive ? "is" : "s");
+}
+
+const SPELLINGS: ReadonlyArray<{ applies: RegExp; spell: (path: string) => string }> = [
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: any character beyond ASCII
+  { applies: /[^\u0000-\u007f]/, spell: (p) => p.normalize("NFKC") },
+  { applies: /%(?:2F|5C)/i, spell: (p) => p.replace(/%(?:2F|5C)/gi, "/") },
+  { applies: /;/, spell: (p) => p.replace(/;[^/]*/g, "") },
+  // Windows (IIS) drops a segment's trailing dots and spaces and an alternate data stream.
+  { applies: /[. ](?:\/|$)|::\$/, spell: (p) => p.replace(/::\$[^/]*/g, "").replace(/[. ]+(?=\/|$)/g, "") },
+];
+
+/**
+ * The paths a common server may route a canonical path as, beside itself: with an encoded slash
+ * kept by `allow_encoded_slash` read as a separator (servers that decode it), path parameters
+ * cut off each segment (servlet containers), compatibility characters folded (NFKC: `ａ` is
+ * `a`, `／` is `/`), a segment's trailing dots and spaces and `::$DATA` dropped (IIS), without
+ * its trailing slash and with one (Express, Rails, ASP.NET match either), and without a format
+ * extension on its last segment (Rails' `(.:format)`, Spring's suffix match). A deny rule
+ * matches if any of them does (case aside: deny globs are compiled case-insensitively, as
+ * Express, ASP.NET and IIS route).
+ */
+export function pathReadings(path: string): string[] {
+  let spellings = [path];
+  // Each reading applies to the others' results too (a server may do several).
+  for (const read of SPELLINGS) {
+    if (spellings.some((p) => read.applies.test(p))) spellings = [...spellings, ...spellings.map(read.spell)];
+  }
+  const out: string[] = [];
+  for (const spelling of spellings) {
+    const base = spelling.length > 1 && spelling.endsWith("/") ? spelling.slice(0, -1) : spelling;
+    out.push(spelling, base, `${base}/`);
+    const format = /^(.*\/[^/.][^/]*)\.[A-Za-z0-9]+$/.exec(base);
+    if (format) out.push(format[1] as string);
+  }
+  return out;
+}
+
+/**
+ * Whether every path `inner` matches is one `outer` matches, proven from their segments (never
+ * sampled): `outer` ending in a whole `/**` covers the rest, `*` covers any one segment that
+ * names no `**`, a segment glob covers a literal it matches, equal segments cover each other.
+ * Anything else (a `**` inside a segment, or before the end of `outer`) is not proven: false.
+ */
+export function globWithin(inner: string, outer: string): boolean {
+  if (inner === outer || outer === "/**") return true;
+  const a = inner.split("/").slice(1);
+  const b = outer.split("/").slice(1);
+  for (let i = 0; i < b.length; i++) {
+    const o = b[i] as string;
+    if (o === "**") return i === b.length - 1;
+    if (o.includes("**")) return false;
+    const g = a[i];
+    if (g === undefined || g.includes("**")) return false;
+    if (g === o || o === "*") continue;
+    if (/[*?]/.test(g) || !compilePathGlob(o).test(g)) return false;
+  }
+  return a.length === b.length;
+}
+
+/**
+ * A literal segment as a deny rule's readings see it (pathReadings): folded, parameters, an
+ * alternate data stream, trailing dots and spaces and a format extension cut.
+ */
+function segmentStem(segment: string): string {
+  return segment
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/;.*$/, "")
+    .replace(/::\$.*$/, "")
+    .replace(/[. ]+$/, "")
+    .replace(/^([^.].*?)\.[a-z0-9]+$/, "$1");
+}
+
+/**
+ * Whether no path matched by glob `a` can be matched by deny glob `b` under any of the readings
+ * a deny rule applies (pathReadings), proven from a segment where both are literal and read
+ * differently. Anything else: false (they may overlap).
+ */
+export function globsDisjoint(a: string, b: string): boolean {
+  const x = a.split("/").slice(1);
+  const y = b.split("/").slice(1);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const p = x[i] as string;
+    const q = y[i] as string;
+    if (/[*?%]/.test(p) || /[*?%]/.test(q)) return false;
+    if (segmentStem(p) !== segmentStem(q)) return true;
+  }
+  return false;
 }
 
 export function validatePathGlob(glob: string): string | null {
@@ -173,6 +269,36 @@ export function compileValueGlob(glob: string): RegExp {
     .map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[\\^$.|+(){}[\]]/g, "\\$&")))
     .join("");
   return new RegExp(`^${source}$`, "s");
+}
+
+/**
+ * A query key as the most lenient common parser reads it: any case (ASP.NET), leading spaces
+ * dropped, an array suffix `[...]` dropped, and `.`, ` ` or an unmatched `[` read as `_` (PHP).
+ */
+export function readQueryKey(key: string): string {
+  // PHP also ends a name at a NUL.
+  let k = key.split("\0")[0]?.replace(/^\s+/, "").toLowerCase() ?? "";
+  const open = k.indexOf("[");
+  if (open !== -1 && k.indexOf("]", open) !== -1) k = k.slice(0, open);
+  return k.replace(/[ .[]/g, "_");
+}
+
+/**
+ * Every value a common server may read for each key (by readQueryKey): pairs split on `&`, and
+ * on `;` too (Rack 2, older Python and Go do). Null when the query cannot be decoded.
+ */
+export function queryReadings(query: string): Map<string, string[]> | null {
+  const strict = parseQuery(query);
+  const loose = query.includes(";") ? parseQuery(query.replaceAll(";", "&")) : strict;
+  if (strict === null || loose === null) return null;
+  const out = new Map<string, string[]>();
+  for (const params of loose === strict ? [strict] : [strict, loose]) {
+    for (const [key, values] of params) {
+      const read = readQueryKey(key);
+      out.set(read, [...(out.get(read) ?? []), ...values]);
+    }
+  }
+  return out;
 }
 
 export function parseQuery(query: string): Map<string, string[]> | null {

@@ -11,7 +11,7 @@ import { actorOf, type InspectedTunnel, type ProxyCore, UNIDENTIFIED_REASON } fr
 import { errorResponse, type ProxyResponse, rawResponse } from "./deny.ts";
 import { parseAuthority } from "./http-target.ts";
 import { POLICY_LOCAL_HOST } from "./policy-local-api.ts";
-import { splice } from "./relay.ts";
+import { holdWhileGranted, splice } from "./relay.ts";
 import { pinDestination } from "./upstream.ts";
 
 /** A tunnel's read buffer for the upstream→client direction: first size, and size once it filled. */
@@ -195,6 +195,7 @@ function openTunnel(
       upstream.setTimeout(0);
       socket.write(ESTABLISHED);
       splice(socket, upstream, head, core.limits.idleTimeoutMs, true);
+      holdWhileGranted(core, { ...t, address: t.trusted ? undefined : address }, socket, upstream);
       logAllowed(address);
     });
     const onClientClose = () => {

@@ -126,6 +126,20 @@ export function requestDenial(
   };
 }
 
+/**
+ * A connection spliced raw under an L4 grant (a CONNECT tunnel, an upgraded connection): it
+ * lasts only while the grant does.
+ */
+export interface RawTunnel {
+  host: string;
+  port: number;
+  identity: ProcessIdentity;
+  /** The address dialled, judged again by the SSRF guard (absent: a connect-to override, trusted). */
+  address?: string;
+  /** Ends both sides. */
+  close(): void;
+}
+
 export interface ProxyCore {
   generation(): Generation;
   readonly limits: ProxyLimits;
@@ -145,6 +159,8 @@ export interface ProxyCore {
    */
   identify(socket: Socket): Promise<Identified>;
   tunnel(socket: Socket): InspectedTunnel | undefined;
+  /** Raw tunnels open now: a policy that no longer grants one closes it (EgressProxy.setPolicy). */
+  readonly raw: Set<RawTunnel>;
   setTunnel(socket: Socket, tunnel: InspectedTunnel): void;
   /** Logs the denial, emits it to onDenial and returns the structured 403. */
   deny(record: DenyRecord): ProxyResponse;

@@ -14,10 +14,12 @@ import { type ProxyResponse, sendResponse } from "./deny.ts";
 import { type Destination, relayRequest } from "./relay.ts";
 import {
   bodyMethods,
+  carriedHostProblem,
   carriedMethods,
   carriedTargets,
   decideCarried,
   decideCarriedTargets,
+  decodedBody,
   everyMethodAllowed,
   expectsFormBody,
   type FieldBody,
@@ -53,11 +55,11 @@ function pathOf(target: string): string {
 }
 
 /** A refusal of the request's form (before or beside the policy). */
-function refuseForm(core: ProxyCore, base: DenyBase, reason: string): ProxyResponse {
+function refuseForm(core: ProxyCore, base: DenyBase, reason: string, engine = "canonical"): ProxyResponse {
   return core.deny({
     ...base,
     layer: "l7",
-    engine: "canonical",
+    engine,
     policy: null,
     reason,
     path: pathOf(base.target ?? "/"),
@@ -77,6 +79,8 @@ export function decideHttp(
   if (d.decision === "deny") return { ok: false, response: core.deny(requestDenial(base, d)) };
   const problem = requestFormProblem(input.method, input.path, rawHeaders);
   if (problem) return { ok: false, response: refuseForm(core, base, problem) };
+  const fronted = carriedHostProblem(rawHeaders, base.host, base.port, base.scheme === "https" ? 443 : 80);
+  if (fronted) return { ok: false, response: refuseForm(core, base, fronted, "host_header") };
   const carried = carriedMethods(rawHeaders, queryOf(input.path));
   if (!carried.ok) return { ok: false, response: refuseForm(core, base, carried.reason) };
   const other = decideCarried(cp, input, carried.methods);
@@ -112,7 +116,7 @@ export async function forwardDecided(
     return;
   }
   const body = await readFormBody(req, core.limits.maxFormBodyBytes);
-  const refused = decideForm(core, v.cp, v.base, v.input, v.formBody, body);
+  const refused = decideForm(core, v, req.rawHeaders, body);
   if (refused) {
     sendResponse(res, refused);
     return;
@@ -151,12 +155,11 @@ function readFormBody(req: IncomingMessage, max: number): Promise<Buffer | null>
 /** The verdict on the `_method` fields of a form body that has been read. */
 function decideForm(
   core: ProxyCore,
-  cp: CompiledPolicy,
-  base: DenyBase,
-  input: RequestInput,
-  kinds: readonly FieldBody[],
+  v: DecidedRequest,
+  rawHeaders: readonly string[],
   body: Buffer | null,
 ): ProxyResponse | null {
+  const { cp, base, input } = v;
   if (body === null) {
     return refuseForm(
       core,
@@ -164,7 +167,9 @@ function decideForm(
       `a form or JSON body larger than ${core.limits.maxFormBodyBytes} bytes cannot be checked for a _method field`,
     );
   }
-  const carried = bodyMethods(kinds, body);
+  const decoded = decodedBody(rawHeaders, body, core.limits.maxFormBodyBytes);
+  if (!decoded.ok) return refuseForm(core, base, decoded.reason);
+  const carried = bodyMethods(v.formBody, decoded.body);
   if (!carried.ok) return refuseForm(core, base, carried.reason);
   const other = decideCarried(cp, input, carried.methods);
   return other ? core.deny(requestDenial({ ...base, method: other.method }, other)) : null;

@@ -19,7 +19,8 @@
 //   proxy.handle(socket);           // hand over an accepted client socket (the supervisor does this)
 //   await proxy.listen(0, "127.0.0.1")  // → { port }: standalone listener that calls handle()
 //   proxy.setPolicy(next);          // hot swap: new connections and each new request on
-//                                   // inspected connections use the newest generation
+//                                   // inspected connections use the newest generation; a raw
+//                                   // tunnel it no longer grants at L4 is closed
 //   proxy.generationId              // increments on each setPolicy
 //   await proxy.close();            // stops listening, ends live connections and pools
 //
@@ -61,7 +62,7 @@ import {
 import type { SecureContext } from "node:tls";
 import { buildNetworkEvent, type OcsfEvent } from "../audit/ocsf.ts";
 import type { AuditSink } from "../audit/writer.ts";
-import { compilePolicy, type PolicyHostFacts } from "../policy/engine.ts";
+import { checkAddresses, compilePolicy, decideConnect, type PolicyHostFacts } from "../policy/engine.ts";
 import type { Policy } from "../policy/schema.ts";
 import { LeafCache, type SandboxCA } from "./ca.ts";
 import { handleConnect } from "./connect.ts";
@@ -77,6 +78,7 @@ import {
   type LocalRouter,
   type ProcessIdentity,
   type ProxyCore,
+  type RawTunnel,
   recordDenial,
   type Unidentified,
 } from "./core.ts";
@@ -158,6 +160,7 @@ export class EgressProxy {
       resolver: options.resolver ?? systemResolver,
       connectTo,
       pools: createPools(this.limits.idleTimeoutMs),
+      raw: new Set<RawTunnel>(),
       get trust() {
         trust ??= upstreamTrust(options.upstreamCAs ?? []);
         return trust;
@@ -209,9 +212,37 @@ export class EgressProxy {
     return this.gen.id;
   }
 
-  /** Hot swap: compiled once here; in-flight requests finish under the generation they started with. */
+  /**
+   * Hot swap: compiled once here; in-flight requests finish under the generation they started
+   * with. A raw tunnel the new policy no longer grants at L4 (a revoked or expired rule) is closed:
+   * its bytes are never decided again, so it lasts only while its grant does.
+   */
   setPolicy(policy: Policy): void {
     this.gen = { id: this.gen.id + 1, cp: compilePolicy(policy, this.options.hostFacts?.(policy)) };
+    for (const tunnel of this.core.raw) {
+      const still = decideConnect(this.gen.cp, tunnel.host, tunnel.port, tunnel.identity);
+      const address =
+        still.decision === "allow" && tunnel.address !== undefined
+          ? checkAddresses(still.endpoints, tunnel.host, [tunnel.address], this.core.hostAddresses())
+          : { ok: true as const };
+      if (still.decision === "allow" && !still.inspect && address.ok) continue;
+      this.core.raw.delete(tunnel);
+      tunnel.close();
+      this.core.log(
+        buildNetworkEvent({
+          time: this.core.now(),
+          allowed: false,
+          closed: true,
+          host: tunnel.host,
+          port: tunnel.port,
+          actor: actorOf(tunnel.identity),
+          policy: still.policy,
+          engine: "l4",
+          reason: `raw tunnel closed: the policy no longer grants it (${!address.ok ? address.reason : still.decision === "allow" ? "now inspected at L7" : still.reason})`,
+          severity: "MED",
+        }),
+      );
+    }
   }
 
   /** Takes over an accepted client socket. */

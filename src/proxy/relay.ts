@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP, type Socket } from "node:net";
 import { checkServerIdentity } from "node:tls";
-import type { ProxyCore } from "./core.ts";
+import type { ProcessIdentity, ProxyCore } from "./core.ts";
 import { requestHead, startExchange } from "./exchange.ts";
 import type { UpstreamTarget } from "./pool.ts";
 import { decidedAuthority } from "./upstream.ts";
@@ -121,4 +121,25 @@ export function splice(
     s.on("close", close);
     s.setTimeout(idleMs, close);
   }
+}
+
+/** Registers a spliced tunnel, so a policy that stops granting it closes it. */
+export function holdWhileGranted(
+  core: ProxyCore,
+  t: { host: string; port: number; identity: ProcessIdentity; address?: string },
+  client: Socket,
+  upstream: Socket,
+): void {
+  const raw = {
+    host: t.host,
+    port: t.port,
+    identity: t.identity,
+    address: t.address,
+    close: () => {
+      client.destroy();
+      upstream.destroy();
+    },
+  };
+  core.raw.add(raw);
+  client.once("close", () => core.raw.delete(raw));
 }

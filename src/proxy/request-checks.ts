@@ -1,13 +1,16 @@
 // What the upstream sees must be what was decided. Before the policy decides a request, its
 // form is checked for what common servers would read differently from the decision; after, the
 // method-override carriers are decided as the method they name (both must be allowed). Pure.
+import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import {
   type CompiledPolicy,
   decideRequest,
   type RequestDecision,
   type RequestInput,
 } from "../policy/engine.ts";
+import { normalizeHost } from "../policy/host.ts";
 import { parseQuery } from "../policy/path.ts";
+import { parseAuthority } from "./http-target.ts";
 import { HOP_BY_HOP } from "./upstream.ts";
 
 /** A query is forwarded as received: printable ASCII only, and no fragment. */
@@ -222,6 +225,53 @@ export function expectsFormBody(method: string, rawHeaders: readonly string[]): 
   return kinds;
 }
 
+const DECODERS: Record<string, (body: Buffer, max: number) => Buffer> = {
+  gzip: (b, max) => gunzipSync(b, { maxOutputLength: max }),
+  "x-gzip": (b, max) => gunzipSync(b, { maxOutputLength: max }),
+  deflate: (b, max) => inflateSync(b, { maxOutputLength: max }),
+  br: (b, max) => brotliDecompressSync(b, { maxOutputLength: max }),
+};
+
+/**
+ * A body read whole, as a server that decodes its Content-Encoding reads it (body parsers
+ * inflate gzip, deflate and br before they read fields): the decoded bytes, or why they cannot
+ * be had (another coding, a broken stream, more than `max` bytes once decoded).
+ */
+export function decodedBody(
+  rawHeaders: readonly string[],
+  body: Buffer,
+  max: number,
+): { ok: true; body: Buffer } | { ok: false; reason: string } {
+  const codings: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length !== 16 || name.toLowerCase() !== "content-encoding") continue;
+    for (const token of (rawHeaders[i + 1] as string).split(",")) {
+      const coding = token.trim().toLowerCase();
+      if (coding !== "" && coding !== "identity") codings.push(coding);
+    }
+  }
+  let out = body;
+  // Applied in the order listed: undone last first.
+  for (const coding of codings.reverse()) {
+    const decode = DECODERS[coding];
+    if (!decode)
+      return {
+        ok: false,
+        reason: `Content-Encoding ${shownName(coding)}: the body cannot be read for a _method field`,
+      };
+    try {
+      out = decode(out, max);
+    } catch {
+      return {
+        ok: false,
+        reason: `a ${coding} body that does not decode within ${max} bytes cannot be checked for a _method field`,
+      };
+    }
+  }
+  return { ok: true, body: out };
+}
+
 /** The methods the `_method` fields of a body read whole name. */
 export function bodyMethods(kinds: readonly FieldBody[], body: Buffer): Carried {
   const methods: CarriedMethod[] = [];
@@ -245,15 +295,62 @@ function fromJson(out: CarriedMethod[], text: string): string | null {
   } catch {
     return "malformed JSON body: the method it may carry cannot be read";
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
-  for (const [key, field] of Object.entries(value)) {
+  const carrier = "_method in the JSON body";
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const [key, field] of Object.entries(value)) {
+      if (isOverrideParam(key) && typeof field !== "string") return `${carrier} does not name an HTTP method`;
+    }
+  }
+  // JSON.parse keeps the last of a repeated key, other parsers the first: every one counts.
+  for (const [key, field] of topLevelStringMembers(text)) {
     if (!isOverrideParam(key)) continue;
-    const carrier = "_method in the JSON body";
-    const problem =
-      typeof field === "string" ? addValue(out, field, carrier) : `${carrier} does not name an HTTP method`;
+    const problem = addValue(out, field, carrier);
     if (problem) return problem;
   }
   return null;
+}
+
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/y;
+const JSON_SPACE = /[ \t\r\n]*/y;
+
+/** Every `"key": "value"` member of a valid JSON text's top-level object, in order, duplicates kept. */
+function topLevelStringMembers(text: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const stringAt = (at: number): { value: string; end: number } | null => {
+    JSON_STRING.lastIndex = at;
+    const m = JSON_STRING.exec(text);
+    return m ? { value: JSON.parse(m[0]) as string, end: at + m[0].length } : null;
+  };
+  const skipSpace = (at: number): number => {
+    JSON_SPACE.lastIndex = at;
+    JSON_SPACE.exec(text);
+    return JSON_SPACE.lastIndex;
+  };
+  const first = skipSpace(0);
+  if (text[first] !== "{") return out;
+  let depth = 0;
+  let i = first;
+  while (i < text.length) {
+    const ch = text[i];
+    if (ch === "{" || ch === "[") depth++;
+    else if (ch === "}" || ch === "]") depth--;
+    if (ch !== '"') {
+      i++;
+      continue;
+    }
+    const key = stringAt(i);
+    if (!key) break;
+    i = key.end;
+    const colon = skipSpace(i);
+    if (depth !== 1 || text[colon] !== ":") continue;
+    const start = skipSpace(colon + 1);
+    if (text[start] !== '"') continue;
+    const value = stringAt(start);
+    if (!value) break;
+    out.push([key.value, value.value]);
+    i = value.end;
+  }
+  return out;
 }
 
 /**
@@ -339,6 +436,58 @@ export function decideCarriedTargets(
       const d = decideRequest(cp, { ...input, method, path: target });
       if (d.decision === "deny")
         return { ...d, reason: `${carrier} asks for ${method} ${target}: ${d.reason}` };
+    }
+  }
+  return null;
+}
+
+/**
+ * Headers a server or framework behind a shared front end may route by instead of Host (Rails,
+ * Django, Symfony and Spring honour them behind a trusted proxy). Compared as CGI does.
+ */
+const HOST_HEADERS = new Set(["x-forwarded-host", "x-host", "x-original-host"]);
+
+/** The hosts a `Forwarded` value (RFC 7239) names in its `host=` parameters. */
+function forwardedHosts(value: string): string[] {
+  const out: string[] = [];
+  for (const element of value.split(","))
+    for (const pair of element.split(";")) {
+      const eq = pair.indexOf("=");
+      if (eq !== -1 && pair.slice(0, eq).trim().toLowerCase() === "host")
+        out.push(
+          pair
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, "$1"),
+        );
+    }
+  return out;
+}
+
+/**
+ * Null when every host a request's headers name besides Host is the decided host:port (the
+ * port may be left out for `defaultPort`), else why not: a server that routes by one of them
+ * would serve another site than the one decided (domain fronting).
+ */
+export function carriedHostProblem(
+  rawHeaders: readonly string[],
+  host: string,
+  port: number,
+  defaultPort: number,
+): string | null {
+  const decided = normalizeHost(host);
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length < 6 || name.length > 16) continue;
+    const lower = cgiName(name);
+    const value = rawHeaders[i + 1] as string;
+    const named =
+      lower === "forwarded" ? forwardedHosts(value) : HOST_HEADERS.has(lower) ? value.split(",") : null;
+    if (named === null) continue;
+    for (const text of named) {
+      const parsed = parseAuthority(text.trim(), defaultPort);
+      if (parsed?.host === decided && parsed.port === port) continue;
+      return `${shownName(name)} names another host than ${decided}:${port} (domain fronting is not allowed)`;
     }
   }
   return null;

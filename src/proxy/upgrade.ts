@@ -13,7 +13,7 @@ import { actorOf, type ProxyCore } from "./core.ts";
 import { type DenyBase, logAllowedRequest } from "./decide-http.ts";
 import { errorResponse, rawResponse } from "./deny.ts";
 import { type ResponseHead, ResponseParser, type ResponseSink } from "./http1-response.ts";
-import { type Destination, splice, upstreamTarget } from "./relay.ts";
+import { type Destination, holdWhileGranted, splice, upstreamTarget } from "./relay.ts";
 import { decidedAuthority, forwardableHeaders } from "./upstream.ts";
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z/]{1,32}$/;
@@ -94,6 +94,8 @@ export interface UpgradeExchange {
   upstreamName: string;
   /** Called once: switched (when the tunnel ended) or not (when the answer was relayed). */
   onEnd(outcome: UpgradeOutcome): void;
+  /** Called once both sides are spliced. */
+  onSpliced?(client: Socket, upstream: Socket): void;
 }
 
 function switchesToWebsocket(head: ResponseHead): boolean {
@@ -180,6 +182,7 @@ export function exchangeUpgrade(x: UpgradeExchange): void {
       client.once("close", report);
       upstream.once("close", report);
       splice(client, upstream, x.clientHead, x.idleMs);
+      x.onSpliced?.(client, upstream);
     },
   };
   const parser = new ResponseParser(
@@ -217,6 +220,7 @@ export function relayUpgrade(
   dest: Destination,
   path: string,
   onEnd: (outcome: UpgradeOutcome) => void,
+  onSpliced?: (client: Socket, upstream: Socket) => void,
 ): void {
   const { host, port, tls } = upstreamTarget(core, dest);
   const upstreamName = `${dest.host}:${dest.port} (${dest.address})`;
@@ -236,6 +240,7 @@ export function relayUpgrade(
       idleMs: core.limits.idleTimeoutMs,
       upstreamName,
       onEnd,
+      onSpliced,
     });
   };
   const upstream: Socket = tls
@@ -285,22 +290,34 @@ export function handleUpgrade(
     d,
     `${d.reason}; upgrade to websocket, spliced only after the upstream's 101`,
   );
-  relayUpgrade(core, req, client, head, dest, path, (outcome) =>
-    core.log(
-      buildNetworkEvent({
-        time: core.now(),
-        allowed: true,
-        closed: true,
-        host: base.host,
-        port: base.port,
-        ip: dest.address,
-        actor: actorOf(base.identity),
-        policy: d.policy,
-        engine: "upgrade",
-        reason: outcome.switched
-          ? `websocket tunnel closed: ${outcome.bytesUp} bytes sent, ${outcome.bytesDown} bytes received`
-          : `upgrade not switched: ${outcome.detail}`,
-      }),
-    ),
+  const identity = base.identity;
+  const granted = identity
+    ? (c: Socket, u: Socket) => holdWhileGranted(core, { host: base.host, port: base.port, identity }, c, u)
+    : undefined;
+  relayUpgrade(
+    core,
+    req,
+    client,
+    head,
+    dest,
+    path,
+    (outcome) =>
+      core.log(
+        buildNetworkEvent({
+          time: core.now(),
+          allowed: true,
+          closed: true,
+          host: base.host,
+          port: base.port,
+          ip: dest.address,
+          actor: actorOf(base.identity),
+          policy: d.policy,
+          engine: "upgrade",
+          reason: outcome.switched
+            ? `websocket tunnel closed: ${outcome.bytesUp} bytes sent, ${outcome.bytesDown} bytes received`
+            : `upgrade not switched: ${outcome.detail}`,
+        }),
+      ),
+    granted,
   );
 }

@@ -8,7 +8,7 @@ export const CA_BUNDLE_PATH = `${AIRLOCK_ETC}/ca-bundle.pem`;
 /** A directory holding only the bundle, for variables that name a directory of CAs. */
 const CA_DIR_PATH = `${AIRLOCK_ETC}/certs`;
 /** Preloaded into node programs: fetch and http/https through the proxy (node-proxy.cjs). */
-const NODE_PROXY_PRELOAD_PATH = `${AIRLOCK_ETC}/node-proxy.cjs`;
+export const NODE_PROXY_PRELOAD_PATH = `${AIRLOCK_ETC}/node-proxy.cjs`;
 /** bubblewrap reads the seccomp filter (seccomp.ts) from this descriptor; launch.ts passes it there. */
 export const SECCOMP_FD = 4;
 /**

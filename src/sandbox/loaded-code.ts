@@ -2,6 +2,7 @@
 // A listed binary is trusted for what its file does; code loaded into it from elsewhere (a
 // loader variable, a library or memfd the sandbox wrote, a tracer rewriting it) makes it
 // someone else's program under a trusted name, so it does not hold that binary's identity.
+import { NODE_PROXY_PRELOAD_PATH } from "./bwrap.ts";
 
 export interface MountEntry {
   /** Mount point as the sandbox sees it. */
@@ -90,8 +91,23 @@ function knownMountOf(mounts: readonly MountEntry[], path: string): MountEntry |
 }
 
 /**
- * Variables the dynamic loader reads (glibc and musl both name theirs LD_*). Any one set makes the
- * loader take code or search paths from the environment instead of the binary.
+ * Variables with which an application runtime runs code the executable does not hold: a
+ * Bun-compiled executable (Claude Code's) runs as the bun CLI under BUN_BE_BUN and takes bun's
+ * flags (`--preload`) from BUN_OPTIONS; an Electron app runs as node under ELECTRON_RUN_AS_NODE;
+ * a .NET app loads the assemblies DOTNET_STARTUP_HOOKS names.
+ */
+const RUNTIME_VARIABLES = new Set([
+  "BUN_BE_BUN",
+  "BUN_OPTIONS",
+  "ELECTRON_RUN_AS_NODE",
+  "DOTNET_STARTUP_HOOKS",
+]);
+
+/**
+ * Variables with which a program takes code from the environment instead of its binary, named as
+ * found: the dynamic loader's (glibc and musl both name theirs LD_*), the application runtimes'
+ * (RUNTIME_VARIABLES), and node's NODE_OPTIONS where it loads anything but Airlock's own preload
+ * or opens the inspector (nodeOptionsProblem).
  */
 export function loaderVariables(environ: string): string[] {
   const out: string[] = [];
@@ -104,7 +120,58 @@ export function loaderVariables(environ: string): string[] {
     if (eq === -1 || eq >= end - 1) continue;
     out.push(environ.slice(at, eq));
   }
+  // A runtime may act on its variable being there at all; the loader ignores an empty one.
+  for (const name of RUNTIME_VARIABLES) if (valueIn(environ, name) !== null) out.push(name);
+  const options = valueIn(environ, "NODE_OPTIONS");
+  const problem = options ? nodeOptionsProblem(options) : null;
+  if (problem) out.push(`NODE_OPTIONS (${problem})`);
   return out;
+}
+
+/** The value of `name` in a NUL-separated environment (empty when set empty), or null when unset. */
+function valueIn(environ: string, name: string): string | null {
+  const key = `${name}=`;
+  for (let at = environ.indexOf(key); at !== -1; at = environ.indexOf(key, at + 1)) {
+    if (at > 0 && environ.charCodeAt(at - 1) !== 0) continue;
+    const nul = environ.indexOf("\0", at);
+    return environ.slice(at + key.length, nul === -1 ? environ.length : nul);
+  }
+  return null;
+}
+
+/** Node options that name code to load (a file, a module, a config that loads engines) first. */
+const NODE_CODE_OPTIONS = new Set([
+  "-r",
+  "--require",
+  "--import",
+  "--loader",
+  "--experimental-loader",
+  "--env-file",
+  "--env-file-if-exists",
+  "--openssl-config",
+  "--snapshot-blob",
+]);
+const NODE_INSPECTOR = /^--(?:inspect|debug)(?:-brk|-port|-wait|-publish-uid)?(?:=|$)/;
+
+/**
+ * Why a NODE_OPTIONS value makes node run code its binary does not hold, or null: the inspector
+ * (whoever connects runs code in it), or any code to load but Airlock's own
+ * `--require /etc/airlock/node-proxy.cjs` (a path cannot be judged from its text: a symlink on a
+ * read-only mount may lead to a file the sandbox wrote, and a module name resolves against it).
+ */
+export function nodeOptionsProblem(value: string): string | null {
+  const tokens = value.split(/\s+/).filter((t) => t !== "");
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as string;
+    if (NODE_INSPECTOR.test(token)) return `${token.split("=")[0]} opens the inspector`;
+    const eq = token.indexOf("=");
+    const flag = eq === -1 ? token : token.slice(0, eq);
+    if (!NODE_CODE_OPTIONS.has(flag)) continue;
+    const loaded = eq === -1 ? tokens[++i] : token.slice(eq + 1);
+    if ((flag === "-r" || flag === "--require") && loaded === NODE_PROXY_PRELOAD_PATH) continue;
+    return `${flag} loads code other than Airlock's preload`;
+  }
+  return null;
 }
 
 /** TracerPid from /proc/<pid>/status (0: not traced); null when the line is missing. */
@@ -219,7 +286,7 @@ export function judgeLoadedCode(
   const variables = loaderVariables(facts.environ);
   if (variables.length > 0)
     return refuse(
-      `${who} was started with ${variables.join(", ")} set: the loader can load other code into it, ${voids}`,
+      `${who} was started with ${variables.join(", ")} set: it can load other code into it, ${voids}`,
     );
   const { foreign, exeHostPut } = judgeMappings(facts.maps, facts.exe, mounts);
   if (foreign !== null)

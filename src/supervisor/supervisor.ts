@@ -9,6 +9,7 @@
 // (start-proxy.ts: CA and proxy made while bubblewrap comes up, then the command released) and
 // the end (run-end.ts: the exit, or a failed start, cleaned up and recorded).
 import type { OcsfEvent } from "../audit/ocsf.ts";
+import { oneLine } from "../audit/redact.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { DenialEvent } from "../proxy/proxy.ts";
 import type { OverlaySpec } from "../sandbox/overlay.ts";
@@ -84,7 +85,8 @@ export async function runSupervised(options: SupervisorOptions): Promise<number>
 
 /** Starts the command in a new sandbox, phase by phase; resolves once the command runs. */
 export async function startSupervised(options: SupervisorOptions): Promise<SupervisedSandbox> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Lines name files and paths the sandbox chose: printable only on the developer's terminal.
+  const log = options.log ?? ((line: string) => process.stderr.write(`${oneLine(line)}\n`));
   const checked = preflight(options, log);
   const control = options.connect ? await options.connect(checked.name, checked.policy) : undefined;
   const state = await prepareState(options, checked, control);

@@ -295,6 +295,49 @@ network_policies:
   assert.equal(ask("/search?q=%zz&per_page=10"), "deny");
 });
 
+test("L7: a deny rule matches every reading a server gives the request; an allow's query holds for all", () => {
+  const denies = compile(`
+version: 1
+network_policies:
+  d:
+    endpoints:
+      - host: d.example.com
+        port: 443
+        protocol: rest
+        access: read-only
+        deny_rules:
+          - { method: GET, path: /admin }
+          - { path: "/search", query: { q: "secret*" } }
+      - host: q.example.com
+        port: 443
+        protocol: rest
+        rules: [{ allow: { method: GET, path: /dl, query: { ref: main } } }]
+    binaries: [{ path: /usr/bin/curl }]
+`);
+  const ask = (host: string, method: string, path: string) =>
+    decideRequest(denies, { ...curl, host, port: 443, method, path }).decision;
+  for (const path of ["/admin", "/ADMIN", "/Admin/", "/admin.json", "/admin/.", "/x/../admin"]) {
+    assert.equal(ask("d.example.com", "GET", path), "deny", path);
+  }
+  assert.equal(ask("d.example.com", "HEAD", "/admin"), "deny", "servers run GET routes for HEAD");
+  assert.equal(ask("d.example.com", "GET", "/admin/users"), "allow", "the deny names /admin alone");
+  assert.equal(ask("d.example.com", "GET", "/administrator"), "allow");
+  for (const query of ["q=x&q=secret", "q[]=secret", "Q=secret", "q=x;q=secret", "q=%zz"]) {
+    assert.equal(ask("d.example.com", "GET", `/search?${query}`), "deny", query);
+  }
+  assert.equal(ask("d.example.com", "GET", "/search?q=public&other=secret"), "allow");
+  assert.equal(ask("q.example.com", "GET", "/dl?ref=main"), "allow");
+  for (const query of [
+    "ref=main&ref[]=x",
+    "ref=main&REF=x",
+    "ref=main&%20ref=x",
+    "ref=main;ref=x",
+    "REF=main",
+  ]) {
+    assert.equal(ask("q.example.com", "GET", `/dl?${query}`), "deny", query);
+  }
+});
+
 test("L7: encoded slashes only where allowed", () => {
   assert.equal(req("GET", "/api/v4/projects/group%2Fproj/issues", "gitlab.example.com").decision, "allow");
   assert.match(req("GET", "/repos/a%2Fb", "api.github.com").reason, /encoded slash/);

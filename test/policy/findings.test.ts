@@ -305,3 +305,45 @@ test("the summary says uninspected only for L4: access: full at L7 is still insp
   });
   assert.match(raw.summary, /open uninspected connections \(any traffic\) on api\.example\.com:443/);
 });
+
+test("withinCeiling: a glob is inside only when the ceiling contains it, never by its sample path", () => {
+  const within = (ceilingEndpoint: string, path: string) => {
+    const ceiling = load(
+      `version: 1\nnetwork_policies:\n  c:\n    endpoints: [${ceilingEndpoint}]\n    binaries: [{ path: /usr/bin/curl }]\n`,
+    );
+    const candidate = load(
+      `version: 1\nnetwork_policies:\n  r:\n    endpoints: [{ host: api.github.com, port: 443, protocol: rest, rules: [{ allow: { method: GET, path: "${path}" } }] }]\n    binaries: [{ path: /usr/bin/curl }]\n`,
+    );
+    return withinCeiling(candidate, ceiling).ok;
+  };
+  const rest = (more: string) => `{ host: api.github.com, port: 443, protocol: rest, ${more} }`;
+  assert.equal(
+    within(rest(`rules: [{ allow: { method: GET, path: "/repos/acme/*/*" } }]`), "/repos/acme/**"),
+    false,
+  );
+  assert.equal(
+    within(rest(`rules: [{ allow: { method: GET, path: "/repos/acme/**" } }]`), "/repos/acme/docs/**"),
+    true,
+  );
+  const denies = rest(`access: read-only, deny_rules: [{ path: "/repos/*/*/rulesets/**" }]`);
+  assert.equal(within(denies, "/repos/**"), false, "the ceiling takes part of it back");
+  assert.equal(within(denies, "/repos/acme/site/readme"), true, "one exact request: the engine decides it");
+  assert.equal(within(denies, "/users/**"), true, "no deny can overlap it");
+  assert.equal(within(rest(`access: read-only, enforcement: audit`), "/anything/**"), true);
+});
+
+test("withinCeiling: a binary glob is inside only when a ceiling glob contains it", () => {
+  const rule = (binary: string) =>
+    load(
+      `version: 1\nnetwork_policies:\n  r:\n    endpoints: [{ host: registry.npmjs.org, port: 443 }]\n    binaries: [{ path: "${binary}" }]\n`,
+    );
+  const within = (candidate: string, ceiling: string) => withinCeiling(rule(candidate), rule(ceiling)).ok;
+  assert.equal(
+    within("/usr/**", "/usr/*/*"),
+    false,
+    "its sample /usr/airlock-any/airlock-any proves nothing",
+  );
+  assert.equal(within("/**", "/*/*"), false);
+  assert.equal(within("/usr/bin/node*", "/usr/bin/*"), true);
+  assert.equal(within("/usr/bin/node", "/usr/bin/*"), true);
+});

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { isIPv6 } from "node:net";
 import { test } from "node:test";
-import { parseCidr, parseIp } from "../../src/policy/ip.ts";
+import { classifyAddress, parseCidr, parseIp, sameAddress } from "../../src/policy/ip.ts";
 
 const LITERALS = [
   "::",
@@ -83,4 +83,29 @@ test("ranges over IPv6 literals", () => {
   });
   assert.equal(parseCidr("1:::2/64"), null);
   assert.equal(parseCidr("::1/129"), null);
+});
+
+test("IPv6 forms that carry an IPv4 address to a translator or tunnel are judged as that address", () => {
+  const kind = (text: string) => {
+    const c = classifyAddress(parseIp(text) as NonNullable<ReturnType<typeof parseIp>>);
+    return c.kind === "public" ? "public" : `${c.kind}: ${c.label}`;
+  };
+  // The address itself first: ::1 is loopback, not the IPv4-compatible 0.0.0.1.
+  assert.equal(kind("::1"), "always_blocked: loopback");
+  assert.equal(kind("::ffff:127.0.0.1"), "always_blocked: loopback");
+  assert.equal(kind("::ffff:0:7f00:1"), "always_blocked: loopback");
+  assert.equal(kind("64:ff9b::169.254.169.254"), "always_blocked: link-local");
+  assert.equal(kind("64:ff9b::a00:5"), "private: private (RFC 1918)");
+  assert.equal(kind("::10.0.0.5"), "private: private (RFC 1918)");
+  assert.equal(kind("2002:c0a8:101::1"), "private: private (RFC 1918)");
+  assert.equal(kind("2002:7f00:1:ffff::1"), "always_blocked: loopback");
+  assert.equal(kind("64:ff9b:1:ab::1"), "private: local-use NAT64");
+  // What they carry is public: so are they; other space is judged as itself.
+  assert.equal(kind("64:ff9b::8.8.8.8"), "public");
+  assert.equal(kind("2002:808:808::1"), "public");
+  assert.equal(kind("2606:4700::1111"), "public");
+  assert.equal(kind("64:ff9c::7f00:1"), "public");
+  // The host's own 203.0.113.10 is the same address through NAT64.
+  const own = parseIp("203.0.113.10") as NonNullable<ReturnType<typeof parseIp>>;
+  assert.ok(sameAddress(own, parseIp("64:ff9b::cb00:710a") as NonNullable<ReturnType<typeof parseIp>>));
 });

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compilePathGlob, normalizePath } from "../../src/policy/path.ts";
+import {
+  compilePathGlob,
+  globsDisjoint,
+  globWithin,
+  normalizePath,
+  pathReadings,
+  queryReadings,
+  readQueryKey,
+} from "../../src/policy/path.ts";
 
 const normal: Array<[string, string, string?]> = [
   ["/a/b", "/a/b"],
@@ -92,3 +100,85 @@ for (const [glob, path, expected] of globs) {
     assert.equal(compilePathGlob(glob).test(path), expected);
   });
 }
+
+test("pathReadings: the routes servers may read a path as (what a deny rule must cover)", () => {
+  assert.deepEqual(pathReadings("/admin"), ["/admin", "/admin", "/admin/"]);
+  assert.deepEqual(pathReadings("/admin/"), ["/admin/", "/admin", "/admin/"]);
+  assert.deepEqual(pathReadings("/a/admin.json"), [
+    "/a/admin.json",
+    "/a/admin.json",
+    "/a/admin.json/",
+    "/a/admin",
+  ]);
+  assert.deepEqual(pathReadings("/a/.env"), ["/a/.env", "/a/.env", "/a/.env/"]);
+  assert.deepEqual(pathReadings("/"), ["/", "/", "//"]);
+  assert.ok(pathReadings("/repos/o/r%2Frulesets").includes("/repos/o/r/rulesets"));
+  assert.ok(pathReadings("/a%5cb").includes("/a/b"));
+  assert.ok(pathReadings("/admin. /x").includes("/admin/x"), "IIS drops trailing dots and spaces");
+  assert.ok(pathReadings("/admin::$DATA").includes("/admin"), "and an alternate data stream");
+});
+
+test("readQueryKey and queryReadings: every value a common parser may read for a key", () => {
+  for (const [key, read] of [
+    ["ref", "ref"],
+    ["REF", "ref"],
+    [" ref", "ref"],
+    ["ref[]", "ref"],
+    ["ref[0][x]", "ref"],
+    ["ref.name", "ref_name"],
+    ["ref name", "ref_name"],
+    ["ref[name", "ref_name"],
+    ["ref\u0000x", "ref"],
+  ]) {
+    assert.equal(readQueryKey(key as string), read, key);
+  }
+  assert.deepEqual(queryReadings("ref=main&REF=x&ref[]=y"), new Map([["ref", ["main", "x", "y"]]]));
+  assert.deepEqual(
+    queryReadings("ref=main;ref=evil"),
+    new Map([["ref", ["main;ref=evil", "main", "evil"]]]),
+    "split on & alone and on ; too",
+  );
+  assert.equal(queryReadings("q=%zz"), null);
+});
+
+test("allow_encoded_slash keeps %2F inside a segment, but no dot segment between them", () => {
+  assert.deepEqual(normalizePath("/g%2Fp/issues", true), {
+    ok: true,
+    path: "/g%2Fp/issues",
+    forwardPath: "/g%2Fp/issues",
+  });
+  for (const raw of ["/a/x%2F..%2F..%2Fb", "/a/x%2F..", "/a/..%5Cb", "/a/x%2F.;y%2Fb"]) {
+    const n = normalizePath(raw, true);
+    assert.equal(n.ok, false, raw);
+    assert.match((n as { reason: string }).reason, /dot segment between encoded slashes/, raw);
+  }
+  assert.equal(normalizePath("/a/x%2F...%2Fb", true).ok, true, "three dots are a name");
+});
+
+test("globWithin and globsDisjoint: proven from segments, never sampled", () => {
+  for (const [inner, outer, expected] of [
+    ["/repos/acme/**", "/repos/acme/*/*", false],
+    ["/repos/acme/docs/**", "/repos/acme/**", true],
+    ["/a", "/a/**", true],
+    ["/a/**", "/a/*/**", false],
+    ["/a/x.md", "/a/*.md", true],
+    ["/a/*", "/a/*.md", false],
+    ["/a/b/c", "/a/*", false],
+    ["/a/b**", "/a/*", false],
+    ["/x/**", "/**", true],
+  ] as const) {
+    assert.equal(globWithin(inner, outer), expected, `${inner} within ${outer}`);
+  }
+  for (const [a, b, expected] of [
+    ["/repos/acme/**", "/admin/**", true],
+    ["/repos/**", "/repos/*/*/rulesets/**", false],
+    ["/ADMIN.json", "/admin", false],
+    ["/ａdmin", "/admin", false],
+    ["/a/b;x", "/a/b", false],
+    ["/admin.", "/admin", false],
+    ["/admin::$DATA", "/admin", false],
+    ["/a/b", "/a/c", true],
+  ] as const) {
+    assert.equal(globsDisjoint(a, b), expected, `${a} disjoint from ${b}`);
+  }
+});

@@ -1,13 +1,16 @@
 // The request-form checks and method-override carriers (src/proxy/request-checks.ts). Pure.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { compilePolicy } from "../../src/policy/engine.ts";
 import {
   bodyMethods,
+  carriedHostProblem,
   carriedMethods,
   carriedTargets,
   decideCarried,
   decideCarriedTargets,
+  decodedBody,
   everyMethodAllowed,
   expectsFormBody,
   requestFormProblem,
@@ -236,4 +239,59 @@ network_policies:
   assert.equal(decideCarriedTargets(cp, input, targets, []), null);
   const d = decideCarriedTargets(cp, input, targets, [{ method: "DELETE", carrier: "X-HTTP-Method" }]);
   assert.match(d?.reason ?? "", /^X-Original-URL asks for DELETE \/b: /);
+});
+
+test("decodedBody: a body is read as a server that inflates it reads it, or refused", () => {
+  const form = Buffer.from("_method=DELETE");
+  const read = (encoding: string | null, body: Buffer, max = 1024) => {
+    const r = decodedBody(encoding === null ? [] : ["Content-Encoding", encoding], body, max);
+    return r.ok ? r.body.toString() : r.reason;
+  };
+  assert.equal(read(null, form), "_method=DELETE");
+  assert.equal(read("identity", form), "_method=DELETE");
+  assert.equal(read("gzip", gzipSync(form)), "_method=DELETE");
+  assert.equal(read("X-GZIP", gzipSync(form)), "_method=DELETE");
+  assert.equal(read("deflate", deflateSync(form)), "_method=DELETE");
+  assert.equal(read("br", brotliCompressSync(form)), "_method=DELETE");
+  assert.equal(read("deflate, gzip", gzipSync(deflateSync(form))), "_method=DELETE", "undone last first");
+  assert.match(read("compress", form), /Content-Encoding compress: the body cannot be read/);
+  assert.match(read("gzip", form), /does not decode within 1024 bytes/);
+  assert.match(read("gzip", gzipSync(Buffer.alloc(4096))), /does not decode within 1024 bytes/);
+});
+
+test("bodyMethods: every top-level string member of a JSON body, repeated keys included", () => {
+  const methods = (text: string) => {
+    const r = bodyMethods(["json"], Buffer.from(text));
+    return r.ok ? r.methods.map((m) => m.method) : r.reason;
+  };
+  assert.deepEqual(methods('{"_method":"DELETE","_method":"POST"}'), ["DELETE", "POST"]);
+  assert.deepEqual(methods('{"title":"\\"_method\\":\\"DELETE\\"","n":1}'), [], "inside a string is text");
+  assert.deepEqual(methods('{"\\u005fmethod":"delete"}'), ["DELETE"]);
+  assert.deepEqual(methods('{"a":{"_method":"PATCH"},"b":["_method"]}'), [], "top-level members only");
+  assert.match(methods('{"_method":5}') as string, /does not name an HTTP method/);
+});
+
+test("carriedHostProblem: hosts a server may route by must be the decided one", () => {
+  const check = (name: string, value: string) =>
+    carriedHostProblem([name, value], "API.example.com", 443, 443);
+  assert.equal(check("X-Forwarded-Host", "api.example.com"), null);
+  assert.equal(check("X-Forwarded-Host", "api.example.com:443, API.EXAMPLE.COM."), null);
+  assert.equal(check("Forwarded", 'for=192.0.2.1;host="api.example.com";proto=https'), null);
+  assert.equal(check("X-Forwarded-For", "evil.example.com"), null, "not a host header");
+  for (const [name, value] of [
+    ["X-Forwarded-Host", "evil.example.com"],
+    ["x_forwarded_host", "evil.example.com"],
+    ["X-Forwarded-Host", "api.example.com:8443"],
+    ["X-Forwarded-Host", "api.example.com, evil.example.com"],
+    ["X-Host", "evil.example.com"],
+    ["X-Original-Host", "evil.example.com"],
+    ["Forwarded", "for=x, host=evil.example.com"],
+    ["X-Forwarded-Host", ""],
+  ] as const) {
+    assert.match(
+      check(name, value) ?? "",
+      /names another host than api\.example\.com:443/,
+      `${name}: ${value}`,
+    );
+  }
 });

@@ -6,6 +6,7 @@ import {
   loadedCodeProblem,
   loaderVariables,
   mountOf,
+  nodeOptionsProblem,
   parseMountInfo,
 } from "../../src/sandbox/loaded-code.ts";
 
@@ -113,4 +114,47 @@ test("loadedCodeProblem: a tracer, a loader variable, foreign code, unreadable f
   );
   assert.match(loadedCodeProblem({ ...clean, maps: null }, mounts) ?? "", /cannot read what pid 7/);
   assert.match(loadedCodeProblem({ ...clean, status: "Name:\tcurl\n" }, mounts) ?? "", /cannot read whether/);
+});
+
+test("loaderVariables: Bun's and node's code-loading variables void the identity too", () => {
+  assert.deepEqual(
+    loaderVariables(
+      "BUN_BE_BUN=\0BUN_OPTIONS=--preload ./x.ts\0BUN_INSTALL=/b\0ELECTRON_RUN_AS_NODE=1\0DOTNET_STARTUP_HOOKS=/w/h.dll\0",
+    ),
+    ["BUN_BE_BUN", "BUN_OPTIONS", "ELECTRON_RUN_AS_NODE", "DOTNET_STARTUP_HOOKS"],
+  );
+  assert.deepEqual(
+    loaderVariables("NODE_OPTIONS=--require /etc/airlock/node-proxy.cjs --max-old-space-size=64\0"),
+    [],
+  );
+  assert.deepEqual(loaderVariables("NODE_OPTIONS=--require /etc/airlock/node-proxy.cjs --import ./x.mjs\0"), [
+    "NODE_OPTIONS (--import loads code other than Airlock's preload)",
+  ]);
+});
+
+test("nodeOptionsProblem: only Airlock's preload may load, and no inspector", () => {
+  assert.equal(nodeOptionsProblem("--require /etc/airlock/node-proxy.cjs"), null);
+  assert.equal(nodeOptionsProblem("-r /etc/airlock/node-proxy.cjs --no-warnings --enable-source-maps"), null);
+  assert.equal(nodeOptionsProblem("--require=/etc/airlock/node-proxy.cjs"), null);
+  for (const value of [
+    "--require /etc/airlock/node-proxy.cjs -r ./evil.js",
+    "--require=/usr/lib/x.js",
+    "--import tsx",
+    "--loader file:///tmp/l.mjs",
+    "--experimental-loader=./l.mjs",
+    "--env-file .env",
+    "--openssl-config=/tmp/engine.cnf",
+    "--require",
+  ]) {
+    assert.match(nodeOptionsProblem(value) ?? "", /loads code other than Airlock's preload/, value);
+  }
+  for (const value of [
+    "--inspect",
+    "--inspect=0.0.0.0:9229",
+    "--inspect-brk",
+    "--inspect-port=9229",
+    "--debug-port=1",
+  ]) {
+    assert.match(nodeOptionsProblem(value) ?? "", /opens the inspector/, value);
+  }
 });
