@@ -108,6 +108,10 @@ describe("identity when the socket changes hands (SCM_RIGHTS)", () => {
     assert.match(received, /GET \/holder-first-marker/, "the listed holder's own request is allowed");
     assert.match(run.stdout, /holder-first-marker HTTP\/1\.1 200/);
     assert.doesNotMatch(received, /attacker-keepalive-marker/);
-    assert.match(run.stdout, /attacker-keepalive-marker HTTP\/1\.1 403 .*evilpy is not listed/);
+    // As in the hand-back: when the proxy looks, python may not have closed its copy yet.
+    assert.match(
+      run.stdout,
+      /attacker-keepalive-marker HTTP\/1\.1 403 .*(evilpy is not listed|different binaries share the connection)/,
+    );
   });
 });
