@@ -176,6 +176,29 @@ const CODE_LOADING_FAMILIES: readonly CodeLoadingFamily[] = [
   { names: ["PERL5OPT", "PERL5LIB", "PERLLIB", "PERL5DB"] },
   // Ruby: RUBYOPT takes -r, RUBYLIB adds library directories.
   { names: ["RUBYOPT", "RUBYLIB"] },
+  // Lua (embedded in many programs): LUA_INIT* runs a chunk or file, LUA_PATH* and LUA_CPATH*
+  // are where `require` finds Lua and C modules (each with its _5_x variants).
+  { prefixes: ["LUA_INIT", "LUA_PATH", "LUA_CPATH"] },
+  // PHP: an ini file loads extensions (shared objects) and prepends scripts; Tcl: package paths.
+  { names: ["PHPRC", "PHP_INI_SCAN_DIR", "TCLLIBPATH"] },
+  // Plugin directories and configs of libraries a program links: GLib's GIO modules, GTK's and
+  // Qt's plugins, GStreamer's, Cyrus SASL's mechanisms, Kerberos's config (it names plugin
+  // modules): all shared objects.
+  {
+    names: [
+      "GIO_EXTRA_MODULES",
+      "GIO_MODULE_DIR",
+      "GTK_MODULES",
+      "GTK3_MODULES",
+      "GTK_PATH",
+      "QT_PLUGIN_PATH",
+      "SASL_PATH",
+      "KRB5_CONFIG",
+    ],
+    prefixes: ["GST_PLUGIN_"],
+  },
+  // Shells are left out: no program embeds one, and one a program starts is a process of its
+  // own (BASH_ENV, ENV and BASH_FUNC_* make bash run other code, as its arguments do anyway).
 ];
 
 const FAMILY_BY_NAME = new Map(
