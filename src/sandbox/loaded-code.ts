@@ -212,6 +212,23 @@ function familyOf(name: string): CodeLoadingFamily | undefined {
   return FAMILY_BY_NAME.get(name) ?? FAMILY_BY_PREFIX.find(([prefix]) => name.startsWith(prefix))?.[1];
 }
 
+function literal(name: string): string {
+  return name.replace(/[^A-Za-z0-9_]/g, "\\$&");
+}
+
+/**
+ * An entry of the table's at the start of the environment or after a NUL: its name and value.
+ * One regular expression over the whole environment: it runs per request, and most entries
+ * match nothing (no string is built for them).
+ */
+const CODE_LOADING_ENTRY = new RegExp(
+  `(?:^|\0)(${[
+    ...[...FAMILY_BY_NAME.keys()].map(literal),
+    ...FAMILY_BY_PREFIX.map(([prefix]) => `${literal(prefix)}[^=\0]*`),
+  ].join("|")})=([^\0]*)`,
+  "g",
+);
+
 /**
  * The variables of a NUL-separated environment with which the program takes code from the
  * environment instead of its binary (CODE_LOADING_FAMILIES), each named, and its reason beside
@@ -219,18 +236,12 @@ function familyOf(name: string): CodeLoadingFamily | undefined {
  */
 export function loaderVariables(environ: string): string[] {
   const out: string[] = [];
-  for (let at = 0; at < environ.length; ) {
-    const nul = environ.indexOf("\0", at);
-    const end = nul === -1 ? environ.length : nul;
-    const eq = environ.indexOf("=", at);
-    if (eq !== -1 && eq < end) {
-      const name = environ.slice(at, eq);
-      const family = familyOf(name);
-      const verdict = family ? (family.judge ? family.judge(environ.slice(eq + 1, end)) : true) : null;
-      if (verdict === true) out.push(name);
-      else if (verdict !== null) out.push(`${name} (${verdict})`);
-    }
-    at = end + 1;
+  for (const m of environ.matchAll(CODE_LOADING_ENTRY)) {
+    const name = m[1] as string;
+    const family = familyOf(name);
+    const verdict = family?.judge ? family.judge(m[2] as string) : true;
+    if (verdict === true) out.push(name);
+    else if (verdict !== null) out.push(`${name} (${verdict})`);
   }
   return out;
 }
