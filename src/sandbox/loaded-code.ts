@@ -120,9 +120,10 @@ function warningImportsModule(value: string): string | null {
  * per runtime that reads them. The principle: a variable counts when its value names code (a
  * shared object, a module or class path, a script, a config that loads either) the program
  * loads into itself, or turns the binary into another program. A variable that names data (CA
- * files, locales, caches) does not count, nor one that makes a program run another program: that
- * one is a process of its own, judged by its own executable (only `children: true` hands an
- * identity down, and it grants whatever the parent runs by design). A shared object is also seen
+ * files, locales, caches) does not count, nor one that makes a program run another program (git's
+ * GIT_SSH_COMMAND, GIT_EXEC_PATH, GIT_ASKPASS): that one is a process of its own, judged by its
+ * own executable (only `children: true` hands an identity down, and it grants whatever the
+ * parent runs by design, from a config file as much as from a variable). A shared object is also seen
  * in the maps (foreignCode) once mapped, but not after it is unloaded; interpreted code (Python,
  * Perl, Ruby, JVM classes, JavaScript) never shows there, so for it the variable is the only sign.
  * Any binary is judged against every family: the variable is what counts, whichever runtime
@@ -136,7 +137,8 @@ const CODE_LOADING_FAMILIES: readonly CodeLoadingFamily[] = [
   // LOCPATH and NLSPATH name settings and data only.
   { names: ["GCONV_PATH"], judge: nonEmpty },
   // OpenSSL (curl, git's and Python's TLS): a config loads engines and providers (shared
-  // objects), and the two directories are where it loads them from. SSL_CERT_* are CA data.
+  // objects); OPENSSL_CONF_INCLUDE is where its includes resolve, OPENSSL_ENGINES and
+  // OPENSSL_MODULES where it loads those from. SSL_CERT_* are CA data.
   { names: ["OPENSSL_CONF", "OPENSSL_CONF_INCLUDE", "OPENSSL_ENGINES", "OPENSSL_MODULES"] },
   // Node: the options load modules or open the inspector (nodeOptionsProblem); NODE_PATH adds
   // directories modules resolve from; NODE_REPL_EXTERNAL_MODULE runs a module as the REPL.
