@@ -198,9 +198,34 @@ function fsPath(allowHome: boolean, ...more: z.core.$ZodCheck<string>[]) {
   );
 }
 
+/**
+ * The sandbox's kernel filesystems: /proc and /dev are made for it (its own processes, a
+ * minimal device set), /sys is the host's, shown read-only. A host path bound there would hide
+ * the sandbox's own (the host's processes instead of its own, say) or make a host kernel
+ * interface writable, and bubblewrap refuses some of those binds with a message naming neither
+ * the policy nor the field. /dev/shm is a fresh tmpfs of the sandbox's, no kernel filesystem:
+ * listing it keeps it fresh (docs/sandbox.md).
+ */
+const KERNEL_FILESYSTEMS = ["/proc", "/sys", "/dev"];
+const DEV_SHM = "/dev/shm";
+
+function notOnKernelFilesystem(field: string, filesystems: readonly string[]) {
+  return z.superRefine((p: string, ctx) => {
+    const under = (dir: string) => p === dir || p.startsWith(`${dir}/`);
+    if (under(DEV_SHM)) return;
+    const root = filesystems.find(under);
+    if (root !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        message: `${field} must not be in ${root} (the sandbox's own kernel filesystem), got ${JSON.stringify(p)}`,
+      });
+  });
+}
+
 export const FilesystemPolicySchema = z.strictObject({
   include_workdir: z._default(z.boolean(), true),
-  read_only: z._default(z.array(fsPath(true)), []),
+  // /sys is shown read-only already; /proc and /dev are the sandbox's own.
+  read_only: z._default(z.array(fsPath(true, notOnKernelFilesystem("read_only", ["/proc", "/dev"]))), []),
   read_write: z._default(
     z.array(
       fsPath(
@@ -208,6 +233,7 @@ export const FilesystemPolicySchema = z.strictObject({
         z.refine((p: string) => p.replace(/\/+$/, "") !== "", {
           error: "read_write must not be / (the whole filesystem)",
         }),
+        notOnKernelFilesystem("read_write", KERNEL_FILESYSTEMS),
       ),
     ),
     [],

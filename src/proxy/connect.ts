@@ -195,7 +195,7 @@ function openTunnel(
       upstream.setTimeout(0);
       socket.write(ESTABLISHED);
       splice(socket, upstream, head, core.limits.idleTimeoutMs, true);
-      holdWhileGranted(core, { ...t, address: t.trusted ? undefined : address }, socket, upstream);
+      holdWhileGranted(core, { ...t, address }, socket, upstream);
       logAllowed(address);
     });
     const onClientClose = () => {

@@ -115,7 +115,7 @@ async function decideForward(core: ProxyCore, req: IncomingMessage): Promise<Ver
   const forwardPath = d.forwardPath ?? rawPath;
   return {
     kind: "forward",
-    dest: { scheme: "http", host, port, address: pin.address, addressPort: pin.port },
+    dest: { scheme: "http", host, port, address: pin.address, addressPort: pin.port, trusted: pin.trusted },
     path: q === -1 ? forwardPath : `${forwardPath}${target.slice(q)}`,
     d,
     base,

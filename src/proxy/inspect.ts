@@ -27,7 +27,14 @@ function tunnelCache(t: InspectedTunnel): { dest: Destination; hostHeader?: stri
   let cached = perTunnel.get(t);
   if (!cached) {
     cached = {
-      dest: { scheme: "https", host: t.host, port: t.port, address: t.address, addressPort: t.addressPort },
+      dest: {
+        scheme: "https",
+        host: t.host,
+        port: t.port,
+        address: t.address,
+        addressPort: t.addressPort,
+        trusted: t.trusted,
+      },
     };
     perTunnel.set(t, cached);
   }

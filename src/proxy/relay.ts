@@ -18,6 +18,8 @@ export interface Destination {
   /** The pinned address and port actually dialled. */
   address: string;
   addressPort: number;
+  /** Dialled by a connect-to override: the developer's address, not judged by the SSRF guard. */
+  trusted: boolean;
 }
 
 /** Computed once per destination object (an inspected tunnel reuses its destination for every request). */
@@ -123,10 +125,14 @@ export function splice(
   }
 }
 
-/** Registers a spliced tunnel, so a policy that stops granting it closes it. */
+/**
+ * Registers a spliced connection (a CONNECT tunnel, an upgraded one: both granted at L4), so a
+ * policy that stops granting it, or whose SSRF guard no longer passes the address it dialled,
+ * closes it (EgressProxy.setPolicy).
+ */
 export function holdWhileGranted(
   core: ProxyCore,
-  t: { host: string; port: number; identity: ProcessIdentity; address?: string },
+  t: { host: string; port: number; identity: ProcessIdentity; address: string; trusted: boolean },
   client: Socket,
   upstream: Socket,
 ): void {
@@ -134,7 +140,7 @@ export function holdWhileGranted(
     host: t.host,
     port: t.port,
     identity: t.identity,
-    address: t.address,
+    ...(t.trusted ? {} : { address: t.address }),
     close: () => {
       client.destroy();
       upstream.destroy();

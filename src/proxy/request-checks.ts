@@ -289,21 +289,18 @@ export function bodyMethods(kinds: readonly FieldBody[], body: Buffer): Carried 
 
 function fromJson(out: CarriedMethod[], text: string): string | null {
   if (text.trim() === "") return null;
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    JSON.parse(text);
   } catch {
     return "malformed JSON body: the method it may carry cannot be read";
   }
+  // Every member of every object, at any depth: a server may read `_method` from a nested
+  // object (`data._method`, a batch's entries), and JSON.parse keeps the last of a repeated key,
+  // other parsers the first. The walk is one pass over a body already bounded in size.
   const carrier = "_method in the JSON body";
-  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-    for (const [key, field] of Object.entries(value)) {
-      if (isOverrideParam(key) && typeof field !== "string") return `${carrier} does not name an HTTP method`;
-    }
-  }
-  // JSON.parse keeps the last of a repeated key, other parsers the first: every one counts.
-  for (const [key, field] of topLevelStringMembers(text)) {
+  for (const [key, field] of jsonMembers(text)) {
     if (!isOverrideParam(key)) continue;
+    if (field === null) return `${carrier} does not name an HTTP method`;
     const problem = addValue(out, field, carrier);
     if (problem) return problem;
   }
@@ -313,9 +310,12 @@ function fromJson(out: CarriedMethod[], text: string): string | null {
 const JSON_STRING = /"(?:[^"\\]|\\.)*"/y;
 const JSON_SPACE = /[ \t\r\n]*/y;
 
-/** Every `"key": "value"` member of a valid JSON text's top-level object, in order, duplicates kept. */
-function topLevelStringMembers(text: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+/**
+ * Every member of every object in a valid JSON text, in order, duplicates kept: its key, and its
+ * value when that is a string (null for any other). Iterative: nesting depth costs no stack.
+ */
+function jsonMembers(text: string): Array<[string, string | null]> {
+  const out: Array<[string, string | null]> = [];
   const stringAt = (at: number): { value: string; end: number } | null => {
     JSON_STRING.lastIndex = at;
     const m = JSON_STRING.exec(text);
@@ -326,15 +326,9 @@ function topLevelStringMembers(text: string): Array<[string, string]> {
     JSON_SPACE.exec(text);
     return JSON_SPACE.lastIndex;
   };
-  const first = skipSpace(0);
-  if (text[first] !== "{") return out;
-  let depth = 0;
-  let i = first;
-  while (i < text.length) {
-    const ch = text[i];
-    if (ch === "{" || ch === "[") depth++;
-    else if (ch === "}" || ch === "]") depth--;
-    if (ch !== '"') {
+  // In valid JSON a string followed by `:` is a key; any other string is a value or an element.
+  for (let i = 0; i < text.length; ) {
+    if (text[i] !== '"') {
       i++;
       continue;
     }
@@ -342,13 +336,11 @@ function topLevelStringMembers(text: string): Array<[string, string]> {
     if (!key) break;
     i = key.end;
     const colon = skipSpace(i);
-    if (depth !== 1 || text[colon] !== ":") continue;
+    if (text[colon] !== ":") continue;
     const start = skipSpace(colon + 1);
-    if (text[start] !== '"') continue;
-    const value = stringAt(start);
-    if (!value) break;
-    out.push([key.value, value.value]);
-    i = value.end;
+    const value = text[start] === '"' ? stringAt(start) : null;
+    out.push([key.value, value ? value.value : null]);
+    if (value) i = value.end;
   }
   return out;
 }

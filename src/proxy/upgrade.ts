@@ -292,7 +292,13 @@ export function handleUpgrade(
   );
   const identity = base.identity;
   const granted = identity
-    ? (c: Socket, u: Socket) => holdWhileGranted(core, { host: base.host, port: base.port, identity }, c, u)
+    ? (c: Socket, u: Socket) =>
+        holdWhileGranted(
+          core,
+          { host: base.host, port: base.port, identity, address: dest.address, trusted: dest.trusted },
+          c,
+          u,
+        )
     : undefined;
   relayUpgrade(
     core,

@@ -90,53 +90,162 @@ function knownMountOf(mounts: readonly MountEntry[], path: string): MountEntry |
   return mount;
 }
 
-/**
- * Variables with which an application runtime runs code the executable does not hold: a
- * Bun-compiled executable (Claude Code's) runs as the bun CLI under BUN_BE_BUN and takes bun's
- * flags (`--preload`) from BUN_OPTIONS; an Electron app runs as node under ELECTRON_RUN_AS_NODE;
- * a .NET app loads the assemblies DOTNET_STARTUP_HOOKS names.
- */
-const RUNTIME_VARIABLES = new Set([
-  "BUN_BE_BUN",
-  "BUN_OPTIONS",
-  "ELECTRON_RUN_AS_NODE",
-  "DOTNET_STARTUP_HOOKS",
-]);
+/** A runtime's environment variables that make it run code its binary does not hold. */
+interface CodeLoadingFamily {
+  /** Exact names. */
+  names?: readonly string[];
+  /** Name prefixes: every variable of the family, including those not yet invented. */
+  prefixes?: readonly string[];
+  /**
+   * Whether this value makes the program run other code: true, or why (shown beside the name),
+   * or null when it does not. Absent: any value does, empty included (a runtime may act on the
+   * variable being there at all).
+   */
+  judge?: (value: string) => string | true | null;
+}
+
+/** The loader ignores an empty variable. */
+const nonEmpty = (value: string): true | null => value !== "" || null;
+
+/** A warning filter's category with a dot is a module Python imports (`action:message:category:...`). */
+function warningImportsModule(value: string): string | null {
+  for (const filter of value.split(",")) {
+    if ((filter.split(":")[2] ?? "").includes(".")) return "a warning category imports a module";
+  }
+  return null;
+}
 
 /**
- * Variables with which a program takes code from the environment instead of its binary, named as
- * found: the dynamic loader's (glibc and musl both name theirs LD_*), the application runtimes'
- * (RUNTIME_VARIABLES), and node's NODE_OPTIONS where it loads anything but Airlock's own preload
- * or opens the inspector (nodeOptionsProblem).
+ * Every environment variable with which a program runs code its binary does not hold, one family
+ * per runtime that reads them. The principle: a variable counts when its value names code (a
+ * shared object, a module or class path, a script, a config that loads either) the program
+ * loads into itself, or turns the binary into another program. A variable that names data (CA
+ * files, locales, caches) does not count, nor one that makes a program run another program (git's
+ * GIT_SSH_COMMAND, GIT_EXEC_PATH, GIT_ASKPASS): that one is a process of its own, judged by its
+ * own executable (only `children: true` hands an identity down, and it grants whatever the
+ * parent runs by design, from a config file as much as from a variable). A shared object is also seen
+ * in the maps (foreignCode) once mapped, but not after it is unloaded; interpreted code (Python,
+ * Perl, Ruby, JVM classes, JavaScript) never shows there, so for it the variable is the only sign.
+ * Any binary is judged against every family: the variable is what counts, whichever runtime
+ * the binary embeds (a compiled program may carry Python, a JVM, Bun or node).
+ */
+const CODE_LOADING_FAMILIES: readonly CodeLoadingFamily[] = [
+  // The dynamic loader (glibc's and musl's both LD_*): LD_PRELOAD, LD_AUDIT and LD_LIBRARY_PATH
+  // load shared objects, the others change how; a new one would too.
+  { prefixes: ["LD_"], judge: nonEmpty },
+  // glibc itself: iconv loads gconv modules (shared objects) from GCONV_PATH. GLIBC_TUNABLES,
+  // LOCPATH and NLSPATH name settings and data only.
+  { names: ["GCONV_PATH"], judge: nonEmpty },
+  // OpenSSL (curl, git's and Python's TLS): a config loads engines and providers (shared
+  // objects); OPENSSL_CONF_INCLUDE is where its includes resolve, OPENSSL_ENGINES and
+  // OPENSSL_MODULES where it loads those from. SSL_CERT_* are CA data.
+  { names: ["OPENSSL_CONF", "OPENSSL_CONF_INCLUDE", "OPENSSL_ENGINES", "OPENSSL_MODULES"] },
+  // Node: the options load modules or open the inspector (nodeOptionsProblem); NODE_PATH adds
+  // directories modules resolve from; NODE_REPL_EXTERNAL_MODULE runs a module as the REPL.
+  { names: ["NODE_OPTIONS"], judge: nodeOptionsProblem },
+  { names: ["NODE_PATH", "NODE_REPL_EXTERNAL_MODULE"] },
+  // Bun (Claude Code's native executable is Bun-compiled): BUN_BE_BUN runs it as the bun CLI,
+  // BUN_OPTIONS hands it bun's flags (`--preload FILE`).
+  { names: ["BUN_BE_BUN", "BUN_OPTIONS"] },
+  // Electron: the app runs as node.
+  { names: ["ELECTRON_RUN_AS_NODE"] },
+  // .NET: startup hooks and extra dependencies are assemblies it loads, DOTNET_ROOT the runtime
+  // it runs on, a CoreCLR profiler a shared object it loads (CORECLR_PROFILER_PATH*).
+  {
+    names: ["DOTNET_STARTUP_HOOKS", "DOTNET_ADDITIONAL_DEPS", "DOTNET_SHARED_STORE", "DOTNET_ROOT"],
+    prefixes: ["CORECLR_PROFILER"],
+  },
+  // The JVM: its options take -javaagent, -agentpath and -cp; CLASSPATH is where classes load from.
+  { names: ["JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH"] },
+  // Python: module paths (PYTHONPATH, PYTHONHOME's standard library, PYTHONUSERBASE's
+  // site-packages and their .pth lines, PYTHONPLATLIBDIR), a startup script, interactive mode
+  // after the program (PYTHONINSPECT reads code from stdin), breakpoint() importing a module; a
+  // warning filter whose category is a module's.
+  {
+    names: [
+      "PYTHONPATH",
+      "PYTHONHOME",
+      "PYTHONSTARTUP",
+      "PYTHONINSPECT",
+      "PYTHONUSERBASE",
+      "PYTHONPLATLIBDIR",
+      "PYTHONBREAKPOINT",
+    ],
+  },
+  { names: ["PYTHONWARNINGS"], judge: warningImportsModule },
+  // Perl: PERL5OPT takes -M and -d, the LIB variables add module directories, PERL5DB is the
+  // debugger's code.
+  { names: ["PERL5OPT", "PERL5LIB", "PERLLIB", "PERL5DB"] },
+  // Ruby: RUBYOPT takes -r, RUBYLIB adds library directories.
+  { names: ["RUBYOPT", "RUBYLIB"] },
+  // Lua (embedded in many programs): LUA_INIT* runs a chunk or file, LUA_PATH* and LUA_CPATH*
+  // are where `require` finds Lua and C modules (each with its _5_x variants).
+  { prefixes: ["LUA_INIT", "LUA_PATH", "LUA_CPATH"] },
+  // PHP: an ini file loads extensions (shared objects) and prepends scripts; Tcl: package paths.
+  { names: ["PHPRC", "PHP_INI_SCAN_DIR", "TCLLIBPATH"] },
+  // Plugin directories and configs of libraries a program links: GLib's GIO modules, GTK's and
+  // Qt's plugins, GStreamer's, Cyrus SASL's mechanisms, Kerberos's config (it names plugin
+  // modules): all shared objects.
+  {
+    names: [
+      "GIO_EXTRA_MODULES",
+      "GIO_MODULE_DIR",
+      "GTK_MODULES",
+      "GTK3_MODULES",
+      "GTK_PATH",
+      "QT_PLUGIN_PATH",
+      "SASL_PATH",
+      "KRB5_CONFIG",
+    ],
+    prefixes: ["GST_PLUGIN_"],
+  },
+  // Shells are left out: no program embeds one, and one a program starts is a process of its
+  // own (BASH_ENV, ENV and BASH_FUNC_* make bash run other code, as its arguments do anyway).
+];
+
+const FAMILY_BY_NAME = new Map(
+  CODE_LOADING_FAMILIES.flatMap((family) => (family.names ?? []).map((name) => [name, family] as const)),
+);
+const FAMILY_BY_PREFIX = CODE_LOADING_FAMILIES.flatMap((family) =>
+  (family.prefixes ?? []).map((prefix) => [prefix, family] as const),
+);
+
+function familyOf(name: string): CodeLoadingFamily | undefined {
+  return FAMILY_BY_NAME.get(name) ?? FAMILY_BY_PREFIX.find(([prefix]) => name.startsWith(prefix))?.[1];
+}
+
+function literal(name: string): string {
+  return name.replace(/[^A-Za-z0-9_]/g, "\\$&");
+}
+
+/**
+ * An entry of the table's at the start of the environment or after a NUL: its name and value.
+ * One regular expression over the whole environment: it runs per request, and most entries
+ * match nothing (no string is built for them).
+ */
+const CODE_LOADING_ENTRY = new RegExp(
+  `(?:^|\0)(${[
+    ...[...FAMILY_BY_NAME.keys()].map(literal),
+    ...FAMILY_BY_PREFIX.map(([prefix]) => `${literal(prefix)}[^=\0]*`),
+  ].join("|")})=([^\0]*)`,
+  "g",
+);
+
+/**
+ * The variables of a NUL-separated environment with which the program takes code from the
+ * environment instead of its binary (CODE_LOADING_FAMILIES), each named, and its reason beside
+ * it where the value was judged. Every entry is judged, a repeated name's too.
  */
 export function loaderVariables(environ: string): string[] {
   const out: string[] = [];
-  // Found in place: an environment holds dozens of entries and this runs per request.
-  for (let at = environ.indexOf("LD_"); at !== -1; at = environ.indexOf("LD_", at + 3)) {
-    if (at > 0 && environ.charCodeAt(at - 1) !== 0) continue;
-    const nul = environ.indexOf("\0", at);
-    const end = nul === -1 ? environ.length : nul;
-    const eq = environ.indexOf("=", at);
-    if (eq === -1 || eq >= end - 1) continue;
-    out.push(environ.slice(at, eq));
+  for (const m of environ.matchAll(CODE_LOADING_ENTRY)) {
+    const name = m[1] as string;
+    const family = familyOf(name);
+    const verdict = family?.judge ? family.judge(m[2] as string) : true;
+    if (verdict === true) out.push(name);
+    else if (verdict !== null) out.push(`${name} (${verdict})`);
   }
-  // A runtime may act on its variable being there at all; the loader ignores an empty one.
-  for (const name of RUNTIME_VARIABLES) if (valueIn(environ, name) !== null) out.push(name);
-  const options = valueIn(environ, "NODE_OPTIONS");
-  const problem = options ? nodeOptionsProblem(options) : null;
-  if (problem) out.push(`NODE_OPTIONS (${problem})`);
   return out;
-}
-
-/** The value of `name` in a NUL-separated environment (empty when set empty), or null when unset. */
-function valueIn(environ: string, name: string): string | null {
-  const key = `${name}=`;
-  for (let at = environ.indexOf(key); at !== -1; at = environ.indexOf(key, at + 1)) {
-    if (at > 0 && environ.charCodeAt(at - 1) !== 0) continue;
-    const nul = environ.indexOf("\0", at);
-    return environ.slice(at + key.length, nul === -1 ? environ.length : nul);
-  }
-  return null;
 }
 
 /** Node options that name code to load (a file, a module, a config that loads engines) first. */

@@ -140,3 +140,16 @@ test("policy check validates a gate: section with the gate's loader, examples in
     /gate\.hard_stops\[0\]\.not_match\[0\]: rule "rm-outside-workdir" matches this example/,
   );
 });
+
+test("airlock run refuses a read_write path on the sandbox's /proc before bubblewrap, naming file:line and field", () => {
+  const dir = mkdtempSync(join(tmpdir(), "airlock-cli-"));
+  const file = join(dir, "proc.yaml");
+  writeFileSync(file, "version: 1\nfilesystem_policy:\n  read_write: [/proc]\n");
+  const r = airlock("run", "--policy", file, "--", "true");
+  assert.equal(r.code, 1);
+  assert.match(
+    r.err,
+    new RegExp(`${file}:3:16: filesystem_policy\\.read_write\\[0\\]: read_write must not be in /proc`),
+  );
+  assert.doesNotMatch(r.err, /bwrap/);
+});

@@ -281,6 +281,31 @@ const cases: Array<{ name: string; yaml: string; line: number; message: RegExp }
     message: /read_write must not be \//i,
   },
   {
+    name: "read_write on the sandbox's /proc",
+    yaml: "version: 1\nfilesystem_policy:\n  read_write:\n    - /tmp/ok\n    - /proc\n",
+    line: 5,
+    message:
+      /filesystem_policy\.read_write\[1\]: read_write must not be in \/proc \(the sandbox's own kernel filesystem\), got "\/proc"/,
+  },
+  {
+    name: "read_write under /sys",
+    yaml: "version: 1\nfilesystem_policy:\n  read_write: [/sys/fs/cgroup]\n",
+    line: 3,
+    message: /read_write must not be in \/sys/,
+  },
+  {
+    name: "read_write under /dev",
+    yaml: "version: 1\nfilesystem_policy:\n  read_write: [/dev/shm, /dev/kvm]\n",
+    line: 3,
+    message: /read_write must not be in \/dev/,
+  },
+  {
+    name: "read_only over the sandbox's /proc",
+    yaml: "version: 1\nfilesystem_policy:\n  read_only: [/proc/1]\n",
+    line: 3,
+    message: /read_only must not be in \/proc/,
+  },
+  {
     name: "relative read_only",
     yaml: "version: 1\nfilesystem_policy:\n  read_only: [usr]\n",
     line: 3,

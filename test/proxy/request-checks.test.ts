@@ -95,7 +95,7 @@ test("_method fields in multipart and JSON bodies", () => {
   assert.deepEqual(methods(bodyMethods(["json"], Buffer.from('{"\\u005fmethod":"delete","a":1}'))), [
     "DELETE",
   ]);
-  assert.deepEqual(methods(bodyMethods(["json"], Buffer.from('[{"_method":"DELETE"}]'))), []);
+  assert.deepEqual(methods(bodyMethods(["json"], Buffer.from('[{"_method":"DELETE"}]'))), ["DELETE"]);
   assert.match(
     String(methods(bodyMethods(["json"], Buffer.from('{"_method":["DELETE"]}')))),
     /does not name/,
@@ -259,7 +259,7 @@ test("decodedBody: a body is read as a server that inflates it reads it, or refu
   assert.match(read("gzip", gzipSync(Buffer.alloc(4096))), /does not decode within 1024 bytes/);
 });
 
-test("bodyMethods: every top-level string member of a JSON body, repeated keys included", () => {
+test("bodyMethods: every string member of a JSON body at any depth, repeated keys included", () => {
   const methods = (text: string) => {
     const r = bodyMethods(["json"], Buffer.from(text));
     return r.ok ? r.methods.map((m) => m.method) : r.reason;
@@ -267,8 +267,16 @@ test("bodyMethods: every top-level string member of a JSON body, repeated keys i
   assert.deepEqual(methods('{"_method":"DELETE","_method":"POST"}'), ["DELETE", "POST"]);
   assert.deepEqual(methods('{"title":"\\"_method\\":\\"DELETE\\"","n":1}'), [], "inside a string is text");
   assert.deepEqual(methods('{"\\u005fmethod":"delete"}'), ["DELETE"]);
-  assert.deepEqual(methods('{"a":{"_method":"PATCH"},"b":["_method"]}'), [], "top-level members only");
+  assert.deepEqual(
+    methods('{"a":{"_method":"PATCH"},"b":["_method"]}'),
+    ["PATCH"],
+    "nested; an element is no key",
+  );
+  assert.deepEqual(methods('[{"x":[{"_METHOD":"put"}]}]'), ["PUT"], "inside arrays, any case");
+  assert.deepEqual(methods(`${"[".repeat(50_000)}{"_method":"DELETE"}${"]".repeat(50_000)}`), ["DELETE"]);
+  assert.deepEqual(methods('{"a":{"b":"_method"},"c":"x"}'), [], "a value is no key");
   assert.match(methods('{"_method":5}') as string, /does not name an HTTP method/);
+  assert.match(methods('{"a":{"_method":["DELETE"]}}') as string, /does not name an HTTP method/);
 });
 
 test("carriedHostProblem: hosts a server may route by must be the decided one", () => {

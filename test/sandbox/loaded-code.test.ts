@@ -158,3 +158,72 @@ test("nodeOptionsProblem: only Airlock's preload may load, and no inspector", ()
     assert.match(nodeOptionsProblem(value) ?? "", /opens the inspector/, value);
   }
 });
+
+test("loaderVariables: every runtime's code-loading family, named; data variables are not", () => {
+  const coded = [
+    "GCONV_PATH=/w",
+    "OPENSSL_CONF=/w/engine.cnf",
+    "OPENSSL_ENGINES=/w",
+    "OPENSSL_MODULES=/w",
+    "NODE_PATH=/w",
+    "NODE_REPL_EXTERNAL_MODULE=/w/r.js",
+    "DOTNET_ADDITIONAL_DEPS=/w/d.json",
+    "DOTNET_ROOT=/w",
+    "CORECLR_PROFILER_PATH_64=/w/p.so",
+    "JAVA_TOOL_OPTIONS=-javaagent:/w/a.jar",
+    "_JAVA_OPTIONS=-Dx=1",
+    "JDK_JAVA_OPTIONS=-agentpath:/w/a.so",
+    "CLASSPATH=/w",
+    "PYTHONPATH=/w",
+    "PYTHONHOME=/w",
+    "PYTHONSTARTUP=/w/s.py",
+    "PYTHONINSPECT=1",
+    "PYTHONUSERBASE=/w",
+    "PYTHONPLATLIBDIR=/w",
+    "PYTHONBREAKPOINT=evil.hook",
+    "PERL5OPT=-Mevil",
+    "PERL5LIB=/w",
+    "PERLLIB=/w",
+    "PERL5DB=BEGIN{}",
+    "RUBYOPT=-revil",
+    "RUBYLIB=/w",
+    "LUA_INIT=@/w/i.lua",
+    "LUA_CPATH_5_4=/w/?.so",
+    "PHPRC=/w",
+    "TCLLIBPATH=/w",
+    "GIO_EXTRA_MODULES=/w",
+    "QT_PLUGIN_PATH=/w",
+    "GST_PLUGIN_PATH_1_0=/w",
+    "SASL_PATH=/w",
+    "KRB5_CONFIG=/w/krb5.conf",
+    "LD_FUTURE_VARIABLE=1",
+  ];
+  assert.deepEqual(
+    loaderVariables(`${coded.join("\0")}\0`),
+    coded.map((entry) => entry.slice(0, entry.indexOf("="))),
+  );
+  const data = [
+    "SSL_CERT_FILE=/etc/airlock/ca.pem",
+    "SSL_CERT_DIR=/etc/ssl/certs",
+    "GLIBC_TUNABLES=glibc.malloc.check=3",
+    "LOCPATH=/w",
+    "PYTHONDONTWRITEBYTECODE=1",
+    "PYTHONWARNINGS=ignore,default::DeprecationWarning",
+    "GIT_DIR=/w/.git",
+    "GIT_SSH_COMMAND=ssh -v",
+    "BASH_ENV=/w/env.sh",
+    "LUAROCKS_CONFIG=/w",
+    "NODE_EXTRA_CA_CERTS=/etc/airlock/ca.pem",
+    "LD_PRELOAD=",
+    "XLD_PRELOAD=/w/x.so",
+  ];
+  assert.deepEqual(loaderVariables(`${data.join("\0")}\0`), []);
+  assert.deepEqual(loaderVariables("PYTHONWARNINGS=ignore::evil.Warning\0"), [
+    "PYTHONWARNINGS (a warning category imports a module)",
+  ]);
+  assert.deepEqual(
+    loaderVariables("NODE_OPTIONS=--require /etc/airlock/node-proxy.cjs\0NODE_OPTIONS=--import ./x.mjs"),
+    ["NODE_OPTIONS (--import loads code other than Airlock's preload)"],
+    "a repeated name is judged too, the last entry without its NUL",
+  );
+});

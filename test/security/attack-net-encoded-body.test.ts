@@ -3,7 +3,8 @@
 // parsers inflate gzip, deflate and br request bodies before they read fields, so
 // `Content-Encoding: gzip` around `_method=DELETE` is a DELETE to such a server. The proxy must
 // read the body as that server would (decoded) or refuse it. Likewise a JSON body with a
-// repeated `_method` key: JSON.parse keeps the last, other parsers the first. The recording
+// repeated `_method` key (JSON.parse keeps the last, other parsers the first), or one nested in
+// an object or array (a server may read `data._method`). The recording
 // upstream must never receive an override the proxy did not decide.
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -45,6 +46,24 @@ const CASES: Array<[string, string, number, RegExp?]> = [
     post("application/json", "identity", Buffer.from('{"_method":"DELETE","_method":"POST"}')),
     403,
     /JSON body asks for DELETE/,
+  ],
+  [
+    "json-nested",
+    post("application/json", "identity", Buffer.from('{"title":"x","data":{"_method":"DELETE"}}')),
+    403,
+    /JSON body asks for DELETE/,
+  ],
+  [
+    "json-in-array-gzip",
+    post("application/json", "gzip", gzipSync('[{"ops":[{"_METHOD":"put"}]}]')),
+    403,
+    /JSON body asks for PUT/,
+  ],
+  [
+    "json-nested-not-a-string",
+    post("application/json", "identity", Buffer.from('{"data":{"_method":["DELETE"]}}')),
+    403,
+    /does not name an HTTP method/,
   ],
   ["unknown-coding", post(FORM, "compress", Buffer.from("_method=DELETE")), 403, /Content-Encoding compress/],
   ["broken-gzip", post(FORM, "gzip", Buffer.from("not gzip at all")), 403, /does not decode/],

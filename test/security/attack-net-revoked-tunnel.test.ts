@@ -3,8 +3,9 @@
 // through the forward proxy (ws.test), and keeps sending; the developer replaces the sandbox's
 // policy with one that grants keep.test alone (a revoked or expired rule). Spliced bytes are
 // never decided again, so the revoked tunnels must be closed by the proxy, and the one still
-// granted must stay open. A tunnel to the host's own address closes too once the rule that
-// stays no longer names that address in allowed_ips (the SSRF guard judges it again).
+// granted must stay open. A tunnel to the host's own address, and a WebSocket upgraded to it,
+// close too once the rule that stays no longer names that address in allowed_ips (the SSRF
+// guard judges both again: one path for every spliced connection).
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Server } from "node:net";
@@ -43,10 +44,11 @@ def upgrade(host):
     assert head.startswith(b"HTTP/1.1 101"), head
     s.sendall(("before-%s\n" % host).encode())
     return s
-own, own_port = sys.argv[1], int(sys.argv[2])
+own, own_port, own_ws_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 tunnels = {"rec.test": tunnel("rec.test"), "keep.test": tunnel("keep.test"), "ws.test": upgrade("ws.test")}
 if own != "-":
     tunnels["own"] = tunnel(own, own_port)
+    tunnels["own-ws"] = upgrade("%s:%d" % (own, own_ws_port))
 print("ready", flush=True)
 closed = {}
 deadline = time.time() + 60
@@ -87,6 +89,8 @@ describe("a raw tunnel outliving its grant", () => {
   let ws: HttpUpstream;
   let own: Server;
   let ownReceived = "";
+  let ownWs: Server;
+  let ownWsReceived = "";
   let run: CliRun;
   let set: CliRun;
   let logs = "";
@@ -106,8 +110,23 @@ describe("a raw tunnel outliving its grant", () => {
     });
     await new Promise<void>((r) => own.listen(0, "0.0.0.0", r));
     const ownPort = (own.address() as AddressInfo).port;
+    // A WebSocket server on every interface: it switches on the first request head it receives.
+    ownWs = createServer((s) => {
+      let switched = false;
+      s.on("data", (d) => {
+        ownWsReceived += d.toString("latin1");
+        if (switched || !ownWsReceived.includes("\r\n\r\n")) return;
+        switched = true;
+        s.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+      });
+      s.on("error", () => {});
+    });
+    await new Promise<void>((r) => ownWs.listen(0, "0.0.0.0", r));
+    const ownWsPort = (ownWs.address() as AddressInfo).port;
     const ownRule = (named: boolean) =>
-      `{ host: "${OWN_V4}", port: ${ownPort}${named ? `, allowed_ips: ["${OWN_V4}"]` : ""} }`;
+      [ownPort, ownWsPort]
+        .map((port) => `{ host: "${OWN_V4}", port: ${port}${named ? `, allowed_ips: ["${OWN_V4}"]` : ""} }`)
+        .join(", ");
     const both = policy(dir, "both", ["rec.test", "keep.test", "ws.test"], OWN_V4 && ownRule(true));
     // The address's rule stays, but no longer names it in allowed_ips.
     const keepOnly = policy(dir, "keep-only", ["keep.test"], OWN_V4 && ownRule(false));
@@ -132,7 +151,8 @@ describe("a raw tunnel outliving its grant", () => {
         "/usr/bin/python3",
         "holder.py",
         OWN_V4 ?? "-",
-        String((own.address() as AddressInfo).port),
+        String(ownPort),
+        String(ownWsPort),
       ],
       {
         airlockHome: home,
@@ -161,6 +181,7 @@ describe("a raw tunnel outliving its grant", () => {
     await keep?.close();
     await ws?.close();
     await new Promise<void>((r) => (own ? own.close(() => r()) : r()));
+    await new Promise<void>((r) => (ownWs ? ownWs.close(() => r()) : r()));
     removeDir(dir);
   });
 
@@ -178,6 +199,8 @@ describe("a raw tunnel outliving its grant", () => {
     if (OWN_V4) {
       assert.match(ownReceived, /before-/, "the host's address was reachable while named");
       assert.match(run.stdout, /^own closed$/m, "allowed_ips taken back closes it");
+      assert.match(ownWsReceived, /before-/, "the upgrade to the host's address was spliced while named");
+      assert.match(run.stdout, /^own-ws closed$/m, "and closes too once allowed_ips no longer names it");
     }
     assert.match(run.stdout, /^keep\.test open$/m, run.stdout);
   });

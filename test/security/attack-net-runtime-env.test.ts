@@ -2,7 +2,9 @@
 // inside a real `airlock run`. Claude Code's native executable is compiled by Bun: under
 // BUN_BE_BUN=1 it runs as the bun CLI (`-e CODE` included), and BUN_OPTIONS hands it bun's
 // flags (`--preload FILE`); an Electron app runs as node under ELECTRON_RUN_AS_NODE. A node
-// program takes `--require`, `--import` and the inspector from NODE_OPTIONS. Any process could
+// program takes `--require`, `--import` and the inspector from NODE_OPTIONS; glibc's iconv,
+// OpenSSL, the JVM, Python, Perl, Ruby and .NET each take code from variables of their own
+// (one per family here: the table in loaded-code.ts holds them all). Any process could
 // then send with the listed binary's rule. Each variable is set
 // on a listed binary (curl stands in for the Bun executable: the variable is what counts); the
 // recording upstream shows what got through, and the 403 names the variable.
@@ -21,6 +23,20 @@ const SCRIPT = [
   'echo "bun-be-bun $(BUN_BE_BUN=1 /usr/bin/curl -s http://rec.test/bun-be-bun-marker)"',
   'echo "bun-options $(BUN_OPTIONS="--preload ./evil.ts" /usr/bin/curl -s http://rec.test/bun-options-marker)"',
   'echo "electron $(ELECTRON_RUN_AS_NODE=1 /usr/bin/curl -s http://rec.test/electron-marker)"',
+  // One variable of each further family, on the same listed binary.
+  ...[
+    "GCONV_PATH=./gconv",
+    "OPENSSL_CONF=./engine.cnf",
+    "JAVA_TOOL_OPTIONS=-javaagent:./a.jar",
+    "PYTHONPATH=.",
+    "PERL5OPT=-Mevil",
+    "RUBYOPT=-revil",
+    "CORECLR_PROFILER_PATH=./p.so",
+  ].map((set) => {
+    const name = set.slice(0, set.indexOf("="));
+    return `echo "family-${name} $(${set} /usr/bin/curl -s http://rec.test/family-${name}-marker)"`;
+  }),
+  'echo "warnings-control $(PYTHONWARNINGS=ignore /usr/bin/curl -s http://rec.test/warnings-control)"',
   FETCH("node-control"),
   `NODE_OPTIONS="$NODE_OPTIONS --max-old-space-size=256" ${FETCH("node-memory")}`,
   `NODE_OPTIONS="$NODE_OPTIONS --require ./evil.cjs" ${FETCH("node-require-marker")}`,
@@ -67,6 +83,20 @@ describe("identity of a binary its runtime's variables turn into another program
     assert.match(line("electron"), /was started with ELECTRON_RUN_AS_NODE set/);
   });
 
+  test("every runtime family's variable voids the identity, and the reason names it", () => {
+    for (const name of [
+      "GCONV_PATH",
+      "OPENSSL_CONF",
+      "JAVA_TOOL_OPTIONS",
+      "PYTHONPATH",
+      "PERL5OPT",
+      "RUBYOPT",
+      "CORECLR_PROFILER_PATH",
+    ])
+      assert.match(line(`family-${name}`), new RegExp(`was started with ${name} set`), name);
+    assert.match(line("warnings-control"), /recorded/, "a variable naming no code leaves the identity");
+  });
+
   test("NODE_OPTIONS loading other code, or opening the inspector, voids the identity", () => {
     assert.match(line("node-require-marker"), /403 .*NODE_OPTIONS \(--require loads code other than/);
     assert.match(line("node-import-marker"), /403 .*NODE_OPTIONS \(--import loads code other than/);
@@ -74,7 +104,7 @@ describe("identity of a binary its runtime's variables turn into another program
   });
 
   test("the upstream received the controls only", () => {
-    for (const marker of ["curl-control", "node-control", "node-memory"])
+    for (const marker of ["curl-control", "warnings-control", "node-control", "node-memory"])
       assert.ok(received.includes(marker));
     assert.doesNotMatch(received, /-marker/);
   });
