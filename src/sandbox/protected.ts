@@ -82,6 +82,33 @@ export const PROTECTED: readonly ProtectedEntry[] = [
 ];
 
 /**
+ * The agents whose home the environment can move, by the variable that does it: the host's agent
+ * then obeys that folder instead of `~/.claude` / `~/.codex`, so it is protected as they are.
+ */
+const AGENT_HOME_VARIABLES: ReadonlyArray<readonly [string, string]> = [
+  [".claude", "CLAUDE_CONFIG_DIR"],
+  [".codex", "CODEX_HOME"],
+];
+
+/** An agent's home where the environment moved it, with the PROTECTED entry that says what in it
+ * the host's agent obeys. */
+export interface MovedAgentHome {
+  path: string;
+  entry: ProtectedEntry;
+}
+
+/** The agents' homes the host's environment names (absolute paths only: what the client uses). */
+export function movedAgentHomes(env: Readonly<Record<string, string | undefined>>): MovedAgentHome[] {
+  const out: MovedAgentHome[] = [];
+  for (const [name, variable] of AGENT_HOME_VARIABLES) {
+    const value = env[variable];
+    const entry = PROTECTED.find((p) => p.path === name);
+    if (entry && value?.startsWith("/")) out.push({ path: value.replace(/(?<=.)\/+$/, ""), entry });
+  }
+  return out;
+}
+
+/**
  * What git obeys inside a git directory. `config` and `config.worktree` can name programs
  * (core.fsmonitor, core.hooksPath, aliases); `commondir` points git at another git directory
  * (and its config); `hooks/` run on commit, checkout, merge. An absent one is blocked like any

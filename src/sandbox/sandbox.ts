@@ -42,7 +42,7 @@ import { launchSandbox, type RunningSandbox, SandboxStartError } from "./launch.
 import { FRESH_DIRS, type MountPlan, planMounts, type TreeFacts, within } from "./mounts.ts";
 import { OVERLAY_EXIT, type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
 import { checkUserNamespaces, checkWorkdir, findBwrap, findExecutable, PreflightError } from "./preflight.ts";
-import { SELF_COMMONDIR } from "./protected.ts";
+import { movedAgentHomes, SELF_COMMONDIR } from "./protected.ts";
 import { SHALLOW_BOUNDS, scanTree, type TreeScan, WORKDIR_BOUNDS } from "./tree-scan.ts";
 
 export const INIT_SOURCE = packagePath("src", "sandbox", "init.cjs");
@@ -237,6 +237,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     readOnly: expand(fs?.read_only),
     deny: [...deny, ...scans.flatMap((s) => s.airlockHomes)],
     home,
+    agentHomes: movedAgentHomes(hostEnv).map((h) => ({ ...h, path: realOrSelf(h.path) })),
     hidden: view.hidden,
     visible: view.visible,
     tree,
