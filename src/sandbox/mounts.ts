@@ -68,6 +68,8 @@ export interface MountPlanInput {
    * find nothing, as git expects of an empty `commondir` (default /dev/null, which cannot be read
    * on bubblewrap's nodev mounts). */
   emptyFile?: string;
+  /** An empty read-only host directory, bound where an absent protected directory would be. */
+  emptyDir?: string;
   /** A read-only host file holding SELF_COMMONDIR: the placeholder of an absent `commondir`. */
   selfCommondir?: string;
   /** Is this path itself a symbolic link (not following it)? A link cannot be pinned in place. */
@@ -286,6 +288,8 @@ function protectedOps(
     if (rwHolder(path) !== null) wanted.set(path, block || wanted.get(path) === true);
   };
   const pins = new Set<string>();
+  /** Protected paths that are directories: an absent one is blocked by an empty directory. */
+  const directories = new Set<string>();
 
   const roots = writable.filter((w) => binds.some((b) => b.path === w) && probe(w) === "dir");
   const configRoots = [...roots, ...(input.home && probe(input.home) === "dir" ? [input.home] : [])];
@@ -295,7 +299,11 @@ function protectedOps(
       const inner = new Set(entry.inner ?? []);
       const more = entry.innerNames;
       if (more) for (const name of input.list?.(path) ?? []) if (more(name)) inner.add(name);
-      for (const name of inner) want(join2(path, name), true);
+      for (const name of inner) {
+        const inside = join2(path, name.replace(/\/$/, ""));
+        if (name.endsWith("/")) directories.add(inside);
+        want(inside, true);
+      }
     } else want(path, true);
   };
   for (const root of configRoots)
@@ -343,7 +351,9 @@ function protectedOps(
     ) {
       targets.push({ src: input.selfCommondir, dest: blocker });
       prefill.push({ path: blocker, content: SELF_COMMONDIR });
-    } else targets.push({ src: input.emptyFile ?? "/dev/null", dest: blocker });
+    } else if (input.emptyDir && blocker === path && directories.has(path))
+      targets.push({ src: input.emptyDir, dest: blocker });
+    else targets.push({ src: input.emptyFile ?? "/dev/null", dest: blocker });
     readOnly.push(blocker);
     createdOnHost.push(blocker);
   }

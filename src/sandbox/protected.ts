@@ -8,7 +8,9 @@
  * user's home, **including when they do not exist yet** (an empty read-only file is bound where
  * the path would start). A directory here is read-only as a whole and is a mount point, so it
  * cannot be renamed or replaced either. `inner` is what stays read-only when the policy lists
- * the directory itself as writable (an agent's own home, `~/.claude`).
+ * the directory itself as writable (an agent's own home, `~/.claude`); a name there ending in
+ * `/` is a directory, blocked when absent by an empty read-only directory (what its absence means
+ * to the agent: a file there is an error, "Not a directory").
  */
 export interface ProtectedEntry {
   path: string;
@@ -48,17 +50,17 @@ export const PROTECTED: readonly ProtectedEntry[] = [
       ".config.json",
       "settings.json",
       "settings.local.json",
-      "hooks",
-      "plugins",
-      "shell-snapshots",
-      "session-env",
-      "jobs",
-      "daemon",
+      "hooks/",
+      "plugins/",
+      "shell-snapshots/",
+      "session-env/",
+      "jobs/",
+      "daemon/",
       "daemon.json",
-      "local",
-      "skills",
-      "agents",
-      "commands",
+      "local/",
+      "skills/",
+      "agents/",
+      "commands/",
     ],
     innerNames: isClaudeSettings,
   },
@@ -73,7 +75,7 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // spare Codex's own prompt, not the gate's decision.
   {
     path: ".codex",
-    inner: ["config.toml", ".env", "hooks.json", "hooks", "plugins", "shell_snapshots", "tmp"],
+    inner: ["config.toml", ".env", "hooks.json", "hooks/", "plugins/", "shell_snapshots/", "tmp/", "rules/"],
     innerNames: (name) => name.endsWith(".toml"),
   },
   { path: ".vscode" },

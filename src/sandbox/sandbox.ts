@@ -3,6 +3,7 @@
 import {
   existsSync,
   lstatSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -213,6 +214,9 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     rmSync(file, { force: true }); // read-only once made: replaced, not rewritten
     writeFileSync(file, content, { mode: 0o444 });
   }
+  const emptyDir = stateFiles.emptyDir;
+  rmSync(emptyDir, { recursive: true, force: true });
+  mkdirSync(emptyDir, { mode: 0o555 });
   const agentState = makeAgentStateCopies(home, hostEnv, readWrite, deny, stateFiles.agentState);
   const scans = scanWritable(includeWorkdir && !spec.overlay ? workdir : null, readWrite, home);
   const tree = treeFacts(scans);
@@ -253,6 +257,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     },
     probe: hostProbe,
     emptyFile,
+    emptyDir,
     selfCommondir,
     isLink,
     list: listDir,
