@@ -43,7 +43,9 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // alias runs), the user's skills, subagents and commands (what plugins bundle, and as able to
   // run code: a skill's `!` shell lines and frontmatter hooks run when the model uses it); and
   // the legacy global config `.config.json`, which Claude Code reads instead of ~/.claude.json
-  // whenever it holds anything (an empty read-only placeholder it ignores).
+  // whenever it holds anything (an empty read-only placeholder it ignores); and `backups/`, the
+  // copies of ~/.claude.json Claude Code tells the developer to copy over a missing or corrupt
+  // one (it carries on when it cannot write one).
   {
     path: ".claude",
     inner: [
@@ -61,6 +63,7 @@ export const PROTECTED: readonly ProtectedEntry[] = [
       "skills/",
       "agents/",
       "commands/",
+      "backups/",
     ],
     innerNames: isClaudeSettings,
   },
