@@ -74,8 +74,8 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // (Airlock's gate among them: an empty hooks.json would leave the next host session ungated),
   // plugins (their hooks and MCP servers), and what a running session sources or executes from
   // its home: `shell_snapshots/` (sourced before every command) and `tmp/` (the helpers it runs
-  // every command through, `tmp/arg0-linux/*/codex-linux-sandbox`). Its exec-policy `rules/` only
-  // spare Codex's own prompt, not the gate's decision.
+  // every command through, `tmp/arg0-linux/*/codex-linux-sandbox`); and its exec-policy `rules/`:
+  // a command an `allow` rule matches runs without asking and outside Codex's own sandbox.
   {
     path: ".codex",
     inner: ["config.toml", ".env", "hooks.json", "hooks/", "plugins/", "shell_snapshots/", "tmp/", "rules/"],
