@@ -34,6 +34,18 @@ describe("an agent home the environment moves: protected where it really is", ()
   });
   after(() => removeDir(dir));
 
+  /** The checks from inside a real `airlock run`, with the host's environment moving a home. */
+  async function runChecks(policy: string, checks: string[], name: string, moved: NodeJS.ProcessEnv) {
+    const run = await runCli(
+      ["run", "--policy", policy, "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")],
+      {
+        airlockHome: join(dir, name),
+        env: { HOME: home, XDG_STATE_HOME: join(dir, "state"), ...moved },
+      },
+    );
+    assertAllOk(run.stdout, checkNames(checks), run.stderr);
+  }
+
   test("CLAUDE_CONFIG_DIR listed as writable: settings, hooks, skills, .config.json stay as the host has them", async () => {
     const cfg = join(home, "claude-config");
     rmSync(cfg, { recursive: true, force: true });
@@ -56,14 +68,7 @@ describe("an agent home the environment moves: protected where it really is", ()
       mustPass("state-writable", `echo x > ${cfg}/history.jsonl`),
       mustPass("config-json-writable", `echo '{"numStartups":2}' > ${cfg}/.claude.json`),
     ];
-    const run = await runCli(
-      ["run", "--policy", policy, "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")],
-      {
-        airlockHome: join(dir, "airlock-claude"),
-        env: { HOME: home, XDG_STATE_HOME: join(dir, "state"), CLAUDE_CONFIG_DIR: cfg },
-      },
-    );
-    assertAllOk(run.stdout, checkNames(checks), run.stderr);
+    await runChecks(policy, checks, "airlock-claude", { CLAUDE_CONFIG_DIR: cfg });
     assert.equal(readFileSync(join(cfg, "settings.json"), "utf8"), "{}\n");
     for (const name of ["settings.local.json", "hooks", "skills", ".config.json"])
       assert.equal(existsSync(join(cfg, name)), false, `${name} (or its placeholder) left on the host`);
@@ -84,14 +89,7 @@ describe("an agent home the environment moves: protected where it really is", ()
       mustFail("profile-append", `echo 'notify = ["touch", "/tmp/PWNED"]' >> ${codex}/work.config.toml`),
       mustPass("state-writable", `echo x > ${codex}/history.jsonl`),
     ];
-    const run = await runCli(
-      ["run", "--policy", policy, "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")],
-      {
-        airlockHome: join(dir, "airlock-codex"),
-        env: { HOME: home, XDG_STATE_HOME: join(dir, "state"), CODEX_HOME: codex },
-      },
-    );
-    assertAllOk(run.stdout, checkNames(checks), run.stderr);
+    await runChecks(policy, checks, "airlock-codex", { CODEX_HOME: codex });
     assert.equal(readFileSync(join(codex, "config.toml"), "utf8"), 'model = "fake-model"\n');
     for (const name of [".env", "hooks.json"]) assert.equal(existsSync(join(codex, name)), false, name);
   });
@@ -106,14 +104,7 @@ describe("an agent home the environment moves: protected where it really is", ()
       mustPass("workdir-writable", `echo x > ${wd}/file`),
     ];
     const policy = join(REPO, "examples", "policies", "claude-code.yaml");
-    const run = await runCli(
-      ["run", "--policy", policy, "--workdir", wd, "--", "/bin/sh", "-c", checks.join("\n")],
-      {
-        airlockHome: join(dir, "airlock-claude-wd"),
-        env: { HOME: home, XDG_STATE_HOME: join(dir, "state"), CLAUDE_CONFIG_DIR: cfg },
-      },
-    );
-    assertAllOk(run.stdout, checkNames(checks), run.stderr);
+    await runChecks(policy, checks, "airlock-claude-wd", { CLAUDE_CONFIG_DIR: cfg });
     assert.equal(existsSync(join(cfg, "settings.json")), false);
   });
 });
