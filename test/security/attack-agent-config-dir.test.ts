@@ -4,7 +4,7 @@
 // shipped presets, adapted as a developer would (the moved home listed as writable), and with the
 // moved home inside the workdir (not listed: read-only as a whole); asserted on the host's files.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { REPO, runCli } from "../sandbox/cli-helpers.ts";
@@ -92,6 +92,28 @@ describe("an agent home the environment moves: protected where it really is", ()
     await runChecks(policy, checks, "airlock-codex", { CODEX_HOME: codex });
     assert.equal(readFileSync(join(codex, "config.toml"), "utf8"), 'model = "fake-model"\n');
     for (const name of [".env", "hooks.json"]) assert.equal(existsSync(join(codex, name)), false, name);
+  });
+
+  test("CLAUDE_CONFIG_DIR and the policy naming the folder through a symbolic link: protected all the same", async () => {
+    const real = join(home, "real-config");
+    const link = join(home, "config-link");
+    rmSync(real, { recursive: true, force: true });
+    rmSync(link, { force: true });
+    mkdirSync(real);
+    symlinkSync(real, link);
+    const policy = presetFor(
+      "claude-code.yaml",
+      "~/.claude, ~/.claude.json",
+      "~/real-config",
+      join(dir, "real.yaml"),
+    );
+    const checks = [
+      mustFail("via-real", `echo '${HOOK}' > ${real}/settings.json`),
+      mustFail("via-link", `echo '${HOOK}' > ${link}/settings.json`),
+      mustPass("state-writable", `echo x > ${real}/history.jsonl`),
+    ];
+    await runChecks(policy, checks, "airlock-claude-link", { CLAUDE_CONFIG_DIR: link });
+    assert.equal(existsSync(join(real, "settings.json")), false);
   });
 
   test("CLAUDE_CONFIG_DIR inside the workdir (not listed): read-only as a whole", async () => {
