@@ -75,7 +75,8 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // plugins (their hooks and MCP servers), and what a running session sources or executes from
   // its home: `shell_snapshots/` (sourced before every command) and `tmp/` (the helpers it runs
   // every command through, `tmp/arg0-linux/*/codex-linux-sandbox`); and its exec-policy `rules/`:
-  // a command an `allow` rule matches runs without asking and outside Codex's own sandbox.
+  // a command an `allow` rule matches runs without asking and outside Codex's own sandbox (its
+  // hooks, the gate among them, still decide first).
   {
     path: ".codex",
     inner: ["config.toml", ".env", "hooks.json", "hooks/", "plugins/", "shell_snapshots/", "tmp/", "rules/"],

@@ -1,6 +1,7 @@
 // Codex's exec-policy rules (`~/.codex/rules/*.rules`): a command an `allow` rule matches is run
-// without asking and outside Codex's own sandbox. A sandbox that could write the host's rules
-// would have the developer's next host Codex run what it chose, unsandboxed. Shown on the real
+// without asking and outside Codex's own sandbox (its PreToolUse hooks, the gate's among them,
+// still run first and can deny it). A sandbox that could write the host's rules would have the
+// developer's next host Codex run what it chose, unsandboxed, whenever the gate lets it through. Shown on the real
 // Codex against the fake model, then attacked from inside a real `airlock run` with the preset;
 // an absent `rules/` is blocked by an empty directory, which the real Codex inside starts with.
 import assert from "node:assert/strict";
