@@ -103,7 +103,8 @@ export interface MovedAgentHome {
   entry: ProtectedEntry;
 }
 
-/** The agents' homes the host's environment names (absolute paths only: what the client uses). */
+/** The agents' homes the host's environment names (absolute paths only, as agent-state.ts reads
+ * them: a relative one names another folder from every directory the agent starts in). */
 export function movedAgentHomes(env: Readonly<Record<string, string | undefined>>): MovedAgentHome[] {
   const out: MovedAgentHome[] = [];
   for (const [name, variable] of AGENT_HOME_VARIABLES) {
