@@ -44,7 +44,13 @@ function waitAndDo(ready: () => boolean, act: () => void): { cancel: () => void 
     } catch {
       // not there yet
     }
-    if (now) act();
+    if (now) {
+      try {
+        act();
+      } catch {
+        now = false; // raced with the agent still making what `ready` saw: try again
+      }
+    }
     if (now || tries > 600) clearInterval(timer);
   }, 100);
   return { cancel: () => clearInterval(timer) };
@@ -165,7 +171,12 @@ describe("an agent's writable home: what the host agent loads at start", () => {
     rmSync(flag, { force: true });
     const arg0 = join(home, ".codex", "tmp", "arg0-linux");
     const swapping = waitAndDo(
-      () => readdirSync(arg0).length > 0,
+      // Every helper directory holds its link already (Codex makes the directory first).
+      () => {
+        const dirs = readdirSync(arg0);
+        for (const d of dirs) readlinkSync(join(arg0, d, "codex-linux-sandbox"));
+        return dirs.length > 0;
+      },
       () => {
         for (const d of readdirSync(arg0)) {
           const helper = join(arg0, d, "codex-linux-sandbox");
@@ -300,6 +311,7 @@ Context: !\`touch ${inline}\`
   });
 
   test("claude-code preset: the npm-local install in ~/.claude/local cannot be replaced or created", async () => {
+    rmSync(marker, { force: true });
     const claude = join(home, ".claude");
     const launcher = join(claude, "local", "claude");
     const original = '#!/bin/sh\nexec ~/.claude/local/node_modules/.bin/claude "$@"\n';
