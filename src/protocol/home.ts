@@ -75,6 +75,8 @@ export function sandboxFiles(dir: string) {
     caBundle: join(dir, "ca-bundle.pem"),
     /** An empty file bound over protected files. */
     empty: join(dir, "empty"),
+    /** An empty directory bound where an absent protected directory would be. */
+    emptyDir: join(dir, "empty-dir"),
     /** The `commondir` a worktree's git folder sees. */
     commondir: join(dir, "commondir"),
     /** The sandbox's private copies of agent state files (~/.claude.json), merged back at the end. */

@@ -6,7 +6,13 @@
 //   homes replaced by empty tmpfs, toolchains shown read-only in them →
 //   read_write and read_only paths, deepest last → protected paths and the mount points that keep
 //   them in place → deny (always wins).
-import { GIT_DIR_PROTECTED, PROTECTED, SELF_COMMONDIR } from "./protected.ts";
+import {
+  GIT_DIR_PROTECTED,
+  type MovedAgentHome,
+  PROTECTED,
+  type ProtectedEntry,
+  SELF_COMMONDIR,
+} from "./protected.ts";
 
 export type PathKind = "dir" | "file" | "missing";
 
@@ -47,6 +53,9 @@ export interface MountPlanInput {
   deny: readonly string[];
   /** The user's home: protected names count relative to it too (`~/.claude/settings.json`). */
   home?: string;
+  /** Agents' homes the host's environment moved elsewhere (`CLAUDE_CONFIG_DIR`): protected as
+   * their entry is in the home. */
+  agentHomes?: readonly MovedAgentHome[];
   /** Directories replaced by an empty tmpfs (the homes), and what is shown read-only in them. */
   hidden?: readonly string[];
   visible?: ReadonlyArray<{ path: string }>;
@@ -59,6 +68,8 @@ export interface MountPlanInput {
    * find nothing, as git expects of an empty `commondir` (default /dev/null, which cannot be read
    * on bubblewrap's nodev mounts). */
   emptyFile?: string;
+  /** An empty read-only host directory, bound where an absent protected directory would be. */
+  emptyDir?: string;
   /** A read-only host file holding SELF_COMMONDIR: the placeholder of an absent `commondir`. */
   selfCommondir?: string;
   /** Is this path itself a symbolic link (not following it)? A link cannot be pinned in place. */
@@ -277,21 +288,30 @@ function protectedOps(
     if (rwHolder(path) !== null) wanted.set(path, block || wanted.get(path) === true);
   };
   const pins = new Set<string>();
+  /** Protected paths that are directories: an absent one is blocked by an empty directory. */
+  const directories = new Set<string>();
 
   const roots = writable.filter((w) => binds.some((b) => b.path === w) && probe(w) === "dir");
   const configRoots = [...roots, ...(input.home && probe(input.home) === "dir" ? [input.home] : [])];
-  for (const root of configRoots) {
+  const protect = (path: string, entry: ProtectedEntry) => {
+    if (writable.includes(path)) {
+      // The policy lists it as writable (an agent's own home): what in it runs things stays put.
+      const inner = new Set(entry.inner ?? []);
+      const more = entry.innerNames;
+      if (more) for (const name of input.list?.(path) ?? []) if (more(name)) inner.add(name);
+      for (const name of inner) {
+        const inside = join2(path, name.replace(/\/$/, ""));
+        if (name.endsWith("/")) directories.add(inside);
+        want(inside, true);
+      }
+    } else want(path, true);
+  };
+  for (const root of configRoots)
     for (const entry of PROTECTED) {
       const path = join2(root, entry.path);
-      if (writable.includes(path)) {
-        // The policy lists it as writable (an agent's own home): what in it runs things stays put.
-        const inner = new Set(entry.inner ?? []);
-        const more = entry.innerNames;
-        if (more) for (const name of input.list?.(path) ?? []) if (more(name)) inner.add(name);
-        for (const name of inner) want(join2(path, name), true);
-      } else if (path !== root) want(path, true);
+      if (path !== root) protect(path, entry);
     }
-  }
+  for (const { path, entry } of input.agentHomes ?? []) protect(path, entry);
   // A root that is not a repository is left so: blocking its `.git` would break every git
   // command run below it (`git clone` included, "invalid gitfile format"). A repository the run
   // plants there is listed and disarmed when the run ends (host-run.ts), like any other.
@@ -331,7 +351,9 @@ function protectedOps(
     ) {
       targets.push({ src: input.selfCommondir, dest: blocker });
       prefill.push({ path: blocker, content: SELF_COMMONDIR });
-    } else targets.push({ src: input.emptyFile ?? "/dev/null", dest: blocker });
+    } else if (input.emptyDir && blocker === path && directories.has(path))
+      targets.push({ src: input.emptyDir, dest: blocker });
+    else targets.push({ src: input.emptyFile ?? "/dev/null", dest: blocker });
     readOnly.push(blocker);
     createdOnHost.push(blocker);
   }

@@ -8,7 +8,9 @@
  * user's home, **including when they do not exist yet** (an empty read-only file is bound where
  * the path would start). A directory here is read-only as a whole and is a mount point, so it
  * cannot be renamed or replaced either. `inner` is what stays read-only when the policy lists
- * the directory itself as writable (an agent's own home, `~/.claude`).
+ * the directory itself as writable (an agent's own home, `~/.claude`); a name there ending in
+ * `/` is a directory, blocked when absent by an empty read-only directory (what its absence means
+ * to the agent: a file there is an error, "Not a directory").
  */
 export interface ProtectedEntry {
   path: string;
@@ -41,24 +43,27 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // alias runs), the user's skills, subagents and commands (what plugins bundle, and as able to
   // run code: a skill's `!` shell lines and frontmatter hooks run when the model uses it); and
   // the legacy global config `.config.json`, which Claude Code reads instead of ~/.claude.json
-  // whenever it holds anything (an empty read-only placeholder it ignores).
+  // whenever it holds anything (an empty read-only placeholder it ignores); and `backups/`, the
+  // copies of ~/.claude.json Claude Code tells the developer to copy over a missing or corrupt
+  // one (it carries on when it cannot write one).
   {
     path: ".claude",
     inner: [
       ".config.json",
       "settings.json",
       "settings.local.json",
-      "hooks",
-      "plugins",
-      "shell-snapshots",
-      "session-env",
-      "jobs",
-      "daemon",
+      "hooks/",
+      "plugins/",
+      "shell-snapshots/",
+      "session-env/",
+      "jobs/",
+      "daemon/",
       "daemon.json",
-      "local",
-      "skills",
-      "agents",
-      "commands",
+      "local/",
+      "skills/",
+      "agents/",
+      "commands/",
+      "backups/",
     ],
     innerNames: isClaudeSettings,
   },
@@ -69,17 +74,46 @@ export const PROTECTED: readonly ProtectedEntry[] = [
   // (Airlock's gate among them: an empty hooks.json would leave the next host session ungated),
   // plugins (their hooks and MCP servers), and what a running session sources or executes from
   // its home: `shell_snapshots/` (sourced before every command) and `tmp/` (the helpers it runs
-  // every command through, `tmp/arg0-linux/*/codex-linux-sandbox`). Its exec-policy `rules/` only
-  // spare Codex's own prompt, not the gate's decision.
+  // every command through, `tmp/arg0-linux/*/codex-linux-sandbox`); and its exec-policy `rules/`:
+  // a command an `allow` rule matches runs without asking and outside Codex's own sandbox (its
+  // hooks, the gate among them, still decide first).
   {
     path: ".codex",
-    inner: ["config.toml", ".env", "hooks.json", "hooks", "plugins", "shell_snapshots", "tmp"],
+    inner: ["config.toml", ".env", "hooks.json", "hooks/", "plugins/", "shell_snapshots/", "tmp/", "rules/"],
     innerNames: (name) => name.endsWith(".toml"),
   },
   { path: ".vscode" },
   // Airlock's own project configuration.
   { path: ".airlock" },
 ];
+
+/**
+ * The agents whose home the environment can move, by the variable that does it: the host's agent
+ * then obeys that folder instead of `~/.claude` / `~/.codex`, so it is protected as they are.
+ */
+const AGENT_HOME_VARIABLES: ReadonlyArray<readonly [string, string]> = [
+  [".claude", "CLAUDE_CONFIG_DIR"],
+  [".codex", "CODEX_HOME"],
+];
+
+/** An agent's home where the environment moved it, with the PROTECTED entry that says what in it
+ * the host's agent obeys. */
+export interface MovedAgentHome {
+  path: string;
+  entry: ProtectedEntry;
+}
+
+/** The agents' homes the host's environment names (absolute paths only, as agent-state.ts reads
+ * them: a relative one names another folder from every directory the agent starts in). */
+export function movedAgentHomes(env: Readonly<Record<string, string | undefined>>): MovedAgentHome[] {
+  const out: MovedAgentHome[] = [];
+  for (const [name, variable] of AGENT_HOME_VARIABLES) {
+    const value = env[variable];
+    const entry = PROTECTED.find((p) => p.path === name);
+    if (entry && value?.startsWith("/")) out.push({ path: value.replace(/(?<=.)\/+$/, ""), entry });
+  }
+  return out;
+}
 
 /**
  * What git obeys inside a git directory. `config` and `config.worktree` can name programs

@@ -3,6 +3,7 @@
 import {
   existsSync,
   lstatSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -42,7 +43,7 @@ import { launchSandbox, type RunningSandbox, SandboxStartError } from "./launch.
 import { FRESH_DIRS, type MountPlan, planMounts, type TreeFacts, within } from "./mounts.ts";
 import { OVERLAY_EXIT, type OverlaySpec, overlayCommand, overlayLayers } from "./overlay.ts";
 import { checkUserNamespaces, checkWorkdir, findBwrap, findExecutable, PreflightError } from "./preflight.ts";
-import { SELF_COMMONDIR } from "./protected.ts";
+import { movedAgentHomes, SELF_COMMONDIR } from "./protected.ts";
 import { SHALLOW_BOUNDS, scanTree, type TreeScan, WORKDIR_BOUNDS } from "./tree-scan.ts";
 
 export const INIT_SOURCE = packagePath("src", "sandbox", "init.cjs");
@@ -213,6 +214,9 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     rmSync(file, { force: true }); // read-only once made: replaced, not rewritten
     writeFileSync(file, content, { mode: 0o444 });
   }
+  const emptyDir = stateFiles.emptyDir;
+  rmSync(emptyDir, { recursive: true, force: true });
+  mkdirSync(emptyDir, { mode: 0o555 });
   const agentState = makeAgentStateCopies(home, hostEnv, readWrite, deny, stateFiles.agentState);
   const scans = scanWritable(includeWorkdir && !spec.overlay ? workdir : null, readWrite, home);
   const tree = treeFacts(scans);
@@ -237,6 +241,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     readOnly: expand(fs?.read_only),
     deny: [...deny, ...scans.flatMap((s) => s.airlockHomes)],
     home,
+    agentHomes: movedAgentHomes(hostEnv).map((h) => ({ ...h, path: realOrSelf(h.path) })),
     hidden: view.hidden,
     visible: view.visible,
     tree,
@@ -252,6 +257,7 @@ export function prepareSandbox(spec: SandboxSpec): PreparedSandbox {
     },
     probe: hostProbe,
     emptyFile,
+    emptyDir,
     selfCommondir,
     isLink,
     list: listDir,

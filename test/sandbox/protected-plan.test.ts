@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { hostRunChanges } from "../../src/sandbox/host-run.ts";
 import { type MountOp, type PathKind, planMounts } from "../../src/sandbox/mounts.ts";
-import { configReferences, disarmedName, hostRunTool } from "../../src/sandbox/protected.ts";
+import { configReferences, disarmedName, hostRunTool, movedAgentHomes } from "../../src/sandbox/protected.ts";
 
 const TREE: Record<string, PathKind> = {
   "/tmp": "dir",
@@ -111,6 +111,33 @@ describe("protected paths as mount points", () => {
     assert.ok(at(ops, "ro-bind", "/home/u/.claude/settings.work.json") >= 0);
     assert.ok(at(ops, "ro-bind", "/home/u/.claude/settings.local.json", "/state/empty") >= 0);
     assert.equal(at(ops, "ro-bind", "/home/u/.claude"), -1);
+  });
+
+  test("an absent directory of an agent's home is blocked by an empty directory, an absent file by an empty file", () => {
+    const { ops, createdOnHost } = plan({ emptyDir: "/state/empty-dir" });
+    assert.ok(at(ops, "ro-bind", "/home/u/.claude/hooks", "/state/empty-dir") >= 0);
+    assert.ok(at(ops, "ro-bind", "/home/u/.claude/backups", "/state/empty-dir") >= 0);
+    assert.ok(at(ops, "ro-bind", "/home/u/.claude/settings.local.json", "/state/empty") >= 0);
+    assert.ok(createdOnHost.includes("/home/u/.claude/hooks"));
+  });
+
+  test("an agent home the environment moves is protected where it is: inner entries when listed, whole when not", () => {
+    const agentHomes = movedAgentHomes({ CLAUDE_CONFIG_DIR: "/home/u/cc/", CODEX_HOME: "/home/u/p/codex" });
+    assert.deepEqual(
+      agentHomes.map((h) => [h.path, h.entry.path]),
+      [
+        ["/home/u/cc", ".claude"],
+        ["/home/u/p/codex", ".codex"],
+      ],
+    );
+    const probe = (p: string) =>
+      p === "/home/u/cc" || p === "/home/u/p/codex" ? "dir" : (TREE[p] ?? "missing");
+    const { ops } = plan({ readWrite: ["/tmp", "/home/u/cc"], agentHomes, probe });
+    assert.ok(at(ops, "bind", "/home/u/cc") >= 0);
+    assert.ok(at(ops, "ro-bind", "/home/u/cc/settings.json", "/state/empty") >= 0);
+    assert.ok(at(ops, "ro-bind", "/home/u/cc/.config.json", "/state/empty") >= 0);
+    assert.ok(at(ops, "ro-bind", "/home/u/p/codex") >= 0, "inside the workdir: read-only as a whole");
+    assert.deepEqual(movedAgentHomes({ CLAUDE_CONFIG_DIR: "relative", CODEX_HOME: "" }), []);
   });
 
   test("a protected path below a symbolic link is not pinned (a mount would follow it) and is noted", () => {
