@@ -482,10 +482,16 @@ export function decideRequest(cp: CompiledPolicy, input: RequestInput): RequestD
   const params: LazyQuery = { raw: input.query ?? (q === -1 ? "" : input.path.slice(q + 1)) };
   const first = endpoints[0] as CompiledEndpoint;
 
+  // Each of the (at most two) normalized paths is read once, whatever the endpoint count.
+  const readingsOf = new Map<NormalizedPath, readonly string[]>();
   for (const ep of endpoints) {
     const norm = ep.allowEncodedSlash ? lenient : strict;
     if (!norm.ok || ep.denies.length === 0) continue;
-    const readings = pathReadings(norm.path);
+    let readings = readingsOf.get(norm);
+    if (readings === undefined) {
+      readings = pathReadings(norm.path);
+      readingsOf.set(norm, readings);
+    }
     for (const rule of ep.denies) {
       if (!l7Matches(rule, method, readings, params)) continue;
       const reason = rule.reason;
